@@ -1,0 +1,74 @@
+"""The `almgen` command: a thin layer of click commands over the library."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from generator import __version__
+from generator.errorhandler import handle_errors
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+SPEC_DEFAULT = "almgen.yaml"
+
+
+def _spec_paths(specs: tuple[Path, ...]) -> list[Path]:
+    return list(specs) or [Path(SPEC_DEFAULT)]
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="almgen")
+def cli() -> None:
+    """almgen: one spec (almgen.yaml) to the whole lifecycle of an Azure AI service."""
+
+
+@cli.command()
+@click.argument("specs", nargs=-1, type=click.Path(path_type=Path))
+@handle_errors
+def validate(specs: tuple[Path, ...]) -> None:
+    """Check SPEC files (default ./almgen.yaml): exit 0 valid, 3 invalid."""
+    from generator.validate import load_spec
+
+    for path in _spec_paths(specs):
+        spec = load_spec(path)
+        envs = ", ".join(e.name for e in spec.environments)
+        click.echo(f"{path}: valid ({spec.service.name}: {envs})")
+
+
+@cli.command()
+def schema() -> None:
+    """Print the spec's JSON Schema."""
+    from generator.resources import data_dir
+
+    sys.stdout.write((data_dir("schemas") / "almgen.schema.json").read_text("utf-8"))
+
+
+@cli.command()
+@click.argument("spec", required=False, type=click.Path(path_type=Path))
+@click.option("--env", "env", help="Only this environment.")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@handle_errors
+def explain(spec: Path | None, env: str | None, fmt: str) -> None:
+    """Per environment: regions, gates, approvals, strategy, tests, model and agent versions."""
+    from generator.errors import UsageError
+    from generator.explain import explain_data, explain_text
+    from generator.validate import load_spec
+
+    resolved = load_spec(spec or Path(SPEC_DEFAULT))
+    names = [e.name for e in resolved.environments]
+    if env is not None and env not in names:
+        raise UsageError(f"no environment {env!r} in the spec; it has {', '.join(names)}")
+    if fmt == "json":
+        click.echo(json.dumps(explain_data(resolved, env), indent=2))
+    else:
+        click.echo(explain_text(resolved, env), nl=False)
+
+
+def main() -> None:
+    cli(prog_name="almgen")

@@ -1,0 +1,529 @@
+"""Load a spec file: bounded, safe, and with the position of every node.
+
+The result is plain Python data (dict, list, str, int, float, bool, None) plus a map from
+each field path to where it was written, so every later error can name file:line:column.
+`extends:` chains are merged here (maps merge, lists and scalars replace).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import math
+import os
+import re
+from collections.abc import Iterator, Mapping
+from contextlib import suppress
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from generator.errors import Issue, SpecInvalid
+
+MAX_BYTES = 1024 * 1024  # a spec is a page of YAML; anything larger is a mistake or an attack
+MAX_NODES = 20_000  # after alias expansion; stops "billion laughs" documents
+MAX_DEPTH = 64
+# ruamel cannot place some nodes (keys merged in with `<<`): those keep their parent's position
+_LOOKUP_ERRORS = (KeyError, IndexError, TypeError, AttributeError)
+
+FieldPath = tuple[str | int, ...]
+_PLAIN_KEY = re.compile(r"[A-Za-z_$][A-Za-z0-9_-]*")
+
+
+@dataclass(frozen=True)
+class Position:
+    file: str  # as shown to the user
+    line: int  # 1-based
+    column: int  # 1-based
+
+
+@dataclass
+class Document:
+    """A loaded (and, with `extends`, merged) spec."""
+
+    path: Path  # the spec the user named, absolute
+    data: Any
+    positions: dict[FieldPath, Position] = field(default_factory=dict)
+    key_positions: dict[FieldPath, Position] = field(default_factory=dict)
+    files: dict[str, Path] = field(default_factory=dict)  # shown name -> absolute path
+    inputs: list[Path] = field(default_factory=list)  # every file read, the spec first
+
+    @property
+    def display(self) -> str:
+        return display_path(self.path)
+
+    @property
+    def root(self) -> Path:
+        return self.path.parent
+
+    def locate(self, path: FieldPath, *, key: bool = False) -> Position:
+        """Where `path` was written; the nearest written ancestor for a missing field."""
+        table = self.key_positions if key else self.positions
+        if path in table:
+            return table[path]
+        for end in range(len(path), -1, -1):
+            prefix = path[:end]
+            if prefix in self.key_positions:
+                return self.key_positions[prefix]
+            if prefix in self.positions:
+                return self.positions[prefix]
+        return Position(self.display, 1, 1)
+
+    def origin_dir(self, path: FieldPath) -> Path:
+        """The folder of the file that wrote `path`: relative paths in it start there."""
+        shown = self.locate(path).file
+        return self.files.get(shown, self.path).parent
+
+    def issue(
+        self, path: FieldPath, message: str, expected: str = "", fix: str = "", *, key: bool = False
+    ) -> Issue:
+        pos = self.locate(path, key=key)
+        return Issue(pos.file, pos.line, pos.column, format_path(path), message, expected, fix)
+
+
+def format_path(path: FieldPath) -> str:
+    out = ""
+    for part in path:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        elif not _PLAIN_KEY.fullmatch(part):
+            out += f"[{json.dumps(part)}]"
+        elif out:
+            out += f".{part}"
+        else:
+            out = str(part)
+    return out
+
+
+def display_path(path: Path) -> str:
+    try:
+        rel = os.path.relpath(path)
+    except ValueError:  # another drive on Windows
+        return str(path)
+    return str(path) if rel.startswith("..") else rel
+
+
+def load_document(spec: Path) -> Document:
+    """Load `spec` and every base it extends; raise SpecInvalid with located issues."""
+    spec = spec.absolute()
+    return _load_chain(spec, chain=[], via=None)
+
+
+def _load_chain(path: Path, chain: list[Path], via: tuple[Document, FieldPath] | None) -> Document:
+    doc = _load_one(path, via)
+    extends = doc.data.get("extends") if isinstance(doc.data, dict) else None
+    if extends is None:
+        return doc
+    if not isinstance(extends, str) or not extends.strip():
+        raise SpecInvalid(
+            [
+                doc.issue(
+                    ("extends",),
+                    "extends must name a file",
+                    "a path to a base spec, relative to this file",
+                    "extends: ../platform/almgen-defaults.yaml",
+                )
+            ]
+        )
+    base_path = (path.parent / extends).resolve()
+    seen = [*chain, path.resolve()]
+    if base_path in seen:
+        cycle = " -> ".join(display_path(p) for p in [*seen, base_path])
+        raise SpecInvalid(
+            [
+                doc.issue(
+                    ("extends",),
+                    f"extends makes a cycle: {cycle}",
+                    "a chain of bases that ends",
+                    "remove the extends line from one file of the cycle",
+                )
+            ]
+        )
+    base = _load_chain(base_path, seen, via=(doc, ("extends",)))
+    return _merge(base, doc)
+
+
+def _read_text(path: Path, via: tuple[Document, FieldPath] | None) -> str:
+    shown = display_path(path)
+
+    def fail(message: str, expected: str, fix: str, line: int = 1, column: int = 1) -> SpecInvalid:
+        return SpecInvalid([Issue(shown, line, column, "", message, expected, fix)])
+
+    try:
+        if not path.is_file():
+            if via is not None:
+                parent, at = via
+                raise SpecInvalid(
+                    [
+                        parent.issue(
+                            at,
+                            f"the file {shown} does not exist",
+                            "a path relative to this file",
+                            "correct the path or create the file",
+                        )
+                    ]
+                )
+            raise fail(
+                "no such file",
+                "a spec file such as almgen.yaml",
+                "pass the path of your spec, or run `almgen init` to create one",
+            )
+        size = path.stat().st_size
+        if size > MAX_BYTES:
+            raise fail(
+                f"the file is {size} bytes; a spec may be at most {MAX_BYTES} bytes",
+                "a YAML spec of at most 1 MiB",
+                "move large content (prompts, datasets) into files the spec names",
+            )
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise fail(
+            f"cannot read the file: {exc.strerror}", "a readable file", "check the path and its permissions"
+        ) from exc
+    if b"\0" in raw:
+        offset = raw.index(b"\0")
+        line, column = _line_col(raw, offset)
+        raise fail(
+            "this is a binary file, not YAML",
+            "UTF-8 YAML text",
+            "pass the path of your almgen.yaml",
+            line,
+            column,
+        )
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line, column = _line_col(raw, exc.start)
+        raise fail(
+            f"byte 0x{raw[exc.start]:02x} is not valid UTF-8",
+            "UTF-8 text",
+            "save the file as UTF-8",
+            line,
+            column,
+        ) from exc
+    return text
+
+
+def _line_col(raw: bytes, offset: int) -> tuple[int, int]:
+    line = raw.count(b"\n", 0, offset) + 1
+    start = raw.rfind(b"\n", 0, offset) + 1
+    return line, offset - start + 1
+
+
+def _tab_issues(shown: str, text: str) -> list[Issue]:
+    issues = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        indent = line[: len(line) - len(line.lstrip(" \t"))]
+        if "\t" in indent and line.strip():
+            issues.append(
+                Issue(
+                    shown,
+                    number,
+                    indent.index("\t") + 1,
+                    "",
+                    "a tab in the indentation",
+                    "spaces for indentation (YAML forbids tabs)",
+                    "replace the tab with spaces",
+                )
+            )
+    return issues
+
+
+def _flow_depth_issue(shown: str, text: str) -> Issue | None:
+    """Refuse `[[[[...` before the parser recurses into it (quotes and comments skipped)."""
+    depth = 0
+    quote = ""
+    for number, line in enumerate(text.splitlines(), start=1):
+        for column, char in enumerate(line, start=1):
+            if quote:
+                if char == quote:
+                    quote = ""
+            elif char in "'\"":
+                quote = char
+            elif char == "#" and (column == 1 or line[column - 2] in " \t"):
+                break
+            elif char in "[{":
+                depth += 1
+                if depth > MAX_DEPTH:
+                    return Issue(
+                        shown,
+                        number,
+                        column,
+                        "",
+                        "the document is nested too deeply",
+                        f"at most {MAX_DEPTH} levels of nesting",
+                        "flatten the structure",
+                    )
+            elif char in "]}":
+                depth = max(depth - 1, 0)
+    return None
+
+
+def _load_one(path: Path, via: tuple[Document, FieldPath] | None) -> Document:
+    shown = display_path(path)
+    text = _read_text(path, via)
+    if not any(line.strip() and not line.lstrip().startswith("#") for line in text.splitlines()):
+        raise SpecInvalid(
+            [
+                Issue(
+                    shown,
+                    1,
+                    1,
+                    "",
+                    "the file is empty",
+                    "a mapping with apiVersion, service, targets, environments, models",
+                    "run `almgen init` for a starter spec, or copy one from samples/",
+                )
+            ]
+        )
+    tabs = _tab_issues(shown, text)
+    if tabs:
+        raise SpecInvalid(tabs)
+    too_deep = _flow_depth_issue(shown, text)
+    if too_deep:
+        raise SpecInvalid([too_deep])
+    node = _parse(shown, text)
+    doc = Document(path=path, data=None)
+    doc.files[shown] = path
+    doc.inputs.append(path)
+    builder = _Builder(doc, shown)
+    doc.data = builder.convert(node, (), depth=0)
+    if builder.issues:
+        raise SpecInvalid(builder.issues)
+    if not isinstance(doc.data, dict):
+        raise SpecInvalid(
+            [
+                Issue(
+                    shown,
+                    1,
+                    1,
+                    "",
+                    "the document is not a mapping",
+                    "a mapping of fields such as apiVersion: almgen/v1",
+                    "start the file with `apiVersion: almgen/v1`",
+                )
+            ]
+        )
+    return doc
+
+
+def _parse(shown: str, text: str) -> Any:
+    from ruamel.yaml import YAML
+    from ruamel.yaml.error import MarkedYAMLError, YAMLError
+
+    yaml = YAML(typ="rt")
+    yaml.allow_duplicate_keys = False
+    try:
+        documents = list(yaml.load_all(text))
+    except MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+        raise SpecInvalid([_yaml_issue(shown, line, column, exc)]) from None
+    except YAMLError as exc:
+        raise SpecInvalid(
+            [Issue(shown, 1, 1, "", f"not valid YAML: {exc}", "valid YAML", "fix the YAML syntax")]
+        ) from None
+    except RecursionError:
+        raise SpecInvalid(
+            [
+                Issue(
+                    shown,
+                    1,
+                    1,
+                    "",
+                    "the document is nested too deeply",
+                    f"at most {MAX_DEPTH} levels of nesting",
+                    "flatten the structure",
+                )
+            ]
+        ) from None
+    if len(documents) != 1:
+        raise SpecInvalid(
+            [
+                Issue(
+                    shown,
+                    1,
+                    1,
+                    "",
+                    f"the file holds {len(documents)} YAML documents",
+                    "exactly one document",
+                    "remove the extra `---` documents",
+                )
+            ]
+        )
+    return documents[0]
+
+
+def _yaml_issue(shown: str, line: int, column: int, exc: Any) -> Issue:
+    problem = (getattr(exc, "problem", None) or "").strip()
+    context = (getattr(exc, "context", None) or "").strip()
+    if "duplicate key" in f"{problem} {context}":
+        key = problem.split('"')[1] if problem.count('"') >= 2 else ""
+        return Issue(
+            shown,
+            line,
+            column,
+            "",
+            f"duplicate key {key!r}".replace(" ''", ""),
+            "each key once per mapping",
+            "remove or merge the repeated key",
+        )
+    detail = problem or context or "unreadable YAML"
+    if context and problem:
+        detail = f"{problem} ({context})"
+    return Issue(
+        shown,
+        line,
+        column,
+        "",
+        f"YAML syntax error: {detail}",
+        "valid YAML",
+        "check the indentation and quoting near this position",
+    )
+
+
+class _Builder:
+    """Turns ruamel's round-trip nodes into plain data, recording positions, within budgets."""
+
+    def __init__(self, doc: Document, shown: str) -> None:
+        self.doc = doc
+        self.shown = shown
+        self.nodes = 0
+        self.issues: list[Issue] = []
+
+    def _pos(self, line: int, column: int) -> Position:
+        return Position(self.shown, line + 1, column + 1)
+
+    def _fail(self, path: FieldPath, message: str, expected: str, fix: str) -> None:
+        pos = self.doc.locate(path)
+        raise SpecInvalid([Issue(pos.file, pos.line, pos.column, format_path(path), message, expected, fix)])
+
+    def convert(self, node: Any, path: FieldPath, depth: int) -> Any:
+        from ruamel.yaml.comments import CommentedMap, CommentedSeq
+
+        self.nodes += 1
+        if self.nodes > MAX_NODES:
+            self._fail(
+                path,
+                f"the document expands to more than {MAX_NODES} nodes",
+                "a spec of ordinary size (YAML aliases are expanded)",
+                "remove the anchors and aliases that multiply content",
+            )
+        if depth > MAX_DEPTH:
+            self._fail(
+                path,
+                "the document is nested too deeply",
+                f"at most {MAX_DEPTH} levels of nesting",
+                "flatten the structure",
+            )
+        if isinstance(node, CommentedMap):
+            return self._mapping(node, path, depth)
+        if isinstance(node, CommentedSeq):
+            out_list = []
+            for index, item in enumerate(node):
+                child = (*path, index)
+                with suppress(*_LOOKUP_ERRORS):
+                    line, column = node.lc.item(index)
+                    self.doc.positions[child] = self._pos(line, column)
+                out_list.append(self.convert(item, child, depth + 1))
+            return out_list
+        return self._scalar(node, path)
+
+    def _mapping(self, node: Any, path: FieldPath, depth: int) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for key, value in node.items():
+            if isinstance(key, (dict, list, tuple)) or key is None:
+                with suppress(*_LOOKUP_ERRORS):
+                    line, column = node.lc.key(key)
+                    self.doc.positions[path] = self._pos(line, column)
+                self._fail(
+                    path,
+                    "a mapping key must be plain text",
+                    "text keys such as `name:`",
+                    "write the key as plain text",
+                )
+            name = _key_text(key)
+            child = (*path, name)
+            with suppress(*_LOOKUP_ERRORS):
+                line, column = node.lc.key(key)
+                self.doc.key_positions[child] = self._pos(line, column)
+            with suppress(*_LOOKUP_ERRORS):
+                line, column = node.lc.value(key)
+                self.doc.positions[child] = self._pos(line, column)
+            out[name] = self.convert(value, child, depth + 1)
+        return out
+
+    def _scalar(self, value: Any, path: FieldPath) -> Any:
+        from ruamel.yaml.scalarbool import ScalarBoolean
+
+        if isinstance(value, ScalarBoolean):
+            return bool(value)
+        if isinstance(value, bool) or value is None:
+            return value
+        if isinstance(value, int):
+            return int(value)
+        if isinstance(value, float):
+            if not math.isfinite(value):
+                self.issues.append(
+                    self.doc.issue(
+                        path,
+                        "not a finite number",
+                        "a number such as 5 or 0.2, or quoted text",
+                        "write a plain number, or quote the text",
+                    )
+                )
+            return float(value)
+        if isinstance(value, dt.datetime):
+            return value.isoformat()
+        if isinstance(value, dt.date):
+            return value.isoformat()
+        return str(value)
+
+
+def _key_text(key: Any) -> str:
+    if isinstance(key, bool):
+        return "true" if key else "false"
+    if isinstance(key, (dt.date, dt.datetime)):
+        return key.isoformat()
+    return str(key)
+
+
+def _merge(base: Document, child: Document) -> Document:
+    """`child` over `base`: maps merge key by key, lists and scalars replace."""
+    merged = Document(path=child.path, data=None)
+    merged.files = {**base.files, **child.files}
+    merged.inputs = [*child.inputs, *base.inputs]
+    merged.positions = dict(base.positions)
+    merged.key_positions = dict(base.key_positions)
+
+    def drop_under(prefix: FieldPath) -> None:
+        for table in (merged.positions, merged.key_positions):
+            for key in [k for k in table if k[: len(prefix)] == prefix and len(k) > len(prefix)]:
+                del table[key]
+
+    def merge(a: Any, b: Any, path: FieldPath) -> Any:
+        if isinstance(a, dict) and isinstance(b, dict):
+            out = dict(a)
+            for key, value in b.items():
+                out[key] = merge(a[key], value, (*path, key)) if key in a else value
+                if key not in a or not (isinstance(a[key], dict) and isinstance(value, dict)):
+                    drop_under((*path, key))
+            return out
+        return b
+
+    base_data = {k: v for k, v in base.data.items() if k != "extends"}
+    merged.data = merge(base_data, child.data, ())
+    merged.positions.update(child.positions)
+    merged.key_positions.update(child.key_positions)
+    return merged
+
+
+def iter_paths(data: Any, path: FieldPath = ()) -> Iterator[tuple[FieldPath, Any]]:
+    """Every (path, value) of plain data, depth first, the container before its children."""
+    yield path, data
+    if isinstance(data, Mapping):
+        for key, value in data.items():
+            yield from iter_paths(value, (*path, key))
+    elif isinstance(data, list):
+        for index, value in enumerate(data):
+            yield from iter_paths(value, (*path, index))

@@ -1,0 +1,268 @@
+"""The resolved spec: frozen, fully typed, defaults and per-environment values applied.
+
+Everything after `resolve` reads these classes, never the raw YAML data.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+GateKind = Literal["evaluation", "safety"]
+StrategyType = Literal["direct", "blue-green", "canary"]
+ModelKind = Literal["foundation", "custom"]
+Operator = Literal[">=", ">", "<=", "<", "=="]
+
+
+@dataclass(frozen=True)
+class PerEnv:
+    """A value per environment name, in promotion order."""
+
+    items: tuple[tuple[str, int], ...]
+
+    def __getitem__(self, env: str) -> int:
+        for name, value in self.items:
+            if name == env:
+                return value
+        raise KeyError(env)
+
+    def as_dict(self) -> dict[str, int]:
+        return dict(self.items)
+
+
+@dataclass(frozen=True)
+class Threshold:
+    metric: str
+    operator: Operator
+    value: float
+    text: str  # as the user wrote the number, e.g. "4.0"
+
+    def __str__(self) -> str:
+        return f"{self.operator} {self.text}"
+
+
+@dataclass(frozen=True)
+class Gate:
+    kind: GateKind
+    command: str
+    thresholds: tuple[Threshold, ...]
+    results_variable: str  # the environment variable naming the results file
+    dataset: str | None = None
+
+
+@dataclass(frozen=True)
+class Rollback:
+    error_rate_percent: float
+    latency_p95_ms: int | None
+
+
+@dataclass(frozen=True)
+class Strategy:
+    type: StrategyType
+    steps: tuple[int, ...] = ()
+    bake_minutes: int = 0
+    rollback: Rollback | None = None
+
+
+@dataclass(frozen=True)
+class Approval:
+    required: bool
+    reviewers: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Test:
+    name: str
+    command: str
+    timeout_minutes: int
+
+
+@dataclass(frozen=True)
+class Stack:
+    """The resources of one environment in one region."""
+
+    region: str
+    resource_group: str
+    primary: bool
+    suffix: str  # appended to resource names; "" for a single-region environment
+
+
+@dataclass(frozen=True)
+class Environment:
+    name: str
+    index: int  # position in the promotion path, 0 first
+    sku: str
+    stacks: tuple[Stack, ...]
+    service_connection: str
+    tests: tuple[Test, ...]
+    gates: tuple[Gate, ...]
+    approval: Approval
+    strategy: Strategy
+    is_first: bool
+    is_last: bool
+
+    @property
+    def regions(self) -> tuple[str, ...]:
+        return tuple(stack.region for stack in self.stacks)
+
+    @property
+    def primary(self) -> Stack:
+        return self.stacks[0]
+
+
+@dataclass(frozen=True)
+class TrainingData:
+    asset: str
+    version: str
+
+
+@dataclass(frozen=True)
+class Model:
+    name: str
+    kind: ModelKind
+    description: str
+    version: str | None
+    # foundation
+    format: str | None = None
+    model: str | None = None
+    sku: str | None = None
+    capacity: PerEnv | None = None
+    version_upgrade: str | None = None
+    content_filter: str | None = None
+    # custom
+    path: str | None = None
+    training_data: TrainingData | None = None
+    preprocessing: tuple[str, ...] = ()
+    feature_engineering: tuple[str, ...] = ()
+    hyperparameters_file: str | None = None
+    hyperparameters: tuple[tuple[str, str], ...] = ()  # inline values, as text
+    training_job: str | None = None
+    instance_type: str | None = None
+    instance_count: PerEnv | None = None
+
+
+@dataclass(frozen=True)
+class Agent:
+    name: str
+    version: str
+    description: str
+    model: str
+    instructions: str | None
+    tools: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class ContentFilter:
+    name: str
+    blocking: bool
+    severity: Literal["low", "medium", "high"]
+
+
+@dataclass(frozen=True)
+class Configuration:
+    secrets: tuple[str, ...] = ()
+    settings: tuple[tuple[str, str], ...] = ()
+    requests_per_minute: int | None = None
+    tokens_per_minute: int | None = None
+    allowed_origins: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Alerts:
+    latency_p95_ms: int | None = None
+    error_rate_percent: float | None = None
+    quota_percent: int | None = None
+
+
+@dataclass(frozen=True)
+class Drift:
+    frequency: Literal["day", "week", "month"]
+    threshold: float
+
+
+@dataclass(frozen=True)
+class Budget:
+    monthly_amount: float
+    start_date: str
+
+
+@dataclass(frozen=True)
+class Monitoring:
+    log_retention_days: int
+    emails: tuple[str, ...] = ()
+    alerts: Alerts = field(default_factory=Alerts)
+    anomalies: bool = False
+    drift: Drift | None = None
+    dashboard: bool = False
+    budget: Budget | None = None
+
+
+@dataclass(frozen=True)
+class Retirement:
+    kind: Literal["model", "agent"]
+    name: str
+    version: str
+    reason: str
+    date: str
+
+
+@dataclass(frozen=True)
+class Registry:
+    keep_versions: int
+    retired: tuple[Retirement, ...] = ()
+
+
+@dataclass(frozen=True)
+class Service:
+    name: str
+    description: str
+    owner: str | None
+    tags: tuple[tuple[str, str], ...]
+
+
+@dataclass(frozen=True)
+class Spec:
+    source: Path  # the spec file, absolute
+    service: Service
+    pipelines: tuple[str, ...]
+    infrastructure: str
+    location: str
+    environments: tuple[Environment, ...]
+    models: tuple[Model, ...]
+    agents: tuple[Agent, ...]
+    tests: tuple[Test, ...]
+    evaluation: Gate | None
+    safety: Gate | None
+    content_filters: tuple[ContentFilter, ...]
+    configuration: Configuration
+    monitoring: Monitoring
+    registry: Registry
+    extends: str | None
+    policies: tuple[str, ...]
+    templates: str | None
+    inputs: tuple[Path, ...]  # every file the spec was built from (spec, bases, policies)
+
+    @property
+    def root(self) -> Path:
+        return self.source.parent
+
+    def environment(self, name: str) -> Environment:
+        for env in self.environments:
+            if env.name == name:
+                return env
+        raise KeyError(name)
+
+    def model(self, name: str) -> Model:
+        for model in self.models:
+            if model.name == name:
+                return model
+        raise KeyError(name)
+
+    @property
+    def custom_models(self) -> tuple[Model, ...]:
+        return tuple(m for m in self.models if m.kind == "custom")
+
+    @property
+    def foundation_models(self) -> tuple[Model, ...]:
+        return tuple(m for m in self.models if m.kind == "foundation")

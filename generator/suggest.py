@@ -1,0 +1,30 @@
+"""'Did you mean ...?' for unknown keys, enum values and dangling references."""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable
+
+
+def closest(word: str, choices: Iterable[str]) -> str | None:
+    options = list(choices)
+    lowered = {option.lower(): option for option in options}
+    if word.lower() in lowered:
+        return lowered[word.lower()]
+    match = difflib.get_close_matches(word.lower(), list(lowered), n=1, cutoff=0.6)
+    return lowered[match[0]] if match else None
+
+
+def did_you_mean(word: str, choices: Iterable[str]) -> str:
+    """' (did you mean 'x'?)' or an empty string."""
+    match = closest(word, choices)
+    return f"did you mean {match!r}?" if match and match != word else ""
+
+
+def one_of(choices: Iterable[str]) -> str:
+    options = [repr(c) for c in dict.fromkeys(choices)]
+    if not options:
+        return "(none are defined)"
+    if len(options) == 1:
+        return options[0]
+    return ", ".join(options[:-1]) + " or " + options[-1]
