@@ -36,9 +36,15 @@ def _type(schema: dict[str, Any]) -> str:
 
 def _constraints(schema: dict[str, Any]) -> str:
     parts = []
-    for key, label in (("pattern", "pattern"), ("minimum", "min"), ("maximum", "max"),
-                       ("exclusiveMinimum", "greater than"), ("minItems", "min items"),
-                       ("maxItems", "max items"), ("maxLength", "max length")):
+    for key, label in (
+        ("pattern", "pattern"),
+        ("minimum", "min"),
+        ("maximum", "max"),
+        ("exclusiveMinimum", "greater than"),
+        ("minItems", "min items"),
+        ("maxItems", "max items"),
+        ("maxLength", "max length"),
+    ):
         if key in schema:
             value = schema[key]
             parts.append(f"{label} `{value}`" if key == "pattern" else f"{label} {value}")

@@ -45,7 +45,9 @@ class Golden:
                     tofile="actual",
                 )
             )
-            pytest.fail(f"output differs from {path}:\n{diff}\nIf the change is intended, run: pytest --update-goldens")
+            pytest.fail(
+                f"output differs from {path}:\n{diff}\nIf the change is intended, run: pytest --update-goldens"
+            )
 
 
 @pytest.fixture

@@ -38,7 +38,10 @@ def test_the_complete_example_of_spec_v1_validates_and_resolves() -> None:
     assert prod.strategy.rollback is not None
     assert prod.strategy.rollback.latency_p95_ms == 2500
     assert prod.regions == ("eastus2", "swedencentral")
-    assert [s.resource_group for s in prod.stacks] == ["rg-support-agent-prod-eus2", "rg-support-agent-prod-swc"]
+    assert [s.resource_group for s in prod.stacks] == [
+        "rg-support-agent-prod-eus2",
+        "rg-support-agent-prod-swc",
+    ]
     assert prod.service_connection == "azure-support-agent-prod"
     assert prod.approval.reviewers == ("ai-leads",)
     chat = spec.model("chat")
@@ -108,7 +111,7 @@ def _with_policy(tmp_path: Path, spec_text: str, policy: dict[str, object]) -> P
     return tmp_path / "svc" / "almgen.yaml"
 
 
-PROD_NEEDS_APPROVAL = {
+PROD_NEEDS_APPROVAL: dict[str, object] = {
     "$schema": "https://json-schema.org/draft/2020-12/schema",
     "title": "prod needs approval",
     "properties": {
