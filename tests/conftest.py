@@ -46,7 +46,7 @@ class Golden:
                 )
             )
             pytest.fail(
-                f"output differs from {path}:\n{diff}\nIf the change is intended, run: pytest --update-goldens"
+                f"output differs from {path}:\n{diff}\nIf intended, run: pytest --update-goldens"
             )
 
 

@@ -29,12 +29,19 @@ def test_validate_takes_several_specs_and_defaults_to_almgen_yaml(tmp_path: Path
     write_tree(tmp_path, {"a/almgen.yaml": MINIMAL, "almgen.yaml": MINIMAL})
     result = subprocess.run(
         [sys.executable, "-m", "generator", "validate", "almgen.yaml", "a/almgen.yaml"],
-        cwd=tmp_path, capture_output=True, text=True, check=False,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=False,
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.count("valid (demo-svc: dev)") == 2
     default = subprocess.run(
-        [sys.executable, "-m", "generator", "validate"], cwd=tmp_path, capture_output=True, text=True, check=False
+        [sys.executable, "-m", "generator", "validate"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=False,
     )
     assert default.returncode == 0
 
@@ -105,8 +112,12 @@ def test_the_module_entry_point_runs_without_a_traceback(tmp_path: Path) -> None
     (tmp_path / "almgen.yaml").write_bytes(b"\x89PNG\r\n\x1a\n\0\0")
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
     result = subprocess.run(
-        [sys.executable, "-m", "generator", "validate"], cwd=tmp_path, capture_output=True, text=True,
-        env=env, check=False,
+        [sys.executable, "-m", "generator", "validate"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
     )
     assert result.returncode == 3
     assert "binary file" in result.stderr

@@ -48,7 +48,9 @@ def test_extends_merges_maps_and_replaces_lists(tmp_path: Path) -> None:
 
 
 def test_extends_cycle_is_an_error(tmp_path: Path) -> None:
-    write_tree(tmp_path, {"a.yaml": "extends: b.yaml\napiVersion: almgen/v1\n", "b.yaml": "extends: a.yaml\n"})
+    write_tree(
+        tmp_path, {"a.yaml": "extends: b.yaml\napiVersion: almgen/v1\n", "b.yaml": "extends: a.yaml\n"}
+    )
     with pytest.raises(SpecInvalid) as caught:
         load_document(tmp_path / "a.yaml")
     (issue,) = caught.value.issues

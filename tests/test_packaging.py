@@ -45,11 +45,20 @@ def test_installed_almgen_runs_from_an_unrelated_folder(wheel: Path, tmp_path: P
     clean_env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
     for args in (["validate"], ["schema"], ["explain", "--format", "json"]):
         result = subprocess.run(
-            [bindir / "almgen", *args], cwd=elsewhere, capture_output=True, text=True, env=clean_env, check=False
+            [bindir / "almgen", *args],
+            cwd=elsewhere,
+            capture_output=True,
+            text=True,
+            env=clean_env,
+            check=False,
         )
         assert result.returncode == 0, result.stderr
     located = subprocess.run(
         [bindir / "python", "-c", "import generator.resources as r; print(r.data_dir('schemas'))"],
-        cwd=elsewhere, capture_output=True, text=True, env=clean_env, check=True,
+        cwd=elsewhere,
+        capture_output=True,
+        text=True,
+        env=clean_env,
+        check=True,
     )
     assert "site-packages" in located.stdout

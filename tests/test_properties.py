@@ -486,9 +486,7 @@ def mutated(draw: st.DrawFn, sample: Any) -> Any:
         path = draw(st.sampled_from(paths))
         old = get_at(data, path)
         op = draw(
-            st.sampled_from(
-                ["delete", "replace", "rename", "duplicate", "hostile", "add-key", "known-value"]
-            )
+            st.sampled_from(["delete", "replace", "rename", "duplicate", "hostile", "add-key", "known-value"])
         )
         parent = get_at(data, path[:-1]) if path else None
         if op == "delete" and path:

@@ -50,6 +50,11 @@ def test_the_spec_reference_is_current() -> None:
 
 def test_the_spec_reference_lists_every_field() -> None:
     text = render(spec_schema())
-    for field in ("environments[].strategy.rollback.latencyP95Ms", "models[].trainingData.asset",
-                  "tests.<name>.command", "registry.retired[].reason", "monitoring.budget.startDate"):
+    for field in (
+        "environments[].strategy.rollback.latencyP95Ms",
+        "models[].trainingData.asset",
+        "tests.<name>.command",
+        "registry.retired[].reason",
+        "monitoring.budget.startDate",
+    ):
         assert f"`{field}`" in text
