@@ -157,7 +157,7 @@ def _read_text(path: Path, via: tuple[Document, FieldPath] | None) -> str:
                     [
                         parent.issue(
                             at,
-                            f"the file {shown} does not exist",
+                            f"the file {parent.data[at[0]]!r} does not exist",
                             "a path relative to this file",
                             "correct the path or create the file",
                         )
@@ -166,7 +166,7 @@ def _read_text(path: Path, via: tuple[Document, FieldPath] | None) -> str:
             raise fail(
                 "no such file",
                 "a spec file such as almgen.yaml",
-                "pass the path of your spec, or run `almgen init` to create one",
+                "pass the path of your spec, or start from one of the samples/ specs",
             )
         size = path.stat().st_size
         if size > MAX_BYTES:
@@ -180,13 +180,15 @@ def _read_text(path: Path, via: tuple[Document, FieldPath] | None) -> str:
         raise fail(
             f"cannot read the file: {exc.strerror}", "a readable file", "check the path and its permissions"
         ) from exc
+    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise fail("the file is UTF-16 text", "UTF-8 text", "save the file as UTF-8 (no BOM needed)")
     if b"\0" in raw:
         offset = raw.index(b"\0")
         line, column = _line_col(raw, offset)
         raise fail(
             "this is a binary file, not YAML",
             "UTF-8 YAML text",
-            "pass the path of your almgen.yaml",
+            "replace it with the YAML spec, or pass the path of your almgen.yaml",
             line,
             column,
         )
@@ -272,7 +274,7 @@ def _load_one(path: Path, via: tuple[Document, FieldPath] | None) -> Document:
                     "",
                     "the file is empty",
                     "a mapping with apiVersion, service, targets, environments, models",
-                    "run `almgen init` for a starter spec, or copy one from samples/",
+                    "write the spec, or start from one of the samples/ specs",
                 )
             ]
         )
@@ -323,6 +325,20 @@ def _parse(shown: str, text: str) -> Any:
         raise SpecInvalid(
             [Issue(shown, 1, 1, "", f"not valid YAML: {exc}", "valid YAML", "fix the YAML syntax")]
         ) from None
+    except (ValueError, KeyError, IndexError, TypeError) as exc:  # a tag ruamel cannot construct
+        raise SpecInvalid(
+            [
+                Issue(
+                    shown,
+                    1,
+                    1,
+                    "",
+                    f"a tagged value cannot be read ({type(exc).__name__}: {exc})",
+                    "plain YAML values without explicit tags such as !!float",
+                    "remove the `!!` tags and write plain values",
+                )
+            ]
+        ) from None
     except RecursionError:
         raise SpecInvalid(
             [
@@ -371,6 +387,9 @@ def _yaml_issue(shown: str, line: int, column: int, exc: Any) -> Issue:
     detail = problem or context or "unreadable YAML"
     if context and problem:
         detail = f"{problem} ({context})"
+    opened = getattr(exc, "context_mark", None)
+    if opened is not None and (opened.line + 1, opened.column + 1) != (line, column):
+        detail += f", which started at {opened.line + 1}:{opened.column + 1}"
     return Issue(
         shown,
         line,

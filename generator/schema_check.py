@@ -10,7 +10,7 @@ from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError
 
 from generator.errors import Issue
-from generator.load import Document, FieldPath
+from generator.load import Document, FieldPath, format_path
 from generator.suggest import did_you_mean, one_of
 
 _TYPE_WORDS = {
@@ -96,7 +96,7 @@ def _explain(doc: Document, error: ValidationError) -> Iterator[Issue]:
             path,
             f"{_show(instance)} is not supported",
             repr(schema.get("const")),
-            f"write {schema.get('const')}",
+            f"write `{format_path(path)}: {schema.get('const')}`",
         )
         return
     if validator == "type":
@@ -104,11 +104,11 @@ def _explain(doc: Document, error: ValidationError) -> Iterator[Issue]:
         types = [str(t) for t in (wanted if isinstance(wanted, list) else [wanted])]
         words = " or ".join(_TYPE_WORDS.get(t, t) for t in types)
         fix = f"write {words} here"
+        found = _kind(instance)
         if wanted == "string" and isinstance(instance, (int, float)) and not isinstance(instance, bool):
-            fix = 'quote the value so YAML keeps it as text, e.g. "1.10" or "2024-11-20"'
-        yield doc.issue(
-            path, f"expected {words}, found {_kind(instance)}", _description(schema) or words, fix
-        )
+            found = f"the number {instance} (YAML reads unquoted numbers as numbers)"
+            fix = 'quote the value so it stays text exactly as written, e.g. "1.10" or "2024-11-20"'
+        yield doc.issue(path, f"expected {words}, found {found}", _description(schema) or words, fix)
         return
     if validator == "propertyNames":
         for key in instance if isinstance(instance, dict) else []:

@@ -12,7 +12,13 @@ def closest(word: str, choices: Iterable[str]) -> str | None:
     if word.lower() in lowered:
         return lowered[word.lower()]
     match = difflib.get_close_matches(word.lower(), list(lowered), n=1, cutoff=0.6)
-    return lowered[match[0]] if match else None
+    if match:
+        return lowered[match[0]]
+    # an abbreviation or a longer form: 'production' for 'prod', 'stg' is left alone
+    prefixed = [
+        o for o in lowered if len(o) >= 3 and (word.lower().startswith(o) or o.startswith(word.lower()))
+    ]
+    return lowered[prefixed[0]] if len(prefixed) == 1 else None
 
 
 def did_you_mean(word: str, choices: Iterable[str]) -> str:
