@@ -325,20 +325,6 @@ def _parse(shown: str, text: str) -> Any:
         raise SpecInvalid(
             [Issue(shown, 1, 1, "", f"not valid YAML: {exc}", "valid YAML", "fix the YAML syntax")]
         ) from None
-    except (ValueError, KeyError, IndexError, TypeError) as exc:  # a tag ruamel cannot construct
-        raise SpecInvalid(
-            [
-                Issue(
-                    shown,
-                    1,
-                    1,
-                    "",
-                    f"a tagged value cannot be read ({type(exc).__name__}: {exc})",
-                    "plain YAML values without explicit tags such as !!float",
-                    "remove the `!!` tags and write plain values",
-                )
-            ]
-        ) from None
     except RecursionError:
         raise SpecInvalid(
             [
@@ -350,6 +336,20 @@ def _parse(shown: str, text: str) -> Any:
                     "the document is nested too deeply",
                     f"at most {MAX_DEPTH} levels of nesting",
                     "flatten the structure",
+                )
+            ]
+        ) from None
+    except Exception as exc:  # ruamel's constructors fail in many ways on tags such as !!set or !!float x
+        raise SpecInvalid(
+            [
+                Issue(
+                    shown,
+                    1,
+                    1,
+                    "",
+                    f"a tagged value cannot be read ({type(exc).__name__}: {exc})",
+                    "plain YAML values without explicit tags such as !!float",
+                    "remove the `!!` tags and write plain values",
                 )
             ]
         ) from None

@@ -95,6 +95,7 @@ class Environment:
     sku: str
     stacks: tuple[Stack, ...]
     service_connection: str
+    public_network_access: Literal["Enabled", "Disabled"]
     tests: tuple[Test, ...]
     gates: tuple[Gate, ...]
     approval: Approval

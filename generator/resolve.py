@@ -84,6 +84,9 @@ def resolve(doc: Document) -> m.Spec:
                 sku=env.get("sku", "S0"),
                 stacks=stacks,
                 service_connection=env.get("serviceConnection", f"azure-{service_name}-{name}"),
+                public_network_access=(
+                    "Disabled" if env.get("publicNetworkAccess", "enabled") == "disabled" else "Enabled"
+                ),
                 tests=tuple(tests_by_name[t] for t in env.get("tests", [])),
                 gates=tuple(g for g in (gates[k] for k in env.get("gates", [])) if g is not None),
                 approval=approval,

@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from ruamel.yaml import YAML
 
@@ -406,6 +406,19 @@ def dumped(data: st.SearchStrategy[Any]) -> st.SearchStrategy[str]:
 
 @_settings(200)
 @given(text=st.one_of(st.text(max_size=300), yaml_ish))
+# explicit tags that ruamel cannot construct on a scalar (regressions: these once escaped as
+# IndexError, ValueError, KeyError or AttributeError instead of SpecInvalid)
+@example(text="!!int")
+@example(text="!!int ;")
+@example(text="!!int 0o8")
+@example(text="!!float")
+@example(text="!!float ee")
+@example(text="!!bool x")
+@example(text="!!timestamp 2026-13-45")
+@example(text="!!set")
+@example(text="!!omap")
+@example(text="service:\n  name: !!set\n")
+@example(text="? !!set\n: x\n")
 def test_random_text_never_crashes(tmp_path: Path, text: str) -> None:
     spec = tmp_path / "almgen.yaml"
     spec.write_text(text, "utf-8", newline="")
@@ -543,6 +556,20 @@ def test_mutated_samples_never_crash(sample_copy: tuple[Any, Path], data: st.Dat
     doc = data.draw(mutated(sample), label="mutated")
     flow = data.draw(st.sampled_from([False, None, True]), label="flow")
     spec.write_text(_dump_yaml(doc, flow), "utf-8")
+    assert_spec_or_located_issues(spec)
+
+
+@_settings(40)
+@given(data=st.data(), fragment=st.one_of(st.sampled_from(YAML_TOKENS), yaml_ish, st.sampled_from(HOSTILE)))
+def test_text_spliced_into_a_sample_never_crashes(
+    sample_copy: tuple[Any, Path], data: st.DataObject, fragment: str
+) -> None:
+    """YAML syntax (tags, anchors, flow brackets, directives) dropped into a real spec's text."""
+    _, spec = sample_copy
+    text = (SAMPLES / spec.parent.name / "almgen.yaml").read_text("utf-8")
+    at = data.draw(st.integers(0, len(text)), label="offset")
+    cut = data.draw(st.integers(0, 8), label="cut")
+    spec.write_text(text[:at] + fragment + text[at + cut :], "utf-8", newline="")
     assert_spec_or_located_issues(spec)
 
 
