@@ -12,10 +12,15 @@ import click
 
 from generator import __version__
 from generator.errorhandler import handle_errors
+from generator.errors import AlmgenError, ExitCode
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 SPEC_DEFAULT = "almgen.yaml"
+
+
+class RefusedError(AlmgenError):
+    exit_code = ExitCode.DRIFT
 
 
 def _spec_paths(specs: tuple[Path, ...]) -> list[Path]:
@@ -68,6 +73,34 @@ def explain(spec: Path | None, env: str | None, fmt: str) -> None:
         click.echo(json.dumps(explain_data(resolved, env), indent=2))
     else:
         click.echo(explain_text(resolved, env), nl=False)
+
+
+@cli.command()
+@click.argument("specs", nargs=-1, type=click.Path(path_type=Path))
+@click.option("--force", is_flag=True, help="Overwrite managed files edited by hand.")
+@click.option("--adopt", is_flag=True, help="Take over files at managed paths that almgen did not write.")
+@click.option("--dry-run", is_flag=True, help="Report what would change; write nothing.")
+@handle_errors
+def generate(specs: tuple[Path, ...], force: bool, adopt: bool, dry_run: bool) -> None:
+    """Write the pipelines, infrastructure and docs of SPEC files (default ./almgen.yaml)."""
+    from generator.generate import generate_spec
+
+    refused = False
+    for path in _spec_paths(specs):
+        report = generate_spec(path, force=force, adopt=adopt, dry_run=dry_run)
+        for change in report.changes:
+            if change.action != "unchanged":
+                reason = f" ({change.reason})" if change.reason else ""
+                click.echo(f"{change.action:>9}  {change.path}{reason}")
+        summary = ", ".join(
+            f"{report.count(a)} {a}"
+            for a in ("created", "updated", "unchanged", "removed", "kept", "refused")
+        )
+        prefix = "would write: " if dry_run else ""
+        click.echo(f"{path}: {prefix}{summary}")
+        refused = refused or bool(report.refused)
+    if refused:
+        raise RefusedError("nothing was written for the specs with refused files; see the reasons above")
 
 
 def main() -> None:

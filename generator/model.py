@@ -101,7 +101,7 @@ class Environment:
     approval: Approval
     strategy: Strategy
     is_first: bool
-    is_last: bool
+    production: bool  # the last environment of a path of two or more: purge protection, locks
 
     @property
     def regions(self) -> tuple[str, ...]:

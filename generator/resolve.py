@@ -92,7 +92,7 @@ def resolve(doc: Document) -> m.Spec:
                 approval=approval,
                 strategy=_strategy(env.get("strategy")),
                 is_first=index == 0,
-                is_last=index == len(data["environments"]) - 1,
+                production=index == len(data["environments"]) - 1 and len(data["environments"]) > 1,
             )
         )
 

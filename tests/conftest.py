@@ -45,9 +45,7 @@ class Golden:
                     tofile="actual",
                 )
             )
-            pytest.fail(
-                f"output differs from {path}:\n{diff}\nIf intended, run: pytest --update-goldens"
-            )
+            pytest.fail(f"output differs from {path}:\n{diff}\nIf intended, run: pytest --update-goldens")
 
 
 @pytest.fixture

@@ -1,0 +1,71 @@
+"""Escaping filters: the only way spec values reach generated YAML, Bicep and JSON.
+
+A value with quotes, `${`, `$(`, backslashes or newlines must arrive as the same text, never
+as structure or code.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from typing import Any
+
+_BICEP_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_BICEP_ESCAPES = {"\\": "\\\\", "'": "\\'", "\n": "\\n", "\r": "\\r", "\t": "\\t", "$": "\\$"}
+
+
+def bicep_string(value: str) -> str:
+    """A single-quoted Bicep string literal holding exactly `value`.
+
+    `$` is always escaped (`\\$`), so `${...}` in the value is never interpolated.
+    """
+    body = "".join(_BICEP_ESCAPES.get(char, char) for char in value)
+    return f"'{body}'"
+
+
+def bicep_key(key: str) -> str:
+    return key if _BICEP_IDENTIFIER.fullmatch(key) else bicep_string(key)
+
+
+def bicep_value(value: Any, indent: int = 0) -> str:
+    """A Bicep literal for plain data; nested lines are indented by `indent` + 2 spaces."""
+    pad = " " * indent
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        return str(int(value)) if value.is_integer() else f"json('{value!r}')"
+    if isinstance(value, str):
+        return bicep_string(value)
+    if isinstance(value, Mapping):
+        if not value:
+            return "{}"
+        lines = [f"{pad}  {bicep_key(str(k))}: {bicep_value(v, indent + 2)}" for k, v in value.items()]
+        return "{\n" + "\n".join(lines) + f"\n{pad}}}"
+    if isinstance(value, (list, tuple)):
+        if not value:
+            return "[]"
+        lines = [f"{pad}  {bicep_value(v, indent + 2)}" for v in value]
+        return "[\n" + "\n".join(lines) + f"\n{pad}]"
+    raise TypeError(f"no Bicep literal for {type(value).__name__}")
+
+
+def yaml_string(value: str) -> str:
+    """A double-quoted YAML scalar holding exactly `value` (JSON strings are valid YAML)."""
+    return json.dumps(value, ensure_ascii=False)
+
+
+def json_value(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, sort_keys=False)
+
+
+FILTERS = {
+    "bicep": bicep_value,
+    "bicep_string": bicep_string,
+    "yaml_string": yaml_string,
+    "json": json_value,
+}

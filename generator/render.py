@@ -1,0 +1,34 @@
+"""Render every output of a spec in memory: {path: OutputFile}. Nothing is written here."""
+
+from __future__ import annotations
+
+from generator import infra
+from generator.model import Spec
+from generator.outputs import OutputFile, header
+from generator.templating import environment
+
+
+def render(spec: Spec) -> list[OutputFile]:
+    """All files of the spec's targets, sorted by path, each with its static header."""
+    pack = (spec.root / spec.templates).resolve() if spec.templates else None
+    env = environment(pack)
+    spec_name = spec.source.name
+    outputs: list[OutputFile] = []
+    if spec.infrastructure == "bicep":
+        for item in infra.files(spec):
+            text = env.get_template(item.template).render(**item.context)
+            outputs.append(
+                OutputFile(item.path, header(item.path, spec_name) + _tidy(text), source=item.template)
+            )
+    return sorted(outputs, key=lambda f: f.path)
+
+
+def _tidy(text: str) -> str:
+    """One trailing newline, no trailing spaces, no runs of blank lines left by template logic."""
+    lines = [line.rstrip() for line in text.replace("\r\n", "\n").split("\n")]
+    out: list[str] = []
+    for line in lines:
+        if line == "" and out and out[-1] == "":
+            continue
+        out.append(line)
+    return "\n".join(out).strip("\n") + "\n"

@@ -1,0 +1,56 @@
+"""Check rendered output before anything is written: a broken file is a bug in almgen, not the user's."""
+
+from __future__ import annotations
+
+import json
+
+from generator.errors import AlmgenError
+from generator.outputs import OutputFile
+
+YAMLLINT_CONFIG = """
+extends: default
+rules:
+  line-length: disable
+  document-start: disable
+  truthy:
+    allowed-values: ["true", "false", "on"]
+  comments:
+    min-spaces-from-content: 1
+"""
+
+
+class GeneratedOutputInvalid(AlmgenError):
+    """A template produced unparsable output (exit 4: please report)."""
+
+
+def verify(outputs: list[OutputFile]) -> None:
+    problems: list[str] = []
+    for output in outputs:
+        if output.path.endswith(".json"):
+            try:
+                json.loads(output.text)
+            except ValueError as exc:
+                problems.append(f"{output.path}: not valid JSON: {exc}")
+        elif output.path.endswith((".yml", ".yaml")):
+            problems.extend(_yaml_problems(output))
+    if problems:
+        raise GeneratedOutputInvalid(
+            "almgen generated invalid output (a bug: please report it):\n  " + "\n  ".join(problems)
+        )
+
+
+def _yaml_problems(output: OutputFile) -> list[str]:
+    from ruamel.yaml import YAML
+    from ruamel.yaml.error import YAMLError
+    from yamllint import linter
+    from yamllint.config import YamlLintConfig
+
+    try:
+        YAML(typ="safe", pure=True).load(output.text)
+    except YAMLError as exc:
+        return [f"{output.path}: not valid YAML: {exc}"]
+    config = YamlLintConfig(YAMLLINT_CONFIG)
+    return [
+        f"{output.path}:{p.line}:{p.column}: yamllint {p.rule}: {p.desc}"
+        for p in linter.run(output.text, config)
+    ]

@@ -1,0 +1,189 @@
+"""The generated Bicep: parsed by pycep-parser, scanned by checkov, parameter files checked."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any, cast
+
+import pytest
+from pycep import BicepParser
+
+from generator.outputs import OutputFile
+from generator.render import render
+from generator.validate import load_spec
+from tests import tools
+from tests.conftest import SAMPLE_NAMES
+from tests.generated import outputs, write_tree
+from tests.helpers import MINIMAL
+from tests.helpers import write_tree as write_files
+
+
+def _bicep(files: tuple[OutputFile, ...] | list[OutputFile]) -> dict[str, str]:
+    return {f.path: f.text for f in files if f.path.endswith(".bicep")}
+
+
+def parse(text: str) -> dict[str, Any]:
+    return cast(dict[str, Any], BicepParser().parse(text=text))
+
+
+@pytest.mark.parametrize("sample", SAMPLE_NAMES)
+def test_every_bicep_file_parses(sample: str) -> None:
+    files = _bicep(outputs(sample))
+    assert "infra/main.bicep" in files
+    for path, text in files.items():
+        try:
+            parse(text)
+        except Exception as exc:  # pycep raises lark errors of several kinds
+            pytest.fail(f"{sample}: {path} does not parse: {exc}")
+
+
+@pytest.fixture(scope="module")
+def checkov_report(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """One checkov run over every sample's infra/ (its start-up dominates: run it once)."""
+    root = tmp_path_factory.mktemp("bicep")
+    for sample in SAMPLE_NAMES:
+        write_tree(sample, root / sample)
+    return tools.checkov(root, "bicep")
+
+
+@pytest.mark.parametrize("sample", SAMPLE_NAMES)
+def test_checkov_finds_nothing(sample: str, checkov_report: dict[str, Any]) -> None:
+    results = checkov_report["results"]
+    mine = [c for c in results["failed_checks"] if c["file_path"].startswith(f"/{sample}/")]
+    details = [f"{c['check_id']} {c['resource']} ({c['file_path']})" for c in mine]
+    assert checkov_report["summary"]["parsing_errors"] == 0
+    assert not mine, "\n".join(details)
+    scanned = {c["file_path"] for k in ("passed_checks", "skipped_checks") for c in results[k]}
+    assert f"/{sample}/infra/modules/ai-services.bicep" in scanned  # checkov really read the files
+    for skipped in results["skipped_checks"]:
+        assert skipped.get("check_result", {}).get("suppress_comment"), f"a skip without reason: {skipped}"
+
+
+def _required(param: dict[str, Any]) -> bool:
+    """No default value and not a nullable type (`string?`)."""
+    return param.get("default") is None and not str(param.get("type", "")).endswith("?")
+
+
+_USING = re.compile(r"^using '([^']+)'$", re.MULTILINE)
+_PARAM = re.compile(r"^param (\w+) =", re.MULTILINE)
+
+
+def parameter_problems(bicepparam: str, template: str) -> list[str]:
+    """What is wrong with a .bicepparam against the template it names (the Bicep CLI's check)."""
+    declared = parse(template)["parameters"]
+    given = _PARAM.findall(bicepparam)
+    problems = [f"sets {name}, which the template does not declare" for name in given if name not in declared]
+    problems += [f"sets {name} twice" for name in set(given) if given.count(name) > 1]
+    required = [name for name, p in declared.items() if _required(p)]
+    problems += [f"does not set the required parameter {name}" for name in required if name not in given]
+    return problems
+
+
+@pytest.mark.parametrize("sample", SAMPLE_NAMES)
+def test_each_parameter_file_matches_its_template(sample: str) -> None:
+    files = {f.path: f.text for f in outputs(sample)}
+    spec = load_spec(Path(__file__).parent.parent / "samples" / sample / "almgen.yaml")
+    for env in spec.environments:
+        path = f"infra/env/{env.name}.bicepparam"
+        text = files[path]
+        (using,) = _USING.findall(text)
+        template = _norm(f"{Path(path).parent.as_posix()}/{using}")
+        assert template in files, f"{path} uses {using}, which is not generated"
+        assert parameter_problems(text, files[template]) == [], path
+
+
+def _norm(path: str) -> str:
+    parts: list[str] = []
+    for part in path.split("/"):
+        if part == "..":
+            parts.pop()
+        elif part not in ("", "."):
+            parts.append(part)
+    return "/".join(parts)
+
+
+def test_the_parameter_check_catches_unknown_and_missing_parameters() -> None:
+    template = "param a string\nparam b string = 'x'\n"
+    assert parameter_problems("using 'main.bicep'\nparam a = 'v'\n", template) == []
+    assert parameter_problems("using 'main.bicep'\nparam b = 'v'\nparam c = 1\n", template) == [
+        "sets c, which the template does not declare",
+        "does not set the required parameter a",
+    ]
+
+
+def test_module_parameters_match_the_modules(tmp_path: Path) -> None:
+    """Every `module x 'file.bicep' = { params: {...} }` passes only declared, and all required, params."""
+    files = _bicep(outputs("enterprise")) | _bicep(outputs("custom-model-devops"))
+    call = re.compile(r"^module (\w+) '([^']+)' = [^\n]*\{\n(.*?)^\}", re.MULTILINE | re.DOTALL)
+    for path, text in files.items():
+        for _name, target, body in call.findall(text):
+            module = _norm(f"{Path(path).parent.as_posix()}/{target}")
+            declared = parse(files[module])["parameters"]
+            params_block = body.split("params: {", 1)[1]
+            passed = re.findall(r"^    (\w+):", params_block, re.MULTILINE)
+            unknown = [p for p in passed if p not in declared]
+            missing = [n for n, p in declared.items() if _required(p) and n not in passed]
+            assert not unknown and not missing, f"{path} -> {module}: unknown {unknown}, missing {missing}"
+
+
+HOSTILE = "it's ${subscription().id} \\ done\nline two $(whoami) '; drop"
+
+
+def _unescape(literal: str) -> str:
+    assert literal.startswith("'") and literal.endswith("'")
+    body, out, index = literal[1:-1], [], 0
+    table = {"\\": "\\", "'": "'", "n": "\n", "r": "\r", "t": "\t", "$": "$"}
+    while index < len(body):
+        char = body[index]
+        if char == "\\":
+            out.append(table[body[index + 1]])
+            index += 2
+        else:
+            assert char != "'", "an unescaped quote would end the string"
+            out.append(char)
+            index += 1
+    return "".join(out)
+
+
+def test_hostile_text_arrives_in_bicep_as_the_same_text(tmp_path: Path) -> None:
+    quoted = HOSTILE.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+    spec_text = MINIMAL.replace(
+        "{name: demo-svc}", f'{{name: demo-svc, description: "{quoted}", tags: {{note: "{quoted}"}}}}'
+    )
+    spec_text += f'configuration:\n  appConfiguration:\n    settings: {{"App:Note": "{quoted}"}}\n'
+    write_files(tmp_path, {"almgen.yaml": spec_text})
+    files = {f.path: f.text for f in render(load_spec(tmp_path / "almgen.yaml"))}
+    main = files["infra/main.bicep"]
+    parse(main)
+    description = parse(main)["metadata"]["description"]["value"]
+    assert HOSTILE in _unescape(f"'{description}'")
+    dev = files["infra/env/dev.bicepparam"]
+    literals = re.findall(r"'(?:[^'\\]|\\.)*'", dev)
+    values = [_unescape(lit) for lit in literals]
+    assert values.count(HOSTILE) == 2  # the tag and the setting, each exactly once
+    # nothing interpolates: every $ in a literal is escaped
+    assert all("${" not in re.sub(r"\\\$", "", lit) for lit in literals)
+
+
+def test_enterprise_prod_has_two_regional_stacks_and_more_capacity_than_dev() -> None:
+    files = {f.path: f.text for f in outputs("enterprise")}
+    prod, dev = files["infra/env/prod.bicepparam"], files["infra/env/dev.bicepparam"]
+    assert prod.count("resourceGroup: ") == 2
+    assert "location: 'eastus2'" in prod and "location: 'swedencentral'" in prod
+    assert "primary: true" in prod and "primary: false" in prod
+    assert dev.count("resourceGroup: ") == 1
+
+    def capacity(text: str, deployment: str) -> int:
+        block = text.split(f"name: '{deployment}'", 1)[1]
+        return int(re.search(r"capacity: (\d+)", block).group(1))  # type: ignore[union-attr]
+
+    assert capacity(dev, "chat") < capacity(prod, "chat-blue")
+
+
+def test_model_deployments_carry_lineage_tags() -> None:
+    files = {f.path: f.text for f in outputs("custom-model-devops")}
+    prod = files["infra/env/prod.bicepparam"]
+    assert "'training-data-asset': 'fraud-transactions'" in prod
+    assert "'training-data-version': '12'" in prod
+    assert "'model-version': '1.3.0'" in prod
