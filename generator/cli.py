@@ -57,7 +57,9 @@ def schema() -> None:
 @cli.command()
 @click.argument("spec", required=False, type=click.Path(path_type=Path))
 @click.option("--env", "env", help="Only this environment.")
-@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.option(
+    "--format", "fmt", type=click.Choice(["text", "json", "mermaid"]), default="text", show_default=True
+)
 @handle_errors
 def explain(spec: Path | None, env: str | None, fmt: str) -> None:
     """Per environment: regions, gates, approvals, strategy, tests, model and agent versions."""
@@ -71,6 +73,11 @@ def explain(spec: Path | None, env: str | None, fmt: str) -> None:
         raise UsageError(f"no environment {env!r} in the spec; it has {', '.join(names)}")
     if fmt == "json":
         click.echo(json.dumps(explain_data(resolved, env), indent=2))
+    elif fmt == "mermaid":
+        from generator.diagram import mermaid
+        from generator.plan import plan
+
+        click.echo(mermaid(plan(resolved)), nl=False)
     else:
         click.echo(explain_text(resolved, env), nl=False)
 
@@ -94,13 +101,37 @@ def generate(specs: tuple[Path, ...], force: bool, adopt: bool, dry_run: bool) -
                 click.echo(f"{change.action:>9}  {change.path}{reason}")
         summary = ", ".join(
             f"{report.count(a)} {a}"
-            for a in ("created", "updated", "unchanged", "removed", "kept", "refused")
+            for a in ("created", "updated", "unchanged", "removed", "kept", "refused", "ignored")
         )
         prefix = "would write: " if dry_run else ""
         click.echo(f"{path}: {prefix}{summary}")
         refused = refused or bool(report.refused)
     if refused:
         raise RefusedError("nothing was written for the specs with refused files; see the reasons above")
+
+
+@cli.command()
+@click.argument("specs", nargs=-1, type=click.Path(path_type=Path))
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@handle_errors
+def check(specs: tuple[Path, ...], fmt: str) -> None:
+    """Exit 0 when the generated files match SPEC files, 1 with a diff and the fix when not."""
+    from generator.check import as_json, check_spec
+
+    report = {}
+    for path in _spec_paths(specs):
+        findings = check_spec(path)
+        report[str(path)] = findings
+        if fmt == "text":
+            for finding in findings:
+                click.echo(f"{finding.kind:>9}  {finding.path}: {finding.fix}")
+                if finding.diff:
+                    click.echo(finding.diff, nl=not finding.diff.endswith("\n"))
+            click.echo(f"{path}: " + (f"{len(findings)} file(s) out of date" if findings else "up to date"))
+    if fmt == "json":
+        click.echo(json.dumps({p: as_json(f) for p, f in report.items()}, indent=2))
+    if any(report.values()):
+        sys.exit(ExitCode.DRIFT)
 
 
 def main() -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import re
+import shlex
 from collections.abc import Mapping
 from typing import Any
 
@@ -59,6 +60,34 @@ def yaml_string(value: str) -> str:
     return json.dumps(value, ensure_ascii=False)
 
 
+def gha_string(value: str) -> str:
+    """A YAML string for a GitHub workflow: GitHub evaluates `${{` anywhere, so it is escaped too."""
+    return yaml_string(value.replace("${{", "${{ '${{' }}"))
+
+
+def expression(text: str) -> str:
+    """`${{ text }}`: a GitHub Actions or Azure Pipelines template expression, written by almgen."""
+    return "${{ " + text + " }}"
+
+
+def markdown_text(value: object) -> str:
+    """Text in a Markdown table cell or sentence: no table breaks, no HTML, no line breaks."""
+    text = str(value).replace("\r", " ").replace("\n", " ")
+    for char in "\\|*_[]<>`#":
+        text = text.replace(char, "\\" + char)
+    return text
+
+
+def markdown_code(value: str) -> str:
+    """The inside of an inline code span: a backtick in the value would end it."""
+    return value.replace("\n", " ").replace("`", "'")
+
+
+def shell_word(value: str) -> str:
+    """One shell word holding exactly `value`."""
+    return shlex.quote(value)
+
+
 def json_value(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, sort_keys=False)
 
@@ -67,5 +96,9 @@ FILTERS = {
     "bicep": bicep_value,
     "bicep_string": bicep_string,
     "yaml_string": yaml_string,
+    "gha_string": gha_string,
+    "md": markdown_text,
+    "md_code": markdown_code,
+    "shell": shell_word,
     "json": json_value,
 }

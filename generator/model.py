@@ -64,6 +64,12 @@ class Strategy:
     bake_minutes: int = 0
     rollback: Rollback | None = None
 
+    def describe(self, arrow: str = "→") -> str:
+        """`direct`, `blue-green`, or `canary 10% → 50% → 100%`."""
+        if self.type != "canary":
+            return self.type
+        return "canary " + f" {arrow} ".join(f"{step}%" for step in self.steps)
+
 
 @dataclass(frozen=True)
 class Approval:

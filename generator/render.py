@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from generator import infra
+from generator import docs, github_actions, infra, shared
 from generator.model import Spec
 from generator.outputs import OutputFile, header
+from generator.plan import plan as make_plan
 from generator.templating import environment
 
 
@@ -14,12 +15,17 @@ def render(spec: Spec) -> list[OutputFile]:
     env = environment(pack)
     spec_name = spec.source.name
     outputs: list[OutputFile] = []
+    plan = make_plan(spec)
+    templated = []
     if spec.infrastructure == "bicep":
-        for item in infra.files(spec):
-            text = env.get_template(item.template).render(**item.context)
-            outputs.append(
-                OutputFile(item.path, header(item.path, spec_name) + _tidy(text), source=item.template)
-            )
+        templated += [(f.path, f.template, f.context) for f in infra.files(spec)]
+    if "github-actions" in spec.pipelines:
+        templated += [(f.path, f.template, f.context) for f in github_actions.files(spec, plan)]
+    templated += [(f.path, f.template, f.context) for f in docs.files(spec, plan)]
+    for path, template, context in templated:
+        text = env.get_template(template).render(**context)
+        outputs.append(OutputFile(path, header(path, spec_name) + _tidy(text), source=template))
+    outputs += shared.files(spec)
     return sorted(outputs, key=lambda f: f.path)
 
 

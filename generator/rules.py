@@ -185,6 +185,13 @@ def gate_sections(doc: Document) -> Iterator[Issue]:
 
 def strategies(doc: Document) -> Iterator[Issue]:
     for index, env in enumerate(doc.data["environments"]):
+        if index == 0 and env.get("gates"):
+            yield doc.issue(
+                ("environments", 0, "gates"),
+                "gates evaluate the candidate deployed to an earlier environment, and this is the first",
+                "gates on a later environment (e.g. staging or prod)",
+                "move the gates to the next environment, or add an environment before this one",
+            )
         strategy = env.get("strategy")
         if not strategy:
             continue

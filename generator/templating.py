@@ -6,7 +6,7 @@ from pathlib import Path
 
 import jinja2
 
-from generator.escape import FILTERS
+from generator.escape import FILTERS, expression
 from generator.resources import data_dir
 
 
@@ -29,4 +29,5 @@ def environment(pack: Path | None = None) -> jinja2.Environment:
         keep_trailing_newline=True,
     )
     env.filters.update(FILTERS)
+    env.globals["expr"] = expression
     return env

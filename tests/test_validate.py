@@ -93,7 +93,8 @@ def test_all_errors_are_reported_at_once_sorted_by_position(tmp_path: Path) -> N
     issues = caught.value.issues
     assert [i.path for i in issues] == [
         "environments[0].tests[0]",
-        "environments[0].gates[0]",
+        "environments[0].gates",  # gates on the first environment
+        "environments[0].gates[0]",  # and no evaluation section
         "agents[0].version",
         "agents[0].model",
     ]

@@ -1,0 +1,29 @@
+"""The one catalog of GitHub Actions almgen uses: each pinned to a full commit SHA, its tag beside it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Action:
+    repo: str
+    sha: str
+    tag: str
+
+    @property
+    def uses(self) -> str:
+        return f"{self.repo}@{self.sha} # {self.tag}"
+
+
+ACTIONS = {
+    "checkout": Action("actions/checkout", "3d3c42e5aac5ba805825da76410c181273ba90b1", "v7.0.1"),
+    "setup-python": Action("actions/setup-python", "5fda3b95a4ea91299a34e894583c3862153e4b97", "v7.0.0"),
+    "azure-login": Action("azure/login", "f5d393ae46f8fde4be8b75f32e3fc50e654ad0ca", "v3.0.1"),
+    "upload-artifact": Action(
+        "actions/upload-artifact", "bbbca2ddaa5d8feaa63e36b76fdaad77386f024f", "v7.0.0"
+    ),
+    "download-artifact": Action(
+        "actions/download-artifact", "3e5f45b2cfb9172054b4087a40e8e0b5a5461e7c", "v8.0.1"
+    ),
+}

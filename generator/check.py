@@ -1,0 +1,92 @@
+"""`almgen check`: do the files on disk match what the spec generates? Offline, no git, no writes."""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Literal
+
+from generator import manifest as mf
+from generator.outputs import OutputFile
+from generator.render import render
+from generator.validate import load_spec
+from generator.verify import verify
+
+Kind = Literal["stale", "tampered", "missing", "orphan", "collision", "unsafe"]
+
+FIXES = {
+    "stale": "run `almgen generate` (the spec, its inputs or almgen changed)",
+    "tampered": "move the change into the spec and run `almgen generate --force`",
+    "missing": "run `almgen generate`",
+    "orphan": "run `almgen generate` to remove it (it is no longer generated)",
+    "collision": "move your file away, or run `almgen generate --adopt` to let almgen own it",
+    "unsafe": "remove the entry from .almgen/manifest.json: it points outside the repository",
+}
+
+
+@dataclass(frozen=True)
+class Finding:
+    kind: Kind
+    path: str
+    fix: str
+    diff: str = ""
+
+
+def _diff(path: str, old: str, new: str) -> str:
+    return "".join(
+        difflib.unified_diff(
+            old.splitlines(keepends=True),
+            new.splitlines(keepends=True),
+            fromfile=f"{path} (on disk)",
+            tofile=f"{path} (generated)",
+        )
+    )
+
+
+def _read(path: Path) -> str:
+    return path.read_bytes().decode("utf-8", errors="replace")
+
+
+def compare(root: Path, outputs: list[OutputFile], manifest: mf.Manifest) -> list[Finding]:
+    findings = [Finding("unsafe", path, FIXES["unsafe"]) for path in manifest.unsafe]
+    planned = {o.path for o in outputs}
+    for output in outputs:
+        target = mf.safe_target(root, output.path)
+        entry = manifest.files.get(output.path)
+        if target is None:
+            continue
+        if not target.exists():
+            findings.append(Finding("missing", output.path, FIXES["missing"]))
+            continue
+        if output.ownership == "seeded":
+            continue
+        data = target.read_bytes()
+        if data == output.text.encode("utf-8"):
+            continue
+        on_disk = mf.sha256(data)
+        if entry is None:
+            kind: Kind = "collision"
+        elif on_disk != entry.sha256:
+            kind = "tampered"
+        else:
+            kind = "stale"
+        findings.append(
+            Finding(kind, output.path, FIXES[kind], _diff(output.path, _read(target), output.text))
+        )
+    for path, entry in sorted(manifest.files.items()):
+        target = mf.safe_target(root, path)
+        if path not in planned and entry.ownership == "managed" and target is not None and target.exists():
+            findings.append(Finding("orphan", path, FIXES["orphan"]))
+    return sorted(findings, key=lambda f: (f.path, f.kind))
+
+
+def check_spec(path: Path) -> list[Finding]:
+    spec = load_spec(path)
+    outputs = render(spec)
+    verify(outputs)
+    return compare(spec.root, outputs, mf.load(spec.root))
+
+
+def as_json(findings: list[Finding]) -> list[dict[str, str]]:
+    return [asdict(f) for f in findings]

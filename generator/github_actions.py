@@ -1,0 +1,118 @@
+"""The GitHub Actions target: four workflows rendered from the Plan."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from generator import __version__
+from generator.actions import ACTIONS
+from generator.model import Spec
+from generator.plan import PYTHON_VERSION, RELEASE_ARTIFACT, Plan
+from generator.steps import ShellStep, shell_steps
+
+KIND_ORDER = (
+    "live-state",
+    "what-if",
+    "deploy-infra",
+    "train",
+    "register",
+    "deploy-infra-models",
+    "deploy-agents",
+    "canary",
+    "test",
+    "swap",
+    "retire",
+)
+
+
+@dataclass(frozen=True)
+class WorkflowFile:
+    path: str
+    template: str
+    context: dict[str, Any]
+
+
+def caller_inputs(spec: Spec, plan: Plan) -> dict[str, dict[str, Any]]:
+    """Per environment, the `with:` of the job in cd.yml that calls the reusable deploy workflow."""
+    out = {}
+    for env_plan in plan.environments:
+        env = env_plan.env
+        rollback = env.strategy.rollback
+        out[env.name] = {
+            "environment": env.name,
+            "location": env.primary.region,
+            "previous-environment": env_plan.previous or "",
+            "gates": json.dumps([g.gate.kind for g in env_plan.gates]),
+            "strategy": env.strategy.type,
+            "canary-steps": ",".join(str(s) for s in env.strategy.steps),
+            "bake-minutes": env.strategy.bake_minutes,
+            "rollback-error-rate-percent": rollback.error_rate_percent if rollback else 0,
+            "rollback-latency-p95-ms": (rollback.latency_p95_ms or 0) if rollback else 0,
+            "tests": json.dumps([t.name for t in env.tests]),
+            "test-target": "candidate" if env.strategy.type == "blue-green" else "live",
+            "train": bool(env.is_first and any(m.training_job for m in spec.custom_models)),
+        }
+    return out
+
+
+def _condition(when: str) -> str:
+    if not when:
+        return ""
+    if when == "train":
+        return "inputs.train"
+    if when.startswith("tests has "):
+        return f"contains(fromJSON(inputs.tests), '{when.removeprefix('tests has ')}')"
+    if when.startswith("strategy == "):
+        return f"inputs.strategy == '{when.removeprefix('strategy == ')}'"
+    raise ValueError(f"no GitHub condition for {when!r}")
+
+
+def deploy_steps(spec: Spec, plan: Plan) -> list[dict[str, Any]]:
+    """The deploy job of the reusable workflow: every environment's steps, each guarded by its inputs."""
+    seen: dict[str, tuple[int, int, ShellStep]] = {}
+    for env_plan in plan.environments:
+        for step in env_plan.steps:
+            for shell in shell_steps(spec, step):
+                if shell.id not in seen:
+                    seen[shell.id] = (KIND_ORDER.index(step.kind), len(seen), shell)
+    ordered = [shell for _, _, shell in sorted(seen.values(), key=lambda item: item[:2])]
+    return [
+        {
+            "id": shell.id,
+            "name": shell.name,
+            "condition": _condition(shell.when),
+            "timeout": shell.timeout,
+            "env": list(shell.env),
+            "inputs": [(name, "${{ inputs." + source + " }}") for name, source in shell.inputs],
+            "script": shell.script,
+        }
+        for shell in ordered
+    ]
+
+
+def files(spec: Spec, plan: Plan) -> list[WorkflowFile]:
+    service = spec.service.name
+    context = {
+        "spec": spec,
+        "plan": plan,
+        "service": service,
+        "actions": {name: action.uses for name, action in ACTIONS.items()},
+        "python_version": PYTHON_VERSION,
+        "almgen_version": __version__,
+        "artifact": RELEASE_ARTIFACT,
+        "inputs": caller_inputs(spec, plan),
+        "has_custom": bool(spec.custom_models),
+        "has_training": any(m.training_job for m in spec.custom_models),
+        "regions": sorted({r for e in spec.environments for r in e.regions}),
+        "deploy_steps": deploy_steps(spec, plan),
+        "retired": plan.retired,
+    }
+    base = ".github/workflows"
+    return [
+        WorkflowFile(f"{base}/{service}-ci.yml", "github-actions/ci.yml.j2", context),
+        WorkflowFile(f"{base}/{service}-cd.yml", "github-actions/cd.yml.j2", context),
+        WorkflowFile(f"{base}/{service}-deploy.yml", "github-actions/deploy.yml.j2", context),
+        WorkflowFile(f"{base}/{service}-lifecycle.yml", "github-actions/lifecycle.yml.j2", context),
+    ]

@@ -1,0 +1,434 @@
+"""Agents: create or update the agents of almgen.yaml in the Foundry project of every region.
+
+Usage:
+  python agents.py deploy --env ENV --outputs FILE [--release FILE] [--live-state FILE] [--root DIR]
+                          [--out FILE]
+
+For each agent of ENV in `.almgen/release.json` and each region (stack) of the ARM deployment outputs,
+primary first, the agent is found by name in the project `agents` of the region's AI Services account
+(`https://<aiServicesName>.services.ai.azure.com/api/projects/agents`) and created, updated, or left
+unchanged (same instructions, model deployment, tools and version). Its `model` is the deployment that
+serves the agent's model: `active[model]` of the live state (`--live-state`, the JSON the pipeline's
+live-state step writes), else the model's name (the deployment name under the `direct` strategy). The
+agent's metadata records its semver `version`, the service, the environment and the git commit.
+
+Versions never go down: when a region holds the agent at a higher semver than release.json, nothing is
+changed anywhere and the command fails. Every region is read before any is written.
+
+The Agent Service REST surface is versioned by Azure. This script speaks the Assistants-style API
+(`GET/POST {project}/assistants`, `POST {project}/assistants/{id}`) with `api-version=v1`; set
+`ALMGEN_AGENTS_API_VERSION` to use another version, or change `DEFAULT_API_VERSION` and the paths in
+`list_agents` / `save_agent` below when Azure moves the surface. All HTTP goes through `http()`.
+
+A token for `https://ai.azure.com` comes from the Azure CLI (`ALMGEN_AZ` names another executable, for
+tests); it is never printed. Exit codes: 0 ok; 1 failure (Azure refused, a downgrade); 2 usage or bad
+input, with a one-line reason on stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, NoReturn
+from urllib.parse import quote
+
+DEFAULT_API_VERSION = "v1"
+PROJECT = "agents"
+TOKEN_RESOURCE = "https://ai.azure.com"
+SEMVER = re.compile(
+    r"^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)"
+    r"(?:-((?:0|[1-9]\d*|\d*[A-Za-z-][0-9A-Za-z-]*)(?:\.(?:0|[1-9]\d*|\d*[A-Za-z-][0-9A-Za-z-]*))*))?"
+    r"(?:\+[0-9A-Za-z-]+(?:\.[0-9A-Za-z-]+)*)?$"
+)
+RETRY_STATUSES = (429, 500, 502, 503, 504)
+
+
+class InputError(Exception):
+    """Bad or missing input: exit 2."""
+
+
+class Failure(Exception):
+    """Azure refused, or a rule was broken: exit 1."""
+
+
+class HttpError(Failure):
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(f"HTTP {status}: {message}")
+        self.status = status
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: {message}\n")
+
+
+# --------------------------------------------------------------------------- Azure
+
+
+def az(args: list[str]) -> subprocess.CompletedProcess[str]:
+    """Run the Azure CLI (or `$ALMGEN_AZ`) with ARGS; never through a shell."""
+    executable = os.environ.get("ALMGEN_AZ", "az")
+    resolved = shutil.which(executable) or executable  # `az.cmd` on Windows agents
+    try:
+        return subprocess.run([resolved, *args], check=False, capture_output=True, text=True)
+    except OSError as exc:
+        raise Failure(f"cannot run the Azure CLI ({executable}): {exc.strerror or exc}") from exc
+
+
+def access_token() -> str:
+    result = az(
+        ["account", "get-access-token", "--resource", TOKEN_RESOURCE, "--query", "accessToken", "-o", "tsv"]
+    )
+    lines = [line.strip() for line in (result.stderr or "").splitlines() if line.strip()]
+    token = result.stdout.strip()
+    if result.returncode != 0 or not token:
+        reason = next((line for line in lines if line.startswith("ERROR")), lines[0] if lines else "no token")
+        raise Failure(f"cannot get a token for {TOKEN_RESOURCE}: {reason[:300]}")
+    return token
+
+
+def http(method: str, url: str, token: str, body: dict[str, Any] | None) -> Any:
+    """One JSON request with a bearer token; retries throttling and server errors. Tests replace it."""
+    data = None if body is None else json.dumps(body).encode("utf-8")
+    where = f"{method} {url.partition('?')[0]}"
+    headers = {"Authorization": f"Bearer {token}", "Accept": "application/json"}
+    if data is not None:
+        headers["Content-Type"] = "application/json"
+    for attempt in range(4):
+        request = urllib.request.Request(url, data=data, headers=headers, method=method)
+        try:
+            with urllib.request.urlopen(request, timeout=60) as response:
+                text = response.read().decode("utf-8")
+                return json.loads(text) if text.strip() else None
+        except urllib.error.HTTPError as exc:
+            detail = exc.read().decode("utf-8", "replace")
+            if exc.code in RETRY_STATUSES and attempt < 3:
+                wait = exc.headers.get("Retry-After") if exc.headers else None
+                time.sleep(min(float(wait), 30.0) if wait and wait.isdigit() else 2.0 * (attempt + 1))
+                continue
+            raise HttpError(exc.code, error_message(detail)) from exc
+        except urllib.error.URLError as exc:
+            if attempt < 3:
+                time.sleep(2.0 * (attempt + 1))
+                continue
+            raise Failure(f"{where}: {exc.reason}") from exc
+        except json.JSONDecodeError as exc:
+            raise Failure(f"{where}: the answer is not JSON") from exc
+    raise Failure(f"{where}: no answer")  # pragma: no cover
+
+
+def error_message(text: str) -> str:
+    try:
+        document = json.loads(text)
+    except json.JSONDecodeError:
+        return text.strip()[:300] or "no details"
+    error = document.get("error") if isinstance(document, dict) else None
+    if isinstance(error, dict) and error.get("message"):
+        return f"{error.get('code') or 'error'}: {error['message']}"[:300]
+    return text.strip()[:300]
+
+
+def api_version() -> str:
+    return os.environ.get("ALMGEN_AGENTS_API_VERSION") or DEFAULT_API_VERSION
+
+
+def project_endpoint(account: str) -> str:
+    return f"https://{account}.services.ai.azure.com/api/projects/{PROJECT}"
+
+
+def list_agents(endpoint: str, token: str) -> list[dict[str, Any]]:
+    """Every agent of the project, following `has_more` / `last_id` pages."""
+    agents: list[dict[str, Any]] = []
+    after = ""
+    for _ in range(1000):
+        url = f"{endpoint}/assistants?api-version={quote(api_version())}&limit=100"
+        if after:
+            url += f"&after={quote(after)}"
+        page = http("GET", url, token, None)
+        if not isinstance(page, dict) or not isinstance(page.get("data"), list):
+            raise Failure(f"GET {endpoint}/assistants: unexpected answer (no 'data' list)")
+        agents += [item for item in page["data"] if isinstance(item, dict)]
+        last = page.get("last_id") or (agents[-1].get("id") if agents else None)
+        if not page.get("has_more") or not isinstance(last, str) or last == after:
+            break
+        after = last
+    return agents
+
+
+def save_agent(endpoint: str, token: str, agent_id: str | None, body: dict[str, Any]) -> dict[str, Any]:
+    path = "/assistants" + (f"/{quote(agent_id, safe='')}" if agent_id else "")
+    answer = http("POST", f"{endpoint}{path}?api-version={quote(api_version())}", token, body)
+    return answer if isinstance(answer, dict) else {}
+
+
+# --------------------------------------------------------------------------- inputs
+
+
+def read_object(path: Path, what: str) -> dict[str, Any]:
+    try:
+        document = json.loads(path.read_text("utf-8-sig"))
+    except FileNotFoundError as exc:
+        raise InputError(f"{what} {path} does not exist") from exc
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(f"cannot read {what} {path}: {exc}") from exc
+    except json.JSONDecodeError as exc:
+        raise InputError(f"{what} {path} is not valid JSON: {exc}") from exc
+    if not isinstance(document, dict):
+        raise InputError(f"{what} {path} must hold a JSON object")
+    return document
+
+
+def text_of(item: Mapping[str, Any], key: str, where: str) -> str:
+    value = item.get(key)
+    if not isinstance(value, str) or not value:
+        raise InputError(f"{where}: {key!r} must be a non-empty string")
+    return value
+
+
+def agents_of(release: dict[str, Any], env: str) -> list[dict[str, Any]]:
+    envs = release.get("environments")
+    if not isinstance(envs, dict):
+        raise InputError("release.json has no 'environments' object")
+    facts = envs.get(env)
+    if not isinstance(facts, dict):
+        raise InputError(
+            f"environment {env!r} is not in release.json (known: {', '.join(sorted(envs)) or 'none'})"
+        )
+    agents = facts.get("agents") or []
+    if not isinstance(agents, list):
+        raise InputError(f"release.json environments.{env}.agents must be a list")
+    for index, agent in enumerate(agents):
+        where = f"release.json environments.{env}.agents[{index}]"
+        if not isinstance(agent, dict):
+            raise InputError(f"{where} must be an object")
+        for key in ("name", "version", "model"):
+            text_of(agent, key, where)
+        if semver(agent["version"]) is None:
+            raise InputError(f"{where}: version {agent['version']!r} is not semver")
+        tools = agent.get("tools") or []
+        if not isinstance(tools, list) or not all(isinstance(t, str) and t for t in tools):
+            raise InputError(f"{where}: 'tools' must be a list of tool types")
+    return agents
+
+
+def stacks_of(path: Path) -> list[dict[str, Any]]:
+    document = read_object(path, "deployment outputs")
+    stacks = document.get("stacks")
+    if isinstance(stacks, dict):
+        stacks = stacks.get("value")
+    if not isinstance(stacks, list) or not stacks or not all(isinstance(s, dict) for s in stacks):
+        raise InputError(f"deployment outputs {path} have no 'stacks' array")
+    for index, stack in enumerate(stacks):
+        text_of(stack, "location", f"deployment outputs stacks[{index}]")
+        text_of(stack, "aiServicesName", f"deployment outputs stacks[{index}]")
+    return sorted(stacks, key=lambda stack: not stack.get("primary"))
+
+
+def instructions_of(agent: dict[str, Any], root: Path) -> str:
+    relative = agent.get("instructions")
+    if relative is None or relative == "":
+        return ""
+    if not isinstance(relative, str) or Path(relative).is_absolute() or re.match(r"^[A-Za-z]:", relative):
+        raise InputError(f"instructions of agent {agent['name']} must be a path relative to the repository")
+    base = root.resolve()
+    path = (base / relative).resolve()
+    if base not in path.parents:
+        raise InputError(f"instructions {relative!r} of agent {agent['name']} leave the repository")
+    try:
+        return path.read_text("utf-8-sig")
+    except OSError as exc:
+        raise InputError(
+            f"cannot read instructions {relative} of {agent['name']}: {exc.strerror or exc}"
+        ) from exc
+
+
+# --------------------------------------------------------------------------- versions
+
+Semver = tuple[int, int, int, tuple[tuple[int, int | str], ...]]
+
+
+def semver(text: object) -> Semver | None:
+    """A sortable key of a semver string (build metadata ignored); None when it is not semver."""
+    match = SEMVER.match(text) if isinstance(text, str) else None
+    if not match:
+        return None
+    major, minor, patch, pre = match.groups()
+    # A release sorts after its pre-releases: an empty pre-release gets the highest marker.
+    parts: tuple[tuple[int, int | str], ...] = ((2, 0),)
+    if pre:
+        parts = tuple((0, int(p)) if p.isdigit() else (1, p) for p in pre.split("."))
+    return int(major), int(minor), int(patch), parts
+
+
+def newer(a: str, b: str) -> bool:
+    """Whether semver A is higher than semver B (both valid)."""
+    key_a, key_b = semver(a), semver(b)
+    assert key_a is not None and key_b is not None
+    return key_a > key_b
+
+
+# --------------------------------------------------------------------------- deploy
+
+
+def tool_types(tools: object) -> list[str]:
+    return [str(t.get("type")) for t in tools if isinstance(t, dict)] if isinstance(tools, list) else []
+
+
+def git_commit(environ: Mapping[str, str]) -> str:
+    return environ.get("GITHUB_SHA") or environ.get("BUILD_SOURCEVERSION") or "unknown"
+
+
+def cmd_deploy(args: argparse.Namespace) -> int:
+    release = read_object(args.release, "release.json")
+    agents = agents_of(release, args.env)
+    if not agents:
+        print(f"no agents in environment {args.env}: nothing to deploy")
+        if args.out:
+            write_json(args.out, [])
+        return 0
+    stacks = stacks_of(args.outputs)
+    live = read_object(args.live_state, "live state") if args.live_state else {}
+    active: dict[str, Any] = live["active"] if isinstance(live.get("active"), dict) else {}
+    service = release.get("service") if isinstance(release.get("service"), str) else ""
+    commit = git_commit(os.environ)
+    texts = {agent["name"]: instructions_of(agent, args.root) for agent in agents}
+    token = access_token()
+
+    # Read every region first: a refused downgrade anywhere changes nothing anywhere.
+    plans: list[tuple[dict[str, Any], dict[str, Any], str, dict[str, Any] | None, dict[str, Any]]] = []
+    refusals: list[str] = []
+    for stack in stacks:
+        endpoint = project_endpoint(stack["aiServicesName"])
+        existing_agents = list_agents(endpoint, token)
+        for agent in agents:
+            name, version = agent["name"], agent["version"]
+            same = [a for a in existing_agents if a.get("name") == name]
+            if len(same) > 1:
+                ids = ", ".join(str(a.get("id")) for a in same)
+                raise Failure(
+                    f"{len(same)} agents are named {name} in {stack['location']} ({ids}): delete all but one"
+                )
+            existing = same[0] if same else None
+            deployment = active.get(agent["model"])
+            model = deployment if isinstance(deployment, str) and deployment else agent["model"]
+            metadata = dict(existing.get("metadata") or {}) if existing else {}
+            metadata.update(version=version, service=service, environment=args.env, gitCommit=commit)
+            body = {
+                "name": name,
+                "model": model,
+                "instructions": texts[name],
+                "tools": [{"type": t} for t in agent.get("tools") or []],
+                "description": str(agent.get("description") or ""),
+                "metadata": {str(k): str(v) for k, v in metadata.items()},
+            }
+            live_version = (existing.get("metadata") or {}).get("version") if existing else None
+            if isinstance(live_version, str) and semver(live_version) and newer(live_version, version):
+                refusals.append(
+                    f"{name} is at {live_version} in {stack['location']}, release.json has {version}: "
+                    "versions never go down (bump the agent's version above it)"
+                )
+            plans.append((stack, agent, endpoint, existing, body))
+    if refusals:
+        for refusal in refusals:
+            print(f"agents.py deploy: refused: {refusal}", file=sys.stderr)
+        raise Failure(f"{len(refusals)} downgrade(s) refused: nothing was changed")
+
+    summary: list[dict[str, Any]] = []
+    for stack, agent, endpoint, existing, body in plans:
+        name, version, region = agent["name"], agent["version"], stack["location"]
+        if existing is None:
+            action, agent_id = "created", str(save_agent(endpoint, token, None, body).get("id") or "")
+        else:
+            agent_id = str(existing.get("id") or "")
+            live_version = (existing.get("metadata") or {}).get("version")
+            unchanged = (
+                existing.get("instructions") == body["instructions"]
+                and existing.get("model") == body["model"]
+                and tool_types(existing.get("tools")) == [t["type"] for t in body["tools"]]
+                and live_version == version
+            )
+            if unchanged:
+                action = "unchanged"
+            else:
+                if live_version == version and existing.get("instructions") != body["instructions"]:
+                    print(
+                        f"agents.py deploy: warning: the instructions of {name} changed but its version "
+                        f"{version} did not (bump it so the change is traceable)",
+                        file=sys.stderr,
+                    )
+                save_agent(endpoint, token, agent_id, body)
+                action = "updated"
+        print(f"{action} {name} {version} in {region} (model {body['model']}, id {agent_id or 'unknown'})")
+        summary.append(
+            {
+                "agent": name,
+                "version": version,
+                "region": region,
+                "id": agent_id,
+                "model": body["model"],
+                "action": action,
+            }
+        )
+    if args.out:
+        write_json(args.out, summary)
+    return 0
+
+
+def write_json(path: Path, document: object) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(document, indent=2) + "\n", "utf-8")
+
+
+# --------------------------------------------------------------------------- CLI
+
+
+def parser() -> argparse.ArgumentParser:
+    result = _Parser(prog="agents.py", description="Deploy the agents of almgen.yaml to the Foundry project.")
+    commands = result.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    deploy = commands.add_parser(
+        "deploy", help="create or update every agent of an environment in every region"
+    )
+    deploy.add_argument("--env", required=True, help="environment name in release.json")
+    deploy.add_argument("--outputs", type=Path, required=True, help="ARM deployment outputs JSON")
+    deploy.add_argument(
+        "--release", type=Path, default=Path(".almgen/release.json"), help="release.json path"
+    )
+    deploy.add_argument("--live-state", type=Path, help='live state JSON ({"active": {model: deployment}})')
+    deploy.add_argument("--root", type=Path, default=Path("."), help="folder the instruction paths are in")
+    deploy.add_argument("--out", type=Path, help="write the summary JSON here")
+    return result
+
+
+def main(argv: list[str] | None = None) -> int:
+    try:
+        args = parser().parse_args(argv)
+    except SystemExit as exc:
+        return exc.code if isinstance(exc.code, int) else 2
+    try:
+        return cmd_deploy(args)
+    except InputError as exc:
+        print(f"agents.py {args.command}: {exc}", file=sys.stderr)
+        return 2
+    except Failure as exc:
+        print(f"agents.py {args.command}: {exc}", file=sys.stderr)
+        return 1
+    except OSError as exc:
+        print(f"agents.py {args.command}: {exc.strerror or exc}: {exc.filename or ''}", file=sys.stderr)
+        return 1
+    except Exception as exc:  # a script in a pipeline reports, it never prints a traceback
+        print(f"agents.py {args.command}: unexpected error: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,545 @@
+"""Traffic: state, plan-ml, shift, health, canary and swap against a fake `az`."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from generator.runtime import traffic
+
+from .conftest import FakeAz
+
+STACK = {
+    "location": "eastus2",
+    "resourceGroup": "rg-prod",
+    "primary": True,
+    "aiServicesName": "ais-prod",
+    "aiServicesEndpoint": "https://ais-prod.cognitiveservices.azure.com/",
+    "appConfigurationEndpoint": "https://appcs-prod.azconfig.io",
+    "keyVaultUri": "https://kv-prod.vault.azure.net/",
+    "workspaceName": "mlw-prod",
+    "onlineEndpoints": [{"model": "churn", "name": "bot-churn-prod", "scoringUri": "https://churn/score"}],
+}
+ACCOUNT_ID = "/subscriptions/s/resourceGroups/rg-prod/providers/Microsoft.CognitiveServices/accounts/ais-prod"
+ENDPOINT_ID = "/subscriptions/s/.../onlineEndpoints/bot-churn-prod"
+CLEARED = json.dumps({"deployment": "", "percent": 0})
+
+
+def ok(stdout: Any) -> list[dict[str, Any]]:
+    return [{"stdout": stdout}]
+
+
+def kv(active: str = "chat-blue", canary: str = CLEARED) -> list[dict[str, Any]]:
+    return [
+        {"key": "almgen:active:chat", "value": active, "label": "prod"},
+        {"key": "almgen:canary:chat", "value": canary, "label": "prod", "contentType": "application/json"},
+        {"key": "almgen:endpoints:aiServices", "value": "https://ais", "label": "prod"},
+    ]
+
+
+def requests(by: str, counts: dict[str, float]) -> dict[str, Any]:
+    """An `az monitor metrics list` answer of a request count split by a status dimension."""
+    series = [
+        {
+            "metadatavalues": [{"name": {"value": by.lower(), "localizedValue": by}, "value": code}],
+            "data": [
+                {"timeStamp": "2026-01-01T00:00:00Z", "total": count / 2},
+                {"total": count / 2},
+                {"total": None},
+            ],
+        }
+        for code, count in counts.items()
+    ]
+    return {"value": [{"name": {"value": "requests"}, "timeseries": series}]}
+
+
+def latency(*values: float) -> dict[str, Any]:
+    points = [{"average": value} for value in values] + [{"average": None}]
+    return {"value": [{"name": {"value": "latency"}, "timeseries": [{"metadatavalues": [], "data": points}]}]}
+
+
+HEALTHY_FOUNDATION = {
+    "cognitiveservices account show": ok({"id": ACCOUNT_ID}),
+    "monitor metrics list AzureOpenAIRequests": ok(requests("StatusCode", {"200": 990, "429": 5, "500": 5})),
+    "monitor metrics list AzureOpenAITimeToResponse": ok(latency(800, 1000)),
+}
+
+
+@pytest.fixture
+def outputs(tmp_path: Path) -> Path:
+    path = tmp_path / "outputs.json"
+    path.write_text(json.dumps({"stacks": {"type": "Array", "value": [STACK]}}), "utf-8")
+    return path
+
+
+def target(outputs: Path, kind: str = "foundation", model: str = "chat") -> list[str]:
+    return ["--outputs", str(outputs), "--env", "prod", "--model", model, "--kind", kind]
+
+
+def value_of(call: list[str], flag: str) -> str:
+    return call[call.index(flag) + 1]
+
+
+def kv_sets(fake: FakeAz) -> list[tuple[str, str]]:
+    return [(value_of(c, "--key"), value_of(c, "--value")) for c in fake.calls_of("appconfig kv set")]
+
+
+def traffic_sets(fake: FakeAz) -> list[str]:
+    return [value_of(c, "--traffic") for c in fake.calls_of("ml online-endpoint update")]
+
+
+# ---- state ---------------------------------------------------------------------------------------
+
+
+def test_state_before_first_deploy(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert traffic.main(["state", "--outputs", str(tmp_path / "absent.json"), "--env", "dev"]) == 0
+    assert capsys.readouterr().out.strip() == "{}"
+
+
+def test_state(fake_az: FakeAz, outputs: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    fake_az.respond(
+        {
+            "appconfig kv list": ok(kv("chat-green", json.dumps({"deployment": "chat-blue", "percent": 10}))),
+            "cognitiveservices account deployment list": ok(
+                [
+                    {
+                        "name": "chat-blue",
+                        "properties": {"model": {"name": "gpt-4o", "version": "2024-11-20"}},
+                    },
+                    {
+                        "name": "chat-green",
+                        "properties": {"model": {"name": "gpt-4o", "version": "2024-08-06"}},
+                    },
+                ]
+            ),
+            "ml online-endpoint show": ok({"id": ENDPOINT_ID, "traffic": {"blue": 0, "green": 100}}),
+            "ml online-deployment list": ok(
+                [
+                    {
+                        "name": "green",
+                        "model": "/subscriptions/s/workspaces/mlw-prod/models/churn/versions/3",
+                    },
+                    {"name": "blue", "model": "azureml:churn:4"},
+                ]
+            ),
+        }
+    )
+    assert traffic.main(["state", "--outputs", str(outputs), "--env", "prod"]) == 0
+    out = capsys.readouterr().out
+    assert out.count("\n") == 1
+    assert json.loads(out) == {
+        "active": {"chat": "chat-green"},
+        "versions": {"chat-blue": "2024-11-20", "chat-green": "2024-08-06"},
+        "canary": {"chat": {"deployment": "chat-blue", "percent": 10}},
+        "ml": [
+            {"model": "churn", "colour": "blue", "version": "4", "live": False},
+            {"model": "churn", "colour": "green", "version": "3", "live": True},
+        ],
+    }
+    kv_list = fake_az.calls_of("appconfig kv list")[0]
+    assert value_of(kv_list, "--endpoint") == "https://appcs-prod.azconfig.io"
+    assert value_of(kv_list, "--label") == "prod"
+    assert value_of(kv_list, "--key") == "almgen:*"
+    assert value_of(kv_list, "--auth-mode") == "login"
+    assert value_of(fake_az.calls_of("ml online-deployment list")[0], "--endpoint-name") == "bot-churn-prod"
+
+
+def test_state_fails_on_az_error(fake_az: FakeAz, outputs: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    fake_az.respond({"appconfig kv list": [{"exit": 1, "stderr": "ERROR: Forbidden"}]})
+    assert traffic.main(["state", "--outputs", str(outputs), "--env", "prod"]) == 1
+    err = capsys.readouterr().err
+    assert "az appconfig kv list failed (exit 1): ERROR: Forbidden" in err
+    assert "Traceback" not in err
+
+
+# ---- plan-ml -------------------------------------------------------------------------------------
+
+
+def run_plan(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], state: dict[str, Any], models: list[dict[str, str]]
+) -> tuple[dict[str, Any], dict[str, str]]:
+    state_file = tmp_path / "state.json"
+    state_file.write_text(json.dumps(state), "utf-8")
+    candidates = tmp_path / "candidates.json"
+    argv = [
+        "plan-ml",
+        "--state",
+        str(state_file),
+        "--models",
+        json.dumps(models),
+        "--candidates",
+        str(candidates),
+    ]
+    assert traffic.main(argv) == 0
+    return json.loads(capsys.readouterr().out), json.loads(candidates.read_text("utf-8"))
+
+
+def test_plan_first_deploy(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    state, candidates = run_plan(tmp_path, capsys, {}, [{"name": "churn", "version": "1.0.0"}])
+    assert state == {"ml": [{"model": "churn", "colour": "blue", "version": "1.0.0", "live": True}]}
+    assert candidates == {"churn": "blue"}
+
+
+def test_plan_new_version_goes_beside_the_live_colour(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    live = {
+        "active": {"chat": "chat-blue"},
+        "ml": [
+            {"model": "churn", "colour": "blue", "version": "1", "live": False},
+            {"model": "churn", "colour": "green", "version": "2", "live": True},
+            {"model": "dropped", "colour": "blue", "version": "9", "live": True},
+        ],
+    }
+    state, candidates = run_plan(tmp_path, capsys, live, [{"name": "churn", "version": "3"}])
+    assert state["active"] == {"chat": "chat-blue"}
+    assert state["ml"] == [
+        {"model": "churn", "colour": "green", "version": "2", "live": True},
+        {"model": "churn", "colour": "blue", "version": "3", "live": False},
+    ]
+    assert candidates == {"churn": "blue"}
+
+
+def test_plan_same_version_changes_nothing(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    ml = [
+        {"model": "churn", "colour": "blue", "version": "2", "live": True},
+        {"model": "churn", "colour": "green", "version": "1", "live": False},
+    ]
+    state, candidates = run_plan(tmp_path, capsys, {"ml": ml}, [{"name": "churn", "version": "2"}])
+    assert state["ml"] == ml
+    assert candidates == {}
+
+
+def test_plan_bad_models_is_usage_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "s.json").write_text("{}", "utf-8")
+    assert traffic.main(["plan-ml", "--state", str(tmp_path / "s.json"), "--models", "[{"]) == 2
+    assert traffic.main(["plan-ml", "--state", str(tmp_path / "s.json"), "--models", '[{"name": 1}]']) == 2
+    assert "--models" in capsys.readouterr().err
+
+
+# ---- shift and restore ---------------------------------------------------------------------------
+
+
+def test_shift_foundation_to_100(fake_az: FakeAz, outputs: Path, tmp_path: Path) -> None:
+    fake_az.respond({"appconfig kv list": ok(kv()), "appconfig kv set": ok({})})
+    previous = tmp_path / "previous.json"
+    argv = [
+        "shift",
+        *target(outputs),
+        "--to",
+        "chat-green",
+        "--percent",
+        "100",
+        "--save-previous",
+        str(previous),
+    ]
+    assert traffic.main(argv) == 0
+    assert kv_sets(fake_az) == [("almgen:active:chat", "chat-green"), ("almgen:canary:chat", CLEARED)]
+    call = fake_az.calls_of("appconfig kv set")[0]
+    assert (value_of(call, "--label"), value_of(call, "--auth-mode")) == ("prod", "login")
+    assert "--yes" in call
+    saved = json.loads(previous.read_text("utf-8"))
+    assert saved["stacks"][0]["active"] == "chat-blue"
+    assert saved["stacks"][0]["canary"] == {"deployment": "", "percent": 0}
+
+
+def test_shift_foundation_canary_percent(
+    fake_az: FakeAz, outputs: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    fake_az.respond({"appconfig kv list": ok(kv()), "appconfig kv set": ok({})})
+    assert traffic.main(["shift", *target(outputs), "--to", "chat-green", "--percent", "10"]) == 0
+    assert kv_sets(fake_az) == [
+        ("almgen:canary:chat", json.dumps({"deployment": "chat-green", "percent": 10}))
+    ]
+    assert value_of(fake_az.calls_of("appconfig kv set")[0], "--content-type") == "application/json"
+    assert 'previous: {"env": "prod", "kind": "foundation"' in capsys.readouterr().out
+
+
+def test_shift_custom(fake_az: FakeAz, outputs: Path, tmp_path: Path) -> None:
+    fake_az.respond(
+        {
+            "ml online-endpoint show": ok({"traffic": {"blue": 100, "green": 0}}),
+            "ml online-endpoint update": ok({}),
+        }
+    )
+    previous = tmp_path / "previous.json"
+    argv = ["shift", *target(outputs, "custom", "churn"), "--to", "green", "--percent", "10"]
+    assert traffic.main([*argv, "--save-previous", str(previous)]) == 0
+    assert traffic_sets(fake_az) == ["blue=90 green=10"]
+    update = fake_az.calls_of("ml online-endpoint update")[0]
+    assert (value_of(update, "--name"), value_of(update, "-g"), value_of(update, "-w")) == (
+        "bot-churn-prod",
+        "rg-prod",
+        "mlw-prod",
+    )
+    assert json.loads(previous.read_text("utf-8"))["stacks"][0]["traffic"] == {"blue": 100, "green": 0}
+
+
+def test_shift_custom_first_deploy_takes_everything(fake_az: FakeAz, outputs: Path) -> None:
+    fake_az.respond({"ml online-endpoint show": ok({"traffic": {}}), "ml online-endpoint update": ok({})})
+    assert (
+        traffic.main(["shift", *target(outputs, "custom", "churn"), "--to", "blue", "--percent", "10"]) == 0
+    )
+    assert traffic_sets(fake_az) == ["blue=100"]
+
+
+def test_shift_every_region_primary_first(fake_az: FakeAz, tmp_path: Path) -> None:
+    west = {
+        **STACK,
+        "location": "westus3",
+        "primary": False,
+        "appConfigurationEndpoint": "https://appcs-west",
+    }
+    path = tmp_path / "two.json"
+    path.write_text(json.dumps({"stacks": {"value": [west, STACK]}}), "utf-8")
+    fake_az.respond({"appconfig kv list": ok(kv()), "appconfig kv set": ok({})})
+    assert traffic.main(["shift", *target(path), "--to", "chat-green", "--percent", "50"]) == 0
+    endpoints = [value_of(c, "--endpoint") for c in fake_az.calls_of("appconfig kv set")]
+    assert endpoints == ["https://appcs-prod.azconfig.io", "https://appcs-west"]
+
+
+def test_restore(fake_az: FakeAz, outputs: Path, tmp_path: Path) -> None:
+    saved = {
+        "kind": "custom",
+        "model": "churn",
+        "env": "prod",
+        "stacks": [
+            {"location": "eastus2", "resourceGroup": "rg-prod", "endpoint": "bot-churn-prod", "traffic": {}}
+        ],
+    }
+    (tmp_path / "previous.json").write_text(json.dumps(saved), "utf-8")
+    fake_az.respond(
+        {"ml online-endpoint show": ok({"traffic": {"blue": 100}}), "ml online-endpoint update": ok({})}
+    )
+    argv = ["restore", "--outputs", str(outputs), "--previous", str(tmp_path / "previous.json")]
+    assert traffic.main(argv) == 0
+    assert traffic_sets(fake_az) == ["blue=0"]
+
+
+def test_shift_unknown_model_is_usage_error(
+    fake_az: FakeAz, outputs: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert (
+        traffic.main(["shift", *target(outputs, "custom", "nope"), "--to", "green", "--percent", "10"]) == 2
+    )
+    assert "no online endpoint for model 'nope'" in capsys.readouterr().err
+    assert fake_az.calls() == []
+
+
+# ---- health --------------------------------------------------------------------------------------
+
+
+def health(outputs: Path, kind: str = "foundation", *extra: str) -> list[str]:
+    model, deployment = ("chat", "chat-green") if kind == "foundation" else ("churn", "green")
+    argv = ["health", *target(outputs, kind, model), "--deployment", deployment, "--minutes", "10"]
+    return [*argv, "--error-rate-percent", "1", *extra]
+
+
+def test_health_pass(fake_az: FakeAz, outputs: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    fake_az.respond(HEALTHY_FOUNDATION)
+    assert traffic.main(health(outputs, "foundation", "--latency-p95-ms", "2000")) == 0
+    out = capsys.readouterr().out
+    assert "error rate 0.50% (5 of 1000 requests 5xx)" in out
+    assert "latency 900 ms" in out
+    metric_call = fake_az.calls_of("monitor metrics list")[0]
+    assert value_of(metric_call, "--resource") == ACCOUNT_ID
+    assert value_of(metric_call, "--filter") == "ModelDeploymentName eq 'chat-green' and StatusCode eq '*'"
+    assert value_of(metric_call, "--interval") == "PT1M"
+    assert value_of(metric_call, "--aggregation") == "Total"
+    assert "--start-time" in metric_call
+    assert "--end-time" in metric_call
+    latency_call = fake_az.calls_of("monitor metrics list")[1]
+    assert value_of(latency_call, "--aggregation") == "Average"
+
+
+def test_health_error_rate_breach(fake_az: FakeAz, outputs: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    fake_az.respond(
+        {
+            **HEALTHY_FOUNDATION,
+            "monitor metrics list AzureOpenAIRequests": ok(requests("StatusCode", {"200": 90, "503": 10})),
+        }
+    )
+    assert traffic.main(health(outputs)) == 1
+    assert "error rate 10.00% (10 of 100 requests 5xx) on chat-green in eastus2 over 10 min > 1%" in (
+        capsys.readouterr().err
+    )
+
+
+def test_health_latency_breach(fake_az: FakeAz, outputs: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    fake_az.respond(HEALTHY_FOUNDATION)
+    assert traffic.main(health(outputs, "foundation", "--latency-p95-ms", "500")) == 1
+    assert "latency 900 ms on chat-green in eastus2 over 10 min > 500 ms" in capsys.readouterr().err
+
+
+def test_health_custom_breach(fake_az: FakeAz, outputs: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    fake_az.respond(
+        {
+            "ml online-endpoint show": ok({"id": ENDPOINT_ID, "traffic": {"blue": 90, "green": 10}}),
+            "monitor metrics list RequestsPerMinute": ok(requests("statusCodeClass", {"2xx": 100})),
+            "monitor metrics list RequestLatency_P95": ok(latency(3000, 5000)),
+        }
+    )
+    assert traffic.main(health(outputs, "custom", "--latency-p95-ms", "2500")) == 1
+    assert "latency 4000 ms on green" in capsys.readouterr().err
+    calls = fake_az.calls_of("monitor metrics list")
+    assert value_of(calls[0], "--resource") == ENDPOINT_ID
+    assert value_of(calls[0], "--filter") == "deployment eq 'green' and statusCodeClass eq '*'"
+    assert value_of(calls[1], "--filter") == "deployment eq 'green'"
+
+
+def test_health_no_traffic_passes(fake_az: FakeAz, outputs: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    fake_az.respond(
+        {
+            **HEALTHY_FOUNDATION,
+            "monitor metrics list AzureOpenAIRequests": ok({"value": [{"timeseries": []}]}),
+            "monitor metrics list AzureOpenAITimeToResponse": ok({"value": [{"timeseries": []}]}),
+        }
+    )
+    assert traffic.main(health(outputs, "foundation", "--latency-p95-ms", "500")) == 0
+    out = capsys.readouterr().out
+    assert "no requests to chat-green" in out
+    assert "no latency data" in out
+
+
+def test_health_az_failure_fails_closed(
+    fake_az: FakeAz, outputs: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    fake_az.respond(
+        {
+            **HEALTHY_FOUNDATION,
+            "monitor metrics list AzureOpenAIRequests": [{"exit": 2, "stderr": "ERROR: throttled"}],
+        }
+    )
+    assert traffic.main(health(outputs)) == 1
+    assert "az monitor metrics list failed (exit 2): ERROR: throttled" in capsys.readouterr().err
+
+
+def test_health_without_az_fails_closed(
+    outputs: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("ALMGEN_AZ", str(tmp_path / "no-such-az"))
+    assert traffic.main(health(outputs)) == 1
+    assert "cannot run" in capsys.readouterr().err
+
+
+# ---- canary and swap -----------------------------------------------------------------------------
+
+
+def rollout(outputs: Path, command: str, kind: str, to: str, *extra: str) -> list[str]:
+    model = "chat" if kind == "foundation" else "churn"
+    argv = [
+        command,
+        *target(outputs, kind, model),
+        "--to",
+        to,
+        "--bake-minutes",
+        "5",
+        "--error-rate-percent",
+        "2",
+    ]
+    return [*argv, *extra]
+
+
+def test_canary_success(fake_az: FakeAz, outputs: Path, tmp_path: Path) -> None:
+    fake_az.respond({**HEALTHY_FOUNDATION, "appconfig kv list": ok(kv()), "appconfig kv set": ok({})})
+    slept: list[float] = []
+    previous = tmp_path / "previous.json"
+    argv = rollout(outputs, "canary", "foundation", "chat-green", "--steps", "10,50,100")
+    assert traffic.main([*argv, "--save-previous", str(previous)], sleep=slept.append) == 0
+    assert slept == [300, 300, 300]
+    assert kv_sets(fake_az) == [
+        ("almgen:canary:chat", json.dumps({"deployment": "chat-green", "percent": 10})),
+        ("almgen:canary:chat", json.dumps({"deployment": "chat-green", "percent": 50})),
+        ("almgen:active:chat", "chat-green"),
+        ("almgen:canary:chat", CLEARED),
+    ]
+    assert len(fake_az.calls_of("monitor metrics list")) == 3
+    assert value_of(fake_az.calls_of("monitor metrics list")[0], "--filter").startswith(
+        "ModelDeploymentName eq 'chat-green'"
+    )
+    assert json.loads(previous.read_text("utf-8"))["stacks"][0]["active"] == "chat-blue"
+
+
+def test_canary_rolls_back_on_breach_at_second_step(
+    fake_az: FakeAz, outputs: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    good = {"stdout": requests("StatusCode", {"200": 100})}
+    bad = {"stdout": requests("StatusCode", {"200": 80, "500": 20})}
+    fake_az.respond(
+        {
+            **HEALTHY_FOUNDATION,
+            "monitor metrics list AzureOpenAIRequests": [good, bad],
+            "appconfig kv list": ok(kv()),
+            "appconfig kv set": ok({}),
+        }
+    )
+    argv = rollout(outputs, "canary", "foundation", "chat-green", "--steps", "10,50,100")
+    assert traffic.main(argv, sleep=lambda seconds: None) == 1
+    assert kv_sets(fake_az) == [
+        ("almgen:canary:chat", json.dumps({"deployment": "chat-green", "percent": 10})),
+        ("almgen:canary:chat", json.dumps({"deployment": "chat-green", "percent": 50})),
+        ("almgen:active:chat", "chat-blue"),
+        ("almgen:canary:chat", CLEARED),
+    ]
+    err = capsys.readouterr().err
+    assert "rolling back (breach at 50%)" in err
+    assert "rolled back to the previous state" in err
+
+
+def test_canary_rolls_back_when_az_fails(fake_az: FakeAz, outputs: Path) -> None:
+    fake_az.respond(
+        {
+            "ml online-endpoint show": ok({"id": ENDPOINT_ID, "traffic": {"blue": 100, "green": 0}}),
+            "ml online-endpoint update": ok({}),
+            "monitor metrics list": [{"exit": 1, "stderr": "ERROR: boom"}],
+        }
+    )
+    argv = rollout(outputs, "canary", "custom", "green", "--steps", "25,100")
+    assert traffic.main(argv, sleep=lambda seconds: None) == 1
+    assert traffic_sets(fake_az) == ["blue=75 green=25", "blue=100 green=0"]
+
+
+def test_swap_with_rollback(fake_az: FakeAz, outputs: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    fake_az.respond(
+        {
+            "ml online-endpoint show": ok({"id": ENDPOINT_ID, "traffic": {"blue": 100, "green": 0}}),
+            "ml online-endpoint update": ok({}),
+            "monitor metrics list RequestsPerMinute": ok(requests("statusCodeClass", {"2xx": 50, "5xx": 50})),
+        }
+    )
+    slept: list[float] = []
+    assert traffic.main(rollout(outputs, "swap", "custom", "green"), sleep=slept.append) == 1
+    assert slept == [300]
+    assert traffic_sets(fake_az) == ["blue=0 green=100", "blue=100 green=0"]
+    assert "error rate 50.00%" in capsys.readouterr().err
+
+
+def test_swap_success(fake_az: FakeAz, outputs: Path) -> None:
+    fake_az.respond({**HEALTHY_FOUNDATION, "appconfig kv list": ok(kv()), "appconfig kv set": ok({})})
+    assert traffic.main(rollout(outputs, "swap", "foundation", "chat-green"), sleep=lambda seconds: None) == 0
+    assert kv_sets(fake_az) == [("almgen:active:chat", "chat-green"), ("almgen:canary:chat", CLEARED)]
+
+
+def test_rollout_to_the_live_deployment_does_nothing(
+    fake_az: FakeAz, outputs: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    fake_az.respond({"appconfig kv list": ok(kv("chat-green"))})
+    assert traffic.main(rollout(outputs, "swap", "foundation", "chat-green"), sleep=lambda seconds: None) == 0
+    assert kv_sets(fake_az) == []
+    assert "already takes all traffic" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("steps", ["10,50", "50,10,100", "0,100", "10,10,100", "ten,100"])
+def test_bad_steps_are_usage_errors(outputs: Path, steps: str) -> None:
+    with pytest.raises(SystemExit) as exited:
+        traffic.main(rollout(outputs, "canary", "foundation", "chat-green", "--steps", steps))
+    assert exited.value.code == 2
+
+
+def test_missing_outputs_is_usage_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    argv = ["shift", *target(tmp_path / "absent.json"), "--to", "chat-green", "--percent", "100"]
+    assert traffic.main(argv) == 2
+    assert "does not exist" in capsys.readouterr().err

@@ -1,0 +1,144 @@
+"""The generated GitHub Actions workflows, checked by the tools their users run."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from ruamel.yaml import YAML
+
+from tests import tools
+from tests.conftest import SAMPLE_NAMES
+from tests.generated import outputs, write_tree
+
+GITHUB_SAMPLES = [s for s in SAMPLE_NAMES if any(f.path.startswith(".github/workflows/") for f in outputs(s))]
+
+
+def test_the_samples_cover_github_actions() -> None:
+    assert {"minimal", "openai-chat-github", "enterprise"} <= set(GITHUB_SAMPLES)
+
+
+@pytest.fixture(scope="module")
+def repos(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    root = tmp_path_factory.mktemp("github")
+    return {sample: write_tree(sample, root / sample) for sample in GITHUB_SAMPLES}
+
+
+def _workflows(repo: Path) -> list[Path]:
+    return sorted((repo / ".github" / "workflows").glob("*.yml"))
+
+
+@pytest.mark.parametrize("sample", GITHUB_SAMPLES)
+def test_yamllint(sample: str, repos: dict[str, Path]) -> None:
+    assert tools.yamllint(_workflows(repos[sample])) == []
+
+
+@pytest.mark.parametrize("sample", GITHUB_SAMPLES)
+def test_actionlint_with_shellcheck(sample: str, repos: dict[str, Path]) -> None:
+    assert tools.actionlint(repos[sample]) == []
+
+
+@pytest.mark.parametrize("sample", GITHUB_SAMPLES)
+def test_github_workflow_schema(sample: str, repos: dict[str, Path]) -> None:
+    assert tools.check_jsonschema(_workflows(repos[sample]), "vendor.github-workflows") == []
+
+
+@pytest.mark.parametrize("sample", GITHUB_SAMPLES)
+def test_zizmor(sample: str, repos: dict[str, Path]) -> None:
+    assert tools.zizmor(repos[sample]) == []
+
+
+@pytest.fixture(scope="module")
+def checkov_report(repos: dict[str, Path]) -> dict[str, Any]:
+    root = next(iter(repos.values())).parent
+    return tools.checkov(root, "github_actions")
+
+
+def test_checkov_github_actions(checkov_report: dict[str, Any]) -> None:
+    failed = checkov_report["results"]["failed_checks"]
+    assert checkov_report["summary"]["parsing_errors"] == 0
+    assert failed == [], [f"{c['check_id']} {c['file_path']}" for c in failed]
+    assert checkov_report["summary"]["passed"] > 0
+
+
+def _load(path: Path) -> Any:
+    return YAML(typ="safe").load(path.read_text("utf-8"))
+
+
+@pytest.mark.parametrize("sample", GITHUB_SAMPLES)
+def test_every_action_is_pinned_to_a_full_sha_with_its_tag(sample: str, repos: dict[str, Path]) -> None:
+    for path in _workflows(repos[sample]):
+        for line in path.read_text("utf-8").splitlines():
+            if "uses: " in line and "/.github/workflows/" not in line:
+                ref = line.split("uses: ", 1)[1]
+                _action, _, rest = ref.partition("@")
+                sha, _, tag = rest.partition(" # ")
+                assert len(sha) == 40 and all(c in "0123456789abcdef" for c in sha), line
+                assert tag.startswith("v"), line
+
+
+@pytest.mark.parametrize("sample", GITHUB_SAMPLES)
+def test_callers_pass_exactly_the_inputs_the_deploy_workflow_declares(
+    sample: str, repos: dict[str, Path]
+) -> None:
+    workflows = {p.name: _load(p) for p in _workflows(repos[sample])}
+    (deploy_name,) = [n for n in workflows if n.endswith("-deploy.yml")]
+    (cd_name,) = [n for n in workflows if n.endswith("-cd.yml")]
+    declared = workflows[deploy_name]["on"]["workflow_call"]["inputs"]
+    required = {k for k, v in declared.items() if v.get("required")}
+    callers = [j for j in workflows[cd_name]["jobs"].values() if "uses" in j]
+    assert callers
+    for job in callers:
+        assert job["uses"].endswith(f"/.github/workflows/{deploy_name}")
+        given = set(job["with"])
+        assert given <= set(declared), given - set(declared)
+        assert required <= given
+
+
+@pytest.mark.parametrize("sample", GITHUB_SAMPLES)
+def test_no_expression_inside_run_scripts(sample: str, repos: dict[str, Path]) -> None:
+    for path in _workflows(repos[sample]):
+        for job in _load(path)["jobs"].values():
+            for step in job.get("steps", []):
+                assert "${{" not in step.get("run", ""), f"{path.name}: {step.get('name')}"
+
+
+def test_deploy_jobs_are_bound_to_their_environment_with_least_privilege(repos: dict[str, Path]) -> None:
+    workflows = {p.name: _load(p) for p in _workflows(repos["enterprise"])}
+    deploy = workflows["support-agent-deploy.yml"]
+    assert deploy["permissions"] == {}
+    job = deploy["jobs"]["deploy"]
+    assert job["environment"] == "${{ inputs.environment }}"
+    assert job["permissions"] == {"contents": "read", "id-token": "write"}
+    assert job["concurrency"]["cancel-in-progress"] is False
+    cd = workflows["support-agent-cd.yml"]
+    order = [name for name in cd["jobs"] if name.startswith("deploy-")]
+    assert order == ["deploy-dev", "deploy-staging", "deploy-prod"]
+    assert cd["jobs"]["deploy-prod"]["needs"] == ["deploy-staging"]
+    assert cd["jobs"]["deploy-prod"]["with"]["strategy"] == "canary"
+    assert cd["jobs"]["deploy-prod"]["with"]["canary-steps"] == "10,25,50,100"
+
+
+HOSTILE = "pytest -k 'a and b' ${{ secrets.TOKEN }} $(id) \"quoted\"\nsecond line"
+
+
+def test_hostile_spec_text_arrives_in_workflows_as_text(tmp_path: Path) -> None:
+    import json as _json
+
+    from generator.render import render
+    from generator.validate import load_spec
+    from tests.helpers import MINIMAL
+    from tests.helpers import write_tree as write_files
+
+    spec = MINIMAL.replace("  - name: dev\n", "  - name: dev\n    tests: [smoke]\n")
+    spec += f"tests:\n  smoke: {{command: {_json.dumps(HOSTILE)}}}\n"
+    write_files(tmp_path, {"almgen.yaml": spec})
+    files = {f.path: f.text for f in render(load_spec(tmp_path / "almgen.yaml"))}
+    deploy = YAML(typ="safe").load(files[".github/workflows/demo-svc-deploy.yml"])
+    (step,) = [s for s in deploy["jobs"]["deploy"]["steps"] if s.get("id") == "test-smoke"]
+    value = step["env"]["ALMGEN_TEST_COMMAND"]
+    # GitHub evaluates ${{ }} in any value: the only expression left is the escaped literal '${{'
+    assert value.replace("${{ '${{' }}", "${{") == HOSTILE
+    assert "${{" not in value.replace("${{ '${{' }}", "")
+    assert "${{" not in step["run"]

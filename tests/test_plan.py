@@ -1,0 +1,92 @@
+"""The Plan, without any template: order, gates, strategy, training, tests, records."""
+
+from __future__ import annotations
+
+from click.testing import CliRunner
+
+from generator.cli import cli
+from generator.diagram import mermaid
+from generator.plan import plan
+from generator.validate import load_spec
+from tests.conftest import REPO, SAMPLES
+
+SPEC_V1 = REPO / "tests" / "fixtures" / "spec-v1-example" / "almgen.yaml"
+
+
+def test_environments_follow_the_promotion_path_with_their_gates_before() -> None:
+    p = plan(load_spec(SAMPLES / "enterprise" / "almgen.yaml"))
+    assert [e.name for e in p.environments] == ["dev", "staging", "prod"]
+    dev, staging, prod = p.environments
+    assert dev.gates == () and dev.previous is None
+    assert [g.gate.kind for g in staging.gates] == ["evaluation", "safety"]
+    assert {g.evaluates for g in prod.gates} == {"staging"}
+    assert prod.deployment_name == "support-agent-prod"
+    assert prod.stage_id == "Deploy_prod"
+
+
+def test_deploy_steps_in_order_for_each_strategy() -> None:
+    p = plan(load_spec(SAMPLES / "enterprise" / "almgen.yaml"))
+    dev, staging, prod = p.environments
+    head = ["live-state", "what-if", "deploy-infra"]
+    tail = ["deploy-agents", "release-record"]
+    assert dev.step_ids() == [*head, "test-smoke", *tail]
+    # blue-green: the candidate is tested, then swapped in
+    assert staging.step_ids() == [*head, "test-integration", "test-load", "swap", *tail]
+    # canary: traffic moves first, then what serves is validated
+    assert prod.step_ids() == [*head, "canary", "test-validation", *tail]
+
+
+def test_custom_models_train_in_the_first_environment_only_and_register_everywhere() -> None:
+    p = plan(load_spec(SPEC_V1))
+    dev, staging, prod = p.environments
+    assert "train-churn" in dev.step_ids()
+    assert "train-churn" not in staging.step_ids() and "train-churn" not in prod.step_ids()
+    for env in p.environments:
+        ids = env.step_ids()
+        assert ids.index("deploy-infra") < ids.index("register") < ids.index("deploy-infra-models")
+
+
+def test_retired_versions_are_removed_after_the_release_record() -> None:
+    p = plan(load_spec(SPEC_V1))
+    assert p.retired
+    for env in p.environments:
+        assert env.step_ids()[-2:] == ["release-record", "retire"]
+
+
+def test_test_steps_carry_the_command_as_an_environment_value() -> None:
+    p = plan(load_spec(SAMPLES / "enterprise" / "almgen.yaml"))
+    (step,) = [s for s in p.environment("dev").steps if s.id == "test-smoke"]
+    assert dict(step.env)["ALMGEN_TEST_COMMAND"].startswith("pytest")
+
+
+def test_the_release_artifact_carries_what_is_deployed() -> None:
+    p = plan(load_spec(SPEC_V1))
+    assert {
+        "infra",
+        ".almgen",
+        "almgen.yaml",
+        "models/churn",
+        "ml/train-job.yml",
+        "prompts/support.md",
+        "eval/support-qa.jsonl",
+    } <= set(p.build.package)
+
+
+def test_mermaid_draws_gates_approval_and_strategy() -> None:
+    text = mermaid(plan(load_spec(SPEC_V1)))
+    assert text.startswith("flowchart LR\n")
+    assert 'prod_approval[/"approval: ai-leads"/]' in text
+    assert "prod_safety --> prod_approval" in text
+    assert "canary 10% → 50% → 100%" in text
+
+
+def test_mermaid_labels_cannot_break_out() -> None:
+    from generator.diagram import _label
+
+    assert '"' not in _label('say "hi"]')
+
+
+def test_explain_mermaid_prints_the_same_diagram() -> None:
+    result = CliRunner().invoke(cli, ["explain", str(SPEC_V1), "--format", "mermaid"])
+    assert result.exit_code == 0
+    assert result.output == mermaid(plan(load_spec(SPEC_V1)))
