@@ -137,12 +137,10 @@ def _environment_steps(spec: Spec, env: Environment) -> tuple[Step, ...]:
     # canary moves traffic first, then tests what serves; blue-green tests the candidate, then swaps
     if env.strategy.type == "canary":
         steps.append(
-            Step("canary", "Canary: " + env.strategy.describe("->").removeprefix("canary "), "canary")
+            Step("canary", "Canary: move traffic step by step, watch, roll back on a breach", "canary")
         )
     for test in env.tests:
-        steps.append(
-            Step(f"test-{test.name}", f"Test: {test.name}", "test", (("ALMGEN_TEST_COMMAND", test.command),))
-        )
+        steps.append(Step(f"test-{test.name}", f"Test: {test.name}", "test"))
     if env.strategy.type == "blue-green":
         steps.append(Step("swap", "Blue-green: swap to the tested candidate and watch", "swap"))
     if spec.agents:  # last: agent definitions go live once their model deployment serves

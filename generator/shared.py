@@ -12,7 +12,7 @@ from generator.model import Environment, Model, Spec
 from generator.outputs import OutputFile, header
 
 RUNTIME = Path(__file__).resolve().parent / "runtime"
-SCRIPTS = ("gate", "release", "traffic", "models", "agents")
+SCRIPTS = ("gate", "release", "traffic", "models", "agents", "run")
 
 
 def _json(data: Any) -> str:
@@ -24,6 +24,14 @@ def gates(spec: Spec) -> dict[str, Any]:
         gate.kind: {"thresholds": {t.metric: str(t) for t in gate.thresholds}}
         for gate in (spec.evaluation, spec.safety)
         if gate is not None
+    }
+
+
+def commands(spec: Spec) -> dict[str, Any]:
+    """The spec's commands by name, for run.py: spec text never enters a pipeline file."""
+    return {
+        "tests": {t.name: t.command for t in spec.tests},
+        "gates": {g.kind: g.command for g in (spec.evaluation, spec.safety) if g is not None},
     }
 
 
@@ -91,6 +99,7 @@ def release_facts(spec: Spec) -> dict[str, Any]:
 def files(spec: Spec) -> list[OutputFile]:
     name = spec.source.name
     out = [
+        OutputFile(".almgen/commands.json", _json(commands(spec)), source="commands"),
         OutputFile(".almgen/gates.json", _json(gates(spec)), source="gates"),
         OutputFile(".almgen/release.json", _json(release_facts(spec)), source="release"),
     ]

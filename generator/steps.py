@@ -162,13 +162,9 @@ def shell_steps(spec: Spec, step: Step) -> list[ShellStep]:
                 _script(
                     f'ALMGEN_ENDPOINT="$({_python("traffic", "endpoint --outputs outputs.json")})"',
                     "export ALMGEN_ENDPOINT",
-                    'bash -c "$ALMGEN_TEST_COMMAND"',
+                    _python("run", f"test {test} --commands {RELEASE}/.almgen/commands.json"),
                 ),
-                env=(
-                    *step.env,
-                    ("ALMGEN_OUTPUTS", "outputs.json"),
-                    ("ALMGEN_LIVE_STATE_FILE", "live-state.json"),
-                ),
+                env=(("ALMGEN_OUTPUTS", "outputs.json"), ("ALMGEN_LIVE_STATE_FILE", "live-state.json")),
                 inputs=(("ALMGEN_TARGET", "test-target"),),
                 when=f"tests has {test}",
                 timeout=timeout,

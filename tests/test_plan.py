@@ -53,10 +53,16 @@ def test_retired_versions_are_removed_after_the_release_record() -> None:
         assert env.step_ids()[-2:] == ["release-record", "retire"]
 
 
-def test_test_steps_carry_the_command_as_an_environment_value() -> None:
-    p = plan(load_spec(SAMPLES / "enterprise" / "almgen.yaml"))
-    (step,) = [s for s in p.environment("dev").steps if s.id == "test-smoke"]
-    assert dict(step.env)["ALMGEN_TEST_COMMAND"].startswith("pytest")
+def test_commands_reach_pipelines_only_through_commands_json() -> None:
+    from generator.shared import commands
+
+    spec = load_spec(SAMPLES / "enterprise" / "almgen.yaml")
+    table = commands(spec)
+    assert table["tests"]["smoke"].startswith("pytest")
+    assert set(table["gates"]) == {"evaluation", "safety"}
+    for env in plan(spec).environments:
+        for step in env.steps:
+            assert all(value not in dict(step.env).values() for value in table["tests"].values())
 
 
 def test_the_release_artifact_carries_what_is_deployed() -> None:
