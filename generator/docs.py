@@ -116,7 +116,11 @@ def files(spec: Spec, plan: Plan) -> list[DocFile]:
         "github": "github-actions" in spec.pipelines,
         "devops": "azure-devops" in spec.pipelines,
         "envs": [
-            {"name": e.name, "reviewers": list(e.approval.reviewers) if e.approval.required else []}
+            {
+                "name": e.name,
+                "connection": e.service_connection,
+                "reviewers": list(e.approval.reviewers) if e.approval.required else [],
+            }
             for e in spec.environments
         ],
         "secrets": list(spec.configuration.secrets),

@@ -10,21 +10,7 @@ from generator import __version__
 from generator.actions import ACTIONS
 from generator.model import Spec
 from generator.plan import PYTHON_VERSION, RELEASE_ARTIFACT, Plan
-from generator.steps import ShellStep, shell_steps
-
-KIND_ORDER = (
-    "live-state",
-    "what-if",
-    "deploy-infra",
-    "train",
-    "register",
-    "deploy-infra-models",
-    "deploy-agents",
-    "canary",
-    "test",
-    "swap",
-    "retire",
-)
+from generator.steps import union_steps
 
 
 @dataclass(frozen=True)
@@ -71,13 +57,6 @@ def _condition(when: str) -> str:
 
 def deploy_steps(spec: Spec, plan: Plan) -> list[dict[str, Any]]:
     """The deploy job of the reusable workflow: every environment's steps, each guarded by its inputs."""
-    seen: dict[str, tuple[int, int, ShellStep]] = {}
-    for env_plan in plan.environments:
-        for step in env_plan.steps:
-            for shell in shell_steps(spec, step):
-                if shell.id not in seen:
-                    seen[shell.id] = (KIND_ORDER.index(step.kind), len(seen), shell)
-    ordered = [shell for _, _, shell in sorted(seen.values(), key=lambda item: item[:2])]
     return [
         {
             "id": shell.id,
@@ -88,7 +67,7 @@ def deploy_steps(spec: Spec, plan: Plan) -> list[dict[str, Any]]:
             "inputs": [(name, "${{ inputs." + source + " }}") for name, source in shell.inputs],
             "script": shell.script,
         }
-        for shell in ordered
+        for shell in union_steps(spec, plan)
     ]
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from generator import docs, github_actions, infra, shared
+from generator import azure_devops, docs, github_actions, infra, shared
 from generator.model import Spec
 from generator.outputs import OutputFile, header
 from generator.plan import plan as make_plan
@@ -21,6 +21,8 @@ def render(spec: Spec) -> list[OutputFile]:
         templated += [(f.path, f.template, f.context) for f in infra.files(spec)]
     if "github-actions" in spec.pipelines:
         templated += [(f.path, f.template, f.context) for f in github_actions.files(spec, plan)]
+    if "azure-devops" in spec.pipelines:
+        templated += [(f.path, f.template, f.context) for f in azure_devops.files(spec, plan)]
     templated += [(f.path, f.template, f.context) for f in docs.files(spec, plan)]
     for path, template, context in templated:
         text = env.get_template(template).render(**context)

@@ -11,7 +11,7 @@ import json
 from dataclasses import dataclass
 
 from generator.model import Spec
-from generator.plan import Step
+from generator.plan import Plan, Step
 
 RELEASE = "release"  # where the promoted artifact is downloaded
 SCRIPTS = f"{RELEASE}/.almgen/scripts"
@@ -48,8 +48,41 @@ class ShellStep:
     timeout: int | None = None
 
 
+KIND_ORDER = (
+    "live-state",
+    "what-if",
+    "deploy-infra",
+    "train",
+    "register",
+    "deploy-infra-models",
+    "canary",
+    "test",
+    "swap",
+    "deploy-agents",
+    "retire",
+)
+
+
+def union_steps(spec: Spec, plan: Plan, kinds: tuple[str, ...] = KIND_ORDER) -> list[ShellStep]:
+    """Every environment's shell steps of the given kinds, once each, in deploy order.
+
+    A pipeline's per-environment deploy template holds this union; each step carries the
+    condition (`when`) under which an environment runs it.
+    """
+    seen: dict[str, tuple[int, int, ShellStep]] = {}
+    for env_plan in plan.environments:
+        for step in env_plan.steps:
+            if step.kind not in kinds:
+                continue
+            for shell in shell_steps(spec, step):
+                if shell.id not in seen:
+                    seen[shell.id] = (KIND_ORDER.index(step.kind), len(seen), shell)
+    return [shell for _, _, shell in sorted(seen.values(), key=lambda item: item[:2])]
+
+
 def _script(*lines: str) -> str:
-    return "\n".join(lines) + "\n"
+    """A bash script that stops at the first failure (Azure DevOps does not set -e for us)."""
+    return "\n".join(("set -euo pipefail", *lines)) + "\n"
 
 
 def _python(script: str, arguments: str) -> str:

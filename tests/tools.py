@@ -185,9 +185,28 @@ def _azure_as_strings(files: Sequence[Path], folder: Path) -> tuple[dict[str, st
             problems.append(f"{path}: not valid YAML: {exc}")
             continue
         target = folder / f"{index}-{Path(path).name}.json"
-        target.write_text(json.dumps(data), "utf-8")
+        target.write_text(json.dumps(_step_integers(data)), "utf-8")
         converted[str(target)] = str(path)
     return converted, problems
+
+
+_STEP_KEYS = {"task", "script", "bash", "pwsh", "powershell", "checkout", "download", "publish"}
+_STEP_INTEGERS = {"timeoutInMinutes", "retryCountOnTaskFailure"}
+
+
+def _step_integers(node: Any) -> Any:
+    """The schema's other quirk: a step's timeoutInMinutes is typed integer (a job's is a string)."""
+    if isinstance(node, dict):
+        is_step = bool(_STEP_KEYS & set(node))
+        return {
+            k: int(v)
+            if is_step and k in _STEP_INTEGERS and isinstance(v, str) and v.isdigit()
+            else _step_integers(v)
+            for k, v in node.items()
+        }
+    if isinstance(node, list):
+        return [_step_integers(v) for v in node]
+    return node
 
 
 def _shorten(message: str, limit: int = 160) -> str:

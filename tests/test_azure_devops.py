@@ -1,0 +1,128 @@
+"""The generated Azure DevOps pipelines, checked by the tools their users run, and by our own
+test where no tool looks: template references and template parameters."""
+
+from __future__ import annotations
+
+import re
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+from ruamel.yaml import YAML
+
+from tests import tools
+from tests.conftest import SAMPLE_NAMES
+from tests.generated import outputs, write_tree
+
+DEVOPS_SAMPLES = [s for s in SAMPLE_NAMES if any(f.path.startswith(".azure-pipelines/") for f in outputs(s))]
+
+
+def test_the_samples_cover_azure_devops() -> None:
+    assert {"custom-model-devops", "enterprise"} <= set(DEVOPS_SAMPLES)
+
+
+@pytest.fixture(scope="module")
+def repos(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    root = tmp_path_factory.mktemp("devops")
+    return {sample: write_tree(sample, root / sample) for sample in DEVOPS_SAMPLES}
+
+
+def _pipelines(repo: Path) -> list[Path]:
+    return sorted((repo / ".azure-pipelines").rglob("*.yml"))
+
+
+@pytest.mark.parametrize("sample", DEVOPS_SAMPLES)
+def test_yamllint(sample: str, repos: dict[str, Path]) -> None:
+    assert tools.yamllint(_pipelines(repos[sample])) == []
+
+
+@pytest.mark.parametrize("sample", DEVOPS_SAMPLES)
+def test_azure_pipelines_schema(sample: str, repos: dict[str, Path]) -> None:
+    assert tools.check_jsonschema(_pipelines(repos[sample]), "vendor.azure-pipelines") == []
+
+
+def test_checkov_azure_pipelines(repos: dict[str, Path], tmp_path: Path) -> None:
+    # checkov's azure_pipelines framework reads only files named *azure-pipelines.yml
+    for sample, repo in repos.items():
+        for path in _pipelines(repo):
+            name = path.relative_to(repo).as_posix().replace("/", "_").removesuffix(".yml")
+            shutil.copy(path, tmp_path / f"{sample}_{name}.azure-pipelines.yml")
+    report = tools.checkov(tmp_path, "azure_pipelines")
+    assert report["summary"]["parsing_errors"] == 0
+    assert report["results"]["failed_checks"] == []
+    assert report["summary"]["passed"] > 0
+
+
+def _load(path: Path) -> Any:
+    return YAML(typ="safe").load(path.read_text("utf-8"))
+
+
+def _template_calls(node: Any) -> list[tuple[str, dict[str, Any]]]:
+    """Every `template: x` with its parameters, through ${{ if }} and ${{ each }} blocks."""
+    found: list[tuple[str, dict[str, Any]]] = []
+    if isinstance(node, dict):
+        if isinstance(node.get("template"), str):
+            found.append((node["template"], node.get("parameters") or {}))
+        for value in node.values():
+            found.extend(_template_calls(value))
+    elif isinstance(node, list):
+        for value in node:
+            found.extend(_template_calls(value))
+    return found
+
+
+@pytest.mark.parametrize("sample", DEVOPS_SAMPLES)
+def test_every_template_reference_resolves_with_declared_parameters(
+    sample: str, repos: dict[str, Path]
+) -> None:
+    repo = repos[sample]
+    calls = 0
+    for path in _pipelines(repo):
+        for reference, parameters in _template_calls(_load(path)):
+            target = (path.parent / reference).resolve()
+            assert target.is_file(), f"{path.name}: template {reference} does not exist"
+            declared = {p["name"]: p for p in _load(target)["parameters"]}
+            given = {k for k in parameters if not str(k).startswith("${{")}
+            assert given <= set(declared), f"{path.name} -> {reference}: unknown {given - set(declared)}"
+            required = {n for n, p in declared.items() if "default" not in p}
+            assert required <= given, f"{path.name} -> {reference}: missing {required - given}"
+            calls += 1
+    assert calls >= 5
+
+
+@pytest.mark.parametrize("sample", DEVOPS_SAMPLES)
+def test_deployment_jobs_are_bound_to_environments_and_canary_is_unrolled(
+    sample: str, repos: dict[str, Path]
+) -> None:
+    repo = repos[sample]
+    jobs = repo / ".azure-pipelines" / "templates" / "jobs"
+    for name in ("deploy.yml", "canary-step.yml", "verify.yml"):
+        (job,) = _load(jobs / name)["jobs"]
+        assert "deployment" in job and job["environment"] == "${{ parameters.environment }}"
+        assert set(job["strategy"]) == {"runOnce"}  # never the native canary strategy
+    canary = _load(jobs / "canary-step.yml")["jobs"][0]["strategy"]["runOnce"]
+    assert "failure" in canary["on"]  # the routing is restored when a step fails
+
+
+def test_the_service_connection_is_known_at_compile_time(repos: dict[str, Path]) -> None:
+    pipeline = _load(repos["enterprise"] / ".azure-pipelines" / "support-agent.yml")
+    stages = [s for s in pipeline["stages"] if s["template"].endswith("environment.yml")]
+    assert [s["parameters"]["serviceConnection"] for s in stages] == [
+        "azure-support-agent-dev",
+        "azure-support-agent-staging",
+        "azure-support-agent-prod",
+    ]
+    for path in _pipelines(repos["enterprise"]):
+        for match in re.finditer(r"azureSubscription: (.+)", path.read_text("utf-8")):
+            assert "$(" not in match.group(1), f"{path.name}: a runtime variable as service connection"
+
+
+def test_no_spec_text_in_pipelines(repos: dict[str, Path]) -> None:
+    commands = outputs("enterprise")
+    table = next(f for f in commands if f.path == ".almgen/commands.json").text
+    import json
+
+    for command in json.loads(table)["tests"].values():
+        for path in _pipelines(repos["enterprise"]):
+            assert command not in path.read_text("utf-8")
