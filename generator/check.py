@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import difflib
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
@@ -54,10 +54,12 @@ def compare(root: Path, outputs: list[OutputFile], manifest: mf.Manifest) -> lis
     for output in outputs:
         target = mf.safe_target(root, output.path)
         entry = manifest.files.get(output.path)
-        if target is None:
+        if target is None or (entry is not None and entry.ownership == "user"):
             continue
         if not target.exists():
-            findings.append(Finding("missing", output.path, FIXES["missing"]))
+            findings.append(
+                Finding("missing", output.path, FIXES["missing"], _diff(output.path, "", output.text))
+            )
             continue
         if output.ownership == "seeded":
             continue
@@ -86,7 +88,3 @@ def check_spec(path: Path) -> list[Finding]:
     outputs = render(spec)
     verify(outputs)
     return compare(spec.root, outputs, mf.load(spec.root))
-
-
-def as_json(findings: list[Finding]) -> list[dict[str, str]]:
-    return [asdict(f) for f in findings]

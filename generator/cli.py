@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -72,6 +71,8 @@ def explain(spec: Path | None, env: str | None, fmt: str) -> None:
     if env is not None and env not in names:
         raise UsageError(f"no environment {env!r} in the spec; it has {', '.join(names)}")
     if fmt == "json":
+        import json
+
         click.echo(json.dumps(explain_data(resolved, env), indent=2))
     elif fmt == "mermaid":
         from generator.diagram import mermaid
@@ -116,10 +117,17 @@ def generate(specs: tuple[Path, ...], force: bool, adopt: bool, dry_run: bool) -
 @handle_errors
 def check(specs: tuple[Path, ...], fmt: str) -> None:
     """Exit 0 when the generated files match SPEC files, 1 with a diff and the fix when not."""
-    from generator.check import as_json, check_spec
+    from generator.fastcheck import up_to_date
 
-    report = {}
+    report: dict[str, list[Any]] = {}
     for path in _spec_paths(specs):
+        if up_to_date(path):
+            report[str(path)] = []
+            if fmt == "text":
+                click.echo(f"{path}: up to date")
+            continue
+        from generator.check import check_spec
+
         findings = check_spec(path)
         report[str(path)] = findings
         if fmt == "text":
@@ -129,9 +137,46 @@ def check(specs: tuple[Path, ...], fmt: str) -> None:
                     click.echo(finding.diff, nl=not finding.diff.endswith("\n"))
             click.echo(f"{path}: " + (f"{len(findings)} file(s) out of date" if findings else "up to date"))
     if fmt == "json":
-        click.echo(json.dumps({p: as_json(f) for p, f in report.items()}, indent=2))
+        import json
+        from dataclasses import asdict
+
+        click.echo(json.dumps({p: [asdict(f) for f in found] for p, found in report.items()}, indent=2))
     if any(report.values()):
         sys.exit(ExitCode.DRIFT)
+
+
+@cli.command()
+@click.argument("specs", nargs=-1, type=click.Path(path_type=Path))
+@handle_errors
+def diff(specs: tuple[Path, ...]) -> None:
+    """What `almgen generate` would change, as a unified diff (writes nothing)."""
+    from generator.check import check_spec
+
+    for path in _spec_paths(specs):
+        for finding in check_spec(path):
+            if finding.diff:
+                click.echo(finding.diff, nl=not finding.diff.endswith("\n"))
+            else:
+                click.echo(f"{finding.kind}: {finding.path}")
+
+
+@cli.command()
+@click.argument("path", type=click.Path(path_type=Path))
+@click.option(
+    "--spec",
+    "spec",
+    type=click.Path(path_type=Path),
+    default=Path(SPEC_DEFAULT),
+    show_default=True,
+    help="The spec that generates PATH.",
+)
+@handle_errors
+def eject(path: Path, spec: Path) -> None:
+    """Make a generated file yours: almgen stops writing it and removes its header."""
+    from generator.eject import eject as eject_file
+
+    key = eject_file(spec, str(path))
+    click.echo(f"ejected {key}: it is yours now; almgen generate will not touch it")
 
 
 def main() -> None:

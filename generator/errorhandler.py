@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import functools
-import platform
 import sys
-import tempfile
-import traceback
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -51,6 +48,10 @@ def handle_errors(command: F) -> F:
 
 
 def _write_log(exc: BaseException) -> Path:
+    import platform
+    import tempfile
+    import traceback
+
     path = Path(tempfile.gettempdir()) / LOG_NAME
     details = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
     header = (

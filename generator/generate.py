@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from generator import manifest as mf
+from generator.fastcheck import digest
 from generator.render import render
 from generator.validate import load_spec
 from generator.verify import verify
@@ -18,7 +19,7 @@ def generate_spec(path: Path, *, force: bool = False, adopt: bool = False, dry_r
     root = spec.root
     old = mf.load(root)
     report, writes, removals, new = plan_writes(root, outputs, old, force=force, adopt=adopt)
-    new.inputs = {mf.relative_input(root, p): mf.sha256(p.read_bytes()) for p in spec.inputs}
+    new.inputs = {mf.relative_input(root, p): digest(p) for p in spec.inputs}
     if not dry_run and not report.refused:
         apply(root, writes, removals, new)
     return report

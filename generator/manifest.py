@@ -103,7 +103,7 @@ def load(root: Path) -> Manifest:
             isinstance(item, dict)
             and isinstance(item.get("path"), str)
             and isinstance(item.get("sha256"), str)
-            and item.get("ownership") in ("managed", "seeded")
+            and item.get("ownership") in ("managed", "seeded", "user")
         ):
             raise corrupt(f"a files entry is malformed: {item!r}"[:200])
         if safe_target(root, item["path"]) is None:

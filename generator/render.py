@@ -28,6 +28,7 @@ def render(spec: Spec) -> list[OutputFile]:
         text = env.get_template(template).render(**context)
         outputs.append(OutputFile(path, header(path, spec_name) + _tidy(text), source=template))
     outputs += shared.files(spec)
+    outputs += shared.gitattributes([o.path for o in outputs], spec_name)
     return sorted(outputs, key=lambda f: f.path)
 
 

@@ -96,6 +96,26 @@ def release_facts(spec: Spec) -> dict[str, Any]:
     }
 
 
+GITATTRIBUTE_ROOTS = (".almgen", ".azure-pipelines", ".github/workflows", "docs/alm", "infra")
+
+
+def gitattributes(paths: list[str], spec_name: str) -> list[OutputFile]:
+    """A `.gitattributes` in each generated folder marking exactly almgen's files generated.
+
+    One per folder rather than one at the root: the repository's own root file stays the user's.
+    """
+    out = []
+    for root in GITATTRIBUTE_ROOTS:
+        mine = sorted(p.removeprefix(root + "/") for p in paths if p.startswith(root + "/"))
+        if mine:
+            lines = [f"{name} linguist-generated=true" for name in mine]
+            path = f"{root}/.gitattributes"
+            out.append(
+                OutputFile(path, header(path, spec_name) + "\n".join(lines) + "\n", source="gitattributes")
+            )
+    return out
+
+
 def files(spec: Spec) -> list[OutputFile]:
     name = spec.source.name
     out = [

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +30,10 @@ def load_spec(path: Path) -> Spec:
     issues = policy_issues(doc, with_defaults(doc.data, schema))
     if issues:
         raise SpecInvalid(issues)
-    return spec
+    extra = [(doc.origin_dir(("policies", i)) / p).resolve() for i, p in enumerate(spec.policies)]
+    if spec.templates:
+        extra.append((doc.origin_dir(("templates",)) / spec.templates).resolve())
+    return replace(spec, inputs=(*spec.inputs, *extra))
 
 
 def with_defaults(data: Any, schema: dict[str, Any]) -> Any:

@@ -69,6 +69,10 @@ def plan_writes(
             report.changes.append(Change(output.path, "refused", "the path leaves the repository"))
             continue
         entry = old.files.get(output.path)
+        if entry is not None and entry.ownership == "user":
+            new.files[output.path] = entry  # ejected: the user's file, never written again
+            report.changes.append(Change(output.path, "kept", "ejected: yours, not generated"))
+            continue
         if not target.exists():
             writes[output.path] = data
             report.changes.append(Change(output.path, "created"))
@@ -109,7 +113,9 @@ def plan_writes(
         report.changes.append(Change(output.path, "updated"))
         new.files[output.path] = mf.Entry(output.path, "managed", digest)
     for path, entry in sorted(old.files.items()):
-        if path in planned:
+        if path in planned or entry.ownership == "user":
+            if entry.ownership == "user":
+                new.files[path] = entry
             continue
         target = mf.safe_target(root, path)
         if target is None or not target.exists():

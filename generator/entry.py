@@ -1,0 +1,29 @@
+"""The `almgen` executable. A clean `almgen check` (the pre-commit hook) answers before click
+or anything heavy is imported; everything else goes to the click command line."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+
+def _fast_check(args: list[str]) -> bool:
+    """True when `args` is a plain `check` of specs that are all certainly up to date."""
+    if not args or args[0] != "check" or any(a.startswith("-") for a in args[1:]):
+        return False
+    from generator.fastcheck import up_to_date
+
+    specs = [Path(a) for a in args[1:]] or [Path("almgen.yaml")]
+    if not all(up_to_date(spec) for spec in specs):
+        return False
+    for spec in specs:
+        print(f"{spec}: up to date")
+    return True
+
+
+def main() -> None:
+    if _fast_check(sys.argv[1:]):
+        sys.exit(0)
+    from generator.cli import main as cli_main
+
+    cli_main()
