@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Literal
 
 from generator import manifest as mf
+from generator.fastcheck import safe_target
 from generator.outputs import OutputFile
 from generator.render import render
 from generator.validate import load_spec
@@ -52,7 +53,7 @@ def compare(root: Path, outputs: list[OutputFile], manifest: mf.Manifest) -> lis
     findings = [Finding("unsafe", path, FIXES["unsafe"]) for path in manifest.unsafe]
     planned = {o.path for o in outputs}
     for output in outputs:
-        target = mf.safe_target(root, output.path)
+        target = safe_target(root, output.path)
         entry = manifest.files.get(output.path)
         if target is None or (entry is not None and entry.ownership == "user"):
             continue
@@ -77,7 +78,7 @@ def compare(root: Path, outputs: list[OutputFile], manifest: mf.Manifest) -> lis
             Finding(kind, output.path, FIXES[kind], _diff(output.path, _read(target), output.text))
         )
     for path, entry in sorted(manifest.files.items()):
-        target = mf.safe_target(root, path)
+        target = safe_target(root, path)
         if path not in planned and entry.ownership == "managed" and target is not None and target.exists():
             findings.append(Finding("orphan", path, FIXES["orphan"]))
     return sorted(findings, key=lambda f: (f.path, f.kind))

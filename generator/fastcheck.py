@@ -28,11 +28,16 @@ def digest(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def _inside(root: Path, relative: object) -> Path | None:
-    if not isinstance(relative, str):
+def safe_target(root: Path, relative: object) -> Path | None:
+    """`root/relative` if it stays inside `root` without passing through a symlink, else None.
+
+    Manifest paths are untrusted: absolute paths, `..`, backslashes, drive letters and symlinks
+    are refused, so nothing outside the repository is read or written through them.
+    """
+    if not isinstance(relative, str) or "\\" in relative:
         return None
     pure = PurePosixPath(relative)
-    if pure.is_absolute() or ".." in pure.parts or not pure.parts:
+    if pure.is_absolute() or ".." in pure.parts or not pure.parts or ":" in pure.parts[0]:
         return None
     current = root
     for part in pure.parts:
@@ -53,7 +58,7 @@ def up_to_date(spec: Path) -> bool:
         if spec.name not in {item["path"] for item in inputs}:
             return False
         for item in [*inputs, *manifest["files"]]:
-            path = _inside(root, item["path"])
+            path = safe_target(root, item["path"])
             if path is None or not path.exists():
                 return False
             if item.get("ownership") in (None, "managed") and digest(path) != item["sha256"]:

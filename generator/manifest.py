@@ -10,11 +10,12 @@ import hashlib
 import json
 import os
 from dataclasses import dataclass, field
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Any
 
 from generator import __version__
 from generator.errors import Issue, SpecInvalid
+from generator.fastcheck import safe_target
 
 MANIFEST = ".almgen/manifest.json"
 SCHEMA_VERSION = 1
@@ -49,19 +50,6 @@ class Manifest:
             ],
         }
         return json.dumps(data, indent=2) + "\n"
-
-
-def safe_target(root: Path, relative: str) -> Path | None:
-    """`root/relative` if it stays inside `root` without passing through a symlink, else None."""
-    pure = PurePosixPath(relative)
-    if pure.is_absolute() or ".." in pure.parts or not pure.parts or "\\" in relative or ":" in pure.parts[0]:
-        return None
-    current = root
-    for part in pure.parts:
-        current = current / part
-        if current.is_symlink():
-            return None
-    return current
 
 
 def relative_input(root: Path, path: Path) -> str:

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Literal
 
 from generator import manifest as mf
+from generator.fastcheck import safe_target
 from generator.outputs import OutputFile
 
 Action = Literal["created", "updated", "unchanged", "removed", "kept", "refused", "ignored"]
@@ -64,7 +65,7 @@ def plan_writes(
         planned.add(output.path)
         data = output.text.encode("utf-8")
         digest = mf.sha256(data)
-        target = mf.safe_target(root, output.path)
+        target = safe_target(root, output.path)
         if target is None:
             report.changes.append(Change(output.path, "refused", "the path leaves the repository"))
             continue
@@ -117,7 +118,7 @@ def plan_writes(
             if entry.ownership == "user":
                 new.files[path] = entry
             continue
-        target = mf.safe_target(root, path)
+        target = safe_target(root, path)
         if target is None or not target.exists():
             continue
         if entry.ownership == "managed" and mf.sha256(target.read_bytes()) == entry.sha256:
@@ -135,11 +136,11 @@ def plan_writes(
 
 def apply(root: Path, writes: dict[str, bytes], removals: list[str], new: mf.Manifest) -> None:
     for path, data in sorted(writes.items()):
-        target = mf.safe_target(root, path)
+        target = safe_target(root, path)
         assert target is not None  # checked in plan_writes
         atomic_write(target, data)
     for path in removals:
-        target = mf.safe_target(root, path)
+        target = safe_target(root, path)
         if target is not None and target.exists():
             target.unlink()
     atomic_write(root / mf.MANIFEST, new.to_json().encode("utf-8"))

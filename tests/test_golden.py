@@ -2,17 +2,39 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
+from generator.outputs import OutputFile, header
+from generator.shared import RUNTIME
+from generator.shared import SCRIPTS as SCRIPT_NAMES
 from tests.conftest import REPO, SAMPLE_NAMES, Golden
 from tests.generated import outputs
 
 GOLDEN = REPO / "tests" / "golden"
 
 
+SCRIPTS = ".almgen/scripts/"
+
+
+def _pinned(sample: str) -> list[OutputFile]:
+    """Every output but the runtime scripts, which are almgen's own modules copied verbatim."""
+    return [f for f in outputs(sample) if not f.path.startswith(SCRIPTS)]
+
+
+@pytest.mark.parametrize("sample", SAMPLE_NAMES)
+def test_runtime_scripts_are_the_package_modules_verbatim(sample: str) -> None:
+    scripts = [f for f in outputs(sample) if f.path.startswith(SCRIPTS)]
+    assert {Path(f.path).name for f in scripts} == {f"{name}.py" for name in SCRIPT_NAMES}
+    for script in scripts:
+        source = (RUNTIME / Path(script.path).name).read_text("utf-8")
+        assert script.text == header(script.path, "almgen.yaml") + source
+
+
 @pytest.mark.parametrize("sample", SAMPLE_NAMES)
 def test_generated_files_match_the_golden_files(sample: str, golden: Golden) -> None:
-    files = outputs(sample)
+    files = _pinned(sample)
     root = GOLDEN / sample
     for output in files:
         golden.check(root / output.path, output.text)
