@@ -11,6 +11,7 @@
 #    lives in its own virtual environment under .venv-tools/; the tests find it there.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+python() { command "$(command -v python || command -v python3)" "$@"; }
 
 python -m pip install --quiet -e '.[test]'
 python -m pip install --quiet \
