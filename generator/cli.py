@@ -179,5 +179,34 @@ def eject(path: Path, spec: Path) -> None:
     click.echo(f"ejected {key}: it is yours now; almgen generate will not touch it")
 
 
+@cli.command()
+@click.argument("directory", required=False, type=click.Path(path_type=Path), default=Path("."))
+@click.option("--name", help="The service name (default: from the folder's name).")
+@click.option(
+    "--pipelines",
+    default="github-actions",
+    show_default=True,
+    help="github-actions, azure-devops, or both comma-separated.",
+)
+@click.option("--no-input", is_flag=True, help="Do not ask; take the defaults and options given.")
+@handle_errors
+def init(directory: Path, name: str | None, pipelines: str, no_input: bool) -> None:
+    """Start a new AI service in DIRECTORY: a starter almgen.yaml and its files, then generate."""
+    from generator.generate import generate_spec
+    from generator.init import init as scaffold
+
+    spec = scaffold(
+        directory,
+        name=name,
+        pipelines=[p.strip() for p in pipelines.split(",") if p.strip()],
+        no_input=no_input,
+    )
+    report = generate_spec(spec)
+    click.echo(
+        f"created {spec} and {report.count('created')} generated files; next: read "
+        f"{spec.parent / 'docs' / 'alm' / 'SETUP.md'}"
+    )
+
+
 def main() -> None:
     cli(prog_name="almgen")

@@ -166,7 +166,7 @@ def _read_text(path: Path, via: tuple[Document, FieldPath] | None) -> str:
             raise fail(
                 "no such file",
                 "a spec file such as almgen.yaml",
-                "pass the path of your spec, or start from one of the samples/ specs",
+                "pass the path of your spec, or run `almgen init` to start one",
             )
         size = path.stat().st_size
         if size > MAX_BYTES:
@@ -274,7 +274,7 @@ def _load_one(path: Path, via: tuple[Document, FieldPath] | None) -> Document:
                     "",
                     "the file is empty",
                     "a mapping with apiVersion, service, targets, environments, models",
-                    "write the spec, or start from one of the samples/ specs",
+                    "write the spec, or run `almgen init` in a new folder for a starter spec",
                 )
             ]
         )

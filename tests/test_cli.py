@@ -50,7 +50,7 @@ def test_a_missing_spec_is_an_invalid_input_not_a_crash(tmp_path: Path) -> None:
     result = CliRunner().invoke(cli, ["validate", str(tmp_path / "nope.yaml")])
     assert result.exit_code == 3
     assert "no such file" in result.output
-    assert "samples/" in result.output
+    assert "almgen init" in result.output
 
 
 def test_usage_errors_exit_2() -> None:
