@@ -208,5 +208,47 @@ def init(directory: Path, name: str | None, pipelines: str, no_input: bool) -> N
     )
 
 
+@cli.command()
+@click.argument("name")
+@click.option("--major", "part", flag_value="major", help="1.4.2 -> 2.0.0")
+@click.option("--minor", "part", flag_value="minor", help="1.4.2 -> 1.5.0")
+@click.option("--patch", "part", flag_value="patch", help="1.4.2 -> 1.4.3")
+@click.option(
+    "--spec", "spec", type=click.Path(path_type=Path), default=Path(SPEC_DEFAULT), show_default=True
+)
+@handle_errors
+def bump(name: str, part: str | None, spec: Path) -> None:
+    """Bump the semver of custom model or agent NAME; comments and layout are kept."""
+    from generator.bump import bump as bump_version
+    from generator.errors import UsageError
+
+    if part not in ("major", "minor", "patch"):
+        raise UsageError("say which part to bump: --major, --minor or --patch")
+    old, new = bump_version(spec, name, part)  # type: ignore[arg-type]
+    click.echo(f"{name}: {old} -> {new}; run `almgen generate` to carry it into the pipelines")
+
+
+@cli.command()
+@click.argument("spec", required=False, type=click.Path(path_type=Path))
+@click.option("--env", "env", help="Only this environment.")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@handle_errors
+def lineage(spec: Path | None, env: str | None, fmt: str) -> None:
+    """Per environment: which model and agent versions, trained on what, serve where."""
+    from generator.errors import UsageError
+    from generator.lineage import lineage_data, lineage_text
+    from generator.validate import load_spec
+
+    resolved = load_spec(spec or Path(SPEC_DEFAULT))
+    if env is not None and env not in [e.name for e in resolved.environments]:
+        raise UsageError(f"no environment {env!r} in the spec")
+    if fmt == "json":
+        import json
+
+        click.echo(json.dumps(lineage_data(resolved, env), indent=2))
+    else:
+        click.echo(lineage_text(resolved, env), nl=False)
+
+
 def main() -> None:
     cli(prog_name="almgen")
