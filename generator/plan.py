@@ -8,6 +8,7 @@ made here; the templates print it. Values reach scripts only as environment vari
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import PurePosixPath
 from typing import Literal
 
 from generator.model import Environment, Gate, Spec
@@ -99,18 +100,26 @@ class Plan:
 
 
 def _package_paths(spec: Spec) -> tuple[str, ...]:
-    """What the release artifact carries: built once, promoted through every environment."""
+    """What the release artifact carries: built once, promoted through every environment.
+
+    A training job goes with its whole folder (an Azure ML job names its code relative to its
+    file); a path inside another packaged folder is not listed twice.
+    """
     paths = {spec.source.name, "infra", ".almgen"}
     if spec.evaluation and spec.evaluation.dataset:
         paths.add(spec.evaluation.dataset)
     for model in spec.custom_models:
-        for path in (model.path, model.hyperparameters_file, model.training_job):
+        for path in (model.path, model.hyperparameters_file):
             if path:
                 paths.add(path)
+        if model.training_job:
+            folder = PurePosixPath(model.training_job).parent
+            paths.add(model.training_job if folder == PurePosixPath(".") else folder.as_posix())
     for agent in spec.agents:
         if agent.instructions:
             paths.add(agent.instructions)
-    return tuple(sorted(paths))
+    normal = {PurePosixPath(p).as_posix() for p in paths}
+    return tuple(sorted(p for p in normal if not any(p.startswith(other + "/") for other in normal)))
 
 
 def _environment_steps(spec: Spec, env: Environment) -> tuple[Step, ...]:
