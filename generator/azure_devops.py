@@ -7,24 +7,17 @@ traffic, bakes, checks health, and restores the previous routing on failure.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 from generator import __version__
 from generator.model import Spec
+from generator.outputs import TemplateFile
 from generator.plan import PYTHON_VERSION, RELEASE_ARTIFACT, EnvironmentPlan, Plan
 from generator.steps import RELEASE, SCRIPTS, union_steps
 
 BASE = ".azure-pipelines"
 CHECKOV_VERSION = "3.3.30"
 POOL = "ubuntu-latest"
-
-
-@dataclass(frozen=True)
-class PipelineFile:
-    path: str
-    template: str
-    context: dict[str, Any]
 
 
 PARAMETER = {  # steps.py input name -> stage template parameter
@@ -112,6 +105,7 @@ def stage_parameters(spec: Spec, plan: Plan) -> list[dict[str, Any]]:
                 "gates": [g.gate.kind for g in env_plan.gates],
                 "strategy": env.strategy.type,
                 "canary": canary,
+                "verifyAfter": canary[-1]["job"] if canary else "",
                 "tests": [t.name for t in env.tests],
                 "train": bool(env.is_first and any(m.training_job for m in spec.custom_models)),
                 "inputs": inputs,
@@ -121,7 +115,7 @@ def stage_parameters(spec: Spec, plan: Plan) -> list[dict[str, Any]]:
     return out
 
 
-def files(spec: Spec, plan: Plan) -> list[PipelineFile]:
+def files(spec: Spec, plan: Plan) -> list[TemplateFile]:
     service = spec.service.name
     context = {
         "spec": spec,
@@ -138,21 +132,21 @@ def files(spec: Spec, plan: Plan) -> list[PipelineFile]:
         "deploy_steps": _steps(spec, plan, DEPLOY_KINDS),
         "finish_steps": _steps(spec, plan, FINISH_KINDS),
         "models": [{"name": m.name, "kind": m.kind} for m in spec.models],
-        "gates": [g for g in (spec.evaluation, spec.safety) if g],
-        "regions": sorted({r for e in spec.environments for r in e.regions}),
+        "gates": spec.gates,
+        "regions": spec.regions,
         "quota_percent": spec.monitoring.alerts.quota_percent,
         "first_connection": spec.environments[0].service_connection,
     }
     t = "azure-devops"
     return [
-        PipelineFile(f"{BASE}/{service}.yml", f"{t}/pipeline.yml.j2", context),
-        PipelineFile(f"{BASE}/{service}-lifecycle.yml", f"{t}/lifecycle.yml.j2", context),
-        PipelineFile(f"{BASE}/templates/stages/build.yml", f"{t}/stages/build.yml.j2", context),
-        PipelineFile(f"{BASE}/templates/stages/environment.yml", f"{t}/stages/environment.yml.j2", context),
-        PipelineFile(f"{BASE}/templates/jobs/gates.yml", f"{t}/jobs/gates.yml.j2", context),
-        PipelineFile(f"{BASE}/templates/jobs/deploy.yml", f"{t}/jobs/deploy.yml.j2", context),
-        PipelineFile(f"{BASE}/templates/jobs/canary-step.yml", f"{t}/jobs/canary-step.yml.j2", context),
-        PipelineFile(f"{BASE}/templates/jobs/verify.yml", f"{t}/jobs/verify.yml.j2", context),
-        PipelineFile(f"{BASE}/templates/steps/prepare.yml", f"{t}/steps/prepare.yml.j2", context),
-        PipelineFile(f"{BASE}/templates/steps/finish.yml", f"{t}/steps/finish.yml.j2", context),
+        TemplateFile(f"{BASE}/{service}.yml", f"{t}/pipeline.yml.j2", context),
+        TemplateFile(f"{BASE}/{service}-lifecycle.yml", f"{t}/lifecycle.yml.j2", context),
+        TemplateFile(f"{BASE}/templates/stages/build.yml", f"{t}/stages/build.yml.j2", context),
+        TemplateFile(f"{BASE}/templates/stages/environment.yml", f"{t}/stages/environment.yml.j2", context),
+        TemplateFile(f"{BASE}/templates/jobs/gates.yml", f"{t}/jobs/gates.yml.j2", context),
+        TemplateFile(f"{BASE}/templates/jobs/deploy.yml", f"{t}/jobs/deploy.yml.j2", context),
+        TemplateFile(f"{BASE}/templates/jobs/canary-step.yml", f"{t}/jobs/canary-step.yml.j2", context),
+        TemplateFile(f"{BASE}/templates/jobs/verify.yml", f"{t}/jobs/verify.yml.j2", context),
+        TemplateFile(f"{BASE}/templates/steps/prepare.yml", f"{t}/steps/prepare.yml.j2", context),
+        TemplateFile(f"{BASE}/templates/steps/finish.yml", f"{t}/steps/finish.yml.j2", context),
     ]

@@ -13,6 +13,7 @@ from generator.outputs import OutputFile
 from generator.render import render
 from generator.validate import load_spec
 from generator.verify import verify
+from generator.write import classify
 
 Kind = Literal["stale", "tampered", "missing", "orphan", "collision", "unsafe"]
 
@@ -54,29 +55,16 @@ def compare(root: Path, outputs: list[OutputFile], manifest: mf.Manifest) -> lis
     planned = {o.path for o in outputs}
     for output in outputs:
         target = safe_target(root, output.path)
-        entry = manifest.files.get(output.path)
-        if target is None or (entry is not None and entry.ownership == "user"):
-            continue
-        if not target.exists():
+        state = classify(target, output, manifest.files.get(output.path))
+        if state == "missing":
             findings.append(
                 Finding("missing", output.path, FIXES["missing"], _diff(output.path, "", output.text))
             )
-            continue
-        if output.ownership == "seeded":
-            continue
-        data = target.read_bytes()
-        if data == output.text.encode("utf-8"):
-            continue
-        on_disk = mf.sha256(data)
-        if entry is None:
-            kind: Kind = "collision"
-        elif on_disk != entry.sha256:
-            kind = "tampered"
-        else:
-            kind = "stale"
-        findings.append(
-            Finding(kind, output.path, FIXES[kind], _diff(output.path, _read(target), output.text))
-        )
+        elif state in ("collision", "tampered", "stale"):
+            assert target is not None
+            findings.append(
+                Finding(state, output.path, FIXES[state], _diff(output.path, _read(target), output.text))
+            )
     for path, entry in sorted(manifest.files.items()):
         target = safe_target(root, path)
         if path not in planned and entry.ownership == "managed" and target is not None and target.exists():

@@ -2,19 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
-
 from generator.diagram import mermaid
 from generator.model import Spec
+from generator.outputs import TemplateFile
 from generator.plan import Plan
-
-
-@dataclass(frozen=True)
-class DocFile:
-    path: str
-    template: str
-    context: dict[str, Any]
 
 
 def _rows(spec: Spec) -> list[dict[str, str]]:
@@ -104,13 +95,13 @@ def _models(spec: Spec) -> list[dict[str, str]]:
     return out
 
 
-def files(spec: Spec, plan: Plan) -> list[DocFile]:
+def files(spec: Spec, plan: Plan) -> list[TemplateFile]:
     context = {
         "spec": spec,
         "service": spec.service.name,
         "diagram": mermaid(plan),
         "rows": _rows(spec),
-        "gates": [g for g in (spec.evaluation, spec.safety) if g],
+        "gates": spec.gates,
         "jobs": _jobs(spec),
         "models": _models(spec),
         "github": "github-actions" in spec.pipelines,
@@ -126,6 +117,6 @@ def files(spec: Spec, plan: Plan) -> list[DocFile]:
         "secrets": list(spec.configuration.secrets),
     }
     return [
-        DocFile("docs/alm/PIPELINE.md", "shared/PIPELINE.md.j2", context),
-        DocFile("docs/alm/SETUP.md", "shared/SETUP.md.j2", context),
+        TemplateFile("docs/alm/PIPELINE.md", "shared/PIPELINE.md.j2", context),
+        TemplateFile("docs/alm/SETUP.md", "shared/SETUP.md.j2", context),
     ]

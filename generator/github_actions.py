@@ -3,21 +3,14 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from typing import Any
 
 from generator import __version__
 from generator.actions import ACTIONS
 from generator.model import Spec
+from generator.outputs import TemplateFile
 from generator.plan import PYTHON_VERSION, RELEASE_ARTIFACT, Plan
 from generator.steps import union_steps
-
-
-@dataclass(frozen=True)
-class WorkflowFile:
-    path: str
-    template: str
-    context: dict[str, Any]
 
 
 def caller_inputs(spec: Spec, plan: Plan) -> dict[str, dict[str, Any]]:
@@ -71,7 +64,7 @@ def deploy_steps(spec: Spec, plan: Plan) -> list[dict[str, Any]]:
     ]
 
 
-def files(spec: Spec, plan: Plan) -> list[WorkflowFile]:
+def files(spec: Spec, plan: Plan) -> list[TemplateFile]:
     service = spec.service.name
     context = {
         "spec": spec,
@@ -82,16 +75,13 @@ def files(spec: Spec, plan: Plan) -> list[WorkflowFile]:
         "almgen_version": __version__,
         "artifact": RELEASE_ARTIFACT,
         "inputs": caller_inputs(spec, plan),
-        "has_custom": bool(spec.custom_models),
-        "has_training": any(m.training_job for m in spec.custom_models),
-        "regions": sorted({r for e in spec.environments for r in e.regions}),
+        "regions": spec.regions,
         "deploy_steps": deploy_steps(spec, plan),
-        "retired": plan.retired,
     }
     base = ".github/workflows"
     return [
-        WorkflowFile(f"{base}/{service}-ci.yml", "github-actions/ci.yml.j2", context),
-        WorkflowFile(f"{base}/{service}-cd.yml", "github-actions/cd.yml.j2", context),
-        WorkflowFile(f"{base}/{service}-deploy.yml", "github-actions/deploy.yml.j2", context),
-        WorkflowFile(f"{base}/{service}-lifecycle.yml", "github-actions/lifecycle.yml.j2", context),
+        TemplateFile(f"{base}/{service}-ci.yml", "github-actions/ci.yml.j2", context),
+        TemplateFile(f"{base}/{service}-cd.yml", "github-actions/cd.yml.j2", context),
+        TemplateFile(f"{base}/{service}-deploy.yml", "github-actions/deploy.yml.j2", context),
+        TemplateFile(f"{base}/{service}-lifecycle.yml", "github-actions/lifecycle.yml.j2", context),
     ]

@@ -12,10 +12,10 @@ step sets, so a re-deploy never moves traffic or replaces what serves customers.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 from generator.model import Environment, Model, Spec
+from generator.outputs import TemplateFile
 
 API = {  # one catalog of API versions (see docs: chosen to be known to current Bicep CLIs)
     "resourceGroups": "2025-04-01",
@@ -52,13 +52,6 @@ SEVERITY = {"low": "Low", "medium": "Medium", "high": "High"}
 HARM_CATEGORIES = ("Hate", "Sexual", "Selfharm", "Violence")
 LIVE_STATE_VARIABLE = "ALMGEN_LIVE_STATE"
 DEPLOYER_VARIABLE = "ALMGEN_DEPLOYER_PRINCIPAL_ID"
-
-
-@dataclass(frozen=True)
-class InfraFile:
-    path: str
-    template: str
-    context: dict[str, Any]
 
 
 def colours(env: Environment) -> tuple[str, ...]:
@@ -246,7 +239,7 @@ def parameters(spec: Spec, env: Environment) -> dict[str, Any]:
     return params
 
 
-def files(spec: Spec) -> list[InfraFile]:
+def files(spec: Spec) -> list[TemplateFile]:
     """Every file of infra/, with the context its template prints."""
     has_ml = bool(spec.custom_models)
     context = {
@@ -270,16 +263,16 @@ def files(spec: Spec) -> list[InfraFile]:
     if has_ml:
         modules += ["machine-learning", "online-deployment"]
     out = [
-        InfraFile("infra/main.bicep", "bicep/main.bicep.j2", context),
-        InfraFile("infra/bicepconfig.json", "bicep/bicepconfig.json.j2", context),
+        TemplateFile("infra/main.bicep", "bicep/main.bicep.j2", context),
+        TemplateFile("infra/bicepconfig.json", "bicep/bicepconfig.json.j2", context),
     ]
     out += [
-        InfraFile(f"infra/modules/{name}.bicep", f"bicep/modules/{name}.bicep.j2", context)
+        TemplateFile(f"infra/modules/{name}.bicep", f"bicep/modules/{name}.bicep.j2", context)
         for name in modules
     ]
     for env in spec.environments:
         out.append(
-            InfraFile(
+            TemplateFile(
                 f"infra/env/{env.name}.bicepparam",
                 "bicep/env.bicepparam.j2",
                 {**context, "env": env, "params": parameters(spec, env)},

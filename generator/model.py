@@ -267,6 +267,16 @@ class Spec:
         raise KeyError(name)
 
     @property
+    def gates(self) -> tuple[Gate, ...]:
+        """The gate sections the spec defines: evaluation, then safety."""
+        return tuple(g for g in (self.evaluation, self.safety) if g is not None)
+
+    @property
+    def regions(self) -> tuple[str, ...]:
+        """Every region any environment deploys to, sorted."""
+        return tuple(sorted({r for env in self.environments for r in env.regions}))
+
+    @property
     def custom_models(self) -> tuple[Model, ...]:
         return tuple(m for m in self.models if m.kind == "custom")
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 Ownership = Literal["managed", "seeded"]
 
@@ -33,3 +33,12 @@ class OutputFile:
     def __post_init__(self) -> None:
         if not self.text.endswith("\n") or "\r" in self.text:
             raise ValueError(f"{self.path}: output must use LF and end with a newline")
+
+
+@dataclass(frozen=True)
+class TemplateFile:
+    """A file a target wants: which template prints it, with what context."""
+
+    path: str
+    template: str
+    context: dict[str, Any]

@@ -15,10 +15,8 @@ from generator.model import Environment, Gate, Spec
 
 PYTHON_VERSION = "3.12"
 RELEASE_ARTIFACT = "release"
-SCRIPTS = ".almgen/scripts"
 
 StepKind = Literal[
-    "gate",
     "live-state",
     "what-if",
     "deploy-infra",
@@ -79,9 +77,6 @@ class EnvironmentPlan:
 
 @dataclass(frozen=True)
 class BuildPlan:
-    validate_iac: bool = True
-    security_scan: bool = True
-    check_generated: bool = True
     package: tuple[str, ...] = field(default_factory=tuple)  # paths in the release artifact
 
 

@@ -16,17 +16,19 @@ def render(spec: Spec) -> list[OutputFile]:
     spec_name = spec.source.name
     outputs: list[OutputFile] = []
     plan = make_plan(spec)
-    templated = []
+    wanted = []
     if spec.infrastructure == "bicep":
-        templated += [(f.path, f.template, f.context) for f in infra.files(spec)]
+        wanted += infra.files(spec)
     if "github-actions" in spec.pipelines:
-        templated += [(f.path, f.template, f.context) for f in github_actions.files(spec, plan)]
+        wanted += github_actions.files(spec, plan)
     if "azure-devops" in spec.pipelines:
-        templated += [(f.path, f.template, f.context) for f in azure_devops.files(spec, plan)]
-    templated += [(f.path, f.template, f.context) for f in docs.files(spec, plan)]
-    for path, template, context in templated:
-        text = env.get_template(template).render(**context)
-        outputs.append(OutputFile(path, header(path, spec_name) + _tidy(text), source=template))
+        wanted += azure_devops.files(spec, plan)
+    wanted += docs.files(spec, plan)
+    for item in wanted:
+        text = env.get_template(item.template).render(**item.context)
+        outputs.append(
+            OutputFile(item.path, header(item.path, spec_name) + _tidy(text), source=item.template)
+        )
     outputs += shared.files(spec)
     outputs += shared.gitattributes([o.path for o in outputs], spec_name)
     return sorted(outputs, key=lambda f: f.path)

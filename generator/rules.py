@@ -364,9 +364,12 @@ def approvals_and_regions(doc: Document) -> Iterator[Issue]:
             )
 
 
+def _has_custom(data: dict[str, Any]) -> bool:
+    return any(m.get("kind") == "custom" for m in data["models"])
+
+
 def custom_only_monitoring(doc: Document) -> Iterator[Issue]:
-    has_custom = any(m.get("kind") == "custom" for m in doc.data["models"])
-    if "drift" in doc.data.get("monitoring", {}) and not has_custom:
+    if "drift" in doc.data.get("monitoring", {}) and not _has_custom(doc.data):
         yield doc.issue(
             ("monitoring", "drift"),
             "drift monitoring applies to custom models, and this spec has none",
@@ -380,7 +383,7 @@ def azure_names(doc: Document) -> Iterator[Issue]:
     data = doc.data
     service = data["service"]["name"]
     default_region = data.get("azure", {}).get("location", "eastus2")
-    has_custom = any(m.get("kind") == "custom" for m in data["models"])
+    has_custom = _has_custom(data)
     for index, env in enumerate(data["environments"]):
         regions = env.get("regions") or [env.get("location", default_region)]
         multi = len(regions) > 1

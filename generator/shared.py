@@ -20,18 +20,14 @@ def _json(data: Any) -> str:
 
 
 def gates(spec: Spec) -> dict[str, Any]:
-    return {
-        gate.kind: {"thresholds": {t.metric: str(t) for t in gate.thresholds}}
-        for gate in (spec.evaluation, spec.safety)
-        if gate is not None
-    }
+    return {gate.kind: {"thresholds": {t.metric: str(t) for t in gate.thresholds}} for gate in spec.gates}
 
 
 def commands(spec: Spec) -> dict[str, Any]:
     """The spec's commands by name, for run.py: spec text never enters a pipeline file."""
     return {
         "tests": {t.name: t.command for t in spec.tests},
-        "gates": {g.kind: g.command for g in (spec.evaluation, spec.safety) if g is not None},
+        "gates": {g.kind: g.command for g in spec.gates},
     }
 
 

@@ -52,6 +52,27 @@ def atomic_write(path: Path, data: bytes) -> None:
         raise
 
 
+State = Literal["outside", "ejected", "missing", "seeded", "current", "collision", "tampered", "stale"]
+
+
+def classify(target: Path | None, output: OutputFile, entry: mf.Entry | None) -> State:
+    """Where a file the spec generates stands on disk; generate and check both act on this."""
+    if target is None:
+        return "outside"
+    if entry is not None and entry.ownership == "user":
+        return "ejected"
+    if not target.exists():
+        return "missing"
+    if output.ownership == "seeded":
+        return "seeded"
+    data = target.read_bytes()
+    if data == output.text.encode("utf-8"):
+        return "current"
+    if entry is None:
+        return "collision"
+    return "tampered" if mf.sha256(data) != entry.sha256 else "stale"
+
+
 def plan_writes(
     root: Path, outputs: Iterable[OutputFile], old: mf.Manifest, *, force: bool, adopt: bool
 ) -> tuple[Report, dict[str, bytes], list[str], mf.Manifest]:
@@ -64,32 +85,28 @@ def plan_writes(
     for output in outputs:
         planned.add(output.path)
         data = output.text.encode("utf-8")
-        digest = mf.sha256(data)
-        target = safe_target(root, output.path)
-        if target is None:
-            report.changes.append(Change(output.path, "refused", "the path leaves the repository"))
-            continue
         entry = old.files.get(output.path)
-        if entry is not None and entry.ownership == "user":
-            new.files[output.path] = entry  # ejected: the user's file, never written again
+        target = safe_target(root, output.path)
+        state = classify(target, output, entry)
+        managed = mf.Entry(output.path, output.ownership, mf.sha256(data))
+        if state == "outside":
+            report.changes.append(Change(output.path, "refused", "the path leaves the repository"))
+        elif state == "ejected":
+            assert entry is not None
+            new.files[output.path] = entry  # the user's file, never written again
             report.changes.append(Change(output.path, "kept", "ejected: yours, not generated"))
-            continue
-        if not target.exists():
+        elif state == "missing":
             writes[output.path] = data
+            new.files[output.path] = managed
             report.changes.append(Change(output.path, "created"))
-            new.files[output.path] = mf.Entry(output.path, output.ownership, digest)
-            continue
-        on_disk = mf.sha256(target.read_bytes())
-        if output.ownership == "seeded":
-            # written once, then the user's: keep the recorded hash of what was seeded
-            new.files[output.path] = entry or mf.Entry(output.path, "seeded", on_disk)
+        elif state == "seeded":  # written once, then the user's: keep the hash of what was seeded
+            assert target is not None
+            new.files[output.path] = entry or mf.Entry(output.path, "seeded", mf.sha256(target.read_bytes()))
             report.changes.append(Change(output.path, "unchanged"))
-            continue
-        if on_disk == digest:
-            new.files[output.path] = mf.Entry(output.path, "managed", digest)
+        elif state == "current":
+            new.files[output.path] = managed
             report.changes.append(Change(output.path, "unchanged"))
-            continue
-        if entry is None and not adopt:
+        elif state == "collision" and not adopt:
             report.changes.append(
                 Change(
                     output.path,
@@ -97,22 +114,21 @@ def plan_writes(
                     "a file almgen did not write is in the way (use --adopt to take it over)",
                 )
             )
-            new.files.pop(output.path, None)
-            continue
-        if entry is not None and on_disk != entry.sha256 and not force:
+        elif state == "tampered" and not force:
+            assert entry is not None
+            new.files[output.path] = entry
             report.changes.append(
                 Change(
                     output.path,
                     "refused",
-                    "edited by hand since almgen wrote it (move the change into the spec, "
-                    "or use --force to overwrite it)",
+                    "edited by hand since almgen wrote it (move "
+                    "the change into the spec, or use --force to overwrite it)",
                 )
             )
-            new.files[output.path] = entry
-            continue
-        writes[output.path] = data
-        report.changes.append(Change(output.path, "updated"))
-        new.files[output.path] = mf.Entry(output.path, "managed", digest)
+        else:  # stale, or a collision / hand edit the user chose to overwrite
+            writes[output.path] = data
+            new.files[output.path] = managed
+            report.changes.append(Change(output.path, "updated"))
     for path, entry in sorted(old.files.items()):
         if path in planned or entry.ownership == "user":
             if entry.ownership == "user":
