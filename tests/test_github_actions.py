@@ -126,8 +126,8 @@ HOSTILE = "pytest -k 'a and b' ${{ secrets.TOKEN }} $(id) \"quoted\"\nsecond lin
 def test_hostile_spec_text_never_enters_a_workflow(tmp_path: Path) -> None:
     import json as _json
 
-    from generator.render import render
-    from generator.validate import load_spec
+    from generator.render.all import render
+    from generator.spec.validate import load_spec
     from tests.helpers import MINIMAL
     from tests.helpers import write_tree as write_files
 

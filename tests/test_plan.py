@@ -5,9 +5,9 @@ from __future__ import annotations
 from click.testing import CliRunner
 
 from generator.cli import cli
-from generator.diagram import mermaid
-from generator.plan import plan
-from generator.validate import load_spec
+from generator.plan.build import plan
+from generator.spec.validate import load_spec
+from generator.targets.docs.diagram import mermaid
 from tests.conftest import REPO, SAMPLES
 
 SPEC_V1 = REPO / "tests" / "fixtures" / "spec-v1-example" / "almgen.yaml"
@@ -54,7 +54,7 @@ def test_retired_versions_are_removed_after_the_release_record() -> None:
 
 
 def test_commands_reach_pipelines_only_through_commands_json() -> None:
-    from generator.shared import commands
+    from generator.targets.scripts.files import commands
 
     spec = load_spec(SAMPLES / "enterprise" / "almgen.yaml")
     table = commands(spec)
@@ -88,7 +88,7 @@ def test_mermaid_draws_gates_approval_and_strategy() -> None:
 
 
 def test_mermaid_labels_cannot_break_out() -> None:
-    from generator.diagram import _label
+    from generator.targets.docs.diagram import _label
 
     assert '"' not in _label('say "hi"]')
 
