@@ -32,8 +32,22 @@ def test_deploy_steps_in_order_for_each_strategy() -> None:
     assert dev.step_ids() == [*head, "test-smoke", *tail]
     # blue-green: the candidate is tested, then swapped in
     assert staging.step_ids() == [*head, "test-integration", "test-load", "swap", *tail]
-    # canary: traffic moves first, then what serves is validated
-    assert prod.step_ids() == [*head, "canary", "test-validation", *tail]
+    # canary: traffic moves first, one job per step, then what serves is validated
+    canary = [f"canary-{n}" for n in (1, 2, 3, 4)]
+    assert prod.step_ids() == [*head, *canary, "test-validation", *tail]
+    assert [j.id for j in prod.jobs] == ["gates", "provision", *canary, "finish"]
+    assert [j.id for j in dev.jobs] == ["provision", "finish"]
+
+
+def test_inputs_are_formatted_once_for_both_targets() -> None:
+    p = plan(load_spec(SAMPLES / "enterprise" / "almgen.yaml"))
+    prod = p.environment("prod")
+    assert prod.input("rollback-error-rate-percent") == 5  # not 5.0 on one target and 5 on the other
+    assert prod.input("canary-steps") == (10, 25, 50, 100)
+    assert prod.input("deployment") == prod.deployment_name == "support-agent-prod"
+    assert prod.input("previous-deployment") == "support-agent-staging"
+    assert prod.input("canary-timeout") == 15 + 30
+    assert p.lifecycle_environment.name == "dev"
 
 
 def test_custom_models_train_in_the_first_environment_only_and_register_everywhere() -> None:
@@ -61,7 +75,7 @@ def test_commands_reach_pipelines_only_through_commands_json() -> None:
     assert table["tests"]["smoke"].startswith("pytest")
     assert set(table["gates"]) == {"evaluation", "safety"}
     for env in plan(spec).environments:
-        for step in env.steps:
+        for step in env.steps():
             assert all(value not in dict(step.env).values() for value in table["tests"].values())
 
 

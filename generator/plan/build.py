@@ -1,97 +1,34 @@
-"""The deployment plan: a target-neutral, ordered graph of stages, jobs, gates and steps.
+"""Make the Plan: every decision of what runs, where, in which order and with which values.
 
-GitHub Actions and Azure DevOps render the same Plan, so their stages, gates and order are
-the same by construction. Every decision (what runs, in which order, with what values) is
-made here; the templates print it. Values reach scripts only as environment variables.
+GitHub Actions and Azure DevOps print the same Plan (see `generator.plan.model`), so their
+jobs, conditions, timeouts and thresholds agree by construction; `tests/test_parity.py` reads
+both back from the generated files to prove it.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from pathlib import PurePosixPath
-from typing import Literal
 
-from generator.spec.model import Environment, Gate, Spec
+from generator.plan.model import (
+    BuildPlan,
+    EnvironmentPlan,
+    GateJob,
+    InputEquals,
+    InputHas,
+    InputLongerThan,
+    InputNonEmpty,
+    InputTrue,
+    InputValue,
+    Job,
+    Plan,
+    Step,
+    holds,
+)
+from generator.spec.model import Environment, Spec
 
-PYTHON_VERSION = "3.12"
-RELEASE_ARTIFACT = "release"
-
-StepKind = Literal[
-    "live-state",
-    "what-if",
-    "deploy-infra",
-    "train",
-    "register",
-    "deploy-infra-models",
-    "deploy-agents",
-    "swap",
-    "canary",
-    "test",
-    "release-record",
-    "retire",
-]
-
-
-@dataclass(frozen=True)
-class Step:
-    """One step of a deploy job. `env` holds spec values, which the renderer escapes."""
-
-    id: str  # stable, unique in its job: "test-smoke"
-    name: str
-    kind: StepKind
-    env: tuple[tuple[str, str], ...] = ()
-
-
-@dataclass(frozen=True)
-class GateJob:
-    gate: Gate
-    evaluates: str | None  # the environment whose deployment the gate evaluates (None: before any)
-
-
-@dataclass(frozen=True)
-class EnvironmentPlan:
-    """What happens for one environment, in order: gates, approval, deploy, strategy, tests, record."""
-
-    env: Environment
-    previous: str | None
-    gates: tuple[GateJob, ...]
-    steps: tuple[Step, ...]
-    deployment_name: str  # the ARM deployment name: stable, so the last outputs can be read back
-
-    @property
-    def name(self) -> str:
-        return self.env.name
-
-    @property
-    def job_id(self) -> str:
-        return f"deploy-{self.env.name}"
-
-    @property
-    def stage_id(self) -> str:
-        """Azure DevOps stage IDs allow letters, digits and underscores."""
-        return "Deploy_" + self.env.name.replace("-", "_")
-
-    def step_ids(self) -> list[str]:
-        return [s.id for s in self.steps]
-
-
-@dataclass(frozen=True)
-class BuildPlan:
-    package: tuple[str, ...] = field(default_factory=tuple)  # paths in the release artifact
-
-
-@dataclass(frozen=True)
-class Plan:
-    service: str
-    build: BuildPlan
-    environments: tuple[EnvironmentPlan, ...]
-    retired: bool  # registry.retired is non-empty: the lifecycle removes and records them
-
-    def environment(self, name: str) -> EnvironmentPlan:
-        for env in self.environments:
-            if env.name == name:
-                return env
-        raise KeyError(name)
+GATES_TIMEOUT = 120  # minutes: evaluation and safety runs
+PROVISION_TIMEOUT = 360  # minutes: the longest a hosted job may run; ML deployments are slow
+MARGIN = 30  # minutes a job needs beyond its bakes and tests: login, downloads, traffic calls
 
 
 def _package_paths(spec: Spec) -> tuple[str, ...]:
@@ -117,37 +54,82 @@ def _package_paths(spec: Spec) -> tuple[str, ...]:
     return tuple(sorted(p for p in normal if not any(p.startswith(other + "/") for other in normal)))
 
 
-def _environment_steps(spec: Spec, env: Environment) -> tuple[Step, ...]:
+def _number(value: float) -> int | float:
+    """5.0 prints as 5 on every target; 2.5 stays 2.5."""
+    return int(value) if float(value).is_integer() else value
+
+
+def _inputs(spec: Spec, env: Environment, previous: Environment | None) -> dict[str, InputValue]:
+    """What one environment passes to the environment template, each value formatted once."""
+    strategy = env.strategy
+    rollback = strategy.rollback
+    tests = {t.name: t for t in spec.tests}
+    swap_minutes = strategy.bake_minutes * len(spec.models) if strategy.type == "blue-green" else 0
+    return {
+        "environment": env.name,
+        "location": env.primary.region,
+        "deployment": deployment_name(spec, env),
+        "previous-environment": previous.name if previous else "",
+        "previous-deployment": deployment_name(spec, previous) if previous else "",
+        "gates": tuple(g.kind for g in env.gates),
+        "strategy": strategy.type,
+        "canary-steps": strategy.steps if strategy.type == "canary" else (),
+        "bake-minutes": strategy.bake_minutes,
+        "rollback-error-rate-percent": _number(rollback.error_rate_percent) if rollback else 0,
+        "rollback-latency-p95-ms": (rollback.latency_p95_ms or 0) if rollback else 0,
+        "tests": tuple(t.name for t in env.tests),
+        "test-target": "candidate" if strategy.type == "blue-green" else "live",
+        "train": bool(env.is_first and any(m.training_job for m in spec.custom_models)),
+        "canary-timeout": strategy.bake_minutes + MARGIN,
+        "finish-timeout": MARGIN + swap_minutes + sum(tests[t.name].timeout_minutes for t in env.tests),
+    }
+
+
+def deployment_name(spec: Spec, env: Environment) -> str:
+    """The ARM deployment of an environment: stable, so the last outputs can be read back."""
+    return f"{spec.service.name}-{env.name}"
+
+
+def _provision_steps(spec: Spec) -> tuple[Step, ...]:
     steps = [
         Step("live-state", "Read the live state", "live-state"),
         Step("what-if", "What-if", "what-if"),
         Step("deploy-infra", "Deploy infrastructure", "deploy-infra"),
     ]
-    trained = [m for m in spec.custom_models if m.training_job]
-    if env.is_first and trained:
-        for model in trained:
-            assert model.training_job is not None
+    for model in spec.custom_models:
+        if model.training_job:
             steps.append(
                 Step(
                     f"train-{model.name}",
                     f"Train {model.name}",
                     "train",
+                    InputTrue("train"),
                     (("ALMGEN_MODEL", model.name), ("ALMGEN_TRAINING_JOB", model.training_job)),
                 )
             )
     if spec.custom_models:
         steps.append(Step("register", "Register custom models with lineage", "register"))
         steps.append(Step("deploy-infra-models", "Deploy the new model versions", "deploy-infra-models"))
-    # canary moves traffic first, then tests what serves; blue-green tests the candidate, then swaps
-    if env.strategy.type == "canary":
+    return tuple(steps)
+
+
+def _finish_steps(spec: Spec) -> tuple[Step, ...]:
+    """After traffic is where it should be: tests, the blue-green swap, agents, records."""
+    steps = [
+        Step(f"test-{t.name}", f"Test: {t.name}", "test", InputHas("tests", t.name), (), t.timeout_minutes)
+        for t in spec.tests
+        if any(t in env.tests for env in spec.environments)
+    ]
+    if any(env.strategy.type == "blue-green" for env in spec.environments):
         steps.append(
-            Step("canary", "Canary: move traffic step by step, watch, roll back on a breach", "canary")
+            Step(
+                "swap",
+                "Blue-green: swap to the tested candidate and watch",
+                "swap",
+                InputEquals("strategy", "blue-green"),
+            )
         )
-    for test in env.tests:
-        steps.append(Step(f"test-{test.name}", f"Test: {test.name}", "test"))
-    if env.strategy.type == "blue-green":
-        steps.append(Step("swap", "Blue-green: swap to the tested candidate and watch", "swap"))
-    if spec.agents:  # last: agent definitions go live once their model deployment serves
+    if spec.agents:  # agent definitions go live once their model deployment serves
         steps.append(Step("deploy-agents", "Deploy agents", "deploy-agents"))
     steps.append(Step("release-record", "Release record", "release-record"))
     if spec.registry.retired:
@@ -155,17 +137,76 @@ def _environment_steps(spec: Spec, env: Environment) -> tuple[Step, ...]:
     return tuple(steps)
 
 
-def plan(spec: Spec) -> Plan:
-    envs = []
-    previous: str | None = None
-    for env in spec.environments:
-        gates = tuple(GateJob(gate, previous) for gate in env.gates)
-        envs.append(
-            EnvironmentPlan(
-                env, previous, gates, _environment_steps(spec, env), f"{spec.service.name}-{env.name}"
+def _jobs(spec: Spec) -> tuple[Job, ...]:
+    """The environment template's job graph: gates, provision, one job per canary step, finish."""
+    jobs = []
+    if any(env.gates for env in spec.environments):
+        jobs.append(
+            Job("gates", "gates", "Gates", (), InputNonEmpty("gates"), "previous-environment", GATES_TIMEOUT)
+        )
+    jobs.append(
+        Job(
+            "provision",
+            "provision",
+            "Provision",
+            ("gates",) if jobs else (),
+            None,
+            "environment",
+            PROVISION_TIMEOUT,
+            _provision_steps(spec),
+        )
+    )
+    slots = max((len(e.strategy.steps) for e in spec.environments if e.strategy.type == "canary"), default=0)
+    for index in range(1, slots + 1):
+        jobs.append(
+            Job(
+                f"canary-{index}",
+                "canary-step",
+                f"Canary step {index}",
+                (jobs[-1].id,),
+                InputLongerThan("canary-steps", index - 1),
+                "environment",
+                "canary-timeout",
+                (Step(f"canary-{index}", f"Canary step {index}", "canary"),),
+                canary_index=index,
             )
         )
-        previous = env.name
+    jobs.append(
+        Job(
+            "finish",
+            "finish",
+            "Finish",
+            tuple(j.id for j in jobs if j.kind in ("provision", "canary-step")),
+            None,
+            "environment",
+            "finish-timeout",
+            _finish_steps(spec),
+        )
+    )
+    return tuple(jobs)
+
+
+def plan(spec: Spec) -> Plan:
+    jobs = _jobs(spec)
+    envs = []
+    previous: Environment | None = None
+    for env in spec.environments:
+        inputs = _inputs(spec, env, previous)
+        envs.append(
+            EnvironmentPlan(
+                env,
+                previous.name if previous else None,
+                tuple(GateJob(gate, previous.name if previous else None) for gate in env.gates),
+                deployment_name(spec, env),
+                tuple(inputs.items()),
+                tuple(j for j in jobs if holds(j.condition, inputs)),
+            )
+        )
+        previous = env
     return Plan(
-        spec.service.name, BuildPlan(package=_package_paths(spec)), tuple(envs), bool(spec.registry.retired)
+        spec.service.name,
+        BuildPlan(package=_package_paths(spec)),
+        jobs,
+        tuple(envs),
+        bool(spec.registry.retired),
     )

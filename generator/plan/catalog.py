@@ -1,4 +1,4 @@
-"""The one catalog of GitHub Actions almgen uses: each pinned to a full commit SHA, its tag beside it."""
+"""What generated pipelines pin: GitHub Actions (full commit SHA, tag beside it) and tool versions."""
 
 from __future__ import annotations
 
@@ -27,3 +27,8 @@ ACTIONS = {
         "actions/download-artifact", "3e5f45b2cfb9172054b4087a40e8e0b5a5461e7c", "v8.0.1"
     ),
 }
+
+# Versions every generated pipeline pins (both targets read them from here).
+PYTHON_VERSION = "3.12"
+CHECKOV_VERSION = "3.3.30"
+RELEASE_ARTIFACT = "release"  # the artifact built once and promoted through every environment

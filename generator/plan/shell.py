@@ -1,8 +1,9 @@
-"""The shell of each deploy step, shared by GitHub Actions and Azure DevOps.
+"""The bash of every Plan step, shared by GitHub Actions and Azure DevOps.
 
 Scripts read only environment variables: spec values are set in the step's `env` by the
-renderer (escaped), per-environment inputs through `inputs` (a target maps them to its own
-syntax: `inputs.x` on GitHub, `parameters.x` on Azure DevOps).
+renderer (escaped), per-environment inputs through `inputs` (each target maps an input name to
+its own syntax: `inputs.x` on GitHub, `parameters.x` on Azure DevOps). Which step runs where is
+the Plan's decision (`ShellStep.condition`, typed); this module only writes the commands.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
-from generator.plan.build import Plan, Step
+from generator.plan.model import Condition, Job, Step
 from generator.spec.model import Spec
 
 RELEASE = "release"  # where the promoted artifact is downloaded
@@ -44,40 +45,15 @@ class ShellStep:
     script: str
     env: tuple[tuple[str, str], ...] = ()  # literal values from the spec
     inputs: tuple[tuple[str, str], ...] = ()  # environment variable -> per-environment input
-    when: str = ""  # "" always; "train"; "tests has <name>"; "strategy == <type>"
+    condition: Condition = None
     timeout: int | None = None
 
 
-KIND_ORDER = (
-    "live-state",
-    "what-if",
-    "deploy-infra",
-    "train",
-    "register",
-    "deploy-infra-models",
-    "canary",
-    "test",
-    "swap",
-    "deploy-agents",
-    "retire",
-)
-
-
-def union_steps(spec: Spec, plan: Plan, kinds: tuple[str, ...] = KIND_ORDER) -> list[ShellStep]:
-    """Every environment's shell steps of the given kinds, once each, in deploy order.
-
-    A pipeline's per-environment deploy template holds this union; each step carries the
-    condition (`when`) under which an environment runs it.
-    """
-    seen: dict[str, tuple[int, int, ShellStep]] = {}
-    for env_plan in plan.environments:
-        for step in env_plan.steps:
-            if step.kind not in kinds:
-                continue
-            for shell in shell_steps(spec, step):
-                if shell.id not in seen:
-                    seen[shell.id] = (KIND_ORDER.index(step.kind), len(seen), shell)
-    return [shell for _, _, shell in sorted(seen.values(), key=lambda item: item[:2])]
+def job_steps(spec: Spec, job: Job) -> list[ShellStep]:
+    """The shell steps of one job of the Plan, in order."""
+    if job.kind == "canary-step":
+        return canary_steps(spec)
+    return [shell for step in job.steps for shell in shell_steps(spec, step)]
 
 
 def _script(*lines: str) -> str:
@@ -132,7 +108,7 @@ def shell_steps(spec: Spec, step: Step) -> list[ShellStep]:
                     )
                 ),
                 env=step.env,
-                when="train",
+                condition=step.condition,
             )
         ]
     if kind == "register":
@@ -183,11 +159,10 @@ def shell_steps(spec: Spec, step: Step) -> list[ShellStep]:
                 ),
             )
         ]
-    if kind in ("swap", "canary"):
-        return _traffic_steps(spec, step)
+    if kind == "swap":
+        return _swap_steps(spec, step)
     if kind == "test":
         test = step.id.removeprefix("test-")
-        timeout = next(t.timeout_minutes for t in spec.tests if t.name == test)
         return [
             ShellStep(
                 step.id,
@@ -199,8 +174,8 @@ def shell_steps(spec: Spec, step: Step) -> list[ShellStep]:
                 ),
                 env=(("ALMGEN_OUTPUTS", "outputs.json"), ("ALMGEN_LIVE_STATE_FILE", "live-state.json")),
                 inputs=(("ALMGEN_TARGET", "test-target"),),
-                when=f"tests has {test}",
-                timeout=timeout,
+                condition=step.condition,
+                timeout=step.timeout_minutes,
             )
         ]
     if kind == "retire":
@@ -220,43 +195,129 @@ def shell_steps(spec: Spec, step: Step) -> list[ShellStep]:
     return []  # release-record is rendered by each target, with its own artifact handling
 
 
-def _traffic_steps(spec: Spec, step: Step) -> list[ShellStep]:
-    command = "swap" if step.kind == "swap" else "canary"
-    inputs = [
-        ("ALMGEN_BAKE_MINUTES", "bake-minutes"),
-        ("ALMGEN_ERROR_RATE_PERCENT", "rollback-error-rate-percent"),
-        ("ALMGEN_LATENCY_P95_MS", "rollback-latency-p95-ms"),
-    ]
-    steps = ""
-    if command == "canary":
-        inputs.append(("ALMGEN_CANARY_STEPS", "canary-steps"))
-        steps = ' --steps "$ALMGEN_CANARY_STEPS"'
-    strategy = "blue-green" if command == "swap" else "canary"
-    candidate = 'candidate --state "$state" --model "$ALMGEN_MODEL" --kind '
+_CANDIDATE = (
+    "state=live-state.json",
+    "if [ -f live-state-next.json ]; then state=live-state-next.json; fi",
+    'to="$('
+    + _python("traffic", 'candidate --state "$state" --model "$ALMGEN_MODEL" --kind "$ALMGEN_KIND"')
+    + ' --candidates candidates.json)"',
+)
+_LATENCY = (
+    "latency=()",
+    'if [ "$ALMGEN_LATENCY_P95_MS" != "0" ]; then',
+    '  latency=(--latency-p95-ms "$ALMGEN_LATENCY_P95_MS")',
+    "fi",
+)
+_THRESHOLDS = (
+    ("ALMGEN_BAKE_MINUTES", "bake-minutes"),
+    ("ALMGEN_ERROR_RATE_PERCENT", "rollback-error-rate-percent"),
+    ("ALMGEN_LATENCY_P95_MS", "rollback-latency-p95-ms"),
+)
+ROUTING = "routing"  # the folder that keeps each model's routing from before the canary
+
+
+def _model_env(model_name: str, kind: str) -> tuple[tuple[str, str], ...]:
+    return (("ALMGEN_MODEL", model_name), ("ALMGEN_KIND", kind))
+
+
+def _swap_steps(spec: Spec, step: Step) -> list[ShellStep]:
     return [
         ShellStep(
             f"{step.id}-{model.name}",
             f"{step.name} ({model.name})",
             _script(
-                "state=live-state.json",
-                "if [ -f live-state-next.json ]; then state=live-state-next.json; fi",
-                f'to="$({_python("traffic", candidate + model.kind)} --candidates candidates.json)"',
-                "latency=()",
-                'if [ "$ALMGEN_LATENCY_P95_MS" != "0" ]; then',
-                '  latency=(--latency-p95-ms "$ALMGEN_LATENCY_P95_MS")',
-                "fi",
+                *_CANDIDATE,
+                *_LATENCY,
                 _python(
                     "traffic",
-                    f'{command} --outputs outputs.json --env "$ALMGEN_ENVIRONMENT" '
-                    f'--model "$ALMGEN_MODEL" --kind {model.kind} --to "$to"{steps} \\',
+                    'swap --outputs outputs.json --env "$ALMGEN_ENVIRONMENT" --model "$ALMGEN_MODEL" '
+                    '--kind "$ALMGEN_KIND" --to "$to" \\',
                 ),
                 '  --bake-minutes "$ALMGEN_BAKE_MINUTES" --error-rate-percent "$ALMGEN_ERROR_RATE_PERCENT" '
                 '"${latency[@]}" \\',
                 '  --save-previous "previous-${ALMGEN_MODEL}.json"',
             ),
-            env=(("ALMGEN_MODEL", model.name),),
-            inputs=tuple(inputs),
-            when=f"strategy == {strategy}",
+            env=_model_env(model.name, model.kind),
+            inputs=_THRESHOLDS,
+            condition=step.condition,
+        )
+        for model in spec.models
+    ]
+
+
+def canary_steps(spec: Spec) -> list[ShellStep]:
+    """One canary step for every model: route ALMGEN_PERCENT to the candidate, bake once, check each.
+
+    The first step of a rollout saves each model's routing under `routing/` before it moves
+    anything; `restore_steps` puts it back when any step fails.
+    """
+    route = [
+        ShellStep(
+            f"route-{model.name}",
+            f"Route the canary share of {model.name}",
+            _script(
+                *_CANDIDATE,
+                "save=()",
+                f'if [ ! -f "{ROUTING}/previous-${{ALMGEN_MODEL}}.json" ]; then',
+                f"  mkdir -p {ROUTING}",
+                f'  save=(--save-previous "{ROUTING}/previous-${{ALMGEN_MODEL}}.json")',
+                "fi",
+                _python(
+                    "traffic",
+                    'shift --outputs outputs.json --env "$ALMGEN_ENVIRONMENT" --model "$ALMGEN_MODEL" '
+                    '--kind "$ALMGEN_KIND" --to "$to" --percent "$ALMGEN_PERCENT" "${save[@]}"',
+                ),
+            ),
+            env=_model_env(model.name, model.kind),
+            inputs=(("ALMGEN_PERCENT", "canary-percent"),),
+        )
+        for model in spec.models
+    ]
+    bake = ShellStep(
+        "bake",
+        "Bake: let the canary serve before judging it",
+        _script('sleep "$((ALMGEN_BAKE_MINUTES * 60))"'),
+        inputs=(("ALMGEN_BAKE_MINUTES", "bake-minutes"),),
+    )
+    check = [
+        ShellStep(
+            f"check-{model.name}",
+            f"Check the health of {model.name}",
+            _script(
+                *_CANDIDATE,
+                *_LATENCY,
+                "minutes=$((ALMGEN_BAKE_MINUTES > 0 ? ALMGEN_BAKE_MINUTES : 1))",
+                _python(
+                    "traffic",
+                    'health --outputs outputs.json --env "$ALMGEN_ENVIRONMENT" --model "$ALMGEN_MODEL" '
+                    '--kind "$ALMGEN_KIND" --deployment "$to" --minutes "$minutes" '
+                    '--error-rate-percent "$ALMGEN_ERROR_RATE_PERCENT" "${latency[@]}"',
+                ),
+            ),
+            env=_model_env(model.name, model.kind),
+            inputs=_THRESHOLDS,
+        )
+        for model in spec.models
+    ]
+    return [*route, bake, *check]
+
+
+def restore_steps(spec: Spec) -> list[ShellStep]:
+    """After a failed canary step: every model's routing from before the canary, back."""
+    return [
+        ShellStep(
+            f"restore-{model.name}",
+            f"Roll back {model.name}",
+            _script(
+                f'if [ -f "{ROUTING}/previous-${{ALMGEN_MODEL}}.json" ]; then',
+                "  "
+                + _python(
+                    "traffic",
+                    f'restore --outputs outputs.json --previous "{ROUTING}/previous-${{ALMGEN_MODEL}}.json"',
+                ),
+                "fi",
+            ),
+            env=_model_env(model.name, model.kind),
         )
         for model in spec.models
     ]

@@ -92,7 +92,19 @@ def json_value(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, sort_keys=False)
 
 
+def devops_value(value: Any) -> str:
+    """A template parameter value in YAML: booleans, numbers, strings and flow lists of them."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return str(value)
+    if isinstance(value, (tuple, list)):
+        return "[" + ", ".join(devops_value(item) for item in value) + "]"
+    return yaml_string(str(value))
+
+
 FILTERS = {
+    "devops_value": devops_value,
     "bicep": bicep_value,
     "bicep_string": bicep_string,
     "yaml_string": yaml_string,

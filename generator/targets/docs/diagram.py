@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from generator.plan.build import Plan
+from generator.plan.model import Plan
 
 
 def _label(text: str) -> str:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from generator.plan.build import Plan
+from generator.plan.model import Plan
 from generator.render.outputs import TemplateFile
 from generator.spec.model import Spec
 from generator.targets.docs.diagram import mermaid

@@ -1,4 +1,8 @@
-"""The GitHub Actions target: four workflows rendered from the Plan."""
+"""The GitHub Actions target: four workflows that print the Plan.
+
+`<service>-deploy.yml` is the environment template (a reusable workflow) with the Plan's job
+graph; `<service>-cd.yml` calls it once per environment with that environment's inputs.
+"""
 
 from __future__ import annotations
 
@@ -6,62 +10,106 @@ import json
 from typing import Any
 
 from generator import __version__
-from generator.plan.build import PYTHON_VERSION, RELEASE_ARTIFACT, Plan
-from generator.plan.catalog import ACTIONS
-from generator.plan.shell import union_steps
+from generator.plan.catalog import ACTIONS, CHECKOV_VERSION, PYTHON_VERSION, RELEASE_ARTIFACT
+from generator.plan.model import (
+    INPUTS,
+    Condition,
+    InputEquals,
+    InputHas,
+    InputLongerThan,
+    InputNonEmpty,
+    InputTrue,
+    InputValue,
+    Job,
+    Plan,
+)
+from generator.plan.shell import ShellStep, job_steps, restore_steps
 from generator.render.outputs import TemplateFile
 from generator.spec.model import Spec
 
 
-def caller_inputs(spec: Spec, plan: Plan) -> dict[str, dict[str, Any]]:
-    """Per environment, the `with:` of the job in cd.yml that calls the reusable deploy workflow."""
-    out = {}
-    for env_plan in plan.environments:
-        env = env_plan.env
-        rollback = env.strategy.rollback
-        out[env.name] = {
-            "environment": env.name,
-            "location": env.primary.region,
-            "previous-environment": env_plan.previous or "",
-            "gates": json.dumps([g.gate.kind for g in env_plan.gates]),
-            "strategy": env.strategy.type,
-            "canary-steps": ",".join(str(s) for s in env.strategy.steps),
-            "bake-minutes": env.strategy.bake_minutes,
-            "rollback-error-rate-percent": rollback.error_rate_percent if rollback else 0,
-            "rollback-latency-p95-ms": (rollback.latency_p95_ms or 0) if rollback else 0,
-            "tests": json.dumps([t.name for t in env.tests]),
-            "test-target": "candidate" if env.strategy.type == "blue-green" else "live",
-            "train": bool(env.is_first and any(m.training_job for m in spec.custom_models)),
-        }
-    return out
-
-
-def _condition(when: str) -> str:
-    if not when:
+def condition(value: Condition) -> str:
+    """A Plan condition in GitHub's expression syntax, over the reusable workflow's inputs."""
+    if value is None:
         return ""
-    if when == "train":
-        return "inputs.train"
-    if when.startswith("tests has "):
-        return f"contains(fromJSON(inputs.tests), '{when.removeprefix('tests has ')}')"
-    if when.startswith("strategy == "):
-        return f"inputs.strategy == '{when.removeprefix('strategy == ')}'"
-    raise ValueError(f"no GitHub condition for {when!r}")
+    if isinstance(value, InputTrue):
+        return f"inputs.{value.input}"
+    if isinstance(value, InputHas):
+        return f"contains(fromJSON(inputs.{value.input}), '{value.value}')"
+    if isinstance(value, InputNonEmpty):
+        return f"inputs.{value.input} != '[]'"
+    if isinstance(value, InputEquals):
+        return f"inputs.{value.input} {'!=' if value.negate else '=='} '{value.value}'"
+    assert isinstance(value, InputLongerThan)
+    return f"fromJSON(inputs.{value.input})[{value.length}] != null"
 
 
-def deploy_steps(spec: Spec, plan: Plan) -> list[dict[str, Any]]:
-    """The deploy job of the reusable workflow: every environment's steps, each guarded by its inputs."""
+def input_value(value: InputValue) -> str | int | float | bool:
+    """Lists travel as JSON text (workflow_call inputs are string, number or boolean)."""
+    return json.dumps(list(value)) if isinstance(value, tuple) else value
+
+
+def input_type(value: InputValue) -> str:
+    if isinstance(value, bool):
+        return "boolean"
+    return "number" if isinstance(value, (int, float)) else "string"
+
+
+def declared_inputs(plan: Plan) -> list[dict[str, Any]]:
+    """The reusable workflow's `on.workflow_call.inputs`, every one required."""
+    first = dict(plan.environments[0].inputs)
     return [
-        {
-            "id": shell.id,
-            "name": shell.name,
-            "condition": _condition(shell.when),
-            "timeout": shell.timeout,
-            "env": list(shell.env),
-            "inputs": [(name, "${{ inputs." + source + " }}") for name, source in shell.inputs],
-            "script": shell.script,
-        }
-        for shell in union_steps(spec, plan)
+        {"name": name, "description": text, "type": input_type(first[name])} for name, text in INPUTS.items()
     ]
+
+
+def _step(shell: ShellStep, job: Job | None = None) -> dict[str, Any]:
+    return {
+        "id": shell.id,
+        "name": shell.name,
+        "condition": condition(shell.condition),
+        "timeout": shell.timeout,
+        "env": list(shell.env),
+        "inputs": [(name, _input_expression(_source(source, job))) for name, source in shell.inputs],
+        "script": shell.script,
+        "keep_routing": False,
+    }
+
+
+def _source(source: str, job: Job | None) -> str:
+    """An input's expression; a canary step job reads its own percentage from the list."""
+    if source == "canary-percent" and job is not None:
+        return f"fromJSON(inputs.canary-steps)[{job.canary_index - 1}]"
+    return f"inputs.{source}"
+
+
+def _input_expression(expression: str) -> str:
+    return "${{ " + expression + " }}"
+
+
+def _job(spec: Spec, job: Job) -> dict[str, Any]:
+    """A Plan job as the template prints it."""
+    steps = [_step(shell, job) for shell in job_steps(spec, job)]
+    if job.first_canary:  # the routing from before the canary, kept for every later restore
+        routed = [step for step in steps if step["id"].startswith("route-")]
+        routed[-1]["keep_routing"] = True
+    guard = condition(job.condition)
+    if job.kind != "gates":  # a job after skipped gates or canary slots still runs
+        guard = " && ".join(part for part in ("!failure() && !cancelled()", guard) if part)
+    timeout = job.timeout if isinstance(job.timeout, int) else _input_expression(f"inputs.{job.timeout}")
+    return {
+        "id": job.id,
+        "kind": job.kind,
+        "name": job.name,
+        "needs": list(job.needs),
+        "condition": "${{ " + guard + " }}" if guard.startswith("!") else guard,  # `!` starts a YAML tag
+        "timeout": timeout,
+        "environment": "inputs.previous-environment"
+        if job.credentials == "previous-environment"
+        else "inputs.environment",
+        "first_canary": job.first_canary,
+        "steps": steps,
+    }
 
 
 def files(spec: Spec, plan: Plan) -> list[TemplateFile]:
@@ -72,11 +120,14 @@ def files(spec: Spec, plan: Plan) -> list[TemplateFile]:
         "service": service,
         "actions": {name: action.uses for name, action in ACTIONS.items()},
         "python_version": PYTHON_VERSION,
+        "checkov_version": CHECKOV_VERSION,
         "almgen_version": __version__,
         "artifact": RELEASE_ARTIFACT,
-        "inputs": caller_inputs(spec, plan),
+        "declared_inputs": declared_inputs(plan),
+        "inputs": {e.name: {k: input_value(v) for k, v in e.inputs} for e in plan.environments},
         "regions": spec.regions,
-        "deploy_steps": deploy_steps(spec, plan),
+        "jobs": [_job(spec, job) for job in plan.jobs],
+        "restore_steps": [_step(shell) for shell in restore_steps(spec)],
     }
     base = ".github/workflows"
     return [
