@@ -203,4 +203,4 @@ def test_generated_ci_runs_almgen_check_with_the_pinned_version() -> None:
 
     ci = next(f.text for f in outputs("enterprise") if f.path.endswith("-ci.yml"))
     assert f'ALMGEN_VERSION: "{__version__}"' in ci
-    assert "run: almgen check almgen.yaml" in ci
+    assert 'almgen check "$ALMGEN_SPEC"' in ci and 'ALMGEN_SPEC: "almgen.yaml"' in ci

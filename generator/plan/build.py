@@ -9,8 +9,12 @@ from __future__ import annotations
 
 from pathlib import PurePosixPath
 
+from generator import __version__
+from generator.plan import catalog
 from generator.plan.model import (
+    BuildJob,
     BuildPlan,
+    BuildStep,
     EnvironmentPlan,
     GateJob,
     InputEquals,
@@ -52,6 +56,50 @@ def _package_paths(spec: Spec) -> tuple[str, ...]:
             paths.add(agent.instructions)
     normal = {PurePosixPath(p).as_posix() for p in paths}
     return tuple(sorted(p for p in normal if not any(p.startswith(other + "/") for other in normal)))
+
+
+def _build_checks(spec: Spec) -> tuple[BuildJob, ...]:
+    """The spec and generated files, the infrastructure, a security scan: before packaging."""
+    spec_env = (("ALMGEN_SPEC", spec.source.name),)
+    jobs = [
+        BuildJob(
+            "check",
+            "Spec and generated files",
+            10,
+            True,
+            (
+                BuildStep("Install almgen", catalog.INSTALL_ALMGEN, (("ALMGEN_VERSION", __version__),)),
+                BuildStep("Validate the spec", catalog.VALIDATE_SPEC, spec_env),
+                BuildStep("Generated files match the spec", catalog.CHECK_GENERATED, spec_env),
+            ),
+        )
+    ]
+    if spec.infrastructure == "bicep":
+        jobs.append(
+            BuildJob(
+                "infrastructure",
+                "Bicep build and lint",
+                10,
+                False,
+                (BuildStep("Build and lint", catalog.BICEP_BUILD_AND_LINT),),
+            )
+        )
+        jobs.append(
+            BuildJob(
+                "security",
+                "Security scan",
+                15,
+                True,
+                (
+                    BuildStep(
+                        "Scan the infrastructure (checkov)",
+                        catalog.CHECKOV_SCAN,
+                        (("CHECKOV_VERSION", catalog.CHECKOV_VERSION),),
+                    ),
+                ),
+            )
+        )
+    return tuple(jobs)
 
 
 def _number(value: float) -> int | float:
@@ -205,7 +253,7 @@ def plan(spec: Spec) -> Plan:
         previous = env
     return Plan(
         spec.service.name,
-        BuildPlan(package=_package_paths(spec)),
+        BuildPlan(_build_checks(spec), _package_paths(spec)),
         jobs,
         tuple(envs),
         bool(spec.registry.retired),

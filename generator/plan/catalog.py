@@ -32,3 +32,21 @@ ACTIONS = {
 PYTHON_VERSION = "3.12"
 CHECKOV_VERSION = "3.3.30"
 RELEASE_ARTIFACT = "release"  # the artifact built once and promoted through every environment
+
+# The shell of the build stage, the same on both targets. Values reach it only through the
+# environment variables named beside each script.
+INSTALL_ALMGEN = 'python -m pip install "almgen==${ALMGEN_VERSION}"'
+VALIDATE_SPEC = 'almgen validate "$ALMGEN_SPEC"'
+CHECK_GENERATED = 'almgen check "$ALMGEN_SPEC"'
+BICEP_BUILD_AND_LINT = """\
+az bicep install
+az bicep build --file infra/main.bicep --stdout > /dev/null
+az bicep lint --file infra/main.bicep
+for params in infra/env/*.bicepparam; do
+  az bicep build-params --file "$params" --stdout > /dev/null
+done
+"""
+CHECKOV_SCAN = """\
+python -m pip install "checkov==${CHECKOV_VERSION}"
+checkov --directory infra --framework bicep --compact --quiet
+"""

@@ -208,7 +208,30 @@ class EnvironmentPlan:
 
 
 @dataclass(frozen=True)
+class BuildStep:
+    name: str
+    script: str
+    env: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True)
+class BuildJob:
+    """A job of the build stage: it checks the commit before anything is packaged."""
+
+    id: str
+    name: str
+    timeout_minutes: int
+    python: bool  # needs Python set up first
+    steps: tuple[BuildStep, ...]
+
+    @property
+    def devops_id(self) -> str:
+        return self.id.capitalize()
+
+
+@dataclass(frozen=True)
 class BuildPlan:
+    checks: tuple[BuildJob, ...]  # all must pass before the release is packaged
     package: tuple[str, ...]  # paths in the release artifact
 
 
