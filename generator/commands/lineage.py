@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from generator.plan import plan
 from generator.spec import naming
 from generator.spec.model import Spec
 from generator.targets.bicep.files import colours
@@ -15,6 +16,7 @@ from generator.targets.bicep.files import colours
 
 def lineage_data(spec: Spec, only: str | None = None) -> dict[str, Any]:
     environments = []
+    trains = {e.name: e.input("train") is True for e in plan(spec).environments}
     for env in spec.environments:
         if only is not None and env.name != only:
             continue
@@ -44,7 +46,7 @@ def lineage_data(spec: Spec, only: str | None = None) -> dict[str, Any]:
                 entry["preprocessing"] = list(model.preprocessing)
                 entry["featureEngineering"] = list(model.feature_engineering)
                 entry["hyperparameters"] = model.hyperparameters_file or dict(model.hyperparameters)
-                entry["retrainedHere"] = bool(env.is_first and model.training_job)
+                entry["retrainedHere"] = bool(trains[env.name] and model.training_job)
                 entry["servesFrom"] = [
                     {
                         "region": s.region,
