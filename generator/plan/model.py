@@ -195,6 +195,11 @@ class EnvironmentPlan:
         """Azure DevOps stage IDs allow letters, digits and underscores."""
         return "Deploy_" + self.env.name.replace("-", "_")
 
+    @property
+    def gates_stage_id(self) -> str:
+        """Azure DevOps runs gates in a stage before the approval-bound one, so reviewers see them."""
+        return "Gates_" + self.env.name.replace("-", "_")
+
     def input(self, name: str) -> InputValue:
         return dict(self.inputs)[name]
 

@@ -113,6 +113,7 @@ def _stage(plan: Plan, env_plan: EnvironmentPlan, depends_on: str) -> dict[str, 
     ran = {job.id for job in env_plan.jobs}
     return {
         "stage": env_plan.stage_id,
+        "gatesStage": env_plan.gates_stage_id,
         "dependsOn": depends_on,
         "serviceConnection": env.service_connection,
         "previousServiceConnection": previous.service_connection if previous else "",
