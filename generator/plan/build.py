@@ -190,7 +190,16 @@ def _jobs(spec: Spec) -> tuple[Job, ...]:
     jobs = []
     if any(env.gates for env in spec.environments):
         jobs.append(
-            Job("gates", "gates", "Gates", (), InputNonEmpty("gates"), "previous-environment", GATES_TIMEOUT)
+            Job(
+                "gates",
+                "gates",
+                "Gates",
+                (),
+                InputNonEmpty("gates"),
+                "previous-environment",
+                GATES_TIMEOUT,
+                produces="gates",
+            )
         )
     jobs.append(
         Job(
@@ -202,6 +211,7 @@ def _jobs(spec: Spec) -> tuple[Job, ...]:
             "environment",
             PROVISION_TIMEOUT,
             _provision_steps(spec),
+            produces="state",
         )
     )
     slots = max((len(e.strategy.steps) for e in spec.environments if e.strategy.type == "canary"), default=0)
@@ -217,6 +227,8 @@ def _jobs(spec: Spec) -> tuple[Job, ...]:
                 "canary-timeout",
                 (Step(f"canary-{index}", f"Canary step {index}", "canary"),),
                 canary_index=index,
+                produces="routing" if index == 1 else "",
+                reads=("provision",) if index == 1 else ("provision", "canary-1"),
             )
         )
     jobs.append(
@@ -229,6 +241,7 @@ def _jobs(spec: Spec) -> tuple[Job, ...]:
             "environment",
             "finish-timeout",
             _finish_steps(spec),
+            reads=("gates", "provision") if jobs[0].kind == "gates" else ("provision",),
         )
     )
     return tuple(jobs)

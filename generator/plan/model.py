@@ -153,6 +153,8 @@ class Job:
     timeout: int | str  # minutes, or the input that holds them (they differ per environment)
     steps: tuple[Step, ...] = ()
     canary_index: int = 0  # canary-step jobs: 1 for the first step
+    produces: str = ""  # the artifact this job publishes for later jobs ("" none)
+    reads: tuple[str, ...] = ()  # the jobs whose artifacts it downloads
 
     @property
     def first_canary(self) -> bool:

@@ -87,7 +87,7 @@ def _input_expression(expression: str) -> str:
     return "${{ " + expression + " }}"
 
 
-def _job(spec: Spec, job: Job) -> dict[str, Any]:
+def _job(spec: Spec, job: Job, plan_jobs: tuple[Job, ...]) -> dict[str, Any]:
     """A Plan job as the template prints it."""
     steps = [_step(shell, job) for shell in job_steps(spec, job)]
     if job.first_canary:  # the routing from before the canary, kept for every later restore
@@ -97,11 +97,21 @@ def _job(spec: Spec, job: Job) -> dict[str, Any]:
     if job.kind != "gates":  # a job after skipped gates or canary slots still runs
         guard = " && ".join(part for part in ("!failure() && !cancelled()", guard) if part)
     timeout = job.timeout if isinstance(job.timeout, int) else _input_expression(f"inputs.{job.timeout}")
+    producers = {j.id: j.produces for j in plan_jobs}
     return {
         "id": job.id,
         "kind": job.kind,
         "name": job.name,
-        "needs": list(job.needs),
+        "needs": [*job.needs, *(r for r in job.reads if r not in job.needs and r in producers)],
+        # unique per attempt: an artifact name can be uploaded once per run, across re-runs
+        "artifact": _input_expression(
+            f"format('{job.produces}-{{0}}-{{1}}', inputs.environment, github.run_attempt)"
+        )
+        if job.produces
+        else "",
+        "downloads": {
+            producers[r]: _input_expression(f"needs.{r}.outputs.artifact") for r in job.reads if r in producers
+        },
         "condition": "${{ " + guard + " }}" if guard.startswith("!") else guard,  # `!` starts a YAML tag
         "timeout": timeout,
         "environment": "inputs.previous-environment"
@@ -126,7 +136,7 @@ def files(spec: Spec, plan: Plan) -> list[TemplateFile]:
         "declared_inputs": declared_inputs(plan),
         "inputs": {e.name: {k: input_value(v) for k, v in e.inputs} for e in plan.environments},
         "regions": spec.regions,
-        "jobs": [_job(spec, job) for job in plan.jobs],
+        "jobs": [_job(spec, job, plan.jobs) for job in plan.jobs],
         "restore_steps": [_step(shell) for shell in restore_steps(spec)],
     }
     base = ".github/workflows"
