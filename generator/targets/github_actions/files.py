@@ -110,7 +110,9 @@ def _job(spec: Spec, job: Job, plan_jobs: tuple[Job, ...]) -> dict[str, Any]:
         if job.produces
         else "",
         "downloads": {
-            producers[r]: _input_expression(f"needs.{r}.outputs.artifact") for r in job.reads if r in producers
+            producers[read]: _input_expression(f"needs.{read}.outputs.artifact")
+            for read in job.reads
+            if read in producers
         },
         "condition": "${{ " + guard + " }}" if guard.startswith("!") else guard,  # `!` starts a YAML tag
         "timeout": timeout,
