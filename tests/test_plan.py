@@ -95,16 +95,19 @@ def test_the_release_artifact_carries_what_is_deployed() -> None:
 
 def test_mermaid_draws_gates_approval_and_strategy() -> None:
     text = mermaid(plan(load_spec(SPEC_V1)))
-    assert text.startswith("flowchart LR\n")
+    assert text.startswith("flowchart TB\n")  # readable at GitHub's page width
     assert 'prod_approval[/"approval: ai-leads"/]' in text
     assert "prod_safety --> prod_approval" in text
-    assert "canary 10% → 50% → 100%" in text
+    assert "prod_provision --> prod_canary_1" in text
+    assert 'prod_canary_2["canary 50%: route, bake' in text
+    assert "prod_canary_3 -. breach or failure .-> prod_restore" in text  # the rollback path
 
 
 def test_mermaid_labels_cannot_break_out() -> None:
     from generator.targets.docs.diagram import _label
 
     assert '"' not in _label('say "hi"]')
+    assert "<" not in _label("<img src=x onerror=alert(1)>") and "`" not in _label("`code`")
 
 
 def test_explain_mermaid_prints_the_same_diagram() -> None:

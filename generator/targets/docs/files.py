@@ -28,7 +28,16 @@ def _rows(spec: Spec) -> list[dict[str, str]]:
 
 
 def _jobs(spec: Spec) -> list[dict[str, str]]:
-    jobs = [
+    foundation = bool(spec.foundation_models)
+    routing = (
+        " Foundation-model routing is published in App Configuration (`almgen:active:<model>`, "
+        "`almgen:canary:<model>`, labelled with the environment): your service must read it to "
+        "send the canary share to the candidate; custom models are routed by the online "
+        "endpoint's traffic map."
+        if foundation
+        else ""
+    )
+    return [
         {
             "name": "Build",
             "text": "validates the spec (`almgen validate`), checks the generated files are current "
@@ -37,20 +46,31 @@ def _jobs(spec: Spec) -> list[dict[str, str]]:
         },
         {
             "name": "Gates",
-            "text": "before an environment that lists gates: runs the evaluation and safety "
-            "commands against the previous environment's deployment and checks their "
-            "results with `.almgen/scripts/gate.py` (fail closed).",
+            "text": "before an environment that lists gates (on Azure DevOps in a stage of their own, "
+            "so reviewers see the results before they approve): runs the evaluation and safety "
+            "commands against the previous environment's deployment and checks their results "
+            "with `.almgen/scripts/gate.py` (fail closed).",
         },
         {
-            "name": "Deploy, per environment",
-            "text": "waits for the environment's approval, reads the live state, "
-            "runs a what-if, deploys `infra/` with the environment's "
-            "`.bicepparam`, primary region first"
+            "name": "Provision",
+            "text": "waits for the environment's approval, reads the live state, runs a what-if, and "
+            "deploys `infra/` with the environment's `.bicepparam`, primary region first"
             + ("; trains and registers custom models with their lineage" if spec.custom_models else "")
-            + ("; deploys the agents" if spec.agents else "")
-            + "; moves traffic by the environment's strategy with "
-            "automatic rollback; runs its tests; and writes the release "
-            "record.",
+            + ". A re-deploy keeps what serves: the live state is passed to the deployment.",
+        },
+        {
+            "name": "Canary step (one job per step)",
+            "text": "logs in afresh, routes the step's share of every model's traffic to its "
+            "candidate in every region, bakes, and checks each model's error rate and p95 latency; "
+            "on a breach, a failure or a cancellation it restores the routing from before the "
+            "canary." + routing,
+        },
+        {
+            "name": "Finish",
+            "text": "runs the environment's tests (against the blue-green candidate before the "
+            "swap), swaps blue-green environments and watches them (swapping back on a breach)"
+            + (", deploys the agents" if spec.agents else "")
+            + ", and writes the release record.",
         },
         {
             "name": "Lifecycle (weekly)",
@@ -64,7 +84,6 @@ def _jobs(spec: Spec) -> list[dict[str, str]]:
             + ".",
         },
     ]
-    return jobs
 
 
 def _models(spec: Spec) -> list[dict[str, str]]:
