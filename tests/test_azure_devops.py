@@ -103,9 +103,10 @@ def test_deployment_jobs_are_bound_to_environments_and_canary_is_unrolled(
         assert "deployment" in job and job["environment"] == "${{ parameters.environment }}"
         assert set(job["strategy"]) == {"runOnce"}  # never the native canary strategy
         assert job["deployment"] != "Deploy"  # reserved by Azure DevOps
-    if sample == "enterprise":
-        canary = _load(jobs / "canary-step.yml")["jobs"][0]["strategy"]["runOnce"]
-        assert "failure" in canary["on"]  # the routing is restored when a step fails
+    for name in ["finish.yml"] + (["canary-step.yml"] if sample == "enterprise" else []):
+        steps = _load(jobs / name)["jobs"][0]["strategy"]["runOnce"]["deploy"]["steps"]
+        restores = [s for s in steps if str(s.get("displayName", "")).startswith("Roll back")]
+        assert restores and all(s["condition"] == "or(failed(), canceled())" for s in restores)
 
 
 def test_the_service_connection_is_known_at_compile_time(repos: dict[str, Path]) -> None:

@@ -229,6 +229,7 @@ def _jobs(spec: Spec) -> tuple[Job, ...]:
                 canary_index=index,
                 produces="routing" if index == 1 else "",
                 reads=("provision",) if index == 1 else ("provision", "canary-1"),
+                restores=True,
             )
         )
     jobs.append(
@@ -241,7 +242,8 @@ def _jobs(spec: Spec) -> tuple[Job, ...]:
             "environment",
             "finish-timeout",
             _finish_steps(spec),
-            reads=("gates", "provision") if jobs[0].kind == "gates" else ("provision",),
+            reads=tuple(j.id for j in jobs if j.id in ("gates", "provision", "canary-1")),
+            restores=True,
         )
     )
     return tuple(jobs)

@@ -155,6 +155,7 @@ class Job:
     canary_index: int = 0  # canary-step jobs: 1 for the first step
     produces: str = ""  # the artifact this job publishes for later jobs ("" none)
     reads: tuple[str, ...] = ()  # the jobs whose artifacts it downloads
+    restores: bool = False  # on failure or cancellation, the routing from before the rollout comes back
 
     @property
     def first_canary(self) -> bool:

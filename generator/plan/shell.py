@@ -235,7 +235,7 @@ def _swap_steps(spec: Spec, step: Step) -> list[ShellStep]:
                 ),
                 '  --bake-minutes "$ALMGEN_BAKE_MINUTES" --error-rate-percent "$ALMGEN_ERROR_RATE_PERCENT" '
                 '"${latency[@]}" \\',
-                '  --save-previous "previous-${ALMGEN_MODEL}.json"',
+                f'  --save-previous "{ROUTING}/previous-${{ALMGEN_MODEL}}.json"',
             ),
             env=_model_env(model.name, model.kind),
             inputs=_THRESHOLDS,
@@ -303,7 +303,11 @@ def canary_steps(spec: Spec) -> list[ShellStep]:
 
 
 def restore_steps(spec: Spec) -> list[ShellStep]:
-    """After a failed canary step: every model's routing from before the canary, back."""
+    """After a failure: every model's routing from before the rollout, back (nothing saved: nothing moved).
+
+    The first canary step and the blue-green swap save it under `routing/`; a canary step job,
+    and the finish job (a test, the swap or the agents failing after traffic moved) restore it.
+    """
     return [
         ShellStep(
             f"restore-{model.name}",

@@ -73,15 +73,24 @@ def _step(shell: ShellStep) -> dict[str, Any]:
         "inputs": [(name, "${{ parameters." + camel(source) + " }}") for name, source in shell.inputs],
         "script": shell.script,
         "keep_routing": False,
+        "runtime_condition": "",
     }
 
 
-def _job(spec: Spec, job: Job) -> dict[str, Any]:
+def _job(spec: Spec, job: Job, plan: Plan) -> dict[str, Any]:
     steps = [_step(shell) for shell in job_steps(spec, job)]
     if job.kind == "canary-step":  # the first step keeps the routing every later restore needs
         routed = [s for s in steps if s["name"].startswith("Route ")]
         routed[-1]["keep_routing"] = True
-    return {"id": job.devops_id, "kind": job.kind, "steps": steps}
+    routing = [plan.job(read) for read in job.reads if read == "canary-1"]
+    return {
+        "id": job.devops_id,
+        "kind": job.kind,
+        "steps": steps,
+        "restores": job.restores,
+        # the routing artifact is there when the first canary step ran
+        "routing_condition": condition(routing[0].condition) if routing else "",
+    }
 
 
 def stage_parameters(plan: Plan) -> list[dict[str, Any]]:
@@ -129,7 +138,7 @@ def jobs_of(plan: Plan, kind: str) -> list[Job]:
 
 def files(spec: Spec, plan: Plan) -> list[TemplateFile]:
     service = spec.service.name
-    jobs = {job.kind: _job(spec, job) for job in plan.jobs if job.kind != "gates"}
+    jobs = {job.kind: _job(spec, job, plan) for job in plan.jobs if job.kind != "gates"}
     context = {
         "spec": spec,
         "plan": plan,
@@ -145,7 +154,10 @@ def files(spec: Spec, plan: Plan) -> list[TemplateFile]:
         "gates_condition": condition(plan.job("gates").condition) if jobs_of(plan, "gates") else "",
         "stages": stage_parameters(plan),
         "jobs": jobs,
-        "restore_steps": [_step(shell) for shell in restore_steps(spec)],
+        # in the same job (and workspace) as what failed, as on GitHub; on cancellation too
+        "restore_steps": [
+            {**_step(shell), "runtime_condition": "or(failed(), canceled())"} for shell in restore_steps(spec)
+        ],
         "gates": spec.gates,
         "regions": spec.regions,
         "quota_percent": spec.monitoring.alerts.quota_percent,

@@ -97,7 +97,7 @@ def _job(spec: Spec, job: Job, plan_jobs: tuple[Job, ...]) -> dict[str, Any]:
     if job.kind != "gates":  # a job after skipped gates or canary slots still runs
         guard = " && ".join(part for part in ("!failure() && !cancelled()", guard) if part)
     timeout = job.timeout if isinstance(job.timeout, int) else _input_expression(f"inputs.{job.timeout}")
-    producers = {j.id: j.produces for j in plan_jobs}
+    producers = {j.id: j for j in plan_jobs if j.produces}
     return {
         "id": job.id,
         "kind": job.kind,
@@ -109,11 +109,16 @@ def _job(spec: Spec, job: Job, plan_jobs: tuple[Job, ...]) -> dict[str, Any]:
         )
         if job.produces
         else "",
+        # an artifact is there when its producer ran: the download has the producer's condition
         "downloads": {
-            producers[read]: _input_expression(f"needs.{read}.outputs.artifact")
+            producers[read].produces: {
+                "name": _input_expression(f"needs.{read}.outputs.artifact"),
+                "if": condition(producers[read].condition),
+            }
             for read in job.reads
             if read in producers
         },
+        "restores": job.restores,
         "condition": "${{ " + guard + " }}" if guard.startswith("!") else guard,  # `!` starts a YAML tag
         "timeout": timeout,
         "environment": "inputs.previous-environment"
