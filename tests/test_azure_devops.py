@@ -130,3 +130,13 @@ def test_no_spec_text_in_pipelines(repos: dict[str, Path]) -> None:
     for command in json.loads(table)["tests"].values():
         for path in _pipelines(repos["enterprise"]):
             assert command not in path.read_text("utf-8")
+
+
+@pytest.mark.parametrize("sample", DEVOPS_SAMPLES)
+def test_every_parameter_a_template_reads_is_declared(sample: str, repos: dict[str, Path]) -> None:
+    """Azure DevOps expands an undeclared `${{ parameters.x }}` to nothing, silently."""
+    for path in _pipelines(repos[sample]):
+        document = _load(path)
+        declared = {p["name"] for p in document.get("parameters") or [] if isinstance(p, dict)}
+        used = set(re.findall(r"\$\{\{[^}]*?parameters\.(\w+)", path.read_text("utf-8")))
+        assert used <= declared, f"{path.name}: {sorted(used - declared)} read but not declared"

@@ -12,7 +12,7 @@ import json
 from dataclasses import dataclass
 
 from generator.plan.model import Condition, Job, Step
-from generator.spec.model import Spec
+from generator.spec.model import Model, Spec
 
 RELEASE = "release"  # where the promoted artifact is downloaded
 SCRIPTS = f"{RELEASE}/.almgen/scripts"
@@ -199,9 +199,14 @@ _CANDIDATE = (
     "state=live-state.json",
     "if [ -f live-state-next.json ]; then state=live-state-next.json; fi",
     'to="$('
-    + _python("traffic", 'candidate --state "$state" --model "$ALMGEN_MODEL" --kind "$ALMGEN_KIND"')
+    + _python(
+        "traffic",
+        'candidate --state "$state" --model "$ALMGEN_MODEL" --kind "$ALMGEN_KIND" '
+        '--version "$ALMGEN_MODEL_VERSION"',
+    )
     + ' --candidates candidates.json)"',
 )
+MOVED = "moved.txt"  # a route step touches it when traffic moved; bake and check follow it
 _LATENCY = (
     "latency=()",
     'if [ "$ALMGEN_LATENCY_P95_MS" != "0" ]; then',
@@ -216,8 +221,12 @@ _THRESHOLDS = (
 ROUTING = "routing"  # the folder that keeps each model's routing from before the canary
 
 
-def _model_env(model_name: str, kind: str) -> tuple[tuple[str, str], ...]:
-    return (("ALMGEN_MODEL", model_name), ("ALMGEN_KIND", kind))
+def _model_env(model: Model) -> tuple[tuple[str, str], ...]:
+    return (
+        ("ALMGEN_MODEL", model.name),
+        ("ALMGEN_KIND", model.kind),
+        ("ALMGEN_MODEL_VERSION", model.version or ""),
+    )
 
 
 def _swap_steps(spec: Spec, step: Step) -> list[ShellStep]:
@@ -237,7 +246,7 @@ def _swap_steps(spec: Spec, step: Step) -> list[ShellStep]:
                 '"${latency[@]}" \\',
                 f'  --save-previous "{ROUTING}/previous-${{ALMGEN_MODEL}}.json"',
             ),
-            env=_model_env(model.name, model.kind),
+            env=_model_env(model),
             inputs=_THRESHOLDS,
             condition=step.condition,
         )
@@ -265,18 +274,28 @@ def canary_steps(spec: Spec) -> list[ShellStep]:
                 _python(
                     "traffic",
                     'shift --outputs outputs.json --env "$ALMGEN_ENVIRONMENT" --model "$ALMGEN_MODEL" '
-                    '--kind "$ALMGEN_KIND" --to "$to" --percent "$ALMGEN_PERCENT" "${save[@]}"',
+                    '--kind "$ALMGEN_KIND" --to "$to" --percent "$ALMGEN_PERCENT" '
+                    f'--after "$ALMGEN_PREVIOUS_PERCENT" --moved {MOVED} "${{save[@]}}"',
                 ),
             ),
-            env=_model_env(model.name, model.kind),
-            inputs=(("ALMGEN_PERCENT", "canary-percent"),),
+            env=_model_env(model),
+            inputs=(
+                ("ALMGEN_PERCENT", "canary-percent"),
+                ("ALMGEN_PREVIOUS_PERCENT", "canary-previous-percent"),
+            ),
         )
         for model in spec.models
     ]
     bake = ShellStep(
         "bake",
         "Bake: let the canary serve before judging it",
-        _script('sleep "$((ALMGEN_BAKE_MINUTES * 60))"'),
+        _script(
+            f"if [ ! -f {MOVED} ]; then",
+            '  echo "No traffic moved in this step: nothing to bake."',
+            "  exit 0",
+            "fi",
+            'sleep "$((ALMGEN_BAKE_MINUTES * 60))"',
+        ),
         inputs=(("ALMGEN_BAKE_MINUTES", "bake-minutes"),),
     )
     check = [
@@ -294,7 +313,7 @@ def canary_steps(spec: Spec) -> list[ShellStep]:
                     '--error-rate-percent "$ALMGEN_ERROR_RATE_PERCENT" "${latency[@]}"',
                 ),
             ),
-            env=_model_env(model.name, model.kind),
+            env=_model_env(model),
             inputs=_THRESHOLDS,
         )
         for model in spec.models
@@ -321,7 +340,7 @@ def restore_steps(spec: Spec) -> list[ShellStep]:
                 ),
                 "fi",
             ),
-            env=_model_env(model.name, model.kind),
+            env=_model_env(model),
         )
         for model in spec.models
     ]

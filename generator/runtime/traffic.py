@@ -376,6 +376,19 @@ def restore(stacks: list[Stack], previous: dict[str, Any]) -> None:
         print(f"{stack.location}: {model} restored to {json.dumps(saved, sort_keys=True)}")
 
 
+def share_of(previous: dict[str, Any], to: str) -> int:
+    """The smallest share of traffic TO has in any region of a snapshot."""
+    shares = []
+    for region in previous["stacks"]:
+        if previous["kind"] == "foundation":
+            canary = region["canary"]
+            share = 100 if region.get("active") == to and canary["percent"] == 0 else 0
+            shares.append(int(canary["percent"]) if canary.get("deployment") == to else share)
+        else:
+            shares.append(int((region.get("traffic") or {}).get(to, 0)))
+    return min(shares, default=0)
+
+
 def already_live(previous: dict[str, Any], to: str) -> bool:
     """Whether TO already takes all traffic in every region (a re-run has nothing to do)."""
     for region in previous["stacks"]:
@@ -617,6 +630,7 @@ def parser() -> argparse.ArgumentParser:
     pick.add_argument("--model", required=True, help="model name from the spec")
     pick.add_argument("--kind", required=True, choices=("foundation", "custom"), help="model kind")
     pick.add_argument("--candidates", type=Path, help="the file plan-ml --candidates wrote (custom models)")
+    pick.add_argument("--version", help="the version the spec wants (foundation models)")
     where = subs.add_parser("endpoint", help="print the primary region's AI Services endpoint")
     where.add_argument("--outputs", required=True, type=Path, help="ARM deployment outputs JSON")
     shift_cmd = subs.add_parser("shift", help="send PERCENT of a model's traffic to a deployment")
@@ -624,6 +638,10 @@ def parser() -> argparse.ArgumentParser:
     shift_cmd.add_argument("--to", required=True, help="deployment (foundation) or colour (custom)")
     shift_cmd.add_argument("--percent", required=True, type=percent_arg, help="1-100; 100 makes it active")
     shift_cmd.add_argument("--save-previous", type=Path, help="save the previous routing here")
+    shift_cmd.add_argument("--moved", type=Path, help="touch this file when traffic moved (bakes follow it)")
+    shift_cmd.add_argument(
+        "--after", type=whole(0), default=0, help="the share the previous canary step gave (checked first)"
+    )
     back = subs.add_parser("restore", help="restore routing saved by shift, canary or swap")
     back.add_argument("--outputs", required=True, type=Path, help="ARM deployment outputs JSON")
     back.add_argument("--previous", required=True, type=Path, help="the saved routing")
@@ -651,8 +669,8 @@ def parser() -> argparse.ArgumentParser:
 
 def run(args: argparse.Namespace, sleep: Callable[[float], None]) -> int:
     if args.command == "state":
-        if not args.outputs.exists():
-            print("{}")
+        if not args.outputs.exists() or read_json(args.outputs, "deployment outputs") == {}:
+            print("{}")  # the first deploy: nothing serves yet
             return 0
         print(
             json.dumps(
@@ -679,7 +697,18 @@ def run(args: argparse.Namespace, sleep: Callable[[float], None]) -> int:
         previous = snapshot(stacks, args.env, args.model, args.kind)
         print(f"previous: {json.dumps(previous, sort_keys=True)}")
         save(args.save_previous, previous)
+        if already_live(previous, args.to):
+            print(f"{args.to} already takes all traffic of {args.model}: nothing to move")
+            return 0
+        if share_of(previous, args.to) < args.after:
+            raise UsageError(
+                f"{args.to} has {share_of(previous, args.to)}% of {args.model}, not the {args.after}% the "
+                "previous canary step gave it: the canary was rolled back. Re-run all jobs, not only "
+                "the failed ones, so that every step bakes again."
+            )
         shift(stacks, args, args.percent)
+        if args.moved is not None:
+            args.moved.touch()
         return 0
     return rollout(args, args.steps if args.command == "canary" else [100], sleep)
 
@@ -687,15 +716,21 @@ def run(args: argparse.Namespace, sleep: Callable[[float], None]) -> int:
 def candidate(args: argparse.Namespace) -> str:
     """The deployment that receives the new version: the colour that does not serve now.
 
-    Foundation models: `<model>-blue` serves first, so the candidate is the other colour of the
-    active deployment. Custom models: the colour plan-ml gave the new version, else the live one
-    (which already serves it: the rollout then has nothing to move).
+    Foundation models: `<model>-blue` serves first. When nothing serves yet (a first deploy) or
+    the active deployment already serves `--version`, the active deployment itself: the rollout
+    has nothing to move. Otherwise the other colour, which the deploy gave the new version.
+    Custom models: the colour plan-ml gave the new version, else the live one (which already
+    serves it: the rollout then has nothing to move).
     """
     state = read_json(args.state, "state")
     if not isinstance(state, dict):
         raise UsageError("--state must hold an object")
     if args.kind == "foundation":
-        active = str((state.get("active") or {}).get(args.model) or f"{args.model}-blue")
+        live = (state.get("active") or {}).get(args.model)
+        active = str(live or f"{args.model}-blue")
+        serving = (state.get("versions") or {}).get(active)
+        if live is None or (args.version is not None and serving == args.version):
+            return active
         return f"{args.model}-green" if active.endswith("-blue") else f"{args.model}-blue"
     if args.candidates and args.candidates.exists():
         picked = read_json(args.candidates, "candidates")

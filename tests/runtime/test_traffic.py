@@ -258,6 +258,37 @@ def test_shift_foundation_canary_percent(
     assert 'previous: {"env": "prod", "kind": "foundation"' in capsys.readouterr().out
 
 
+def test_shift_marks_that_traffic_moved(fake_az: FakeAz, outputs: Path, tmp_path: Path) -> None:
+    fake_az.respond({"appconfig kv list": ok(kv()), "appconfig kv set": ok({})})
+    moved = tmp_path / "moved.txt"
+    argv = ["shift", *target(outputs), "--to", "chat-green", "--percent", "10", "--moved", str(moved)]
+    assert traffic.main(argv) == 0
+    assert moved.exists()
+
+
+def test_shift_to_what_already_serves_moves_nothing(fake_az: FakeAz, outputs: Path, tmp_path: Path) -> None:
+    """A re-run of the same commit: the candidate is the active deployment; no key is written."""
+    fake_az.respond({"appconfig kv list": ok(kv(active="chat-green")), "appconfig kv set": ok({})})
+    moved = tmp_path / "moved.txt"
+    argv = ["shift", *target(outputs), "--to", "chat-green", "--percent", "25", "--moved", str(moved)]
+    assert traffic.main(argv) == 0
+    assert kv_sets(fake_az) == [] and not moved.exists()
+
+
+def test_a_canary_step_after_a_rollback_refuses_to_jump(
+    fake_az: FakeAz, outputs: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Re-running only a failed step 3 after its rollback would go from 0 % straight to 50 %."""
+    fake_az.respond({"appconfig kv list": ok(kv()), "appconfig kv set": ok({})})
+    argv = ["shift", *target(outputs), "--to", "chat-green", "--percent", "50", "--after", "25"]
+    assert traffic.main(argv) == 2
+    assert kv_sets(fake_az) == []
+    assert "Re-run all jobs" in capsys.readouterr().err
+    step = json.dumps({"deployment": "chat-green", "percent": 25})
+    fake_az.respond({"appconfig kv list": ok(kv(canary=step)), "appconfig kv set": ok({})})
+    assert traffic.main(argv) == 0
+
+
 def test_shift_custom(fake_az: FakeAz, outputs: Path, tmp_path: Path) -> None:
     fake_az.respond(
         {

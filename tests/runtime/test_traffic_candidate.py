@@ -16,17 +16,30 @@ def run(capsys: pytest.CaptureFixture[str], *argv: str) -> str:
 
 
 @pytest.mark.parametrize(
-    ("active", "expected"),
-    [(None, "chat-green"), ("chat-blue", "chat-green"), ("chat-green", "chat-blue")],
+    ("active", "serving", "expected"),
+    [
+        (None, None, "chat-blue"),  # a first deploy: nothing serves, nothing to roll out
+        ("chat-blue", "2024-08-06", "chat-green"),  # a new version goes to the other colour
+        ("chat-green", "2024-08-06", "chat-blue"),
+        ("chat-blue", "2024-11-20", "chat-blue"),  # the same version again: nothing moves
+        ("chat-green", "2024-11-20", "chat-green"),
+    ],
 )
-def test_foundation_candidate_is_the_colour_that_does_not_serve(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str], active: str | None, expected: str
+def test_foundation_candidate_is_the_other_colour_only_for_a_new_version(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], active: str | None, serving: str | None, expected: str
 ) -> None:
     state = tmp_path / "state.json"
-    state.write_text(json.dumps({"active": {"chat": active}} if active else {}))
-    assert (
-        run(capsys, "candidate", "--state", str(state), "--model", "chat", "--kind", "foundation") == expected
-    )
+    live = {"active": {"chat": active}, "versions": {active: serving}} if active else {}
+    state.write_text(json.dumps(live))
+    args = ["candidate", "--state", str(state), "--model", "chat", "--kind", "foundation"]
+    assert run(capsys, *args, "--version", "2024-11-20") == expected
+
+
+def test_state_of_a_first_deploy_is_empty(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """On DeploymentNotFound the pipeline writes {}: the state of nothing deployed, not an error."""
+    outputs = tmp_path / "outputs-before.json"
+    outputs.write_text("{}\n")
+    assert run(capsys, "state", "--outputs", str(outputs), "--env", "dev") == "{}"
 
 
 def test_custom_candidate_comes_from_plan_ml_else_the_live_colour(

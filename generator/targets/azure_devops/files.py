@@ -64,13 +64,23 @@ def declared_parameters(plan: Plan) -> list[dict[str, Any]]:
     return [{"name": camel(name), "type": parameter_type(first[name])} for name in INPUTS]
 
 
+JOB_PARAMETERS = {  # inputs a canary step job gets as its own parameters
+    "canary-percent": "percent",
+    "canary-previous-percent": "previousPercent",
+}
+
+
+def _parameter(source: str) -> str:
+    return JOB_PARAMETERS.get(source) or camel(source)
+
+
 def _step(shell: ShellStep) -> dict[str, Any]:
     return {
         "name": shell.name,
         "condition": condition(shell.condition),
         "timeout": shell.timeout,
         "env": list(shell.env),
-        "inputs": [(name, "${{ parameters." + camel(source) + " }}") for name, source in shell.inputs],
+        "inputs": [(name, "${{ parameters." + _parameter(source) + " }}") for name, source in shell.inputs],
         "script": shell.script,
         "keep_routing": False,
         "runtime_condition": "",
@@ -111,6 +121,7 @@ def _stage(plan: Plan, env_plan: EnvironmentPlan, depends_on: str) -> dict[str, 
     canary = [
         {
             "percent": percents[job.canary_index - 1],
+            "previousPercent": percents[job.canary_index - 2] if job.canary_index > 1 else 0,
             "job": job.devops_id,
             "after": plan.job(job.needs[0]).devops_id,
             "first": job.first_canary,

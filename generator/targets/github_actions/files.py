@@ -70,17 +70,21 @@ def _step(shell: ShellStep, job: Job | None = None) -> dict[str, Any]:
         "condition": condition(shell.condition),
         "timeout": shell.timeout,
         "env": list(shell.env),
-        "inputs": [(name, _input_expression(_source(source, job))) for name, source in shell.inputs],
+        "inputs": [(name, _input_value(source, job)) for name, source in shell.inputs],
         "script": shell.script,
         "keep_routing": False,
     }
 
 
-def _source(source: str, job: Job | None) -> str:
-    """An input's expression; a canary step job reads its own percentage from the list."""
+def _input_value(source: str, job: Job | None) -> str:
+    """An input's value in a step's env; a canary step job reads its own percentages from the list."""
     if source == "canary-percent" and job is not None:
-        return f"fromJSON(inputs.canary-steps)[{job.canary_index - 1}]"
-    return f"inputs.{source}"
+        return _input_expression(f"fromJSON(inputs.canary-steps)[{job.canary_index - 1}]")
+    if source == "canary-previous-percent" and job is not None:
+        if job.canary_index == 1:
+            return '"0"'  # the first step follows nothing (a literal: zizmor flags `${{ 0 }}`)
+        return _input_expression(f"fromJSON(inputs.canary-steps)[{job.canary_index - 2}]")
+    return _input_expression(f"inputs.{source}")
 
 
 def _input_expression(expression: str) -> str:
