@@ -47,6 +47,7 @@ def checkov_report(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     return tools.checkov(root, "bicep")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("sample", SAMPLE_NAMES)
 def test_checkov_finds_nothing(sample: str, checkov_report: dict[str, Any]) -> None:
     results = checkov_report["results"]
@@ -187,3 +188,20 @@ def test_model_deployments_carry_lineage_tags() -> None:
     assert "'training-data-asset': 'fraud-transactions'" in prod
     assert "'training-data-version': '12'" in prod
     assert "'model-version': '1.3.0'" in prod
+
+
+def test_agent_services_filter_indirect_attacks_and_protected_material() -> None:
+    from tests.generated import outputs
+
+    params = next(f.text for f in outputs("enterprise") if f.path == "infra/env/prod.bicepparam")
+    for name, source in (
+        ("Indirect Attack", "Prompt"),
+        ("Protected Material Text", "Completion"),
+        ("Protected Material Code", "Completion"),
+    ):
+        assert (
+            f"name: '{name}'\n        blocking: true\n        enabled: true\n        source: '{source}'"
+            in params
+        )
+    no_agents = next(f.text for f in outputs("openai-chat-github") if f.path.endswith("prod.bicepparam"))
+    assert "Indirect Attack" not in no_agents

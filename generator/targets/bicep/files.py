@@ -135,6 +135,14 @@ def _content_filters(spec: Spec) -> list[dict[str, Any]]:
             for source in ("Prompt", "Completion")
         ]
         rules.append({"name": "Jailbreak", "blocking": flt.blocking, "enabled": True, "source": "Prompt"})
+        if spec.agents:  # agents read tool output and documents: prompt shields and protected material
+            rules.append(
+                {"name": "Indirect Attack", "blocking": flt.blocking, "enabled": True, "source": "Prompt"}
+            )
+            rules += [
+                {"name": name, "blocking": flt.blocking, "enabled": True, "source": "Completion"}
+                for name in ("Protected Material Text", "Protected Material Code")
+            ]
         out.append({"name": flt.name, "mode": "Blocking" if flt.blocking else "Default", "filters": rules})
     return out
 
