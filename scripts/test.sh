@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Installs the test dependencies, then runs the whole test suite (arguments go to pytest).
+# Installs the test dependencies, then runs the test suite (arguments go to pytest). Tests marked
+# slow (the validators below, the wheel) run with --slow or when CI is set, as it is in CI.
 #
 # The output validators (tests/tools.py runs them) are pinned here: a new version can bring new
 # findings, so upgrading one is a change of its own.

@@ -2,8 +2,9 @@
 
 Each folder in tests/errors/cases holds an `almgen.yaml` with one kind of mistake (a few hold
 several, to show that every error is reported at once, sorted by position) and `expected.txt`,
-the exact stderr. The CLI runs as a subprocess in the case folder, so paths in messages are
-relative and the snapshots do not depend on where the repository is checked out.
+the exact stderr. The CLI runs in-process (click's CliRunner) with the case folder as the working
+directory, so paths in messages are relative and the snapshots do not depend on where the
+repository is checked out; one test runs the real executable to prove it prints the same.
 
 After an intended change of a message: `pytest tests/test_error_output.py --update-goldens`,
 then read the changed expected.txt files as a user would.
@@ -19,7 +20,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
+from generator.cli import cli
 from tests.conftest import Golden
 
 CASES_DIR = Path(__file__).resolve().parent / "errors" / "cases"
@@ -101,7 +104,16 @@ class Run:
     seconds: float
 
 
-def run_validate(cwd: Path) -> Run:
+def run_validate(cwd: Path, monkeypatch: pytest.MonkeyPatch) -> Run:
+    """`almgen validate almgen.yaml` in `cwd`, in-process: what the executable would print."""
+    monkeypatch.chdir(cwd)
+    start = time.monotonic()
+    result = CliRunner().invoke(cli, ["validate", "almgen.yaml"], prog_name="almgen")
+    return Run(result.exit_code, result.stdout, result.stderr, time.monotonic() - start)
+
+
+def run_validate_executable(cwd: Path) -> Run:
+    """`almgen validate almgen.yaml` in `cwd`, as a subprocess through the real entry point."""
     start = time.monotonic()
     result = subprocess.run(
         [sys.executable, "-m", "generator", "validate", "almgen.yaml"],
@@ -164,9 +176,9 @@ def test_every_case_is_checked() -> None:
 
 
 @pytest.mark.parametrize("case", CASES)
-def test_error_output(case: str, golden: Golden) -> None:
+def test_error_output(case: str, golden: Golden, monkeypatch: pytest.MonkeyPatch) -> None:
     folder = CASES_DIR / case
-    run = run_validate(folder)
+    run = run_validate(folder, monkeypatch)
     assert_well_formed(run)
     golden.check(folder / "expected.txt", run.stderr)
     for fragment in FRAGMENTS.get(case, ()):
@@ -174,7 +186,23 @@ def test_error_output(case: str, golden: Golden) -> None:
     assert run.stdout == ""
 
 
-def test_oversize_file_is_refused_fast(tmp_path: Path) -> None:
+@pytest.mark.parametrize("case", ["several-rule-errors"])
+def test_the_executable_prints_what_the_in_process_run_prints(
+    case: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The snapshots run in-process; the real `python -m generator` must print the same bytes."""
+    folder = CASES_DIR / case
+    executable = run_validate_executable(folder)
+    in_process = run_validate(folder, monkeypatch)
+    assert (executable.returncode, executable.stdout, executable.stderr) == (
+        in_process.returncode,
+        in_process.stdout,
+        in_process.stderr,
+    )
+    assert executable.stderr == (folder / "expected.txt").read_text("utf-8")
+
+
+def test_oversize_file_is_refused_fast(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A spec over 1 MiB is refused by its size, before it is read or parsed."""
     spec = tmp_path / "almgen.yaml"
     line = "# " + "x" * 1021 + "\n"  # 1 KiB of comment
@@ -182,7 +210,7 @@ def test_oversize_file_is_refused_fast(tmp_path: Path) -> None:
     spec.write_text(body, "utf-8", newline="\n")
     size = spec.stat().st_size
     assert size > MAX_SPEC_BYTES
-    run = run_validate(tmp_path)
+    run = run_validate(tmp_path, monkeypatch)
     blocks = assert_well_formed(run)
     assert len(blocks) == 1
     assert blocks[0][0] == (

@@ -5,7 +5,8 @@ from pathlib import Path
 import pytest
 
 from generator.errors import SpecInvalid
-from generator.spec.load import format_path, load_document
+from generator.spec.document import format_path
+from generator.spec.load import load_document
 from tests.helpers import MINIMAL, write_tree
 
 

@@ -14,6 +14,8 @@ import pytest
 
 from tests.conftest import REPO, SAMPLES
 
+pytestmark = pytest.mark.slow  # builds a wheel and installs it into a new environment
+
 
 @pytest.fixture(scope="module")
 def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:

@@ -467,20 +467,25 @@ def set_at(data: Any, path: Path_, value: Any) -> Any:
     return data
 
 
+# One-letter edits at index i of a word.
+_EDITS: dict[str, Callable[[str, int], str]] = {
+    "drop": lambda word, i: word[:i] + word[i + 1 :],
+    "double": lambda word, i: word[:i] + word[i] + word[i:],
+    "swap": lambda word, i: word[:i] + word[i + 1] + word[i] + word[i + 2 :],
+    "case": lambda word, i: word.swapcase(),
+}
+
+
 def typo(draw: st.DrawFn, word: str) -> str:
     """`word` with one edit a human might make: a dropped, doubled, swapped or changed letter."""
     kind = draw(st.sampled_from(["drop", "double", "swap", "change", "case", "space", "empty"]))
     if kind == "empty" or not word:
         return draw(st.sampled_from(["", " ", word + "s", "_" + word]))
     i = draw(st.integers(0, len(word) - 1))
-    if kind == "drop":
-        return word[:i] + word[i + 1 :]
-    if kind == "double":
-        return word[:i] + word[i] + word[i:]
-    if kind == "swap" and i + 1 < len(word):
-        return word[:i] + word[i + 1] + word[i] + word[i + 2 :]
-    if kind == "case":
-        return word.swapcase()
+    if kind == "swap" and i + 1 == len(word):
+        kind = "change"  # the last letter has no neighbour to swap with
+    if kind in _EDITS:
+        return _EDITS[kind](word, i)
     if kind == "space":
         return draw(st.sampled_from([" " + word, word + " ", word[:i] + " " + word[i:]]))
     return word[:i] + draw(st.characters(codec="utf-8", exclude_categories=["Cs"])) + word[i + 1 :]

@@ -11,6 +11,8 @@ import pytest
 
 from tests import tools
 
+pytestmark = pytest.mark.slow  # every test here needs the validators scripts/test.sh installs
+
 GOOD_WORKFLOW = """\
 name: ci
 on:

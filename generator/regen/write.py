@@ -65,6 +65,11 @@ def classify(target: Path | None, output: OutputFile, entry: mf.Entry | None) ->
         return "missing"
     if output.ownership == "seeded":
         return "seeded"
+    return _content_state(target, output, entry)
+
+
+def _content_state(target: Path, output: OutputFile, entry: mf.Entry | None) -> State:
+    """An existing generated file compared with what the spec renders now."""
     data = target.read_bytes()
     if data == output.text.encode("utf-8"):
         return "current"
@@ -77,47 +82,69 @@ def plan_writes(
     root: Path, outputs: Iterable[OutputFile], old: mf.Manifest, *, force: bool, adopt: bool
 ) -> tuple[Report, dict[str, bytes], list[str], mf.Manifest]:
     """Decide every file's fate without touching the disk: (report, writes, removals, new manifest)."""
-    report = Report()
-    writes: dict[str, bytes] = {}
-    removals: list[str] = []
-    new = mf.Manifest(inputs=dict(old.inputs))
+    plan = _WritePlan(root, mf.Manifest(inputs=dict(old.inputs)), force=force, adopt=adopt)
     planned = set()
     for output in outputs:
         planned.add(output.path)
+        plan.decide_output(output, old.files.get(output.path))
+    for path, entry in sorted(old.files.items()):
+        if entry.ownership == "user":
+            plan.manifest.files[path] = entry  # ejected: the user's, whether generated or not
+        elif path not in planned:
+            plan.decide_no_longer_generated(path, entry)
+    for path in old.unsafe:
+        plan.report.changes.append(
+            Change(path, "ignored", "a manifest entry outside the repository: not touched")
+        )
+    plan.report.changes.sort(key=lambda c: c.path)
+    return plan.report, plan.writes, plan.removals, plan.manifest
+
+
+@dataclass
+class _WritePlan:
+    """plan_writes' decisions so far: the report, the bytes to write, the files to remove."""
+
+    root: Path
+    manifest: mf.Manifest  # the new manifest
+    force: bool
+    adopt: bool
+    report: Report = field(default_factory=Report)
+    writes: dict[str, bytes] = field(default_factory=dict)
+    removals: list[str] = field(default_factory=list)
+
+    def decide_output(self, output: OutputFile, entry: mf.Entry | None) -> None:
+        """The fate of one file the spec generates."""
         data = output.text.encode("utf-8")
-        entry = old.files.get(output.path)
-        target = safe_target(root, output.path)
+        target = safe_target(self.root, output.path)
         state = classify(target, output, entry)
         managed = mf.Entry(output.path, output.ownership, mf.sha256(data))
+        changes = self.report.changes
         if state == "outside":
-            report.changes.append(Change(output.path, "refused", "the path leaves the repository"))
+            changes.append(Change(output.path, "refused", "the path leaves the repository"))
         elif state == "ejected":
             assert entry is not None
-            new.files[output.path] = entry  # the user's file, never written again
-            report.changes.append(Change(output.path, "kept", "ejected: yours, not generated"))
-        elif state == "missing":
-            writes[output.path] = data
-            new.files[output.path] = managed
-            report.changes.append(Change(output.path, "created"))
+            self.manifest.files[output.path] = entry  # the user's file, never written again
+            changes.append(Change(output.path, "kept", "ejected: yours, not generated"))
         elif state == "seeded":  # written once, then the user's: keep the hash of what was seeded
             assert target is not None
-            new.files[output.path] = entry or mf.Entry(output.path, "seeded", mf.sha256(target.read_bytes()))
-            report.changes.append(Change(output.path, "unchanged"))
+            seeded = entry or mf.Entry(output.path, "seeded", mf.sha256(target.read_bytes()))
+            self.manifest.files[output.path] = seeded
+            changes.append(Change(output.path, "unchanged"))
         elif state == "current":
-            new.files[output.path] = managed
-            report.changes.append(Change(output.path, "unchanged"))
-        elif state == "collision" and not adopt:
-            report.changes.append(
+            self.manifest.files[output.path] = managed
+            changes.append(Change(output.path, "unchanged"))
+        elif state == "collision" and not self.adopt:
+            changes.append(
                 Change(
                     output.path,
                     "refused",
                     "a file almgen did not write is in the way (use --adopt to take it over)",
                 )
             )
-        elif state == "tampered" and not force:
+        elif state == "tampered" and not self.force:
             assert entry is not None
-            new.files[output.path] = entry
-            report.changes.append(
+            self.manifest.files[output.path] = entry
+            changes.append(
                 Change(
                     output.path,
                     "refused",
@@ -125,29 +152,23 @@ def plan_writes(
                     "the change into the spec, or use --force to overwrite it)",
                 )
             )
-        else:  # stale, or a collision / hand edit the user chose to overwrite
-            writes[output.path] = data
-            new.files[output.path] = managed
-            report.changes.append(Change(output.path, "updated"))
-    for path, entry in sorted(old.files.items()):
-        if path in planned or entry.ownership == "user":
-            if entry.ownership == "user":
-                new.files[path] = entry
-            continue
-        target = safe_target(root, path)
+        else:  # missing, stale, or a collision / hand edit the user chose to overwrite
+            self.writes[output.path] = data
+            self.manifest.files[output.path] = managed
+            changes.append(Change(output.path, "created" if state == "missing" else "updated"))
+
+    def decide_no_longer_generated(self, path: str, entry: mf.Entry) -> None:
+        """A file almgen wrote before that the spec no longer generates: removed unless it is yours now."""
+        target = safe_target(self.root, path)
         if target is None or not target.exists():
-            continue
+            return
         if entry.ownership == "managed" and mf.sha256(target.read_bytes()) == entry.sha256:
-            removals.append(path)
-            report.changes.append(Change(path, "removed"))
+            self.removals.append(path)
+            self.report.changes.append(Change(path, "removed"))
         else:
-            report.changes.append(
+            self.report.changes.append(
                 Change(path, "kept", "no longer generated, but edited by hand or seeded: it is yours now")
             )
-    for path in old.unsafe:
-        report.changes.append(Change(path, "ignored", "a manifest entry outside the repository: not touched"))
-    report.changes.sort(key=lambda c: c.path)
-    return report, writes, removals, new
 
 
 def apply(root: Path, writes: dict[str, bytes], removals: list[str], new: mf.Manifest) -> None:

@@ -1,106 +1,26 @@
 """Load a spec file: bounded, safe, and with the position of every node.
 
-The result is plain Python data (dict, list, str, int, float, bool, None) plus a map from
-each field path to where it was written, so every later error can name file:line:column.
+The result is a Document (generator/spec/document.py): plain Python data (dict, list, str, int,
+float, bool, None) plus a map from each field path to where it was written, so every later error
+can name file:line:column. The file's text is read within bounds by generator/spec/read.py;
 `extends:` chains are merged here (maps merge, lists and scalars replace).
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import json
 import math
-import os
-import re
-from collections.abc import Iterator, Mapping
 from contextlib import suppress
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from generator.errors import Issue, SpecInvalid
+from generator.spec.document import Document, FieldPath, Position, display_path, format_path
+from generator.spec.read import MAX_DEPTH, read_text, text_issues
 
-MAX_BYTES = 1024 * 1024  # a spec is a page of YAML; anything larger is a mistake or an attack
 MAX_NODES = 20_000  # after alias expansion; stops "billion laughs" documents
-MAX_DEPTH = 64
 # ruamel cannot place some nodes (keys merged in with `<<`): those keep their parent's position
 _LOOKUP_ERRORS = (KeyError, IndexError, TypeError, AttributeError)
-
-FieldPath = tuple[str | int, ...]
-_PLAIN_KEY = re.compile(r"[A-Za-z_$][A-Za-z0-9_-]*")
-
-
-@dataclass(frozen=True)
-class Position:
-    file: str  # as shown to the user
-    line: int  # 1-based
-    column: int  # 1-based
-
-
-@dataclass
-class Document:
-    """A loaded (and, with `extends`, merged) spec."""
-
-    path: Path  # the spec the user named, absolute
-    data: Any
-    positions: dict[FieldPath, Position] = field(default_factory=dict)
-    key_positions: dict[FieldPath, Position] = field(default_factory=dict)
-    files: dict[str, Path] = field(default_factory=dict)  # shown name -> absolute path
-    inputs: list[Path] = field(default_factory=list)  # every file read, the spec first
-
-    @property
-    def display(self) -> str:
-        return display_path(self.path)
-
-    @property
-    def root(self) -> Path:
-        return self.path.parent
-
-    def locate(self, path: FieldPath, *, key: bool = False) -> Position:
-        """Where `path` was written; the nearest written ancestor for a missing field."""
-        table = self.key_positions if key else self.positions
-        if path in table:
-            return table[path]
-        for end in range(len(path), -1, -1):
-            prefix = path[:end]
-            if prefix in self.key_positions:
-                return self.key_positions[prefix]
-            if prefix in self.positions:
-                return self.positions[prefix]
-        return Position(self.display, 1, 1)
-
-    def origin_dir(self, path: FieldPath) -> Path:
-        """The folder of the file that wrote `path`: relative paths in it start there."""
-        shown = self.locate(path).file
-        return self.files.get(shown, self.path).parent
-
-    def issue(
-        self, path: FieldPath, message: str, expected: str = "", fix: str = "", *, key: bool = False
-    ) -> Issue:
-        pos = self.locate(path, key=key)
-        return Issue(pos.file, pos.line, pos.column, format_path(path), message, expected, fix)
-
-
-def format_path(path: FieldPath) -> str:
-    out = ""
-    for part in path:
-        if isinstance(part, int):
-            out += f"[{part}]"
-        elif not _PLAIN_KEY.fullmatch(part):
-            out += f"[{json.dumps(part)}]"
-        elif out:
-            out += f".{part}"
-        else:
-            out = str(part)
-    return out
-
-
-def display_path(path: Path) -> str:
-    try:
-        rel = os.path.relpath(path)
-    except ValueError:  # another drive on Windows
-        return str(path)
-    return str(path) if rel.startswith("..") else rel
 
 
 def load_document(spec: Path) -> Document:
@@ -143,147 +63,12 @@ def _load_chain(path: Path, chain: list[Path], via: tuple[Document, FieldPath] |
     return _merge(base, doc)
 
 
-def _read_text(path: Path, via: tuple[Document, FieldPath] | None) -> str:
-    shown = display_path(path)
-
-    def fail(message: str, expected: str, fix: str, line: int = 1, column: int = 1) -> SpecInvalid:
-        return SpecInvalid([Issue(shown, line, column, "", message, expected, fix)])
-
-    try:
-        if not path.is_file():
-            if via is not None:
-                parent, at = via
-                raise SpecInvalid(
-                    [
-                        parent.issue(
-                            at,
-                            f"the file {parent.data[at[0]]!r} does not exist",
-                            "a path relative to this file",
-                            "correct the path or create the file",
-                        )
-                    ]
-                )
-            raise fail(
-                "no such file",
-                "a spec file such as almgen.yaml",
-                "pass the path of your spec, or run `almgen init` to start one",
-            )
-        size = path.stat().st_size
-        if size > MAX_BYTES:
-            raise fail(
-                f"the file is {size} bytes; a spec may be at most {MAX_BYTES} bytes",
-                "a YAML spec of at most 1 MiB",
-                "move large content (prompts, datasets) into files the spec names",
-            )
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise fail(
-            f"cannot read the file: {exc.strerror}", "a readable file", "check the path and its permissions"
-        ) from exc
-    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
-        raise fail("the file is UTF-16 text", "UTF-8 text", "save the file as UTF-8 (no BOM needed)")
-    if b"\0" in raw:
-        offset = raw.index(b"\0")
-        line, column = _line_col(raw, offset)
-        raise fail(
-            "this is a binary file, not YAML",
-            "UTF-8 YAML text",
-            "replace it with the YAML spec, or pass the path of your almgen.yaml",
-            line,
-            column,
-        )
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        line, column = _line_col(raw, exc.start)
-        raise fail(
-            f"byte 0x{raw[exc.start]:02x} is not valid UTF-8",
-            "UTF-8 text",
-            "save the file as UTF-8",
-            line,
-            column,
-        ) from exc
-    return text
-
-
-def _line_col(raw: bytes, offset: int) -> tuple[int, int]:
-    line = raw.count(b"\n", 0, offset) + 1
-    start = raw.rfind(b"\n", 0, offset) + 1
-    return line, offset - start + 1
-
-
-def _tab_issues(shown: str, text: str) -> list[Issue]:
-    issues = []
-    for number, line in enumerate(text.splitlines(), start=1):
-        indent = line[: len(line) - len(line.lstrip(" \t"))]
-        if "\t" in indent and line.strip():
-            issues.append(
-                Issue(
-                    shown,
-                    number,
-                    indent.index("\t") + 1,
-                    "",
-                    "a tab in the indentation",
-                    "spaces for indentation (YAML forbids tabs)",
-                    "replace the tab with spaces",
-                )
-            )
-    return issues
-
-
-def _flow_depth_issue(shown: str, text: str) -> Issue | None:
-    """Refuse `[[[[...` before the parser recurses into it (quotes and comments skipped)."""
-    depth = 0
-    quote = ""
-    for number, line in enumerate(text.splitlines(), start=1):
-        for column, char in enumerate(line, start=1):
-            if quote:
-                if char == quote:
-                    quote = ""
-            elif char in "'\"":
-                quote = char
-            elif char == "#" and (column == 1 or line[column - 2] in " \t"):
-                break
-            elif char in "[{":
-                depth += 1
-                if depth > MAX_DEPTH:
-                    return Issue(
-                        shown,
-                        number,
-                        column,
-                        "",
-                        "the document is nested too deeply",
-                        f"at most {MAX_DEPTH} levels of nesting",
-                        "flatten the structure",
-                    )
-            elif char in "]}":
-                depth = max(depth - 1, 0)
-    return None
-
-
 def _load_one(path: Path, via: tuple[Document, FieldPath] | None) -> Document:
     shown = display_path(path)
-    text = _read_text(path, via)
-    if not any(line.strip() and not line.lstrip().startswith("#") for line in text.splitlines()):
-        raise SpecInvalid(
-            [
-                Issue(
-                    shown,
-                    1,
-                    1,
-                    "",
-                    "the file is empty",
-                    "a mapping with apiVersion, service, targets, environments, models",
-                    "write the spec, or run `almgen init` in a new folder for a starter spec",
-                )
-            ]
-        )
-    tabs = _tab_issues(shown, text)
-    if tabs:
-        raise SpecInvalid(tabs)
-    too_deep = _flow_depth_issue(shown, text)
-    if too_deep:
-        raise SpecInvalid([too_deep])
+    text = read_text(path, via)
+    unreadable = text_issues(shown, text)
+    if unreadable:
+        raise SpecInvalid(unreadable)
     node = _parse(shown, text)
     doc = Document(path=path, data=None)
     doc.files[shown] = path
@@ -492,9 +277,7 @@ class _Builder:
                     )
                 )
             return float(value)
-        if isinstance(value, dt.datetime):
-            return value.isoformat()
-        if isinstance(value, dt.date):
+        if isinstance(value, (dt.datetime, dt.date)):
             return value.isoformat()
         return str(value)
 
@@ -535,14 +318,3 @@ def _merge(base: Document, child: Document) -> Document:
     merged.positions.update(child.positions)
     merged.key_positions.update(child.key_positions)
     return merged
-
-
-def iter_paths(data: Any, path: FieldPath = ()) -> Iterator[tuple[FieldPath, Any]]:
-    """Every (path, value) of plain data, depth first, the container before its children."""
-    yield path, data
-    if isinstance(data, Mapping):
-        for key, value in data.items():
-            yield from iter_paths(value, (*path, key))
-    elif isinstance(data, list):
-        for index, value in enumerate(data):
-            yield from iter_paths(value, (*path, index))

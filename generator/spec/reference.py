@@ -24,6 +24,11 @@ def _type(schema: dict[str, Any]) -> str:
         return " \\| ".join(f"`{v}`" for v in schema["enum"])
     if "oneOf" in schema:
         return " or ".join(_type(s) for s in schema["oneOf"])
+    return _declared_type(schema)
+
+
+def _declared_type(schema: dict[str, Any]) -> str:
+    """The type a field's `type:` keyword names, in words."""
     kind = schema.get("type", "")
     if isinstance(kind, list):
         return " \\| ".join(kind)

@@ -7,7 +7,7 @@ from typing import Any, cast
 
 from generator.spec import model as m
 from generator.spec import naming
-from generator.spec.load import Document
+from generator.spec.document import Document
 
 DEFAULT_LOCATION = "eastus2"
 DEFAULT_CAPACITY = 10

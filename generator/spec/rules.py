@@ -9,11 +9,11 @@ import itertools
 import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from generator.errors import Issue
 from generator.spec import naming
-from generator.spec.load import Document, FieldPath, iter_paths
+from generator.spec.document import Document, FieldPath, iter_paths
 from generator.spec.secrets import secret_key, secret_kind
 from generator.spec.suggest import did_you_mean, one_of
 
@@ -244,8 +244,7 @@ def kinds_and_versions(doc: Document) -> Iterator[Issue]:
     for index, model in enumerate(doc.data["models"]):
         path: FieldPath = ("models", index)
         kind = model.get("kind", "foundation")
-        wrong = CUSTOM_ONLY if kind == "foundation" else FOUNDATION_ONLY
-        for key in wrong:
+        for key in _misplaced(model):
             if key in model:
                 yield doc.issue(
                     (*path, key),
@@ -420,7 +419,20 @@ def azure_names(doc: Document) -> Iterator[Issue]:
 def referenced_files(doc: Document) -> Iterator[Issue]:
     root = doc.root.resolve()
     data = doc.data
-    wanted: list[tuple[FieldPath, str, bool]] = []  # path, kind (file|dir), inside repo
+    for path, kind, inside in _named_paths(data):
+        if path[0] == "models" and path[2] in _misplaced(data["models"][int(path[1])]):
+            continue  # already reported: the field does not apply to this kind of model
+        issue = _path_issue(doc, root, path, kind, inside=inside)
+        if issue is not None:
+            yield issue
+
+
+_PathKind = Literal["file", "dir"]
+
+
+def _named_paths(data: dict[str, Any]) -> list[tuple[FieldPath, _PathKind, bool]]:
+    """Every file or folder the spec names: (field, file or dir, must be inside the repository)."""
+    wanted: list[tuple[FieldPath, _PathKind, bool]] = []
     for index, model in enumerate(data["models"]):
         if "path" in model:
             wanted.append((("models", index, "path"), "dir", True))
@@ -437,34 +449,32 @@ def referenced_files(doc: Document) -> Iterator[Issue]:
         wanted.append((("policies", index), "file", False))
     if "templates" in data:
         wanted.append((("templates",), "dir", False))
-    for path, kind, inside in wanted:
-        if path[0] == "models" and path[2] in _misplaced(data["models"][int(path[1])]):
-            continue  # already reported: the field does not apply to this kind of model
-        value: Any = data
-        for part in path:
-            value = value[part]
-        target = (doc.origin_dir(path) / str(value)).resolve()
-        if inside and not _is_within(target, root):
-            yield doc.issue(
-                path,
-                f"{value!r} is outside the spec's folder",
-                "a path inside the repository (the pipelines package it)",
-                "move the file into the repository and name it relatively",
-            )
-        elif kind == "file" and not target.is_file():
-            yield doc.issue(
-                path,
-                f"the file {value!r} does not exist",
-                "an existing file, relative to the spec's folder",
-                "create the file or correct the path",
-            )
-        elif kind == "dir" and not target.is_dir():
-            yield doc.issue(
-                path,
-                f"the folder {value!r} does not exist",
-                "an existing folder, relative to the spec's folder",
-                "create the folder or correct the path",
-            )
+    return wanted
+
+
+def _path_issue(doc: Document, root: Path, path: FieldPath, kind: _PathKind, *, inside: bool) -> Issue | None:
+    """What is wrong with the file or folder the field at `path` names, if anything."""
+    value: Any = doc.data
+    for part in path:
+        value = value[part]
+    target = (doc.origin_dir(path) / str(value)).resolve()
+    if inside and not _is_within(target, root):
+        return doc.issue(
+            path,
+            f"{value!r} is outside the spec's folder",
+            "a path inside the repository (the pipelines package it)",
+            "move the file into the repository and name it relatively",
+        )
+    exists = target.is_file() if kind == "file" else target.is_dir()
+    if exists:
+        return None
+    noun = "file" if kind == "file" else "folder"
+    return doc.issue(
+        path,
+        f"the {noun} {value!r} does not exist",
+        f"an existing {noun}, relative to the spec's folder",
+        f"create the {noun} or correct the path",
+    )
 
 
 def _misplaced(model: dict[str, Any]) -> tuple[str, ...]:

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError
 
 from generator.errors import Issue
-from generator.spec.load import Document, FieldPath, format_path
+from generator.spec.document import Document, FieldPath, format_path
 from generator.spec.suggest import did_you_mean, one_of
 
 _TYPE_WORDS = {
@@ -24,19 +24,20 @@ _TYPE_WORDS = {
 }
 
 
+_KINDS: tuple[tuple[type, str], ...] = (
+    (bool, "true/false"),  # before int: a bool is an int
+    (int, "a number"),
+    (float, "a decimal number"),
+    (str, "text"),
+    (list, "a list"),
+    (dict, "a mapping"),
+)
+
+
 def _kind(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true/false"
-    if isinstance(value, int):
-        return "a number"
-    if isinstance(value, float):
-        return "a decimal number"
-    if isinstance(value, str):
-        return "text"
-    if isinstance(value, list):
-        return "a list"
-    if isinstance(value, dict):
-        return "a mapping"
+    for kind, word in _KINDS:
+        if isinstance(value, kind):
+            return word
     return "nothing" if value is None else type(value).__name__
 
 
@@ -52,84 +53,123 @@ def _description(schema: Any) -> str:
     return str(schema.get("description", "")) if isinstance(schema, dict) else ""
 
 
+_Explainer = Callable[[Document, ValidationError, FieldPath, dict[str, Any]], Iterator[Issue]]
+
+
 def _explain(doc: Document, error: ValidationError) -> Iterator[Issue]:
     path: FieldPath = tuple(error.absolute_path)
     schema = error.schema if isinstance(error.schema, dict) else {}
+    explain = _EXPLAINERS.get(str(error.validator), _explain_constraint)
+    yield from explain(doc, error, path, schema)
+
+
+def _explain_unknown_fields(
+    doc: Document, error: ValidationError, path: FieldPath, schema: dict[str, Any]
+) -> Iterator[Issue]:
     instance = error.instance
-    validator = error.validator
-    if validator == "additionalProperties" and isinstance(instance, dict):
-        known = list(schema.get("properties", {}))
-        for key in instance:
-            if key in known or not known:
-                continue
-            hint = did_you_mean(key, known)
+    if not isinstance(instance, dict):
+        yield from _explain_constraint(doc, error, path, schema)
+        return
+    known = list(schema.get("properties", {}))
+    for key in instance:
+        if key in known or not known:
+            continue
+        hint = did_you_mean(key, known)
+        yield doc.issue(
+            (*path, key),
+            f"unknown field {key!r}",
+            f"one of {one_of(known)}",
+            hint or f"remove {key!r}; see `almgen schema` for the fields",
+            key=True,
+        )
+
+
+def _explain_missing_field(
+    doc: Document, error: ValidationError, path: FieldPath, schema: dict[str, Any]
+) -> Iterator[Issue]:
+    missing = str(error.message).split("'")[1] if "'" in error.message else "?"
+    sub = schema.get("properties", {}).get(missing, {})
+    yield doc.issue(
+        path,
+        f"missing required field {missing!r}",
+        _description(sub) or f"a {missing!r} field",
+        f"add `{missing}:` here",
+    )
+
+
+def _explain_enum(
+    doc: Document, error: ValidationError, path: FieldPath, schema: dict[str, Any]
+) -> Iterator[Issue]:
+    instance = error.instance
+    choices = [str(c) for c in schema.get("enum", [])]
+    hint = did_you_mean(str(instance), choices) if isinstance(instance, str) else ""
+    yield doc.issue(
+        path,
+        f"{_show(instance)} is not allowed",
+        f"one of {one_of(choices)}",
+        hint or f"use one of {one_of(choices)}",
+    )
+
+
+def _explain_const(
+    doc: Document, error: ValidationError, path: FieldPath, schema: dict[str, Any]
+) -> Iterator[Issue]:
+    yield doc.issue(
+        path,
+        f"{_show(error.instance)} is not supported",
+        repr(schema.get("const")),
+        f"write `{format_path(path)}: {schema.get('const')}`",
+    )
+
+
+def _explain_type(
+    doc: Document, error: ValidationError, path: FieldPath, schema: dict[str, Any]
+) -> Iterator[Issue]:
+    instance = error.instance
+    wanted = schema.get("type")
+    types = [str(t) for t in (wanted if isinstance(wanted, list) else [wanted])]
+    words = " or ".join(_TYPE_WORDS.get(t, t) for t in types)
+    fix = f"write {words} here"
+    found = _kind(instance)
+    if wanted == "string" and isinstance(instance, (int, float)) and not isinstance(instance, bool):
+        found = f"the number {instance} (YAML reads unquoted numbers as numbers)"
+        fix = 'quote the value so it stays text exactly as written, e.g. "1.10" or "2024-11-20"'
+    yield doc.issue(path, f"expected {words}, found {found}", _description(schema) or words, fix)
+
+
+def _explain_key_names(
+    doc: Document, error: ValidationError, path: FieldPath, schema: dict[str, Any]
+) -> Iterator[Issue]:
+    instance = error.instance
+    for key in instance if isinstance(instance, dict) else []:
+        sub = error.validator_value if isinstance(error.validator_value, dict) else {}
+        if not Draft202012Validator(sub).is_valid(key):
             yield doc.issue(
                 (*path, key),
-                f"unknown field {key!r}",
-                f"one of {one_of(known)}",
-                hint or f"remove {key!r}; see `almgen schema` for the fields",
+                f"{key!r} is not an allowed name here",
+                _description(schema) or "a valid name",
+                "rename the key",
                 key=True,
             )
-        return
-    if validator == "required":
-        missing = str(error.message).split("'")[1] if "'" in error.message else "?"
-        sub = schema.get("properties", {}).get(missing, {})
-        yield doc.issue(
-            path,
-            f"missing required field {missing!r}",
-            _description(sub) or f"a {missing!r} field",
-            f"add `{missing}:` here",
-        )
-        return
-    if validator == "enum":
-        choices = [str(c) for c in schema.get("enum", [])]
-        hint = did_you_mean(str(instance), choices) if isinstance(instance, str) else ""
-        yield doc.issue(
-            path,
-            f"{_show(instance)} is not allowed",
-            f"one of {one_of(choices)}",
-            hint or f"use one of {one_of(choices)}",
-        )
-        return
-    if validator == "const":
-        yield doc.issue(
-            path,
-            f"{_show(instance)} is not supported",
-            repr(schema.get("const")),
-            f"write `{format_path(path)}: {schema.get('const')}`",
-        )
-        return
-    if validator == "type":
-        wanted = schema.get("type")
-        types = [str(t) for t in (wanted if isinstance(wanted, list) else [wanted])]
-        words = " or ".join(_TYPE_WORDS.get(t, t) for t in types)
-        fix = f"write {words} here"
-        found = _kind(instance)
-        if wanted == "string" and isinstance(instance, (int, float)) and not isinstance(instance, bool):
-            found = f"the number {instance} (YAML reads unquoted numbers as numbers)"
-            fix = 'quote the value so it stays text exactly as written, e.g. "1.10" or "2024-11-20"'
-        yield doc.issue(path, f"expected {words}, found {found}", _description(schema) or words, fix)
-        return
-    if validator == "propertyNames":
-        for key in instance if isinstance(instance, dict) else []:
-            sub = error.validator_value if isinstance(error.validator_value, dict) else {}
-            if not Draft202012Validator(sub).is_valid(key):
-                yield doc.issue(
-                    (*path, key),
-                    f"{key!r} is not an allowed name here",
-                    _description(schema) or "a valid name",
-                    "rename the key",
-                    key=True,
-                )
-        return
-    if validator in ("oneOf", "anyOf"):
-        yield doc.issue(
-            path,
-            f"{_show(instance)} is not a valid value",
-            _description(schema) or "a value of one of the allowed forms",
-            "see `almgen schema` for this field",
-        )
-        return
+
+
+def _explain_alternatives(
+    doc: Document, error: ValidationError, path: FieldPath, schema: dict[str, Any]
+) -> Iterator[Issue]:
+    yield doc.issue(
+        path,
+        f"{_show(error.instance)} is not a valid value",
+        _description(schema) or "a value of one of the allowed forms",
+        "see `almgen schema` for this field",
+    )
+
+
+def _explain_constraint(
+    doc: Document, error: ValidationError, path: FieldPath, schema: dict[str, Any]
+) -> Iterator[Issue]:
+    """Any other keyword (pattern, minimum, maxItems, ...): one sentence per keyword."""
+    instance = error.instance
+    validator = error.validator
     expected = _description(schema) or str(error.message)
     fix = "change the value to match what is expected"
     if validator == "pattern" and isinstance(instance, str):
@@ -150,6 +190,18 @@ def _explain(doc: Document, error: ValidationError) -> Iterator[Issue]:
         "format": f"{_show(instance)} is not a valid {error.validator_value}",
     }
     yield doc.issue(path, messages.get(str(validator), str(error.message)), expected, fix)
+
+
+_EXPLAINERS: dict[str, _Explainer] = {
+    "additionalProperties": _explain_unknown_fields,
+    "required": _explain_missing_field,
+    "enum": _explain_enum,
+    "const": _explain_const,
+    "type": _explain_type,
+    "propertyNames": _explain_key_names,
+    "oneOf": _explain_alternatives,
+    "anyOf": _explain_alternatives,
+}
 
 
 def _pattern_fix(value: str, pattern: str) -> str:

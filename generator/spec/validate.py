@@ -9,7 +9,8 @@ from typing import Any
 
 from generator.errors import Issue, SpecInvalid
 from generator.package_data import spec_schema
-from generator.spec.load import Document, FieldPath, display_path, load_document
+from generator.spec.document import Document, FieldPath, display_path
+from generator.spec.load import load_document
 from generator.spec.model import Spec
 from generator.spec.resolve import resolve
 from generator.spec.rules import rule_issues

@@ -1,0 +1,152 @@
+"""Every import is declared where it belongs, and the runtime scripts need nothing but Python.
+
+- generator/ runs on users' machines: each third-party package it imports is in pyproject's
+  `dependencies`, and each of those is imported (no stale declarations).
+- tests/ imports the rest from the `test` extra.
+- generator/runtime/ is copied into `.almgen/scripts` and runs on bare CI runners: the standard
+  library only.
+
+Imports inside functions count (a lazy import is still an import); `from . import x` and
+first-party packages do not.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import REPO
+
+FIRST_PARTY = {"generator", "tests"}
+
+# Import names that differ from the distribution that provides them (lower-case, `-` for `_`).
+DISTRIBUTIONS = {
+    "yaml": "pyyaml",
+    "ruamel": "ruamel.yaml",
+    "pycep": "pycep-parser",
+    "_pytest": "pytest",
+}
+
+
+def _python_files(folder: Path) -> Iterator[Path]:
+    yield from sorted(p for p in folder.rglob("*.py") if "__pycache__" not in p.parts)
+
+
+def imported_packages(path: Path) -> set[str]:
+    """The top-level names of the absolute imports in `path`, wherever they appear in it."""
+    tree = ast.parse(path.read_text("utf-8"), str(path))
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names.update(alias.name.split(".")[0] for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            names.add(node.module.split(".")[0])
+    return names
+
+
+def third_party(path: Path) -> set[str]:
+    return {
+        name
+        for name in imported_packages(path)
+        if name not in sys.stdlib_module_names and name not in FIRST_PARTY and name != "__future__"
+    }
+
+
+def distribution(import_name: str) -> str:
+    return DISTRIBUTIONS.get(import_name, _normalize(import_name))
+
+
+def _normalize(name: str) -> str:
+    return re.sub(r"[-_]+", "-", name).lower()
+
+
+def _requirement_name(requirement: str) -> str:
+    match = re.match(r"[A-Za-z0-9][A-Za-z0-9._-]*", requirement)
+    assert match, f"cannot read the requirement {requirement!r}"
+    return _normalize(match[0])
+
+
+def _pyproject() -> dict[str, Any]:
+    if sys.version_info >= (3, 11):
+        import tomllib
+
+        with (REPO / "pyproject.toml").open("rb") as handle:
+            return tomllib.load(handle)
+    pytest.skip("reading pyproject.toml needs tomllib (Python 3.11+)")
+
+
+def _declared() -> tuple[set[str], set[str]]:
+    """(runtime dependencies, the `test` extra), as normalized distribution names."""
+    project = _pyproject()["project"]
+    runtime = {_requirement_name(r) for r in project["dependencies"]}
+    test = {_requirement_name(r) for r in project["optional-dependencies"]["test"]}
+    return runtime, test
+
+
+def _users(folder: Path) -> dict[str, list[str]]:
+    """Each distribution imported under `folder`, with the files that import it."""
+    users: dict[str, list[str]] = {}
+    for path in _python_files(folder):
+        for name in third_party(path):
+            users.setdefault(distribution(name), []).append(path.relative_to(REPO).as_posix())
+    return users
+
+
+def test_generator_imports_exactly_its_declared_dependencies() -> None:
+    runtime, test = _declared()
+    used = _users(REPO / "generator")
+    undeclared = {dist: files for dist, files in used.items() if dist not in runtime}
+    only_for_tests = sorted(set(undeclared) & test)
+    assert not undeclared, (
+        f"imported by generator/ but not in pyproject's dependencies: {undeclared}"
+        f"{f'; in the `test` extra only: {only_for_tests}' if only_for_tests else ''}"
+        " (add it to [project] dependencies; if the import name differs from the distribution's,"
+        " add it to DISTRIBUTIONS here)"
+    )
+    unused = sorted(runtime - set(used))
+    assert not unused, (
+        f"declared in pyproject's dependencies but not imported by generator/: {unused}"
+        " (remove it, or move it to the `test` extra if only the tests use it)"
+    )
+
+
+def test_tests_import_only_declared_packages() -> None:
+    runtime, test = _declared()
+    used = _users(REPO / "tests")
+    undeclared = {dist: files for dist, files in used.items() if dist not in runtime | test}
+    assert not undeclared, (
+        f"imported by tests/ but not in the `test` extra: {undeclared}"
+        " (add it to [project.optional-dependencies] test)"
+    )
+
+
+def test_runtime_scripts_use_only_the_standard_library() -> None:
+    runtime = REPO / "generator" / "runtime"
+    siblings = {p.stem for p in runtime.glob("*.py")}  # copied side by side, they may import each other
+    allowed = set(sys.stdlib_module_names) | siblings | {"__future__"}
+    offenders = {}
+    for path in _python_files(runtime):
+        outside = sorted(imported_packages(path) - allowed)
+        if outside:
+            offenders[path.relative_to(REPO).as_posix()] = outside
+    assert not offenders, (
+        f"generator/runtime/ runs on bare CI runners (copied into .almgen/scripts) and may import"
+        f" only the standard library: {offenders}"
+    )
+
+
+def test_the_import_scanner_sees_lazy_and_dotted_imports(tmp_path: Path) -> None:
+    module = tmp_path / "m.py"
+    module.write_text(
+        "import json\nfrom ruamel.yaml import YAML\nfrom . import sibling\n"
+        "def f() -> None:\n    import yaml\n    from generator.errors import Issue\n",
+        "utf-8",
+    )
+    assert third_party(module) == {"ruamel", "yaml"}
+    assert {distribution(name) for name in third_party(module)} == {"ruamel.yaml", "pyyaml"}
