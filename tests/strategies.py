@@ -1,0 +1,343 @@
+"""Hypothesis strategies for almgen's inputs: hostile text, YAML-ish text, random values and
+documents shaped like a spec, written as block YAML, flow YAML or JSON (tests/test_properties.py)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import json
+from typing import Any
+
+from hypothesis import strategies as st
+from ruamel.yaml import YAML
+
+HOSTILE: list[str] = [
+    "'",
+    '"',
+    "''",
+    '"\'"',
+    "${{ secrets.AZURE_CLIENT_SECRET }}",
+    "${{ github.event.issue.title }}",
+    "$(System.AccessToken)",
+    "$(rm -rf /)",
+    "`id`",
+    "'; rm -rf / #",
+    '"; rm -rf / #',
+    "a\nb",
+    "line1\r\nline2",
+    "\n",
+    "\t",
+    "\x00",
+    "\x1b[31mred\x1b[0m",
+    "\u202e\u2066rtl",
+    "\u2028\u2029\x85",
+    "\ufeff",
+    "日本語のサービス",
+    "emoji-\U0001f600",
+    "Ω≈ç√∫",
+    "{{ 7*7 }}",
+    "{% raw %}",
+    "{# comment #}",
+    "#not a comment",
+    "- item",
+    "key: value",
+    "&anchor",
+    "*alias",
+    "!!python/object/apply:os.system ['id']",
+    "<<",
+    "~",
+    "null",
+    "yes",
+    "NaN",
+    ".inf",
+    "-.inf",
+    "0x1F",
+    "1e400",
+    "2026-10-01",
+    "../../../../etc/passwd",
+    "/etc/passwd",
+    "C:\\Windows\\System32",
+    "\\\\server\\share",
+    "file:///etc/passwd",
+    "https://user:pa55word@example.com/",
+    "DefaultEndpointsProtocol=https;AccountName=x;AccountKey=abc123==",
+    "sk-" + "a" * 40,
+    "0123456789abcdef0123456789abcdef",
+    "-----BEGIN RSA PRIVATE KEY-----",
+    "--password hunter2",
+    "x" * 5000,
+    "a-" * 300,
+    " leading and trailing ",
+    "",
+    " ",
+]
+
+# field names of the spec, so random documents sometimes look like a spec
+KNOWN_KEYS: list[str] = [
+    "apiVersion",
+    "service",
+    "name",
+    "description",
+    "owner",
+    "tags",
+    "targets",
+    "pipelines",
+    "infrastructure",
+    "azure",
+    "location",
+    "environments",
+    "sku",
+    "tests",
+    "gates",
+    "approval",
+    "required",
+    "reviewers",
+    "regions",
+    "strategy",
+    "type",
+    "steps",
+    "bakeMinutes",
+    "rollback",
+    "errorRatePercent",
+    "latencyP95Ms",
+    "resourceGroup",
+    "serviceConnection",
+    "models",
+    "kind",
+    "format",
+    "model",
+    "version",
+    "capacity",
+    "versionUpgrade",
+    "contentFilter",
+    "path",
+    "trainingData",
+    "asset",
+    "preprocessing",
+    "featureEngineering",
+    "hyperparameters",
+    "training",
+    "job",
+    "endpoint",
+    "instanceType",
+    "instanceCount",
+    "agents",
+    "instructions",
+    "tools",
+    "command",
+    "evaluation",
+    "dataset",
+    "thresholds",
+    "safety",
+    "contentFilters",
+    "blocking",
+    "severity",
+    "configuration",
+    "keyVault",
+    "secrets",
+    "appConfiguration",
+    "settings",
+    "rateLimits",
+    "cors",
+    "monitoring",
+    "registry",
+    "retention",
+    "retired",
+    "extends",
+    "policies",
+    "templates",
+    "dev",
+    "staging",
+    "prod",
+]
+
+KNOWN_VALUES: list[Any] = [
+    "almgen/v1",
+    "almgen/v2",
+    "github-actions",
+    "azure-devops",
+    "bicep",
+    "dev",
+    "staging",
+    "prod",
+    "foundation",
+    "custom",
+    "canary",
+    "blue-green",
+    "direct",
+    "evaluation",
+    "safety",
+    "smoke",
+    "chat",
+    "1.0.0",
+    ">= 4.0",
+    "<= 0.01",
+    "== 1",
+    "> nope",
+    "low",
+    "eastus2",
+    "models/churn",
+    "../outside",
+    "almgen.yaml",
+    "does/not/exist.yaml",
+    [10, 50, 100],
+    [100, 50],
+    [],
+    {},
+    0,
+    -1,
+    100,
+    2**63,
+    -(2**70),
+    1.5,
+    True,
+    False,
+    None,
+    dt.date(2026, 10, 1),
+]
+
+scalars: st.SearchStrategy[Any] = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.text(max_size=20),
+    st.sampled_from(HOSTILE),
+    st.sampled_from(KNOWN_VALUES),
+)
+keys: st.SearchStrategy[str] = st.one_of(st.sampled_from(KNOWN_KEYS), st.text(min_size=1, max_size=12))
+
+
+def _extend(children: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
+    return st.one_of(
+        st.lists(children, max_size=4),
+        st.dictionaries(keys, children, max_size=5),
+    )
+
+
+values: st.SearchStrategy[Any] = st.recursive(scalars, _extend, max_leaves=20)
+
+# a mapping whose top-level keys are the spec's sections, with random content
+spec_shaped: st.SearchStrategy[dict[str, Any]] = st.dictionaries(
+    st.sampled_from(
+        [
+            "apiVersion",
+            "service",
+            "targets",
+            "azure",
+            "environments",
+            "models",
+            "agents",
+            "tests",
+            "evaluation",
+            "safety",
+            "configuration",
+            "monitoring",
+            "registry",
+            "extends",
+            "policies",
+            "templates",
+        ]
+    ),
+    values,
+    max_size=8,
+)
+
+YAML_TOKENS: list[str] = [
+    "\n",
+    "  ",
+    "    ",
+    "- ",
+    ": ",
+    ":",
+    "? ",
+    ",",
+    "[",
+    "]",
+    "{",
+    "}",
+    "'",
+    '"',
+    "#",
+    "# comment\n",
+    "&a ",
+    "*a",
+    "&b ",
+    "*b",
+    "<<: ",
+    "<<: *a\n",
+    "!!set ",
+    "!!omap ",
+    "!!binary ",
+    "!!str ",
+    "!!int ",
+    "!!float ",
+    "!!map ",
+    "!!seq ",
+    "!!timestamp ",
+    "!!python/object:os.system ",
+    "!custom ",
+    "!<tag:yaml.org,2002:str> ",
+    "|\n",
+    ">-\n",
+    "|2+\n",
+    "---\n",
+    "...\n",
+    "%YAML 1.1\n",
+    "%YAML 1.2\n",
+    "%TAG ! tag:example.com,2000:\n",
+    "\r\n",
+    "\ufeff",
+    "\x85",
+    "\u2028",
+    "apiVersion: almgen/v1\n",
+    "service: {name: demo-svc}\n",
+    "targets: {pipelines: [github-actions]}\n",
+    "environments:\n  - name: dev\n",
+    'models:\n  - {name: chat, model: gpt-4o, version: "2024-11-20"}\n',
+    "extends: ",
+    "policies: [",
+    "name",
+    "models",
+    "environments",
+    "2026-10-01",
+    "2026-10-01T12:00:00Z",
+    "12:30:00",
+    "1_000",
+    "0o17",
+    "0x1F",
+    ".nan",
+    ".inf",
+    "1e400",
+    "~",
+    "null",
+    "yes",
+    "on",
+    "=",
+]
+
+yaml_ish: st.SearchStrategy[str] = st.lists(
+    st.one_of(st.sampled_from(YAML_TOKENS), st.text(max_size=6)), max_size=40
+).map("".join)
+
+
+def dump_yaml(data: Any, flow: bool | None) -> str:
+    yaml = YAML(typ="safe", pure=True)
+    yaml.default_flow_style = flow
+    yaml.allow_unicode = True
+    out = io.StringIO()
+    yaml.dump(data, out)
+    return out.getvalue()
+
+
+def _dump_json(data: Any) -> str:
+    return json.dumps(data, default=str, ensure_ascii=False, allow_nan=True, indent=2)
+
+
+def dumped(data: st.SearchStrategy[Any]) -> st.SearchStrategy[str]:
+    """`data` written as block YAML, flow YAML or JSON (which YAML reads too)."""
+    return st.one_of(
+        data.map(lambda d: dump_yaml(d, False)),
+        data.map(lambda d: dump_yaml(d, True)),
+        data.map(_dump_json),
+    )
