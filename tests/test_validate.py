@@ -187,3 +187,37 @@ def test_ordinary_setting_names_are_not_mistaken_for_secrets(tmp_path: Path, val
     spec = MINIMAL + f"configuration:\n  appConfiguration:\n    settings: {{{json.dumps(value)}: '5'}}\n"
     write_tree(tmp_path, {"almgen.yaml": spec})
     assert load_spec(tmp_path / "almgen.yaml").configuration.settings == ((value, "5"),)
+
+
+def test_defaults_come_from_the_schema_alone(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Change a default in the schema, and resolve follows: no second copy of it in Python."""
+    import copy
+
+    from generator.package_data import spec_schema
+    from generator.spec import defaults, validate
+
+    schema = copy.deepcopy(spec_schema())
+    env = schema["properties"]["environments"]["items"]["properties"]
+    env["sku"]["default"] = "S9"
+    env["strategy"]["properties"]["bakeMinutes"]["default"] = 7
+    schema["properties"]["models"]["items"]["properties"]["capacity"]["default"] = 33
+    monkeypatch.setattr(validate, "spec_schema", lambda: schema)
+    monkeypatch.setattr(defaults, "spec_schema", lambda: schema)
+    defaults.default.cache_clear()
+    try:
+        spec = load_spec(SAMPLES / "minimal" / "almgen.yaml")
+    finally:
+        defaults.default.cache_clear()
+    assert {e.sku for e in spec.environments} == {"S9"}
+    assert spec.models[0].capacity is not None and set(spec.models[0].capacity.as_dict().values()) == {33}
+
+
+def test_blue_green_is_watched_after_the_swap_by_default() -> None:
+    spec = load_spec(SAMPLES / "openai-chat-github" / "almgen.yaml")
+    blue_green = [e for e in spec.environments if e.strategy.type == "blue-green"]
+    assert blue_green and all(e.strategy.bake_minutes == 10 for e in blue_green)
+
+
+def test_an_unpinned_budget_starts_in_the_month_of_the_deployment() -> None:
+    spec = load_spec(SAMPLES / "enterprise" / "almgen.yaml")
+    assert spec.monitoring.budget is not None and spec.monitoring.budget.start_date is None

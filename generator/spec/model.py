@@ -191,7 +191,7 @@ class Drift:
 @dataclass(frozen=True)
 class Budget:
     monthly_amount: float
-    start_date: str
+    start_date: str | None  # None: the first of the month the deployment runs
 
 
 @dataclass(frozen=True)

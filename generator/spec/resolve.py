@@ -1,4 +1,8 @@
-"""Layer 3: from a valid document to the frozen `Spec`, defaults and per-environment values applied."""
+"""Layer 3: from a valid document to the frozen `Spec`, defaults and per-environment values applied.
+
+Defaults come from the schema only (`generator.spec.defaults`): `resolve` reads the document
+with every default filled in, and asks the schema for the few whose parent object is absent.
+"""
 
 from __future__ import annotations
 
@@ -7,11 +11,9 @@ from typing import Any, cast
 
 from generator.spec import model as m
 from generator.spec import naming
+from generator.spec.defaults import default
 from generator.spec.document import Document
 
-DEFAULT_LOCATION = "eastus2"
-DEFAULT_CAPACITY = 10
-DEFAULT_INSTANCE_COUNT = 1
 _THRESHOLD = re.compile(r"\s*(>=|<=|==|>|<)\s*(\S+)\s*")
 
 
@@ -42,14 +44,12 @@ def _gate(kind: m.GateKind, section: dict[str, Any] | None, variable: str) -> m.
     return m.Gate(kind, section["command"], thresholds, variable, section.get("dataset"))
 
 
-def resolve(doc: Document) -> m.Spec:
-    data = doc.data
+def resolve(doc: Document, data: dict[str, Any]) -> m.Spec:
+    """The Spec of a schema- and rule-valid document; `data` is its data with the schema's defaults."""
     service_name = data["service"]["name"]
-    location = data.get("azure", {}).get("location", DEFAULT_LOCATION)
+    location = data["azure"]["location"]
     env_names = [env["name"] for env in data["environments"]]
-    tests = tuple(
-        m.Test(name, t["command"], t.get("timeoutMinutes", 30)) for name, t in data.get("tests", {}).items()
-    )
+    tests = tuple(m.Test(name, t["command"], t["timeoutMinutes"]) for name, t in data["tests"].items())
     tests_by_name = {t.name: t for t in tests}
     evaluation = _gate("evaluation", data.get("evaluation"), "ALMGEN_EVAL_RESULTS")
     safety = _gate("safety", data.get("safety"), "ALMGEN_SAFETY_RESULTS")
@@ -73,7 +73,7 @@ def resolve(doc: Document) -> m.Spec:
         )
         approval_raw = env.get("approval")
         approval = (
-            m.Approval(approval_raw.get("required", True), tuple(approval_raw.get("reviewers", [])))
+            m.Approval(approval_raw["required"], tuple(approval_raw["reviewers"]))
             if approval_raw
             else m.Approval(False)
         )
@@ -81,14 +81,12 @@ def resolve(doc: Document) -> m.Spec:
             m.Environment(
                 name=name,
                 index=index,
-                sku=env.get("sku", "S0"),
+                sku=env["sku"],
                 stacks=stacks,
                 service_connection=env.get("serviceConnection", f"azure-{service_name}-{name}"),
-                public_network_access=(
-                    "Disabled" if env.get("publicNetworkAccess", "enabled") == "disabled" else "Enabled"
-                ),
-                tests=tuple(tests_by_name[t] for t in env.get("tests", [])),
-                gates=tuple(g for g in (gates[k] for k in env.get("gates", [])) if g is not None),
+                public_network_access=("Disabled" if env["publicNetworkAccess"] == "disabled" else "Enabled"),
+                tests=tuple(tests_by_name[t] for t in env["tests"]),
+                gates=tuple(g for g in (gates[k] for k in env["gates"]) if g is not None),
                 approval=approval,
                 strategy=_strategy(env.get("strategy")),
                 is_first=index == 0,
@@ -104,25 +102,24 @@ def resolve(doc: Document) -> m.Spec:
             a.get("description", ""),
             a["model"],
             a.get("instructions"),
-            tuple(a.get("tools", [])),
+            tuple(a["tools"]),
         )
-        for a in data.get("agents", [])
+        for a in data["agents"]
     )
-    safety_raw = data.get("safety", {})
     filters = tuple(
-        m.ContentFilter(f["name"], f.get("blocking", True), f.get("severity", "medium"))
-        for f in safety_raw.get("contentFilters", [])
+        m.ContentFilter(f["name"], f["blocking"], f["severity"])
+        for f in data.get("safety", {}).get("contentFilters", [])
     )
     return m.Spec(
         source=doc.path,
         service=m.Service(
             service_name,
-            data["service"].get("description", ""),
+            data["service"]["description"],
             data["service"].get("owner"),
-            tuple(sorted(data["service"].get("tags", {}).items())),
+            tuple(sorted(data["service"]["tags"].items())),
         ),
         pipelines=tuple(data["targets"]["pipelines"]),
-        infrastructure=data["targets"].get("infrastructure", "bicep"),
+        infrastructure=data["targets"]["infrastructure"],
         location=location,
         environments=tuple(environments),
         models=models,
@@ -131,9 +128,9 @@ def resolve(doc: Document) -> m.Spec:
         evaluation=evaluation,
         safety=safety,
         content_filters=filters,
-        configuration=_configuration(data.get("configuration", {})),
-        monitoring=_monitoring(data.get("monitoring", {})),
-        registry=_registry(data.get("registry", {})),
+        configuration=_configuration(data["configuration"]),
+        monitoring=_monitoring(data["monitoring"]),
+        registry=_registry(data["registry"]),
         extends=data.get("extends"),
         policies=tuple(data.get("policies", [])),
         templates=data.get("templates"),
@@ -142,25 +139,24 @@ def resolve(doc: Document) -> m.Spec:
 
 
 def _strategy(raw: dict[str, Any] | None) -> m.Strategy:
+    """A blue-green swap is watched for bakeMinutes too: health right after a swap sees no data yet."""
     if not raw or raw["type"] == "direct":
         return m.Strategy("direct")
-    rollback_raw = raw.get("rollback", {})
-    rollback = m.Rollback(float(rollback_raw.get("errorRatePercent", 5)), rollback_raw.get("latencyP95Ms"))
-    if raw["type"] == "blue-green":
-        return m.Strategy("blue-green", rollback=rollback)
-    return m.Strategy("canary", tuple(raw["steps"]), raw.get("bakeMinutes", 10), rollback)
+    rollback = m.Rollback(float(raw["rollback"]["errorRatePercent"]), raw["rollback"].get("latencyP95Ms"))
+    steps = tuple(raw["steps"]) if raw["type"] == "canary" else ()
+    return m.Strategy(raw["type"], steps, raw["bakeMinutes"], rollback)
 
 
 def _model(raw: dict[str, Any], envs: list[str]) -> m.Model:
     common = {"name": raw["name"], "description": raw.get("description", ""), "version": raw.get("version")}
-    if raw.get("kind", "foundation") == "foundation":
+    if raw["kind"] == "foundation":
         return m.Model(
             kind="foundation",
-            format=raw.get("format", "OpenAI"),
+            format=raw["format"],
             model=raw["model"],
-            sku=raw.get("sku", "GlobalStandard"),
-            capacity=_per_env(raw.get("capacity"), envs, DEFAULT_CAPACITY),
-            version_upgrade=raw.get("versionUpgrade", "OnceCurrentVersionExpired"),
+            sku=raw["sku"],
+            capacity=_per_env(raw["capacity"], envs, default("models.capacity")),
+            version_upgrade=raw["versionUpgrade"],
             content_filter=raw.get("contentFilter"),
             **common,
         )
@@ -173,22 +169,24 @@ def _model(raw: dict[str, Any], envs: list[str]) -> m.Model:
         training_data=m.TrainingData(training_data["asset"], training_data["version"])
         if training_data
         else None,
-        preprocessing=tuple(raw.get("preprocessing", [])),
-        feature_engineering=tuple(raw.get("featureEngineering", [])),
+        preprocessing=tuple(raw["preprocessing"]),
+        feature_engineering=tuple(raw["featureEngineering"]),
         hyperparameters_file=hyper if isinstance(hyper, str) else None,
         hyperparameters=tuple(sorted((k, _text(v)) for k, v in hyper.items()))
         if isinstance(hyper, dict)
         else (),
         training_job=raw.get("training", {}).get("job"),
-        instance_type=endpoint.get("instanceType", "Standard_DS3_v2"),
-        instance_count=_per_env(endpoint.get("instanceCount"), envs, DEFAULT_INSTANCE_COUNT),
+        instance_type=endpoint.get("instanceType", default("models.endpoint.instanceType")),
+        instance_count=_per_env(
+            endpoint.get("instanceCount"), envs, default("models.endpoint.instanceCount")
+        ),
         **common,
     )
 
 
 def _configuration(raw: dict[str, Any]) -> m.Configuration:
     return m.Configuration(
-        secrets=tuple(raw.get("keyVault", {}).get("secrets", [])),
+        secrets=tuple(raw.get("keyVault", {}).get("secrets", ())),
         settings=tuple(
             sorted((k, _text(v)) for k, v in raw.get("appConfiguration", {}).get("settings", {}).items())
         ),
@@ -203,19 +201,15 @@ def _monitoring(raw: dict[str, Any]) -> m.Monitoring:
     drift = raw.get("drift")
     budget = raw.get("budget")
     return m.Monitoring(
-        log_retention_days=raw.get("logRetentionDays", 30),
-        emails=tuple(raw.get("actionGroup", {}).get("emails", [])),
+        log_retention_days=raw["logRetentionDays"],
+        emails=tuple(raw.get("actionGroup", {}).get("emails", ())),
         alerts=m.Alerts(
             alerts.get("latencyP95Ms"), alerts.get("errorRatePercent"), alerts.get("quotaPercent")
         ),
-        anomalies=raw.get("anomalies", False),
-        drift=m.Drift(drift.get("frequency", "day"), float(drift.get("threshold", 0.2)))
-        if drift is not None
-        else None,
-        dashboard=raw.get("dashboard", False),
-        budget=m.Budget(float(budget["monthlyAmount"]), budget.get("startDate", "2026-01-01"))
-        if budget
-        else None,
+        anomalies=raw["anomalies"],
+        drift=m.Drift(drift["frequency"], float(drift["threshold"])) if drift is not None else None,
+        dashboard=raw["dashboard"],
+        budget=m.Budget(float(budget["monthlyAmount"]), budget.get("startDate")) if budget else None,
     )
 
 
@@ -228,6 +222,7 @@ def _registry(raw: dict[str, Any]) -> m.Registry:
             r["reason"],
             r["date"],
         )
-        for r in raw.get("retired", [])
+        for r in raw["retired"]
     )
-    return m.Registry(raw.get("retention", {}).get("keepVersions", 5), retired)
+    keep = raw.get("retention", {}).get("keepVersions", default("registry.retention.keepVersions"))
+    return m.Registry(keep, retired)

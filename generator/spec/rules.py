@@ -13,6 +13,7 @@ from typing import Any, Literal
 
 from generator.errors import Issue
 from generator.spec import naming
+from generator.spec.defaults import default
 from generator.spec.document import Document, FieldPath, iter_paths
 from generator.spec.secrets import secret_key, secret_kind
 from generator.spec.suggest import did_you_mean, one_of
@@ -99,7 +100,7 @@ def references(doc: Document) -> Iterator[Issue]:
         model = agent["model"]
         if model not in models:
             yield dangling(("agents", index, "model"), model, "model name from models", list(models))
-        elif models[model].get("kind", "foundation") != "foundation":
+        elif models[model].get("kind", default("models.kind")) != "foundation":
             yield doc.issue(
                 ("agents", index, "model"),
                 f"{model!r} is a custom model; agents run on foundation models",
@@ -243,7 +244,7 @@ def strategies(doc: Document) -> Iterator[Issue]:
 def kinds_and_versions(doc: Document) -> Iterator[Issue]:
     for index, model in enumerate(doc.data["models"]):
         path: FieldPath = ("models", index)
-        kind = model.get("kind", "foundation")
+        kind = model.get("kind", default("models.kind"))
         for key in _misplaced(model):
             if key in model:
                 yield doc.issue(
@@ -281,7 +282,7 @@ def kinds_and_versions(doc: Document) -> Iterator[Issue]:
         yield from _semver(doc, ("agents", index, "version"), agent["version"], "agent")
     versions = {("model", m["name"]): m.get("version") for m in doc.data["models"]}
     versions.update({("agent", a["name"]): a["version"] for a in doc.data.get("agents", [])})
-    kinds = {m["name"]: m.get("kind", "foundation") for m in doc.data["models"]}
+    kinds = {m["name"]: m.get("kind", default("models.kind")) for m in doc.data["models"]}
     for index, retired in enumerate(doc.data.get("registry", {}).get("retired", [])):
         kind = "model" if "model" in retired else "agent"
         name = retired.get(kind)
@@ -345,7 +346,11 @@ def no_secrets(doc: Document) -> Iterator[Issue]:
 def approvals_and_regions(doc: Document) -> Iterator[Issue]:
     for index, env in enumerate(doc.data["environments"]):
         approval = env.get("approval")
-        if approval is not None and approval.get("required", True) and not approval.get("reviewers"):
+        if (
+            approval is not None
+            and approval.get("required", default("environments.approval.required"))
+            and not approval.get("reviewers")
+        ):
             yield doc.issue(
                 ("environments", index, "approval"),
                 "a required approval needs reviewers",
@@ -381,7 +386,7 @@ def custom_only_monitoring(doc: Document) -> Iterator[Issue]:
 def azure_names(doc: Document) -> Iterator[Issue]:
     data = doc.data
     service = data["service"]["name"]
-    default_region = data.get("azure", {}).get("location", "eastus2")
+    default_region = data.get("azure", {}).get("location", default("azure.location"))
     has_custom = _has_custom(data)
     for index, env in enumerate(data["environments"]):
         regions = env.get("regions") or [env.get("location", default_region)]
@@ -478,7 +483,7 @@ def _path_issue(doc: Document, root: Path, path: FieldPath, kind: _PathKind, *, 
 
 
 def _misplaced(model: dict[str, Any]) -> tuple[str, ...]:
-    return CUSTOM_ONLY if model.get("kind", "foundation") == "foundation" else FOUNDATION_ONLY
+    return CUSTOM_ONLY if model.get("kind", default("models.kind")) == "foundation" else FOUNDATION_ONLY
 
 
 def _is_within(path: Path, root: Path) -> bool:

@@ -9,6 +9,7 @@ from typing import Any
 
 from generator.errors import Issue, SpecInvalid
 from generator.package_data import spec_schema
+from generator.spec.defaults import with_defaults
 from generator.spec.document import Document, FieldPath, display_path
 from generator.spec.load import load_document
 from generator.spec.model import Spec
@@ -27,37 +28,15 @@ def load_spec(path: Path) -> Spec:
     issues = rule_issues(doc)
     if issues:
         raise SpecInvalid(issues)
-    spec = resolve(doc)
-    issues = policy_issues(doc, with_defaults(doc.data, schema))
+    complete = with_defaults(doc.data, schema)
+    spec = resolve(doc, complete)
+    issues = policy_issues(doc, complete)
     if issues:
         raise SpecInvalid(issues)
     extra = [(doc.origin_dir(("policies", i)) / p).resolve() for i, p in enumerate(spec.policies)]
     if spec.templates:
         extra.append((doc.origin_dir(("templates",)) / spec.templates).resolve())
     return replace(spec, inputs=(*spec.inputs, *extra))
-
-
-def with_defaults(data: Any, schema: dict[str, Any]) -> Any:
-    """`data` with the schema's defaults filled into every object that is present.
-
-    This is the document policies are checked against: spec field names, after `extends`.
-    """
-    if isinstance(data, dict):
-        props = schema.get("properties", {})
-        out = {}
-        for key, sub in props.items():
-            if key in data:
-                out[key] = with_defaults(data[key], sub)
-            elif "default" in sub:
-                out[key] = sub["default"]
-        extra = schema.get("additionalProperties")
-        for key, value in data.items():
-            if key not in props:
-                out[key] = with_defaults(value, extra) if isinstance(extra, dict) else value
-        return out
-    if isinstance(data, list) and isinstance(schema.get("items"), dict):
-        return [with_defaults(item, schema["items"]) for item in data]
-    return data
 
 
 def policy_issues(doc: Document, resolved: dict[str, Any]) -> list[Issue]:

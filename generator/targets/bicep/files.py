@@ -15,7 +15,7 @@ from __future__ import annotations
 from typing import Any
 
 from generator.render.outputs import TemplateFile
-from generator.spec.model import Environment, Model, Spec
+from generator.spec.model import Budget, Environment, Model, Spec
 
 API = {  # one catalog of API versions (see docs: chosen to be known to current Bicep CLIs)
     "resourceGroups": "2025-04-01",
@@ -193,6 +193,11 @@ def _quota_alerts(spec: Spec, deployments: list[dict[str, Any]]) -> list[dict[st
     return out
 
 
+def _budget(budget: Budget) -> dict[str, Any]:
+    """The start date only when the spec pins it: otherwise main.bicep takes this month's first."""
+    return {"amount": budget.monthly_amount} | ({"startDate": budget.start_date} if budget.start_date else {})
+
+
 def parameters(spec: Spec, env: Environment) -> dict[str, Any]:
     """The values of infra/env/<env>.bicepparam, in declaration order."""
     monitoring = spec.monitoring
@@ -232,9 +237,7 @@ def parameters(spec: Spec, env: Environment) -> dict[str, Any]:
         },
         "quotaAlerts": _quota_alerts(spec, deployments),
         "dashboard": monitoring.dashboard,
-        "budget": {"amount": monitoring.budget.monthly_amount, "startDate": monitoring.budget.start_date}
-        if monitoring.budget
-        else {},
+        "budget": _budget(monitoring.budget) if monitoring.budget else {},
         "agentProject": bool(spec.agents),
     }
     if spec.custom_models:

@@ -68,8 +68,11 @@ param quotaAlerts array = []
 @description('Optional. An Azure Monitor workbook for the environment.')
 param dashboard bool = false
 
-@description('Optional. Monthly budget: amount and startDate (first of a month, pinned); empty for none.')
+@description('Optional. Monthly budget: amount, and startDate when the spec pins one; empty for none.')
 param budget object = {}
+
+@description('Optional. The budget\'s first month when the spec pins none: the month of this deployment (the Budgets API refuses a start before the current month).')
+param budgetStartDate string = utcNow('yyyy-MM-01')
 
 @description('Optional. A Foundry project on the AI Services account for agents.')
 param agentProject bool = false
@@ -112,12 +115,25 @@ module regionStacks 'modules/stack.bicep' = [for (stack, index) in stacks: {
     alerts: alerts
     quotaAlerts: quotaAlerts
     dashboard: dashboard
-    budget: budget
     agentProject: agentProject
     liveState: json(liveStateJson)
     deployerPrincipalId: deployerPrincipalId
   }
 }]
+
+// One budget for the environment, over every region's resource group.
+module budgetAlert 'modules/budget.bicep' = if (!empty(budget)) {
+  name: take('${serviceName}-${environmentName}-budget', 64)
+  params: {
+    serviceName: serviceName
+    environmentName: environmentName
+    budget: budget
+    startDate: budget.?startDate ?? budgetStartDate
+    resourceGroupNames: [for stack in stacks: stack.resourceGroup]
+    alertEmails: alertEmails
+    actionGroupId: regionStacks[0].outputs.actionGroupId
+  }
+}
 
 @description('Per region: location, resource group, AI Services endpoint, App Configuration endpoint, Key Vault URI.')
 output stacks array = [for (stack, index) in stacks: {

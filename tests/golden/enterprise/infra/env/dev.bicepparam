@@ -207,7 +207,6 @@ param quotaAlerts = [
 param dashboard = true
 param budget = {
   amount: 1000
-  startDate: '2026-01-01'
 }
 param agentProject = true
 

@@ -54,7 +54,7 @@ param enableDeleteLock bool = false
 @description('Optional. Log Analytics retention in days.')
 param logRetentionDays int = 30
 
-@description('Optional. Email addresses notified by alerts and the budget.')
+@description('Optional. Email addresses notified by alerts.')
 param alertEmails array = []
 
 @description('Optional. Alert thresholds.')
@@ -65,9 +65,6 @@ param quotaAlerts array = []
 
 @description('Optional. An Azure Monitor workbook.')
 param dashboard bool = false
-
-@description('Optional. Monthly budget; empty for none.')
-param budget object = {}
 
 @description('Optional. A Foundry project for agents.')
 param agentProject bool = false
@@ -172,16 +169,8 @@ module alertRules 'alerts.bicep' = {
   }
 }
 
-module budgetAlert 'budget.bicep' = if (primary && !empty(budget)) {
-  name: take('${serviceName}-${environmentName}-budget', 64)
-  params: {
-    serviceName: serviceName
-    environmentName: environmentName
-    budget: budget
-    alertEmails: alertEmails
-    actionGroupId: monitoring.outputs.actionGroupId
-  }
-}
+@description('The action group alerts and the budget notify.')
+output actionGroupId string = monitoring.outputs.actionGroupId
 
 @description('The AI Services account name.')
 output aiServicesName string = aiServices.outputs.name
