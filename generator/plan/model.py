@@ -14,7 +14,7 @@ two halves:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal
 
 from generator.spec.model import Environment, Gate
@@ -220,6 +220,7 @@ class BuildStep:
     name: str
     script: str
     env: tuple[tuple[str, str], ...] = ()
+    target: str = ""  # only in this pipeline target's files ("" every target)
 
 
 @dataclass(frozen=True)
@@ -241,6 +242,12 @@ class BuildJob:
 class BuildPlan:
     checks: tuple[BuildJob, ...]  # all must pass before the release is packaged
     package: tuple[str, ...]  # paths in the release artifact
+
+    def checks_for(self, target: str) -> tuple[BuildJob, ...]:
+        """The checks as one pipeline target runs them: its own steps and the shared ones."""
+        return tuple(
+            replace(job, steps=tuple(s for s in job.steps if s.target in ("", target))) for job in self.checks
+        )
 
 
 @dataclass(frozen=True)
