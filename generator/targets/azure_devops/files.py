@@ -162,6 +162,7 @@ def files(spec: Spec, plan: Plan) -> list[TemplateFile]:
         "scripts": SCRIPTS,
         "pool": POOL,
         "declared_parameters": declared_parameters(plan),
+        "build_checks": plan.build.checks_for("azure-devops"),
         "gates_condition": condition(plan.job("gates").condition) if jobs_of(plan, "gates") else "",
         "stages": stage_parameters(plan),
         "jobs": jobs,

@@ -145,6 +145,7 @@ def files(spec: Spec, plan: Plan) -> list[TemplateFile]:
         "almgen_version": __version__,
         "artifact": RELEASE_ARTIFACT,
         "declared_inputs": declared_inputs(plan),
+        "build_checks": plan.build.checks_for("github-actions"),
         "inputs": {e.name: {k: input_value(v) for k, v in e.inputs} for e in plan.environments},
         "regions": spec.regions,
         "jobs": [_job(spec, job, plan.jobs) for job in plan.jobs],
