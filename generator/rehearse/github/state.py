@@ -148,6 +148,10 @@ class RunState:
     def base_environ(self) -> dict[str, str]:
         """The host's environment without a host runner's variables, the world's stand-ins first."""
         host = {k: v for k, v in os.environ.items() if not k.startswith(("GITHUB_", "RUNNER_", "ACTIONS_"))}
+        # the host's virtualenv is not on a hosted runner: its packages come only through `python`
+        venv_bin = os.path.dirname(sys.executable)
+        host.pop("VIRTUAL_ENV", None)
+        host["PATH"] = os.pathsep.join(p for p in host.get("PATH", "").split(os.pathsep) if p and p != venv_bin)
         env = self.world.environ(host)
         env["PATH"] = f"{self.bin}{os.pathsep}{env['PATH']}"
         return env
