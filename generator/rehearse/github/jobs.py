@@ -38,6 +38,7 @@ class JobPlan:
     timeout_minutes: float
     env: dict[str, str]  # workflow env then job env, evaluated
     defaults: dict[str, Any] = field(default_factory=dict)
+    survives_cancel: bool = False  # its `if` holds once the run is cancelled (always()): it is not cancelled
 
 
 class _StepStatus:
@@ -149,7 +150,7 @@ def run_job(state: RunState, plan: JobPlan) -> JobResult:
         if not js.cancelled and now >= job_deadline:
             js.cancelled, js.cancelled_at, js.timed_out = True, job_deadline, True
             js.error = _timeout_message(plan.timeout_minutes)
-        elif not js.cancelled and state.cancelled():
+        elif not js.cancelled and not plan.survives_cancel and state.cancelled():
             js.cancelled, js.cancelled_at = True, state.cancel_at
         env = dict(plan.env, **env_file_values)
         scope = Scope(
@@ -284,7 +285,7 @@ def _deadline(
         candidates.append(((js.cancelled_at or step_start) + CANCEL_GRACE, "force"))
     else:
         candidates.append((job_deadline, "timeout"))
-        if state.cancel_at is not None:
+        if state.cancel_at is not None and not plan.survives_cancel:
             survives = False
             try:  # a step whose `if` still holds once the run is cancelled keeps running
                 cancel_scope = Scope(

@@ -62,17 +62,17 @@ class _Done:
 class _NeedsStatus:
     """Status functions at job level: over every ancestor job (transitively), and the run's cancellation."""
 
-    def __init__(self, results: list[str], state: RunState) -> None:
-        self.results, self.state = results, state
+    def __init__(self, results: list[str], state: RunState, assume_cancelled: bool = False) -> None:
+        self.results, self.state, self.assume = results, state, assume_cancelled
 
     def success(self) -> bool:
-        return all(r == "success" for r in self.results) and not self.state.cancelled()
+        return all(r == "success" for r in self.results) and not self.cancelled()
 
     def failure(self) -> bool:
         return any(r == "failure" for r in self.results)
 
     def cancelled(self) -> bool:
-        return self.state.cancelled()
+        return self.assume or self.state.cancelled()
 
 
 def _aggregate(results: list[str]) -> str:
@@ -155,6 +155,9 @@ def _run_job_entry(
     scope = Scope(contexts, _NeedsStatus([done[a].result for a in ancestors], state))
     try:
         run_it = templates.condition(job.get("if"), scope)
+        survives = templates.condition(
+            job.get("if"), Scope(contexts, _NeedsStatus([done[a].result for a in ancestors], state, True))
+        )
         legs, fail_fast, max_parallel = expand(job.get("strategy"), Scope(contexts))
     except ExpressionError as exc:
         result = JobResult(key, key, "failure", state.attempt, error=f"Error when evaluating the job: {exc}")
@@ -178,7 +181,9 @@ def _run_job_entry(
         return _Done(word, {}, True)
     if legs is None:
         strategy = {"fail-fast": fail_fast, "job-index": 0.0, "job-total": 1.0, "max-parallel": 1.0}
-        return _run_leg(state, level, job, key, dict(contexts, matrix={}, strategy=strategy), forced)
+        return _run_leg(
+            state, level, job, key, dict(contexts, matrix={}, strategy=strategy), forced=forced, survives=survives
+        )
     results: list[str] = []
     outputs: dict[str, str] = {}
     reran = False
@@ -199,7 +204,8 @@ def _run_job_entry(
         leg = (
             _Done(kept.result, kept.outputs, False)
             if kept
-            else _run_leg(state, level, job, leg_key, dict(contexts, matrix=combo, strategy=strategy), forced)
+            else _run_leg(state, level, job, leg_key, dict(contexts, matrix=combo, strategy=strategy), forced=forced,
+            survives=survives)
         )
         reran = reran or leg.reran
         results.append(leg.result)
@@ -222,7 +228,7 @@ def _environment(raw: Any, scope: Scope) -> str | None:
 
 
 def _run_leg(
-    state: RunState, level: _Level, job: Job, key: str, contexts: dict[str, Any], forced: bool
+    state: RunState, level: _Level, job: Job, key: str, contexts: dict[str, Any], *, forced: bool, survives: bool
 ) -> _Done:
     workflow = level.workflow
     where = {"file": workflow.path, "job": key}
@@ -270,6 +276,7 @@ def _run_leg(
         timeout or DEFAULT_JOB_TIMEOUT,
         env,
         defaults,
+        survives_cancel=survives,
     )
     result = run_job(state, plan)
     result.continue_on_error = continue_on_error
