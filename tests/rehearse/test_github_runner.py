@@ -184,7 +184,9 @@ def _results(run: RunResult) -> dict[str, str]:
 
 
 def test_needs_skip_propagation_and_always_after_failure(tmp_path: Path) -> None:
-    run = _run(tmp_path, """
+    run = _run(
+        tmp_path,
+        """
         on: push
         jobs:
           a:
@@ -212,18 +214,26 @@ def test_needs_skip_propagation_and_always_after_failure(tmp_path: Path) -> None
             if: ${{ !failure() && !cancelled() }}
             runs-on: ubuntu-latest
             steps: [{run: echo d}]
-    """)
+    """,
+    )
     assert _results(run) == {"a": "failure", "b": "skipped", "c": "success", "d": "skipped"}
     outcomes = [(s.name, s.outcome) for s in run.jobs["a"].steps]
-    assert outcomes == [("Run echo one", "success"), ("Run exit 3", "failure"), ("Run echo never", "skipped"),
-                        ("Run echo cleanup", "success"), ("Run echo rollback", "success")]
+    assert outcomes == [
+        ("Run echo one", "success"),
+        ("Run exit 3", "failure"),
+        ("Run echo never", "skipped"),
+        ("Run echo cleanup", "success"),
+        ("Run echo rollback", "success"),
+    ]
     assert "Process completed with exit code 3." in run.jobs["a"].steps[1].log
     assert "b was skipped" in run.jobs["c"].steps[0].log
     assert run.conclusion == "failure"
 
 
 def test_outputs_env_files_path_and_summary(tmp_path: Path) -> None:
-    run = _run(tmp_path, """
+    run = _run(
+        tmp_path,
+        """
         on: push
         env: {LEVEL: workflow, KEEP: w}
         jobs:
@@ -240,7 +250,8 @@ def test_outputs_env_files_path_and_summary(tmp_path: Path) -> None:
                   echo "value=$LEVEL-$KEEP" >> "$GITHUB_OUTPUT"
                   { echo "multi<<EOF"; echo line1; echo line2; echo EOF; } >> "$GITHUB_OUTPUT"
                   echo "LATER=from-env-file" >> "$GITHUB_ENV"
-                  mkdir -p "$RUNNER_TEMP/tools" && printf '#!/bin/sh\\necho tool ran\\n' > "$RUNNER_TEMP/tools/mytool"
+                  mkdir -p "$RUNNER_TEMP/tools"
+                  printf '#!/bin/sh\\necho tool ran\\n' > "$RUNNER_TEMP/tools/mytool"
                   chmod +x "$RUNNER_TEMP/tools/mytool" && echo "$RUNNER_TEMP/tools" >> "$GITHUB_PATH"
                   echo "### done" >> "$GITHUB_STEP_SUMMARY"
               - run: echo "$LATER $LEVEL ${{ env.LATER }}" && mytool
@@ -250,7 +261,8 @@ def test_outputs_env_files_path_and_summary(tmp_path: Path) -> None:
             steps:
               - run: echo "got ${{ needs.produce.outputs.value }} / $ATTEMPT"
                 env: {ATTEMPT: "${{ github.run_attempt }}"}
-    """)
+    """,
+    )
     assert run.conclusion == "success", run.report()
     assert run.jobs["produce"].outputs == {"value": "step-w", "multi": "line1\nline2"}
     assert "from-env-file job from-env-file" in run.jobs["produce"].steps[1].log
@@ -260,7 +272,9 @@ def test_outputs_env_files_path_and_summary(tmp_path: Path) -> None:
 
 
 def test_default_shell_has_no_pipefail_but_shell_bash_does(tmp_path: Path) -> None:
-    run = _run(tmp_path, """
+    run = _run(
+        tmp_path,
+        """
         on: push
         jobs:
           j:
@@ -269,12 +283,15 @@ def test_default_shell_has_no_pipefail_but_shell_bash_does(tmp_path: Path) -> No
               - run: false | true
               - shell: bash
                 run: false | true
-    """)
+    """,
+    )
     assert [s.outcome for s in run.jobs["j"].steps] == ["success", "failure"]
 
 
 def test_matrix_include_exclude_and_fail_fast(tmp_path: Path) -> None:
-    run = _run(tmp_path, """
+    run = _run(
+        tmp_path,
+        """
         on: push
         jobs:
           m:
@@ -293,7 +310,8 @@ def test_matrix_include_exclude_and_fail_fast(tmp_path: Path) -> None:
               matrix: {n: [1, 2, 3]}
             steps:
               - run: test "${{ matrix.n }}" != 2
-    """)
+    """,
+    )
     legs = [key for key in run.jobs if key.startswith("m (")]
     assert legs == ["m (linux, 3.11, yes)", "m (linux, 3.12, yes)", "m (windows, 3.12)", "m (mac, 3.13)"]
     assert "linux 3.12 yes 1" in run.jobs["m (linux, 3.12, yes)"].steps[0].log
@@ -336,7 +354,9 @@ REUSABLE = """
 
 
 def test_reusable_workflow_inputs_defaults_secrets_and_outputs(tmp_path: Path) -> None:
-    run = _run(tmp_path, """
+    run = _run(
+        tmp_path,
+        """
         on: push
         jobs:
           dev:
@@ -353,7 +373,10 @@ def test_reusable_workflow_inputs_defaults_secrets_and_outputs(tmp_path: Path) -
             runs-on: ubuntu-latest
             steps:
               - run: echo "${{ needs.dev.outputs.where }} ${{ needs.staging.result }}"
-    """, others={"reusable.yml": REUSABLE}, secrets={"TOKEN": "s3cret"})
+    """,
+        others={"reusable.yml": REUSABLE},
+        secrets={"TOKEN": "s3cret"},
+    )
     assert run.conclusion == "success", run.report()
     log = run.jobs["dev/inner"].steps[0].log
     assert "env=dev minutes=2 train=false" in log and "label=def token=s3cret typed=true" in log
@@ -364,7 +387,9 @@ def test_reusable_workflow_inputs_defaults_secrets_and_outputs(tmp_path: Path) -
 
 
 def test_reusable_workflow_input_of_the_wrong_type_fails_the_caller(tmp_path: Path) -> None:
-    run = _run(tmp_path, """
+    run = _run(
+        tmp_path,
+        """
         on: push
         jobs:
           dev:
@@ -373,28 +398,36 @@ def test_reusable_workflow_input_of_the_wrong_type_fails_the_caller(tmp_path: Pa
           missing:
             uses: ./.github/workflows/reusable.yml
             with: {minutes: 1}
-    """, others={"reusable.yml": REUSABLE})
+    """,
+        others={"reusable.yml": REUSABLE},
+    )
     assert _results(run) == {"dev": "failure", "missing": "failure"}
     assert "a boolean was expected" in run.jobs["dev"].error
     assert "Input required and not supplied: environment" in run.jobs["missing"].error
 
 
 def test_nested_job_asking_for_more_permissions_than_the_caller_is_a_startup_failure(tmp_path: Path) -> None:
-    run = _run(tmp_path, """
+    run = _run(
+        tmp_path,
+        """
         on: push
         permissions: {}
         jobs:
           dev:
             uses: ./.github/workflows/reusable.yml
             with: {environment: dev}
-    """, others={"reusable.yml": REUSABLE})
+    """,
+        others={"reusable.yml": REUSABLE},
+    )
     assert run.conclusion == "failure" and not run.jobs
     assert "is requesting 'contents: read', but is only allowed 'contents: none'" in run.startup_failure
 
 
 def test_job_timeout_stops_a_sleep_at_the_deadline(tmp_path: Path) -> None:
     world = _world(tmp_path)
-    run = _run(tmp_path, """
+    run = _run(
+        tmp_path,
+        """
         on: push
         jobs:
           bake:
@@ -408,7 +441,9 @@ def test_job_timeout_stops_a_sleep_at_the_deadline(tmp_path: Path) -> None:
             needs: bake
             runs-on: ubuntu-latest
             steps: [{run: echo next}]
-    """, world=world)
+    """,
+        world=world,
+    )
     bake = run.jobs["bake"]
     assert bake.result == "failure"
     assert "exceeded the maximum execution time of 60 minutes" in bake.error
@@ -420,7 +455,9 @@ def test_job_timeout_stops_a_sleep_at_the_deadline(tmp_path: Path) -> None:
 
 
 def test_step_timeout_fails_the_step_and_the_job_goes_on(tmp_path: Path) -> None:
-    run = _run(tmp_path, """
+    run = _run(
+        tmp_path,
+        """
         on: push
         jobs:
           j:
@@ -430,7 +467,8 @@ def test_step_timeout_fails_the_step_and_the_job_goes_on(tmp_path: Path) -> None
                 continue-on-error: true
                 run: sleep 10m
               - run: echo "after ${{ steps.missing.outcome }}"
-    """)
+    """,
+    )
     step = run.jobs["j"].steps[0]
     assert (step.outcome, step.conclusion) == ("failure", "success")
     assert "has timed out after 5 minutes" in step.log
@@ -439,7 +477,9 @@ def test_step_timeout_fails_the_step_and_the_job_goes_on(tmp_path: Path) -> None
 
 def test_cancel_fault_kills_the_running_step_and_runs_only_cleanup(tmp_path: Path) -> None:
     world = _world(tmp_path, [{"kind": "cancel", "env": "prod", "minutes": 40}])
-    run = _run(tmp_path, """
+    run = _run(
+        tmp_path,
+        """
         on: push
         jobs:
           deploy:
@@ -460,7 +500,9 @@ def test_cancel_fault_kills_the_running_step_and_runs_only_cleanup(tmp_path: Pat
             needs: deploy
             runs-on: ubuntu-latest
             steps: [{run: echo next}]
-    """, world=world)
+    """,
+        world=world,
+    )
     deploy = run.jobs["deploy"]
     assert [s.outcome for s in deploy.steps] == ["cancelled", "skipped", "success"]
     assert deploy.result == "cancelled"
@@ -511,11 +553,14 @@ def test_artifact_name_conflicts_on_re_run_of_failed_jobs(tmp_path: Path) -> Non
 
 def test_overwrite_true_allows_the_re_run_and_keeps_successful_jobs(tmp_path: Path) -> None:
     world = _world(tmp_path)
-    text = UPLOAD.replace("OVERWRITE_LINE", "overwrite: true") + """
+    text = (
+        UPLOAD.replace("OVERWRITE_LINE", "overwrite: true")
+        + """
       independent:
         runs-on: ubuntu-latest
         steps: [{run: echo independent}]
     """
+    )
     run = _run(tmp_path, text, world=world)
     (world.root / "flag-ok").write_text("", "utf-8")
     again = rerun_failed(run)
@@ -526,7 +571,9 @@ def test_overwrite_true_allows_the_re_run_and_keeps_successful_jobs(tmp_path: Pa
 
 
 def test_missing_artifact_fails_the_download(tmp_path: Path) -> None:
-    run = _run(tmp_path, """
+    run = _run(
+        tmp_path,
+        """
         on: push
         jobs:
           j:
@@ -534,13 +581,18 @@ def test_missing_artifact_fails_the_download(tmp_path: Path) -> None:
             steps:
               - uses: actions/download-artifact@v4
                 with: {name: nothing}
-    """)
-    assert "Unable to download artifact(s): Artifact not found for name: nothing" in run.jobs["j"].steps[0].log
+    """,
+    )
+    assert (
+        "Unable to download artifact(s): Artifact not found for name: nothing" in run.jobs["j"].steps[0].log
+    )
 
 
 def test_rejected_approval_fails_the_job_before_any_step(tmp_path: Path) -> None:
     world = _world(tmp_path, [{"kind": "approval", "env": "prod", "decision": "reject"}])
-    run = _run(tmp_path, """
+    run = _run(
+        tmp_path,
+        """
         on: push
         jobs:
           dev:
@@ -552,7 +604,10 @@ def test_rejected_approval_fails_the_job_before_any_step(tmp_path: Path) -> None
             runs-on: ubuntu-latest
             environment: {name: prod, url: "https://example.org"}
             steps: [{run: echo prod}]
-    """, world=world, approvals={"dev": ["alice"], "prod": ["bob"]})
+    """,
+        world=world,
+        approvals={"dev": ["alice"], "prod": ["bob"]},
+    )
     assert _results(run) == {"dev": "success", "prod": "failure"}
     assert run.jobs["prod"].steps == [] and "rejected" in run.jobs["prod"].error
     decisions = [(e["env"], e["decision"]) for e in world.timeline() if e["kind"] == "github.approval"]
@@ -561,7 +616,9 @@ def test_rejected_approval_fails_the_job_before_any_step(tmp_path: Path) -> None
 
 def test_azure_login_needs_id_token_and_logs_in_through_the_worlds_az(tmp_path: Path) -> None:
     world = _world(tmp_path)
-    run = _run(tmp_path, """
+    run = _run(
+        tmp_path,
+        """
         on: push
         jobs:
           ok:
@@ -580,7 +637,10 @@ def test_azure_login_needs_id_token_and_logs_in_through_the_worlds_az(tmp_path: 
             steps:
               - uses: azure/login@v2
                 with: {client-id: c, tenant-id: t, subscription-id: s}
-    """, world=world, vars={"AZURE_CLIENT_ID": "cid", "AZURE_TENANT_ID": "tid", "AZURE_SUBSCRIPTION_ID": "sub"})
+    """,
+        world=world,
+        vars={"AZURE_CLIENT_ID": "cid", "AZURE_TENANT_ID": "tid", "AZURE_SUBSCRIPTION_ID": "sub"},
+    )
     assert _results(run) == {"ok": "success", "no-token": "failure"}
     assert "give write permissions to id-token" in run.jobs["no-token"].steps[0].log
     calls = (world.root / "az-calls.txt").read_text("utf-8").splitlines()
@@ -590,22 +650,30 @@ def test_azure_login_needs_id_token_and_logs_in_through_the_worlds_az(tmp_path: 
 
 def test_unsupported_constructs_are_named(tmp_path: Path) -> None:
     with pytest.raises(RehearseError, match=r"w.yml, job 'j': rehearse does not support service containers"):
-        _run(tmp_path, """
+        _run(
+            tmp_path,
+            """
             on: push
             jobs:
               j:
                 runs-on: ubuntu-latest
                 services: {db: {image: postgres}}
                 steps: [{run: echo}]
-        """)
-    with pytest.raises(RehearseError, match=r"step 'Run some/action@v1': rehearse does not support the action"):
-        _run(tmp_path / "2", """
+        """,
+        )
+    with pytest.raises(
+        RehearseError, match=r"step 'Run some/action@v1': rehearse does not support the action"
+    ):
+        _run(
+            tmp_path / "2",
+            """
             on: push
             jobs:
               j:
                 runs-on: ubuntu-latest
                 steps: [{uses: some/action@v1}]
-        """)
+        """,
+        )
 
 
 # ---------------------------------------------------------------------------------- end to end
@@ -623,18 +691,26 @@ case "$*" in
   *) echo '{}' ;;
 esac
 """
-STUB_TOOLS = {"checkov": "echo checkov: passed\n", "pytest": "echo pytest: passed\n", "locust": "echo locust: ok\n"}
+STUB_TOOLS = {
+    "checkov": "echo checkov: passed\n",
+    "pytest": "echo pytest: passed\n",
+    "locust": "echo locust: ok\n",
+}
 DEFECTS = (
     "generated pipeline defects (see the report): on a first deploy 'Read the live state' writes {} and "
-    "traffic.py state rejects it (no 'stacks' array); agents.py calls the Agent Service over HTTPS, outside `az`"
+    "traffic.py state rejects it (no 'stacks' array); agents.py calls the Agent Service over HTTPS, "
+    "outside `az`"
 )
 
 
 def _generated(tmp_path: Path, sample: str) -> Path:
     target = tmp_path / sample
     shutil.copytree(REPO / "samples" / sample, target)
-    subprocess.run([sys.executable, "-m", "generator", "generate", str(target / "almgen.yaml")], check=True,
-                   capture_output=True)
+    subprocess.run(
+        [sys.executable, "-m", "generator", "generate", str(target / "almgen.yaml")],
+        check=True,
+        capture_output=True,
+    )
     return target
 
 
@@ -644,9 +720,14 @@ def test_enterprise_cd_first_deploy_end_to_end(tmp_path: Path) -> None:
     world = World.create(tmp_path / "world")
     (world.bin / "az").write_text(E2E_AZ, "utf-8")
     run = run_workflow(
-        repo, "support-agent-cd.yml", world, vars={"AZURE_CLIENT_ID": "c", "AZURE_TENANT_ID": "t",
-                                                   "AZURE_SUBSCRIPTION_ID": "s"},
-        secrets={}, approvals={"prod": ["alice"]}, tools=STUB_TOOLS, wall_seconds=60,
+        repo,
+        "support-agent-cd.yml",
+        world,
+        vars={"AZURE_CLIENT_ID": "c", "AZURE_TENANT_ID": "t", "AZURE_SUBSCRIPTION_ID": "s"},
+        secrets={},
+        approvals={"prod": ["alice"]},
+        tools=STUB_TOOLS,
+        wall_seconds=60,
     )
     for key in ("check", "infrastructure", "security", "build"):
         assert run.jobs[key].result == "success", run.report()
@@ -655,31 +736,48 @@ def test_enterprise_cd_first_deploy_end_to_end(tmp_path: Path) -> None:
     assert run.conclusion == "success", run.report()
 
 
-@pytest.mark.skipif(not (REPO / "generator" / "rehearse" / "azure" / "__main__.py").exists(),
-                    reason="the simulated Azure (generator/rehearse/azure) is not there yet")
+@pytest.mark.skipif(
+    not (REPO / "generator" / "rehearse" / "azure" / "__main__.py").exists(),
+    reason="the simulated Azure (generator/rehearse/azure) is not there yet",
+)
 @pytest.mark.xfail(strict=False, reason=DEFECTS)
 def test_enterprise_cd_against_the_simulated_azure(tmp_path: Path) -> None:
     repo = _generated(tmp_path, "enterprise")
     world = World.create(tmp_path / "world")
     run = run_workflow(
-        repo, "support-agent-cd.yml", world, vars={"AZURE_CLIENT_ID": "c", "AZURE_TENANT_ID": "t",
-                                                   "AZURE_SUBSCRIPTION_ID": "s"},
-        secrets={}, approvals={"prod": ["alice"]}, tools=STUB_TOOLS, wall_seconds=60,
+        repo,
+        "support-agent-cd.yml",
+        world,
+        vars={"AZURE_CLIENT_ID": "c", "AZURE_TENANT_ID": "t", "AZURE_SUBSCRIPTION_ID": "s"},
+        secrets={},
+        approvals={"prod": ["alice"]},
+        tools=STUB_TOOLS,
+        wall_seconds=60,
     )
     assert run.conclusion == "success", run.report()
 
 
 def test_timeline_is_ordered_json(tmp_path: Path) -> None:
     world = _world(tmp_path)
-    _run(tmp_path, """
+    _run(
+        tmp_path,
+        """
         on: push
         jobs:
           a: {runs-on: ubuntu-latest, steps: [{run: echo a}, {run: echo b}]}
-    """, world=world)
+    """,
+        world=world,
+    )
     events = world.timeline()
     kinds = [e["kind"] for e in events]
-    assert kinds == ["github.run.start", "github.job.start", "github.step", "github.step", "github.job.end",
-                     "github.run.end"]
+    assert kinds == [
+        "github.run.start",
+        "github.job.start",
+        "github.step",
+        "github.step",
+        "github.job.end",
+        "github.run.end",
+    ]
     minutes = [e["minute"] for e in events]
     assert minutes == sorted(minutes) and minutes[-1] == pytest.approx(0.2)
     assert json.loads(world.timeline_file.read_text("utf-8").splitlines()[0])["kind"] == "github.run.start"

@@ -57,11 +57,27 @@ class _StepStatus:
 
 @dataclass
 class _JobState:
+    """One running job: its status, and what its steps share (files, outputs, env, summaries)."""
+
+    state: RunState
+    plan: JobPlan
+    result: JobResult
+    workspace: Path
+    temp: Path
+    deadline: float
     failed: bool = False
     cancelled: bool = False
     cancelled_at: float | None = None
     timed_out: bool = False
     error: str = ""
+    steps_ctx: dict[str, Any] = field(default_factory=dict)
+    env_file_values: dict[str, str] = field(default_factory=dict)
+    path_additions: list[str] = field(default_factory=list)
+    summaries: list[str] = field(default_factory=list)
+
+    @property
+    def event_path(self) -> Path:
+        return self.temp / "event.json"
 
 
 def _hash_files(workspace: Path) -> Any:
@@ -126,13 +142,9 @@ def run_job(state: RunState, plan: JobPlan) -> JobResult:
         "github.job.start", job=plan.key, name=plan.name, env=plan.environment, attempt=state.attempt
     )
     job_deadline = start + plan.timeout_minutes * 60
-    js = _JobState()
-    steps_ctx: dict[str, Any] = {}
-    env_file_values: dict[str, str] = {}
-    path_additions: list[str] = []
-    summaries: list[str] = []
-    event_path = temp / "event.json"
-    write_event(event_path, state.event_payload())
+    js = _JobState(state, plan, result, workspace, temp, job_deadline)
+    steps_ctx, env_file_values, summaries = js.steps_ctx, js.env_file_values, js.summaries
+    write_event(js.event_path, state.event_payload())
     github = dict(plan.contexts["github"], workspace=str(workspace))
     runner = {
         "os": "Linux",
@@ -171,32 +183,18 @@ def run_job(state: RunState, plan: JobPlan) -> JobResult:
             scope.contexts["env"] = env
             run_it = templates.condition(step.get("if"), scope)
         except ExpressionError as exc:
-            _finish(state, result, js, step, steps_ctx, "failure", f"Error: {exc}", {}, False)
+            _finish(js, step, "failure", f"Error: {exc}")
             continue
         except Unsupported as exc:
             raise RehearseError(str(exc), step=step.display, **where) from None
         if not run_it:
-            _finish(state, result, js, step, steps_ctx, "skipped", "", {}, False)
+            _finish(js, step, "skipped", "")
             continue
         try:
-            outcome, log, outputs, continue_on_error = _run_step(
-                state,
-                plan,
-                step,
-                scope,
-                env,
-                workspace,
-                temp,
-                js,
-                job_deadline,
-                path_additions,
-                env_file_values,
-                summaries,
-                event_path,
-            )
+            outcome, log, outputs, continue_on_error = _run_step(js, step, scope, env)
         except Unsupported as exc:
             raise RehearseError(str(exc), step=step.display, **where) from None
-        _finish(state, result, js, step, steps_ctx, outcome, log, outputs, continue_on_error)
+        _finish(js, step, outcome, log, outputs, continue_on_error=continue_on_error)
 
     final_scope = Scope(
         {
@@ -243,16 +241,15 @@ def _timeout_message(minutes: float) -> str:
 
 
 def _finish(
-    state: RunState,
-    result: JobResult,
     js: _JobState,
     step: Step,
-    steps_ctx: dict[str, Any],
     outcome: str,
     log: str,
-    outputs: dict[str, str],
-    continue_on_error: bool,
+    outputs: dict[str, str] | None = None,
+    *,
+    continue_on_error: bool = False,
 ) -> None:
+    state, result, steps_ctx, outputs = js.state, js.result, js.steps_ctx, outputs or {}
     conclusion = "success" if outcome == "failure" and continue_on_error else outcome
     if conclusion == "failure":
         js.failed = True
@@ -270,16 +267,10 @@ def _finish(
 
 
 def _deadline(
-    state: RunState,
-    plan: JobPlan,
-    step: Step,
-    scope: Scope,
-    js: _JobState,
-    job_deadline: float,
-    step_start: float,
-    step_minutes: float,
+    js: _JobState, step: Step, scope: Scope, step_start: float, step_minutes: float
 ) -> tuple[float, str]:
     """The earliest moment the step is stopped, and why: timeout, step-timeout, cancel or force."""
+    state, plan, job_deadline = js.state, js.plan, js.deadline
     candidates: list[tuple[float, str]] = []
     if js.cancelled:
         candidates.append(((js.cancelled_at or step_start) + CANCEL_GRACE, "force"))
@@ -303,21 +294,15 @@ def _deadline(
 
 
 def _run_step(
-    state: RunState,
-    plan: JobPlan,
-    step: Step,
-    scope: Scope,
-    env: dict[str, str],
-    workspace: Path,
-    temp: Path,
-    js: _JobState,
-    job_deadline: float,
-    path_additions: list[str],
-    env_file_values: dict[str, str],
-    summaries: list[str],
-    event_path: Path,
+    js: _JobState, step: Step, scope: Scope, env: dict[str, str]
 ) -> tuple[str, str, dict[str, str], bool]:
-    world = state.world
+    state, plan, workspace, temp, world = js.state, js.plan, js.workspace, js.temp, js.state.world
+    path_additions, env_file_values, summaries, event_path = (
+        js.path_additions,
+        js.env_file_values,
+        js.summaries,
+        js.event_path,
+    )
     try:
         continue_on_error = truthy(templates.value(step.get("continue-on-error", False), scope))
         step_minutes = to_number(templates.value(step.get("timeout-minutes", 0), scope))
@@ -330,7 +315,7 @@ def _run_step(
     for file in files.values():
         file.write_text("", "utf-8")
     step_start = world.now() + STEP_SETUP
-    deadline, reason = _deadline(state, plan, step, scope, js, job_deadline, step_start, step_minutes)
+    deadline, reason = _deadline(js, step, scope, step_start, step_minutes)
     world.set_deadline(deadline)
     process_env = state.base_environ()
     process_env.update(env)
@@ -438,22 +423,23 @@ def _run_step(
     )
     summaries.append(files["GITHUB_STEP_SUMMARY"].read_text("utf-8"))
     if killed:
-        return _killed(state, plan, step, js, reason, step_minutes, log, outputs, continue_on_error)
+        return _killed(
+            js, step, reason, step_minutes, log=log, outputs=outputs, continue_on_error=continue_on_error
+        )
     return ("success" if ok else "failure"), log, outputs, continue_on_error
 
 
 def _killed(
-    state: RunState,
-    plan: JobPlan,
-    step: Step,
     js: _JobState,
+    step: Step,
     reason: str,
     step_minutes: float,
+    *,
     log: str,
     outputs: dict[str, str],
     continue_on_error: bool,
 ) -> tuple[str, str, dict[str, str], bool]:
-    world = state.world
+    state, plan, world = js.state, js.plan, js.state.world
     if reason == "step-timeout":
         world.record("github.timeout", job=plan.key, step=step.display, minutes=step_minutes, scope="step")
         return (

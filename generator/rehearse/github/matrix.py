@@ -46,7 +46,7 @@ def expand(raw_strategy: Any, scope: Scope) -> tuple[list[dict[str, Any]] | None
     combos: list[dict[str, Any]] = []
     if keys:
         for values in itertools.product(*(matrix[key] for key in keys)):
-            combos.append(dict(zip(keys, values)))
+            combos.append(dict(zip(keys, values, strict=True)))
     combos = [
         combo
         for combo in combos
@@ -57,7 +57,7 @@ def expand(raw_strategy: Any, scope: Scope) -> tuple[list[dict[str, Any]] | None
         if not isinstance(entry, dict):
             raise ExpressionError("each matrix include must be a mapping")
         added = False
-        for combo, original in zip(combos, originals):
+        for combo, original in zip(combos, originals, strict=True):
             overlap = {k: v for k, v in entry.items() if k in original}
             if all(_same(original[k], v) for k, v in overlap.items()) and keys:
                 combo.update({k: v for k, v in entry.items() if k not in original})

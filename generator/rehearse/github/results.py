@@ -33,7 +33,7 @@ class JobResult:
 
     def step(self, name: str) -> StepResult:
         for step in self.steps:
-            if step.name == name or step.id == name:
+            if name in (step.name, step.id):
                 return step
         raise KeyError(f"no step '{name}' in job '{self.key}'; steps: {[s.name for s in self.steps]}")
 

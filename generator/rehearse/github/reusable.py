@@ -130,8 +130,8 @@ def call_inputs(called: Workflow, with_raw: Any, scope: Scope, default_scope: Sc
         if name not in declared:
             raise InvalidWorkflow(f"Invalid input, {name} is not defined in the referenced workflow.")
     inputs: dict[str, Any] = {}
-    for name, spec in declared.items():
-        spec = spec or {}
+    for name, raw_spec in declared.items():
+        spec = raw_spec or {}
         kind = str(spec.get("type", "string"))
         if name in given:
             inputs[name] = _typed(name, kind, templates.value(given[name], scope))

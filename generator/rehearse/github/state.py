@@ -151,7 +151,9 @@ class RunState:
         # the host's virtualenv is not on a hosted runner: its packages come only through `python`
         venv_bin = os.path.dirname(sys.executable)
         host.pop("VIRTUAL_ENV", None)
-        host["PATH"] = os.pathsep.join(p for p in host.get("PATH", "").split(os.pathsep) if p and p != venv_bin)
+        host["PATH"] = os.pathsep.join(
+            p for p in host.get("PATH", "").split(os.pathsep) if p and p != venv_bin
+        )
         env = self.world.environ(host)
         env["PATH"] = f"{self.bin}{os.pathsep}{env['PATH']}"
         return env
