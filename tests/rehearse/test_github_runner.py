@@ -781,3 +781,126 @@ def test_timeline_is_ordered_json(tmp_path: Path) -> None:
     minutes = [e["minute"] for e in events]
     assert minutes == sorted(minutes) and minutes[-1] == pytest.approx(0.2)
     assert json.loads(world.timeline_file.read_text("utf-8").splitlines()[0])["kind"] == "github.run.start"
+
+
+def test_re_run_passes_the_approvals_that_passed_before_and_asks_again_after_a_rejection(
+    tmp_path: Path,
+) -> None:
+    world = _world(tmp_path, [{"kind": "approval", "env": "prod", "decision": "reject", "attempt": 1}])
+    run = _run(
+        tmp_path,
+        """
+        on: push
+        jobs:
+          staging:
+            runs-on: ubuntu-latest
+            environment: staging
+            steps:
+              - run: test -f "$ALMGEN_SIM_DIR/fixed"
+          prod:
+            runs-on: ubuntu-latest
+            environment: prod
+            steps: [{run: echo prod}]
+    """,
+        world=world,
+        approvals={"staging": ["alice"], "prod": ["bob"]},
+    )
+    assert _results(run) == {"staging": "failure", "prod": "failure"}
+    (world.root / "fixed").write_text("", "utf-8")
+    again = rerun_failed(run)
+    assert _results(again) == {"staging": "success", "prod": "success"}
+    approvals = [
+        (e["env"], e["by"], e["decision"])
+        for e in world.timeline()
+        if e["kind"] == "github.approval" and e["attempt"] == 2
+    ]
+    assert approvals == [("staging", "earlier attempt", "approve"), ("prod", "bob", "approve")]
+
+
+STATEFUL_AZ = """
+import json, os, sys
+from pathlib import Path
+
+state_file = Path(os.environ["ALMGEN_SIM_DIR"]) / "fake-az.json"
+state = json.loads(state_file.read_text()) if state_file.exists() else {}
+args = sys.argv[1:]
+words = [a for a in args[:4] if not a.startswith("-")]
+
+
+def opt(name):
+    return args[args.index(name) + 1] if name in args else ""
+
+
+def out(value):
+    state_file.write_text(json.dumps(state))
+    print(json.dumps(value))
+    sys.exit(0)
+
+
+env = opt("--name").rsplit("-", 1)[-1]
+stack = {"location": "eastus2", "resourceGroup": f"rg-{env}", "primary": True, "aiServicesName": f"ais-{env}",
+         "aiServicesEndpoint": "https://ais.example", "appConfigurationEndpoint": f"https://appcs-{env}.example"}
+if words[:3] == ["deployment", "sub", "show"] or words[:3] == ["deployment", "sub", "create"]:
+    out({"stacks": {"type": "Array", "value": [stack]}})  # every environment was deployed before
+if words[:3] == ["appconfig", "kv", "list"]:
+    out([{"key": k, "value": v} for k, v in state.get(opt("--label"), {}).items()])
+if words[:3] == ["appconfig", "kv", "set"]:
+    state.setdefault(opt("--label"), {})[opt("--key")] = opt("--value")
+    out({})
+if words[:3] == ["monitor", "metrics", "list"]:
+    out({"value": []})
+if words[:3] == ["cognitiveservices", "account", "show"]:
+    out({"id": "/subscriptions/s/ais"})
+out({})
+"""
+
+
+def _stub_evals(repo: Path, flag: Path) -> None:
+    """The sample's evaluations need Azure; these write passing metrics (failing while `flag` exists)."""
+    stub = textwrap.dedent(f"""
+        import argparse, json, os
+        parser = argparse.ArgumentParser()
+        parser.add_argument("--out")
+        args, _ = parser.parse_known_args()
+        low = os.path.exists({str(flag)!r})
+        json.dump(METRICS, open(args.out, "w"))
+    """)
+    quality = "{'groundedness': 1.0 if low else 4.5, 'relevance': 4.5, 'coherence': 4.5}"
+    rates = ("violence", "self_harm", "hate_unfairness", "sexual")
+    safety = "{" + ", ".join(f"'{name}_defect_rate': 0.0" for name in rates) + "}"
+    (repo / "evals" / "run.py").write_text(stub.replace("METRICS", quality), "utf-8")
+    (repo / "evals" / "safety.py").write_text(stub.replace("METRICS", safety), "utf-8")
+
+
+@pytest.mark.xfail(
+    strict=False,
+    reason="generated defect: the gates job uploads gates-<env> with if: always() and "
+    "no overwrite: true, so re-running a failed gate fails with 409 Conflict",
+)
+def test_chat_cd_re_run_after_a_failed_gate(tmp_path: Path) -> None:
+    repo = _generated(tmp_path, "openai-chat-github")
+    flag = tmp_path / "gate-fails"
+    flag.write_text("", "utf-8")
+    _stub_evals(repo, flag)
+    world = World.create(tmp_path / "world")
+    (world.bin / "az").write_text(
+        f"#!/bin/sh\nexec '{sys.executable}' '{tmp_path / 'az.py'}' \"$@\"\n", "utf-8"
+    )
+    (tmp_path / "az.py").write_text(STATEFUL_AZ, "utf-8")
+    run = run_workflow(
+        repo,
+        "chat-assist-cd.yml",
+        world,
+        vars={"AZURE_CLIENT_ID": "c", "AZURE_TENANT_ID": "t", "AZURE_SUBSCRIPTION_ID": "s"},
+        secrets={},
+        approvals={"prod": ["ai-leads"]},
+        tools=STUB_TOOLS,
+        wall_seconds=60,
+    )
+    assert run.jobs["deploy-dev"].result == "success", run.report()
+    assert run.jobs["deploy-staging/gates"].result == "failure", run.report()
+    assert "gates-staging" in run.artifacts
+    flag.unlink()
+    again = rerun_failed(run)
+    assert again.jobs["deploy-dev/deploy"].attempt == 1  # kept from the first attempt
+    assert again.conclusion == "success", again.report()
