@@ -175,7 +175,7 @@ def _repo(tmp_path: Path, workflows: dict[str, str], files: dict[str, str] | Non
 
 
 def _run(tmp_path: Path, text: str, *, world: World | None = None, **kwargs: Any) -> RunResult:
-    repo = _repo(tmp_path, {"w.yml": text, **kwargs.pop("others", {})})
+    repo = _repo(tmp_path, {"w.yml": text, **kwargs.pop("others", {})}, kwargs.pop("files", None))
     return run_workflow(repo, "w.yml", world or _world(tmp_path), **kwargs)
 
 
@@ -904,3 +904,38 @@ def test_chat_cd_re_run_after_a_failed_gate(tmp_path: Path) -> None:
     again = rerun_failed(run)
     assert again.jobs["deploy-dev/deploy"].attempt == 1  # kept from the first attempt
     assert again.conclusion == "success", again.report()
+
+
+def test_defaults_shell_fresh_machine_per_job_and_no_installs(tmp_path: Path) -> None:
+    run = _run(
+        tmp_path,
+        """
+        on: push
+        defaults:
+          run: {shell: bash}
+        jobs:
+          a:
+            runs-on: ubuntu-latest
+            defaults:
+              run: {working-directory: sub}
+            steps:
+              - uses: actions/checkout@v4
+              - run: false | true
+                working-directory: .
+                continue-on-error: true
+              - run: pwd && echo "$AZURE_CONFIG_DIR" && python -m pip install requests && pip install x
+          b:
+            runs-on: ubuntu-latest
+            steps:
+              - run: echo "$AZURE_CONFIG_DIR $GITHUB_JOB $RUNNER_OS $CI"
+    """,
+        files={"sub/keep.txt": "x"},
+    )
+    steps = run.jobs["a"].steps
+    assert steps[1].outcome == "failure"  # pipefail from workflow defaults
+    assert steps[2].outcome == "success", steps[2].log
+    assert steps[2].log.splitlines()[0].endswith("/workspace/sub")
+    assert steps[2].log.count("rehearse: skipped 'pip install ...'") == 2
+    config_a = steps[2].log.splitlines()[1]
+    assert config_a != run.jobs["b"].steps[0].log.split()[0]
+    assert run.jobs["b"].steps[0].log.split()[1:] == ["b", "Linux", "true"]

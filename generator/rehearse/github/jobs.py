@@ -354,6 +354,8 @@ def _run_step(
             "GITHUB_ACTION": step.id,
             "GITHUB_API_URL": "https://api.github.com",
             "RUNNER_TEMP": str(temp),
+            # a hosted job is a fresh machine: its own Azure CLI profile, so each job logs in itself
+            "AZURE_CONFIG_DIR": str(temp.parent / ".azure"),
             "RUNNER_OS": "Linux",
             "RUNNER_ARCH": "X64",
             "RUNNER_NAME": "GitHub Actions 1",

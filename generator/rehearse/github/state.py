@@ -21,10 +21,18 @@ STEP_SETUP = 6.0  # each step moves the clock 0.1 minute, so timelines have an o
 _PYTHON = """#!/bin/sh
 # rehearse: the runner's python; a rehearsal never installs packages into it
 if [ "$1" = "-m" ] && [ "$2" = "pip" ] && [ "$3" = "install" ]; then
-  echo "rehearse: skipped 'pip $3 ...' (no package installs in a rehearsal; the runner's packages are used)"
+  echo "rehearse: skipped 'pip $3 ...' (a rehearsal installs nothing; the runner's packages are used)"
   exit 0
 fi
 exec "{python}" "$@"
+"""
+_PIP = """#!/bin/sh
+# rehearse: pip never installs in a rehearsal; other pip commands ask the runner's python
+if [ "$1" = "install" ]; then
+  echo "rehearse: skipped 'pip install ...' (a rehearsal installs nothing; the runner's packages are used)"
+  exit 0
+fi
+exec "{python}" -m pip "$@"
 """
 _ALMGEN = """#!/bin/sh
 exec "{python}" -m generator "$@"
@@ -160,9 +168,9 @@ class RunState:
 
 
 def install_bin(path: Path, tools: dict[str, str]) -> None:
-    """The runner's stand-ins: `python` (sys.executable, never installing), `almgen`, and `tools`."""
+    """The runner's stand-ins: `python` and `pip` (sys.executable, never installing), `almgen`, `tools`."""
     path.mkdir(parents=True, exist_ok=True)
-    scripts = {"python": _PYTHON, "python3": _PYTHON, "almgen": _ALMGEN}
+    scripts = {"python": _PYTHON, "python3": _PYTHON, "pip": _PIP, "pip3": _PIP, "almgen": _ALMGEN}
     for name, text in scripts.items():
         _write_exec(path / name, text.format(python=sys.executable))
     for name, text in tools.items():
