@@ -935,7 +935,7 @@ def test_defaults_shell_fresh_machine_per_job_and_no_installs(tmp_path: Path) ->
     assert steps[1].outcome == "failure"  # pipefail from workflow defaults
     assert steps[2].outcome == "success", steps[2].log
     assert steps[2].log.splitlines()[0].endswith("/workspace/sub")
-    assert steps[2].log.count("rehearse: skipped 'pip install ...'") == 2
+    assert steps[2].log.count("rehearsal: not installed (recorded): install") == 2
     config_a = steps[2].log.splitlines()[1]
     assert config_a != run.jobs["b"].steps[0].log.split()[0]
     assert run.jobs["b"].steps[0].log.split()[1:] == ["b", "Linux", "true"]

@@ -19,18 +19,17 @@ CANCEL_GRACE = 300.0  # GitHub forcibly ends what still runs 5 minutes after a c
 STEP_SETUP = 6.0  # each step moves the clock 0.1 minute, so timelines have an order
 
 _PYTHON = """#!/bin/sh
-# rehearse: the runner's python; a rehearsal never installs packages into it
+# rehearse: the runner's python; `python -m pip install` installs nothing (generator.rehearse.stand_ins)
 if [ "$1" = "-m" ] && [ "$2" = "pip" ] && [ "$3" = "install" ]; then
-  echo "rehearse: skipped 'pip $3 ...' (a rehearsal installs nothing; the runner's packages are used)"
-  exit 0
+  shift 2
+  exec "{python}" -m generator.rehearse.stand_ins pip "$@"
 fi
 exec "{python}" "$@"
 """
 _PIP = """#!/bin/sh
-# rehearse: pip never installs in a rehearsal; other pip commands ask the runner's python
+# rehearse: `pip install` installs nothing; other pip commands ask the runner's python
 if [ "$1" = "install" ]; then
-  echo "rehearse: skipped 'pip install ...' (a rehearsal installs nothing; the runner's packages are used)"
-  exit 0
+  exec "{python}" -m generator.rehearse.stand_ins pip "$@"
 fi
 exec "{python}" -m pip "$@"
 """
