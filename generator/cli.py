@@ -37,7 +37,7 @@ def cli() -> None:
 @handle_errors
 def validate(specs: tuple[Path, ...]) -> None:
     """Check SPEC files (default ./almgen.yaml): exit 0 valid, 3 invalid."""
-    from generator.validate import load_spec
+    from generator.spec.validate import load_spec
 
     for path in _spec_paths(specs):
         spec = load_spec(path)
@@ -48,7 +48,7 @@ def validate(specs: tuple[Path, ...]) -> None:
 @cli.command()
 def schema() -> None:
     """Print the spec's JSON Schema."""
-    from generator.resources import data_dir
+    from generator.package_data import data_dir
 
     sys.stdout.write((data_dir("schemas") / "almgen.schema.json").read_text("utf-8"))
 
@@ -62,9 +62,9 @@ def schema() -> None:
 @handle_errors
 def explain(spec: Path | None, env: str | None, fmt: str) -> None:
     """Per environment: regions, gates, approvals, strategy, tests, model and agent versions."""
+    from generator.commands.explain import explain_data, explain_text
     from generator.errors import UsageError
-    from generator.explain import explain_data, explain_text
-    from generator.validate import load_spec
+    from generator.spec.validate import load_spec
 
     resolved = load_spec(spec or Path(SPEC_DEFAULT))
     names = [e.name for e in resolved.environments]
@@ -75,8 +75,8 @@ def explain(spec: Path | None, env: str | None, fmt: str) -> None:
 
         click.echo(json.dumps(explain_data(resolved, env), indent=2))
     elif fmt == "mermaid":
-        from generator.diagram import mermaid
-        from generator.plan import plan
+        from generator.plan.build import plan
+        from generator.targets.docs.diagram import mermaid
 
         click.echo(mermaid(plan(resolved)), nl=False)
     else:
@@ -91,7 +91,7 @@ def explain(spec: Path | None, env: str | None, fmt: str) -> None:
 @handle_errors
 def generate(specs: tuple[Path, ...], force: bool, adopt: bool, dry_run: bool) -> None:
     """Write the pipelines, infrastructure and docs of SPEC files (default ./almgen.yaml)."""
-    from generator.generate import generate_spec
+    from generator.regen.generate import generate_spec
 
     refused = False
     for path in _spec_paths(specs):
@@ -117,7 +117,7 @@ def generate(specs: tuple[Path, ...], force: bool, adopt: bool, dry_run: bool) -
 @handle_errors
 def check(specs: tuple[Path, ...], fmt: str) -> None:
     """Exit 0 when the generated files match SPEC files, 1 with a diff and the fix when not."""
-    from generator.fastcheck import up_to_date
+    from generator.regen.fastpath import up_to_date
 
     report: dict[str, list[Any]] = {}
     for path in _spec_paths(specs):
@@ -126,7 +126,7 @@ def check(specs: tuple[Path, ...], fmt: str) -> None:
             if fmt == "text":
                 click.echo(f"{path}: up to date")
             continue
-        from generator.check import check_spec
+        from generator.regen.drift import check_spec
 
         findings = check_spec(path)
         report[str(path)] = findings
@@ -150,7 +150,7 @@ def check(specs: tuple[Path, ...], fmt: str) -> None:
 @handle_errors
 def diff(specs: tuple[Path, ...]) -> None:
     """What `almgen generate` would change, as a unified diff (writes nothing)."""
-    from generator.check import check_spec
+    from generator.regen.drift import check_spec
 
     for path in _spec_paths(specs):
         for finding in check_spec(path):
@@ -173,7 +173,7 @@ def diff(specs: tuple[Path, ...]) -> None:
 @handle_errors
 def eject(path: Path, spec: Path) -> None:
     """Make a generated file yours: almgen stops writing it and removes its header."""
-    from generator.eject import eject as eject_file
+    from generator.regen.eject import eject as eject_file
 
     key = eject_file(spec, str(path))
     click.echo(f"ejected {key}: it is yours now; almgen generate will not touch it")
@@ -192,8 +192,8 @@ def eject(path: Path, spec: Path) -> None:
 @handle_errors
 def init(directory: Path, name: str | None, pipelines: str, no_input: bool) -> None:
     """Start a new AI service in DIRECTORY: a starter almgen.yaml and its files, then generate."""
-    from generator.generate import generate_spec
-    from generator.init import init as scaffold
+    from generator.commands.init import init as scaffold
+    from generator.regen.generate import generate_spec
 
     spec = scaffold(
         directory,
@@ -219,7 +219,7 @@ def init(directory: Path, name: str | None, pipelines: str, no_input: bool) -> N
 @handle_errors
 def bump(name: str, part: str | None, spec: Path) -> None:
     """Bump the semver of custom model or agent NAME; comments and layout are kept."""
-    from generator.bump import bump as bump_version
+    from generator.commands.bump import bump as bump_version
     from generator.errors import UsageError
 
     if part not in ("major", "minor", "patch"):
@@ -235,9 +235,9 @@ def bump(name: str, part: str | None, spec: Path) -> None:
 @handle_errors
 def lineage(spec: Path | None, env: str | None, fmt: str) -> None:
     """Per environment: which model and agent versions, trained on what, serve where."""
+    from generator.commands.lineage import lineage_data, lineage_text
     from generator.errors import UsageError
-    from generator.lineage import lineage_data, lineage_text
-    from generator.validate import load_spec
+    from generator.spec.validate import load_spec
 
     resolved = load_spec(spec or Path(SPEC_DEFAULT))
     if env is not None and env not in [e.name for e in resolved.environments]:

@@ -11,7 +11,7 @@ def _fast_check(args: list[str]) -> bool:
     """True when `args` is a plain `check` of specs that are all certainly up to date."""
     if not args or args[0] != "check" or any(a.startswith("-") for a in args[1:]):
         return False
-    from generator.fastcheck import up_to_date
+    from generator.regen.fastpath import up_to_date
 
     specs = [Path(a) for a in args[1:]] or [Path("almgen.yaml")]
     if not all(up_to_date(spec) for spec in specs):

@@ -6,9 +6,9 @@ import subprocess
 from functools import cache
 from pathlib import Path
 
-from generator.outputs import OutputFile
-from generator.render import render
-from generator.validate import load_spec
+from generator.render.all import render
+from generator.render.outputs import OutputFile
+from generator.spec.validate import load_spec
 from tests.conftest import SAMPLES
 
 

@@ -97,12 +97,15 @@ def test_deployment_jobs_are_bound_to_environments_and_canary_is_unrolled(
 ) -> None:
     repo = repos[sample]
     jobs = repo / ".azure-pipelines" / "templates" / "jobs"
-    for name in ("deploy.yml", "canary-step.yml", "verify.yml"):
+    names = ["provision.yml", "finish.yml"] + (["canary-step.yml"] if sample == "enterprise" else [])
+    for name in names:
         (job,) = _load(jobs / name)["jobs"]
         assert "deployment" in job and job["environment"] == "${{ parameters.environment }}"
         assert set(job["strategy"]) == {"runOnce"}  # never the native canary strategy
-    canary = _load(jobs / "canary-step.yml")["jobs"][0]["strategy"]["runOnce"]
-    assert "failure" in canary["on"]  # the routing is restored when a step fails
+        assert job["deployment"] != "Deploy"  # reserved by Azure DevOps
+    if sample == "enterprise":
+        canary = _load(jobs / "canary-step.yml")["jobs"][0]["strategy"]["runOnce"]
+        assert "failure" in canary["on"]  # the routing is restored when a step fails
 
 
 def test_the_service_connection_is_known_at_compile_time(repos: dict[str, Path]) -> None:

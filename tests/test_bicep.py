@@ -9,9 +9,9 @@ from typing import Any, cast
 import pytest
 from pycep import BicepParser
 
-from generator.outputs import OutputFile
-from generator.render import render
-from generator.validate import load_spec
+from generator.render.all import render
+from generator.render.outputs import OutputFile
+from generator.spec.validate import load_spec
 from tests import tools
 from tests.conftest import SAMPLE_NAMES
 from tests.generated import outputs, write_tree

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from generator.bump import next_version
 from generator.cli import cli
+from generator.commands.bump import next_version
 from tests.conftest import SAMPLES
 
 

@@ -94,7 +94,7 @@ def test_an_internal_error_exits_4_with_a_log_and_no_traceback(
     def boom(_: object) -> None:
         raise RuntimeError("simulated bug")
 
-    monkeypatch.setattr("generator.validate.load_spec", boom)
+    monkeypatch.setattr("generator.spec.validate.load_spec", boom)
     monkeypatch.setenv("TMPDIR", str(tmp_path))
     import tempfile
 

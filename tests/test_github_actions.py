@@ -108,16 +108,27 @@ def test_deploy_jobs_are_bound_to_their_environment_with_least_privilege(repos: 
     workflows = {p.name: _load(p) for p in _workflows(repos["enterprise"])}
     deploy = workflows["support-agent-deploy.yml"]
     assert deploy["permissions"] == {}
-    job = deploy["jobs"]["deploy"]
-    assert job["environment"] == "${{ inputs.environment }}"
-    assert job["permissions"] == {"contents": "read", "id-token": "write"}
-    assert job["concurrency"]["cancel-in-progress"] is False
+    for name, job in deploy["jobs"].items():
+        expected = "previous-environment" if name == "gates" else "environment"
+        assert job["environment"] == "${{ inputs." + expected + " }}"
+        assert job["permissions"] == {"contents": "read", "id-token": "write"}
+        if name != "gates":
+            assert job["concurrency"]["cancel-in-progress"] is False
+    assert list(deploy["jobs"]) == [
+        "gates",
+        "provision",
+        "canary-1",
+        "canary-2",
+        "canary-3",
+        "canary-4",
+        "finish",
+    ]
     cd = workflows["support-agent-cd.yml"]
     order = [name for name in cd["jobs"] if name.startswith("deploy-")]
     assert order == ["deploy-dev", "deploy-staging", "deploy-prod"]
     assert cd["jobs"]["deploy-prod"]["needs"] == ["deploy-staging"]
     assert cd["jobs"]["deploy-prod"]["with"]["strategy"] == "canary"
-    assert cd["jobs"]["deploy-prod"]["with"]["canary-steps"] == "10,25,50,100"
+    assert cd["jobs"]["deploy-prod"]["with"]["canary-steps"] == "[10, 25, 50, 100]"
 
 
 HOSTILE = "pytest -k 'a and b' ${{ secrets.TOKEN }} $(id) \"quoted\"\nsecond line"
@@ -126,8 +137,8 @@ HOSTILE = "pytest -k 'a and b' ${{ secrets.TOKEN }} $(id) \"quoted\"\nsecond lin
 def test_hostile_spec_text_never_enters_a_workflow(tmp_path: Path) -> None:
     import json as _json
 
-    from generator.render import render
-    from generator.validate import load_spec
+    from generator.render.all import render
+    from generator.spec.validate import load_spec
     from tests.helpers import MINIMAL
     from tests.helpers import write_tree as write_files
 

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from generator.outputs import OutputFile, header
-from generator.shared import RUNTIME
-from generator.shared import SCRIPTS as SCRIPT_NAMES
+from generator.render.outputs import OutputFile, header
+from generator.targets.scripts.files import RUNTIME
+from generator.targets.scripts.files import SCRIPTS as SCRIPT_NAMES
 from tests.conftest import REPO, SAMPLE_NAMES, Golden
 from tests.generated import outputs
 
@@ -49,8 +49,8 @@ def test_generated_files_match_the_golden_files(sample: str, golden: Golden) -> 
 
 @pytest.mark.parametrize("sample", SAMPLE_NAMES)
 def test_rendering_is_deterministic(sample: str) -> None:
-    from generator.render import render
-    from generator.validate import load_spec
+    from generator.render.all import render
+    from generator.spec.validate import load_spec
     from tests.conftest import SAMPLES
 
     again = render(load_spec(SAMPLES / sample / "almgen.yaml"))

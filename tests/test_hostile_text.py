@@ -11,8 +11,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from ruamel.yaml import YAML
 
-from generator.render import render
-from generator.validate import load_spec
+from generator.render.all import render
+from generator.spec.validate import load_spec
 from tests.helpers import MINIMAL, write_tree
 
 FIELDS = ("description", "owner", "tag", "setting")

@@ -7,7 +7,7 @@ from pathlib import Path
 from click.testing import CliRunner
 
 from generator.cli import cli
-from generator.validate import load_spec
+from generator.spec.validate import load_spec
 
 
 def test_init_creates_a_valid_generated_service(tmp_path: Path) -> None:

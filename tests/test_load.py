@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from generator.errors import SpecInvalid
-from generator.load import format_path, load_document
+from generator.spec.load import format_path, load_document
 from tests.helpers import MINIMAL, write_tree
 
 

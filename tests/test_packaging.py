@@ -54,7 +54,7 @@ def test_installed_almgen_runs_from_an_unrelated_folder(wheel: Path, tmp_path: P
         )
         assert result.returncode == 0, result.stderr
     located = subprocess.run(
-        [bindir / "python", "-c", "import generator.resources as r; print(r.data_dir('schemas'))"],
+        [bindir / "python", "-c", "import generator.package_data as r; print(r.data_dir('schemas'))"],
         cwd=elsewhere,
         capture_output=True,
         text=True,

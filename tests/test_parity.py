@@ -33,7 +33,7 @@ def github_view(files: dict[str, Any]) -> list[dict[str, Any]]:
                 "environment": given["environment"],
                 "gates": json.loads(given["gates"]),
                 "strategy": given["strategy"],
-                "steps": [int(s) for s in given["canary-steps"].split(",") if s],
+                "steps": json.loads(given["canary-steps"]),
                 "tests": json.loads(given["tests"]),
             }
         )
@@ -59,7 +59,7 @@ def devops_view(files: dict[str, Any]) -> list[dict[str, Any]]:
                 "environment": given["environment"],
                 "gates": list(given["gates"]),
                 "strategy": given["strategy"],
-                "steps": [step["percent"] for step in given["canary"]],
+                "steps": list(given["canarySteps"]),
                 "tests": list(given["tests"]),
             }
         )

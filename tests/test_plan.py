@@ -5,9 +5,9 @@ from __future__ import annotations
 from click.testing import CliRunner
 
 from generator.cli import cli
-from generator.diagram import mermaid
-from generator.plan import plan
-from generator.validate import load_spec
+from generator.plan.build import plan
+from generator.spec.validate import load_spec
+from generator.targets.docs.diagram import mermaid
 from tests.conftest import REPO, SAMPLES
 
 SPEC_V1 = REPO / "tests" / "fixtures" / "spec-v1-example" / "almgen.yaml"
@@ -32,8 +32,22 @@ def test_deploy_steps_in_order_for_each_strategy() -> None:
     assert dev.step_ids() == [*head, "test-smoke", *tail]
     # blue-green: the candidate is tested, then swapped in
     assert staging.step_ids() == [*head, "test-integration", "test-load", "swap", *tail]
-    # canary: traffic moves first, then what serves is validated
-    assert prod.step_ids() == [*head, "canary", "test-validation", *tail]
+    # canary: traffic moves first, one job per step, then what serves is validated
+    canary = [f"canary-{n}" for n in (1, 2, 3, 4)]
+    assert prod.step_ids() == [*head, *canary, "test-validation", *tail]
+    assert [j.id for j in prod.jobs] == ["gates", "provision", *canary, "finish"]
+    assert [j.id for j in dev.jobs] == ["provision", "finish"]
+
+
+def test_inputs_are_formatted_once_for_both_targets() -> None:
+    p = plan(load_spec(SAMPLES / "enterprise" / "almgen.yaml"))
+    prod = p.environment("prod")
+    assert prod.input("rollback-error-rate-percent") == 5  # not 5.0 on one target and 5 on the other
+    assert prod.input("canary-steps") == (10, 25, 50, 100)
+    assert prod.input("deployment") == prod.deployment_name == "support-agent-prod"
+    assert prod.input("previous-deployment") == "support-agent-staging"
+    assert prod.input("canary-timeout") == 15 + 30
+    assert p.lifecycle_environment.name == "dev"
 
 
 def test_custom_models_train_in_the_first_environment_only_and_register_everywhere() -> None:
@@ -54,14 +68,14 @@ def test_retired_versions_are_removed_after_the_release_record() -> None:
 
 
 def test_commands_reach_pipelines_only_through_commands_json() -> None:
-    from generator.shared import commands
+    from generator.targets.scripts.files import commands
 
     spec = load_spec(SAMPLES / "enterprise" / "almgen.yaml")
     table = commands(spec)
     assert table["tests"]["smoke"].startswith("pytest")
     assert set(table["gates"]) == {"evaluation", "safety"}
     for env in plan(spec).environments:
-        for step in env.steps:
+        for step in env.steps():
             assert all(value not in dict(step.env).values() for value in table["tests"].values())
 
 
@@ -88,7 +102,7 @@ def test_mermaid_draws_gates_approval_and_strategy() -> None:
 
 
 def test_mermaid_labels_cannot_break_out() -> None:
-    from generator.diagram import _label
+    from generator.targets.docs.diagram import _label
 
     assert '"' not in _label('say "hi"]')
 

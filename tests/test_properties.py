@@ -25,8 +25,8 @@ from ruamel.yaml import YAML
 
 from generator.cli import cli
 from generator.errors import SpecInvalid
-from generator.model import Spec
-from generator.validate import load_spec
+from generator.spec.model import Spec
+from generator.spec.validate import load_spec
 
 REPO = Path(__file__).resolve().parent.parent
 SAMPLES = REPO / "samples"

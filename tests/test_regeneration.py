@@ -140,7 +140,7 @@ def test_a_symlinked_manifest_entry_is_not_followed(repo: Path, tmp_path: Path) 
 
 KILLER = """
 import sys, time
-import generator.write as write
+import generator.regen.write as write
 original = write.atomic_write
 progress = sys.argv[2]
 def slow(path, data):
@@ -179,8 +179,8 @@ def test_a_killed_generate_leaves_every_file_old_or_new(repo: Path, tmp_path: Pa
     assert written >= 2
     new_render = {}
     assert run("generate", spec(repo), "--dry-run").exit_code in (0, 1)
-    from generator.render import render
-    from generator.validate import load_spec
+    from generator.render.all import render
+    from generator.spec.validate import load_spec
 
     new_render = {f.path: f.text.encode() for f in render(load_spec(repo / "almgen.yaml"))}
     for path in new_render:
@@ -203,4 +203,4 @@ def test_generated_ci_runs_almgen_check_with_the_pinned_version() -> None:
 
     ci = next(f.text for f in outputs("enterprise") if f.path.endswith("-ci.yml"))
     assert f'ALMGEN_VERSION: "{__version__}"' in ci
-    assert "run: almgen check almgen.yaml" in ci
+    assert 'almgen check "$ALMGEN_SPEC"' in ci and 'ALMGEN_SPEC: "almgen.yaml"' in ci

@@ -8,8 +8,8 @@ from click.testing import CliRunner
 from jsonschema import Draft202012Validator
 
 from generator.cli import cli
-from generator.resources import spec_schema
-from generator.spec_reference import OUTPUT, render
+from generator.package_data import spec_schema
+from generator.spec.reference import OUTPUT, render
 
 
 def _objects(schema: Any, path: str = "$") -> Iterator[tuple[str, dict[str, Any]]]:
@@ -44,7 +44,7 @@ def test_almgen_schema_prints_the_schema() -> None:
 
 def test_the_spec_reference_is_current() -> None:
     assert OUTPUT.read_text("utf-8") == render(spec_schema()), (
-        "docs/spec-reference.md is out of date: run python -m generator.spec_reference"
+        "docs/spec-reference.md is out of date: run python -m generator.spec.reference"
     )
 
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from generator.render import render
-from generator.validate import load_spec
+from generator.render.all import render
+from generator.spec.validate import load_spec
 from tests.conftest import SAMPLES
 from tests.generated import outputs
 

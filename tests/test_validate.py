@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from generator.errors import SpecInvalid
-from generator.validate import load_spec
+from generator.spec.validate import load_spec
 from tests.conftest import REPO, SAMPLE_NAMES, SAMPLES
 from tests.helpers import MINIMAL, write_tree
 

@@ -107,7 +107,7 @@ def yamllint(paths: Iterable[Path]) -> list[str]:
     from yamllint import linter
     from yamllint.config import YamlLintConfig
 
-    from generator.verify import YAMLLINT_CONFIG
+    from generator.render.verify import YAMLLINT_CONFIG
 
     config = YamlLintConfig(YAMLLINT_CONFIG)
     findings: list[str] = []

@@ -1,0 +1,102 @@
+"""`almgen lineage`: per environment, which version of what, trained on which data, serves where.
+
+It answers from the spec (what the pipeline deploys). What actually served when is in each
+deployment's release record and on the Azure resources' tags.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from generator.plan import plan
+from generator.spec import naming
+from generator.spec.model import Spec
+from generator.targets.bicep.files import colours
+
+
+def lineage_data(spec: Spec, only: str | None = None) -> dict[str, Any]:
+    environments = []
+    trains = {e.name: e.input("train") is True for e in plan(spec).environments}
+    for env in spec.environments:
+        if only is not None and env.name != only:
+            continue
+        models = []
+        for model in spec.models:
+            entry: dict[str, Any] = {"name": model.name, "kind": model.kind, "version": model.version}
+            if model.kind == "foundation":
+                names = (
+                    [model.name] if len(colours(env)) == 1 else [f"{model.name}-{c}" for c in colours(env)]
+                )
+                entry["catalogModel"] = f"{model.format}/{model.model}"
+                entry["servesFrom"] = [
+                    {
+                        "region": s.region,
+                        "resourceGroup": s.resource_group,
+                        "account": naming.ai_services(spec.service.name, s.suffix) + "-*",
+                        "deployments": names,
+                    }
+                    for s in env.stacks
+                ]
+            else:
+                if model.training_data:
+                    entry["trainingData"] = {
+                        "asset": model.training_data.asset,
+                        "version": model.training_data.version,
+                    }
+                entry["preprocessing"] = list(model.preprocessing)
+                entry["featureEngineering"] = list(model.feature_engineering)
+                entry["hyperparameters"] = model.hyperparameters_file or dict(model.hyperparameters)
+                entry["retrainedHere"] = bool(trains[env.name] and model.training_job)
+                entry["servesFrom"] = [
+                    {
+                        "region": s.region,
+                        "resourceGroup": s.resource_group,
+                        "workspace": naming.ml_workspace(spec.service.name, s.suffix),
+                        "endpoint": naming.online_endpoint(spec.service.name, model.name, s.suffix),
+                        "deployments": list(colours(env)),
+                    }
+                    for s in env.stacks
+                ]
+            models.append(entry)
+        agents = [{"name": a.name, "version": a.version, "model": a.model} for a in spec.agents]
+        environments.append({"name": env.name, "models": models, "agents": agents})
+    retired = [
+        {"kind": r.kind, "name": r.name, "version": r.version, "reason": r.reason, "date": r.date}
+        for r in spec.registry.retired
+    ]
+    return {"service": spec.service.name, "environments": environments, "retired": retired}
+
+
+def lineage_text(spec: Spec, only: str | None = None) -> str:
+    data = lineage_data(spec, only)
+    lines = []
+    for env in data["environments"]:
+        lines.append(f"{env['name']}:")
+        for model in env["models"]:
+            head = f"  {model['name']} {model['version']}"
+            if model["kind"] == "foundation":
+                lines.append(f"{head} ({model['catalogModel']})")
+            else:
+                data_text = (
+                    f"{model['trainingData']['asset']}:{model['trainingData']['version']}"
+                    if "trainingData" in model
+                    else "undeclared data"
+                )
+                steps = ", ".join(model["preprocessing"]) or "none"
+                features = ", ".join(model["featureEngineering"]) or "none"
+                lines.append(f"{head} trained on {data_text}; preprocessing {steps}; features {features}")
+                if model["retrainedHere"]:
+                    lines.append("    retrained in this environment")
+            for place in model["servesFrom"]:
+                where = place.get("endpoint") or place.get("account")
+                lines.append(
+                    f"    serves from {place['region']}: {place['resourceGroup']} / {where} "
+                    f"({', '.join(place['deployments'])})"
+                )
+        for agent in env["agents"]:
+            lines.append(f"  agent {agent['name']} {agent['version']} on {agent['model']}")
+    for item in data["retired"]:
+        lines.append(
+            f"retired: {item['kind']} {item['name']} {item['version']} on {item['date']}: {item['reason']}"
+        )
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,273 @@
+"""Make the Plan: every decision of what runs, where, in which order and with which values.
+
+GitHub Actions and Azure DevOps print the same Plan (see `generator.plan.model`), so their
+jobs, conditions, timeouts and thresholds agree by construction; `tests/test_parity.py` reads
+both back from the generated files to prove it.
+"""
+
+from __future__ import annotations
+
+from pathlib import PurePosixPath
+
+from generator import __version__
+from generator.plan import catalog
+from generator.plan.model import (
+    BuildJob,
+    BuildPlan,
+    BuildStep,
+    EnvironmentPlan,
+    GateJob,
+    InputEquals,
+    InputHas,
+    InputLongerThan,
+    InputNonEmpty,
+    InputTrue,
+    InputValue,
+    Job,
+    Plan,
+    Step,
+    holds,
+)
+from generator.spec.model import Environment, Spec
+
+GATES_TIMEOUT = 120  # minutes: evaluation and safety runs
+PROVISION_TIMEOUT = 360  # minutes: the longest a hosted job may run; ML deployments are slow
+MARGIN = 30  # minutes a job needs beyond its bakes and tests: login, downloads, traffic calls
+
+
+def _package_paths(spec: Spec) -> tuple[str, ...]:
+    """What the release artifact carries: built once, promoted through every environment.
+
+    A training job goes with its whole folder (an Azure ML job names its code relative to its
+    file); a path inside another packaged folder is not listed twice.
+    """
+    paths = {spec.source.name, "infra", ".almgen"}
+    if spec.evaluation and spec.evaluation.dataset:
+        paths.add(spec.evaluation.dataset)
+    for model in spec.custom_models:
+        for path in (model.path, model.hyperparameters_file):
+            if path:
+                paths.add(path)
+        if model.training_job:
+            folder = PurePosixPath(model.training_job).parent
+            paths.add(model.training_job if folder == PurePosixPath(".") else folder.as_posix())
+    for agent in spec.agents:
+        if agent.instructions:
+            paths.add(agent.instructions)
+    normal = {PurePosixPath(p).as_posix() for p in paths}
+    return tuple(sorted(p for p in normal if not any(p.startswith(other + "/") for other in normal)))
+
+
+def _build_checks(spec: Spec) -> tuple[BuildJob, ...]:
+    """The spec and generated files, the infrastructure, a security scan: before packaging."""
+    spec_env = (("ALMGEN_SPEC", spec.source.name),)
+    jobs = [
+        BuildJob(
+            "check",
+            "Spec and generated files",
+            10,
+            True,
+            (
+                BuildStep("Install almgen", catalog.INSTALL_ALMGEN, (("ALMGEN_VERSION", __version__),)),
+                BuildStep("Validate the spec", catalog.VALIDATE_SPEC, spec_env),
+                BuildStep("Generated files match the spec", catalog.CHECK_GENERATED, spec_env),
+            ),
+        )
+    ]
+    if spec.infrastructure == "bicep":
+        jobs.append(
+            BuildJob(
+                "infrastructure",
+                "Bicep build and lint",
+                10,
+                False,
+                (BuildStep("Build and lint", catalog.BICEP_BUILD_AND_LINT),),
+            )
+        )
+        jobs.append(
+            BuildJob(
+                "security",
+                "Security scan",
+                15,
+                True,
+                (
+                    BuildStep(
+                        "Scan the infrastructure (checkov)",
+                        catalog.CHECKOV_SCAN,
+                        (("CHECKOV_VERSION", catalog.CHECKOV_VERSION),),
+                    ),
+                ),
+            )
+        )
+    return tuple(jobs)
+
+
+def _number(value: float) -> int | float:
+    """5.0 prints as 5 on every target; 2.5 stays 2.5."""
+    return int(value) if float(value).is_integer() else value
+
+
+def _inputs(spec: Spec, env: Environment, previous: Environment | None) -> dict[str, InputValue]:
+    """What one environment passes to the environment template, each value formatted once."""
+    strategy = env.strategy
+    rollback = strategy.rollback
+    tests = {t.name: t for t in spec.tests}
+    swap_minutes = strategy.bake_minutes * len(spec.models) if strategy.type == "blue-green" else 0
+    return {
+        "environment": env.name,
+        "location": env.primary.region,
+        "deployment": deployment_name(spec, env),
+        "previous-environment": previous.name if previous else "",
+        "previous-deployment": deployment_name(spec, previous) if previous else "",
+        "gates": tuple(g.kind for g in env.gates),
+        "strategy": strategy.type,
+        "canary-steps": strategy.steps if strategy.type == "canary" else (),
+        "bake-minutes": strategy.bake_minutes,
+        "rollback-error-rate-percent": _number(rollback.error_rate_percent) if rollback else 0,
+        "rollback-latency-p95-ms": (rollback.latency_p95_ms or 0) if rollback else 0,
+        "tests": tuple(t.name for t in env.tests),
+        "test-target": "candidate" if strategy.type == "blue-green" else "live",
+        "train": bool(env.is_first and any(m.training_job for m in spec.custom_models)),
+        "canary-timeout": strategy.bake_minutes + MARGIN,
+        "finish-timeout": MARGIN + swap_minutes + sum(tests[t.name].timeout_minutes for t in env.tests),
+    }
+
+
+def deployment_name(spec: Spec, env: Environment) -> str:
+    """The ARM deployment of an environment: stable, so the last outputs can be read back."""
+    return f"{spec.service.name}-{env.name}"
+
+
+def _provision_steps(spec: Spec) -> tuple[Step, ...]:
+    steps = [
+        Step("live-state", "Read the live state", "live-state"),
+        Step("what-if", "What-if", "what-if"),
+        Step("deploy-infra", "Deploy infrastructure", "deploy-infra"),
+    ]
+    for model in spec.custom_models:
+        if model.training_job:
+            steps.append(
+                Step(
+                    f"train-{model.name}",
+                    f"Train {model.name}",
+                    "train",
+                    InputTrue("train"),
+                    (("ALMGEN_MODEL", model.name), ("ALMGEN_TRAINING_JOB", model.training_job)),
+                )
+            )
+    if spec.custom_models:
+        steps.append(Step("register", "Register custom models with lineage", "register"))
+        steps.append(Step("deploy-infra-models", "Deploy the new model versions", "deploy-infra-models"))
+    return tuple(steps)
+
+
+def _finish_steps(spec: Spec) -> tuple[Step, ...]:
+    """After traffic is where it should be: tests, the blue-green swap, agents, records."""
+    steps = [
+        Step(f"test-{t.name}", f"Test: {t.name}", "test", InputHas("tests", t.name), (), t.timeout_minutes)
+        for t in spec.tests
+        if any(t in env.tests for env in spec.environments)
+    ]
+    if any(env.strategy.type == "blue-green" for env in spec.environments):
+        steps.append(
+            Step(
+                "swap",
+                "Blue-green: swap to the tested candidate and watch",
+                "swap",
+                InputEquals("strategy", "blue-green"),
+            )
+        )
+    if spec.agents:  # agent definitions go live once their model deployment serves
+        steps.append(Step("deploy-agents", "Deploy agents", "deploy-agents"))
+    steps.append(Step("release-record", "Release record", "release-record"))
+    if spec.registry.retired:
+        steps.append(Step("retire", "Remove retired versions", "retire"))
+    return tuple(steps)
+
+
+def _jobs(spec: Spec) -> tuple[Job, ...]:
+    """The environment template's job graph: gates, provision, one job per canary step, finish."""
+    jobs = []
+    if any(env.gates for env in spec.environments):
+        jobs.append(
+            Job(
+                "gates",
+                "gates",
+                "Gates",
+                (),
+                InputNonEmpty("gates"),
+                "previous-environment",
+                GATES_TIMEOUT,
+                produces="gates",
+            )
+        )
+    jobs.append(
+        Job(
+            "provision",
+            "provision",
+            "Provision",
+            ("gates",) if jobs else (),
+            None,
+            "environment",
+            PROVISION_TIMEOUT,
+            _provision_steps(spec),
+            produces="state",
+        )
+    )
+    slots = max((len(e.strategy.steps) for e in spec.environments if e.strategy.type == "canary"), default=0)
+    for index in range(1, slots + 1):
+        jobs.append(
+            Job(
+                f"canary-{index}",
+                "canary-step",
+                f"Canary step {index}",
+                (jobs[-1].id,),
+                InputLongerThan("canary-steps", index - 1),
+                "environment",
+                "canary-timeout",
+                (Step(f"canary-{index}", f"Canary step {index}", "canary"),),
+                canary_index=index,
+                produces="routing" if index == 1 else "",
+                reads=("provision",) if index == 1 else ("provision", "canary-1"),
+            )
+        )
+    jobs.append(
+        Job(
+            "finish",
+            "finish",
+            "Finish",
+            tuple(j.id for j in jobs if j.kind in ("provision", "canary-step")),
+            None,
+            "environment",
+            "finish-timeout",
+            _finish_steps(spec),
+            reads=("gates", "provision") if jobs[0].kind == "gates" else ("provision",),
+        )
+    )
+    return tuple(jobs)
+
+
+def plan(spec: Spec) -> Plan:
+    jobs = _jobs(spec)
+    envs = []
+    previous: Environment | None = None
+    for env in spec.environments:
+        inputs = _inputs(spec, env, previous)
+        envs.append(
+            EnvironmentPlan(
+                env,
+                previous.name if previous else None,
+                tuple(GateJob(gate, previous.name if previous else None) for gate in env.gates),
+                deployment_name(spec, env),
+                tuple(inputs.items()),
+                tuple(j for j in jobs if holds(j.condition, inputs)),
+            )
+        )
+        previous = env
+    return Plan(
+        spec.service.name,
+        BuildPlan(_build_checks(spec), _package_paths(spec)),
+        jobs,
+        tuple(envs),
+        bool(spec.registry.retired),
+    )

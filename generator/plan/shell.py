@@ -1,0 +1,323 @@
+"""The bash of every Plan step, shared by GitHub Actions and Azure DevOps.
+
+Scripts read only environment variables: spec values are set in the step's `env` by the
+renderer (escaped), per-environment inputs through `inputs` (each target maps an input name to
+its own syntax: `inputs.x` on GitHub, `parameters.x` on Azure DevOps). Which step runs where is
+the Plan's decision (`ShellStep.condition`, typed); this module only writes the commands.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+from generator.plan.model import Condition, Job, Step
+from generator.spec.model import Spec
+
+RELEASE = "release"  # where the promoted artifact is downloaded
+SCRIPTS = f"{RELEASE}/.almgen/scripts"
+RELEASE_JSON = f"{RELEASE}/.almgen/release.json"
+COMMON = f"--release {RELEASE_JSON} --root {RELEASE}"  # models.py and agents.py read paths from the artifact
+
+_SHOW_OUTPUTS = """\
+if az deployment sub show --name "$ALMGEN_DEPLOYMENT" --query properties.outputs --output json \\
+    > outputs-before.json 2> show-error.txt; then
+  :
+elif grep -q DeploymentNotFound show-error.txt; then
+  echo '{}' > outputs-before.json
+else
+  cat show-error.txt >&2
+  exit 1
+fi"""
+
+_INFRA = (
+    '--name "$ALMGEN_DEPLOYMENT" --location "$ALMGEN_LOCATION" '
+    f"--template-file {RELEASE}/infra/main.bicep "
+    f'--parameters "{RELEASE}/infra/env/${{ALMGEN_ENVIRONMENT}}.bicepparam"'
+)
+_DEPLOY = f"az deployment sub create {_INFRA} --query properties.outputs --output json > outputs.json"
+
+
+@dataclass(frozen=True)
+class ShellStep:
+    id: str
+    name: str
+    script: str
+    env: tuple[tuple[str, str], ...] = ()  # literal values from the spec
+    inputs: tuple[tuple[str, str], ...] = ()  # environment variable -> per-environment input
+    condition: Condition = None
+    timeout: int | None = None
+
+
+def job_steps(spec: Spec, job: Job) -> list[ShellStep]:
+    """The shell steps of one job of the Plan, in order."""
+    if job.kind == "canary-step":
+        return canary_steps(spec)
+    return [shell for step in job.steps for shell in shell_steps(spec, step)]
+
+
+def _script(*lines: str) -> str:
+    """A bash script that stops at the first failure (Azure DevOps does not set -e for us)."""
+    return "\n".join(("set -euo pipefail", *lines)) + "\n"
+
+
+def _python(script: str, arguments: str) -> str:
+    return f'python "{SCRIPTS}/{script}.py" {arguments}'
+
+
+def shell_steps(spec: Spec, step: Step) -> list[ShellStep]:
+    """The shell steps that carry out a Plan step (one per model for traffic steps)."""
+    kind = step.kind
+    env = '--env "$ALMGEN_ENVIRONMENT"'
+    if kind == "live-state":
+        return [
+            ShellStep(
+                step.id,
+                step.name,
+                _script(
+                    _SHOW_OUTPUTS,
+                    _python("traffic", f"state --outputs outputs-before.json {env} > live-state.json"),
+                ),
+            )
+        ]
+    if kind == "what-if":
+        return [
+            ShellStep(
+                step.id,
+                step.name,
+                _script(
+                    f'ALMGEN_LIVE_STATE="$(cat live-state.json)" az deployment sub what-if {_INFRA} \\',
+                    "  --exclude-change-types NoChange Ignore",
+                ),
+            )
+        ]
+    if kind == "deploy-infra":
+        return [
+            ShellStep(step.id, step.name, _script(f'ALMGEN_LIVE_STATE="$(cat live-state.json)" {_DEPLOY}'))
+        ]
+    if kind == "train":
+        return [
+            ShellStep(
+                step.id,
+                step.name,
+                _script(
+                    _python(
+                        "models",
+                        f'train {env} --model "$ALMGEN_MODEL" --outputs outputs.json {COMMON} '
+                        '--save "trained-${ALMGEN_MODEL}.json"',
+                    )
+                ),
+                env=step.env,
+                condition=step.condition,
+            )
+        ]
+    if kind == "register":
+        return [
+            ShellStep(
+                step.id,
+                step.name,
+                _script(
+                    "shopt -s nullglob",
+                    "trained=()",
+                    'for file in trained-*.json; do trained+=(--trained "$file"); done',
+                    _python(
+                        "models",
+                        f"register {env} --outputs outputs.json {COMMON} --out registered.json "
+                        '"${trained[@]}"',
+                    ),
+                ),
+            )
+        ]
+    if kind == "deploy-infra-models":
+        custom = json.dumps([{"name": m.name, "version": m.version} for m in spec.custom_models])
+        return [
+            ShellStep(
+                step.id,
+                step.name,
+                _script(
+                    _python(
+                        "traffic",
+                        'plan-ml --state live-state.json --models "$ALMGEN_CUSTOM_MODELS" '
+                        "--candidates candidates.json > live-state-next.json",
+                    ),
+                    f'ALMGEN_LIVE_STATE="$(cat live-state-next.json)" {_DEPLOY}',
+                ),
+                env=(("ALMGEN_CUSTOM_MODELS", custom),),
+            )
+        ]
+    if kind == "deploy-agents":
+        return [
+            ShellStep(
+                step.id,
+                step.name,
+                _script(
+                    _python("traffic", f"state --outputs outputs.json {env} > live-state-after.json"),
+                    _python(
+                        "agents",
+                        f"deploy {env} --outputs outputs.json {COMMON} --live-state live-state-after.json",
+                    ),
+                ),
+            )
+        ]
+    if kind == "swap":
+        return _swap_steps(spec, step)
+    if kind == "test":
+        test = step.id.removeprefix("test-")
+        return [
+            ShellStep(
+                step.id,
+                step.name,
+                _script(
+                    f'ALMGEN_ENDPOINT="$({_python("traffic", "endpoint --outputs outputs.json")})"',
+                    "export ALMGEN_ENDPOINT",
+                    _python("run", f"test {test} --commands {RELEASE}/.almgen/commands.json"),
+                ),
+                env=(("ALMGEN_OUTPUTS", "outputs.json"), ("ALMGEN_LIVE_STATE_FILE", "live-state.json")),
+                inputs=(("ALMGEN_TARGET", "test-target"),),
+                condition=step.condition,
+                timeout=step.timeout_minutes,
+            )
+        ]
+    if kind == "retire":
+        return [
+            ShellStep(
+                step.id,
+                step.name,
+                _script(
+                    _python(
+                        "models",
+                        f"retire {env} --outputs outputs.json {COMMON} --live-state live-state.json "
+                        "--out retirement-record.json",
+                    )
+                ),
+            )
+        ]
+    return []  # release-record is rendered by each target, with its own artifact handling
+
+
+_CANDIDATE = (
+    "state=live-state.json",
+    "if [ -f live-state-next.json ]; then state=live-state-next.json; fi",
+    'to="$('
+    + _python("traffic", 'candidate --state "$state" --model "$ALMGEN_MODEL" --kind "$ALMGEN_KIND"')
+    + ' --candidates candidates.json)"',
+)
+_LATENCY = (
+    "latency=()",
+    'if [ "$ALMGEN_LATENCY_P95_MS" != "0" ]; then',
+    '  latency=(--latency-p95-ms "$ALMGEN_LATENCY_P95_MS")',
+    "fi",
+)
+_THRESHOLDS = (
+    ("ALMGEN_BAKE_MINUTES", "bake-minutes"),
+    ("ALMGEN_ERROR_RATE_PERCENT", "rollback-error-rate-percent"),
+    ("ALMGEN_LATENCY_P95_MS", "rollback-latency-p95-ms"),
+)
+ROUTING = "routing"  # the folder that keeps each model's routing from before the canary
+
+
+def _model_env(model_name: str, kind: str) -> tuple[tuple[str, str], ...]:
+    return (("ALMGEN_MODEL", model_name), ("ALMGEN_KIND", kind))
+
+
+def _swap_steps(spec: Spec, step: Step) -> list[ShellStep]:
+    return [
+        ShellStep(
+            f"{step.id}-{model.name}",
+            f"{step.name} ({model.name})",
+            _script(
+                *_CANDIDATE,
+                *_LATENCY,
+                _python(
+                    "traffic",
+                    'swap --outputs outputs.json --env "$ALMGEN_ENVIRONMENT" --model "$ALMGEN_MODEL" '
+                    '--kind "$ALMGEN_KIND" --to "$to" \\',
+                ),
+                '  --bake-minutes "$ALMGEN_BAKE_MINUTES" --error-rate-percent "$ALMGEN_ERROR_RATE_PERCENT" '
+                '"${latency[@]}" \\',
+                '  --save-previous "previous-${ALMGEN_MODEL}.json"',
+            ),
+            env=_model_env(model.name, model.kind),
+            inputs=_THRESHOLDS,
+            condition=step.condition,
+        )
+        for model in spec.models
+    ]
+
+
+def canary_steps(spec: Spec) -> list[ShellStep]:
+    """One canary step for every model: route ALMGEN_PERCENT to the candidate, bake once, check each.
+
+    The first step of a rollout saves each model's routing under `routing/` before it moves
+    anything; `restore_steps` puts it back when any step fails.
+    """
+    route = [
+        ShellStep(
+            f"route-{model.name}",
+            f"Route the canary share of {model.name}",
+            _script(
+                *_CANDIDATE,
+                "save=()",
+                f'if [ ! -f "{ROUTING}/previous-${{ALMGEN_MODEL}}.json" ]; then',
+                f"  mkdir -p {ROUTING}",
+                f'  save=(--save-previous "{ROUTING}/previous-${{ALMGEN_MODEL}}.json")',
+                "fi",
+                _python(
+                    "traffic",
+                    'shift --outputs outputs.json --env "$ALMGEN_ENVIRONMENT" --model "$ALMGEN_MODEL" '
+                    '--kind "$ALMGEN_KIND" --to "$to" --percent "$ALMGEN_PERCENT" "${save[@]}"',
+                ),
+            ),
+            env=_model_env(model.name, model.kind),
+            inputs=(("ALMGEN_PERCENT", "canary-percent"),),
+        )
+        for model in spec.models
+    ]
+    bake = ShellStep(
+        "bake",
+        "Bake: let the canary serve before judging it",
+        _script('sleep "$((ALMGEN_BAKE_MINUTES * 60))"'),
+        inputs=(("ALMGEN_BAKE_MINUTES", "bake-minutes"),),
+    )
+    check = [
+        ShellStep(
+            f"check-{model.name}",
+            f"Check the health of {model.name}",
+            _script(
+                *_CANDIDATE,
+                *_LATENCY,
+                "minutes=$((ALMGEN_BAKE_MINUTES > 0 ? ALMGEN_BAKE_MINUTES : 1))",
+                _python(
+                    "traffic",
+                    'health --outputs outputs.json --env "$ALMGEN_ENVIRONMENT" --model "$ALMGEN_MODEL" '
+                    '--kind "$ALMGEN_KIND" --deployment "$to" --minutes "$minutes" '
+                    '--error-rate-percent "$ALMGEN_ERROR_RATE_PERCENT" "${latency[@]}"',
+                ),
+            ),
+            env=_model_env(model.name, model.kind),
+            inputs=_THRESHOLDS,
+        )
+        for model in spec.models
+    ]
+    return [*route, bake, *check]
+
+
+def restore_steps(spec: Spec) -> list[ShellStep]:
+    """After a failed canary step: every model's routing from before the canary, back."""
+    return [
+        ShellStep(
+            f"restore-{model.name}",
+            f"Roll back {model.name}",
+            _script(
+                f'if [ -f "{ROUTING}/previous-${{ALMGEN_MODEL}}.json" ]; then',
+                "  "
+                + _python(
+                    "traffic",
+                    f'restore --outputs outputs.json --previous "{ROUTING}/previous-${{ALMGEN_MODEL}}.json"',
+                ),
+                "fi",
+            ),
+            env=_model_env(model.name, model.kind),
+        )
+        for model in spec.models
+    ]

@@ -1,0 +1,55 @@
+"""Check rendered output before anything is written: a broken file is a bug in almgen, not the user's.
+
+YAMLLINT_CONFIG is the style every generated YAML file keeps; the test suite lints all of them.
+"""
+
+from __future__ import annotations
+
+import json
+
+from generator.errors import AlmgenError
+from generator.render.outputs import OutputFile
+
+YAMLLINT_CONFIG = """
+extends: default
+rules:
+  line-length: disable
+  document-start: disable
+  truthy:
+    allowed-values: ["true", "false", "on"]
+  comments:
+    min-spaces-from-content: 1
+"""
+
+
+class GeneratedOutputInvalid(AlmgenError):
+    """A template produced unparsable output (exit 4: please report)."""
+
+
+def verify(outputs: list[OutputFile]) -> None:
+    problems: list[str] = []
+    for output in outputs:
+        if output.path.endswith(".json"):
+            try:
+                json.loads(output.text)
+            except ValueError as exc:
+                problems.append(f"{output.path}: not valid JSON: {exc}")
+        elif output.path.endswith((".yml", ".yaml")):
+            problems.extend(_yaml_problems(output))
+    if problems:
+        raise GeneratedOutputInvalid(
+            "almgen generated invalid output (a bug: please report it):\n  " + "\n  ".join(problems)
+        )
+
+
+def _yaml_problems(output: OutputFile) -> list[str]:
+    """The file parses as YAML (libyaml, fast). yamllint's style rules run in the test suite on
+    every sample's output, not on every generate: they would triple its time."""
+    import yaml
+
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    try:
+        yaml.load(output.text, Loader=loader)  # a safe loader: no Python objects
+    except yaml.YAMLError as exc:
+        return [f"{output.path}: not valid YAML: {exc}"]
+    return []

@@ -1,0 +1,490 @@
+"""Layer 2 of validation: the rules of spec-v1 that a JSON Schema cannot express.
+
+Runs on a schema-valid document, so types are known; every rule yields located issues.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+from generator.errors import Issue
+from generator.spec import naming
+from generator.spec.load import Document, FieldPath, iter_paths
+from generator.spec.secrets import secret_key, secret_kind
+from generator.spec.suggest import did_you_mean, one_of
+
+SEMVER = re.compile(
+    r"(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)"
+    r"(-[0-9A-Za-z-]+(\.[0-9A-Za-z-]+)*)?(\+[0-9A-Za-z-]+(\.[0-9A-Za-z-]+)*)?"
+)
+
+FOUNDATION_ONLY = ("format", "model", "sku", "capacity", "versionUpgrade", "contentFilter")
+CUSTOM_ONLY = (
+    "path",
+    "trainingData",
+    "preprocessing",
+    "featureEngineering",
+    "hyperparameters",
+    "training",
+    "endpoint",
+)
+
+Rule = Callable[[Document], Iterator[Issue]]
+
+
+def rule_issues(doc: Document) -> list[Issue]:
+    issues: list[Issue] = []
+    for rule in RULES:
+        issues.extend(rule(doc))
+    return sorted(set(issues))
+
+
+def _names(items: list[dict[str, Any]]) -> list[str]:
+    return [item["name"] for item in items]
+
+
+def _env_names(doc: Document) -> list[str]:
+    return _names(doc.data["environments"])
+
+
+def unique_names(doc: Document) -> Iterator[Issue]:
+    data = doc.data
+    groups: list[tuple[str, list[dict[str, Any]]]] = [
+        ("environments", data["environments"]),
+        ("models", data["models"]),
+        ("agents", data.get("agents", [])),
+    ]
+    groups.append(("safety.contentFilters", data.get("safety", {}).get("contentFilters", [])))
+    for where, items in groups:
+        seen: dict[str, int] = {}
+        for index, item in enumerate(items):
+            name = item["name"]
+            path: FieldPath = (*_split(where), index, "name")
+            if name in seen:
+                yield doc.issue(
+                    path,
+                    f"the name {name!r} is used twice in {where}",
+                    f"unique names in {where}",
+                    f"rename one of them ({where}[{seen[name]}] uses it first)",
+                )
+            else:
+                seen[name] = index
+
+
+def _split(dotted: str) -> tuple[str, ...]:
+    return tuple(dotted.split("."))
+
+
+def references(doc: Document) -> Iterator[Issue]:
+    data = doc.data
+    models = {m["name"]: m for m in data["models"]}
+    filters = _names(data.get("safety", {}).get("contentFilters", []))
+    tests = list(data.get("tests", {}))
+    agents = _names(data.get("agents", []))
+
+    def dangling(path: FieldPath, value: str, what: str, choices: list[str]) -> Issue:
+        hint = did_you_mean(value, choices)
+        return doc.issue(
+            path,
+            f"{value!r} is not a {what}",
+            f"one of {one_of(choices)}",
+            hint or f"define {value!r} first, or use one of {one_of(choices)}",
+        )
+
+    for index, agent in enumerate(data.get("agents", [])):
+        model = agent["model"]
+        if model not in models:
+            yield dangling(("agents", index, "model"), model, "model name from models", list(models))
+        elif models[model].get("kind", "foundation") != "foundation":
+            yield doc.issue(
+                ("agents", index, "model"),
+                f"{model!r} is a custom model; agents run on foundation models",
+                "the name of a foundation model",
+                "point the agent at a foundation model deployment",
+            )
+    for index, model in enumerate(data["models"]):
+        if "contentFilter" in model and model["contentFilter"] not in filters:
+            yield dangling(
+                ("models", index, "contentFilter"),
+                model["contentFilter"],
+                "content filter from safety.contentFilters",
+                filters,
+            )
+    for env_index, env in enumerate(data["environments"]):
+        for test_index, test in enumerate(env.get("tests", [])):
+            if test not in tests:
+                yield dangling(
+                    ("environments", env_index, "tests", test_index), test, "test name from tests", tests
+                )
+    for index, retired in enumerate(data.get("registry", {}).get("retired", [])):
+        path: FieldPath = ("registry", "retired", index)
+        has_model, has_agent = "model" in retired, "agent" in retired
+        if has_model == has_agent:
+            yield doc.issue(
+                path,
+                "a retired entry names a model or an agent",
+                "exactly one of `model:` or `agent:`",
+                "keep `model:` for a model version, `agent:` for an agent version",
+            )
+        elif has_model and retired["model"] not in models:
+            yield dangling((*path, "model"), retired["model"], "model name from models", list(models))
+        elif has_agent and retired["agent"] not in agents:
+            yield dangling((*path, "agent"), retired["agent"], "agent name from agents", agents)
+
+
+def per_environment_keys(doc: Document) -> Iterator[Issue]:
+    envs = _env_names(doc)
+    for index, model in enumerate(doc.data["models"]):
+        maps = [
+            (("models", index, "capacity"), model.get("capacity")),
+            (("models", index, "endpoint", "instanceCount"), model.get("endpoint", {}).get("instanceCount")),
+        ]
+        for path, value in maps:
+            if not isinstance(value, dict):
+                continue
+            for key in value:
+                if key not in envs:
+                    hint = did_you_mean(key, envs)
+                    yield doc.issue(
+                        (*path, key),
+                        f"{key!r} is not an environment name",
+                        f"keys that are environment names: {one_of(envs)}",
+                        hint or "use the names under environments",
+                        key=True,
+                    )
+
+
+def gate_sections(doc: Document) -> Iterator[Issue]:
+    data = doc.data
+    for env_index, env in enumerate(data["environments"]):
+        for gate_index, gate in enumerate(env.get("gates", [])):
+            path: FieldPath = ("environments", env_index, "gates", gate_index)
+            if gate == "evaluation" and "evaluation" not in data:
+                yield doc.issue(
+                    path,
+                    "the evaluation gate has no `evaluation:` section",
+                    "a top-level evaluation section with command and thresholds",
+                    "add `evaluation: {command: ..., thresholds: {...}}` or drop the gate",
+                )
+            if gate == "safety":
+                safety = data.get("safety", {})
+                missing = [k for k in ("command", "thresholds") if k not in safety]
+                if missing:
+                    where = "section" if "safety" not in data else f"{' and '.join(missing)}"
+                    yield doc.issue(
+                        path,
+                        f"the safety gate has no safety {where}",
+                        "a safety section with command and thresholds",
+                        "add `safety: {command: ..., thresholds: {...}}` or drop the gate",
+                    )
+
+
+def strategies(doc: Document) -> Iterator[Issue]:
+    for index, env in enumerate(doc.data["environments"]):
+        if index == 0 and env.get("gates"):
+            yield doc.issue(
+                ("environments", 0, "gates"),
+                "gates evaluate the candidate deployed to an earlier environment, and this is the first",
+                "gates on a later environment (e.g. staging or prod)",
+                "move the gates to the next environment, or add an environment before this one",
+            )
+        strategy = env.get("strategy")
+        if not strategy:
+            continue
+        path: FieldPath = ("environments", index, "strategy")
+        kind = strategy["type"]
+        if kind != "direct" and index == 0:
+            yield doc.issue(
+                (*path, "type"),
+                f"{kind} needs an earlier environment to promote from",
+                "direct in the first environment",
+                "use `type: direct` here and blue-green or canary later in the path",
+            )
+        if kind != "canary":
+            for key in ("steps", "bakeMinutes"):
+                if key in strategy:
+                    yield doc.issue(
+                        (*path, key),
+                        f"{key} applies to canary only",
+                        "no steps or bakeMinutes with type " + kind,
+                        f"remove {key}, or use `type: canary`",
+                        key=True,
+                    )
+        if kind == "direct" and "rollback" in strategy:
+            yield doc.issue(
+                (*path, "rollback"),
+                "rollback applies to blue-green and canary only",
+                "no rollback with type direct",
+                "remove rollback",
+                key=True,
+            )
+        if kind == "canary":
+            steps = strategy.get("steps")
+            if steps is None:
+                yield doc.issue(
+                    path,
+                    "a canary needs its traffic steps",
+                    "steps: percentages that increase and end at 100",
+                    "add e.g. `steps: [10, 50, 100]`",
+                )
+            elif any(b <= a for a, b in itertools.pairwise(steps)) or steps[-1] != 100:
+                yield doc.issue(
+                    (*path, "steps"),
+                    f"canary steps {steps} must strictly increase and end at 100",
+                    "increasing percentages ending at 100, e.g. [10, 50, 100]",
+                    "reorder the steps, remove repeats, and end with 100",
+                )
+
+
+def kinds_and_versions(doc: Document) -> Iterator[Issue]:
+    for index, model in enumerate(doc.data["models"]):
+        path: FieldPath = ("models", index)
+        kind = model.get("kind", "foundation")
+        wrong = CUSTOM_ONLY if kind == "foundation" else FOUNDATION_ONLY
+        for key in wrong:
+            if key in model:
+                yield doc.issue(
+                    (*path, key),
+                    f"{key} does not apply to a {kind} model",
+                    f"fields of a {kind} model",
+                    f"remove {key}, or change kind",
+                    key=True,
+                )
+        if kind == "foundation":
+            if "model" not in model:
+                yield doc.issue(
+                    path,
+                    "a foundation model needs `model:`",
+                    "the catalog model name, e.g. gpt-4o",
+                    "add `model: <name>`",
+                )
+            if "version" not in model:
+                yield doc.issue(
+                    path,
+                    "a foundation model needs a pinned `version:`",
+                    'the catalog version, e.g. "2024-11-20" (an omitted version moves)',
+                    'add `version: "<version>"`',
+                )
+        else:
+            yield from _semver(doc, (*path, "version"), model.get("version"), "custom model")
+            if "path" not in model and "training" not in model:
+                yield doc.issue(
+                    path,
+                    "a custom model needs `path:` or `training:`",
+                    "the MLflow model folder, or a training job that produces it",
+                    "add `path: models/<name>` or `training: {job: ...}`",
+                )
+    for index, agent in enumerate(doc.data.get("agents", [])):
+        yield from _semver(doc, ("agents", index, "version"), agent["version"], "agent")
+    versions = {("model", m["name"]): m.get("version") for m in doc.data["models"]}
+    versions.update({("agent", a["name"]): a["version"] for a in doc.data.get("agents", [])})
+    kinds = {m["name"]: m.get("kind", "foundation") for m in doc.data["models"]}
+    for index, retired in enumerate(doc.data.get("registry", {}).get("retired", [])):
+        kind = "model" if "model" in retired else "agent"
+        name = retired.get(kind)
+        path = ("registry", "retired", index, "version")
+        if (kind, name) in versions and retired["version"] == versions[(kind, name)]:
+            yield doc.issue(
+                path,
+                f"version {retired['version']} of {name!r} is the one being deployed",
+                "an older version than the current one",
+                f"bump {name}'s version before retiring {retired['version']}",
+            )
+        if kind == "agent" or kinds.get(str(name)) == "custom":
+            yield from _semver(doc, path, retired["version"], f"retired {kind} version")
+
+
+def _semver(doc: Document, path: FieldPath, value: Any, what: str) -> Iterator[Issue]:
+    if value is None:
+        yield doc.issue(
+            path[:-1],
+            f"a {what} needs a semver `version:`",
+            "MAJOR.MINOR.PATCH, e.g. 1.4.0",
+            "add `version: 1.0.0`",
+        )
+    elif not SEMVER.fullmatch(str(value)):
+        yield doc.issue(
+            path,
+            f"{value!r} is not a semantic version",
+            "MAJOR.MINOR.PATCH, e.g. 1.4.0 (no leading zeros, no 'v')",
+            "write the version as MAJOR.MINOR.PATCH",
+        )
+
+
+def no_secrets(doc: Document) -> Iterator[Issue]:
+    for path, value in iter_paths(doc.data):
+        if path[:3] == ("configuration", "keyVault", "secrets"):
+            continue  # names of secrets, by design
+        if isinstance(value, str):
+            kind = secret_kind(value)
+            if kind:
+                yield doc.issue(
+                    path,
+                    f"this value looks like {kind}",
+                    "no secret values in the spec: secrets live in Key Vault",
+                    "remove the value; list its name under configuration.keyVault.secrets "
+                    "and read it from Key Vault at run time",
+                )
+        if isinstance(value, dict) and path in (
+            ("configuration", "appConfiguration", "settings"),
+            ("service", "tags"),
+        ):
+            for key, item in value.items():
+                if secret_key(key) and str(item).strip():
+                    yield doc.issue(
+                        (*path, key),
+                        f"the setting {key!r} looks like a secret",
+                        "non-secret settings only: secrets live in Key Vault",
+                        f"list {key!r} under configuration.keyVault.secrets instead",
+                    )
+
+
+def approvals_and_regions(doc: Document) -> Iterator[Issue]:
+    for index, env in enumerate(doc.data["environments"]):
+        approval = env.get("approval")
+        if approval is not None and approval.get("required", True) and not approval.get("reviewers"):
+            yield doc.issue(
+                ("environments", index, "approval"),
+                "a required approval needs reviewers",
+                "reviewers: users or teams who may approve",
+                "add `reviewers: [<team>]`, or set `required: false`",
+            )
+        regions = env.get("regions")
+        if regions and "location" in env and env["location"] != regions[0]:
+            yield doc.issue(
+                ("environments", index, "location"),
+                f"location {env['location']!r} differs from the primary region {regions[0]!r}",
+                "either location or regions (its first is primary)",
+                "remove `location:`; the first entry of `regions` is the primary",
+                key=True,
+            )
+
+
+def _has_custom(data: dict[str, Any]) -> bool:
+    return any(m.get("kind") == "custom" for m in data["models"])
+
+
+def custom_only_monitoring(doc: Document) -> Iterator[Issue]:
+    if "drift" in doc.data.get("monitoring", {}) and not _has_custom(doc.data):
+        yield doc.issue(
+            ("monitoring", "drift"),
+            "drift monitoring applies to custom models, and this spec has none",
+            "monitoring.drift only with a model of kind custom",
+            "remove monitoring.drift",
+            key=True,
+        )
+
+
+def azure_names(doc: Document) -> Iterator[Issue]:
+    data = doc.data
+    service = data["service"]["name"]
+    default_region = data.get("azure", {}).get("location", "eastus2")
+    has_custom = _has_custom(data)
+    for index, env in enumerate(data["environments"]):
+        regions = env.get("regions") or [env.get("location", default_region)]
+        multi = len(regions) > 1
+        for region in regions:
+            suffix = naming.stack_suffix(env["name"], region, multi)
+            rg = naming.resource_group(service, env["name"], region, multi, env.get("resourceGroup"))
+            candidates = [
+                ("resourceGroup", rg, ("environments", index, "resourceGroup")),
+                ("aiServices", naming.ai_services(service, suffix), ("service", "name")),
+                ("logAnalytics", naming.log_analytics(service, suffix), ("service", "name")),
+            ]
+            if has_custom:
+                candidates.append(("mlWorkspace", naming.ml_workspace(service, suffix), ("service", "name")))
+                for model_index, model in enumerate(data["models"]):
+                    if model.get("kind") == "custom":
+                        candidates.append(
+                            (
+                                "onlineEndpoint",
+                                naming.online_endpoint(service, model["name"], suffix),
+                                ("models", model_index, "name"),
+                            )
+                        )
+            for kind, name, path in candidates:
+                problem = naming.check(kind, name)
+                if problem:
+                    yield doc.issue(
+                        path,
+                        f"{problem} (environment {env['name']!r}, {region})",
+                        "names within Azure's limits",
+                        "shorten service.name, the environment or model name",
+                    )
+
+
+def referenced_files(doc: Document) -> Iterator[Issue]:
+    root = doc.root.resolve()
+    data = doc.data
+    wanted: list[tuple[FieldPath, str, bool]] = []  # path, kind (file|dir), inside repo
+    for index, model in enumerate(data["models"]):
+        if "path" in model:
+            wanted.append((("models", index, "path"), "dir", True))
+        if isinstance(model.get("hyperparameters"), str):
+            wanted.append((("models", index, "hyperparameters"), "file", True))
+        if "training" in model:
+            wanted.append((("models", index, "training", "job"), "file", True))
+    for index, agent in enumerate(data.get("agents", [])):
+        if "instructions" in agent:
+            wanted.append((("agents", index, "instructions"), "file", True))
+    if "dataset" in data.get("evaluation", {}):
+        wanted.append((("evaluation", "dataset"), "file", True))
+    for index, _ in enumerate(data.get("policies", [])):
+        wanted.append((("policies", index), "file", False))
+    if "templates" in data:
+        wanted.append((("templates",), "dir", False))
+    for path, kind, inside in wanted:
+        if path[0] == "models" and path[2] in _misplaced(data["models"][int(path[1])]):
+            continue  # already reported: the field does not apply to this kind of model
+        value: Any = data
+        for part in path:
+            value = value[part]
+        target = (doc.origin_dir(path) / str(value)).resolve()
+        if inside and not _is_within(target, root):
+            yield doc.issue(
+                path,
+                f"{value!r} is outside the spec's folder",
+                "a path inside the repository (the pipelines package it)",
+                "move the file into the repository and name it relatively",
+            )
+        elif kind == "file" and not target.is_file():
+            yield doc.issue(
+                path,
+                f"the file {value!r} does not exist",
+                "an existing file, relative to the spec's folder",
+                "create the file or correct the path",
+            )
+        elif kind == "dir" and not target.is_dir():
+            yield doc.issue(
+                path,
+                f"the folder {value!r} does not exist",
+                "an existing folder, relative to the spec's folder",
+                "create the folder or correct the path",
+            )
+
+
+def _misplaced(model: dict[str, Any]) -> tuple[str, ...]:
+    return CUSTOM_ONLY if model.get("kind", "foundation") == "foundation" else FOUNDATION_ONLY
+
+
+def _is_within(path: Path, root: Path) -> bool:
+    return path == root or root in path.parents
+
+
+RULES: tuple[Rule, ...] = (
+    unique_names,
+    references,
+    per_environment_keys,
+    gate_sections,
+    strategies,
+    kinds_and_versions,
+    no_secrets,
+    approvals_and_regions,
+    custom_only_monitoring,
+    azure_names,
+    referenced_files,
+)

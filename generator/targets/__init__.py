@@ -1,0 +1,38 @@
+"""Targets: each turns the Spec and its Plan into files, behind one small protocol.
+
+A target is a folder here with a `files.py` and one line in `TARGETS`. Adding GitLab CI or
+Terraform is exactly that (see docs/architecture.md); `tests/test_targets.py` proves it with a
+target registered only in the test.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from generator.plan.model import Plan
+from generator.render.outputs import OutputFile, TemplateFile
+from generator.spec.model import Spec
+from generator.targets.azure_devops import files as azure_devops
+from generator.targets.bicep import files as bicep
+from generator.targets.docs import files as docs
+from generator.targets.github_actions import files as github_actions
+from generator.targets.scripts import files as scripts
+
+Wanted = list[TemplateFile] | list[OutputFile] | list[TemplateFile | OutputFile]
+
+
+@dataclass(frozen=True)
+class Target:
+    name: str
+    wanted: Callable[[Spec], bool]  # does this spec ask for it?
+    files: Callable[[Spec, Plan], Wanted]  # TemplateFiles are rendered; OutputFiles are final
+
+
+TARGETS: list[Target] = [
+    Target("bicep", lambda spec: spec.infrastructure == "bicep", lambda spec, _: bicep.files(spec)),
+    Target("github-actions", lambda spec: "github-actions" in spec.pipelines, github_actions.files),
+    Target("azure-devops", lambda spec: "azure-devops" in spec.pipelines, azure_devops.files),
+    Target("docs", lambda spec: True, docs.files),
+    Target("scripts", lambda spec: True, lambda spec, _: scripts.files(spec)),
+]

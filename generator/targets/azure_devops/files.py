@@ -1,0 +1,170 @@
+"""The Azure DevOps target: the Plan as a multi-stage pipeline with stage, job and step templates.
+
+`templates/stages/environment.yml` is the environment template with the Plan's job graph; the
+pipeline calls it once per environment with that environment's inputs as typed parameters.
+Canary is unrolled into one deployment job per traffic step (native `strategy: canary` needs a
+Kubernetes or VM resource on the environment, which AI endpoints are not).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from generator import __version__
+from generator.plan.catalog import CHECKOV_VERSION, PYTHON_VERSION, RELEASE_ARTIFACT
+from generator.plan.model import (
+    INPUTS,
+    Condition,
+    EnvironmentPlan,
+    InputEquals,
+    InputHas,
+    InputLongerThan,
+    InputNonEmpty,
+    InputTrue,
+    InputValue,
+    Job,
+    Plan,
+    camel,
+)
+from generator.plan.shell import RELEASE, SCRIPTS, ShellStep, job_steps, restore_steps
+from generator.render.outputs import TemplateFile
+from generator.spec.model import Spec
+
+BASE = ".azure-pipelines"
+POOL = "ubuntu-latest"
+
+
+def condition(value: Condition) -> str:
+    """A Plan condition as an Azure Pipelines template expression over the stage's parameters."""
+    if value is None:
+        return ""
+    name = f"parameters.{camel(value.input)}"
+    if isinstance(value, InputTrue):
+        return f"eq({name}, true)"
+    if isinstance(value, InputHas):
+        return f"containsValue({name}, '{value.value}')"
+    if isinstance(value, InputNonEmpty):
+        return f"ne(length({name}), 0)"
+    if isinstance(value, InputEquals):
+        return f"{'ne' if value.negate else 'eq'}({name}, '{value.value}')"
+    assert isinstance(value, InputLongerThan)
+    return f"gt(length({name}), {value.length})"
+
+
+def parameter_type(value: InputValue) -> str:
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, (int, float)):
+        return "number"
+    return "object" if isinstance(value, tuple) else "string"
+
+
+def declared_parameters(plan: Plan) -> list[dict[str, Any]]:
+    first = dict(plan.environments[0].inputs)
+    return [{"name": camel(name), "type": parameter_type(first[name])} for name in INPUTS]
+
+
+def _step(shell: ShellStep) -> dict[str, Any]:
+    return {
+        "name": shell.name,
+        "condition": condition(shell.condition),
+        "timeout": shell.timeout,
+        "env": list(shell.env),
+        "inputs": [(name, "${{ parameters." + camel(source) + " }}") for name, source in shell.inputs],
+        "script": shell.script,
+        "keep_routing": False,
+    }
+
+
+def _job(spec: Spec, job: Job) -> dict[str, Any]:
+    steps = [_step(shell) for shell in job_steps(spec, job)]
+    if job.kind == "canary-step":  # the first step keeps the routing every later restore needs
+        routed = [s for s in steps if s["name"].startswith("Route ")]
+        routed[-1]["keep_routing"] = True
+    return {"id": job.devops_id, "kind": job.kind, "steps": steps}
+
+
+def stage_parameters(plan: Plan) -> list[dict[str, Any]]:
+    """Per environment, the parameters of templates/stages/environment.yml, in promotion order."""
+    out = []
+    previous_stage = "Build"
+    for env_plan in plan.environments:
+        out.append(_stage(plan, env_plan, previous_stage))
+        previous_stage = env_plan.stage_id
+    return out
+
+
+def _stage(plan: Plan, env_plan: EnvironmentPlan, depends_on: str) -> dict[str, Any]:
+    env = env_plan.env
+    previous = plan.environment(env_plan.previous).env if env_plan.previous else None
+    percents = env_plan.input("canary-steps")
+    assert isinstance(percents, tuple)
+    canary = [
+        {
+            "percent": percents[job.canary_index - 1],
+            "job": job.devops_id,
+            "after": plan.job(job.needs[0]).devops_id,
+            "first": job.first_canary,
+        }
+        for job in env_plan.jobs
+        if job.kind == "canary-step"
+    ]
+    (finish,) = [job for job in env_plan.jobs if job.kind == "finish"]
+    ran = {job.id for job in env_plan.jobs}
+    return {
+        "stage": env_plan.stage_id,
+        "gatesStage": env_plan.gates_stage_id,
+        "dependsOn": depends_on,
+        "serviceConnection": env.service_connection,
+        "previousServiceConnection": previous.service_connection if previous else "",
+        "canary": canary,
+        "finishAfter": [plan.job(n).devops_id for n in finish.needs if n in ran],
+        "inputs": [(camel(name), value) for name, value in env_plan.inputs],
+    }
+
+
+def jobs_of(plan: Plan, kind: str) -> list[Job]:
+    return [job for job in plan.jobs if job.kind == kind]
+
+
+def files(spec: Spec, plan: Plan) -> list[TemplateFile]:
+    service = spec.service.name
+    jobs = {job.kind: _job(spec, job) for job in plan.jobs if job.kind != "gates"}
+    context = {
+        "spec": spec,
+        "plan": plan,
+        "service": service,
+        "python_version": PYTHON_VERSION,
+        "almgen_version": __version__,
+        "checkov_version": CHECKOV_VERSION,
+        "artifact": RELEASE_ARTIFACT,
+        "release_dir": RELEASE,
+        "scripts": SCRIPTS,
+        "pool": POOL,
+        "declared_parameters": declared_parameters(plan),
+        "gates_condition": condition(plan.job("gates").condition) if jobs_of(plan, "gates") else "",
+        "stages": stage_parameters(plan),
+        "jobs": jobs,
+        "restore_steps": [_step(shell) for shell in restore_steps(spec)],
+        "gates": spec.gates,
+        "regions": spec.regions,
+        "quota_percent": spec.monitoring.alerts.quota_percent,
+        "lifecycle_connection": plan.lifecycle_environment.env.service_connection,
+    }
+    t = "azure-devops"
+    wanted = [
+        TemplateFile(f"{BASE}/{service}.yml", f"{t}/pipeline.yml.j2", context),
+        TemplateFile(f"{BASE}/{service}-lifecycle.yml", f"{t}/lifecycle.yml.j2", context),
+        TemplateFile(f"{BASE}/templates/stages/build.yml", f"{t}/stages/build.yml.j2", context),
+        TemplateFile(f"{BASE}/templates/stages/environment.yml", f"{t}/stages/environment.yml.j2", context),
+        TemplateFile(f"{BASE}/templates/jobs/provision.yml", f"{t}/jobs/provision.yml.j2", context),
+        TemplateFile(f"{BASE}/templates/jobs/finish.yml", f"{t}/jobs/finish.yml.j2", context),
+        TemplateFile(f"{BASE}/templates/steps/prepare.yml", f"{t}/steps/prepare.yml.j2", context),
+    ]
+    if any(job.kind == "gates" for job in plan.jobs):
+        wanted.append(TemplateFile(f"{BASE}/templates/jobs/gates.yml", f"{t}/jobs/gates.yml.j2", context))
+    if "canary-step" in jobs:
+        wanted.append(
+            TemplateFile(f"{BASE}/templates/jobs/canary-step.yml", f"{t}/jobs/canary-step.yml.j2", context)
+        )
+    return wanted

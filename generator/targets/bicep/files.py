@@ -1,0 +1,281 @@
+"""The Bicep target: what infra/ holds for a spec, decided here and printed by templates.
+
+One subscription-scoped `main.bicep` creates a resource group per region and deploys
+`modules/stack.bicep` into each, primary first (`@batchSize(1)`): a secondary region only
+starts after the primary succeeded. Every per-environment value is resolved here and printed
+into `infra/env/<env>.bicepparam` as a literal.
+
+Live traffic belongs to the pipeline. Bicep learns the live state (which colour serves, and
+the version it serves) from the `ALMGEN_LIVE_STATE` environment variable that the deploy
+step sets, so a re-deploy never moves traffic or replaces what serves customers.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from generator.render.outputs import TemplateFile
+from generator.spec.model import Environment, Model, Spec
+
+API = {  # one catalog of API versions (see docs: chosen to be known to current Bicep CLIs)
+    "resourceGroups": "2025-04-01",
+    "cognitive": "2025-12-01",
+    "keyVault": "2025-05-01",
+    "appConfiguration": "2024-06-01",
+    "logAnalytics": "2025-07-01",
+    "appInsights": "2020-02-02",
+    "metricAlerts": "2018-03-01",
+    "scheduledQueryRules": "2023-12-01",
+    "actionGroups": "2023-01-01",
+    "diagnosticSettings": "2021-05-01-preview",
+    "identity": "2024-11-30",
+    "roleAssignments": "2022-04-01",
+    "locks": "2020-05-01",
+    "workbooks": "2023-06-01",
+    "budgets": "2024-08-01",
+    "machineLearning": "2025-12-01",
+    "storage": "2025-01-01",
+}
+
+ROLES = {  # built-in role definition IDs
+    "cognitiveServicesOpenAIUser": "5e0bd9bd-7b93-4f28-af87-19fc36ad61bd",
+    "cognitiveServicesUser": "a97b65f3-24c7-4388-baec-2e87135dc908",
+    "keyVaultSecretsUser": "4633458b-17de-408a-b874-0445c86b69e6",
+    "appConfigurationDataReader": "516239f1-63e1-4d78-a4de-a74fb236a071",
+    "appConfigurationDataOwner": "5ae67dd6-50cb-40e7-96ff-dc2bfa4b606b",
+    "azureMLDataScientist": "f6c7c914-8db3-469d-8ca1-694a8f32e121",
+    "monitoringMetricsPublisher": "3913510d-42f4-4e42-8a64-420c390055eb",
+    "storageBlobDataContributor": "ba92f5b4-2d11-453d-a403-e96b0029c9fe",
+}
+
+SEVERITY = {"low": "Low", "medium": "Medium", "high": "High"}
+HARM_CATEGORIES = ("Hate", "Sexual", "Selfharm", "Violence")
+LIVE_STATE_VARIABLE = "ALMGEN_LIVE_STATE"
+DEPLOYER_VARIABLE = "ALMGEN_DEPLOYER_PRINCIPAL_ID"
+
+
+def colours(env: Environment) -> tuple[str, ...]:
+    """Deployment colours: a new version goes beside the live one unless the strategy is direct."""
+    return ("blue", "green") if env.strategy.type != "direct" else ("blue",)
+
+
+def base_tags(spec: Spec, env: Environment) -> dict[str, str]:
+    tags = {"service": spec.service.name, "environment": env.name, "managed-by": "almgen"}
+    if spec.service.owner:
+        tags["owner"] = spec.service.owner
+    tags.update(dict(spec.service.tags))
+    return tags
+
+
+def lineage_tags(model: Model) -> dict[str, str]:
+    """Tags that answer "which data trained what serves customers" from Azure itself."""
+    tags = {"model": model.name, "model-version": model.version or ""}
+    if model.training_data:
+        tags["training-data-asset"] = model.training_data.asset
+        tags["training-data-version"] = model.training_data.version
+    if model.preprocessing:
+        tags["preprocessing"] = ",".join(model.preprocessing)[:256]
+    if model.feature_engineering:
+        tags["feature-engineering"] = ",".join(model.feature_engineering)[:256]
+    return tags
+
+
+def _model_deployments(spec: Spec, env: Environment) -> list[dict[str, Any]]:
+    out = []
+    for model in spec.foundation_models:
+        assert model.capacity is not None and model.model is not None
+        names = [model.name] if len(colours(env)) == 1 else [f"{model.name}-{c}" for c in colours(env)]
+        for name in names:
+            out.append(
+                {
+                    "name": name,
+                    "model": model.name,
+                    "format": model.format,
+                    "modelName": model.model,
+                    "version": model.version,
+                    "sku": model.sku,
+                    "capacity": model.capacity[env.name],
+                    "versionUpgradeOption": model.version_upgrade,
+                    "raiPolicyName": model.content_filter or "",
+                    "tags": lineage_tags(model),
+                }
+            )
+    return out
+
+
+def _custom_models(spec: Spec, env: Environment) -> list[dict[str, Any]]:
+    out = []
+    for model in spec.custom_models:
+        assert model.instance_count is not None
+        out.append(
+            {
+                "name": model.name,
+                "instanceType": model.instance_type,
+                "instanceCount": model.instance_count[env.name],
+                "trainingDataAsset": model.training_data.asset if model.training_data else "",
+                "trainingDataVersion": model.training_data.version if model.training_data else "",
+                "tags": lineage_tags(model),
+            }
+        )
+    return out
+
+
+def _content_filters(spec: Spec) -> list[dict[str, Any]]:
+    out = []
+    for flt in spec.content_filters:
+        rules = [
+            {
+                "name": category,
+                "blocking": flt.blocking,
+                "enabled": True,
+                "severityThreshold": SEVERITY[flt.severity],
+                "source": source,
+            }
+            for category in HARM_CATEGORIES
+            for source in ("Prompt", "Completion")
+        ]
+        rules.append({"name": "Jailbreak", "blocking": flt.blocking, "enabled": True, "source": "Prompt"})
+        out.append({"name": flt.name, "mode": "Blocking" if flt.blocking else "Default", "filters": rules})
+    return out
+
+
+def _app_settings(spec: Spec) -> list[dict[str, str]]:
+    config = spec.configuration
+    settings = [{"key": key, "value": value} for key, value in config.settings]
+    if config.requests_per_minute is not None:
+        settings.append(
+            {"key": "almgen:rateLimits:requestsPerMinute", "value": str(config.requests_per_minute)}
+        )
+    if config.tokens_per_minute is not None:
+        settings.append({"key": "almgen:rateLimits:tokensPerMinute", "value": str(config.tokens_per_minute)})
+    if config.allowed_origins:
+        settings.append({"key": "almgen:cors:allowedOrigins", "value": ",".join(config.allowed_origins)})
+    return settings
+
+
+def _quota_alerts(spec: Spec, deployments: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Per deployment, the metric that measures quota use, and its threshold.
+
+    Provisioned SKUs report utilization as a percentage; standard SKUs have no quota metric,
+    so their token count over the 5-minute window is compared with capacity (1K tokens/min).
+    """
+    percent = spec.monitoring.alerts.quota_percent
+    if not percent:
+        return []
+    out = []
+    for deployment in deployments:
+        if "Provisioned" in deployment["sku"]:
+            out.append(
+                {
+                    "deployment": deployment["name"],
+                    "metric": "AzureOpenAIProvisionedManagedUtilizationV2",
+                    "aggregation": "Average",
+                    "threshold": percent,
+                }
+            )
+        else:
+            out.append(
+                {
+                    "deployment": deployment["name"],
+                    "metric": "TokenTransaction",
+                    "aggregation": "Total",
+                    "threshold": deployment["capacity"] * 1000 * 5 * percent // 100,
+                }
+            )
+    return out
+
+
+def parameters(spec: Spec, env: Environment) -> dict[str, Any]:
+    """The values of infra/env/<env>.bicepparam, in declaration order."""
+    monitoring = spec.monitoring
+    alerts = monitoring.alerts
+    deployments = _model_deployments(spec, env)
+    params: dict[str, Any] = {
+        "serviceName": spec.service.name,
+        "environmentName": env.name,
+        "stacks": [
+            {
+                "location": s.region,
+                "resourceGroup": s.resource_group,
+                "suffix": s.suffix,
+                "primary": s.primary,
+            }
+            for s in env.stacks
+        ],
+        "tags": base_tags(spec, env),
+        "aiServicesSku": env.sku,
+        "publicNetworkAccess": env.public_network_access,
+        "modelDeployments": deployments,
+        "modelRouting": [
+            {"model": m.name, "initialDeployment": m.name if len(colours(env)) == 1 else f"{m.name}-blue"}
+            for m in spec.foundation_models
+        ],
+        "contentFilters": _content_filters(spec),
+        "keyVaultSecretNames": list(spec.configuration.secrets),
+        "appSettings": _app_settings(spec),
+        "enablePurgeProtection": env.production,
+        "enableDeleteLock": env.production,
+        "logRetentionDays": monitoring.log_retention_days,
+        "alertEmails": list(monitoring.emails),
+        "alerts": {
+            "errorRatePercent": alerts.error_rate_percent or 0,
+            "latencyP95Ms": alerts.latency_p95_ms or 0,
+            "anomalies": monitoring.anomalies,
+        },
+        "quotaAlerts": _quota_alerts(spec, deployments),
+        "dashboard": monitoring.dashboard,
+        "budget": {"amount": monitoring.budget.monthly_amount, "startDate": monitoring.budget.start_date}
+        if monitoring.budget
+        else {},
+        "agentProject": bool(spec.agents),
+    }
+    if spec.custom_models:
+        params["customModels"] = _custom_models(spec, env)
+        params["drift"] = (
+            {"frequency": monitoring.drift.frequency.capitalize(), "threshold": monitoring.drift.threshold}
+            if monitoring.drift
+            else {}
+        )
+    return params
+
+
+def files(spec: Spec) -> list[TemplateFile]:
+    """Every file of infra/, with the context its template prints."""
+    has_ml = bool(spec.custom_models)
+    context = {
+        "spec": spec,
+        "api": API,
+        "roles": ROLES,
+        "has_ml": has_ml,
+        "live_state_variable": LIVE_STATE_VARIABLE,
+        "deployer_variable": DEPLOYER_VARIABLE,
+    }
+    modules = [
+        "stack",
+        "monitoring",
+        "alerts",
+        "identity",
+        "ai-services",
+        "key-vault",
+        "app-configuration",
+        "budget",
+    ]
+    if has_ml:
+        modules += ["machine-learning", "online-deployment"]
+    out = [
+        TemplateFile("infra/main.bicep", "bicep/main.bicep.j2", context),
+        TemplateFile("infra/bicepconfig.json", "bicep/bicepconfig.json.j2", context),
+    ]
+    out += [
+        TemplateFile(f"infra/modules/{name}.bicep", f"bicep/modules/{name}.bicep.j2", context)
+        for name in modules
+    ]
+    for env in spec.environments:
+        out.append(
+            TemplateFile(
+                f"infra/env/{env.name}.bicepparam",
+                "bicep/env.bicepparam.j2",
+                {**context, "env": env, "params": parameters(spec, env)},
+            )
+        )
+    return out

@@ -1,0 +1,122 @@
+"""docs/alm/PIPELINE.md and docs/alm/SETUP.md: the pipeline drawn and explained, and its one-time setup."""
+
+from __future__ import annotations
+
+from generator.plan.model import Plan
+from generator.render.outputs import TemplateFile
+from generator.spec.model import Spec
+from generator.targets.docs.diagram import mermaid
+
+
+def _rows(spec: Spec) -> list[dict[str, str]]:
+    rows = []
+    for env in spec.environments:
+        strategy = env.strategy.describe()
+        if env.strategy.type == "canary":
+            strategy += f", bake {env.strategy.bake_minutes} min"
+        rows.append(
+            {
+                "name": env.name,
+                "regions": ", ".join(env.regions),
+                "gates": ", ".join(g.kind for g in env.gates) or "none",
+                "approval": ", ".join(env.approval.reviewers) if env.approval.required else "none",
+                "strategy": strategy,
+                "tests": ", ".join(t.name for t in env.tests) or "none",
+            }
+        )
+    return rows
+
+
+def _jobs(spec: Spec) -> list[dict[str, str]]:
+    jobs = [
+        {
+            "name": "Build",
+            "text": "validates the spec (`almgen validate`), checks the generated files are current "
+            "(`almgen check`), builds and lints the Bicep, scans it with checkov, and "
+            "packages the release once.",
+        },
+        {
+            "name": "Gates",
+            "text": "before an environment that lists gates: runs the evaluation and safety "
+            "commands against the previous environment's deployment and checks their "
+            "results with `.almgen/scripts/gate.py` (fail closed).",
+        },
+        {
+            "name": "Deploy, per environment",
+            "text": "waits for the environment's approval, reads the live state, "
+            "runs a what-if, deploys `infra/` with the environment's "
+            "`.bicepparam`, primary region first"
+            + ("; trains and registers custom models with their lineage" if spec.custom_models else "")
+            + ("; deploys the agents" if spec.agents else "")
+            + "; moves traffic by the environment's strategy with "
+            "automatic rollback; runs its tests; and writes the release "
+            "record.",
+        },
+        {
+            "name": "Lifecycle (weekly)",
+            "text": "checks that every pinned model version is still offered and not "
+            "retiring within 60 days"
+            + (
+                f", and that quota usage is below {spec.monitoring.alerts.quota_percent}%"
+                if spec.monitoring.alerts.quota_percent
+                else ""
+            )
+            + ".",
+        },
+    ]
+    return jobs
+
+
+def _models(spec: Spec) -> list[dict[str, str]]:
+    out = []
+    for model in spec.models:
+        if model.kind == "foundation":
+            lineage = f"catalog model {model.model} {model.version}"
+        elif model.training_data:
+            lineage = f"{model.training_data.asset}:{model.training_data.version}"
+            if model.preprocessing:
+                lineage += f"; preprocessing {', '.join(model.preprocessing)}"
+            if model.feature_engineering:
+                lineage += f"; features {', '.join(model.feature_engineering)}"
+        else:
+            lineage = "not declared"
+        out.append(
+            {"name": model.name, "kind": model.kind, "version": model.version or "", "lineage": lineage}
+        )
+    for agent in spec.agents:
+        out.append(
+            {
+                "name": agent.name,
+                "kind": "agent",
+                "version": agent.version,
+                "lineage": f"runs on {agent.model}",
+            }
+        )
+    return out
+
+
+def files(spec: Spec, plan: Plan) -> list[TemplateFile]:
+    context = {
+        "spec": spec,
+        "service": spec.service.name,
+        "diagram": mermaid(plan),
+        "rows": _rows(spec),
+        "gates": spec.gates,
+        "jobs": _jobs(spec),
+        "models": _models(spec),
+        "github": "github-actions" in spec.pipelines,
+        "devops": "azure-devops" in spec.pipelines,
+        "envs": [
+            {
+                "name": e.name,
+                "connection": e.service_connection,
+                "reviewers": list(e.approval.reviewers) if e.approval.required else [],
+            }
+            for e in spec.environments
+        ],
+        "secrets": list(spec.configuration.secrets),
+    }
+    return [
+        TemplateFile("docs/alm/PIPELINE.md", "shared/PIPELINE.md.j2", context),
+        TemplateFile("docs/alm/SETUP.md", "shared/SETUP.md.j2", context),
+    ]

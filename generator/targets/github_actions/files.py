@@ -1,0 +1,150 @@
+"""The GitHub Actions target: four workflows that print the Plan.
+
+`<service>-deploy.yml` is the environment template (a reusable workflow) with the Plan's job
+graph; `<service>-cd.yml` calls it once per environment with that environment's inputs.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from generator import __version__
+from generator.plan.catalog import ACTIONS, CHECKOV_VERSION, PYTHON_VERSION, RELEASE_ARTIFACT
+from generator.plan.model import (
+    INPUTS,
+    Condition,
+    InputEquals,
+    InputHas,
+    InputLongerThan,
+    InputNonEmpty,
+    InputTrue,
+    InputValue,
+    Job,
+    Plan,
+)
+from generator.plan.shell import ShellStep, job_steps, restore_steps
+from generator.render.outputs import TemplateFile
+from generator.spec.model import Spec
+
+
+def condition(value: Condition) -> str:
+    """A Plan condition in GitHub's expression syntax, over the reusable workflow's inputs."""
+    if value is None:
+        return ""
+    if isinstance(value, InputTrue):
+        return f"inputs.{value.input}"
+    if isinstance(value, InputHas):
+        return f"contains(fromJSON(inputs.{value.input}), '{value.value}')"
+    if isinstance(value, InputNonEmpty):
+        return f"inputs.{value.input} != '[]'"
+    if isinstance(value, InputEquals):
+        return f"inputs.{value.input} {'!=' if value.negate else '=='} '{value.value}'"
+    assert isinstance(value, InputLongerThan)
+    return f"fromJSON(inputs.{value.input})[{value.length}] != null"
+
+
+def input_value(value: InputValue) -> str | int | float | bool:
+    """Lists travel as JSON text (workflow_call inputs are string, number or boolean)."""
+    return json.dumps(list(value)) if isinstance(value, tuple) else value
+
+
+def input_type(value: InputValue) -> str:
+    if isinstance(value, bool):
+        return "boolean"
+    return "number" if isinstance(value, (int, float)) else "string"
+
+
+def declared_inputs(plan: Plan) -> list[dict[str, Any]]:
+    """The reusable workflow's `on.workflow_call.inputs`, every one required."""
+    first = dict(plan.environments[0].inputs)
+    return [
+        {"name": name, "description": text, "type": input_type(first[name])} for name, text in INPUTS.items()
+    ]
+
+
+def _step(shell: ShellStep, job: Job | None = None) -> dict[str, Any]:
+    return {
+        "id": shell.id,
+        "name": shell.name,
+        "condition": condition(shell.condition),
+        "timeout": shell.timeout,
+        "env": list(shell.env),
+        "inputs": [(name, _input_expression(_source(source, job))) for name, source in shell.inputs],
+        "script": shell.script,
+        "keep_routing": False,
+    }
+
+
+def _source(source: str, job: Job | None) -> str:
+    """An input's expression; a canary step job reads its own percentage from the list."""
+    if source == "canary-percent" and job is not None:
+        return f"fromJSON(inputs.canary-steps)[{job.canary_index - 1}]"
+    return f"inputs.{source}"
+
+
+def _input_expression(expression: str) -> str:
+    return "${{ " + expression + " }}"
+
+
+def _job(spec: Spec, job: Job, plan_jobs: tuple[Job, ...]) -> dict[str, Any]:
+    """A Plan job as the template prints it."""
+    steps = [_step(shell, job) for shell in job_steps(spec, job)]
+    if job.first_canary:  # the routing from before the canary, kept for every later restore
+        routed = [step for step in steps if step["id"].startswith("route-")]
+        routed[-1]["keep_routing"] = True
+    guard = condition(job.condition)
+    if job.kind != "gates":  # a job after skipped gates or canary slots still runs
+        guard = " && ".join(part for part in ("!failure() && !cancelled()", guard) if part)
+    timeout = job.timeout if isinstance(job.timeout, int) else _input_expression(f"inputs.{job.timeout}")
+    producers = {j.id: j.produces for j in plan_jobs}
+    return {
+        "id": job.id,
+        "kind": job.kind,
+        "name": job.name,
+        "needs": [*job.needs, *(r for r in job.reads if r not in job.needs and r in producers)],
+        # unique per attempt: an artifact name can be uploaded once per run, across re-runs
+        "artifact": _input_expression(
+            f"format('{job.produces}-{{0}}-{{1}}', inputs.environment, github.run_attempt)"
+        )
+        if job.produces
+        else "",
+        "downloads": {
+            producers[read]: _input_expression(f"needs.{read}.outputs.artifact")
+            for read in job.reads
+            if read in producers
+        },
+        "condition": "${{ " + guard + " }}" if guard.startswith("!") else guard,  # `!` starts a YAML tag
+        "timeout": timeout,
+        "environment": "inputs.previous-environment"
+        if job.credentials == "previous-environment"
+        else "inputs.environment",
+        "first_canary": job.first_canary,
+        "steps": steps,
+    }
+
+
+def files(spec: Spec, plan: Plan) -> list[TemplateFile]:
+    service = spec.service.name
+    context = {
+        "spec": spec,
+        "plan": plan,
+        "service": service,
+        "actions": {name: action.uses for name, action in ACTIONS.items()},
+        "python_version": PYTHON_VERSION,
+        "checkov_version": CHECKOV_VERSION,
+        "almgen_version": __version__,
+        "artifact": RELEASE_ARTIFACT,
+        "declared_inputs": declared_inputs(plan),
+        "inputs": {e.name: {k: input_value(v) for k, v in e.inputs} for e in plan.environments},
+        "regions": spec.regions,
+        "jobs": [_job(spec, job, plan.jobs) for job in plan.jobs],
+        "restore_steps": [_step(shell) for shell in restore_steps(spec)],
+    }
+    base = ".github/workflows"
+    return [
+        TemplateFile(f"{base}/{service}-ci.yml", "github-actions/ci.yml.j2", context),
+        TemplateFile(f"{base}/{service}-cd.yml", "github-actions/cd.yml.j2", context),
+        TemplateFile(f"{base}/{service}-deploy.yml", "github-actions/deploy.yml.j2", context),
+        TemplateFile(f"{base}/{service}-lifecycle.yml", "github-actions/lifecycle.yml.j2", context),
+    ]

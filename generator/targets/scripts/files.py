@@ -1,0 +1,128 @@
+"""Files every target shares: the runtime scripts, and the facts they read (.almgen/*.json)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any
+
+from generator import __version__
+from generator.render.outputs import OutputFile, header
+from generator.spec.model import Environment, Model, Spec
+
+RUNTIME = Path(__file__).resolve().parents[2] / "runtime"
+SCRIPTS = ("gate", "release", "traffic", "models", "agents", "run")
+
+
+def _json(data: Any) -> str:
+    return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+
+
+def gates(spec: Spec) -> dict[str, Any]:
+    return {gate.kind: {"thresholds": {t.metric: str(t) for t in gate.thresholds}} for gate in spec.gates}
+
+
+def commands(spec: Spec) -> dict[str, Any]:
+    """The spec's commands by name, for run.py: spec text never enters a pipeline file."""
+    return {
+        "tests": {t.name: t.command for t in spec.tests},
+        "gates": {g.kind: g.command for g in spec.gates},
+    }
+
+
+def _model(model: Model, env: Environment) -> dict[str, Any]:
+    entry: dict[str, Any] = {"name": model.name, "kind": model.kind, "version": model.version}
+    if model.kind == "foundation":
+        assert model.capacity is not None
+        entry |= {
+            "model": model.model,
+            "format": model.format,
+            "sku": model.sku,
+            "capacity": model.capacity[env.name],
+        }
+        return entry
+    if model.training_data:
+        entry["trainingData"] = {"asset": model.training_data.asset, "version": model.training_data.version}
+    entry |= {
+        "preprocessing": list(model.preprocessing),
+        "featureEngineering": list(model.feature_engineering),
+    }
+    if model.hyperparameters_file:
+        entry["hyperparameters"] = {"file": model.hyperparameters_file}
+    else:
+        entry["hyperparameters"] = dict(model.hyperparameters)
+    if model.path:
+        entry["path"] = model.path
+    if model.training_job:
+        entry["trainingJob"] = model.training_job
+    return entry
+
+
+def release_facts(spec: Spec) -> dict[str, Any]:
+    """The static half of every release record: what each environment deploys, and its lineage."""
+    environments = {}
+    for env in spec.environments:
+        facts: dict[str, Any] = {
+            "models": [_model(m, env) for m in spec.models],
+            "agents": [
+                {
+                    "name": a.name,
+                    "version": a.version,
+                    "model": a.model,
+                    "instructions": a.instructions,
+                    "tools": list(a.tools),
+                    "description": a.description,
+                }
+                for a in spec.agents
+            ],
+        }
+        if spec.evaluation and spec.evaluation.dataset:
+            facts["evaluationDataset"] = spec.evaluation.dataset
+        environments[env.name] = facts
+    return {
+        "service": spec.service.name,
+        "specSha256": hashlib.sha256(spec.source.read_bytes()).hexdigest(),
+        "generator": f"almgen {__version__}",
+        "environments": environments,
+        "retired": [
+            {"kind": r.kind, "name": r.name, "version": r.version, "reason": r.reason, "date": r.date}
+            for r in spec.registry.retired
+        ],
+    }
+
+
+GITATTRIBUTE_ROOTS = (".almgen", ".azure-pipelines", ".github/workflows", "docs/alm", "infra")
+
+
+def gitattributes(paths: list[str], spec_name: str) -> list[OutputFile]:
+    """A `.gitattributes` in each generated folder marking exactly almgen's files generated.
+
+    One per folder rather than one at the root: the repository's own root file stays the user's.
+    """
+    out = []
+    for root in GITATTRIBUTE_ROOTS:
+        mine = sorted(p.removeprefix(root + "/") for p in paths if p.startswith(root + "/"))
+        if mine:
+            lines = [f"{name} linguist-generated=true" for name in mine]
+            path = f"{root}/.gitattributes"
+            out.append(
+                OutputFile(path, header(path, spec_name) + "\n".join(lines) + "\n", source="gitattributes")
+            )
+    return out
+
+
+def files(spec: Spec) -> list[OutputFile]:
+    name = spec.source.name
+    out = [
+        OutputFile(".almgen/commands.json", _json(commands(spec)), source="commands"),
+        OutputFile(".almgen/gates.json", _json(gates(spec)), source="gates"),
+        OutputFile(".almgen/release.json", _json(release_facts(spec)), source="release"),
+    ]
+    for script in SCRIPTS:
+        path = f".almgen/scripts/{script}.py"
+        source = RUNTIME / f"{script}.py"
+        out.append(
+            OutputFile(path, header(path, name) + source.read_text("utf-8"), source=f"runtime/{script}.py")
+        )
+    return out
