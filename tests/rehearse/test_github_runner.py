@@ -872,11 +872,6 @@ def _stub_evals(repo: Path, flag: Path) -> None:
     (repo / "evals" / "safety.py").write_text(stub.replace("METRICS", safety), "utf-8")
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="generated defect: the gates job uploads gates-<env> with if: always() and "
-    "no overwrite: true, so re-running a failed gate fails with 409 Conflict",
-)
 def test_chat_cd_re_run_after_a_failed_gate(tmp_path: Path) -> None:
     repo = _generated(tmp_path, "openai-chat-github")
     flag = tmp_path / "gate-fails"
@@ -899,10 +894,10 @@ def test_chat_cd_re_run_after_a_failed_gate(tmp_path: Path) -> None:
     )
     assert run.jobs["deploy-dev"].result == "success", run.report()
     assert run.jobs["deploy-staging/gates"].result == "failure", run.report()
-    assert "gates-staging" in run.artifacts
+    assert any(name.startswith("gates-staging") for name in run.artifacts), sorted(run.artifacts)
     flag.unlink()
     again = rerun_failed(run)
-    assert again.jobs["deploy-dev/deploy"].attempt == 1  # kept from the first attempt
+    assert again.jobs["deploy-dev"].attempt == 1  # kept from the first attempt
     assert again.conclusion == "success", again.report()
 
 
@@ -939,3 +934,54 @@ def test_defaults_shell_fresh_machine_per_job_and_no_installs(tmp_path: Path) ->
     config_a = steps[2].log.splitlines()[1]
     assert config_a != run.jobs["b"].steps[0].log.split()[0]
     assert run.jobs["b"].steps[0].log.split()[1:] == ["b", "Linux", "true"]
+
+
+def _passing_evals(repo: Path) -> None:
+    """Evaluations that meet every threshold of the generated gates.json (the real ones need Azure)."""
+    gates = json.loads((repo / ".almgen" / "gates.json").read_text("utf-8"))
+    for kind, module in (("evaluation", "run"), ("safety", "safety")):
+        metrics = {
+            name: (float(text.split()[1]) + 1 if text.startswith(">") else 0.0)
+            for name, text in gates[kind]["thresholds"].items()
+        }
+        (repo / "evals" / f"{module}.py").write_text(
+            "import argparse, json\nparser = argparse.ArgumentParser()\nparser.add_argument('--out')\n"
+            f"args, _ = parser.parse_known_args()\njson.dump({metrics!r}, open(args.out, 'w'))\n",
+            "utf-8",
+        )
+
+
+@pytest.mark.xfail(
+    strict=False,
+    reason="generated defect: after the last canary step (100%), a failing test in the finish job "
+    "leaves the new version serving: the finish job has no roll-back step",
+)
+def test_enterprise_cd_rolls_back_when_prod_validation_fails(tmp_path: Path) -> None:
+    repo = tmp_path / "enterprise"
+    shutil.copytree(REPO / "samples" / "enterprise", repo)
+    spec = (repo / "almgen.yaml").read_text("utf-8")
+    start = spec.index("\nagents:\n")  # agents.py speaks HTTPS to the Agent Service, outside `az`
+    end = spec.index("\n\n", start + 1)
+    (repo / "almgen.yaml").write_text(spec[:start] + spec[end:], "utf-8")
+    subprocess.run([sys.executable, "-m", "generator", "generate", str(repo / "almgen.yaml")], check=True)
+    _passing_evals(repo)
+    world = World.create(tmp_path / "world")
+    (tmp_path / "az.py").write_text(STATEFUL_AZ, "utf-8")
+    (world.bin / "az").write_text(
+        f"#!/bin/sh\nexec '{sys.executable}' '{tmp_path / 'az.py'}' \"$@\"\n", "utf-8"
+    )
+    tools = dict(STUB_TOOLS, pytest='case "$*" in *validation*) echo "validation: FAILED"; exit 1;; esac\n')
+    run = run_workflow(
+        repo,
+        "support-agent-cd.yml",
+        world,
+        vars={"AZURE_CLIENT_ID": "c", "AZURE_TENANT_ID": "t", "AZURE_SUBSCRIPTION_ID": "s"},
+        secrets={},
+        approvals={"prod": ["ai-leads"]},
+        tools=tools,
+        wall_seconds=60,
+    )
+    assert run.jobs["deploy-staging"].result == "success", run.report()
+    assert run.jobs["deploy-prod"].result == "failure", run.report()
+    routing = json.loads((world.root / "fake-az.json").read_text("utf-8")).get("prod", {})
+    assert "almgen:active:chat" not in routing, f"prod still serves the new version: {routing}"
