@@ -88,6 +88,8 @@ EXPRESSIONS: list[tuple[str, Any]] = [
     ("steps.s.conclusion", "success"),
     ("matrix.os", "linux"),
     ("format('{0}', 1.50)", "1.5"),
+    ("format('{0}', 0.1 )", "0.1"),
+    ("toJSON(0.5)", "0.5"),
 ]
 
 
@@ -646,6 +648,40 @@ def test_azure_login_needs_id_token_and_logs_in_through_the_worlds_az(tmp_path: 
     calls = (world.root / "az-calls.txt").read_text("utf-8").splitlines()
     assert calls[0].startswith("login --service-principal --username cid --tenant tid --federated-token ")
     assert calls[1] == "account set --subscription sub"
+
+
+def test_expression_errors_fail_the_step_and_unsupported_functions_are_named(tmp_path: Path) -> None:
+    run = _run(
+        tmp_path,
+        """
+        on: push
+        jobs:
+          j:
+            runs-on: ubuntu-latest
+            steps:
+              - if: nothing.here
+                run: echo never
+              - if: always()
+                run: echo "${{ fromJSON('{') }}"
+    """,
+    )
+    assert [s.outcome for s in run.jobs["j"].steps] == ["failure", "failure"]
+    assert "Unrecognized named-value: 'nothing'" in run.jobs["j"].steps[0].log
+    with pytest.raises(
+        RehearseError, match=r"job 'j', step 'lower': rehearse does not support the function 'tolower"
+    ):
+        _run(
+            tmp_path / "2",
+            """
+            on: push
+            jobs:
+              j:
+                runs-on: ubuntu-latest
+                steps:
+                  - name: lower
+                    run: echo "${{ toLower('A') }}"
+        """,
+        )
 
 
 def test_unsupported_constructs_are_named(tmp_path: Path) -> None:

@@ -229,7 +229,7 @@ def format_number(number: float) -> str:
         return "Infinity" if number > 0 else "-Infinity"
     if number == int(number) and abs(number) < 1e15:
         return str(int(number))
-    return repr(number).replace("e+", "E+").replace("e-", "E-")
+    return format(number, ".15g").replace("e+", "E+").replace("e-", "E-")  # GitHub prints 15 digits
 
 
 def to_string(value: Any) -> str:

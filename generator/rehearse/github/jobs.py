@@ -205,6 +205,9 @@ def run_job(state: RunState, plan: JobPlan) -> JobResult:
             continue
         try:
             outcome, log, outputs, continue_on_error = _run_step(js, step, scope, env)
+        except ExpressionError as exc:  # in `with:`, `run:` or `working-directory:`: the step fails
+            state.world.set_deadline(None)
+            outcome, log, outputs, continue_on_error = "failure", f"Error: {exc}", {}, False
         except Unsupported as exc:
             raise RehearseError(str(exc), step=step.display, **where) from None
         _finish(js, step, outcome, log, outputs, continue_on_error=continue_on_error)

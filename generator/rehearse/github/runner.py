@@ -201,7 +201,12 @@ def _attempt(
         top_inputs = state.dispatch_inputs if options["event"] == "workflow_dispatch" else {}
         scope = Scope({"github": state.github_context(""), "inputs": top_inputs, "vars": state.vars})
         if wf.get("concurrency") is not None:
-            templates.value(wf.get("concurrency"), scope)
+            try:
+                templates.value(wf.get("concurrency"), scope)
+            except ExpressionError as exc:
+                raise InvalidWorkflow(
+                    f"the workflow's concurrency cannot be evaluated: {exc}", file=wf.path
+                ) from None
         done = run_level(state, Level(wf, "", top_inputs, dict(state.secrets), None, False))
     except InvalidWorkflow as exc:
         result.startup_failure = str(exc)
@@ -214,8 +219,8 @@ def _attempt(
             error=str(exc),
         )
         return result
-    except ExpressionError as exc:
-        raise RehearseError(f"the workflow's concurrency cannot be evaluated: {exc}", file=wf.path) from None
+    except ExpressionError as exc:  # a construct that should have been caught where it was evaluated
+        raise RehearseError(f"an expression could not be evaluated: {exc}", file=wf.path) from None
     except Unsupported as exc:
         raise RehearseError(str(exc), file=wf.path) from None
     world.set_deadline(None)
