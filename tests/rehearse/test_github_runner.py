@@ -727,8 +727,7 @@ case "$*" in
   *) echo '{}' ;;
 esac
 """
-STUB_TOOLS = {
-    "checkov": "echo checkov: passed\n",
+STUB_TOOLS = {  # the spec's test commands need tools no step installs (see the report)
     "pytest": "echo pytest: passed\n",
     "locust": "echo locust: ok\n",
 }
@@ -954,11 +953,14 @@ def test_defaults_shell_fresh_machine_per_job_and_no_installs(tmp_path: Path) ->
               - run: false | true
                 working-directory: .
                 continue-on-error: true
-              - run: pwd && echo "$AZURE_CONFIG_DIR" && python -m pip install requests && pip install x
+              - run: pwd && echo "$AZURE_CONFIG_DIR" && python -m pip install "scanner==1.0" && pip install x
+              - run: scanner --all
           b:
             runs-on: ubuntu-latest
             steps:
               - run: echo "$AZURE_CONFIG_DIR $GITHUB_JOB $RUNNER_OS $CI"
+              - run: scanner
+                continue-on-error: true
     """,
         files={"sub/keep.txt": "x"},
     )
@@ -970,6 +972,8 @@ def test_defaults_shell_fresh_machine_per_job_and_no_installs(tmp_path: Path) ->
     config_a = steps[2].log.splitlines()[1]
     assert config_a != run.jobs["b"].steps[0].log.split()[0]
     assert run.jobs["b"].steps[0].log.split()[1:] == ["b", "Linux", "true"]
+    assert "stands in for the package the step installed with pip" in steps[3].log
+    assert run.jobs["b"].steps[1].outcome == "failure"  # another job is another machine
 
 
 def _passing_evals(repo: Path) -> None:

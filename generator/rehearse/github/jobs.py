@@ -366,8 +366,10 @@ def _run_step(
             **{name: str(path) for name, path in files.items()},
         }
     )
-    if path_additions:
-        process_env["PATH"] = os.pathsep.join([*reversed(path_additions), process_env["PATH"]])
+    process_env["ALMGEN_PIP_BIN"] = str(temp.parent / "pip-bin")  # what `pip install` leaves, per job
+    process_env["PATH"] = os.pathsep.join(
+        [*reversed(path_additions), str(temp.parent / "pip-bin"), process_env["PATH"]]
+    )
     log = ""
     outputs: dict[str, str] = {}
     ok = False

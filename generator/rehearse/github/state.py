@@ -20,16 +20,19 @@ STEP_SETUP = 6.0  # each step moves the clock 0.1 minute, so timelines have an o
 
 _PYTHON = """#!/bin/sh
 # rehearse: the runner's python; `python -m pip install` installs nothing (generator.rehearse.stand_ins)
+# and leaves a stand-in command for each package (generator.rehearse.github.installed)
 if [ "$1" = "-m" ] && [ "$2" = "pip" ] && [ "$3" = "install" ]; then
   shift 2
-  exec "{python}" -m generator.rehearse.stand_ins pip "$@"
+  "{python}" -m generator.rehearse.stand_ins pip "$@" || exit $?
+  exec "{python}" -m generator.rehearse.github.installed "$@"
 fi
 exec "{python}" "$@"
 """
 _PIP = """#!/bin/sh
 # rehearse: `pip install` installs nothing; other pip commands ask the runner's python
 if [ "$1" = "install" ]; then
-  exec "{python}" -m generator.rehearse.stand_ins pip "$@"
+  "{python}" -m generator.rehearse.stand_ins pip "$@" || exit $?
+  exec "{python}" -m generator.rehearse.github.installed "$@"
 fi
 exec "{python}" -m pip "$@"
 """
