@@ -1025,3 +1025,33 @@ def test_enterprise_cd_rolls_back_when_prod_validation_fails(tmp_path: Path) -> 
     assert run.jobs["deploy-prod"].result == "failure", run.report()
     routing = json.loads((world.root / "fake-az.json").read_text("utf-8")).get("prod", {})
     assert "almgen:active:chat" not in routing, f"prod still serves the new version: {routing}"
+
+
+def test_events_dispatch_inputs_pull_request_and_trigger_filters(tmp_path: Path) -> None:
+    text = """
+        on:
+          push: {branches: [main, "release/*"]}
+          pull_request: {branches: [main]}
+          workflow_dispatch:
+            inputs:
+              dry: {type: boolean, default: false}
+              count: {type: number, default: 2}
+        jobs:
+          j:
+            runs-on: ubuntu-latest
+            steps:
+              - run: |
+                  echo "${{ github.event_name }} ${{ inputs.dry }} ${{ inputs.count }} ${{ github.ref_name }}"
+                  echo "pr=${{ github.event.pull_request.number }} typed=${{ inputs.dry == true }}"
+    """
+    dispatched = _run(tmp_path / "a", text, event="workflow_dispatch", inputs={"dry": "true"})
+    assert "workflow_dispatch true 2 main" in dispatched.jobs["j"].steps[0].log
+    assert "typed=true" in dispatched.jobs["j"].steps[0].log
+    pull = _run(tmp_path / "b", text, event="pull_request", ref="refs/pull/1/merge")
+    assert "pr=1" in pull.jobs["j"].steps[0].log
+    release = _run(tmp_path / "c", text, ref="refs/heads/release/2")
+    assert release.conclusion == "success"
+    with pytest.raises(RehearseError, match="does not match the branch 'feature'"):
+        _run(tmp_path / "d", text, ref="refs/heads/feature")
+    with pytest.raises(RehearseError, match="does not run on 'schedule'"):
+        _run(tmp_path / "e", text, event="schedule")
