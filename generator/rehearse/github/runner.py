@@ -207,7 +207,10 @@ def _attempt(
                 raise InvalidWorkflow(
                     f"the workflow's concurrency cannot be evaluated: {exc}", file=wf.path
                 ) from None
-        done = run_level(state, Level(wf, "", top_inputs, dict(state.secrets), None, False))
+        try:
+            done = run_level(state, Level(wf, "", top_inputs, dict(state.secrets), None, False))
+        finally:
+            world.set_deadline(None)  # never leave a deadline behind, whatever stopped the run
     except InvalidWorkflow as exc:
         result.startup_failure = str(exc)
         world.record(

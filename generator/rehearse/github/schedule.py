@@ -100,6 +100,9 @@ def _keep(state: RunState, key: str) -> JobResult | None:
     for other_key, other in state.previous.items():
         if other_key == key or other_key.startswith((key + "/", key + " (")):
             _record(state, other)
+    state.world.record(
+        "github.job.kept", job=key, result=earlier.result, attempt=state.attempt, of=earlier.attempt
+    )
     return earlier
 
 

@@ -191,6 +191,12 @@ def _job(job_id: str, raw: Any, where: str) -> Job:
         if key not in JOB_KEYS:
             raise RehearseError(f"rehearse does not support the job key '{key}'", file=where, job=job_id)
     permissions_of(raw.get("permissions"), where, job_id)
+    labels = raw.get("runs-on", [])
+    for label in [labels] if isinstance(labels, str) else labels if isinstance(labels, list) else []:
+        if any(word in str(label).lower() for word in ("windows", "macos")):
+            raise RehearseError(
+                f"rehearse does not support 'runs-on: {label}' (steps run on Linux)", file=where, job=job_id
+            )
     job = Job(job_id, raw)
     if "uses" in raw:
         if "steps" in raw:
