@@ -1055,3 +1055,18 @@ def test_events_dispatch_inputs_pull_request_and_trigger_filters(tmp_path: Path)
         _run(tmp_path / "d", text, ref="refs/heads/feature")
     with pytest.raises(RehearseError, match="does not run on 'schedule'"):
         _run(tmp_path / "e", text, event="schedule")
+
+
+def test_a_hosted_job_stops_after_six_hours_whatever_its_timeout(tmp_path: Path) -> None:
+    run = _run(
+        tmp_path,
+        """
+        on: push
+        jobs:
+          bake:
+            runs-on: ubuntu-latest
+            timeout-minutes: 430
+            steps: [{run: sleep 400m}]
+    """,
+    )
+    assert "maximum execution time of 360 minutes" in run.jobs["bake"].error

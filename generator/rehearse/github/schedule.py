@@ -29,6 +29,7 @@ from generator.rehearse.github.state import RunState
 from generator.rehearse.github.workflow import Job, Workflow, topological
 
 DEFAULT_JOB_TIMEOUT = 360.0
+HOSTED_LIMIT = 360.0  # a job on a GitHub-hosted runner stops after 6 hours, whatever timeout-minutes says
 
 
 @dataclass
@@ -220,6 +221,15 @@ def _run_job_entry(
     return Done(word, outputs, reran)
 
 
+def _job_timeout(job: Job, minutes: float) -> float:
+    labels = job.get("runs-on", [])
+    hosted = any(
+        str(label).startswith("ubuntu-") for label in ([labels] if isinstance(labels, str) else labels)
+    )
+    minutes = minutes or DEFAULT_JOB_TIMEOUT
+    return min(minutes, HOSTED_LIMIT) if hosted else minutes
+
+
 def _environment(raw: Any, scope: Scope) -> str | None:
     if raw is None:
         return None
@@ -281,7 +291,7 @@ def _run_leg(
         environment,
         contexts,
         effective_permissions(job.raw, workflow, level.cap),
-        timeout or DEFAULT_JOB_TIMEOUT,
+        _job_timeout(job, timeout),
         env,
         defaults,
         survives_cancel=survives,
