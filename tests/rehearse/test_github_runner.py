@@ -1070,3 +1070,55 @@ def test_a_hosted_job_stops_after_six_hours_whatever_its_timeout(tmp_path: Path)
     """,
     )
     assert "maximum execution time of 360 minutes" in run.jobs["bake"].error
+
+
+def test_nested_reusable_workflows_inherit_secrets_and_rerun_only_what_failed(tmp_path: Path) -> None:
+    outer = """
+        on:
+          workflow_call:
+            inputs: {env: {type: string, required: true}}
+        jobs:
+          inner:
+            uses: ./.github/workflows/inner.yml
+            secrets: inherit
+            with: {env: "${{ inputs.env }}-x"}
+          ok:
+            runs-on: ubuntu-latest
+            steps: [{run: echo ok}]
+    """
+    inner = """
+        on:
+          workflow_call:
+            inputs: {env: {type: string, required: true}}
+        jobs:
+          leaf:
+            runs-on: ubuntu-latest
+            steps:
+              - run: echo "${{ inputs.env }} ${{ secrets.API }}" && test -f "$ALMGEN_SIM_DIR/ok"
+    """
+    world = _world(tmp_path)
+    run = _run(
+        tmp_path,
+        """
+        on: push
+        jobs:
+          top:
+            uses: ./.github/workflows/outer.yml
+            secrets: inherit
+            with: {env: dev}
+    """,
+        world=world,
+        others={"outer.yml": outer, "inner.yml": inner},
+        secrets={"API": "k"},
+    )
+    assert _results(run) == {
+        "top/inner/leaf": "failure",
+        "top/inner": "failure",
+        "top/ok": "success",
+        "top": "failure",
+    }
+    assert "dev-x k" in run.jobs["top/inner/leaf"].steps[0].log
+    (world.root / "ok").write_text("", "utf-8")
+    again = rerun_failed(run)
+    assert again.conclusion == "success"
+    assert again.jobs["top/ok"].attempt == 1 and again.jobs["top/inner/leaf"].attempt == 2

@@ -48,8 +48,8 @@ class _StepStatus:
     def cancelled(self) -> bool:
         return self.assume or self.job.cancelled
 
-    def failure(self) -> bool:
-        return self.job.failed
+    def failure(self) -> bool:  # once cancelled, the job's status is cancelled, not failure
+        return self.job.failed and not self.cancelled()
 
     def success(self) -> bool:
         return not self.job.failed and not self.cancelled()
