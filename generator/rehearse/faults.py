@@ -1,0 +1,109 @@
+"""The faults a rehearsal injects, from `--inject` text to the dicts the world stores.
+
+    ENV:MODEL:error-rate=PERCENT@step=N   the candidate of MODEL errs from its Nth traffic step on
+    ENV:MODEL:latency-p95=MS@step=N       the candidate of MODEL is that slow from its Nth step on
+    ENV:gate=GATE:fail                    the gate before ENV (evaluation or safety) fails
+    ENV:tests=TEST:fail                   the test TEST fails in ENV
+    ENV:cancel@minutes=M                  the run is cancelled M minutes after ENV's first job starts
+    ENV:approval=reject                   the approval of ENV is rejected
+    ENV:region=REGION:fail                deploying ENV's stack in REGION fails
+    ENV:slow-deploy=MINUTES               a deployment of ENV takes that long (past a job timeout)
+
+Every fault names an environment of the spec; a model, gate, test or region must be one the
+spec has, so a typo is an error (exit 2), never a rehearsal that silently injects nothing.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from generator.spec.model import Spec
+
+FORMS = (
+    "ENV:MODEL:error-rate=PERCENT@step=N",
+    "ENV:MODEL:latency-p95=MS@step=N",
+    "ENV:gate=GATE:fail",
+    "ENV:tests=TEST:fail",
+    "ENV:cancel@minutes=M",
+    "ENV:approval=reject",
+    "ENV:region=REGION:fail",
+    "ENV:slow-deploy=MINUTES",
+)
+
+_NUMBER = r"(\d+(?:\.\d+)?)"
+_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
+    ("metric", re.compile(rf"^([^:]+):([^:]+):(error-rate|latency-p95)={_NUMBER}@step=(\d+)$")),
+    ("gate", re.compile(r"^([^:]+):gate=([^:]+):fail$")),
+    ("test", re.compile(r"^([^:]+):tests=([^:]+):fail$")),
+    ("cancel", re.compile(rf"^([^:]+):cancel@minutes={_NUMBER}$")),
+    ("approval", re.compile(r"^([^:]+):approval=reject$")),
+    ("region", re.compile(r"^([^:]+):region=([^:]+):fail$")),
+    ("slow-deploy", re.compile(rf"^([^:]+):slow-deploy={_NUMBER}$")),
+)
+
+
+class FaultError(ValueError):
+    """A fault that does not parse or names something the spec does not have."""
+
+
+@dataclass(frozen=True)
+class Fault:
+    text: str  # as the user wrote it
+    data: dict[str, Any]  # what the world stores (see generator.rehearse.world)
+
+    @property
+    def kind(self) -> str:
+        return str(self.data["kind"])
+
+    @property
+    def env(self) -> str:
+        return str(self.data["env"])
+
+
+def _one_of(value: str, allowed: list[str], what: str, text: str) -> None:
+    if value not in allowed:
+        listed = ", ".join(allowed) or "none"
+        raise FaultError(f"{text!r}: {what} {value!r} is not in the spec (it has: {listed})")
+
+
+def parse(text: str, spec: Spec) -> Fault:
+    for kind, pattern in _PATTERNS:
+        match = pattern.match(text.strip())
+        if match:
+            return Fault(text, _build(kind, match.groups(), spec, text))
+    forms = "\n  ".join(FORMS)
+    raise FaultError(f"{text!r} is not a fault; the forms are:\n  {forms}")
+
+
+def _build(kind: str, groups: tuple[str, ...], spec: Spec, text: str) -> dict[str, Any]:
+    env_name = groups[0]
+    _one_of(env_name, [e.name for e in spec.environments], "environment", text)
+    env = spec.environment(env_name)
+    data: dict[str, Any] = {"kind": kind, "env": env_name}
+    if kind == "metric":
+        _one_of(groups[1], [m.name for m in spec.models], "model", text)
+        data |= {"model": groups[1], "metric": groups[2], "value": float(groups[3]), "step": int(groups[4])}
+    elif kind == "gate":
+        _one_of(groups[1], [g.kind for g in env.gates], f"gate of {env_name}", text)
+        data["gate"] = groups[1]
+    elif kind == "test":
+        _one_of(groups[1], [t.name for t in env.tests], f"test of {env_name}", text)
+        data["test"] = groups[1]
+    elif kind == "cancel":
+        data["minutes"] = float(groups[1])
+    elif kind == "approval":
+        if not env.approval.required:
+            raise FaultError(f"{text!r}: {env_name} has no approval to reject")
+        data["decision"] = "reject"
+    elif kind == "region":
+        _one_of(groups[1], list(env.regions), f"region of {env_name}", text)
+        data["region"] = groups[1]
+    else:
+        data["minutes"] = float(groups[1])
+    return data
+
+
+def parse_all(texts: list[str], spec: Spec) -> list[Fault]:
+    return [parse(text, spec) for text in texts]

@@ -1,0 +1,104 @@
+"""What a rehearsal runs in place of the user's commands and of tool installs.
+
+The spec's test and gate commands call the service (pytest against the endpoint, an
+evaluation with an AI judge); a rehearsal has no service, so `rehearse` generates the pipeline
+from a copy of the spec whose commands are `python -m generator.rehearse.stand_ins test NAME`
+or `... gate KIND`. Everything else in the generated files is byte-identical to what the user's
+spec generates. A test passes and a gate writes results that meet every threshold of
+`.almgen/gates.json`, unless a fault says otherwise; each records itself on the timeline.
+
+`python -m generator.rehearse.stand_ins pip ...` stands in for `python -m pip install`: a
+rehearsal installs nothing, it records the pin it was asked for.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+from generator.rehearse.world import from_environ
+
+_PASSING = {">=": 1.0, ">": 1.0, "<=": -1.0, "<": -1.0, "==": 0.0}  # nudge inside the threshold
+
+
+def _threshold_value(text: str, passing: bool) -> float:
+    """A value that meets (or, failing, misses) a threshold such as '>= 4.0'."""
+    operator, number = text.split(maxsplit=1)
+    value = float(number)
+    step = _PASSING[operator] * max(abs(value) * 0.05, 0.001)
+    if operator == "==":
+        return value if passing else value + 1
+    return value + step if passing else value - step * 4
+
+
+def _gate_results(kind: str, gates_file: Path, passing: bool) -> dict[str, float]:
+    table: dict[str, Any] = json.loads(gates_file.read_text("utf-8"))
+    thresholds = table[kind]["thresholds"]
+    return {metric: _threshold_value(text, passing) for metric, text in thresholds.items()}
+
+
+def _fault(kind: str, env: str, key: str, name: str) -> bool:
+    return any(
+        f.get("kind") == kind and f.get("env") == env and f.get(key) == name for f in from_environ().faults()
+    )
+
+
+def gate(kind: str) -> int:
+    world = from_environ()
+    gated = os.environ.get("ALMGEN_GATED_ENVIRONMENT", "")
+    passing = not _fault("gate", gated, "gate", kind)
+    gates_file = Path(os.environ.get("ALMGEN_GATES_FILE", "release/.almgen/gates.json"))
+    results = _gate_results(kind, gates_file, passing)
+    out = os.environ.get("ALMGEN_RESULTS") or os.environ.get(
+        "ALMGEN_EVAL_RESULTS" if kind == "evaluation" else "ALMGEN_SAFETY_RESULTS", ""
+    )
+    if not out:
+        print(f"stand-in gate {kind}: no results path in the environment", file=sys.stderr)
+        return 2
+    Path(out).parent.mkdir(parents=True, exist_ok=True)
+    Path(out).write_text(json.dumps(results, indent=2) + "\n", "utf-8")
+    world.record("gate-run", env=gated, gate=kind, scores=results, injected_failure=not passing)
+    print(f"stand-in gate {kind} before {gated}: wrote {out}")
+    return 0  # the gate script (gate.py) decides; the command only measures
+
+
+def test(name: str) -> int:
+    world = from_environ()
+    env = os.environ.get("ALMGEN_ENVIRONMENT", "")
+    failing = _fault("test", env, "test", name)
+    world.record(
+        "test",
+        env=env,
+        test=name,
+        target=os.environ.get("ALMGEN_TARGET", ""),
+        endpoint=os.environ.get("ALMGEN_ENDPOINT", ""),
+        outcome="failure" if failing else "success",
+    )
+    print(f"stand-in test {name} in {env}: {'FAILED (injected)' if failing else 'passed'}")
+    return 1 if failing else 0
+
+
+def pip(argv: list[str]) -> int:
+    world = from_environ()
+    pins = [a for a in argv if "==" in a or a.startswith(("git+", "https://"))]
+    world.record("install", packages=pins or argv)
+    print(f"rehearsal: not installed (recorded): {' '.join(argv)}")
+    return 0
+
+
+def main(argv: list[str]) -> int:
+    if len(argv) >= 2 and argv[0] == "test":
+        return test(argv[1])
+    if len(argv) >= 2 and argv[0] == "gate":
+        return gate(argv[1])
+    if argv and argv[0] == "pip":
+        return pip(argv[1:])
+    print("usage: python -m generator.rehearse.stand_ins test NAME | gate KIND | pip ARGS", file=sys.stderr)
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
