@@ -166,7 +166,7 @@ def _sleep(argv: list[str]) -> int:
     units = {"s": 1, "m": 60, "h": 3600, "d": 86400}
     total = 0.0
     for arg in argv:
-        unit = units.get(arg[-1:], None)
+        unit = units.get(arg[-1:])
         number = arg[:-1] if unit else arg
         try:
             total += float(number) * (unit or 1)

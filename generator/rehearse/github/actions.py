@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 import shutil
+import subprocess
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -71,6 +72,9 @@ def _checkout(call: ActionCall) -> ActionDone:
     target = call.workspace / call.inputs.get("path", "")
     target.mkdir(parents=True, exist_ok=True)
     shutil.copytree(call.snapshot, target, dirs_exist_ok=True)
+    if not (target / ".git").exists():  # a checkout is a git repository (`git ls-files` works)
+        for command in (["git", "init", "-q"], ["git", "add", "-A"]):
+            subprocess.run(command, cwd=target, check=True, capture_output=True)
     return ActionDone(True, f"Checked out {call.repository} into {target}")
 
 

