@@ -250,5 +250,44 @@ def lineage(spec: Path | None, env: str | None, fmt: str) -> None:
         click.echo(lineage_text(resolved, env), nl=False)
 
 
+@cli.command()
+@click.argument("spec", required=False, type=click.Path(path_type=Path))
+@click.option(
+    "--target",
+    type=click.Choice(["github-actions", "azure-devops"]),
+    help="The pipeline to run (default: the spec's first).",
+)
+@click.option("--env", "env", help="Show only this environment's part of the timeline.")
+@click.option(
+    "--inject", "faults", multiple=True, metavar="FAULT", help="A fault, e.g. prod:chat:error-rate=8@step=2."
+)
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.option(
+    "--keep", type=click.Path(path_type=Path), help="Keep the rehearsal's repository and world here."
+)
+@handle_errors
+def rehearse(  # noqa: PLR0913, PLR0917 - click passes one argument per option
+    spec: Path | None,
+    target: str | None,
+    env: str | None,
+    faults: tuple[str, ...],
+    fmt: str,
+    keep: Path | None,
+) -> None:
+    """Run the generated pipeline end to end against a simulated Azure: exit 0 as the spec says, 1 not."""
+    from generator.commands import rehearse as command
+    from generator.errors import UsageError
+    from generator.spec.validate import load_spec
+
+    resolved = load_spec(spec or Path(SPEC_DEFAULT))
+    if env is not None and env not in [e.name for e in resolved.environments]:
+        raise UsageError(f"no environment {env!r} in the spec")
+    chosen = command.check_target(resolved, target)
+    result = command.rehearse(resolved, chosen, command.parse_faults(faults, resolved), keep)
+    click.echo((command.as_json if fmt == "json" else command.as_text)(result, env), nl=False)
+    if not result.ok:
+        raise RefusedError("the rehearsal did not end as the spec says")
+
+
 def main() -> None:
     cli(prog_name="almgen")

@@ -129,6 +129,10 @@ class World:
         loaded = json.loads(self.faults_file.read_text("utf-8"))
         return loaded if isinstance(loaded, list) else []
 
+    def set_faults(self, faults: list[dict[str, Any]]) -> None:
+        """The faults of the next run (a rehearsal runs several phases on one world)."""
+        _write_atomic(self.faults_file, json.dumps(faults, indent=2) + "\n")
+
     def record(self, kind: str, **fields: Any) -> None:
         """Append one event to the timeline, stamped with the simulated time."""
         event = {"minute": round(self.minutes(), 2), "kind": kind, **fields}

@@ -1,0 +1,166 @@
+"""Run a spec's generated CD pipeline end to end against a simulated Azure.
+
+A rehearsal copies the spec's folder into a temporary git repository, swaps the spec's test and
+gate commands for stand-ins (`generator.rehearse.stand_ins`: they pass, or fail where a fault
+says so), generates, and runs the generated CD pipeline on the runner of its target against a
+new simulated subscription. Everything else in the generated files is what the spec generates.
+
+Phases, on the same world:
+1. `first deploy`: the spec as it is, on an empty subscription, no fault.
+2. `release` (when faults are given): a new release of every model and agent (versions
+   changed in the copied spec), with the faults injected.
+"""
+
+from __future__ import annotations
+
+import importlib
+import shutil
+import subprocess
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from generator.errors import UsageError
+from generator.rehearse.faults import Fault
+from generator.rehearse.world import World
+from generator.spec.model import Spec
+
+IGNORED = shutil.ignore_patterns(".git", ".venv", "__pycache__", "*.pyc")
+SUBSCRIPTION_VARS = {
+    "AZURE_CLIENT_ID": "00000000-0000-0000-0000-0000000000c1",
+    "AZURE_TENANT_ID": "00000000-0000-0000-0000-0000000000e1",
+    "AZURE_SUBSCRIPTION_ID": "00000000-0000-0000-0000-0000000000b1",
+}
+
+
+def stand_in_command(kind: str, name: str) -> str:
+    return f"python -m generator.rehearse.stand_ins {kind} {name}"
+
+
+def _edit_spec(spec_file: Path, edit: Any) -> None:
+    """Change the copied spec with ruamel's round trip (comments and order kept)."""
+    from ruamel.yaml import YAML
+
+    yaml = YAML()
+    yaml.preserve_quotes = True
+    data = yaml.load(spec_file.read_text("utf-8"))
+    edit(data)
+    with spec_file.open("w", encoding="utf-8") as handle:
+        yaml.dump(data, handle)
+
+
+def _stand_ins(spec: Spec) -> Any:
+    def edit(data: Any) -> None:
+        tests = data.setdefault("tests", {})
+        for test in spec.tests:
+            tests.setdefault(test.name, {})["command"] = stand_in_command("test", test.name)
+        for gate in spec.gates:
+            data.setdefault(gate.kind, {})["command"] = stand_in_command("gate", gate.kind)
+
+    return edit
+
+
+def _next_release(data: Any) -> None:
+    """A new version of every model and agent: what a rollout is for."""
+    for model in data.get("models", []):
+        version = str(model.get("version", ""))
+        if model.get("kind", "foundation") == "custom":
+            major, minor, patch = [*version.split("."), "0", "0"][:3]
+            model["version"] = f"{major}.{minor}.{int(patch.split('-')[0]) + 1}"
+        elif version:
+            model["version"] = f"{version}-r2"
+    for agent in data.get("agents", []):
+        major, minor, patch = [*str(agent["version"]).split("."), "0", "0"][:3]
+        agent["version"] = f"{major}.{minor}.{int(patch.split('-')[0]) + 1}"
+
+
+def _git(repo: Path, *args: str) -> None:
+    identity = ["-c", "user.name=almgen rehearse", "-c", "user.email=rehearse@almgen.invalid"]
+    subprocess.run(["git", *identity, *args], cwd=repo, check=True, capture_output=True)
+
+
+def _generate(repo: Path, spec_name: str) -> None:
+    from generator.regen.generate import generate_spec
+
+    generate_spec(repo / spec_name, force=True, adopt=True)
+
+
+def prepare_repository(spec: Spec, into: Path) -> Path:
+    """A committed copy of the spec's folder, with stand-in commands, freshly generated."""
+    repo = into / "repo"
+    shutil.copytree(spec.root, repo, ignore=IGNORED)
+    _edit_spec(repo / spec.source.name, _stand_ins(spec))
+    _generate(repo, spec.source.name)
+    _git(repo, "init", "-q", "-b", "main")
+    _git(repo, "add", "-A")
+    _git(repo, "commit", "-q", "-m", "rehearsal: first deploy")
+    return repo
+
+
+def next_release(repo: Path, spec_name: str) -> None:
+    """Commit a new release of every model and agent, regenerated."""
+    _edit_spec(repo / spec_name, _next_release)
+    _generate(repo, spec_name)
+    _git(repo, "add", "-A")
+    _git(repo, "commit", "-q", "-m", "rehearsal: a new release")
+
+
+def approvals_of(spec: Spec) -> dict[str, list[str]]:
+    """Environments whose deployment waits for a reviewer (`almgen setup` configures them so)."""
+    return {env.name: list(env.approval.reviewers) for env in spec.environments if env.approval.required}
+
+
+@dataclass
+class Phase:
+    name: str
+    conclusion: str  # success, failure, cancelled
+    report: str
+    before: dict[str, Any]
+    after: dict[str, Any]
+    faults: list[Fault] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Stage:
+    """What every phase of one rehearsal shares."""
+
+    spec: Spec
+    target: str
+    repo: Path
+    world: World
+
+
+def run_target(stage: Stage) -> tuple[str, str]:
+    """(conclusion, report) of one run of the spec's CD pipeline on the target's runner."""
+    spec, repo, world = stage.spec, stage.repo, stage.world
+    service = spec.service.name
+    if stage.target == "github-actions":
+        from generator.rehearse.github import run_workflow
+
+        result = run_workflow(
+            repo, f"{service}-cd.yml", world, vars=SUBSCRIPTION_VARS, approvals=approvals_of(spec)
+        )
+        return result.conclusion, result.report()
+    try:  # the Azure DevOps runner is a separate package of the rehearsal
+        devops: Any = importlib.import_module("generator.rehearse.devops")
+    except ImportError as exc:
+        raise UsageError("this almgen cannot rehearse azure-devops pipelines yet: no runner") from exc
+    done = devops.run_pipeline(
+        repo, f".azure-pipelines/{service}.yml", world, variables={}, approvals=approvals_of(spec)
+    )
+    return str(done.conclusion), str(done.report())
+
+
+def snapshot(world: World) -> dict[str, Any]:
+    from generator.rehearse.azure.snapshot import traffic_snapshot
+
+    state: dict[str, Any] = traffic_snapshot(world)
+    return state
+
+
+def run_phase(stage: Stage, name: str, faults: list[Fault]) -> Phase:
+    stage.world.set_faults([f.data for f in faults])
+    stage.world.record("phase", name=name, faults=[f.text for f in faults])
+    before = snapshot(stage.world)
+    conclusion, report = run_target(stage)
+    return Phase(name, conclusion, report, before, snapshot(stage.world), faults)
