@@ -47,6 +47,9 @@ class ShellStep:
     inputs: tuple[tuple[str, str], ...] = ()  # environment variable -> per-environment input
     condition: Condition = None
     timeout: int | None = None
+    # long waits outlive a login's token: the next Azure call needs a fresh login (GitHub logs in
+    # once per job; each Azure DevOps AzureCLI@2 task logs in by itself)
+    login_after: bool = False
 
 
 def job_steps(spec: Spec, job: Job) -> list[ShellStep]:
@@ -297,6 +300,7 @@ def canary_steps(spec: Spec) -> list[ShellStep]:
             'sleep "$((ALMGEN_BAKE_MINUTES * 60))"',
         ),
         inputs=(("ALMGEN_BAKE_MINUTES", "bake-minutes"),),
+        login_after=True,
     )
     check = [
         ShellStep(

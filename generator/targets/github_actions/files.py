@@ -73,6 +73,7 @@ def _step(shell: ShellStep, job: Job | None = None) -> dict[str, Any]:
         "inputs": [(name, _input_value(source, job)) for name, source in shell.inputs],
         "script": shell.script,
         "keep_routing": False,
+        "login_after": shell.login_after,
     }
 
 
