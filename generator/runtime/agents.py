@@ -28,19 +28,23 @@ input, with a one-line reason on stderr.
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import os
 import re
-import shutil
-import subprocess
 import sys
-import time
 import urllib.error
 import urllib.request
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 from urllib.parse import quote
+
+if __package__:
+    from . import common
+else:  # run as .almgen/scripts/agents.py: common.py is beside it (also under python -I)
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    common = importlib.import_module("common")
 
 DEFAULT_API_VERSION = "v1"
 PROJECT = "agents"
@@ -53,47 +57,24 @@ SEMVER = re.compile(
 RETRY_STATUSES = (429, 500, 502, 503, 504)
 
 
-class InputError(Exception):
-    """Bad or missing input: exit 2."""
-
-
-class Failure(Exception):
-    """Azure refused, or a rule was broken: exit 1."""
-
-
-class HttpError(Failure):
+class HttpError(common.Failure):
     def __init__(self, status: int, message: str) -> None:
         super().__init__(f"HTTP {status}: {message}")
         self.status = status
 
 
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> NoReturn:
-        self.exit(2, f"{self.prog}: {message}\n")
-
-
 # --------------------------------------------------------------------------- Azure
 
 
-def az(args: list[str]) -> subprocess.CompletedProcess[str]:
-    """Run the Azure CLI (or `$ALMGEN_AZ`) with ARGS; never through a shell."""
-    executable = os.environ.get("ALMGEN_AZ", "az")
-    resolved = shutil.which(executable) or executable  # `az.cmd` on Windows agents
-    try:
-        return subprocess.run([resolved, *args], check=False, capture_output=True, text=True)
-    except OSError as exc:
-        raise Failure(f"cannot run the Azure CLI ({executable}): {exc.strerror or exc}") from exc
-
-
 def access_token() -> str:
-    result = az(
+    result = common.az(
         ["account", "get-access-token", "--resource", TOKEN_RESOURCE, "--query", "accessToken", "-o", "tsv"]
     )
     lines = [line.strip() for line in (result.stderr or "").splitlines() if line.strip()]
     token = result.stdout.strip()
     if result.returncode != 0 or not token:
         reason = next((line for line in lines if line.startswith("ERROR")), lines[0] if lines else "no token")
-        raise Failure(f"cannot get a token for {TOKEN_RESOURCE}: {reason[:300]}")
+        raise common.Failure(f"cannot get a token for {TOKEN_RESOURCE}: {reason[:300]}")
     return token
 
 
@@ -114,17 +95,17 @@ def http(method: str, url: str, token: str, body: dict[str, Any] | None) -> Any:
             detail = exc.read().decode("utf-8", "replace")
             if exc.code in RETRY_STATUSES and attempt < 3:
                 wait = exc.headers.get("Retry-After") if exc.headers else None
-                time.sleep(min(float(wait), 30.0) if wait and wait.isdigit() else 2.0 * (attempt + 1))
+                common.sleep(min(float(wait), 30.0) if wait and wait.isdigit() else 2.0 * (attempt + 1))
                 continue
             raise HttpError(exc.code, error_message(detail)) from exc
         except urllib.error.URLError as exc:
             if attempt < 3:
-                time.sleep(2.0 * (attempt + 1))
+                common.sleep(2.0 * (attempt + 1))
                 continue
-            raise Failure(f"{where}: {exc.reason}") from exc
+            raise common.Failure(f"{where}: {exc.reason}") from exc
         except json.JSONDecodeError as exc:
-            raise Failure(f"{where}: the answer is not JSON") from exc
-    raise Failure(f"{where}: no answer")  # pragma: no cover
+            raise common.Failure(f"{where}: the answer is not JSON") from exc
+    raise common.Failure(f"{where}: no answer")  # pragma: no cover
 
 
 def error_message(text: str) -> str:
@@ -156,7 +137,7 @@ def list_agents(endpoint: str, token: str) -> list[dict[str, Any]]:
             url += f"&after={quote(after)}"
         page = http("GET", url, token, None)
         if not isinstance(page, dict) or not isinstance(page.get("data"), list):
-            raise Failure(f"GET {endpoint}/assistants: unexpected answer (no 'data' list)")
+            raise common.Failure(f"GET {endpoint}/assistants: unexpected answer (no 'data' list)")
         agents += [item for item in page["data"] if isinstance(item, dict)]
         last = page.get("last_id") or (agents[-1].get("id") if agents else None)
         if not page.get("has_more") or not isinstance(last, str) or last == after:
@@ -174,64 +155,28 @@ def save_agent(endpoint: str, token: str, agent_id: str | None, body: dict[str, 
 # --------------------------------------------------------------------------- inputs
 
 
-def read_object(path: Path, what: str) -> dict[str, Any]:
-    try:
-        document = json.loads(path.read_text("utf-8-sig"))
-    except FileNotFoundError as exc:
-        raise InputError(f"{what} {path} does not exist") from exc
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(f"cannot read {what} {path}: {exc}") from exc
-    except json.JSONDecodeError as exc:
-        raise InputError(f"{what} {path} is not valid JSON: {exc}") from exc
-    if not isinstance(document, dict):
-        raise InputError(f"{what} {path} must hold a JSON object")
-    return document
-
-
-def text_of(item: Mapping[str, Any], key: str, where: str) -> str:
-    value = item.get(key)
-    if not isinstance(value, str) or not value:
-        raise InputError(f"{where}: {key!r} must be a non-empty string")
-    return value
-
-
 def agents_of(release: dict[str, Any], env: str) -> list[dict[str, Any]]:
-    envs = release.get("environments")
-    if not isinstance(envs, dict):
-        raise InputError("release.json has no 'environments' object")
-    facts = envs.get(env)
-    if not isinstance(facts, dict):
-        raise InputError(
-            f"environment {env!r} is not in release.json (known: {', '.join(sorted(envs)) or 'none'})"
-        )
+    facts = common.environment(release, env)
     agents = facts.get("agents") or []
     if not isinstance(agents, list):
-        raise InputError(f"release.json environments.{env}.agents must be a list")
+        raise common.InputError(f"release.json environments.{env}.agents must be a list")
     for index, agent in enumerate(agents):
         where = f"release.json environments.{env}.agents[{index}]"
         if not isinstance(agent, dict):
-            raise InputError(f"{where} must be an object")
+            raise common.InputError(f"{where} must be an object")
         for key in ("name", "version", "model"):
-            text_of(agent, key, where)
+            common.text_of(agent, key, where)
         if semver(agent["version"]) is None:
-            raise InputError(f"{where}: version {agent['version']!r} is not semver")
+            raise common.InputError(f"{where}: version {agent['version']!r} is not semver")
         tools = agent.get("tools") or []
         if not isinstance(tools, list) or not all(isinstance(t, str) and t for t in tools):
-            raise InputError(f"{where}: 'tools' must be a list of tool types")
+            raise common.InputError(f"{where}: 'tools' must be a list of tool types")
     return agents
 
 
 def stacks_of(path: Path) -> list[dict[str, Any]]:
-    document = read_object(path, "deployment outputs")
-    stacks = document.get("stacks")
-    if isinstance(stacks, dict):
-        stacks = stacks.get("value")
-    if not isinstance(stacks, list) or not stacks or not all(isinstance(s, dict) for s in stacks):
-        raise InputError(f"deployment outputs {path} have no 'stacks' array")
-    for index, stack in enumerate(stacks):
-        text_of(stack, "location", f"deployment outputs stacks[{index}]")
-        text_of(stack, "aiServicesName", f"deployment outputs stacks[{index}]")
-    return sorted(stacks, key=lambda stack: not stack.get("primary"))
+    """The regions of an environment from its ARM deployment outputs, primary first."""
+    return common.stacks_of(path, "aiServicesName")
 
 
 def instructions_of(agent: dict[str, Any], root: Path) -> str:
@@ -239,15 +184,17 @@ def instructions_of(agent: dict[str, Any], root: Path) -> str:
     if relative is None or relative == "":
         return ""
     if not isinstance(relative, str) or Path(relative).is_absolute() or re.match(r"^[A-Za-z]:", relative):
-        raise InputError(f"instructions of agent {agent['name']} must be a path relative to the repository")
+        raise common.InputError(
+            f"instructions of agent {agent['name']} must be a path relative to the repository"
+        )
     base = root.resolve()
     path = (base / relative).resolve()
     if base not in path.parents:
-        raise InputError(f"instructions {relative!r} of agent {agent['name']} leave the repository")
+        raise common.InputError(f"instructions {relative!r} of agent {agent['name']} leave the repository")
     try:
         return path.read_text("utf-8-sig")
     except OSError as exc:
-        raise InputError(
+        raise common.InputError(
             f"cannot read instructions {relative} of {agent['name']}: {exc.strerror or exc}"
         ) from exc
 
@@ -289,15 +236,15 @@ def git_commit(environ: Mapping[str, str]) -> str:
 
 
 def cmd_deploy(args: argparse.Namespace) -> int:
-    release = read_object(args.release, "release.json")
+    release = common.read_object(args.release, "release.json")
     agents = agents_of(release, args.env)
     if not agents:
         print(f"no agents in environment {args.env}: nothing to deploy")
         if args.out:
-            write_json(args.out, [])
+            common.write_json(args.out, [])
         return 0
     stacks = stacks_of(args.outputs)
-    live = read_object(args.live_state, "live state") if args.live_state else {}
+    live = common.read_object(args.live_state, "live state") if args.live_state else {}
     active: dict[str, Any] = live["active"] if isinstance(live.get("active"), dict) else {}
     service = release.get("service") if isinstance(release.get("service"), str) else ""
     commit = git_commit(os.environ)
@@ -315,7 +262,7 @@ def cmd_deploy(args: argparse.Namespace) -> int:
             same = [a for a in existing_agents if a.get("name") == name]
             if len(same) > 1:
                 ids = ", ".join(str(a.get("id")) for a in same)
-                raise Failure(
+                raise common.Failure(
                     f"{len(same)} agents are named {name} in {stack['location']} ({ids}): delete all but one"
                 )
             existing = same[0] if same else None
@@ -341,7 +288,7 @@ def cmd_deploy(args: argparse.Namespace) -> int:
     if refusals:
         for refusal in refusals:
             print(f"agents.py deploy: refused: {refusal}", file=sys.stderr)
-        raise Failure(f"{len(refusals)} downgrade(s) refused: nothing was changed")
+        raise common.Failure(f"{len(refusals)} downgrade(s) refused: nothing was changed")
 
     summary: list[dict[str, Any]] = []
     for stack, agent, endpoint, existing, body in plans:
@@ -380,21 +327,18 @@ def cmd_deploy(args: argparse.Namespace) -> int:
             }
         )
     if args.out:
-        write_json(args.out, summary)
+        common.write_json(args.out, summary)
     return 0
-
-
-def write_json(path: Path, document: object) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(document, indent=2) + "\n", "utf-8")
 
 
 # --------------------------------------------------------------------------- CLI
 
 
 def parser() -> argparse.ArgumentParser:
-    result = _Parser(prog="agents.py", description="Deploy the agents of almgen.yaml to the Foundry project.")
-    commands = result.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    result = common.Parser(
+        prog="agents.py", description="Deploy the agents of almgen.yaml to the Foundry project."
+    )
+    commands = result.add_subparsers(dest="command", required=True, parser_class=common.Parser)
     deploy = commands.add_parser(
         "deploy", help="create or update every agent of an environment in every region"
     )
@@ -414,20 +358,7 @@ def main(argv: list[str] | None = None) -> int:
         args = parser().parse_args(argv)
     except SystemExit as exc:
         return exc.code if isinstance(exc.code, int) else 2
-    try:
-        return cmd_deploy(args)
-    except InputError as exc:
-        print(f"agents.py {args.command}: {exc}", file=sys.stderr)
-        return 2
-    except Failure as exc:
-        print(f"agents.py {args.command}: {exc}", file=sys.stderr)
-        return 1
-    except OSError as exc:
-        print(f"agents.py {args.command}: {exc.strerror or exc}: {exc.filename or ''}", file=sys.stderr)
-        return 1
-    except Exception as exc:  # a script in a pipeline reports, it never prints a traceback
-        print(f"agents.py {args.command}: unexpected error: {type(exc).__name__}: {exc}", file=sys.stderr)
-        return 1
+    return common.run_command("agents.py", args.command, lambda: cmd_deploy(args))
 
 
 if __name__ == "__main__":

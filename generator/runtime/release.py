@@ -27,15 +27,20 @@ from __future__ import annotations
 import argparse
 import copy
 import hashlib
-import json
+import importlib
 import os
 import re
 import sys
 from collections.abc import Mapping
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
+
+if __package__:
+    from . import common
+else:  # run as .almgen/scripts/release.py: common.py is beside it (also under python -I)
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    common = importlib.import_module("common")
 
 RELEASE_SCHEMA = "almgen.release/v1"
 RETIREMENT_SCHEMA = "almgen.retirement/v1"
@@ -52,40 +57,18 @@ STACK_KEYS = (
 )
 
 
-class InputError(Exception):
-    """Bad or missing input: exit 2."""
-
-
 class LineageError(Exception):
     """A file the lineage must hash is missing: exit 1."""
-
-
-def read_json(path: Path, what: str) -> Any:
-    try:
-        return json.loads(path.read_text("utf-8-sig"))
-    except FileNotFoundError as exc:
-        raise InputError(f"{what} {path} does not exist") from exc
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(f"cannot read {what} {path}: {exc}") from exc
-    except json.JSONDecodeError as exc:
-        raise InputError(f"{what} {path} is not valid JSON: {exc}") from exc
-
-
-def read_object(path: Path, what: str) -> dict[str, Any]:
-    document = read_json(path, what)
-    if not isinstance(document, dict):
-        raise InputError(f"{what} {path} must hold a JSON object")
-    return document
 
 
 def sha256_of(root: Path, relative: str, what: str) -> str:
     """The sha256 of a file release.json names; it must stay inside ROOT."""
     if not relative or Path(relative).is_absolute() or re.match(r"^[A-Za-z]:", relative):
-        raise InputError(f"{what} path {relative!r} must be relative to the repository")
+        raise common.InputError(f"{what} path {relative!r} must be relative to the repository")
     base = root.resolve()
     path = (base / relative).resolve()
     if path != base and base not in path.parents:
-        raise InputError(f"{what} path {relative!r} leaves the repository")
+        raise common.InputError(f"{what} path {relative!r} leaves the repository")
     try:
         return hashlib.sha256(path.read_bytes()).hexdigest()
     except OSError as exc:
@@ -129,13 +112,13 @@ def ci_context(environ: Mapping[str, str]) -> dict[str, Any]:
 
 
 def now_utc() -> str:
-    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return common.now().strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def models_with_hashes(models: object, root: Path) -> list[dict[str, Any]]:
     """release.json's models, with the sha256 of each hyperparameters file added."""
     if not isinstance(models, list) or not all(isinstance(m, dict) for m in models):
-        raise InputError("release.json: 'models' must be a list of objects")
+        raise common.InputError("release.json: 'models' must be a list of objects")
     out = []
     for model in copy.deepcopy(models):
         hyper = model.get("hyperparameters")
@@ -147,9 +130,9 @@ def models_with_hashes(models: object, root: Path) -> list[dict[str, Any]]:
 
 def verdict(path: Path) -> dict[str, Any]:
     """A gate verdict written by gate.py, with the sha256 of the verdict file itself."""
-    document = read_object(path, "gate verdict")
+    document = common.read_object(path, "gate verdict")
     if not isinstance(document.get("gate"), str) or not isinstance(document.get("passed"), bool):
-        raise InputError(f"gate verdict {path} has no 'gate' and 'passed': was it written by gate.py?")
+        raise common.InputError(f"gate verdict {path} has no 'gate' and 'passed': was it written by gate.py?")
     document["verdictFile"] = str(path)
     document["verdictSha256"] = hashlib.sha256(path.read_bytes()).hexdigest()
     return document
@@ -157,36 +140,36 @@ def verdict(path: Path) -> dict[str, Any]:
 
 def endpoints(path: Path) -> list[dict[str, Any]]:
     """Per region, the endpoints from ARM deployment outputs (`{"stacks": {"value": [...]}}`)."""
-    document = read_object(path, "deployment outputs")
+    document = common.read_object(path, "deployment outputs")
     stacks = document.get("stacks")
     if isinstance(stacks, dict):
         stacks = stacks.get("value")
     if not isinstance(stacks, list) or not all(isinstance(s, dict) for s in stacks):
-        raise InputError(f"deployment outputs {path} have no 'stacks' array")
+        raise common.InputError(f"deployment outputs {path} have no 'stacks' array")
     return [{key: stack[key] for key in STACK_KEYS if key in stack} for stack in stacks]
 
 
 def environment(release: dict[str, Any], env: str) -> dict[str, Any]:
     environments = release.get("environments")
     if not isinstance(environments, dict):
-        raise InputError("release.json has no 'environments' object")
+        raise common.InputError("release.json has no 'environments' object")
     facts = environments.get(env)
     if not isinstance(facts, dict):
         known = ", ".join(sorted(environments)) or "none"
-        raise InputError(f"environment {env!r} is not in release.json (known: {known})")
+        raise common.InputError(f"environment {env!r} is not in release.json (known: {known})")
     return facts
 
 
 def build_record(args: argparse.Namespace, environ: Mapping[str, str]) -> dict[str, Any]:
-    release = read_object(args.release, "release file")
+    release = common.read_object(args.release, "release file")
     facts = environment(release, args.env)
     root: Path = args.root
     dataset = facts.get("evaluationDataset")
     if dataset is not None and not isinstance(dataset, str):
-        raise InputError("release.json: 'evaluationDataset' must be a path")
+        raise common.InputError("release.json: 'evaluationDataset' must be a path")
     agents = facts.get("agents", [])
     if not isinstance(agents, list):
-        raise InputError("release.json: 'agents' must be a list")
+        raise common.InputError("release.json: 'agents' must be a list")
     gates = [verdict(path) for path in args.gate_verdict]
     return {
         "schema": RELEASE_SCHEMA,
@@ -208,10 +191,10 @@ def build_record(args: argparse.Namespace, environ: Mapping[str, str]) -> dict[s
 
 
 def build_retirement(args: argparse.Namespace, environ: Mapping[str, str]) -> dict[str, Any]:
-    release = read_object(args.release, "release file")
+    release = common.read_object(args.release, "release file")
     retired = release.get("retired", [])
     if not isinstance(retired, list) or not all(isinstance(item, dict) for item in retired):
-        raise InputError("release.json: 'retired' must be a list of objects")
+        raise common.InputError("release.json: 'retired' must be a list of objects")
     return {
         "schema": RETIREMENT_SCHEMA,
         "service": release.get("service"),
@@ -294,20 +277,7 @@ def retirement_summary(record: dict[str, Any]) -> str:
 
 def publish(markdown: str, name: str, environ: Mapping[str, str]) -> None:
     """Append the summary to the GitHub step summary, or upload it on Azure DevOps."""
-    summary = environ.get("GITHUB_STEP_SUMMARY")
-    if summary:
-        with open(summary, "a", encoding="utf-8") as handle:
-            handle.write(markdown + "\n")
-    if environ.get("TF_BUILD"):
-        safe = re.sub(r"[^A-Za-z0-9_.-]", "_", name)
-        path = (Path(environ.get("AGENT_TEMPDIRECTORY") or ".") / safe).resolve()
-        path.write_text(markdown, "utf-8")
-        print(f"##vso[task.uploadsummary]{path}")
-
-
-def write_json(path: Path, document: dict[str, Any]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(document, indent=2) + "\n", "utf-8")
+    common.publish_summary(markdown, re.sub(r"[^A-Za-z0-9_.-]", "_", name), environ)
 
 
 def record_parser() -> argparse.ArgumentParser:
@@ -348,8 +318,8 @@ def main(argv: list[str] | None = None) -> int:
     environ = os.environ
     try:
         record = build_retirement(args, environ) if retire else build_record(args, environ)
-        write_json(args.out, record)
-    except InputError as exc:
+        common.write_json(args.out, record)
+    except common.InputError as exc:
         print(f"release: {exc}", file=sys.stderr)
         return 2
     except LineageError as exc:

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from generator.runtime import models
+from generator.runtime import common, lifecycle, models, registration
 
 RUNTIME = Path(models.__file__).resolve().parent
 
@@ -201,7 +201,7 @@ def test_train_submits_in_the_primary_workspace_waits_and_saves(
     az.answer("ml job create", {"stdout": "job-123\n"})
     az.answer("ml job show", {"stdout": "Queued\n"}, {"stdout": "Running\n"}, {"stdout": "Completed\n"})
     slept: list[float] = []
-    monkeypatch.setattr(models, "sleep", slept.append)
+    monkeypatch.setattr(common, "sleep", slept.append)
     code = run("train", "--env", "dev", "--model", "churn", "--outputs", "outputs.json", "--save", "t.json")
     assert code == 0
     assert capsys.readouterr().out == "job-123\n"
@@ -357,11 +357,14 @@ def test_inline_hyperparameters_hash_the_canonical_json(az: FakeAz, repo: Path) 
     assert digest != hashlib.sha256(PARAMS).hexdigest()
     # key order does not matter; a file is hashed by its bytes
     assert (
-        models.hyperparameters_sha256({"name": "m", "hyperparameters": dict(reversed(inline.items()))}, repo)
+        registration.hyperparameters_sha256(
+            {"name": "m", "hyperparameters": dict(reversed(inline.items()))}, repo
+        )
         == digest
     )
     file_model = {"name": "m", "hyperparameters": {"file": "models/churn/params.yaml"}}
-    assert models.hyperparameters_sha256(file_model, repo) == hashlib.sha256(PARAMS).hexdigest()
+    expected = hashlib.sha256(PARAMS).hexdigest()
+    assert registration.hyperparameters_sha256(file_model, repo) == expected
 
 
 def test_register_refuses_paths_outside_the_repository(az: FakeAz, repo: Path) -> None:
@@ -580,9 +583,9 @@ def test_check_quota_fails_when_no_usage_matches(az: FakeAz, repo: Path) -> None
 
 def test_usage_name_without_a_sku_matches_any_single_sku() -> None:
     model = {"format": "OpenAI", "model": "gpt-4.1", "sku": ""}
-    assert models.usage_matches("OpenAI.DataZoneStandard.gpt-4.1", model)
-    assert not models.usage_matches("OpenAI.Standard.gpt-4.1-mini", model)
-    assert not models.usage_matches("OpenAI.gpt-4.1", model)
+    assert lifecycle.usage_matches("OpenAI.DataZoneStandard.gpt-4.1", model)
+    assert not lifecycle.usage_matches("OpenAI.Standard.gpt-4.1-mini", model)
+    assert not lifecycle.usage_matches("OpenAI.gpt-4.1", model)
 
 
 # --------------------------------------------------------------------------- standalone and input errors
@@ -606,7 +609,9 @@ def test_unknown_environment_is_usage(az: FakeAz, repo: Path, capsys: pytest.Cap
 def test_script_runs_standalone(tmp_path: Path, script: str) -> None:
     alone = tmp_path / "alone"
     alone.mkdir()
-    shutil.copy(RUNTIME / script, alone / script)
+    for module in RUNTIME.glob("*.py"):  # a script's helper modules are shipped beside it
+        if module.name != "__init__.py":
+            shutil.copy(module, alone / module.name)
     env = {**os.environ, "PYTHONPATH": ""}
     for args, code in ((["--help"], 0), (["deploy" if script == "agents.py" else "train"], 2)):
         result = subprocess.run(

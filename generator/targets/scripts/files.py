@@ -12,7 +12,23 @@ from generator.render.outputs import OutputFile, header
 from generator.spec.model import Environment, Model, Spec
 
 RUNTIME = Path(__file__).resolve().parents[2] / "runtime"
-SCRIPTS = ("gate", "release", "traffic", "models", "agents", "run")
+SCRIPTS = (
+    "gate",
+    "release",
+    "traffic",
+    "models",
+    "agents",
+    "run",
+    # the modules they import, shipped beside them
+    "common",
+    "facts",
+    "training",
+    "registration",
+    "retirement",
+    "lifecycle",
+    "routing",
+    "health",
+)
 
 
 def _json(data: Any) -> str:

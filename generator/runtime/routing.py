@@ -1,0 +1,338 @@
+"""Where traffic goes: the stacks of the deployment outputs, App Configuration keys of foundation
+models, the online endpoints' traffic maps of custom models, and their live state.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+if __package__:
+    from . import common
+else:  # run as .almgen/scripts/<name>.py: the folder is on sys.path
+    common = importlib.import_module("common")
+
+
+COLOURS = ("blue", "green")
+CLEARED_CANARY: dict[str, Any] = {"deployment": "", "percent": 0}
+ISO = "%Y-%m-%dT%H:%M:%SZ"
+
+
+@dataclass(frozen=True)
+class Stack:
+    """One region of the deployment outputs."""
+
+    location: str
+    resource_group: str
+    primary: bool
+    ai_services: str
+    app_configuration: str
+    workspace: str
+    online_endpoints: dict[str, str] = field(default_factory=dict)  # model -> endpoint name
+    ai_services_endpoint: str = ""
+
+
+def az(args: list[str]) -> Any:
+    """Run `az ARGS -o json` without a shell and return the parsed output (None when empty)."""
+    words = " ".join(arg for arg in args[:4] if not arg.startswith("-"))
+    done = common.az([*args, "-o", "json"])
+    if done.returncode != 0:
+        lines = [line for line in done.stderr.strip().splitlines() if line.strip()]
+        raise common.Failure(
+            f"az {words} failed (exit {done.returncode}): {lines[-1] if lines else 'no message'}"
+        )
+    if not done.stdout.strip():
+        return None
+    try:
+        return json.loads(done.stdout)
+    except json.JSONDecodeError as exc:
+        raise common.Failure(f"az {words} did not answer JSON: {exc}") from exc
+
+
+def stack_of(item: dict[str, Any]) -> Stack:
+    endpoints = {e["model"]: e["name"] for e in item.get("onlineEndpoints") or [] if isinstance(e, dict)}
+    return Stack(
+        location=str(item.get("location", "")),
+        resource_group=str(item["resourceGroup"]),
+        primary=bool(item.get("primary")),
+        ai_services=str(item.get("aiServicesName", "")),
+        app_configuration=str(item.get("appConfigurationEndpoint", "")),
+        workspace=str(item.get("workspaceName", "")),
+        online_endpoints=endpoints,
+        ai_services_endpoint=str(item.get("aiServicesEndpoint", "")),
+    )
+
+
+def load_stacks(path: Path) -> list[Stack]:
+    """The regions of ARM deployment outputs, primary first."""
+    document = common.read_json(path, "deployment outputs")
+    stacks = document.get("stacks") if isinstance(document, dict) else None
+    if isinstance(stacks, dict):
+        stacks = stacks.get("value")
+    if not isinstance(stacks, list) or not stacks or not all(isinstance(s, dict) for s in stacks):
+        raise common.InputError(f"deployment outputs {path} have no 'stacks' array")
+    try:
+        parsed = [stack_of(item) for item in stacks]
+    except (KeyError, TypeError) as exc:
+        raise common.InputError(f"deployment outputs {path}: a stack lacks {exc}") from exc
+    return sorted(parsed, key=lambda stack: not stack.primary)
+
+
+def endpoint_of(stack: Stack, model: str) -> str:
+    if model not in stack.online_endpoints:
+        raise common.InputError(
+            f"no online endpoint for model {model!r} in {stack.location} (deployment outputs)"
+        )
+    if not stack.workspace:
+        raise common.InputError(f"no workspaceName in {stack.location} (deployment outputs)")
+    return stack.online_endpoints[model]
+
+
+# ---- foundation models: App Configuration keys -------------------------------------------------
+
+
+def routing_keys(stack: Stack, env: str) -> dict[str, str]:
+    """Every `almgen:*` key-value of the environment's label in the region's store."""
+    store = ["--endpoint", stack.app_configuration, "--auth-mode", "login"]
+    items = az(["appconfig", "kv", "list", *store, "--label", env, "--key", "almgen:*"])
+    if not isinstance(items, list):
+        raise common.Failure("az appconfig kv list did not answer a list")
+    return {str(i["key"]): str(i.get("value") or "") for i in items if isinstance(i, dict) and "key" in i}
+
+
+def parse_canary(model: str, value: str | None) -> dict[str, Any]:
+    """`{"deployment", "percent"}`; an unreadable value fails rather than being silently reset."""
+    if not value:
+        return dict(CLEARED_CANARY)
+    try:
+        canary = json.loads(value)
+        return {"deployment": str(canary["deployment"]), "percent": int(canary["percent"])}
+    except (ValueError, KeyError, TypeError) as exc:
+        raise common.Failure(f"almgen:canary:{model} holds {value!r}, not {{deployment, percent}}") from exc
+
+
+def set_key(stack: Stack, env: str, key: str, value: str, json_value: bool = False) -> None:
+    args = ["appconfig", "kv", "set", "--endpoint", stack.app_configuration, "--auth-mode", "login"]
+    args += ["--key", key, "--label", env, "--value", value, "--yes"]
+    az(args + (["--content-type", "application/json"] if json_value else []))
+
+
+def foundation_routing(stack: Stack, env: str, model: str) -> dict[str, Any]:
+    keys = routing_keys(stack, env)
+    return {
+        "active": keys.get(f"almgen:active:{model}"),
+        "canary": parse_canary(model, keys.get(f"almgen:canary:{model}")),
+    }
+
+
+def apply_foundation(stack: Stack, env: str, model: str, to: str, percent: int) -> None:
+    if percent == 100:
+        set_key(stack, env, f"almgen:active:{model}", to)
+        set_key(stack, env, f"almgen:canary:{model}", json.dumps(CLEARED_CANARY), json_value=True)
+    else:
+        canary = json.dumps({"deployment": to, "percent": percent})
+        set_key(stack, env, f"almgen:canary:{model}", canary, json_value=True)
+
+
+# ---- custom models: the online endpoint's traffic map -----------------------------------------
+
+
+def ml_scope(stack: Stack) -> list[str]:
+    return ["-g", stack.resource_group, "-w", stack.workspace]
+
+
+def endpoint_show(stack: Stack, endpoint: str) -> dict[str, Any]:
+    shown = az(["ml", "online-endpoint", "show", "--name", endpoint, *ml_scope(stack)])
+    if not isinstance(shown, dict):
+        raise common.Failure(f"az ml online-endpoint show {endpoint} did not answer an object")
+    return shown
+
+
+def traffic_of(stack: Stack, endpoint: str) -> dict[str, int]:
+    traffic = endpoint_show(stack, endpoint).get("traffic") or {}
+    return {str(name): int(share) for name, share in traffic.items()}
+
+
+def live_colour(traffic: dict[str, int]) -> str | None:
+    """The deployment with the most traffic (ties: alphabetical), None when nothing serves."""
+    serving = sorted((-share, name) for name, share in traffic.items() if share > 0)
+    return serving[0][1] if serving else None
+
+
+def compose_traffic(current: dict[str, int], to: str, percent: int) -> dict[str, int]:
+    """`to` gets PERCENT, the live deployment the rest, any other 0; nothing live yet: `to` gets 100."""
+    others = {name: share for name, share in current.items() if name != to}
+    live = live_colour(others)
+    if live is None:
+        return {**{name: 0 for name in others}, to: 100}
+    return {**{name: 0 for name in others}, live: 100 - percent, to: percent}
+
+
+def set_traffic(stack: Stack, endpoint: str, traffic: dict[str, int]) -> None:
+    split = " ".join(f"{name}={share}" for name, share in sorted(traffic.items()))
+    az(["ml", "online-endpoint", "update", "--name", endpoint, *ml_scope(stack), "--traffic", split])
+
+
+def model_version(reference: str) -> str:
+    """The version of a deployment's model reference: the last path segment (or `azureml:n:v`)."""
+    tail = reference.rstrip("/").rsplit("/", 1)[-1]
+    return tail.rsplit(":", 1)[-1] if tail.startswith("azureml:") else tail
+
+
+def ml_deployments(stack: Stack, model: str, endpoint: str) -> list[dict[str, Any]]:
+    live = live_colour(traffic_of(stack, endpoint))
+    listed = az(["ml", "online-deployment", "list", "--endpoint-name", endpoint, *ml_scope(stack)])
+    if not isinstance(listed, list):
+        raise common.Failure(f"az ml online-deployment list {endpoint} did not answer a list")
+    entries = [
+        {
+            "model": model,
+            "colour": str(d["name"]),
+            "version": model_version(str(d.get("model") or "")),
+            "live": False,
+        }
+        for d in listed
+        if isinstance(d, dict) and "name" in d
+    ]
+    for entry in entries:
+        entry["live"] = entry["colour"] == live
+    return sorted(entries, key=lambda entry: entry["colour"])
+
+
+# ---- state and plan ----------------------------------------------------------------------------
+
+
+def live_state(stack: Stack, env: str) -> dict[str, Any]:
+    """The state Bicep needs so that a re-deploy changes no live traffic and no serving version."""
+    keys = routing_keys(stack, env)
+    active = {k.removeprefix("almgen:active:"): v for k, v in keys.items() if k.startswith("almgen:active:")}
+    canary = {}
+    for key, value in keys.items():
+        if key.startswith("almgen:canary:"):
+            model = key.removeprefix("almgen:canary:")
+            parsed = parse_canary(model, value)
+            if parsed["deployment"] and parsed["percent"] > 0:
+                canary[model] = parsed
+    listed = az(
+        [
+            "cognitiveservices",
+            "account",
+            "deployment",
+            "list",
+            "-g",
+            stack.resource_group,
+            "-n",
+            stack.ai_services,
+        ]
+    )
+    versions = {}
+    for item in listed if isinstance(listed, list) else []:
+        version = ((item.get("properties") or {}).get("model") or {}).get("version")
+        if item.get("name") and version:
+            versions[str(item["name"])] = str(version)
+    ml = [d for model, ep in sorted(stack.online_endpoints.items()) for d in ml_deployments(stack, model, ep)]
+    return {"active": active, "versions": versions, "canary": canary, "ml": ml}
+
+
+def plan_ml(
+    state: dict[str, Any], models: list[dict[str, str]]
+) -> tuple[list[dict[str, Any]], dict[str, str]]:
+    """The `ml` list of the next deploy, and the colour each model's new version goes to."""
+    current = [e for e in state.get("ml") or [] if isinstance(e, dict)]
+    planned: list[dict[str, Any]] = []
+    candidates: dict[str, str] = {}
+    for model in models:
+        name, version = model["name"], model["version"]
+        entries = [e for e in current if e.get("model") == name]
+        live = next((e for e in entries if e.get("live")), None)
+        if live is None:
+            planned.append({"model": name, "colour": COLOURS[0], "version": version, "live": True})
+            candidates[name] = COLOURS[0]
+        elif live.get("version") == version:
+            planned.extend(sorted(entries, key=lambda e: str(e.get("colour"))))
+        else:
+            other = COLOURS[1] if live.get("colour") == COLOURS[0] else COLOURS[0]
+            planned.append({**live, "live": True})
+            planned.append({"model": name, "colour": other, "version": version, "live": False})
+            candidates[name] = other
+    return planned, candidates
+
+
+# ---- shift and restore -------------------------------------------------------------------------
+
+
+def snapshot(stacks: list[Stack], env: str, model: str, kind: str) -> dict[str, Any]:
+    """The routing of MODEL in every region, in the form `restore` puts back."""
+    regions = []
+    for stack in stacks:
+        region: dict[str, Any] = {"location": stack.location, "resourceGroup": stack.resource_group}
+        if kind == "foundation":
+            region.update(foundation_routing(stack, env, model))
+        else:
+            endpoint = endpoint_of(stack, model)
+            region.update({"endpoint": endpoint, "traffic": traffic_of(stack, endpoint)})
+        regions.append(region)
+    return {"kind": kind, "model": model, "env": env, "stacks": regions}
+
+
+def shift(stacks: list[Stack], args: argparse.Namespace, percent: int) -> None:
+    """Send PERCENT of the model's traffic to `args.to` in every region, primary first."""
+    for stack in stacks:
+        if args.kind == "foundation":
+            apply_foundation(stack, args.env, args.model, args.to, percent)
+        else:
+            endpoint = endpoint_of(stack, args.model)
+            set_traffic(stack, endpoint, compose_traffic(traffic_of(stack, endpoint), args.to, percent))
+        print(f"{stack.location}: {args.model} sends {percent}% to {args.to}")
+
+
+def restore(stacks: list[Stack], previous: dict[str, Any]) -> None:
+    """Put back the saved routing in every region it names."""
+    by_region = {(s.location, s.resource_group): s for s in stacks}
+    model, env = str(previous["model"]), str(previous["env"])
+    for saved in previous["stacks"]:
+        stack = by_region.get((saved["location"], saved["resourceGroup"]))
+        if stack is None:
+            raise common.InputError(
+                f"region {saved['location']} of the saved state is not in the deployment outputs"
+            )
+        if previous["kind"] == "foundation":
+            if saved.get("active"):
+                set_key(stack, env, f"almgen:active:{model}", str(saved["active"]))
+            set_key(
+                stack, env, f"almgen:canary:{model}", json.dumps(saved.get("canary") or CLEARED_CANARY), True
+            )
+        else:
+            endpoint = str(saved["endpoint"])
+            wanted = {str(k): int(v) for k, v in (saved.get("traffic") or {}).items()}
+            current = traffic_of(stack, endpoint)
+            set_traffic(stack, endpoint, {**{name: 0 for name in current}, **wanted})
+        print(f"{stack.location}: {model} restored to {json.dumps(saved, sort_keys=True)}")
+
+
+def share_of(previous: dict[str, Any], to: str) -> int:
+    """The smallest share of traffic TO has in any region of a snapshot."""
+    shares = []
+    for region in previous["stacks"]:
+        if previous["kind"] == "foundation":
+            canary = region["canary"]
+            share = 100 if region.get("active") == to and canary["percent"] == 0 else 0
+            shares.append(int(canary["percent"]) if canary.get("deployment") == to else share)
+        else:
+            shares.append(int((region.get("traffic") or {}).get(to, 0)))
+    return min(shares, default=0)
+
+
+def already_live(previous: dict[str, Any], to: str) -> bool:
+    """Whether TO already takes all traffic in every region (a re-run has nothing to do)."""
+    for region in previous["stacks"]:
+        if previous["kind"] == "foundation":
+            if region.get("active") != to or region["canary"]["percent"] > 0:
+                return False
+        elif region["traffic"].get(to, 0) != 100:
+            return False
+    return True
