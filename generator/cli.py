@@ -291,3 +291,35 @@ def rehearse(  # noqa: PLR0913, PLR0917 - click passes one argument per option
 
 def main() -> None:
     cli(prog_name="almgen")
+
+
+@cli.command()
+@click.argument("spec", required=False, type=click.Path(path_type=Path))
+@click.option("--env", "env", help="Only this environment.")
+@click.option("--dry-run", is_flag=True, help="Check and print what would be created; create nothing.")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.option("--repo", help="The GitHub repository OWNER/REPO (default: gh repo view).")
+@click.option("--organization", help="The Azure DevOps organization URL (default: az devops configure).")
+@click.option("--project", help="The Azure DevOps project (default: az devops configure).")
+@handle_errors
+def setup(  # noqa: PLR0913, PLR0917 - click passes one argument per option
+    spec: Path | None,
+    env: str | None,
+    dry_run: bool,
+    fmt: str,
+    repo: str | None,
+    organization: str | None,
+    project: str | None,
+) -> None:
+    """The one-time setup (identities, roles, environments, approvals), idempotently, with az and gh."""
+    from generator.commands.setup.command import run_setup
+    from generator.commands.setup.run import Options
+
+    run_setup(
+        spec or Path(SPEC_DEFAULT),
+        env=env,
+        fmt=fmt,
+        options=Options(dry_run=dry_run, repo=repo, organization=organization, project=project),
+        out=lambda text: click.echo(text, nl=False),
+        err=lambda text: click.echo(text, err=True),
+    )

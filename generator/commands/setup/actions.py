@@ -1,0 +1,701 @@
+"""The pure half of `almgen setup`: (Spec, Plan, Facts) -> the Actions that ensure its one-time setup.
+
+Nothing here runs a command. Values from the world that exist before setup (the subscription,
+the repository's OIDC subject template, reviewer IDs) come in `Facts`; values that an earlier
+action creates (an identity's IDs, a service connection's federation subject) are `Ref`s.
+"""
+
+from __future__ import annotations
+
+import json
+
+from generator.commands.setup import roles
+from generator.commands.setup.model import (
+    Action,
+    Arg,
+    Body,
+    Check,
+    Command,
+    Facts,
+    FileArg,
+    Json,
+    Ref,
+)
+from generator.plan.model import Plan
+from generator.spec.model import Environment, Spec
+
+GITHUB_ISSUER = "https://token.actions.githubusercontent.com"
+AUDIENCE = "api://AzureADTokenExchange"
+CHECKS_API = "7.1-preview.1"
+BRANCH = "refs/heads/main"  # the branch the generated pipelines deploy from
+APPROVAL_TYPE = {"id": "8c6f20a7-a545-4486-9777-f762fafe0d4d", "name": "Approval"}
+EXCLUSIVE_LOCK_TYPE = {"id": "2ef31ad6-baa0-403a-8b45-2cbc9b4e5563", "name": "ExclusiveLock"}
+TASK_CHECK_TYPE = {"id": "fe1de3ee-a436-41b4-bb20-f6eb4cb879a7", "name": "Task Check"}
+BRANCH_CONTROL_TASK = {
+    "id": "86b05a0c-73e6-4f7d-b3cf-e38f3b39a75b",
+    "name": "evaluatebranchProtection",
+    "version": "0.0.1",
+}
+CHECK_TIMEOUT_MINUTES = 43200  # 30 days for reviewers to answer
+
+# Always: the AI Services account, Key Vault, App Configuration, Log Analytics and Application
+# Insights (with alerts and the workbook), and ARM deployments themselves.
+PROVIDERS = (
+    "Microsoft.CognitiveServices",
+    "Microsoft.KeyVault",
+    "Microsoft.AppConfiguration",
+    "Microsoft.OperationalInsights",
+    "Microsoft.Insights",
+    "Microsoft.ManagedIdentity",
+    "Microsoft.AlertsManagement",
+)
+
+
+def identity_group(spec: Spec) -> str:
+    return f"rg-{spec.service.name}-identities"
+
+
+def identity_name(spec: Spec, env: Environment) -> str:
+    return f"id-{spec.service.name}-deploy-{env.name}"
+
+
+def providers(spec: Spec) -> tuple[str, ...]:
+    out = list(PROVIDERS)
+    if spec.custom_models:
+        out += ["Microsoft.MachineLearningServices", "Microsoft.Storage", "Microsoft.ContainerRegistry"]
+    if spec.monitoring.budget is not None:
+        out += ["Microsoft.Consumption", "Microsoft.CostManagement"]
+    return tuple(out)
+
+
+def _az(*args: Arg | FileArg) -> Command:
+    return Command(("az", *args))
+
+
+def _gh(*args: Arg, stdin: Body | None = None) -> Command:
+    return Command(("gh", *args), stdin)
+
+
+class _Context:
+    """The values every action of one run shares, with placeholders for what is not known."""
+
+    def __init__(self, spec: Spec, facts: Facts) -> None:
+        self.spec = spec
+        self.facts = facts
+        self.subscription: Arg = facts.subscription_id or Ref(
+            "subscription id", ("az", "account", "show", "--query", "id", "--output", "tsv")
+        )
+        self.tenant: Arg = facts.tenant_id or Ref(
+            "tenant id", ("az", "account", "show", "--query", "tenantId", "--output", "tsv")
+        )
+        self.repo = facts.repo or "<OWNER/REPO>"
+        self.organization = facts.organization or "<https://dev.azure.com/ORGANIZATION>"
+        self.project = facts.project or "<PROJECT>"
+
+    def scope(self, group: str | None = None) -> Arg:
+        tail = f"/resourceGroups/{group}" if group else ""
+        if isinstance(self.subscription, Ref):
+            return self.subscription.around("/subscriptions/", tail)
+        return f"/subscriptions/{self.subscription}{tail}"
+
+    def principal(self, env: Environment) -> Ref:
+        return self._identity(env, "principalId")
+
+    def client(self, env: Environment) -> Ref:
+        return self._identity(env, "clientId")
+
+    def _identity(self, env: Environment, field: str) -> Ref:
+        name = identity_name(self.spec, env)
+        return Ref(
+            f"{field} of {name}",
+            (
+                "az",
+                "identity",
+                "show",
+                "--resource-group",
+                identity_group(self.spec),
+                "--name",
+                name,
+                "--query",
+                field,
+                "--output",
+                "tsv",
+            ),
+        )
+
+    def devops(self) -> tuple[str, ...]:
+        return ("--organization", self.organization, "--project", self.project)
+
+    def endpoint(self, env: Environment, field: str) -> Ref:
+        # Service connection names match ^[A-Za-z0-9][A-Za-z0-9 ._-]*$: safe in a JMESPath literal.
+        return Ref(
+            f"{field} of service connection {env.service_connection}",
+            (
+                "az",
+                "devops",
+                "service-endpoint",
+                "list",
+                *self.devops(),
+                "--query",
+                f"[?name=='{env.service_connection}'].{field} | [0]",
+                "--output",
+                "tsv",
+            ),
+        )
+
+    def environment_id(self, env: Environment) -> Ref:
+        # Environment names match ^[a-z][a-z0-9-]*$: safe in a JMESPath literal.
+        return Ref(
+            f"id of Azure DevOps environment {env.name}",
+            (
+                "az",
+                "devops",
+                "invoke",
+                "--organization",
+                self.organization,
+                "--area",
+                "distributedtask",
+                "--resource",
+                "environments",
+                "--route-parameters",
+                f"project={self.project}",
+                "--http-method",
+                "GET",
+                "--api-version",
+                "7.1",
+                "--query",
+                f"value[?name=='{env.name}'].id | [0]",
+                "--output",
+                "tsv",
+            ),
+        )
+
+
+def subscription_actions(spec: Spec, facts: Facts, envs: tuple[Environment, ...]) -> list[Action]:
+    ctx = _Context(spec, facts)
+    out = [
+        Action(
+            "subscription",
+            f"resource provider {ns} registered",
+            Check(
+                _az("provider", "show", "--namespace", ns, "--query", "registrationState", "--output", "tsv"),
+                "Registered",
+            ),
+            _az("provider", "register", "--namespace", ns, "--wait"),
+            manual="Subscriptions > Resource providers > Register",
+        )
+        for ns in providers(spec)
+    ]
+    group = identity_group(spec)
+    out.append(
+        Action(
+            "subscription",
+            f"resource group {group} (the deployment identities)",
+            Check(_az("group", "exists", "--name", group), "true"),
+            _az(
+                "group", "create", "--name", group, "--location", spec.location, "--tags", "managed-by=almgen"
+            ),
+        )
+    )
+    custom = [(roles.deployer_role_name(spec), roles.deployer_actions(spec), "subscription")]
+    if any(env.production for env in envs):
+        custom.append((roles.lock_role_name(spec), roles.LOCK_ACTIONS, "production resource groups"))
+    for name, actions, where in custom:
+        definition: Json = {
+            "Name": name,
+            "IsCustom": True,
+            "Description": f"almgen: what the pipelines of {spec.service.name} need at {where} "
+            "scope, no more.",
+            "Actions": list(actions),
+            "NotActions": [],
+            "AssignableScopes": [ctx.scope()],
+        }
+        out.append(
+            Action(
+                "subscription",
+                f"custom role {name!r}: {', '.join(actions)}",
+                Check(
+                    _az(
+                        "role",
+                        "definition",
+                        "list",
+                        "--custom-role-only",
+                        "true",
+                        "--name",
+                        name,
+                        "--scope",
+                        ctx.scope(),
+                        "--query",
+                        "[].roleName",
+                        "--output",
+                        "tsv",
+                    ),
+                    name,
+                ),
+                _az(
+                    "role",
+                    "definition",
+                    "create",
+                    "--role-definition",
+                    FileArg(Body(_file(name), definition)),
+                ),
+                manual="Subscription > Access control (IAM) > Add custom role",
+            )
+        )
+    return out
+
+
+def _file(role: str) -> str:
+    return "role-" + "-".join("".join(c if c.isalnum() else " " for c in role.lower()).split()) + ".json"
+
+
+def environment_actions(spec: Spec, plan: Plan, facts: Facts, env: Environment) -> list[Action]:
+    del plan  # the environments' deployments are the Plan's; setup needs only their names
+    ctx = _Context(spec, facts)
+    name = env.name
+    identity = identity_name(spec, env)
+    group = identity_group(spec)
+    out: list[Action] = []
+    for stack in env.stacks:
+        out.append(
+            Action(
+                name,
+                f"resource group {stack.resource_group} in {stack.region}",
+                Check(_az("group", "exists", "--name", stack.resource_group), "true"),
+                _az(
+                    "group",
+                    "create",
+                    "--name",
+                    stack.resource_group,
+                    "--location",
+                    stack.region,
+                    "--tags",
+                    f"service={spec.service.name}",
+                    f"environment={name}",
+                    "managed-by=almgen",
+                ),
+            )
+        )
+    out.append(
+        Action(
+            name,
+            f"identity {identity} in {group}",
+            Check(
+                _az(
+                    "identity",
+                    "show",
+                    "--resource-group",
+                    group,
+                    "--name",
+                    identity,
+                    "--query",
+                    "id",
+                    "--output",
+                    "tsv",
+                )
+            ),
+            _az(
+                "identity",
+                "create",
+                "--resource-group",
+                group,
+                "--name",
+                identity,
+                "--location",
+                spec.location,
+            ),
+            manual="Managed Identities > Create",
+        )
+    )
+    for grant in roles.grants(spec, env):
+        scope = ctx.scope(None if grant.scope == "subscription" else grant.scope)
+        query = "[?condition!=null].id" if grant.condition else "[].id"
+        extra: tuple[str, ...] = ()
+        if grant.condition:
+            extra = ("--condition", grant.condition, "--condition-version", "2.0")
+        out.append(
+            Action(
+                name,
+                f"{grant.role} for {identity} on {grant.scope}"
+                + (" (constrained)" if grant.condition else ""),
+                Check(
+                    _az(
+                        "role",
+                        "assignment",
+                        "list",
+                        "--assignee",
+                        ctx.principal(env),
+                        "--role",
+                        grant.role_id,
+                        "--scope",
+                        scope,
+                        "--query",
+                        query,
+                        "--output",
+                        "tsv",
+                    )
+                ),
+                _az(
+                    "role",
+                    "assignment",
+                    "create",
+                    "--assignee-object-id",
+                    ctx.principal(env),
+                    "--assignee-principal-type",
+                    "ServicePrincipal",
+                    "--role",
+                    grant.role_id,
+                    "--scope",
+                    scope,
+                    *extra,
+                    "--description",
+                    f"almgen: {grant.why}",
+                ),
+                manual="Access control (IAM) > Add role assignment",
+            )
+        )
+    if "github-actions" in spec.pipelines:
+        out += _github(ctx, env)
+    if "azure-devops" in spec.pipelines:
+        out += _devops(ctx, env)
+    return out
+
+
+def _credential(ctx: _Context, env: Environment, cred: str, issuer: Arg, subject: Arg) -> Action:
+    identity = identity_name(ctx.spec, env)
+    where = ("--resource-group", identity_group(ctx.spec), "--identity-name", identity, "--name", cred)
+    return Action(
+        env.name,
+        f"federated credential {cred} on {identity}",
+        Check(
+            _az("identity", "federated-credential", "show", *where, "--query", "subject", "--output", "tsv"),
+            subject,
+        ),
+        _az(
+            "identity",
+            "federated-credential",
+            "create",
+            *where,
+            "--issuer",
+            issuer,
+            "--subject",
+            subject,
+            "--audiences",
+            AUDIENCE,
+        ),
+        manual="the identity > Federated credentials > Add",
+    )
+
+
+def github_environment_body(ctx: _Context, env: Environment) -> dict[str, Json]:
+    reviewers: list[Json] = []
+    if env.approval.required:
+        for reviewer in env.approval.reviewers:
+            found = ctx.facts.reviewer(reviewer)
+            if found is None:
+                reviewers.append({"type": "User or Team", "id": f"<id of {reviewer}>"})
+            else:
+                reviewers.append({"type": found.kind, "id": found.id})
+    body: dict[str, Json] = {
+        "deployment_branch_policy": {"protected_branches": True, "custom_branch_policies": False},
+    }
+    if reviewers:
+        body["reviewers"] = reviewers
+        body["prevent_self_review"] = True
+    return body
+
+
+# The state of a GitHub environment, as one line: its reviewers and whether protected branches only.
+GITHUB_ENVIRONMENT_JQ = (
+    '"reviewers=" + ([.protection_rules[]? | select(.type == "required_reviewers") | .reviewers[]? '
+    '| "\\(.type):\\(.reviewer.id)"] | sort | join(",")) + " protected_branches="'
+    " + (.deployment_branch_policy.protected_branches // false | tostring)"
+)
+
+
+def github_environment_state(body: dict[str, Json]) -> str:
+    """What GITHUB_ENVIRONMENT_JQ prints for an environment configured with `body`."""
+    reviewers = body.get("reviewers") or []
+    assert isinstance(reviewers, list)
+    pairs = sorted(f"{r['type']}:{r['id']}" for r in reviewers if isinstance(r, dict))
+    policy = body.get("deployment_branch_policy")
+    protected = isinstance(policy, dict) and policy.get("protected_branches") is True
+    return "reviewers=" + ",".join(pairs) + f" protected_branches={json.dumps(protected)}"
+
+
+def _github(ctx: _Context, env: Environment) -> list[Action]:
+    name = env.name
+    subject = ctx.facts.subject(name) or f"<OIDC subject of environment {name}>"
+    out = [_credential(ctx, env, f"github-{name}", GITHUB_ISSUER, subject)]
+    body = github_environment_body(ctx, env)
+    path = f"repos/{ctx.repo}/environments/{name}"
+    who = ", ".join(env.approval.reviewers) if env.approval.required else "no reviewers"
+    out.append(
+        Action(
+            name,
+            f"GitHub environment {name}: {who}; deployments from protected branches only",
+            Check(_gh("api", path, "--jq", GITHUB_ENVIRONMENT_JQ), github_environment_state(body)),
+            _gh("api", "--method", "PUT", path, "--input", "-", stdin=Body(f"environment-{name}.json", body)),
+            manual="Settings > Environments > New environment",
+        )
+    )
+    variables: list[tuple[str, Arg]] = [
+        ("AZURE_CLIENT_ID", ctx.client(env)),
+        ("AZURE_TENANT_ID", ctx.tenant),
+        ("AZURE_SUBSCRIPTION_ID", ctx.subscription),
+    ]
+    for variable, value in variables:
+        where = (variable, "--env", name, "--repo", ctx.repo)
+        out.append(
+            Action(
+                name,
+                f"GitHub variable {variable} of environment {name}",
+                Check(_gh("variable", "get", *where), value),
+                _gh("variable", "set", *where, "--body", value),
+                manual=f"Settings > Environments > {name} > Environment variables",
+            )
+        )
+    return out
+
+
+def _check_action(ctx: _Context, env: Environment, kind: str, resource: str, resource_id: Arg) -> Action:
+    """An approval, Exclusive Lock or branch control check on an environment or service connection."""
+    type_ = {"approval": APPROVAL_TYPE, "lock": EXCLUSIVE_LOCK_TYPE, "branch": TASK_CHECK_TYPE}[kind]
+    settings: dict[str, Json]
+    if kind == "approval":
+        settings = {
+            "approvers": [{"id": _devops_identity(ctx, reviewer)} for reviewer in env.approval.reviewers],
+            "minRequiredApprovers": 1,
+            "requesterCannotBeApprover": True,
+            "executionOrder": "anyOrder",
+            "instructions": f"Approve the deployment of {ctx.spec.service.name} to {env.name}.",
+        }
+    elif kind == "lock":
+        settings = {}
+    else:
+        settings = {
+            "displayName": "Branch control",
+            "definitionRef": dict(BRANCH_CONTROL_TASK),
+            "inputs": {
+                "allowedBranches": BRANCH,
+                "ensureProtectionOfBranch": "true",
+                "allowUnknownStatusBranch": "false",
+            },
+            "retryInterval": 5,
+        }
+    body: Json = {
+        "type": dict(type_),
+        "settings": settings,
+        "resource": {"type": resource, "id": resource_id},
+        "timeout": CHECK_TIMEOUT_MINUTES,
+    }
+    label = {"approval": "approval", "lock": "Exclusive Lock", "branch": f"branch control ({BRANCH})"}[kind]
+    owner = (
+        f"environment {env.name}"
+        if resource == "environment"
+        else f"service connection {env.service_connection}"
+    )
+    route: tuple[str, ...] = (
+        "--organization",
+        ctx.organization,
+        "--area",
+        "PipelinesChecks",
+        "--resource",
+        "configurations",
+    )
+    route += ("--route-parameters", f"project={ctx.project}")
+    return Action(
+        env.name,
+        f"{label} check on {owner}",
+        Check(
+            _az(
+                "devops",
+                "invoke",
+                *route,
+                "--query-parameters",
+                f"resourceType={resource}",
+                _prefixed("resourceId=", resource_id),
+                "--http-method",
+                "GET",
+                "--api-version",
+                CHECKS_API,
+                "--query",
+                "value[].type.name",
+                "--output",
+                "tsv",
+            ),
+            str(type_["name"]),
+        ),
+        _az(
+            "devops",
+            "invoke",
+            *route,
+            "--http-method",
+            "POST",
+            "--api-version",
+            CHECKS_API,
+            "--in-file",
+            FileArg(Body(f"{kind}-{resource}-{env.name}.json", body)),
+        ),
+        manual=(
+            f"Pipelines > Environments > {env.name} > Approvals and checks"
+            if resource == "environment"
+            else f"Project settings > Service connections > {env.service_connection} > Approvals and checks"
+        ),
+    )
+
+
+def _prefixed(prefix: str, value: Arg) -> Arg:
+    return value.around(prefix) if isinstance(value, Ref) else prefix + value
+
+
+def _devops_identity(ctx: _Context, reviewer: str) -> Ref:
+    """The Azure DevOps identity ID of a user or group, as approvals name approvers."""
+    return Ref(
+        f"Azure DevOps identity id of {reviewer}",
+        (
+            "az",
+            "devops",
+            "invoke",
+            "--organization",
+            ctx.organization,
+            "--area",
+            "IMS",
+            "--resource",
+            "Identities",
+            "--query-parameters",
+            "searchFilter=General",
+            f"filterValue={reviewer}",
+            "--http-method",
+            "GET",
+            "--api-version",
+            "7.1",
+            "--query",
+            "value[0].id",
+            "--output",
+            "tsv",
+        ),
+    )
+
+
+def _devops(ctx: _Context, env: Environment) -> list[Action]:
+    name = env.name
+    connection = env.service_connection
+    config: Json = {
+        "name": connection,
+        "type": "AzureRM",
+        "url": "https://management.azure.com/",
+        "authorization": {
+            "scheme": "WorkloadIdentityFederation",
+            "parameters": {"tenantid": ctx.tenant, "serviceprincipalid": ctx.client(env)},
+        },
+        "data": {
+            "subscriptionId": ctx.subscription,
+            "subscriptionName": ctx.subscription,
+            "environment": "AzureCloud",
+            "scopeLevel": "Subscription",
+            "creationMode": "Manual",
+        },
+        "isShared": False,
+    }
+    environment: Json = {"name": name, "description": f"almgen: {ctx.spec.service.name}"}
+    out = [
+        Action(
+            name,
+            f"service connection {connection} (workload identity federation, no secret)",
+            Check(
+                _az(
+                    "devops",
+                    "service-endpoint",
+                    "list",
+                    *ctx.devops(),
+                    "--query",
+                    "[].name",
+                    "--output",
+                    "tsv",
+                ),
+                connection,
+            ),
+            _az(
+                "devops",
+                "service-endpoint",
+                "create",
+                *ctx.devops(),
+                "--service-endpoint-configuration",
+                FileArg(Body(f"service-connection-{name}.json", config)),
+            ),
+            manual="Project settings > Service connections > Azure Resource Manager > "
+            "Workload identity federation (manual)",
+        ),
+        _credential(
+            ctx,
+            env,
+            f"azure-devops-{name}",
+            ctx.endpoint(env, "authorization.parameters.workloadIdentityFederationIssuer"),
+            ctx.endpoint(env, "authorization.parameters.workloadIdentityFederationSubject"),
+        ),
+        Action(
+            name,
+            f"Azure DevOps environment {name}",
+            Check(
+                _az(
+                    "devops",
+                    "invoke",
+                    "--organization",
+                    ctx.organization,
+                    "--area",
+                    "distributedtask",
+                    "--resource",
+                    "environments",
+                    "--route-parameters",
+                    f"project={ctx.project}",
+                    "--http-method",
+                    "GET",
+                    "--api-version",
+                    "7.1",
+                    "--query",
+                    "value[].name",
+                    "--output",
+                    "tsv",
+                ),
+                name,
+            ),
+            _az(
+                "devops",
+                "invoke",
+                "--organization",
+                ctx.organization,
+                "--area",
+                "distributedtask",
+                "--resource",
+                "environments",
+                "--route-parameters",
+                f"project={ctx.project}",
+                "--http-method",
+                "POST",
+                "--api-version",
+                "7.1",
+                "--in-file",
+                FileArg(Body(f"environment-{name}.json", environment)),
+            ),
+            manual="Pipelines > Environments > New environment",
+        ),
+    ]
+    targets: list[tuple[str, Arg]] = [
+        ("environment", ctx.environment_id(env)),
+        ("endpoint", ctx.endpoint(env, "id")),
+    ]
+    for resource, resource_id in targets:
+        if env.approval.required:
+            out.append(_check_action(ctx, env, "approval", resource, resource_id))
+        out.append(_check_action(ctx, env, "branch", resource, resource_id))
+    out.append(_check_action(ctx, env, "lock", "environment", ctx.environment_id(env)))
+    return out
+
+
+def actions(spec: Spec, plan: Plan, facts: Facts, envs: tuple[Environment, ...]) -> list[Action]:
+    """Every action setup takes for `envs`, in the order it takes them."""
+    out = subscription_actions(spec, facts, envs)
+    for env in envs:
+        out += environment_actions(spec, plan, facts, env)
+    return out

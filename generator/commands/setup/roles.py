@@ -1,0 +1,193 @@
+"""The role matrix: which role each environment's deployment identity holds, where, and why.
+
+Least privilege, decided here once (docs/alm/SETUP.md and `almgen setup --dry-run` print it):
+
+- No role at subscription scope but `almgen deployer (<service>)`, a custom role with only what
+  `az deployment sub create` needs when the resource groups already exist: the deployment
+  object itself (`Microsoft.Resources/deployments/*` lives at subscription scope), reading
+  resource groups, the budget (`Microsoft.Consumption/budgets/*`, a subscription-scope resource)
+  when the spec has one, and the model catalog and quota reads of the lifecycle checks. The
+  nested deployments run in the resource groups, where the identity is Contributor; the
+  subscription-scope `resourceGroups` PUT of an existing group is authorized on the group.
+- Contributor on the environment's own resource groups only (setup creates them).
+- Role Based Access Control Administrator on those groups, constrained by an ABAC condition to
+  the role definitions almgen's Bicep assigns (so it can never assign Owner or itself more).
+- Contributor cannot write `Microsoft.Authorization/locks`: a production environment's Bicep
+  writes a CanNotDelete lock, so its identity gets `almgen lock writer (<service>)` (locks read
+  and write, not delete: removing a lock stays a deliberate human act) on its groups only.
+- The data-plane roles the pipeline's own steps use with local auth off.
+"""
+
+from __future__ import annotations
+
+from generator.commands.setup.model import RoleGrant
+from generator.spec.model import Environment, Spec
+from generator.targets.bicep.files import ROLES
+
+CONTRIBUTOR = "b24988ac-6180-42a0-ab88-20f7382dd24c"
+RBAC_ADMINISTRATOR = "f58310d9-a9f6-439a-9e8d-f62e7b41a168"
+AZURE_AI_USER = "53ca6127-db72-4b80-b1b0-d745d6d5456d"
+MONITORING_READER = "43d0d8ad-25c7-4714-9337-8ba259a9fe05"
+OPENAI_USER = ROLES["cognitiveServicesOpenAIUser"]
+APP_CONFIGURATION_DATA_OWNER = ROLES["appConfigurationDataOwner"]
+ML_DATA_SCIENTIST = ROLES["azureMLDataScientist"]  # includes onlineEndpoints/score/action
+
+# Roles no deployment identity may ever hold, at any scope, unconstrained.
+FORBIDDEN = {
+    "8e3af657-a8ff-443c-a75c-2fe8c4bcb635": "Owner",
+    "18d7d88d-d35e-4fb5-a5c3-7773c20a72d9": "User Access Administrator",
+}
+
+# The role definitions almgen's Bicep assigns (templates/bicep: roleDefinitionId), the only ones
+# the constrained RBAC Administrator may assign or remove.
+BICEP_ASSIGNS = (
+    "appConfigurationDataOwner",
+    "appConfigurationDataReader",
+    "azureMLDataScientist",
+    "cognitiveServicesOpenAIUser",
+    "cognitiveServicesUser",
+    "keyVaultSecretsUser",
+)
+
+
+def deployer_role_name(spec: Spec) -> str:
+    return f"almgen deployer ({spec.service.name})"
+
+
+def lock_role_name(spec: Spec) -> str:
+    return f"almgen lock writer ({spec.service.name})"
+
+
+def deployer_actions(spec: Spec) -> list[str]:
+    actions = [
+        "Microsoft.Resources/deployments/*",
+        "Microsoft.Resources/subscriptions/read",
+        "Microsoft.Resources/subscriptions/resourceGroups/read",
+        "Microsoft.CognitiveServices/locations/models/read",
+        "Microsoft.CognitiveServices/locations/usages/read",
+    ]
+    if spec.monitoring.budget is not None:
+        actions.append("Microsoft.Consumption/budgets/*")
+    return actions
+
+
+LOCK_ACTIONS = ["Microsoft.Authorization/locks/read", "Microsoft.Authorization/locks/write"]
+
+
+def assignable_role_ids() -> tuple[str, ...]:
+    return tuple(sorted(ROLES[key] for key in BICEP_ASSIGNS))
+
+
+def rbac_condition() -> str:
+    """ABAC (version 2.0): role assignments may be written or deleted only for BICEP_ASSIGNS."""
+    ids = ", ".join(assignable_role_ids())
+    return (
+        "((!(ActionMatches{'Microsoft.Authorization/roleAssignments/write'})) OR "
+        "(@Request[Microsoft.Authorization/roleAssignments:RoleDefinitionId] "
+        f"ForAnyOfAnyValues:GuidEquals {{{ids}}}))"
+        " AND "
+        "((!(ActionMatches{'Microsoft.Authorization/roleAssignments/delete'})) OR "
+        "(@Resource[Microsoft.Authorization/roleAssignments:RoleDefinitionId] "
+        f"ForAnyOfAnyValues:GuidEquals {{{ids}}}))"
+    )
+
+
+def grants(spec: Spec, env: Environment) -> list[RoleGrant]:
+    """The role matrix rows of one environment's identity."""
+    name = env.name
+    rows = [
+        RoleGrant(
+            name,
+            "subscription",
+            deployer_role_name(spec),
+            deployer_role_name(spec),
+            "run `az deployment sub create` (and what-if) of infra/main.bicep"
+            + (", write the budget" if spec.monitoring.budget is not None else "")
+            + "; read model catalog and quota",
+            custom=True,
+        )
+    ]
+    for stack in env.stacks:
+        group = stack.resource_group
+        rows.append(RoleGrant(name, group, "Contributor", CONTRIBUTOR, "deploy the resources of the stack"))
+        rows.append(
+            RoleGrant(
+                name,
+                group,
+                "Role Based Access Control Administrator",
+                RBAC_ADMINISTRATOR,
+                "write the role assignments the Bicep declares, and only those roles",
+                condition=rbac_condition(),
+            )
+        )
+        if env.production:
+            rows.append(
+                RoleGrant(
+                    name,
+                    group,
+                    lock_role_name(spec),
+                    lock_role_name(spec),
+                    "write the CanNotDelete lock on the AI Services account (Contributor cannot)",
+                    custom=True,
+                )
+            )
+        if spec.foundation_models:
+            rows.append(
+                RoleGrant(
+                    name,
+                    group,
+                    "Cognitive Services OpenAI User",
+                    OPENAI_USER,
+                    "gates, tests and health checks call the model deployments (local auth off)",
+                )
+            )
+        if spec.agents:
+            rows.append(
+                RoleGrant(
+                    name, group, "Azure AI User", AZURE_AI_USER, "create the agent versions in the project"
+                )
+            )
+        rows.append(
+            RoleGrant(
+                name,
+                group,
+                "App Configuration Data Owner",
+                APP_CONFIGURATION_DATA_OWNER,
+                "publish routing and settings (almgen:active:*, almgen:canary:*)",
+            )
+        )
+        if spec.custom_models:
+            rows.append(
+                RoleGrant(
+                    name,
+                    group,
+                    "AzureML Data Scientist",
+                    ML_DATA_SCIENTIST,
+                    "train, register and score the custom models (onlineEndpoints/score/action)",
+                )
+            )
+        rows.append(
+            RoleGrant(
+                name,
+                group,
+                "Monitoring Reader",
+                MONITORING_READER,
+                "read the metrics of canary and health checks",
+            )
+        )
+    return rows
+
+
+def matrix(spec: Spec, envs: tuple[Environment, ...]) -> list[RoleGrant]:
+    return [row for env in envs for row in grants(spec, env)]
+
+
+def matrix_text(rows: list[RoleGrant]) -> str:
+    """The role matrix as a Markdown table (SETUP.md and the dry run print the same)."""
+    lines = ["| environment | scope | role | why |", "| --- | --- | --- | --- |"]
+    for row in rows:
+        role = row.role + (" (custom)" if row.custom else "")
+        if row.condition:
+            role += ", constrained to the roles the Bicep assigns (ABAC)"
+        lines.append(f"| {row.environment} | {row.scope} | {role} | {row.why} |")
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,259 @@
+"""`almgen setup`, the pure half: the actions per sample and the role matrix (least privilege)."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from generator.commands.setup import roles
+from generator.commands.setup.actions import actions, identity_group, identity_name
+from generator.commands.setup.model import Action, Facts, FileArg, Ref, Reviewer
+from generator.commands.setup.quota import needs, problems
+from generator.plan.build import plan
+from generator.spec.model import Spec
+from generator.spec.validate import load_spec
+from tests.conftest import REPO, SAMPLE_NAMES
+
+FACTS = Facts(
+    subscription_id="11111111-1111-1111-1111-111111111111",
+    tenant_id="22222222-2222-2222-2222-222222222222",
+    repo="contoso/app",
+    oidc_subjects=tuple((e, f"repo:contoso/app:environment:{e}") for e in ("dev", "staging", "prod")),
+    reviewers=(("ai-leads", Reviewer("Team", 5)), ("support-operations", Reviewer("User", 6))),
+    organization="https://dev.azure.com/contoso",
+    project="ai",
+)
+
+
+def _spec(sample: str) -> Spec:
+    return load_spec(REPO / "samples" / sample / "almgen.yaml")
+
+
+def _actions(sample: str) -> list[Action]:
+    spec = _spec(sample)
+    return actions(spec, plan(spec), FACTS, spec.environments)
+
+
+def _flat(action: Action) -> list[str]:
+    return [str(a) for a in action.create.argv]
+
+
+@pytest.mark.parametrize("sample", SAMPLE_NAMES)
+def test_every_environment_gets_its_identity_groups_and_roles(sample: str) -> None:
+    spec = _spec(sample)
+    found = _actions(sample)
+    whats = [a.what for a in found]
+    assert len(whats) == len(set(whats)), "each action ensures one distinct thing"
+    for env in spec.environments:
+        mine = [a for a in found if a.group == env.name]
+        assert f"identity {identity_name(spec, env)} in {identity_group(spec)}" in [a.what for a in mine]
+        for stack in env.stacks:
+            assert f"resource group {stack.resource_group} in {stack.region}" in [a.what for a in mine]
+        github = [a for a in mine if a.what.startswith("GitHub")]
+        devops = [a for a in mine if "Azure DevOps environment" in a.what]
+        assert bool(github) == ("github-actions" in spec.pipelines)
+        assert bool(devops) == ("azure-devops" in spec.pipelines)
+
+
+@pytest.mark.parametrize("sample", SAMPLE_NAMES)
+def test_commands_are_argv_lists_that_never_pass_through_a_shell(sample: str) -> None:
+    for action in _actions(sample):
+        for command in (action.check.command, action.create):
+            assert command.argv[0] in ("az", "gh")
+            assert "bash" not in command.argv and "-c" not in command.argv
+            assert all(isinstance(a, (str, Ref, FileArg)) for a in command.argv)
+
+
+def test_providers_follow_the_spec() -> None:
+    def registered(sample: str) -> set[str]:
+        return {a.what.split()[2] for a in _actions(sample) if a.what.startswith("resource provider")}
+
+    assert "Microsoft.MachineLearningServices" in registered("custom-model-devops")
+    assert "Microsoft.MachineLearningServices" not in registered("minimal")
+    assert {"Microsoft.Consumption", "Microsoft.CostManagement"} <= registered("enterprise")
+    assert {"Microsoft.CognitiveServices", "Microsoft.AppConfiguration", "Microsoft.KeyVault"} <= registered(
+        "minimal"
+    )
+
+
+def test_github_subject_and_reviewers_come_from_the_facts() -> None:
+    found = {a.what: a for a in _actions("enterprise")}
+    credential = found["federated credential github-prod on id-support-agent-deploy-prod"]
+    assert "repo:contoso/app:environment:prod" in _flat(credential)
+    environment = found[
+        "GitHub environment prod: ai-leads, support-operations; deployments from protected branches only"
+    ]
+    assert environment.create.stdin is not None
+    assert environment.create.stdin.data == {
+        "deployment_branch_policy": {"protected_branches": True, "custom_branch_policies": False},
+        "reviewers": [{"type": "Team", "id": 5}, {"type": "User", "id": 6}],
+        "prevent_self_review": True,
+    }
+    assert environment.check.expect == "reviewers=Team:5,User:6 protected_branches=true"
+
+
+def test_service_connections_carry_the_same_checks_as_their_environments() -> None:
+    found = [a.what for a in _actions("custom-model-devops") if a.group == "prod"]
+    for kind in ("approval", "branch control (refs/heads/main)"):
+        assert f"{kind} check on environment prod" in found
+        assert f"{kind} check on service connection azure-fraud-scoring-prod" in found
+    assert "Exclusive Lock check on environment prod" in found
+    dev = [a.what for a in _actions("custom-model-devops") if a.group == "dev"]
+    assert not any(w.startswith("approval") for w in dev)  # dev needs no approval in the spec
+
+
+def test_service_connection_uses_workload_identity_federation() -> None:
+    action = next(
+        a for a in _actions("enterprise") if a.what.startswith("service connection azure-support-agent-prod")
+    )
+    (body,) = action.create.bodies()
+    assert isinstance(body.data, dict)
+    assert body.data["authorization"] == {
+        "scheme": "WorkloadIdentityFederation",
+        "parameters": {
+            "tenantid": FACTS.tenant_id,
+            "serviceprincipalid": Ref(
+                "clientId of id-support-agent-deploy-prod",
+                (
+                    "az",
+                    "identity",
+                    "show",
+                    "--resource-group",
+                    "rg-support-agent-identities",
+                    "--name",
+                    "id-support-agent-deploy-prod",
+                    "--query",
+                    "clientId",
+                    "--output",
+                    "tsv",
+                ),
+            ),
+        },
+    }
+
+
+# -- the role matrix --------------------------------------------------------------------------
+
+# What the generated pipelines do with the deployment identity, and the role that allows it.
+NEEDED = {
+    "deploy infra/main.bicep (subscription deployment)": "custom:deployer",
+    "deploy the stack's resources": roles.CONTRIBUTOR,
+    "assign the roles the Bicep declares": roles.RBAC_ADMINISTRATOR,
+    "publish routing in App Configuration": roles.APP_CONFIGURATION_DATA_OWNER,
+    "read metrics": roles.MONITORING_READER,
+}
+
+
+def _bicep_role_ids() -> set[str]:
+    from generator.targets.bicep.files import ROLES
+
+    text = "".join(p.read_text("utf-8") for p in (REPO / "templates" / "bicep").rglob("*.j2"))
+    keys = set(re.findall(r"roleDefinitions', '\{\{ roles\.(\w+) \}\}'", text))
+    assert keys, "the templates assign roles through roles.<name>"
+    return {ROLES[k] for k in keys}
+
+
+def test_the_rbac_condition_allows_exactly_the_roles_the_bicep_assigns() -> None:
+    assert set(roles.assignable_role_ids()) == _bicep_role_ids()
+    condition = roles.rbac_condition()
+    for role_id in _bicep_role_ids():
+        assert condition.count(role_id) == 2  # write and delete
+    assert roles.RBAC_ADMINISTRATOR not in condition and roles.CONTRIBUTOR not in condition
+    assert all(forbidden not in condition for forbidden in roles.FORBIDDEN)
+
+
+@pytest.mark.parametrize("sample", SAMPLE_NAMES)
+def test_the_role_matrix_grants_what_the_pipelines_need_and_nothing_broader(sample: str) -> None:
+    spec = _spec(sample)
+    for env in spec.environments:
+        rows = roles.grants(spec, env)
+        groups = {s.resource_group for s in env.stacks}
+        for row in rows:
+            assert row.role_id not in roles.FORBIDDEN, row
+            assert row.scope == "subscription" or row.scope in groups, "only its own resource groups"
+            if row.scope == "subscription":
+                assert row.custom and row.role == roles.deployer_role_name(spec), row
+            if row.role_id == roles.RBAC_ADMINISTRATOR:
+                assert row.condition == roles.rbac_condition()
+        by_group = {g: {r.role_id for r in rows if r.scope == g} for g in groups}
+        for group, held in by_group.items():
+            for need, role in NEEDED.items():
+                if not role.startswith("custom:"):
+                    assert role in held, f"{env.name} {group}: {need}"
+            if spec.foundation_models:
+                assert roles.OPENAI_USER in held
+            if spec.agents:
+                assert roles.AZURE_AI_USER in held
+            if spec.custom_models:
+                assert roles.ML_DATA_SCIENTIST in held
+            assert (roles.lock_role_name(spec) in held) == env.production  # the Bicep locks prod only
+        other_groups = {s.resource_group for e in spec.environments if e != env for s in e.stacks}
+        assert not {r.scope for r in rows} & other_groups
+
+
+def test_the_deployer_role_is_deployments_only() -> None:
+    spec = _spec("enterprise")
+    actions_ = roles.deployer_actions(spec)
+    assert all(
+        not a.endswith("/*")
+        or a.startswith(("Microsoft.Resources/deployments", "Microsoft.Consumption/budgets"))
+        for a in actions_
+    )
+    assert "Microsoft.Consumption/budgets/*" in actions_  # enterprise has a budget
+    assert "Microsoft.Consumption/budgets/*" not in roles.deployer_actions(_spec("minimal"))
+    assert "*" not in actions_ and not any(a.startswith("Microsoft.Authorization") for a in actions_)
+    assert roles.LOCK_ACTIONS == ["Microsoft.Authorization/locks/read", "Microsoft.Authorization/locks/write"]
+
+
+def test_every_role_assignment_action_matches_a_matrix_row() -> None:
+    spec = _spec("enterprise")
+    rows = roles.matrix(spec, spec.environments)
+    assigned = [a for a in _actions("enterprise") if a.create.argv[1:4] == ("role", "assignment", "create")]
+    assert len(assigned) == len(rows)
+    constrained = [a for a in assigned if "--condition" in a.create.argv]
+    assert len(constrained) == sum(1 for r in rows if r.condition)
+    for action in constrained:
+        argv = [str(x) for x in action.create.argv]
+        assert argv[argv.index("--condition-version") + 1] == "2.0"
+
+
+# -- quota ----------------------------------------------------------------------------------
+
+
+def test_quota_needs_count_every_colour_and_environment_per_region() -> None:
+    spec = _spec("enterprise")
+    found = {(n.region, n.model): n for n in needs(spec, spec.environments)}
+    # dev 10 + staging 50 (both eastus2; blue-green or canary: two deployments) + prod 200 x 2
+    gpt = found[("eastus2", "gpt-4o")]
+    capacity = spec.model("chat").capacity
+    assert capacity is not None
+    assert gpt.capacity == sum(
+        capacity[e.name] * (1 if e.strategy.type == "direct" else 2)
+        for e in spec.environments
+        if "eastus2" in e.regions
+    )
+    assert found[("swedencentral", "gpt-4o")].environments == ("prod",)
+
+
+def test_quota_problem_message() -> None:
+    spec = _spec("minimal")
+    model = spec.foundation_models[0]
+    offered: tuple[dict[str, object], ...] = (
+        {
+            "model": {
+                "format": "OpenAI",
+                "name": model.model,
+                "version": model.version,
+                "skus": [{"name": model.sku}],
+            }
+        },
+    )
+    usage: tuple[dict[str, object], ...] = (
+        {"name": {"value": f"OpenAI.{model.sku}.{model.model}"}, "currentValue": 7, "limit": 8},
+    )
+    facts = Facts(models=(("eastus2", offered),), usages=(("eastus2", usage),))
+    (message,) = problems(spec, facts, spec.environments)
+    assert message.startswith(f"{model.model} {model.version} {model.sku} has 1 of ")
+    assert message.endswith("free in eastus2 (for dev); ask for quota or pick another region")
+    assert problems(spec, Facts(), spec.environments) == []  # not read: the dry run says so in a note
