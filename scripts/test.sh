@@ -29,4 +29,10 @@ if [ ! -x "$tools/checkov/bin/checkov" ]; then
   "$tools/checkov/bin/python" -m pip install --quiet 'checkov==3.3.30'
 fi
 
+# The real Azure CLI, whose parser checks every `az` line a rehearsal ran (tests/rehearse/azcli.py).
+if [ ! -x "$tools/azure-cli/bin/az" ]; then
+  python -m venv "$tools/azure-cli"
+  "$tools/azure-cli/bin/python" -m pip install --quiet 'azure-cli==2.91.0'
+fi
+
 exec python -m pytest "$@"
