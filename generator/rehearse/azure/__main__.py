@@ -1,0 +1,412 @@
+"""The `az` stand-in: `python -m generator.rehearse.azure ARGS` answers as the Azure CLI would.
+
+State lives in `<ALMGEN_SIM_DIR>/azure.json` (under a file lock); every call is appended to
+`<sim>/az-calls.jsonl` as {"argv", "minute"}. Output: `-o json` (default), `tsv`, `none`, and a
+`--query` subset (dotted paths, `[N]`, `[]`). Errors go to stderr as `ERROR: ...` with az's exit
+codes: 1 failure, 2 bad command line, 3 resource not found.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any
+
+from generator.rehearse.azure import commands as c
+from generator.rehearse.azure import metrics
+from generator.rehearse.azure.store import AzFailure, env_of_group, locked
+from generator.rehearse.world import World, from_environ
+
+GLOBAL = {"--output", "--query", "--only-show-errors", "--debug", "--verbose", "--subscription", "--yes"}
+SWITCHES = {
+    "--yes",
+    "--only-show-errors",
+    "--debug",
+    "--verbose",
+    "--service-principal",
+    "--no-wait",
+    "--allow-no-subscriptions",
+    "--stdout",
+    "--all",
+    "--include-archived",
+}
+MULTI = {"--parameters", "--set"}
+
+
+def _none(world: World, state: dict[str, Any], flags: c.Flags) -> Any:
+    return None
+
+
+def login(world: World, state: dict[str, Any], flags: c.Flags) -> Any:
+    state["login"] = {"at": world.now(), "user": flags.get("--username", "user")}
+    return [{"id": state["subscription"], "tenantId": state["tenant"], "isDefault": True, "state": "Enabled"}]
+
+
+def account_show(world: World, state: dict[str, Any], flags: c.Flags) -> Any:
+    return {
+        "id": state["subscription"],
+        "tenantId": state["tenant"],
+        "name": "rehearsal",
+        "isDefault": True,
+        "user": {"name": (state["login"] or {}).get("user", ""), "type": "servicePrincipal"},
+    }
+
+
+def access_token(world: World, state: dict[str, Any], flags: c.Flags) -> Any:
+    return {"accessToken": "sim-token", "expiresOn": "2099-01-01 00:00:00", "tokenType": "Bearer"}
+
+
+def group_show(world: World, state: dict[str, Any], flags: c.Flags) -> Any:
+    name = c._need(flags, "--name")
+    if name not in state["groups"]:
+        raise AzFailure(f"(ResourceGroupNotFound) Resource group '{name}' could not be found.", 3)
+    return {"name": name, **state["groups"][name]}
+
+
+def group_exists(world: World, state: dict[str, Any], flags: c.Flags) -> Any:
+    return c._need(flags, "--name") in state["groups"]
+
+
+def lock_create(world: World, state: dict[str, Any], flags: c.Flags) -> Any:
+    name = c._need(flags, "--name")
+    item = {"name": name, "level": c._need(flags, "--lock-type"), "group": flags.get("--resource-group")}
+    state["locks"][f"{flags.get('--resource-group')}/{name}"] = item
+    return item
+
+
+def lock_list(world: World, state: dict[str, Any], flags: c.Flags) -> Any:
+    return list(state["locks"].values())
+
+
+def lock_delete(world: World, state: dict[str, Any], flags: c.Flags) -> Any:
+    state["locks"].pop(f"{flags.get('--resource-group')}/{flags.get('--name')}", None)
+
+
+def role_create(world: World, state: dict[str, Any], flags: c.Flags) -> Any:
+    item = {
+        "principalId": flags.get("--assignee-object-id") or flags.get("--assignee"),
+        "roleDefinitionName": c._need(flags, "--role"),
+        "scope": c._need(flags, "--scope"),
+    }
+    if item not in state["roles"]:
+        state["roles"].append(item)
+    return item
+
+
+def role_list(world: World, state: dict[str, Any], flags: c.Flags) -> Any:
+    return state["roles"]
+
+
+def monitor_metrics(world: World, state: dict[str, Any], flags: c.Flags) -> Any:
+    resource = c._need(flags, "--resource")
+    for account in state["accounts"].values():
+        if account["id"].lower() == resource.lower():
+            models = {n: d["tags"].get("model", n) for n, d in account["deployments"].items()}
+            target = {
+                "id": account["id"],
+                "kind": "foundation",
+                "env": env_of_group(state, account["group"]),
+                "region": account["location"],
+                "models": models,
+            }
+            break
+    else:
+        for ws in state["workspaces"].values():
+            for ep in ws["endpoints"].values():
+                if ep["id"].lower() == resource.lower():
+                    target = {
+                        "id": ep["id"],
+                        "kind": "ml",
+                        "env": env_of_group(state, ws["group"]),
+                        "region": ws["location"],
+                        "models": {d: ep["model"] for d in ep["deployments"]},
+                    }
+                    break
+            else:
+                continue
+            break
+        else:
+            raise AzFailure(f"(ResourceNotFound) The Resource '{resource}' was not found.", 3)
+    try:
+        return metrics.metrics_list(world, state, target, flags)
+    except ValueError as exc:
+        raise AzFailure(
+            f"(BadRequest) Failed to find metric configuration for provider, metric name {exc}", 1
+        ) from exc
+
+
+def rest(world: World, state: dict[str, Any], flags: c.Flags) -> Any:
+    """Agents CRUD of a Foundry project: `.../agents[/ID]` with GET, POST, DELETE."""
+    url, method = c._need(flags, "--url", "--uri"), flags.get("--method", "get").lower()
+    agents = state.setdefault("agents", {})
+    base, _, tail = url.partition("/agents")
+    project = agents.setdefault(base, {})
+    agent_id = tail.strip("/").split("?")[0]
+    if method == "get":
+        if not agent_id:
+            return {"data": list(project.values()), "object": "list"}
+        if agent_id not in project:
+            raise AzFailure(f'Not Found({{"error":{{"code":"not_found","message":"Agent {agent_id}"}}}})', 1)
+        return project[agent_id]
+    if method == "delete":
+        project.pop(agent_id, None)
+        return {"id": agent_id, "deleted": True}
+    body = json.loads(flags.get("--body", "{}") or "{}")
+    agent_id = agent_id or f"asst_{len(project) + 1}"
+    project[agent_id] = {**project.get(agent_id, {}), **body, "id": agent_id, "object": "assistant"}
+    return project[agent_id]
+
+
+COMMANDS: dict[tuple[str, ...], tuple[c.Handler, set[str]]] = {
+    ("login",): (
+        login,
+        {
+            "--service-principal",
+            "--username",
+            "--tenant",
+            "--federated-token",
+            "--password",
+            "--allow-no-subscriptions",
+            "--identity",
+        },
+    ),
+    ("account", "set"): (account_show, set()),
+    ("account", "show"): (account_show, set()),
+    ("account", "get-access-token"): (access_token, {"--resource", "--scope"}),
+    ("bicep", "install"): (_none, set()),
+    ("bicep", "build"): (_none, {"--file", "--stdout"}),
+    ("bicep", "build-params"): (_none, {"--file", "--stdout"}),
+    ("bicep", "lint"): (_none, {"--file"}),
+    ("group", "show"): (group_show, {"--name"}),
+    ("group", "exists"): (group_exists, {"--name"}),
+    ("deployment", "sub", "create"): (
+        c.deployment_create,
+        {"--name", "--location", "--template-file", "--parameters"},
+    ),
+    ("deployment", "sub", "what-if"): (
+        c.deployment_what_if,
+        {"--name", "--location", "--template-file", "--parameters", "--result-format", "--no-pretty-print"},
+    ),
+    ("deployment", "sub", "show"): (c.deployment_show, {"--name"}),
+    ("cognitiveservices", "account", "show"): (c.account_show, {"--name", "--resource-group"}),
+    ("cognitiveservices", "account", "deployment", "list"): (
+        c.cs_deployment_list,
+        {"--name", "--resource-group"},
+    ),
+    ("cognitiveservices", "account", "deployment", "show"): (
+        c.cs_deployment_show,
+        {"--name", "--resource-group", "--deployment-name"},
+    ),
+    ("cognitiveservices", "account", "deployment", "create"): (
+        c.cs_deployment_create,
+        {
+            "--name",
+            "--resource-group",
+            "--deployment-name",
+            "--model-format",
+            "--model-name",
+            "--model-version",
+            "--sku-name",
+            "--sku",
+            "--sku-capacity",
+            "--capacity",
+        },
+    ),
+    ("cognitiveservices", "account", "deployment", "delete"): (
+        c.cs_deployment_delete,
+        {"--name", "--resource-group", "--deployment-name"},
+    ),
+    ("cognitiveservices", "model", "list"): (c.cs_model_list, {"--location"}),
+    ("cognitiveservices", "usage", "list"): (c.cs_usage_list, {"--location"}),
+    ("appconfig", "kv", "list"): (
+        c.kv_list,
+        {"--endpoint", "--name", "--auth-mode", "--key", "--label", "--all"},
+    ),
+    ("appconfig", "kv", "show"): (c.kv_show, {"--endpoint", "--name", "--auth-mode", "--key", "--label"}),
+    ("appconfig", "kv", "set"): (
+        c.kv_set,
+        {"--endpoint", "--name", "--auth-mode", "--key", "--label", "--value", "--content-type", "--yes"},
+    ),
+    ("appconfig", "kv", "delete"): (
+        c.kv_delete,
+        {"--endpoint", "--name", "--auth-mode", "--key", "--label", "--yes"},
+    ),
+    ("ml", "online-endpoint", "show"): (c.endpoint_show, {"--name", "--resource-group", "--workspace-name"}),
+    ("ml", "online-endpoint", "list"): (c.endpoint_list, {"--resource-group", "--workspace-name"}),
+    ("ml", "online-endpoint", "update"): (
+        c.endpoint_update,
+        {"--name", "--resource-group", "--workspace-name", "--traffic", "--file", "--set"},
+    ),
+    ("ml", "online-deployment", "list"): (
+        c.od_list,
+        {"--endpoint-name", "--resource-group", "--workspace-name"},
+    ),
+    ("ml", "online-deployment", "show"): (
+        c.od_show,
+        {"--name", "--endpoint-name", "--resource-group", "--workspace-name"},
+    ),
+    ("ml", "online-deployment", "delete"): (
+        c.od_delete,
+        {"--name", "--endpoint-name", "--resource-group", "--workspace-name", "--yes"},
+    ),
+    ("ml", "model", "show"): (c.model_show, {"--name", "--version", "--resource-group", "--workspace-name"}),
+    ("ml", "model", "create"): (
+        c.model_create,
+        {
+            "--name",
+            "--version",
+            "--resource-group",
+            "--workspace-name",
+            "--path",
+            "--type",
+            "--file",
+            "--tags",
+            "--description",
+        },
+    ),
+    ("ml", "model", "update"): (
+        c.model_update,
+        {"--name", "--version", "--resource-group", "--workspace-name", "--set"},
+    ),
+    ("ml", "model", "archive"): (
+        c.model_archive,
+        {"--name", "--version", "--resource-group", "--workspace-name"},
+    ),
+    ("ml", "model", "list"): (
+        c.model_list,
+        {"--name", "--resource-group", "--workspace-name", "--include-archived"},
+    ),
+    ("ml", "job", "create"): (
+        c.job_create,
+        {"--file", "--name", "--resource-group", "--workspace-name", "--set", "--stream"},
+    ),
+    ("ml", "job", "show"): (c.job_show, {"--name", "--resource-group", "--workspace-name"}),
+    ("lock", "create"): (lock_create, {"--name", "--lock-type", "--resource-group", "--resource", "--notes"}),
+    ("lock", "list"): (lock_list, {"--resource-group", "--resource"}),
+    ("lock", "delete"): (lock_delete, {"--name", "--resource-group", "--ids"}),
+    ("role", "assignment", "create"): (
+        role_create,
+        {"--assignee", "--assignee-object-id", "--assignee-principal-type", "--role", "--scope"},
+    ),
+    ("role", "assignment", "list"): (role_list, {"--assignee", "--scope", "--role", "--all"}),
+    ("monitor", "metrics", "list"): (
+        monitor_metrics,
+        {
+            "--resource",
+            "--metric",
+            "--metrics",
+            "--aggregation",
+            "--interval",
+            "--start-time",
+            "--end-time",
+            "--offset",
+            "--filter",
+            "--dimension",
+        },
+    ),
+    ("rest",): (
+        rest,
+        {"--method", "--url", "--uri", "--body", "--headers", "--resource", "--uri-parameters"},
+    ),
+}
+NO_LOGIN = {
+    ("login",),
+    ("bicep", "install"),
+    ("bicep", "build"),
+    ("bicep", "build-params"),
+    ("bicep", "lint"),
+}
+
+
+def parse(argv: list[str]) -> tuple[tuple[str, ...], c.Flags]:
+    words: list[str] = []
+    i = 0
+    while i < len(argv) and not argv[i].startswith("-"):
+        words.append(argv[i])
+        i += 1
+    command = next((k for k in sorted(COMMANDS, key=len, reverse=True) if tuple(words[: len(k)]) == k), None)
+    if command is None or len(words) != len(command):
+        raise AzFailure(f"'{' '.join(words)}' is misspelled or not recognized by the system.", 2)
+    allowed = COMMANDS[command][1] | GLOBAL
+    flags: c.Flags = {}
+    unknown: list[str] = []
+    while i < len(argv):
+        raw = argv[i]
+        name, has_eq, inline = raw.partition("=") if raw.startswith("--") else (raw, "", "")
+        name = c.ALIASES.get(name, name)
+        if not name.startswith("-") or name not in allowed:
+            unknown.append(raw)
+            i += 1
+            continue
+        if has_eq:
+            value = inline
+        elif name in SWITCHES or i + 1 >= len(argv) or argv[i + 1].startswith("--"):
+            value = "true"
+        else:
+            value, i = argv[i + 1], i + 1
+        flags[name] = f"{flags[name]}\u0000{value}" if name in MULTI and name in flags else value
+        i += 1
+    if unknown:
+        raise AzFailure(f"unrecognized arguments: {' '.join(unknown)}", 2)
+    return command, flags
+
+
+def query(value: Any, expression: str) -> Any:
+    """The JMESPath subset callers use: `a.b`, `a[0]`, `a[].b`."""
+    for part in expression.replace("[]", ".[]").split("."):
+        if not part:
+            continue
+        if part == "[]":
+            continue
+        name, _, index = part.partition("[")
+        if name:
+            value = [v.get(name) for v in value] if isinstance(value, list) else (value or {}).get(name)
+        if index:
+            value = value[int(index.rstrip("]"))] if isinstance(value, list) else None
+    return value
+
+
+def render(value: Any, output: str) -> str:
+    if output == "none" or value is None:
+        return ""
+    if output == "tsv":
+        rows = value if isinstance(value, list) else [value]
+        out = []
+        for row in rows:
+            cells = list(row.values()) if isinstance(row, dict) else [row]
+            out.append(
+                "\t".join(
+                    "true" if x is True else "false" if x is False else str(x)
+                    for x in cells
+                    if not isinstance(x, (dict, list))
+                )
+            )
+        return "\n".join(out) + "\n"
+    return json.dumps(value, indent=2) + "\n"
+
+
+def main(argv: list[str]) -> int:
+    world = from_environ()
+    with (world.root / "az-calls.jsonl").open("a", encoding="utf-8") as log:
+        log.write(json.dumps({"argv": argv, "minute": round(world.minutes(), 3)}) + "\n")
+    try:
+        command, flags = parse(argv)
+        with locked(world.azure_file) as state:
+            if command not in NO_LOGIN:
+                login_at = (state.get("login") or {}).get("at")
+                if login_at is None:
+                    raise AzFailure("Please run 'az login' to setup account.", 1)
+                if world.now() - float(login_at) > float(state["loginLifetimeMinutes"]) * 60:
+                    raise AzFailure("AADSTS700024: Client assertion is not within its valid time range.", 1)
+            result = COMMANDS[command][0](world, state, flags)
+        if "--query" in flags:
+            result = query(result, flags["--query"])
+        sys.stdout.write(render(result, flags.get("--output", "json")))
+        return 0
+    except AzFailure as failure:
+        print(f"ERROR: {failure.message}", file=sys.stderr)
+        return failure.code
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
