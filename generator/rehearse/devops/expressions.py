@@ -123,7 +123,7 @@ def truthy(value: Any) -> bool:
         return value != ""
     if isinstance(value, (int, float)):
         return value != 0
-    return bool(value) if isinstance(value, (dict, list)) or value is None else bool(value)
+    return bool(value)
 
 
 def _num(value: Any) -> float:
@@ -141,8 +141,11 @@ def equal(left: Any, right: Any) -> bool:
     """Azure's `eq`: the right side converts to the left side's type; strings ignore case."""
     if isinstance(left, bool):
         if isinstance(right, str):
-            return left == (right.strip().lower() == "true") if right.strip().lower() in (
-                "true", "false") else left == truthy(right)
+            return (
+                left == (right.strip().lower() == "true")
+                if right.strip().lower() in ("true", "false")
+                else left == truthy(right)
+            )
         return left == truthy(right)
     if isinstance(left, (int, float)):
         return _num(left) == _num(right)
@@ -180,7 +183,7 @@ def _format(fmt: Any, *args: Any) -> str:
 
 
 FUNCTIONS: dict[str, Callable[..., Any]] = {
-    "eq": lambda a, b: equal(a, b),
+    "eq": equal,
     "ne": lambda a, b: not equal(a, b),
     "not": lambda a: not truthy(a),
     "and": lambda *a: all(truthy(x) for x in a),
@@ -193,7 +196,9 @@ FUNCTIONS: dict[str, Callable[..., Any]] = {
     "startswith": lambda a, b: to_str(a).lower().startswith(to_str(b).lower()),
     "endswith": lambda a, b: to_str(a).lower().endswith(to_str(b).lower()),
     "format": _format,
-    "join": lambda sep, items: to_str(sep).join(to_str(x) for x in (items if isinstance(items, list) else [items])),
+    "join": lambda sep, items: to_str(sep).join(
+        to_str(x) for x in (items if isinstance(items, list) else [items])
+    ),
     "coalesce": lambda *a: next((x for x in a if x is not None and x != ""), None),
     "converttojson": lambda a: json.dumps(a, indent=2),
     "length": lambda a: len(a) if isinstance(a, (str, list, dict)) else 0,

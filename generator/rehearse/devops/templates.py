@@ -21,9 +21,26 @@ from generator.rehearse.devops.expressions import run, to_str, truthy
 
 _EXPR = re.compile(r"\$\{\{(.*?)\}\}", re.S)
 _WHOLE = re.compile(r"^\s*\$\{\{(.*)\}\}\s*$", re.S)
-_TYPES = {"string", "number", "boolean", "object", "step", "steplist", "job", "joblist", "stage",
-          "stagelist", "deployment", "deploymentlist", "container", "containerlist", "environment",
-          "filepath", "pool", "secureFile".lower()}
+_TYPES = {
+    "string",
+    "number",
+    "boolean",
+    "object",
+    "step",
+    "steplist",
+    "job",
+    "joblist",
+    "stage",
+    "stagelist",
+    "deployment",
+    "deploymentlist",
+    "container",
+    "containerlist",
+    "environment",
+    "filepath",
+    "pool",
+    "secureFile".lower(),
+}
 
 
 class _Loader(yaml.SafeLoader):
@@ -41,7 +58,7 @@ for _tag in ("bool", "int", "float", "null", "timestamp"):
 
 def load(path: Path) -> Any:
     try:
-        return yaml.load(path.read_text("utf-8"), Loader=_Loader)  # noqa: S506 (a SafeLoader)
+        return yaml.load(path.read_text("utf-8"), Loader=_Loader)
     except FileNotFoundError as error:
         raise DevOpsError("template file not found", file=str(path)) from error
     except yaml.YAMLError as error:
@@ -92,13 +109,15 @@ class Expander:
         body = whole.group(1).strip()
         for word in ("elseif", "if", "else", "each", "insert"):
             if body == word or body.startswith(word + " ") or body.startswith(word + "("):
-                return word, body[len(word):].strip()
+                return word, body[len(word) :].strip()
         return "key", body
 
     def _each(self, rest: str, scope: dict[str, Any], file: Path) -> tuple[str, list[Any]]:
         match = re.match(r"^([A-Za-z_]\w*)\s+in\s+(.+)$", rest, re.S)
         if not match:
-            raise DevOpsError(f"${{{{ each {rest} }}}}: expected `each NAME in EXPRESSION`", file=self._rel(file))
+            raise DevOpsError(
+                f"${{{{ each {rest} }}}}: expected `each NAME in EXPRESSION`", file=self._rel(file)
+            )
         items = self._eval(match.group(2), scope, file)
         if isinstance(items, dict):
             return match.group(1), [{"key": k, "value": v} for k, v in items.items()]
@@ -185,8 +204,9 @@ class Expander:
     def include(self, item: dict[str, Any], scope: dict[str, Any], file: Path) -> list[Any]:
         ref = to_str(self.node(item["template"], scope, file))
         if "@" in ref and not ref.endswith("@self"):
-            raise DevOpsError(f"template {ref!r}: templates from other repositories are not supported",
-                              file=self._rel(file))
+            raise DevOpsError(
+                f"template {ref!r}: templates from other repositories are not supported", file=self._rel(file)
+            )
         ref = ref.removesuffix("@self")
         path = (self.repo / ref.lstrip("/")) if ref.startswith("/") else (file.parent / ref)
         passed = self.node(item.get("parameters") or {}, scope, file)
@@ -196,7 +216,9 @@ class Expander:
         params = self.parameters(document.get("parameters"), passed, path)
         body = [k for k in ("stages", "jobs", "steps", "variables") if k in document]
         if len(body) != 1:
-            raise DevOpsError("a template must hold one of stages, jobs, steps, variables", file=self._rel(path))
+            raise DevOpsError(
+                "a template must hold one of stages, jobs, steps, variables", file=self._rel(path)
+            )
         expanded = self.node(document[body[0]], {"parameters": params}, path.resolve())
         return expanded if isinstance(expanded, list) else [expanded]
 
@@ -222,7 +244,9 @@ class Expander:
                 elif "default" in decl:
                     value = self.node(decl["default"], {}, file)
                 else:
-                    raise DevOpsError(f"A value for the '{name}' parameter must be provided.", file=self._rel(file))
+                    raise DevOpsError(
+                        f"A value for the '{name}' parameter must be provided.", file=self._rel(file)
+                    )
                 result[name] = self._typed(name, kind, value, decl.get("values"), file)
             unknown = set(passed) - names
         if unknown:
@@ -239,17 +263,22 @@ class Expander:
             try:
                 number = float(to_str(value))
             except ValueError:
-                raise DevOpsError(f"parameter {name}: {value!r} is not a number", file=self._rel(file)) from None
+                raise DevOpsError(
+                    f"parameter {name}: {value!r} is not a number", file=self._rel(file)
+                ) from None
             value = int(number) if number.is_integer() else number
         elif kind == "string":
             if isinstance(value, (dict, list)):
-                raise DevOpsError(f"parameter {name}: expected a string, got a {type(value).__name__}",
-                                  file=self._rel(file))
+                raise DevOpsError(
+                    f"parameter {name}: expected a string, got a {type(value).__name__}", file=self._rel(file)
+                )
             value = to_str(value)
         elif kind.endswith("list") and value is not None and not isinstance(value, list):
             raise DevOpsError(f"parameter {name}: expected a {kind}", file=self._rel(file))
         if allowed and not any(to_str(value).lower() == to_str(a).lower() for a in allowed):
-            raise DevOpsError(f"parameter {name}: {value!r} is not one of the allowed values", file=self._rel(file))
+            raise DevOpsError(
+                f"parameter {name}: {value!r} is not one of the allowed values", file=self._rel(file)
+            )
         return value
 
 
@@ -276,7 +305,9 @@ class _Warn(dict[str, Any]):
         return True
 
 
-def expand_file(repo: Path, pipeline: str, variables: dict[str, str] | None = None) -> tuple[dict[str, Any], list[str]]:
+def expand_file(
+    repo: Path, pipeline: str, variables: dict[str, str] | None = None
+) -> tuple[dict[str, Any], list[str]]:
     """The fully expanded pipeline and the warnings met while expanding it."""
     path = (repo / pipeline).resolve()
     document = load(path)
@@ -289,11 +320,22 @@ def expand_file(repo: Path, pipeline: str, variables: dict[str, str] | None = No
     params = expander.parameters(document.get("parameters"), {}, path)
     if "extends" in document:
         extends = document["extends"]
-        body = expander.include({"template": extends.get("template"), "parameters": extends.get("parameters")},
-                                {"parameters": params}, path)
-        key = "stages" if body and isinstance(body[0], dict) and "stage" in body[0] else (
-            "jobs" if body and isinstance(body[0], dict) and ("job" in body[0] or "deployment" in body[0])
-            else "steps")
+        body = expander.include(
+            {"template": extends.get("template"), "parameters": extends.get("parameters")},
+            {"parameters": params},
+            path,
+        )
+        key = (
+            "stages"
+            if body and isinstance(body[0], dict) and "stage" in body[0]
+            else (
+                "jobs"
+                if body and isinstance(body[0], dict) and ("job" in body[0] or "deployment" in body[0])
+                else "steps"
+            )
+        )
         document = {**{k: v for k, v in document.items() if k != "extends"}, key: body}
-    result = expander.node({k: v for k, v in document.items() if k != "parameters"}, {"parameters": params}, path)
+    result = expander.node(
+        {k: v for k, v in document.items() if k != "parameters"}, {"parameters": params}, path
+    )
     return result, expander.warnings
