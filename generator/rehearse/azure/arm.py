@@ -23,7 +23,7 @@ import signal
 from pathlib import Path
 from typing import Any
 
-from generator.rehearse.azure import bicepparam
+from generator.rehearse.azure import bicepparam, metrics
 from generator.rehearse.azure.store import AzFailure, group_id, unique_string
 from generator.rehearse.world import World
 
@@ -48,7 +48,9 @@ def _params(files: list[str]) -> dict[str, Any]:
     return params
 
 
-def _stack_resources(state: dict[str, Any], params: dict[str, Any], stack: dict[str, Any]) -> dict[str, Any]:
+def _stack_resources(
+    world: World | None, state: dict[str, Any], params: dict[str, Any], stack: dict[str, Any]
+) -> dict[str, Any]:
     """Create or update one region's resources; its outputs."""
     service, env = str(params["serviceName"]), str(params["environmentName"])
     suffix, group, location = str(stack["suffix"]), str(stack["resourceGroup"]), str(stack["location"])
@@ -111,6 +113,12 @@ def _stack_resources(state: dict[str, Any], params: dict[str, Any], stack: dict[
         put(f"almgen:active:{route['model']}", active.get(route["model"], route["initialDeployment"]))
         canary = canaries.get(route["model"], {"deployment": "", "percent": 0})
         put(f"almgen:canary:{route['model']}", json.dumps(canary, separators=(",", ":")), "application/json")
+        if world is not None:
+            serving = active.get(route["model"], route["initialDeployment"])
+            shares = {serving: 100}
+            if canary.get("deployment") and int(canary.get("percent") or 0) > 0:
+                shares = {serving: 100 - int(canary["percent"]), canary["deployment"]: int(canary["percent"])}
+            metrics.record_shares(world, state, env, location, route["model"], shares=shares)
     vault = f"kv-{service[:10]}-{suffix[:8]}-{unique}"[:24]
     state["vaults"][vault] = {"group": group, "uri": f"https://{vault}.vault.azure.net/"}
     if params.get("enableDeleteLock"):
@@ -128,7 +136,7 @@ def _stack_resources(state: dict[str, Any], params: dict[str, Any], stack: dict[
         "appConfigurationEndpoint": store_endpoint,
         "keyVaultUri": f"https://{vault}.vault.azure.net/",
     }
-    custom = params.get("customModels")
+    custom = params.get("customModels", [] if params.get("_hasCustomModels") else None)
     if custom is not None:
         ws_name = f"mlw-{service}-{suffix}"
         ws = state["workspaces"].setdefault(f"{group}/{ws_name}", {"endpoints": {}, "models": {}, "jobs": {}})
@@ -167,8 +175,18 @@ def _stack_resources(state: dict[str, Any], params: dict[str, Any], stack: dict[
     return outputs
 
 
-def create(world: World, state: dict[str, Any], name: str, location: str, files: list[str]) -> dict[str, Any]:
+def _template_params(template: str, files: list[str]) -> dict[str, Any]:
     params = _params(files)
+    path = Path(template)
+    if path.exists() and "param customModels" in path.read_text("utf-8"):
+        params["_hasCustomModels"] = True
+    return params
+
+
+def create(
+    world: World, state: dict[str, Any], name: str, location: str, files: list[str], template: str = ""
+) -> dict[str, Any]:
+    params = _template_params(template, files)
     env = str(params.get("environmentName", ""))
     before = json.dumps({k: state[k] for k in ("groups", "accounts", "stores", "workspaces")}, sort_keys=True)
     faults = [f for f in world.faults() if f.get("env") == env]
@@ -190,7 +208,7 @@ def create(world: World, state: dict[str, Any], name: str, location: str, files:
                 f"provisioning state 'Failed'.\"}}]}}",
                 1,
             )
-        outputs.append(_stack_resources(state, params, stack))
+        outputs.append(_stack_resources(world, state, params, stack))
     after = json.dumps({k: state[k] for k in ("groups", "accounts", "stores", "workspaces")}, sort_keys=True)
     changed = before != after
     state["events"].append(
@@ -204,7 +222,7 @@ def create(world: World, state: dict[str, Any], name: str, location: str, files:
         "properties": {
             "provisioningState": "Succeeded",
             "outputs": {"stacks": {"type": "Array", "value": outputs}},
-            "parameters": {k: {"value": v} for k, v in params.items()},
+            "parameters": {k: {"value": v} for k, v in params.items() if not k.startswith("_")},
         },
     }
     state["deployments"][name] = deployment
@@ -219,13 +237,13 @@ def show(state: dict[str, Any], name: str) -> dict[str, Any]:
 
 
 def what_if(
-    world: World, state: dict[str, Any], name: str, location: str, files: list[str]
+    world: World, state: dict[str, Any], name: str, location: str, files: list[str], template: str = ""
 ) -> dict[str, Any]:
-    params = _params(files)
+    params = _template_params(template, files)
     trial = json.loads(json.dumps(state))
     changes: list[dict[str, Any]] = []
     for stack in params.get("stacks") or []:
-        _stack_resources(trial, params, stack)
+        _stack_resources(None, trial, params, stack)
     for kind in ("groups", "accounts", "stores", "workspaces"):
         for key, value in trial[kind].items():
             old = state[kind].get(key)

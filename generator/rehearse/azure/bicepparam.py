@@ -2,12 +2,13 @@
 
 Supported: `using '...'`, `param NAME = VALUE` with VALUE a string ('...' with \\' escapes), a number,
 `true`/`false`/`null`, an array `[ ... ]` (items on separate lines or comma-separated), an object
-`{ key: value ... }` (keys bare or quoted), and `readEnvironmentVariable('X', 'default')`, which
+`{ key: value ... }` (keys bare or quoted), `json('literal')`, and `readEnvironmentVariable('X', 'default')`, which
 reads X from the given environment. `//` and `/* */` comments are skipped.
 """
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Mapping
 from typing import Any
@@ -102,6 +103,11 @@ class _Parser:
                 if found is None and default is None:
                     raise BicepParamError(f"environment variable {name} is not set and has no default")
                 return found if found is not None else default
+            if text == "json":
+                self.expect("(")
+                inner = self.value()
+                self.expect(")")
+                return json.loads(str(inner))
             raise BicepParamError(f"unsupported expression {text!r}")
         if text == "[":
             items: list[Any] = []

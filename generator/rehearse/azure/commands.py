@@ -49,12 +49,26 @@ def _need(flags: Flags, *names: str) -> str:
 # ---- deployments ---------------------------------------------------------------------------------
 def deployment_create(world: World, state: dict[str, Any], flags: Flags) -> Any:
     files = flags.get("--parameters", "").split("\u0000") if flags.get("--parameters") else []
-    return arm.create(world, state, _need(flags, "--name"), _need(flags, "--location"), files)
+    return arm.create(
+        world,
+        state,
+        _need(flags, "--name"),
+        _need(flags, "--location"),
+        files,
+        flags.get("--template-file", ""),
+    )
 
 
 def deployment_what_if(world: World, state: dict[str, Any], flags: Flags) -> Any:
     files = flags.get("--parameters", "").split("\u0000") if flags.get("--parameters") else []
-    return arm.what_if(world, state, flags.get("--name", ""), _need(flags, "--location"), files)
+    return arm.what_if(
+        world,
+        state,
+        flags.get("--name", ""),
+        _need(flags, "--location"),
+        files,
+        flags.get("--template-file", ""),
+    )
 
 
 def deployment_show(world: World, state: dict[str, Any], flags: Flags) -> Any:
