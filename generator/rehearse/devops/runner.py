@@ -31,6 +31,7 @@ from generator.rehearse.devops.results import (
     StageResult,
 )
 from generator.rehearse.devops.templates import expand_file
+from generator.rehearse.devops.tools import write_tools
 from generator.rehearse.world import World
 
 MAX_JOB_MINUTES = 360  # hosted agents: timeoutInMinutes 0 means this
@@ -341,6 +342,7 @@ class _Run:
                 cancel_at=lambda: self.cancel_time,
                 service_connections=self.r.options["service_connections"],
                 timeout_minutes=timeout,
+                tools=write_tools(root / "tools"),
                 cancel_timeout_minutes=cancel_timeout,
             )
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import re
 import shutil
 import signal
@@ -59,6 +60,7 @@ class JobContext:
     timed_out: bool = False
     message: str = ""
     hook_prefix: str = ""
+    tools: Path | None = None  # python, pip, almgen shims (generator.rehearse.devops.tools)
     timeout_minutes: float = 60
     cancel_timeout_minutes: float = 5
     grace: float | None = None  # after a cancel or timeout: the end of cancelTimeoutInMinutes
@@ -78,6 +80,11 @@ class JobContext:
             if name not in self.secrets:
                 env[re.sub(r"[.\s]", "_", name).upper()] = value
         env["HOME"] = str(self.workspace / "_home")
+        if self.tools is not None:
+            pip_bin = self.workspace / "_pipbin"
+            env["ALMGEN_PIP_BIN"] = str(pip_bin)
+            first, _, rest = env["PATH"].partition(os.pathsep)
+            env["PATH"] = os.pathsep.join([first, str(self.tools), str(pip_bin), rest])
         for name, value in (step_env or {}).items():
             env[str(name)] = self.macro(to_str(value))
         return env
@@ -158,8 +165,6 @@ def run_bash(
             try:
                 code = proc.wait(timeout=600)
             except subprocess.TimeoutExpired:
-                import os
-
                 os.killpg(proc.pid, signal.SIGKILL)
                 code = proc.wait()
     finally:
