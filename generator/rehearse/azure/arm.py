@@ -184,7 +184,7 @@ def _template_params(template: str, files: list[str]) -> dict[str, Any]:
 
 
 def create(
-    world: World, state: dict[str, Any], name: str, location: str, files: list[str], template: str = ""
+    world: World, state: dict[str, Any], name: str, location: str, *, files: list[str], template: str = ""
 ) -> dict[str, Any]:
     params = _template_params(template, files)
     env = str(params.get("environmentName", ""))
@@ -237,7 +237,7 @@ def show(state: dict[str, Any], name: str) -> dict[str, Any]:
 
 
 def what_if(
-    world: World, state: dict[str, Any], name: str, location: str, files: list[str], template: str = ""
+    world: World, state: dict[str, Any], name: str, location: str, *, files: list[str], template: str = ""
 ) -> dict[str, Any]:
     params = _template_params(template, files)
     trial = json.loads(json.dumps(state))

@@ -2,8 +2,9 @@
 
 Supported: `using '...'`, `param NAME = VALUE` with VALUE a string ('...' with \\' escapes), a number,
 `true`/`false`/`null`, an array `[ ... ]` (items on separate lines or comma-separated), an object
-`{ key: value ... }` (keys bare or quoted), `json('literal')`, and `readEnvironmentVariable('X', 'default')`, which
-reads X from the given environment. `//` and `/* */` comments are skipped.
+`{ key: value ... }` (keys bare or quoted), `json('literal')`, and
+`readEnvironmentVariable('X', 'default')`, which reads X from the given environment.
+`//` and `/* */` comments are skipped.
 """
 
 from __future__ import annotations

@@ -54,8 +54,8 @@ def deployment_create(world: World, state: dict[str, Any], flags: Flags) -> Any:
         state,
         _need(flags, "--name"),
         _need(flags, "--location"),
-        files,
-        flags.get("--template-file", ""),
+        files=files,
+        template=flags.get("--template-file", ""),
     )
 
 
@@ -66,8 +66,8 @@ def deployment_what_if(world: World, state: dict[str, Any], flags: Flags) -> Any
         state,
         flags.get("--name", ""),
         _need(flags, "--location"),
-        files,
-        flags.get("--template-file", ""),
+        files=files,
+        template=flags.get("--template-file", ""),
     )
 
 
