@@ -115,6 +115,7 @@ class _Run:
         self.world = world
         self.previous = previous
         self.cancel_time: float | None = None
+        self.current: StageResult | None = None
         self.approved: set[str] = set(result.options.get("approved", []))
 
     @property
@@ -186,6 +187,7 @@ class _Run:
     def stage(self, stage: dict[str, Any], attempt: int, prev: StageResult | None) -> StageResult:
         name = _name(stage)
         out = StageResult(name, SUCCEEDED, attempt)
+        self.current = out
         variables = self._base_vars()
         variables.update(_variables(stage.get("variables"), self.r.warnings))
         variables.update({"System.StageName": name, "System.StageAttempt": str(attempt)})
@@ -265,18 +267,11 @@ class _Run:
     ) -> JobResult:
         sname, jname = _name(stage), _name(job)
         env = _environment(job)
+        done = self.current.jobs if self.current is not None else {}
         dependencies = {
-            d: {
-                "result": results.get(d, SKIPPED),
-                "outputs": self.r.stages.get(sname, StageResult(sname, ""))
-                .jobs.get(d, JobResult(sname, d, ""))
-                .outputs,
-            }
+            d: {"result": results.get(d, SKIPPED), "outputs": done[d].outputs if d in done else {}}
             for d in deps
         }
-        dependencies.update(
-            {d: {"result": results[d], "outputs": self._outputs(sname, d)} for d in deps if d in results}
-        )
         names = {
             "variables": stage_vars,
             "dependencies": dependencies,
@@ -349,10 +344,6 @@ class _Run:
         result, step_results, outputs, message = run_job(job, make_ctx)
         self.world.record("job", stage=sname, job=jname, result=result, attempt=attempt, message=message)
         return JobResult(sname, jname, result, attempt, step_results, outputs, message, env)
-
-    def _outputs(self, stage: str, job: str) -> dict[str, str]:
-        current = self.r.stages.get(stage)
-        return current.jobs[job].outputs if current and job in current.jobs else {}
 
 
 def run_pipeline(
