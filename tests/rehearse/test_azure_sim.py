@@ -162,6 +162,23 @@ def test_deploy_outputs_match_main_bicep_and_recreate_is_a_no_op(
         str(folder / f"infra/env/{env}.bicepparam"),
     )
     assert {c["changeType"] for c in whatif["changes"]} == {"NoChange"}
+    az_ok(
+        world,
+        "deployment",
+        "sub",
+        "what-if",
+        "--name",
+        "d1",
+        "--location",
+        "eastus2",
+        "--template-file",
+        str(folder / "infra/main.bicep"),
+        "--parameters",
+        str(folder / f"infra/env/{env}.bicepparam"),
+        "--exclude-change-types",
+        "NoChange",
+        "Ignore",
+    )
     deploy(world, folder, env)
     events = [e for e in world.timeline() if e["kind"] == "azure-deployment"]
     assert [e["changed"] for e in events] == [True, False]
@@ -388,6 +405,82 @@ def test_traffic_state_reads_the_sim(world: World, generated: dict[str, Path], t
     state = json.loads(done.stdout)
     assert state["active"] == {"chat": "chat-blue", "embeddings": "embeddings-blue"}
     assert state["versions"]["chat-blue"] == "2024-11-20"
+
+
+def test_custom_model_canary_breach_restores_the_endpoint_traffic(
+    tmp_path: Path, generated: dict[str, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    folder = generated["custom-model-devops"]
+    world = World.create(tmp_path / "w")
+    az_ok(world, *LOGIN)
+    first = deploy(world, folder, "prod")["stacks"]["value"][0]
+    model = first["onlineEndpoints"][0]["model"]
+    fault = {
+        "kind": "metric",
+        "env": "prod",
+        "model": model,
+        "metric": "error-rate",
+        "value": 20.0,
+        "step": 1,
+    }
+    (world.faults_file).write_text(json.dumps([fault]), "utf-8")
+    live = {
+        "ml": [
+            {"model": e["model"], "colour": c, "version": v, "live": c == "blue"}
+            for e in first["onlineEndpoints"]
+            for c, v in (("blue", "1"), ("green", "2"))
+        ]
+    }
+    outputs = deploy(world, folder, "prod", live=json.dumps(live))
+    for stack in outputs["stacks"]["value"]:
+        for endpoint in stack["onlineEndpoints"]:
+            az_ok(
+                world,
+                "ml",
+                "online-endpoint",
+                "update",
+                "--name",
+                endpoint["name"],
+                "-g",
+                stack["resourceGroup"],
+                "-w",
+                stack["workspaceName"],
+                "--traffic",
+                "blue=100",
+            )
+    before = traffic_snapshot(world)
+    path = tmp_path / "outputs.json"
+    path.write_text(json.dumps(outputs), "utf-8")
+    for key, value in world.environ().items():
+        monkeypatch.setenv(key, value)
+    code = traffic.main(
+        [
+            "canary",
+            "--outputs",
+            str(path),
+            "--env",
+            "prod",
+            "--model",
+            model,
+            "--kind",
+            "custom",
+            "--to",
+            "green",
+            "--steps",
+            "10,100",
+            "--bake-minutes",
+            "5",
+            "--error-rate-percent",
+            "5",
+        ],
+        sleep=lambda seconds: _advance(world, seconds),
+    )
+    assert code == 1
+    after = traffic_snapshot(world)
+    assert after == before
+    region = next(iter(after["environments"]["prod"].values()))
+    assert region["models"][model]["shares"] == {"blue": 100}
+    CALLS.extend(json.loads(x)["argv"] for x in (world.root / "az-calls.jsonl").read_text().splitlines())
 
 
 @pytest.mark.slow

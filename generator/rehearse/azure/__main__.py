@@ -30,7 +30,7 @@ SWITCHES = {
     "--all",
     "--include-archived",
 }
-MULTI = {"--parameters", "--set"}
+MULTI = {"--parameters", "--set", "--tags", "--exclude-change-types"}  # take several values
 
 
 def _none(world: World, state: dict[str, Any], flags: c.Flags) -> Any:
@@ -185,7 +185,15 @@ COMMANDS: dict[tuple[str, ...], tuple[c.Handler, set[str]]] = {
     ),
     ("deployment", "sub", "what-if"): (
         c.deployment_what_if,
-        {"--name", "--location", "--template-file", "--parameters", "--result-format", "--no-pretty-print"},
+        {
+            "--name",
+            "--location",
+            "--template-file",
+            "--parameters",
+            "--result-format",
+            "--no-pretty-print",
+            "--exclude-change-types",
+        },
     ),
     ("deployment", "sub", "show"): (c.deployment_show, {"--name"}),
     ("cognitiveservices", "account", "show"): (c.account_show, {"--name", "--resource-group"}),
@@ -344,6 +352,8 @@ def parse(argv: list[str]) -> tuple[tuple[str, ...], c.Flags]:
             value = "true"
         else:
             value, i = argv[i + 1], i + 1
+            while name in MULTI and i + 1 < len(argv) and not argv[i + 1].startswith("-"):
+                value, i = f"{value}\u0000{argv[i + 1]}", i + 1
         flags[name] = f"{flags[name]}\u0000{value}" if name in MULTI and name in flags else value
         i += 1
     if unknown:
