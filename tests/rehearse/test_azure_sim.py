@@ -317,6 +317,64 @@ def test_appconfig_ml_locks_roles_rest(world: World, generated: dict[str, Path])
     assert made["name"] == "helper"
 
 
+def test_concurrent_calls_lose_no_write(world: World, generated: dict[str, Path]) -> None:
+    az_ok(world, *LOGIN)
+    stack = deploy(
+        world,
+        generated["minimal"],
+        "prod"
+        if (generated["minimal"] / "infra/env/prod.bicepparam").exists()
+        else sorted(p.stem for p in (generated["minimal"] / "infra/env").glob("*.bicepparam"))[0],
+    )
+    endpoint = stack["stacks"]["value"][0]["appConfigurationEndpoint"]
+    environ = world.environ()
+    runs = [
+        subprocess.Popen(
+            [
+                str(world.bin / "az"),
+                "appconfig",
+                "kv",
+                "set",
+                "--endpoint",
+                endpoint,
+                "--auth-mode",
+                "login",
+                "--key",
+                f"k:{n}",
+                "--label",
+                "x",
+                "--value",
+                str(n),
+                "--yes",
+                "-o",
+                "none",
+            ],
+            env=environ,
+        )
+        for n in range(8)
+    ]
+    assert [run.wait() for run in runs] == [0] * 8
+    listed = az(
+        world,
+        "appconfig",
+        "kv",
+        "list",
+        "--endpoint",
+        endpoint,
+        "--auth-mode",
+        "login",
+        "--label",
+        "x",
+        "--key",
+        "k:*",
+        "--query",
+        "[].value",
+        "-o",
+        "tsv",
+    )
+    assert sorted(listed.stdout.split()) == [str(n) for n in range(8)]
+
+
 # ---- traffic and metrics -------------------------------------------------------------------------
 def _advance(world: World, seconds: float) -> None:
     world.advance(seconds)
