@@ -262,6 +262,14 @@ def test_appconfig_ml_locks_roles_rest(world: World, generated: dict[str, Path])
     assert az_ok(world, "ml", "online-endpoint", "show", "--name", endpoint, *scope)["traffic"] == {}
     done = az(world, "ml", "online-endpoint", "update", "--name", endpoint, *scope, "--traffic", "blue=100")
     assert done.returncode == 1 and "does not exist" in done.stderr
+    spec = world.root / "deployment.yml"
+    spec.write_text(f"name: blue\nendpoint_name: {endpoint}\nmodel: azureml:m:1\n", "utf-8")
+    az_ok(world, "ml", "online-deployment", "create", "--file", str(spec), *scope, "--all-traffic")
+    assert az_ok(world, "ml", "online-endpoint", "show", "--name", endpoint, *scope)["traffic"] == {
+        "blue": 100
+    }
+    listed = az_ok(world, "ml", "online-deployment", "list", "--endpoint-name", endpoint, *scope)
+    assert [(d["name"], d["model"]) for d in listed] == [("blue", "azureml:m:1")]
     az_ok(world, "ml", "model", "create", "--name", "m", "--version", "1", "--path", "x", *scope)
     az_ok(world, "ml", "model", "update", "--name", "m", "--version", "1", *scope, "--set", "tags.stage=prod")
     assert az_ok(world, "ml", "model", "show", "--name", "m", "--version", "1", *scope)["tags"] == {

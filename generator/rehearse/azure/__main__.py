@@ -253,6 +253,33 @@ COMMANDS: dict[tuple[str, ...], tuple[c.Handler, set[str]]] = {
         c.od_show,
         {"--name", "--endpoint-name", "--resource-group", "--workspace-name"},
     ),
+    ("ml", "online-deployment", "create"): (
+        c.od_create,
+        {
+            "--name",
+            "--endpoint-name",
+            "--resource-group",
+            "--workspace-name",
+            "--file",
+            "--set",
+            "--all-traffic",
+            "--no-wait",
+            "--skip-script-validation",
+        },
+    ),
+    ("ml", "online-deployment", "update"): (
+        c.od_create,
+        {
+            "--name",
+            "--endpoint-name",
+            "--resource-group",
+            "--workspace-name",
+            "--file",
+            "--set",
+            "--no-wait",
+            "--skip-script-validation",
+        },
+    ),
     ("ml", "online-deployment", "delete"): (
         c.od_delete,
         {"--name", "--endpoint-name", "--resource-group", "--workspace-name", "--yes"},

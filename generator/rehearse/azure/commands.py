@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from fnmatch import fnmatchcase
+from pathlib import Path
 from typing import Any
 
 from generator.rehearse.azure import arm, metrics
@@ -291,6 +292,35 @@ def od_show(world: World, state: dict[str, Any], flags: Flags) -> Any:
     if name not in ep["deployments"]:
         raise AzFailure(f"(UserError) Resource not found: online deployment '{name}'.", 3)
     return ep["deployments"][name]
+
+
+def od_create(world: World, state: dict[str, Any], flags: Flags) -> Any:
+    """Create or update a deployment from `--file` (its `name`, `endpoint_name`, `model`) and flags."""
+    spec: dict[str, Any] = {}
+    if flags.get("--file"):
+        from ruamel.yaml import YAML
+
+        path = Path(flags["--file"])
+        if not path.exists():
+            raise AzFailure(f"File {path} does not exist.", 1)
+        loaded = YAML(typ="safe").load(path.read_text("utf-8"))
+        spec = loaded if isinstance(loaded, dict) else {}
+    for assignment in flags.get("--set", "").split("\u0000"):
+        key, _, value = assignment.partition("=")
+        if key:
+            spec[key] = value
+    flags = {**flags, "--endpoint-name": flags.get("--endpoint-name") or str(spec.get("endpoint_name", ""))}
+    flags["--name"] = flags.get("--name") or str(spec.get("name", ""))
+    ep, name = _endpoint(state, flags, "--endpoint-name"), _need(flags, "--name")
+    stored = ep["_ws"]["endpoints"][ep["name"]]
+    item = stored["deployments"].setdefault(
+        name, {"name": name, "endpoint_name": ep["name"], "provisioning_state": "Succeeded"}
+    )
+    if spec.get("model"):
+        item["model"] = str(spec["model"])
+    if flags.get("--all-traffic"):
+        endpoint_update(world, state, {**flags, "--name": ep["name"], "--traffic": f"{name}=100"})
+    return item
 
 
 def od_delete(world: World, state: dict[str, Any], flags: Flags) -> Any:
