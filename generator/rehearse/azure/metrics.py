@@ -1,87 +1,172 @@
-"""Azure Monitor metrics of model deployments, from the traffic they get and the injected faults.
+"""`az monitor metrics list`: per-deployment traffic a scenario scripts over simulated time.
 
-A deployment's share of a model's traffic in a region comes from the App Configuration
-routing keys (almgen:active:<model>, almgen:canary:<model>); requests are BASE_RPM per region
-times that share. Healthy: ERROR_RATE percent 5xx and LATENCY_MS. A fault
-`{"kind": "metric", "env", "model", "metric": "error-rate"|"latency-p95", "value", "step"}` sets
-the value for the model's candidate once the rollout gave it traffic `step` times.
+Baseline: REQUESTS_PER_MINUTE requests a minute per model and region, split by each deployment's
+share at that minute (foundation models: the App Configuration keys `almgen:active:<model>` and
+`almgen:canary:<model>`; custom models: the online endpoint's traffic map), BASELINE_ERROR_PERCENT
+5xx, BASELINE_LATENCY_MS latency. A metric fault `{"kind": "metric", "env", "model", "metric",
+"value", "step"}` sets the candidate's error rate or latency to `value` from the moment it received
+more traffic for the `step`-th time. The window's length is taken from --start-time/--end-time and
+ends at the simulated now (callers compute their window from the wall clock).
 """
 
 from __future__ import annotations
 
-import json
-from dataclasses import dataclass
+import re
+from datetime import datetime, timezone
 from typing import Any
 
-BASE_RPM = 120.0
-ERROR_RATE = 0.5
-LATENCY_MS = 700.0
+from generator.rehearse.world import START, World
+
+REQUESTS_PER_MINUTE = 200.0
+BASELINE_ERROR_PERCENT = 0.5
+BASELINE_LATENCY_MS = 450.0
+
+FOUNDATION = {
+    "requests": "AzureOpenAIRequests",
+    "status": "StatusCode",
+    "latency": "AzureOpenAITimeToResponse",
+    "by": "ModelDeploymentName",
+}
+ML = {
+    "requests": "RequestsPerMinute",
+    "status": "statusCodeClass",
+    "latency": "RequestLatency_P95",
+    "by": "deployment",
+}
 
 
-def share(store: dict[str, Any], env: str, model: str, deployment: str) -> float:
-    keys = store["keys"]
-    active = keys.get(f"almgen:active:{model}\u0000{env}", {}).get("value")
-    canary = json.loads(keys.get(f"almgen:canary:{model}\u0000{env}", {}).get("value") or "{}")
-    percent = int(canary.get("percent") or 0)
-    if canary.get("deployment") == deployment and percent:
-        return float(percent)
-    if active == deployment:
-        return 100.0 - (percent if canary.get("deployment") not in (None, "", active) else 0)
-    return 0.0
+def record_shares(
+    world: World, state: dict[str, Any], env: str, region: str, model: str, *, shares: dict[str, int]
+) -> None:
+    """Note a traffic change; a deployment whose share grows takes one more rollout step."""
+    history = [t for t in state["traffic"] if (t["env"], t["region"], t["model"]) == (env, region, model)]
+    before = history[-1]["shares"] if history else {}
+    minute = round(world.minutes(), 3)
+    if shares == before:
+        return
+    state["traffic"].append(
+        {"minute": minute, "env": env, "region": region, "model": model, "shares": shares}
+    )
+    for deployment, share in shares.items():
+        if share > int(before.get(deployment, 0)) and before:
+            key = f"{env}/{model}/{deployment}"
+            steps = state["steps"].setdefault(key, [])
+            if not steps or steps[-1] != minute:
+                steps.append(minute)
+    world.record("azure-traffic", env=env, region=region, model=model, shares=shares)
+
+
+def _share_at(state: dict[str, Any], env: str, region: str, model: str, minute: float) -> dict[str, int]:
+    current: dict[str, int] = {}
+    for item in state["traffic"]:
+        if (item["env"], item["region"], item["model"]) == (env, region, model) and item["minute"] <= minute:
+            current = item["shares"]
+    return current
 
 
 def _fault_value(
-    faults: list[dict[str, Any]], rollout: dict[str, Any], env: str, model: str, metric: str
-) -> Any:
-    for fault in faults:
-        if (fault.get("kind"), fault.get("env"), fault.get("model"), fault.get("metric")) == (
-            "metric",
-            env,
-            model,
-            metric,
-        ) and int(rollout.get("steps", 0)) >= int(fault.get("step", 1)):
-            return float(fault["value"])
-    return None
+    world: World, state: dict[str, Any], *, env: str, model: str, deployment: str, metric: str, minute: float
+) -> float | None:
+    value = None
+    for fault in world.faults():
+        if fault.get("kind") != "metric" or fault.get("env") != env or fault.get("model") != model:
+            continue
+        if fault.get("metric") != metric:
+            continue
+        steps = state["steps"].get(f"{env}/{model}/{deployment}") or []
+        step = int(fault.get("step", 1))
+        if len(steps) >= step and minute >= steps[step - 1]:
+            value = float(fault["value"])
+    return value
 
 
-@dataclass(frozen=True)
-class Query:
-    metric: str
-    filter_: str  # OData: ModelDeploymentName eq '<deployment>' [and ...]
-    minutes: float
+def _parse_time(text: str) -> float:
+    return datetime.fromisoformat(text.replace("Z", "+00:00")).replace(tzinfo=timezone.utc).timestamp()
 
 
-def series(
-    state: dict[str, Any], faults: list[dict[str, Any]], account: str, query: Query
-) -> list[dict[str, Any]]:
-    """The `timeseries` of one metric for the deployment the OData filter names."""
-    metric, filter_, minutes = query.metric, query.filter_, query.minutes
-    info = state["accounts"][account]
-    env, region = info["environment"], info["region"]
-    deployment = filter_.split("'")[1] if "'" in filter_ else ""
-    model = info["deployments"].get(deployment, {}).get("model", "")
-    store = next(
-        (s for s in state["stores"].values() if (s["environment"], s["region"]) == (env, region)), None
-    )
-    traffic = share(store, env, model, deployment) if store else 0.0
-    rollout = state["rollouts"].get(f"{env}/{region}/{model}", {})
-    candidate = rollout.get("candidate") == deployment
-    if metric == "AzureOpenAIRequests":
-        total = BASE_RPM * traffic / 100.0 * minutes
-        rate = (_fault_value(faults, rollout, env, model, "error-rate") if candidate else None) or ERROR_RATE
-        errors = round(total * rate / 100.0)
-        return [
-            _one("StatusCode", "200", total - errors, "total"),
-            _one("StatusCode", "500", errors, "total"),
-        ]
-    latency = (_fault_value(faults, rollout, env, model, "latency-p95") if candidate else None) or LATENCY_MS
-    return [{"metadatavalues": [], "data": [{"average": latency if traffic else None}]}]
+def _filter(text: str) -> dict[str, str]:
+    return {m.group(1).lower(): m.group(2) for m in re.finditer(r"(\w+) eq '((?:[^']|'')*)'", text or "")}
 
 
-def _one(dimension: str, value: str, count: float, aggregation: str) -> dict[str, Any]:
+def metrics_list(
+    world: World, state: dict[str, Any], target: dict[str, Any], flags: dict[str, str]
+) -> dict[str, Any]:
+    """The answer for one resource (`target`: {"id", "kind": "foundation"|"ml", "env", "region",
+    "models": {deployment: model}})."""
+    names = FOUNDATION if target["kind"] == "foundation" else ML
+    metric = flags.get("--metric", flags.get("--metrics", ""))
+    if metric not in (names["requests"], names["latency"]):
+        raise ValueError(metric)
+    minutes = 5
+    if flags.get("--start-time") and flags.get("--end-time"):
+        span = _parse_time(flags["--end-time"]) - _parse_time(flags["--start-time"])
+        minutes = max(1, round(span / 60))
+    elif flags.get("--offset", "").startswith("PT") and flags["--offset"].endswith("M"):
+        minutes = int(flags["--offset"][2:-1])
+    wanted = _filter(flags.get("--filter", "")).get(names["by"].lower())
+    now_minute = world.minutes()
+    series: list[dict[str, Any]] = []
+    for deployment, model in sorted(target["models"].items()):
+        if wanted not in (None, "*") and wanted != deployment:
+            continue
+        ok, bad, latency = [], [], []
+        for i in range(minutes, 0, -1):
+            minute = now_minute - i + 1
+            stamp = datetime.fromtimestamp(START + minute * 60, timezone.utc).strftime("%Y-%m-%dT%H:%M:00Z")
+            share = _share_at(state, target["env"], target["region"], model, minute).get(deployment, 0)
+            count = REQUESTS_PER_MINUTE * share / 100
+            rate = _fault_value(
+                world,
+                state,
+                env=target["env"],
+                model=model,
+                deployment=deployment,
+                metric="error-rate",
+                minute=minute,
+            )
+            errors = count * (BASELINE_ERROR_PERCENT if rate is None else rate) / 100
+            slow = _fault_value(
+                world,
+                state,
+                env=target["env"],
+                model=model,
+                deployment=deployment,
+                metric="latency-p95",
+                minute=minute,
+            )
+            ok.append({"timeStamp": stamp, "total": round(count - errors, 3)})
+            bad.append({"timeStamp": stamp, "total": round(errors, 3)})
+            latency.append(
+                {
+                    "timeStamp": stamp,
+                    "average": (BASELINE_LATENCY_MS if slow is None else slow) if count > 0 else None,
+                }
+            )
+        by = {"name": {"value": names["by"], "localizedValue": names["by"]}, "value": deployment}
+        if metric == names["requests"]:
+            codes = ("200", "500") if target["kind"] == "foundation" else ("2xx", "5xx")
+            for code, data in zip(codes, (ok, bad), strict=True):
+                status = {
+                    "name": {"value": names["status"], "localizedValue": names["status"]},
+                    "value": code,
+                }
+                series.append({"metadatavalues": [by, status], "data": data})
+        else:
+            series.append({"metadatavalues": [by], "data": latency})
+    unit = "Count" if metric == names["requests"] else "MilliSeconds"
     return {
-        "metadatavalues": [
-            {"name": {"value": dimension.lower(), "localizedValue": dimension}, "value": value}
+        "cost": minutes,
+        "interval": flags.get("--interval", "PT1M"),
+        "namespace": "",
+        "resourceregion": target["region"],
+        "value": [
+            {
+                "id": f"{target['id']}/providers/Microsoft.Insights/metrics/{metric}",
+                "name": {"value": metric, "localizedValue": metric},
+                "type": "Microsoft.Insights/metrics",
+                "unit": unit,
+                "timeseries": series,
+                "errorCode": "Success",
+            }
         ],
-        "data": [{aggregation: count}],
     }

@@ -1,39 +1,81 @@
-"""What serves customers in the simulated subscription, per environment, region and model.
+"""What serves where: a comparable picture of the simulated Azure's traffic.
 
-`traffic_snapshot(world)`: {env: {region: {model: {"routes": {deployment: share},
-"versions": {deployment: version}}}}}, counting only deployments with a share: a standby
-colour's version is not what serves. Two snapshots are equal when traffic is exactly where it
-was, which is what a rollback must achieve.
+`traffic_snapshot(world)` answers, per environment, per region, per model, which deployment serves
+and with what share (foundation models: App Configuration keys `almgen:active:<model>` and
+`almgen:canary:<model>`; custom models: the online endpoint's traffic map), plus the model version
+of every AI Services deployment and online deployment, and the agent definitions. Tests compare
+the snapshot before a rolled-back rollout with the one after.
 """
 
 from __future__ import annotations
 
-from typing import Any
+import json
+from typing import Any, cast
 
-from generator.rehearse.azure.metrics import share
-from generator.rehearse.azure.state import read
+from generator.rehearse.azure.store import empty_state, env_of_group
 from generator.rehearse.world import World
 
 
+def _load(world: World) -> dict[str, Any]:
+    state = empty_state()
+    if world.azure_file.exists() and world.azure_file.read_text("utf-8").strip():
+        state.update(json.loads(world.azure_file.read_text("utf-8")))
+    return state
+
+
 def traffic_snapshot(world: World) -> dict[str, Any]:
-    state = read(world)
-    out: dict[str, Any] = {}
+    state = _load(world)
+    envs: dict[str, Any] = {}
+
+    def region(env: str, location: str) -> dict[str, Any]:
+        where = envs.setdefault(env, {}).setdefault(location, {"models": {}, "versions": {}})
+        return cast(dict[str, Any], where)
+
+    for store in state["stores"].values():
+        env = env_of_group(state, store["group"]) or store.get("env", "")
+        models = region(env, store["location"])["models"]
+        for item in store["kv"].values():
+            if item["key"].startswith("almgen:active:"):
+                model = item["key"].removeprefix("almgen:active:")
+                raw = store["kv"].get(f"almgen:canary:{model}\u0000{item['label']}", {}).get("value") or "{}"
+                canary = json.loads(raw)
+                shares = {item["value"]: 100}
+                if canary.get("deployment") and int(canary.get("percent") or 0) > 0:
+                    shares = {
+                        item["value"]: 100 - int(canary["percent"]),
+                        canary["deployment"]: int(canary["percent"]),
+                    }
+                models[model] = {"kind": "foundation", "shares": shares}
     for account in state["accounts"].values():
-        env, region = account["environment"], account["region"]
-        store = next(
-            (s for s in state["stores"].values() if (s["environment"], s["region"]) == (env, region)), None
-        )
-        models: dict[str, Any] = {}
-        for name, deployment in sorted(account["deployments"].items()):
-            part = share(store, env, deployment["model"], name) if store else 0.0
-            if part > 0:
-                entry = models.setdefault(deployment["model"], {"routes": {}, "versions": {}})
-                entry["routes"][name] = part
-                entry["versions"][name] = deployment["version"]
-        out.setdefault(env, {})[region] = models
+        versions = region(env_of_group(state, account["group"]), account["location"])["versions"]
+        for name, deployment in account["deployments"].items():
+            versions[name] = deployment["properties"]["model"]["version"]
+    for ws in state["workspaces"].values():
+        where = region(env_of_group(state, ws["group"]), ws["location"])
+        for endpoint in ws["endpoints"].values():
+            where["models"][endpoint["model"]] = {
+                "kind": "custom",
+                "endpoint": endpoint["name"],
+                "shares": {k: v for k, v in sorted(endpoint["traffic"].items()) if v > 0},
+            }
+            for name, deployment in endpoint["deployments"].items():
+                where["versions"][f"{endpoint['name']}/{name}"] = deployment.get("model", "")
+    return {"environments": envs, "agents": state.get("agents", {})}
+
+
+def serving_view(snapshot: dict[str, Any], env: str) -> dict[str, Any]:
+    """What serves customers in ENV: per region and model, the shares and the versions behind them.
+
+    Standby deployments (no share) are left out: a release gives the standby colour a new
+    version without moving traffic, and that is not a change of what serves.
+    """
+    out: dict[str, Any] = {}
+    for location, region in sorted(snapshot.get("environments", {}).get(env, {}).items()):
+        models = {}
+        for model, routing in sorted(region["models"].items()):
+            prefix = f"{routing['endpoint']}/" if routing["kind"] == "custom" else ""
+            shares = {name: share for name, share in routing["shares"].items() if share > 0}
+            versions = {name: region["versions"].get(prefix + name) for name in shares}
+            models[model] = {"shares": shares, "versions": versions}
+        out[location] = models
     return out
-
-
-def serving_view(snapshot: dict[str, Any], env: str) -> Any:
-    """One environment's part of a snapshot ({} when nothing was ever deployed there)."""
-    return snapshot.get(env, {})

@@ -1,0 +1,255 @@
+"""`az deployment sub create|show|what-if`: what almgen's infra/main.bicep does, emulated.
+
+Contract (from templates/bicep/main.bicep.j2 and modules/*.bicep.j2): per item of the `stacks`
+param, a resource group `stack.resourceGroup` tagged with `tags`; in it an AI Services account
+`ais-<service>-<suffix>-<unique6>` holding `modelDeployments` (a deployment that serves traffic per
+liveState.active keeps liveState.versions' version), an App Configuration store
+`appcs-<service>-<suffix>-<unique6>` with `appSettings`, `almgen:endpoints:*`, `almgen:secrets:*`,
+`almgen:active:<model>` (= liveState.active or route.initialDeployment) and `almgen:canary:<model>`
+(= liveState.canary or {"deployment": "", "percent": 0}) labelled with the environment, a Key Vault,
+when `customModels` is set an ML workspace `mlw-<service>-<suffix>` with one online endpoint
+`<service>-<model>-<suffix>` per custom model and colour deployments from liveState.ml (traffic is
+never set), a delete lock when `enableDeleteLock`. `properties.outputs.stacks.value` is main.bicep's
+`output stacks array`: location, resourceGroup, primary, aiServicesName, aiServicesEndpoint,
+appConfigurationEndpoint, keyVaultUri, and with custom models workspaceName, onlineEndpoints
+[{model, name, scoringUri}].
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+from pathlib import Path
+from typing import Any
+
+from generator.rehearse.azure import bicepparam, metrics
+from generator.rehearse.azure.store import AzFailure, group_id, unique_string
+from generator.rehearse.world import World
+
+MINUTES_PER_STACK = 3.0
+
+
+def _params(files: list[str]) -> dict[str, Any]:
+    params: dict[str, Any] = {}
+    for item in files:
+        if "=" in item and not Path(item).exists():
+            key, _, value = item.partition("=")
+            params[key] = value
+            continue
+        path = Path(item.removeprefix("@"))
+        if not path.exists():
+            raise AzFailure(f"Unable to parse parameter: {item}. Make sure the file exists.", 1)
+        if path.suffix == ".bicepparam":
+            params.update(bicepparam.parse(path.read_text("utf-8"), os.environ))
+        else:
+            loaded = json.loads(path.read_text("utf-8"))
+            params.update({k: v.get("value") for k, v in (loaded.get("parameters") or {}).items()})
+    return params
+
+
+def _stack_resources(
+    world: World | None, state: dict[str, Any], params: dict[str, Any], stack: dict[str, Any]
+) -> dict[str, Any]:
+    """Create or update one region's resources; its outputs."""
+    service, env = str(params["serviceName"]), str(params["environmentName"])
+    suffix, group, location = str(stack["suffix"]), str(stack["resourceGroup"]), str(stack["location"])
+    live = json.loads(params.get("liveStateJson") or "{}") or {}
+    active, versions = live.get("active") or {}, live.get("versions") or {}
+    canaries = live.get("canary") or {}
+    unique = unique_string(state["subscription"], group_id(state, group), service)[:6]
+    state["groups"][group] = {"location": location, "tags": dict(params.get("tags") or {})}
+    rg = group_id(state, group)
+    name = f"{f'ais-{service}-{suffix}'[:57]}-{unique}"
+    account_id = f"{rg}/providers/Microsoft.CognitiveServices/accounts/{name}"
+    account = state["accounts"].setdefault(account_id, {"deployments": {}, "agents": {}})
+    endpoint = f"https://{name}.cognitiveservices.azure.com/"
+    account.update(
+        {"name": name, "group": group, "location": location, "id": account_id, "endpoint": endpoint}
+    )
+    for item in params.get("modelDeployments") or []:
+        serving = active.get(item["model"]) == item["name"]
+        version = versions.get(item["name"], item["version"]) if serving else item["version"]
+        account["deployments"][item["name"]] = {
+            "id": f"{account_id}/deployments/{item['name']}",
+            "name": item["name"],
+            "type": "Microsoft.CognitiveServices/accounts/deployments",
+            "sku": {"name": item["sku"], "capacity": item["capacity"]},
+            "tags": {**(params.get("tags") or {}), **(item.get("tags") or {})},
+            "properties": {
+                "model": {"format": item["format"], "name": item["modelName"], "version": version},
+                "versionUpgradeOption": item.get("versionUpgradeOption"),
+                "raiPolicyName": item.get("raiPolicyName") or None,
+                "provisioningState": "Succeeded",
+            },
+        }
+    store_name = f"{f'appcs-{service}-{suffix}'[:43]}-{unique}"
+    store_endpoint = f"https://{store_name}.azconfig.io"
+    store = state["stores"].setdefault(store_endpoint, {"kv": {}})
+    store.update(
+        {
+            "name": store_name,
+            "group": group,
+            "env": env,
+            "location": location,
+            "id": f"{rg}/providers/Microsoft.AppConfiguration/configurationStores/{store_name}",
+        }
+    )
+    kv = store["kv"]
+
+    def put(key: str, value: str, content_type: str | None = None) -> None:
+        kv[f"{key}\u0000{env}"] = {"key": key, "label": env, "value": value, "contentType": content_type}
+
+    for setting in params.get("appSettings") or []:
+        put(setting["key"], str(setting["value"]))
+    put("almgen:endpoints:aiServices", endpoint)
+    for secret in params.get("keyVaultSecretNames") or []:
+        put(
+            f"almgen:secrets:{secret}",
+            json.dumps({"uri": f"https://kv/{secret}"}),
+            "application/vnd.microsoft.appconfig.keyvaultref+json;charset=utf-8",
+        )
+    for route in params.get("modelRouting") or []:
+        put(f"almgen:active:{route['model']}", active.get(route["model"], route["initialDeployment"]))
+        canary = canaries.get(route["model"], {"deployment": "", "percent": 0})
+        put(f"almgen:canary:{route['model']}", json.dumps(canary, separators=(",", ":")), "application/json")
+        if world is not None:
+            serving = active.get(route["model"], route["initialDeployment"])
+            shares = {serving: 100}
+            if canary.get("deployment") and int(canary.get("percent") or 0) > 0:
+                shares = {serving: 100 - int(canary["percent"]), canary["deployment"]: int(canary["percent"])}
+            metrics.record_shares(world, state, env, location, route["model"], shares=shares)
+    vault = f"kv-{service[:10]}-{suffix[:8]}-{unique}"[:24]
+    state["vaults"][vault] = {"group": group, "uri": f"https://{vault}.vault.azure.net/"}
+    if params.get("enableDeleteLock"):
+        state["locks"][f"{account_id}/do-not-delete"] = {
+            "name": "do-not-delete",
+            "level": "CanNotDelete",
+            "resource": account_id,
+        }
+    outputs: dict[str, Any] = {
+        "location": location,
+        "resourceGroup": group,
+        "primary": bool(stack.get("primary")),
+        "aiServicesName": name,
+        "aiServicesEndpoint": endpoint,
+        "appConfigurationEndpoint": store_endpoint,
+        "keyVaultUri": f"https://{vault}.vault.azure.net/",
+    }
+    custom = params.get("customModels", [] if params.get("_hasCustomModels") else None)
+    if custom is not None:
+        ws_name = f"mlw-{service}-{suffix}"
+        ws = state["workspaces"].setdefault(f"{group}/{ws_name}", {"endpoints": {}, "models": {}, "jobs": {}})
+        ws.update(
+            {
+                "name": ws_name,
+                "group": group,
+                "location": location,
+                "id": f"{rg}/providers/Microsoft.MachineLearningServices/workspaces/{ws_name}",
+            }
+        )
+        endpoints = []
+        for model in custom:
+            ep_name = f"{service}-{model['name']}-{suffix}"
+            ep = ws["endpoints"].setdefault(ep_name, {"traffic": {}, "deployments": {}})
+            uri = f"https://{ep_name}.{location}.inference.ml.azure.com/score"
+            ep.update(
+                {
+                    "name": ep_name,
+                    "model": model["name"],
+                    "scoring_uri": uri,
+                    "id": f"{ws['id']}/onlineEndpoints/{ep_name}",
+                }
+            )
+            endpoints.append({"model": model["name"], "name": ep_name, "scoringUri": uri})
+        for entry in live.get("ml") or []:
+            ep_name = f"{service}-{entry['model']}-{suffix}"
+            if ep_name in ws["endpoints"]:
+                ws["endpoints"][ep_name]["deployments"][entry["colour"]] = {
+                    "name": entry["colour"],
+                    "endpoint_name": ep_name,
+                    "model": f"azureml:{entry['model']}:{entry['version']}",
+                    "provisioning_state": "Succeeded",
+                }
+        outputs.update({"workspaceName": ws_name, "onlineEndpoints": endpoints})
+    return outputs
+
+
+def _template_params(template: str, files: list[str]) -> dict[str, Any]:
+    params = _params(files)
+    path = Path(template)
+    if path.exists() and "param customModels" in path.read_text("utf-8"):
+        params["_hasCustomModels"] = True
+    return params
+
+
+def create(
+    world: World, state: dict[str, Any], name: str, location: str, *, files: list[str], template: str = ""
+) -> dict[str, Any]:
+    params = _template_params(template, files)
+    env = str(params.get("environmentName", ""))
+    before = json.dumps({k: state[k] for k in ("groups", "accounts", "stores", "workspaces")}, sort_keys=True)
+    faults = [f for f in world.faults() if f.get("env") == env]
+    for fault in faults:
+        if fault.get("kind") == "slow-deploy" and not world.advance(float(fault["minutes"]) * 60):
+            os.killpg(os.getpgrp(), signal.SIGTERM)
+    outputs = []
+    for stack in params.get("stacks") or []:
+        world.advance(MINUTES_PER_STACK * 60)
+        if any(f.get("kind") == "region" and f.get("region") == stack["location"] for f in faults):
+            state["deployments"][name] = {"name": name, "properties": {"provisioningState": "Failed"}}
+            world.record("azure-deployment-failed", env=env, region=stack["location"], deployment=name)
+            module = f"{params['serviceName']}-{stack['suffix']}-stack"[:64]
+            raise AzFailure(
+                f'{{"code": "DeploymentFailed", "message": "At least one resource deployment operation '
+                f'failed. Please list deployment operations for details.", "details": [{{"code": '
+                f'"ResourceDeploymentFailure", "target": "{module}", "message": "The resource '
+                f"write operation failed to complete successfully, because it reached terminal "
+                f"provisioning state 'Failed'.\"}}]}}",
+                1,
+            )
+        outputs.append(_stack_resources(world, state, params, stack))
+    after = json.dumps({k: state[k] for k in ("groups", "accounts", "stores", "workspaces")}, sort_keys=True)
+    changed = before != after
+    state["events"].append(
+        {"minute": round(world.minutes(), 2), "deployment": name, "env": env, "changed": changed}
+    )
+    world.record("azure-deployment", env=env, deployment=name, changed=changed)
+    deployment = {
+        "id": f"/subscriptions/{state['subscription']}/providers/Microsoft.Resources/deployments/{name}",
+        "name": name,
+        "location": location,
+        "properties": {
+            "provisioningState": "Succeeded",
+            "outputs": {"stacks": {"type": "Array", "value": outputs}},
+            "parameters": {k: {"value": v} for k, v in params.items() if not k.startswith("_")},
+        },
+    }
+    state["deployments"][name] = deployment
+    return deployment
+
+
+def show(state: dict[str, Any], name: str) -> dict[str, Any]:
+    found = state["deployments"].get(name)
+    if found is None:
+        raise AzFailure(f"(DeploymentNotFound) Deployment '{name}' could not be found.", 3)
+    return dict(found)
+
+
+def what_if(
+    world: World, state: dict[str, Any], name: str, location: str, *, files: list[str], template: str = ""
+) -> dict[str, Any]:
+    params = _template_params(template, files)
+    trial = json.loads(json.dumps(state))
+    changes: list[dict[str, Any]] = []
+    for stack in params.get("stacks") or []:
+        _stack_resources(None, trial, params, stack)
+    for kind in ("groups", "accounts", "stores", "workspaces"):
+        for key, value in trial[kind].items():
+            old = state[kind].get(key)
+            change = "Create" if old is None else ("NoChange" if old == value else "Modify")
+            changes.append(
+                {"changeType": change, "resourceId": key if key.startswith("/") else f"{kind}/{key}"}
+            )
+    del world, name, location
+    return {"status": "Succeeded", "changes": changes}

@@ -1,0 +1,585 @@
+"""The simulated Azure behind the rehearsal's `az` stand-in (generator.rehearse.azure)."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from generator.rehearse.azure import bicepparam
+from generator.rehearse.azure.snapshot import traffic_snapshot
+from generator.rehearse.world import World
+from generator.runtime import traffic
+
+REPO = Path(__file__).resolve().parents[2]
+SAMPLES = ("enterprise", "custom-model-devops", "openai-chat-github", "minimal")
+CALLS: list[list[str]] = []  # every az line the sim received in this module (checked by the slow test)
+LOGIN = ["login", "--service-principal", "--username", "app", "--tenant", "t", "--federated-token", "x"]
+
+
+@pytest.fixture(scope="module")
+def generated(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    out = {}
+    for name in SAMPLES:
+        folder = tmp_path_factory.mktemp(name)
+        shutil.copytree(REPO / "samples" / name, folder, dirs_exist_ok=True)
+        subprocess.run(
+            [sys.executable, "-m", "generator", "generate", str(folder / "almgen.yaml")],
+            check=True,
+            capture_output=True,
+            cwd=folder,
+        )
+        out[name] = folder
+    return out
+
+
+@pytest.fixture
+def world(tmp_path: Path) -> Iterator[World]:
+    made = World.create(tmp_path / "world")
+    yield made
+    calls = made.root / "az-calls.jsonl"
+    if calls.exists():
+        CALLS.extend(json.loads(line)["argv"] for line in calls.read_text("utf-8").splitlines())
+
+
+def az(world: World, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    environ = world.environ()
+    environ.update(env or {})
+    return subprocess.run(
+        [str(world.bin / "az"), *args], capture_output=True, text=True, env=environ, check=False
+    )
+
+
+def az_ok(world: World, *args: str, env: dict[str, str] | None = None) -> Any:
+    done = az(world, *args, env=env)
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout) if done.stdout.strip() else None
+
+
+def deploy(world: World, folder: Path, env: str, name: str = "d1", live: str = "{}") -> dict[str, Any]:
+    out: dict[str, Any] = az_ok(
+        world,
+        "deployment",
+        "sub",
+        "create",
+        "--name",
+        name,
+        "--location",
+        "eastus2",
+        "--template-file",
+        str(folder / "infra/main.bicep"),
+        "--parameters",
+        str(folder / f"infra/env/{env}.bicepparam"),
+        "--query",
+        "properties.outputs",
+        "--output",
+        "json",
+        env={"ALMGEN_LIVE_STATE": live},
+    )
+    return out
+
+
+def bicep_outputs(folder: Path) -> set[str]:
+    text = (folder / "infra/main.bicep").read_text("utf-8")
+    block = text[text.index("output stacks array") :]
+    block = block[: block.index("}]")]
+    return set(re.findall(r"^\s+(\w+):", block, re.MULTILINE))
+
+
+# ---- the command line ----------------------------------------------------------------------------
+def test_no_login_and_expiry(world: World) -> None:
+    done = az(world, "account", "show")
+    assert done.returncode == 1 and "Please run 'az login' to setup account." in done.stderr
+    az_ok(world, *LOGIN)
+    assert az_ok(world, "account", "show")["isDefault"] is True
+    world.advance(61 * 60)
+    done = az(world, "group", "exists", "--name", "rg")
+    assert done.returncode == 1
+    assert "ERROR: AADSTS700024: Client assertion is not within its valid time range." in done.stderr
+    az_ok(world, *LOGIN)
+    assert az_ok(world, "group", "exists", "--name", "rg") is False
+
+
+def test_unknown_command_and_flag(world: World) -> None:
+    az_ok(world, *LOGIN)
+    done = az(world, "spring", "app", "list")
+    assert done.returncode == 2 and "'spring app list' is misspelled or not recognized" in done.stderr
+    done = az(world, "group", "show", "--name", "x", "--foo", "1")
+    assert done.returncode == 2 and "unrecognized arguments: --foo 1" in done.stderr
+    done = az(world, "deployment", "sub", "show", "--name", "x")
+    assert done.returncode == 3
+    assert "ERROR: (DeploymentNotFound) Deployment 'x' could not be found." in done.stderr
+    lines = (world.root / "az-calls.jsonl").read_text("utf-8").splitlines()
+    assert json.loads(lines[-1])["argv"] == ["deployment", "sub", "show", "--name", "x"]
+
+
+def test_bicepparam_literals() -> None:
+    text = (
+        "using 'x'\nparam a = 'it''s'\nparam b = [\n  1\n  true\n]\nparam c = {\n  'k-1': null\n  d: 2.5\n}\n"
+    )
+    text = text.replace("''", "\\'") + "param e = readEnvironmentVariable('E', 'dflt') // note\n"
+    assert bicepparam.parse(text, {}) == {
+        "a": "it's",
+        "b": [1, True],
+        "c": {"k-1": None, "d": 2.5},
+        "e": "dflt",
+    }
+    assert bicepparam.parse(text, {"E": "set"})["e"] == "set"
+
+
+# ---- deployments -----------------------------------------------------------------------------------
+@pytest.mark.parametrize("sample", SAMPLES)
+def test_deploy_outputs_match_main_bicep_and_recreate_is_a_no_op(
+    world: World, generated: dict[str, Path], sample: str
+) -> None:
+    folder = generated[sample]
+    az_ok(world, *LOGIN)
+    env = sorted(p.stem for p in (folder / "infra/env").glob("*.bicepparam"))[-1]
+    env = "prod" if (folder / "infra/env/prod.bicepparam").exists() else env
+    outputs = deploy(world, folder, env)
+    stacks = outputs["stacks"]["value"]
+    assert stacks and all(set(stack) == bicep_outputs(folder) for stack in stacks)
+    before = world.azure_file.read_text("utf-8")
+    whatif = az_ok(
+        world,
+        "deployment",
+        "sub",
+        "what-if",
+        "--name",
+        "d1",
+        "--location",
+        "eastus2",
+        "--template-file",
+        str(folder / "infra/main.bicep"),
+        "--parameters",
+        str(folder / f"infra/env/{env}.bicepparam"),
+    )
+    assert {c["changeType"] for c in whatif["changes"]} == {"NoChange"}
+    az_ok(
+        world,
+        "deployment",
+        "sub",
+        "what-if",
+        "--name",
+        "d1",
+        "--location",
+        "eastus2",
+        "--template-file",
+        str(folder / "infra/main.bicep"),
+        "--parameters",
+        str(folder / f"infra/env/{env}.bicepparam"),
+        "--exclude-change-types",
+        "NoChange",
+        "Ignore",
+    )
+    deploy(world, folder, env)
+    events = [e for e in world.timeline() if e["kind"] == "azure-deployment"]
+    assert [e["changed"] for e in events] == [True, False]
+    after = json.loads(world.azure_file.read_text("utf-8"))
+    assert {k: v for k, v in after.items() if k not in ("events", "deployments")} == {
+        k: v for k, v in json.loads(before).items() if k not in ("events", "deployments")
+    }
+
+
+def test_live_state_keeps_serving_version_and_routing(world: World, generated: dict[str, Path]) -> None:
+    folder = generated["enterprise"]
+    az_ok(world, *LOGIN)
+    live = {
+        "active": {"chat": "chat-green"},
+        "versions": {"chat-green": "2024-08-06"},
+        "canary": {"embeddings": {"deployment": "embeddings-green", "percent": 10}},
+    }
+    stack = deploy(world, folder, "prod", live=json.dumps(live))["stacks"]["value"][0]
+    listed = az_ok(
+        world,
+        "cognitiveservices",
+        "account",
+        "deployment",
+        "list",
+        "-g",
+        stack["resourceGroup"],
+        "-n",
+        stack["aiServicesName"],
+    )
+    versions = {d["name"]: d["properties"]["model"]["version"] for d in listed}
+    assert versions["chat-green"] == "2024-08-06" and versions["chat-blue"] == "2024-11-20"
+    snap = traffic_snapshot(world)["environments"]["prod"]["eastus2"]["models"]
+    assert snap["chat"]["shares"] == {"chat-green": 100}
+    assert snap["embeddings"]["shares"] == {"embeddings-blue": 90, "embeddings-green": 10}
+
+
+def test_region_fault_fails_after_the_earlier_stacks(tmp_path: Path, generated: dict[str, Path]) -> None:
+    world = World.create(
+        tmp_path / "w", faults=[{"kind": "region", "env": "prod", "region": "swedencentral"}]
+    )
+    az_ok(world, *LOGIN)
+    done = az(
+        world,
+        "deployment",
+        "sub",
+        "create",
+        "--name",
+        "d1",
+        "--location",
+        "eastus2",
+        "--template-file",
+        "main.bicep",
+        "--parameters",
+        str(generated["enterprise"] / "infra/env/prod.bicepparam"),
+    )
+    assert done.returncode == 1 and "DeploymentFailed" in done.stderr
+    assert az_ok(world, "group", "exists", "-n", "rg-support-agent-prod-eus2") is True
+    assert az_ok(world, "group", "exists", "-n", "rg-support-agent-prod-swc") is False
+
+
+def test_slow_deploy_advances_the_clock(tmp_path: Path, generated: dict[str, Path]) -> None:
+    world = World.create(tmp_path / "w", faults=[{"kind": "slow-deploy", "env": "prod", "minutes": 400}])
+    az_ok(world, *LOGIN)
+    deploy(world, generated["enterprise"], "prod")
+    assert world.minutes() >= 400
+
+
+# ---- App Configuration, ML, other families -------------------------------------------------------
+def test_appconfig_ml_locks_roles_rest(world: World, generated: dict[str, Path]) -> None:
+    az_ok(world, *LOGIN)
+    stacks = deploy(world, generated["custom-model-devops"], "prod")["stacks"]["value"]
+    store = ["--endpoint", stacks[0]["appConfigurationEndpoint"], "--auth-mode", "login"]
+    az_ok(world, "appconfig", "kv", "set", *store, "--key", "a:b", "--label", "prod", "--value", "1", "--yes")
+    assert az_ok(world, "appconfig", "kv", "show", *store, "--key", "a:b", "--label", "prod")["value"] == "1"
+    keys = [
+        i["key"] for i in az_ok(world, "appconfig", "kv", "list", *store, "--label", "prod", "--key", "a:*")
+    ]
+    assert keys == ["a:b"]
+    scope = ["-g", stacks[0]["resourceGroup"], "-w", stacks[0]["workspaceName"]]
+    endpoint = stacks[0]["onlineEndpoints"][0]["name"]
+    assert az_ok(world, "ml", "online-endpoint", "show", "--name", endpoint, *scope)["traffic"] == {}
+    done = az(world, "ml", "online-endpoint", "update", "--name", endpoint, *scope, "--traffic", "blue=100")
+    assert done.returncode == 1 and "does not exist" in done.stderr
+    spec = world.root / "deployment.yml"
+    spec.write_text(f"name: blue\nendpoint_name: {endpoint}\nmodel: azureml:m:1\n", "utf-8")
+    az_ok(world, "ml", "online-deployment", "create", "--file", str(spec), *scope, "--all-traffic")
+    assert az_ok(world, "ml", "online-endpoint", "show", "--name", endpoint, *scope)["traffic"] == {
+        "blue": 100
+    }
+    listed = az_ok(world, "ml", "online-deployment", "list", "--endpoint-name", endpoint, *scope)
+    assert [(d["name"], d["model"]) for d in listed] == [("blue", "azureml:m:1")]
+    az_ok(world, "ml", "model", "create", "--name", "m", "--version", "1", "--path", "x", *scope)
+    az_ok(world, "ml", "model", "update", "--name", "m", "--version", "1", *scope, "--set", "tags.stage=prod")
+    assert az_ok(world, "ml", "model", "show", "--name", "m", "--version", "1", *scope)["tags"] == {
+        "stage": "prod"
+    }
+    az_ok(world, "ml", "job", "create", "--file", "job.yml", "--name", "j1", *scope)
+    status = ["ml", "job", "show", "-n", "j1", *scope, "--query", "status", "-o", "tsv"]
+    assert az(world, *status).stdout.strip() == "Running"
+    world.advance(30 * 60)
+    az_ok(world, *LOGIN)
+    assert az(world, *status).stdout.strip() == "Completed"
+    az_ok(
+        world,
+        "lock",
+        "create",
+        "--name",
+        "l",
+        "--lock-type",
+        "CanNotDelete",
+        "-g",
+        stacks[0]["resourceGroup"],
+    )
+    assert any(lock["name"] == "l" for lock in az_ok(world, "lock", "list"))
+    az_ok(
+        world,
+        "role",
+        "assignment",
+        "create",
+        "--assignee-object-id",
+        "p",
+        "--assignee-principal-type",
+        "ServicePrincipal",
+        "--role",
+        "Reader",
+        "--scope",
+        "/subscriptions/x",
+    )
+    assert az_ok(world, "role", "assignment", "list", "--all")[0]["roleDefinitionName"] == "Reader"
+    url = "https://x.services.ai.azure.com/api/projects/p/assistants"
+    made = az_ok(
+        world,
+        "rest",
+        "--method",
+        "post",
+        "--url",
+        url.replace("assistants", "agents"),
+        "--resource",
+        "https://ai.azure.com",
+        "--body",
+        json.dumps({"name": "helper"}),
+    )
+    assert traffic_snapshot(world)["agents"]
+    assert made["name"] == "helper"
+
+
+def test_concurrent_calls_lose_no_write(world: World, generated: dict[str, Path]) -> None:
+    az_ok(world, *LOGIN)
+    stack = deploy(
+        world,
+        generated["minimal"],
+        "prod"
+        if (generated["minimal"] / "infra/env/prod.bicepparam").exists()
+        else sorted(p.stem for p in (generated["minimal"] / "infra/env").glob("*.bicepparam"))[0],
+    )
+    endpoint = stack["stacks"]["value"][0]["appConfigurationEndpoint"]
+    environ = world.environ()
+    runs = [
+        subprocess.Popen(
+            [
+                str(world.bin / "az"),
+                "appconfig",
+                "kv",
+                "set",
+                "--endpoint",
+                endpoint,
+                "--auth-mode",
+                "login",
+                "--key",
+                f"k:{n}",
+                "--label",
+                "x",
+                "--value",
+                str(n),
+                "--yes",
+                "-o",
+                "none",
+            ],
+            env=environ,
+        )
+        for n in range(8)
+    ]
+    assert [run.wait() for run in runs] == [0] * 8
+    listed = az(
+        world,
+        "appconfig",
+        "kv",
+        "list",
+        "--endpoint",
+        endpoint,
+        "--auth-mode",
+        "login",
+        "--label",
+        "x",
+        "--key",
+        "k:*",
+        "--query",
+        "[].value",
+        "-o",
+        "tsv",
+    )
+    assert sorted(listed.stdout.split()) == [str(n) for n in range(8)]
+
+
+# ---- traffic and metrics -------------------------------------------------------------------------
+def _advance(world: World, seconds: float) -> None:
+    world.advance(seconds)
+
+
+def _rollout(world: World, folder: Path, monkeypatch: pytest.MonkeyPatch, tmp: Path) -> int:
+    az_ok(world, *LOGIN)
+    outputs = tmp / "outputs.json"
+    outputs.write_text(json.dumps(deploy(world, folder, "prod")), "utf-8")
+    for key, value in world.environ().items():
+        monkeypatch.setenv(key, value)
+    return traffic.main(
+        [
+            "canary",
+            "--outputs",
+            str(outputs),
+            "--env",
+            "prod",
+            "--model",
+            "chat",
+            "--kind",
+            "foundation",
+            "--to",
+            "chat-green",
+            "--steps",
+            "10,50,100",
+            "--bake-minutes",
+            "10",
+            "--error-rate-percent",
+            "2",
+            "--latency-p95-ms",
+            "2000",
+        ],
+        sleep=lambda seconds: _advance(world, seconds),
+    )
+
+
+def test_canary_without_faults_goes_live(
+    world: World, generated: dict[str, Path], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    assert _rollout(world, generated["enterprise"], monkeypatch, tmp_path) == 0
+    models = traffic_snapshot(world)["environments"]["prod"]["swedencentral"]["models"]
+    assert models["chat"]["shares"] == {"chat-green": 100}
+
+
+@pytest.mark.parametrize(("metric", "value"), [("error-rate", 8.0), ("latency-p95", 5000.0)])
+def test_metric_fault_at_step_two_rolls_back(
+    tmp_path: Path, generated: dict[str, Path], monkeypatch: pytest.MonkeyPatch, metric: str, value: float
+) -> None:
+    fault = {"kind": "metric", "env": "prod", "model": "chat", "metric": metric, "value": value, "step": 2}
+    world = World.create(tmp_path / "w", faults=[fault])
+    az_ok(world, *LOGIN)
+    deploy(world, generated["enterprise"], "prod")
+    before = traffic_snapshot(world)
+    assert _rollout(world, generated["enterprise"], monkeypatch, tmp_path) == 1
+    assert traffic_snapshot(world) == before
+    shares = [
+        e["shares"].get("chat-green", 0)
+        for e in world.timeline()
+        if e["kind"] == "azure-traffic" and e["model"] == "chat" and e["region"] == "eastus2"
+    ]
+    assert max(shares) == 50  # step 1 (10 %) was healthy, step 2 (50 %) breached
+    CALLS.extend(json.loads(x)["argv"] for x in (world.root / "az-calls.jsonl").read_text().splitlines())
+
+
+def test_traffic_state_reads_the_sim(world: World, generated: dict[str, Path], tmp_path: Path) -> None:
+    az_ok(world, *LOGIN)
+    outputs = tmp_path / "outputs.json"
+    outputs.write_text(json.dumps(deploy(world, generated["enterprise"], "prod")), "utf-8")
+    done = subprocess.run(
+        [
+            sys.executable,
+            str(REPO / "generator/runtime/traffic.py"),
+            "state",
+            "--outputs",
+            str(outputs),
+            "--env",
+            "prod",
+        ],
+        capture_output=True,
+        text=True,
+        env=world.environ(),
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    state = json.loads(done.stdout)
+    assert state["active"] == {"chat": "chat-blue", "embeddings": "embeddings-blue"}
+    assert state["versions"]["chat-blue"] == "2024-11-20"
+
+
+def test_custom_model_canary_breach_restores_the_endpoint_traffic(
+    tmp_path: Path, generated: dict[str, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    folder = generated["custom-model-devops"]
+    world = World.create(tmp_path / "w")
+    az_ok(world, *LOGIN)
+    first = deploy(world, folder, "prod")["stacks"]["value"][0]
+    model = first["onlineEndpoints"][0]["model"]
+    fault = {
+        "kind": "metric",
+        "env": "prod",
+        "model": model,
+        "metric": "error-rate",
+        "value": 20.0,
+        "step": 1,
+    }
+    (world.faults_file).write_text(json.dumps([fault]), "utf-8")
+    live = {
+        "ml": [
+            {"model": e["model"], "colour": c, "version": v, "live": c == "blue"}
+            for e in first["onlineEndpoints"]
+            for c, v in (("blue", "1"), ("green", "2"))
+        ]
+    }
+    outputs = deploy(world, folder, "prod", live=json.dumps(live))
+    for stack in outputs["stacks"]["value"]:
+        for endpoint in stack["onlineEndpoints"]:
+            az_ok(
+                world,
+                "ml",
+                "online-endpoint",
+                "update",
+                "--name",
+                endpoint["name"],
+                "-g",
+                stack["resourceGroup"],
+                "-w",
+                stack["workspaceName"],
+                "--traffic",
+                "blue=100",
+            )
+    before = traffic_snapshot(world)
+    path = tmp_path / "outputs.json"
+    path.write_text(json.dumps(outputs), "utf-8")
+    for key, value in world.environ().items():
+        monkeypatch.setenv(key, value)
+    code = traffic.main(
+        [
+            "canary",
+            "--outputs",
+            str(path),
+            "--env",
+            "prod",
+            "--model",
+            model,
+            "--kind",
+            "custom",
+            "--to",
+            "green",
+            "--steps",
+            "10,100",
+            "--bake-minutes",
+            "5",
+            "--error-rate-percent",
+            "5",
+        ],
+        sleep=lambda seconds: _advance(world, seconds),
+    )
+    assert code == 1
+    after = traffic_snapshot(world)
+    assert after == before
+    region = next(iter(after["environments"]["prod"].values()))
+    assert region["models"][model]["shares"] == {"blue": 100}
+    CALLS.extend(json.loads(x)["argv"] for x in (world.root / "az-calls.jsonl").read_text().splitlines())
+
+
+def test_state_after_deployment_not_found(world: World, tmp_path: Path) -> None:
+    az_ok(world, *LOGIN)
+    done = az(world, "deployment", "sub", "show", "--name", "first", "--query", "properties.outputs")
+    assert done.returncode == 3 and "DeploymentNotFound" in done.stderr
+    outputs = tmp_path / "outputs-before.json"
+    outputs.write_text("{}\n", "utf-8")  # what the generated live-state step writes then
+    state = subprocess.run(
+        [
+            sys.executable,
+            str(REPO / "generator/runtime/traffic.py"),
+            "state",
+            "--outputs",
+            str(outputs),
+            "--env",
+            "prod",
+        ],
+        capture_output=True,
+        text=True,
+        env=world.environ(),
+        check=False,
+    )
+    assert state.returncode == 0, state.stderr
+
+
+@pytest.mark.slow
+def test_every_az_line_parses_with_the_real_cli() -> None:
+    from tests.rehearse.azcli import rejected
+
+    assert CALLS, "run with the other tests of this module"
+    # the two lines test_unknown_command_and_flag sends on purpose are the only ones rejected
+    assert {tuple(argv) for argv, _ in rejected(CALLS)} == {
+        ("spring", "app", "list"),
+        ("group", "show", "--name", "x", "--foo", "1"),
+    }
