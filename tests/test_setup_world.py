@@ -18,6 +18,7 @@ import pytest
 from click.testing import CliRunner
 
 from generator.cli import cli
+from generator.commands.setup.quota import needs
 from generator.spec.validate import load_spec
 from tests.conftest import REPO, SAMPLE_NAMES, Golden
 
@@ -82,6 +83,13 @@ if any("<" in a for a in args):
 if tool == "az":
     if has("account", "show"):
         done(json.dumps({"id": w["subscription"], "tenantId": w["tenant"]}))
+    if has("cognitiveservices", "account", "list"):
+        group = opt("--resource-group")
+        if group not in w["groups"]:
+            done(code=3, err="ResourceGroupNotFound")
+        done("\n".join(w.get("accounts", {}).get(group, {})))
+    if has("cognitiveservices", "account", "deployment", "list"):
+        done(json.dumps(w["accounts"][opt("--resource-group")][opt("--name")]))
     if has("cognitiveservices", "model", "list"):
         done(json.dumps(w["models"].get(opt("--location"), [])))
     if has("cognitiveservices", "usage", "list"):
@@ -251,6 +259,7 @@ def world(sample: str, *, limit: int = 1000, used: int = 0) -> dict[str, Any]:
 
 class Fakes:
     def __init__(self, tmp: Path, state: dict[str, Any]) -> None:
+        tmp.mkdir(exist_ok=True)
         self.state = tmp / "world.json"
         self.state.write_text(json.dumps(state), "utf-8")
         bin_ = tmp / "bin"
@@ -375,6 +384,35 @@ def test_no_quota_fails_before_anything_is_created(tmp_path: Path) -> None:
         "ask for quota or pick another region"
     ) in result.stderr
     assert _creating(fakes.read()["calls"]) == []
+
+
+def test_quota_the_spec_already_uses_counts_as_its_own(tmp_path: Path) -> None:
+    """A re-run after the pipeline deployed: the usage includes the spec's own deployments."""
+    spec_ = load_spec(REPO / "samples" / "minimal" / "almgen.yaml")
+    (need,) = needs(spec_, spec_.environments)
+    state = world("minimal", limit=need.capacity, used=need.capacity)
+    group = spec_.environments[0].primary.resource_group
+    state["groups"] = [group]
+    state["accounts"] = {
+        group: {
+            "ais-hello-chat-dev-abc123": [
+                {
+                    "properties": {
+                        "model": {"format": need.format, "name": need.model, "version": need.version}
+                    },
+                    "sku": {"name": need.sku, "capacity": need.capacity},
+                }
+            ]
+        }
+    }
+    fakes = Fakes(tmp_path, state)
+    spec = _copy("minimal", tmp_path)
+    assert fakes.run(spec, "--dry-run").exit_code == 0
+    state["accounts"] = {}
+    fakes = Fakes(tmp_path / "again", state)
+    result = fakes.run(spec, "--dry-run")
+    assert result.exit_code == 3
+    assert f"has 0 of {need.capacity} TPM (thousands) free in eastus2" in result.stderr
 
 
 def test_a_model_not_offered_fails_with_exit_3(tmp_path: Path) -> None:

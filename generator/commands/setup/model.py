@@ -178,6 +178,8 @@ class Facts:
     project: str | None = None
     models: tuple[tuple[str, tuple[dict[str, object], ...]], ...] = ()  # region -> model list
     usages: tuple[tuple[str, tuple[dict[str, object], ...]], ...] = ()  # region -> usage list
+    # region -> the spec's own model deployments there (already counted in the usage)
+    deployed: tuple[tuple[str, tuple[dict[str, object], ...]], ...] = ()
     notes: tuple[str, ...] = field(default=())
 
     def subject(self, env: str) -> str | None:

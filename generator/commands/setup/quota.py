@@ -68,9 +68,27 @@ def _free(usages: tuple[dict[str, object], ...], need: Need) -> int | None:
     return None
 
 
+def _ours(deployed: tuple[dict[str, object], ...], need: Need) -> int:
+    """Capacity the spec's own deployments already use (a re-run after a deployment needs no more)."""
+    total = 0
+    for deployment in deployed:
+        properties, sku = deployment.get("properties"), deployment.get("sku")
+        model = properties.get("model") if isinstance(properties, dict) else None
+        if not isinstance(model, dict) or not isinstance(sku, dict):
+            continue
+        if (model.get("format"), model.get("name"), sku.get("name")) == (need.format, need.model, need.sku):
+            capacity = sku.get("capacity")
+            total += capacity if isinstance(capacity, int) else 0
+    return total
+
+
 def problems(spec: Spec, facts: Facts, envs: tuple[Environment, ...]) -> list[str]:
-    """Why the spec's foundation models cannot be deployed where it asks, one line each."""
-    models, usages = dict(facts.models), dict(facts.usages)
+    """Why the spec's foundation models cannot be deployed where it asks, one line each.
+
+    Free capacity is the quota's limit less its use, plus what the spec's own deployments in
+    the environments' resource groups use already (they are replaced, not added).
+    """
+    models, usages, deployed = dict(facts.models), dict(facts.usages), dict(facts.deployed)
     out = []
     for need in needs(spec, envs):
         what = f"{need.model} {need.version} {need.sku}"
@@ -81,9 +99,7 @@ def problems(spec: Spec, facts: Facts, envs: tuple[Environment, ...]) -> list[st
                 f"{what} ({need.format}) is not offered in {need.region}; pick another version, SKU or region"
             )
             continue
-        free = _free(usages[need.region], need)
-        if free is None:
-            free = 0
+        free = (_free(usages[need.region], need) or 0) + _ours(deployed.get(need.region, ()), need)
         if free < need.capacity:
             out.append(
                 f"{what} has {free} of {need.capacity} {need.unit} free in {need.region} "

@@ -101,7 +101,7 @@ def grants(spec: Spec, env: Environment) -> list[RoleGrant]:
             "subscription",
             deployer_role_name(spec),
             deployer_role_name(spec),
-            "run `az deployment sub create` (and what-if) of infra/main.bicep"
+            "run az deployment sub create (and what-if) of infra/main.bicep"
             + (", write the budget" if spec.monitoring.budget is not None else "")
             + "; read model catalog and quota",
             custom=True,

@@ -131,7 +131,7 @@ def read_facts(spec: Spec, envs: tuple[Environment, ...], options: Options, runn
                 usages.append((region, tuple(used)))
             else:
                 notes.append(f"could not read the model catalog and quota of {region}")
-        facts = replace(facts, models=tuple(models), usages=tuple(usages))
+        facts = replace(facts, models=tuple(models), usages=tuple(usages), deployed=_deployed(envs, runner))
     if "github-actions" in spec.pipelines:
         facts = _github_facts(spec, envs, options, runner, facts, notes)
     if "azure-devops" in spec.pipelines:
@@ -146,6 +146,28 @@ def read_facts(spec: Spec, envs: tuple[Environment, ...], options: Options, runn
             notes.append("no Azure DevOps organization/project: pass --organization and --project")
         facts = replace(facts, organization=organization or None, project=project or None)
     return replace(facts, notes=tuple(notes))
+
+
+def _deployed(
+    envs: tuple[Environment, ...], runner: Runner
+) -> tuple[tuple[str, tuple[dict[str, Any], ...]], ...]:
+    """Per region, the model deployments of the AI Services accounts in the environments' groups."""
+    found: dict[str, list[dict[str, Any]]] = {}
+    for stack in (stack for env in envs for stack in env.stacks):
+        code, out, _ = runner(
+            ["az", "cognitiveservices", "account", "list", "--resource-group", stack.resource_group,
+             "--query", "[].name", "--output", "tsv"],
+            None,
+        )  # fmt: skip
+        for account in out.split() if code == 0 else []:
+            listed = _json(
+                runner,
+                ["az", "cognitiveservices", "account", "deployment", "list",
+                 "--resource-group", stack.resource_group, "--name", account, "--output", "json"],
+            )  # fmt: skip
+            if isinstance(listed, list):
+                found.setdefault(stack.region, []).extend(d for d in listed if isinstance(d, dict))
+    return tuple((region, tuple(items)) for region, items in sorted(found.items()))
 
 
 def _github_facts(  # noqa: PLR0913, PLR0917 - the read so far and where notes go

@@ -114,6 +114,33 @@ def _models(spec: Spec) -> list[dict[str, str]]:
     return out
 
 
+def _setup(spec: Spec, plan: Plan) -> dict[str, object]:
+    """What `almgen setup` does for this spec (with placeholders for what it reads first)."""
+    from generator.commands.setup import roles
+    from generator.commands.setup.actions import actions
+    from generator.commands.setup.model import Facts, shown
+
+    groups: dict[str, list[dict[str, object]]] = {}
+    for action in actions(spec, plan, Facts(), spec.environments):
+        groups.setdefault(action.group, []).append(
+            {
+                "what": action.what,
+                "manual": action.manual,
+                "command": action.create.display(),
+                "bodies": [f"{body.name}: {shown(body.data)}" for body in action.create.bodies()],
+            }
+        )
+    return {
+        "groups": [{"name": name, "actions": found} for name, found in groups.items()],
+        "role_matrix": roles.matrix(spec, spec.environments),
+        "deployer_role": roles.deployer_role_name(spec),
+        "deployer_actions": roles.deployer_actions(spec),
+        "lock_role": roles.lock_role_name(spec) if any(e.production for e in spec.environments) else "",
+        "assignable": roles.assignable_role_ids(),
+        "budget": spec.monitoring.budget is not None,
+    }
+
+
 def files(spec: Spec, plan: Plan) -> list[TemplateFile]:
     context = {
         "spec": spec,
@@ -134,7 +161,7 @@ def files(spec: Spec, plan: Plan) -> list[TemplateFile]:
             for e in spec.environments
         ],
         "secrets": list(spec.configuration.secrets),
-    }
+    } | _setup(spec, plan)
     return [
         TemplateFile("docs/alm/PIPELINE.md", "shared/PIPELINE.md.j2", context),
         TemplateFile("docs/alm/SETUP.md", "shared/SETUP.md.j2", context),
