@@ -13,19 +13,18 @@ Phases, on the same world:
 
 from __future__ import annotations
 
-import importlib
 import shutil
 import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from generator.errors import UsageError
 from generator.rehearse.faults import Fault
 from generator.rehearse.world import World
 from generator.spec.model import Spec
 
 IGNORED = shutil.ignore_patterns(".git", ".venv", "__pycache__", "*.pyc")
+DEVOPS_CONCLUSIONS = {"Succeeded": "success", "Failed": "failure", "Canceled": "cancelled"}
 SUBSCRIPTION_VARS = {
     "AZURE_CLIENT_ID": "00000000-0000-0000-0000-0000000000c1",
     "AZURE_TENANT_ID": "00000000-0000-0000-0000-0000000000e1",
@@ -141,14 +140,20 @@ def run_target(stage: Stage) -> tuple[str, str]:
             repo, f"{service}-cd.yml", world, vars=SUBSCRIPTION_VARS, approvals=approvals_of(spec)
         )
         return result.conclusion, result.report()
-    try:  # the Azure DevOps runner is a separate package of the rehearsal
-        devops: Any = importlib.import_module("generator.rehearse.devops")
-    except ImportError as exc:
-        raise UsageError("this almgen cannot rehearse azure-devops pipelines yet: no runner") from exc
-    done = devops.run_pipeline(
+    from generator.rehearse.devops import run_pipeline
+
+    done = run_pipeline(
         repo, f".azure-pipelines/{service}.yml", world, variables={}, approvals=approvals_of(spec)
     )
-    return str(done.conclusion), str(done.report())
+    failed = [
+        f"    {job}/{step.display}:\n" + "\n".join(f"      | {line}" for line in _tail(step.log))
+        for _, job, step in done.failed_steps()
+    ]
+    return DEVOPS_CONCLUSIONS.get(done.result, done.result.lower()), "\n".join([done.report(), *failed])
+
+
+def _tail(log: str) -> list[str]:
+    return log.strip().splitlines()[-6:]
 
 
 def snapshot(world: World) -> dict[str, Any]:

@@ -297,6 +297,7 @@ COMMANDS: dict[tuple[str, ...], tuple[c.Handler, set[str]]] = {
             "--file",
             "--tags",
             "--description",
+            "--set",
         },
     ),
     ("ml", "model", "update"): (

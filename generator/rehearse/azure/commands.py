@@ -350,17 +350,24 @@ def model_create(world: World, state: dict[str, Any], flags: Flags) -> Any:
         "id": f"{ws['id']}/models/{name}/versions/{version}",
     }
     ws["models"][f"{name}:{version}"] = item
+    _apply_set(item, flags.get("--set", ""))
     return item
+
+
+def _apply_set(item: dict[str, Any], assignments: str) -> None:
+    """`--set tags.a=1 properties.b=2`: what az ml does to the asset before it is saved."""
+    for assignment in assignments.split("\u0000"):
+        path, _, value = assignment.partition("=")
+        section, _, key = path.partition(".")
+        if section in ("tags", "properties") and key:
+            item.setdefault(section, {})[key] = value
+        elif path:
+            item[path] = value
 
 
 def model_update(world: World, state: dict[str, Any], flags: Flags) -> Any:
     item = model_show(world, state, flags)
-    for assignment in flags.get("--set", "").split("\u0000"):
-        path, _, value = assignment.partition("=")
-        if path.startswith("tags."):
-            item["tags"][path[5:]] = value
-        elif path:
-            item[path] = value
+    _apply_set(item, flags.get("--set", ""))
     return item
 
 

@@ -3,7 +3,7 @@
 Baseline: REQUESTS_PER_MINUTE requests a minute per model and region, split by each deployment's
 share at that minute (foundation models: the App Configuration keys `almgen:active:<model>` and
 `almgen:canary:<model>`; custom models: the online endpoint's traffic map), BASELINE_ERROR_PERCENT
-5xx, BASELINE_LATENCY_MS latency. A metric fault `{"kind": "metric", "env", "model", "metric",
+5xx, BASELINE_LATENCY_MS latency (per kind). A metric fault `{"kind": "metric", "env", "model", "metric",
 "value", "step"}` sets the candidate's error rate or latency to `value` from the moment it received
 more traffic for the `step`-th time. The window's length is taken from --start-time/--end-time and
 ends at the simulated now (callers compute their window from the wall clock).
@@ -19,19 +19,21 @@ from generator.rehearse.world import START, World
 
 REQUESTS_PER_MINUTE = 200.0
 BASELINE_ERROR_PERCENT = 0.5
-BASELINE_LATENCY_MS = 450.0
+BASELINE_LATENCY_MS = {"foundation": 450.0, "custom": 60.0}  # a chat completion; a scoring call
 
 FOUNDATION = {
     "requests": "AzureOpenAIRequests",
     "status": "StatusCode",
     "latency": "AzureOpenAITimeToResponse",
     "by": "ModelDeploymentName",
+    "kind": "foundation",
 }
 ML = {
     "requests": "RequestsPerMinute",
     "status": "statusCodeClass",
     "latency": "RequestLatency_P95",
     "by": "deployment",
+    "kind": "custom",
 }
 
 
@@ -139,7 +141,9 @@ def metrics_list(
             latency.append(
                 {
                     "timeStamp": stamp,
-                    "average": (BASELINE_LATENCY_MS if slow is None else slow) if count > 0 else None,
+                    "average": (BASELINE_LATENCY_MS[names["kind"]] if slow is None else slow)
+                    if count > 0
+                    else None,
                 }
             )
         by = {"name": {"value": names["by"], "localizedValue": names["by"]}, "value": deployment}
