@@ -26,6 +26,7 @@ StepKind = Literal[
     "train",
     "register",
     "deploy-infra-models",
+    "route-direct",
     "canary",
     "test",
     "swap",

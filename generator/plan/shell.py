@@ -164,6 +164,8 @@ def shell_steps(spec: Spec, step: Step) -> list[ShellStep]:
         ]
     if kind == "swap":
         return _swap_steps(spec, step)
+    if kind == "route-direct":
+        return _direct_steps(spec, step)
     if kind == "test":
         test = step.id.removeprefix("test-")
         return [
@@ -254,6 +256,27 @@ def _swap_steps(spec: Spec, step: Step) -> list[ShellStep]:
             condition=step.condition,
         )
         for model in spec.models
+    ]
+
+
+def _direct_steps(spec: Spec, step: Step) -> list[ShellStep]:
+    """Custom models under `direct`: the new version takes all of its endpoint's traffic."""
+    return [
+        ShellStep(
+            f"{step.id}-{model.name}",
+            f"{step.name} ({model.name})",
+            _script(
+                *_CANDIDATE,
+                _python(
+                    "traffic",
+                    'shift --outputs outputs.json --env "$ALMGEN_ENVIRONMENT" --model "$ALMGEN_MODEL" '
+                    '--kind "$ALMGEN_KIND" --to "$to" --percent 100',
+                ),
+            ),
+            env=_model_env(model),
+            condition=step.condition,
+        )
+        for model in spec.custom_models
     ]
 
 

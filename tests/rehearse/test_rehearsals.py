@@ -193,3 +193,29 @@ def test_every_az_line_of_a_rehearsal_parses_with_the_real_azure_cli(tmp_path: P
         lines += [json.loads(line)["argv"] for line in log]
     assert len(lines) > 50
     assert azcli.rejected(lines) == []
+
+
+# ---- Azure DevOps: the custom-model sample (Azure ML endpoints, blue-green staging, canary prod)
+
+
+def _devops(spec: Spec, *faults: str) -> Rehearsal:
+    return rehearse(spec, "azure-devops", parse_faults(faults, spec))
+
+
+def test_devops_first_deploy_reaches_production(tmp_path: Path) -> None:
+    result = _devops(_variant(tmp_path, "custom-model-devops"))
+    assert result.ok, result.phases[0].report
+    for env in ("dev", "staging", "prod"):
+        (region,) = serving_view(result.phases[0].after, env).values()
+        assert region["fraud"]["versions"] and list(region["fraud"]["shares"].values()) == [100]
+
+
+@pytest.mark.parametrize(
+    "fault", ["prod:fraud:error-rate=8@step=2", "prod:tests=validation:fail", "staging:gate=evaluation:fail"]
+)
+def test_devops_faults_leave_what_serves_as_it_was(fault: str, tmp_path: Path) -> None:
+    result = _devops(_variant(tmp_path, "custom-model-devops"), fault)
+    assert result.ok, "\n".join(r for v in result.verdicts for r in v.reasons) + result.phases[-1].report
+    stopped = fault.split(":", maxsplit=1)[0]
+    before, after = _serving(result, stopped)
+    assert before == after and before  # something served, and it still serves
