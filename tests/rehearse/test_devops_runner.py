@@ -424,7 +424,9 @@ def _generated(tmp_path: Path, sample: str) -> Path:
 @pytest.mark.parametrize("sample", ["custom-model-devops", "enterprise"])
 @pytest.mark.parametrize("az", ["fake", "simulated"])
 @pytest.mark.xfail(
-    strict=False, reason="defects in the generated pipeline: see the failing step in the report"
+    strict=False,
+    reason="the fake az answers nothing a deployment needs; enterprise's agents call the Agent Service "
+    "outside `az` (issue 13). The custom-model sample against the simulated Azure passes.",
 )
 def test_generated_pipeline_end_to_end(tmp_path: Path, sample: str, az: str) -> None:
     repo = _generated(tmp_path, sample)

@@ -732,9 +732,8 @@ STUB_TOOLS = {  # the spec's test commands need tools no step installs (see the 
     "locust": "echo locust: ok\n",
 }
 DEFECTS = (
-    "generated pipeline defects (see the report): on a first deploy 'Read the live state' writes {} and "
-    "traffic.py state rejects it (no 'stacks' array); agents.py calls the Agent Service over HTTPS, "
-    "outside `az`"
+    "issue 13: the enterprise sample's agents.py calls the Agent Service over HTTPS, outside `az`, "
+    "so no simulated Azure can answer it"
 )
 
 
@@ -993,8 +992,8 @@ def _passing_evals(repo: Path) -> None:
 
 @pytest.mark.xfail(
     strict=False,
-    reason="generated defect: after the last canary step (100%), a failing test in the finish job "
-    "leaves the new version serving: the finish job has no roll-back step",
+    reason="issue 13: the enterprise sample's agents call the Agent Service outside `az` (the finish "
+    "job's roll-back itself is rehearsed in tests/rehearse/test_rehearsals.py)",
 )
 def test_enterprise_cd_rolls_back_when_prod_validation_fails(tmp_path: Path) -> None:
     repo = tmp_path / "enterprise"
