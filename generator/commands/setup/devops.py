@@ -1,0 +1,256 @@
+"""`almgen setup` on Azure DevOps: the service connection with workload identity federation,
+the environment, and the same approval, branch-control and Exclusive Lock checks on both (a plain
+job could otherwise use the prod connection without an approval).
+"""
+
+from __future__ import annotations
+
+from generator.commands.setup.actions import BRANCH, _az, _Context, _credential
+from generator.commands.setup.model import Action, Arg, Body, Check, FileArg, Json, Ref
+from generator.spec.model import Environment
+
+CHECKS_API = "7.1-preview.1"
+APPROVAL_TYPE = {"id": "8c6f20a7-a545-4486-9777-f762fafe0d4d", "name": "Approval"}
+EXCLUSIVE_LOCK_TYPE = {"id": "2ef31ad6-baa0-403a-8b45-2cbc9b4e5563", "name": "ExclusiveLock"}
+TASK_CHECK_TYPE = {"id": "fe1de3ee-a436-41b4-bb20-f6eb4cb879a7", "name": "Task Check"}
+BRANCH_CONTROL_TASK = {
+    "id": "86b05a0c-73e6-4f7d-b3cf-e38f3b39a75b",
+    "name": "evaluatebranchProtection",
+    "version": "0.0.1",
+}
+CHECK_TIMEOUT_MINUTES = 43200  # 30 days for reviewers to answer
+
+
+def _check_action(ctx: _Context, env: Environment, kind: str, resource: str, resource_id: Arg) -> Action:
+    """An approval, Exclusive Lock or branch control check on an environment or service connection."""
+    type_ = {"approval": APPROVAL_TYPE, "lock": EXCLUSIVE_LOCK_TYPE, "branch": TASK_CHECK_TYPE}[kind]
+    settings: dict[str, Json]
+    if kind == "approval":
+        settings = {
+            "approvers": [{"id": _devops_identity(ctx, reviewer)} for reviewer in env.approval.reviewers],
+            "minRequiredApprovers": 1,
+            "requesterCannotBeApprover": True,
+            "executionOrder": "anyOrder",
+            "instructions": f"Approve the deployment of {ctx.spec.service.name} to {env.name}.",
+        }
+    elif kind == "lock":
+        settings = {}
+    else:
+        settings = {
+            "displayName": "Branch control",
+            "definitionRef": dict(BRANCH_CONTROL_TASK),
+            "inputs": {
+                "allowedBranches": BRANCH,
+                "ensureProtectionOfBranch": "true",
+                "allowUnknownStatusBranch": "false",
+            },
+            "retryInterval": 5,
+        }
+    body: Json = {
+        "type": dict(type_),
+        "settings": settings,
+        "resource": {"type": resource, "id": resource_id},
+        "timeout": CHECK_TIMEOUT_MINUTES,
+    }
+    label = {"approval": "approval", "lock": "Exclusive Lock", "branch": f"branch control ({BRANCH})"}[kind]
+    owner = (
+        f"environment {env.name}"
+        if resource == "environment"
+        else f"service connection {env.service_connection}"
+    )
+    route: tuple[str, ...] = (
+        "--organization",
+        ctx.organization,
+        "--area",
+        "PipelinesChecks",
+        "--resource",
+        "configurations",
+    )
+    route += ("--route-parameters", f"project={ctx.project}")
+    return Action(
+        env.name,
+        f"{label} check on {owner}",
+        Check(
+            _az(
+                "devops",
+                "invoke",
+                *route,
+                "--query-parameters",
+                f"resourceType={resource}",
+                _prefixed("resourceId=", resource_id),
+                "--http-method",
+                "GET",
+                "--api-version",
+                CHECKS_API,
+                "--query",
+                "value[].type.name",
+                "--output",
+                "tsv",
+            ),
+            str(type_["name"]),
+        ),
+        _az(
+            "devops",
+            "invoke",
+            *route,
+            "--http-method",
+            "POST",
+            "--api-version",
+            CHECKS_API,
+            "--in-file",
+            FileArg(Body(f"{kind}-{resource}-{env.name}.json", body)),
+        ),
+        manual=(
+            f"Pipelines > Environments > {env.name} > Approvals and checks"
+            if resource == "environment"
+            else f"Project settings > Service connections > {env.service_connection} > Approvals and checks"
+        ),
+    )
+
+
+def _prefixed(prefix: str, value: Arg) -> Arg:
+    return value.around(prefix) if isinstance(value, Ref) else prefix + value
+
+
+def _devops_identity(ctx: _Context, reviewer: str) -> Ref:
+    """The Azure DevOps identity ID of a user or group, as approvals name approvers."""
+    return Ref(
+        f"Azure DevOps identity id of {reviewer}",
+        (
+            "az",
+            "devops",
+            "invoke",
+            "--organization",
+            ctx.organization,
+            "--area",
+            "IMS",
+            "--resource",
+            "Identities",
+            "--query-parameters",
+            "searchFilter=General",
+            f"filterValue={reviewer}",
+            "--http-method",
+            "GET",
+            "--api-version",
+            "7.1",
+            "--query",
+            "value[0].id",
+            "--output",
+            "tsv",
+        ),
+    )
+
+
+def environment_actions(ctx: _Context, env: Environment) -> list[Action]:
+    name = env.name
+    connection = env.service_connection
+    config: Json = {
+        "name": connection,
+        "type": "AzureRM",
+        "url": "https://management.azure.com/",
+        "authorization": {
+            "scheme": "WorkloadIdentityFederation",
+            "parameters": {"tenantid": ctx.tenant, "serviceprincipalid": ctx.client(env)},
+        },
+        "data": {
+            "subscriptionId": ctx.subscription,
+            "subscriptionName": ctx.subscription,
+            "environment": "AzureCloud",
+            "scopeLevel": "Subscription",
+            "creationMode": "Manual",
+        },
+        "isShared": False,
+    }
+    environment: Json = {"name": name, "description": f"almgen: {ctx.spec.service.name}"}
+    out = [
+        Action(
+            name,
+            f"service connection {connection} (workload identity federation, no secret)",
+            Check(
+                _az(
+                    "devops",
+                    "service-endpoint",
+                    "list",
+                    *ctx.devops(),
+                    "--query",
+                    "[].name",
+                    "--output",
+                    "tsv",
+                ),
+                connection,
+            ),
+            _az(
+                "devops",
+                "service-endpoint",
+                "create",
+                *ctx.devops(),
+                "--service-endpoint-configuration",
+                FileArg(Body(f"service-connection-{name}.json", config)),
+            ),
+            manual="Project settings > Service connections > Azure Resource Manager > "
+            "Workload identity federation (manual)",
+        ),
+        _credential(
+            ctx,
+            env,
+            f"azure-devops-{name}",
+            ctx.endpoint(env, "authorization.parameters.workloadIdentityFederationIssuer"),
+            ctx.endpoint(env, "authorization.parameters.workloadIdentityFederationSubject"),
+        ),
+        Action(
+            name,
+            f"Azure DevOps environment {name}",
+            Check(
+                _az(
+                    "devops",
+                    "invoke",
+                    "--organization",
+                    ctx.organization,
+                    "--area",
+                    "distributedtask",
+                    "--resource",
+                    "environments",
+                    "--route-parameters",
+                    f"project={ctx.project}",
+                    "--http-method",
+                    "GET",
+                    "--api-version",
+                    "7.1",
+                    "--query",
+                    "value[].name",
+                    "--output",
+                    "tsv",
+                ),
+                name,
+            ),
+            _az(
+                "devops",
+                "invoke",
+                "--organization",
+                ctx.organization,
+                "--area",
+                "distributedtask",
+                "--resource",
+                "environments",
+                "--route-parameters",
+                f"project={ctx.project}",
+                "--http-method",
+                "POST",
+                "--api-version",
+                "7.1",
+                "--in-file",
+                FileArg(Body(f"environment-{name}.json", environment)),
+            ),
+            manual="Pipelines > Environments > New environment",
+        ),
+    ]
+    targets: list[tuple[str, Arg]] = [
+        ("environment", ctx.environment_id(env)),
+        ("endpoint", ctx.endpoint(env, "id")),
+    ]
+    for resource, resource_id in targets:
+        if env.approval.required:
+            out.append(_check_action(ctx, env, "approval", resource, resource_id))
+        out.append(_check_action(ctx, env, "branch", resource, resource_id))
+    out.append(_check_action(ctx, env, "lock", "environment", ctx.environment_id(env)))
+    return out
