@@ -31,7 +31,7 @@ from generator.rehearse.devops.results import (
     StageResult,
 )
 from generator.rehearse.devops.templates import expand_file
-from generator.rehearse.devops.tools import write_tools
+from generator.rehearse.tools import write_tools
 from generator.rehearse.world import World
 
 MAX_JOB_MINUTES = 360  # hosted agents: timeoutInMinutes 0 means this

@@ -60,7 +60,7 @@ class JobContext:
     timed_out: bool = False
     message: str = ""
     hook_prefix: str = ""
-    tools: Path | None = None  # python, pip, almgen shims (generator.rehearse.devops.tools)
+    tools: Path | None = None  # python, pip, almgen shims (generator.rehearse.tools)
     timeout_minutes: float = 60
     cancel_timeout_minutes: float = 5
     grace: float | None = None  # after a cancel or timeout: the end of cancelTimeoutInMinutes

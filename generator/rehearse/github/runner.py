@@ -19,8 +19,9 @@ from generator.rehearse.github.expressions import Scope, to_number
 from generator.rehearse.github.results import JobResult, RunResult
 from generator.rehearse.github.reusable import check_caps
 from generator.rehearse.github.schedule import Level, run_level
-from generator.rehearse.github.state import RunState, install_bin
+from generator.rehearse.github.state import RunState
 from generator.rehearse.github.workflow import Workflow, load
+from generator.rehearse.tools import write_tools
 from generator.rehearse.world import World
 
 EVENTS = ("push", "pull_request", "workflow_dispatch", "schedule")
@@ -158,7 +159,7 @@ def _attempt(
     world: World = options["world"]
     snapshot = run_dir / "repo"
     bin_dir = run_dir / "bin"
-    install_bin(bin_dir, options["tools"])
+    write_tools(bin_dir, options["tools"])
     wf = load(snapshot, options["workflow"])
     result = RunResult(
         repo,

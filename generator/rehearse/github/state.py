@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import stat
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,28 +16,6 @@ from generator.rehearse.world import World
 
 CANCEL_GRACE = 300.0  # GitHub forcibly ends what still runs 5 minutes after a cancellation
 STEP_SETUP = 6.0  # each step moves the clock 0.1 minute, so timelines have an order
-
-_PYTHON = """#!/bin/sh
-# rehearse: the runner's python; `python -m pip install` installs nothing (generator.rehearse.stand_ins)
-# and leaves a stand-in command for each package (generator.rehearse.github.installed)
-if [ "$1" = "-m" ] && [ "$2" = "pip" ] && [ "$3" = "install" ]; then
-  shift 2
-  "{python}" -m generator.rehearse.stand_ins pip "$@" || exit $?
-  exec "{python}" -m generator.rehearse.github.installed "$@"
-fi
-exec "{python}" "$@"
-"""
-_PIP = """#!/bin/sh
-# rehearse: `pip install` installs nothing; other pip commands ask the runner's python
-if [ "$1" = "install" ]; then
-  "{python}" -m generator.rehearse.stand_ins pip "$@" || exit $?
-  exec "{python}" -m generator.rehearse.github.installed "$@"
-fi
-exec "{python}" -m pip "$@"
-"""
-_ALMGEN = """#!/bin/sh
-exec "{python}" -m generator "$@"
-"""
 
 
 @dataclass
@@ -167,21 +144,6 @@ class RunState:
         env = self.world.environ(host)
         env["PATH"] = f"{self.bin}{os.pathsep}{env['PATH']}"
         return env
-
-
-def install_bin(path: Path, tools: dict[str, str]) -> None:
-    """The runner's stand-ins: `python` and `pip` (sys.executable, never installing), `almgen`, `tools`."""
-    path.mkdir(parents=True, exist_ok=True)
-    scripts = {"python": _PYTHON, "python3": _PYTHON, "pip": _PIP, "pip3": _PIP, "almgen": _ALMGEN}
-    for name, text in scripts.items():
-        _write_exec(path / name, text.format(python=sys.executable))
-    for name, text in tools.items():
-        _write_exec(path / name, text if text.startswith("#!") else "#!/bin/sh\n" + text)
-
-
-def _write_exec(path: Path, text: str) -> None:
-    path.write_text(text, "utf-8")
-    path.chmod(path.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
 
 
 def write_event(path: Path, payload: dict[str, Any]) -> None:

@@ -1,0 +1,47 @@
+"""The tools a rehearsed job finds on PATH, for both runners: `python` is the runner's interpreter,
+`pip install` installs nothing (generator.rehearse.stand_ins records the pin, and
+generator.rehearse.github.installed leaves a stand-in command per package), `almgen` is this
+checkout's generator, and any extra stand-ins a caller names."""
+
+from __future__ import annotations
+
+import stat
+import sys
+from pathlib import Path
+
+_PYTHON = """#!/bin/sh
+# rehearse: the runner's python; `python -m pip install` installs nothing
+if [ "$1" = "-m" ] && [ "$2" = "pip" ] && [ "$3" = "install" ]; then
+  shift 2
+  "{python}" -m generator.rehearse.stand_ins pip "$@" || exit $?
+  exec "{python}" -m generator.rehearse.github.installed "$@"
+fi
+exec "{python}" "$@"
+"""
+_PIP = """#!/bin/sh
+# rehearse: `pip install` installs nothing; other pip commands ask the runner's python
+if [ "$1" = "install" ]; then
+  "{python}" -m generator.rehearse.stand_ins pip "$@" || exit $?
+  exec "{python}" -m generator.rehearse.github.installed "$@"
+fi
+exec "{python}" -m pip "$@"
+"""
+_ALMGEN = """#!/bin/sh
+exec "{python}" -m generator "$@"
+"""
+SCRIPTS = {"python": _PYTHON, "python3": _PYTHON, "pip": _PIP, "pip3": _PIP, "almgen": _ALMGEN}
+
+
+def write_tools(folder: Path, extra: dict[str, str] | None = None) -> Path:
+    """The stand-ins in FOLDER (created), plus EXTRA (name -> shell script); FOLDER."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, text in SCRIPTS.items():
+        _write_exec(folder / name, text.format(python=sys.executable))
+    for name, text in (extra or {}).items():
+        _write_exec(folder / name, text if text.startswith("#!") else "#!/bin/sh\n" + text)
+    return folder
+
+
+def _write_exec(path: Path, text: str) -> None:
+    path.write_text(text, "utf-8")
+    path.chmod(path.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
