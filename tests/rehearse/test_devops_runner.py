@@ -424,7 +424,11 @@ def _generated(tmp_path: Path, sample: str) -> Path:
 @pytest.mark.parametrize("sample", ["custom-model-devops", "enterprise"])
 @pytest.mark.parametrize("az", ["fake", "simulated"])
 @pytest.mark.xfail(
-    strict=False, reason="defects in the generated pipeline: see the failing step in the report"
+    strict=False,
+    reason=(
+        "generated-pipeline defect: 'Read the live state' writes {} for a first deploy and "
+        "traffic.py state rejects it ('have no stacks array'); later: models.py train waits on the wall clock"
+    ),
 )
 def test_generated_pipeline_end_to_end(tmp_path: Path, sample: str, az: str) -> None:
     repo = _generated(tmp_path, sample)
