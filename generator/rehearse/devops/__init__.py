@@ -27,7 +27,7 @@ jobs; cancel faults; re-runs of failed jobs.
 
 Refused with DevOpsError (file and construct named): other repositories' templates and
 checkouts, pwsh/powershell, rolling and canary strategies, unknown tasks and functions,
-artifacts of other runs, matrix/parallel strategies on jobs are NOT expanded (run once).
+artifacts of other runs, job strategies (matrix, parallel), containers and services.
 """
 
 from generator.rehearse.devops.errors import DevOpsError
