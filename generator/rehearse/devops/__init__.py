@@ -8,6 +8,26 @@ Modules: `templates` (compile time: templates, parameters, `${{ }}`), `expressio
 `runner` (stages, jobs, conditions, approvals, cancellation, re-runs), `jobs` (job and
 deployment runOnce hooks, step dispatch), `steps` (bash, the simulated tasks, artifacts,
 macros, logging commands, deadlines). See each module's docstring for what it follows.
+
+Followed: templates (stage/job/step/variable, typed parameters, if/elseif/else, each, key
+insertion, expressions in strings, local `extends:`); stages in dependsOn order (default: the
+stage before), jobs in dependsOn order; `condition:` with the status functions over the
+dependencies; `dependencies.X.result/outputs['step.var']`, `stageDependencies.S.J.outputs[...]`;
+`$[ ]` job variables; job `timeoutInMinutes` (default 60; 0 = 360) and `cancelTimeoutInMinutes`
+(default 5: after a cancel or timeout only `always()`/`canceled()` steps run, within it); step
+`timeoutInMinutes`, `continueOnError`, `env`, `condition`, `enabled`; bash without `-e`,
+`failOnStderr`; Bash@3, AzureCLI@2 (a fresh `az login` per task, its own AZURE_CONFIG_DIR, then
+`az account clear`), UsePythonVersion@0, Publish/DownloadPipelineArtifact (immutable per run,
+across attempts), `checkout: self|none`, `download: current|none`, `publish:`; logging commands
+setvariable (isOutput, issecret), task.complete, logissue; `$(macro)` (unknown left as is);
+deployment jobs with `environment:` and `strategy: runOnce` (preDeploy, deploy, routeTraffic,
+postRouteTraffic, on.failure/on.success; each hook a fresh agent job; no checkout, all
+artifacts downloaded unless a `download:` step is given); approvals decided before a stage's
+jobs; cancel faults; re-runs of failed jobs.
+
+Refused with DevOpsError (file and construct named): other repositories' templates and
+checkouts, pwsh/powershell, rolling and canary strategies, unknown tasks and functions,
+artifacts of other runs, job strategies (matrix, parallel), containers and services.
 """
 
 from generator.rehearse.devops.errors import DevOpsError

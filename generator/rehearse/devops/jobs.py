@@ -190,6 +190,10 @@ def run_job(
 ) -> tuple[str, list[StepResult], dict[str, str], str]:
     """(result, steps, outputs, message) of one job; make_ctx gives each agent job its context."""
     if "deployment" not in job:
+        if job.get("strategy"):
+            raise DevOpsError(f"job {job.get('job')}: strategy (matrix, parallel) is not supported")
+        if job.get("container") or job.get("services"):
+            raise DevOpsError(f"job {job.get('job')}: container jobs and services are not supported")
         ctx = make_ctx("")
         body = list(job.get("steps") or [])
         if not any("checkout" in s for s in body):

@@ -27,6 +27,7 @@ from generator.rehearse.devops.results import CANCELED, FAILED, ISSUES, SUCCEEDE
 from generator.rehearse.world import World
 
 STEP_MINUTES = 0.1
+WALL_SECONDS = 600.0  # real seconds a step may take: a rehearsal's sleeps do not wait
 _MACRO = re.compile(r"\$\(([A-Za-z0-9_.\-]+)\)")
 _VSO = re.compile(r"^.*?##vso\[([\w.]+)([^\]]*)\](.*)$")
 try:
@@ -148,6 +149,7 @@ def run_bash(
     script_file.write_text(script, encoding="utf-8")
     out_file, err_file = script_file.with_suffix(".out"), script_file.with_suffix(".err")
     deadline = _deadline(ctx, step_timeout)
+    wall, code = False, 0
     if ctx.world.now() >= deadline:
         return _stopped(ctx, deadline, "")
     ctx.world.set_deadline(deadline)
@@ -163,14 +165,21 @@ def run_bash(
                 start_new_session=True,
             )
             try:
-                code = proc.wait(timeout=600)
+                code = proc.wait(timeout=WALL_SECONDS)
             except subprocess.TimeoutExpired:
                 os.killpg(proc.pid, signal.SIGKILL)
-                code = proc.wait()
+                proc.wait()
+                wall = True
     finally:
         ctx.world.set_deadline(None)
     stdout, stderr = out_file.read_text(errors="replace"), err_file.read_text(errors="replace")
     log = stdout + stderr
+    if wall:
+        return Outcome(
+            FAILED,
+            log + f"\n##[error]rehearse: the step ran {WALL_SECONDS:g} s of real time and was "
+            "killed: it waits on the wall clock (time.sleep, time.monotonic), not on the rehearsal's clock",
+        )
     if code < 0 and ctx.world.now() >= deadline:
         return _stopped(ctx, deadline, log)
     forced: str | None = None
