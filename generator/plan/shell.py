@@ -223,7 +223,8 @@ _THRESHOLDS = (
     ("ALMGEN_ERROR_RATE_PERCENT", "rollback-error-rate-percent"),
     ("ALMGEN_LATENCY_P95_MS", "rollback-latency-p95-ms"),
 )
-ROUTING = "routing"  # the folder that keeps each model's routing from before the canary
+ROUTING = "routing"  # the folder that keeps each model's routing from before the rollout
+PREVIOUS = f"{ROUTING}/previous-${{ALMGEN_MODEL}}.json"
 
 
 def _model_env(model: Model) -> tuple[tuple[str, str], ...]:
@@ -234,50 +235,47 @@ def _model_env(model: Model) -> tuple[tuple[str, str], ...]:
     )
 
 
-def _swap_steps(spec: Spec, step: Step) -> list[ShellStep]:
+def _per_model(
+    step: Step, models: tuple[Model, ...], lines: tuple[str, ...], inputs: tuple[tuple[str, str], ...] = ()
+) -> list[ShellStep]:
+    """One shell step of a Plan step for each model, named after it, reading it from the env."""
     return [
         ShellStep(
             f"{step.id}-{model.name}",
             f"{step.name} ({model.name})",
-            _script(
-                *_CANDIDATE,
-                *_LATENCY,
-                _python(
-                    "traffic",
-                    'swap --outputs outputs.json --env "$ALMGEN_ENVIRONMENT" --model "$ALMGEN_MODEL" '
-                    '--kind "$ALMGEN_KIND" --to "$to" \\',
-                ),
-                '  --bake-minutes "$ALMGEN_BAKE_MINUTES" --error-rate-percent "$ALMGEN_ERROR_RATE_PERCENT" '
-                '"${latency[@]}" \\',
-                f'  --save-previous "{ROUTING}/previous-${{ALMGEN_MODEL}}.json"',
-            ),
+            _script(*lines),
             env=_model_env(model),
-            inputs=_THRESHOLDS,
+            inputs=inputs,
             condition=step.condition,
         )
-        for model in spec.models
+        for model in models
     ]
+
+
+def _swap_steps(spec: Spec, step: Step) -> list[ShellStep]:
+    swap = (
+        *_CANDIDATE,
+        *_LATENCY,
+        _python(
+            "traffic",
+            'swap --outputs outputs.json --env "$ALMGEN_ENVIRONMENT" --model "$ALMGEN_MODEL" '
+            '--kind "$ALMGEN_KIND" --to "$to" \\',
+        ),
+        '  --bake-minutes "$ALMGEN_BAKE_MINUTES" --error-rate-percent "$ALMGEN_ERROR_RATE_PERCENT" '
+        '"${latency[@]}" \\',
+        f'  --save-previous "{PREVIOUS}"',
+    )
+    return _per_model(step, spec.models, swap, _THRESHOLDS)
 
 
 def _direct_steps(spec: Spec, step: Step) -> list[ShellStep]:
     """Custom models under `direct`: the new version takes all of its endpoint's traffic."""
-    return [
-        ShellStep(
-            f"{step.id}-{model.name}",
-            f"{step.name} ({model.name})",
-            _script(
-                *_CANDIDATE,
-                _python(
-                    "traffic",
-                    'shift --outputs outputs.json --env "$ALMGEN_ENVIRONMENT" --model "$ALMGEN_MODEL" '
-                    '--kind "$ALMGEN_KIND" --to "$to" --percent 100',
-                ),
-            ),
-            env=_model_env(model),
-            condition=step.condition,
-        )
-        for model in spec.custom_models
-    ]
+    shift = _python(
+        "traffic",
+        'shift --outputs outputs.json --env "$ALMGEN_ENVIRONMENT" --model "$ALMGEN_MODEL" '
+        '--kind "$ALMGEN_KIND" --to "$to" --percent 100',
+    )
+    return _per_model(step, spec.custom_models, (*_CANDIDATE, shift))
 
 
 def canary_steps(spec: Spec) -> list[ShellStep]:
@@ -293,9 +291,9 @@ def canary_steps(spec: Spec) -> list[ShellStep]:
             _script(
                 *_CANDIDATE,
                 "save=()",
-                f'if [ ! -f "{ROUTING}/previous-${{ALMGEN_MODEL}}.json" ]; then',
+                f'if [ ! -f "{PREVIOUS}" ]; then',
                 f"  mkdir -p {ROUTING}",
-                f'  save=(--save-previous "{ROUTING}/previous-${{ALMGEN_MODEL}}.json")',
+                f'  save=(--save-previous "{PREVIOUS}")',
                 "fi",
                 _python(
                     "traffic",
@@ -359,11 +357,11 @@ def restore_steps(spec: Spec) -> list[ShellStep]:
             f"restore-{model.name}",
             f"Roll back {model.name}",
             _script(
-                f'if [ -f "{ROUTING}/previous-${{ALMGEN_MODEL}}.json" ]; then',
+                f'if [ -f "{PREVIOUS}" ]; then',
                 "  "
                 + _python(
                     "traffic",
-                    f'restore --outputs outputs.json --previous "{ROUTING}/previous-${{ALMGEN_MODEL}}.json"',
+                    f'restore --outputs outputs.json --previous "{PREVIOUS}"',
                 ),
                 "fi",
             ),
