@@ -15,9 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from generator.errors import UsageError
-from generator.rehearse.driver import Phase, Stage, next_release, prepare_repository, run_phase
+from generator.rehearse.driver import Phase, first_deploy, next_release, run_phase
 from generator.rehearse.faults import Fault, FaultError, parse_all
-from generator.rehearse.world import World
 from generator.spec.model import Spec
 
 
@@ -82,15 +81,12 @@ class Rehearsal:
 
 def rehearse(spec: Spec, target: str, faults: list[Fault], workdir: Path | None = None) -> Rehearsal:
     with tempfile.TemporaryDirectory(prefix="almgen-rehearsal-") as tmp:
-        root = workdir or Path(tmp)
-        world = World.create(root / "world")
-        repo = prepare_repository(spec, root)
-        stage = Stage(spec, target, repo, world)
-        phases = [run_phase(stage, "first deploy", [])]
-        if faults and phases[0].conclusion == "success":
-            next_release(repo, spec.source.name)
+        stage, first = first_deploy(spec, target, workdir or Path(tmp))
+        phases = [first]
+        if faults and first.conclusion == "success":
+            next_release(stage.repo, spec.source.name)
             phases.append(run_phase(stage, "release", faults))
-        return Rehearsal(target, phases, [judge(spec, p) for p in phases], world.timeline())
+        return Rehearsal(target, phases, [judge(spec, p) for p in phases], stage.world.timeline())
 
 
 def _event_text(event: dict[str, Any]) -> str:

@@ -9,6 +9,10 @@ Phases, on the same world:
 1. `first deploy`: the spec as it is, on an empty subscription, no fault.
 2. `release` (when faults are given): a new release of every model and agent (versions
    changed in the copied spec), with the faults injected.
+
+Scenarios that need more (a re-run of failed jobs, the same commit again, a retirement) build
+on `first_deploy`, `fork` (a copy of a deployed world and repository, so many scenarios share
+one first deploy), `run_phase` and `rerun_phase`.
 """
 
 from __future__ import annotations
@@ -36,7 +40,7 @@ def stand_in_command(kind: str, name: str) -> str:
     return f"python -m generator.rehearse.stand_ins {kind} {name}"
 
 
-def _edit_spec(spec_file: Path, edit: Any) -> None:
+def edit_spec(spec_file: Path, edit: Any) -> None:
     """Change the copied spec with ruamel's round trip (comments and order kept)."""
     from ruamel.yaml import YAML
 
@@ -88,7 +92,7 @@ def prepare_repository(spec: Spec, into: Path) -> Path:
     """A committed copy of the spec's folder, with stand-in commands, freshly generated."""
     repo = into / "repo"
     shutil.copytree(spec.root, repo, ignore=IGNORED)
-    _edit_spec(repo / spec.source.name, _stand_ins(spec))
+    edit_spec(repo / spec.source.name, _stand_ins(spec))
     _generate(repo, spec.source.name)
     _git(repo, "init", "-q", "-b", "main")
     _git(repo, "add", "-A")
@@ -98,7 +102,7 @@ def prepare_repository(spec: Spec, into: Path) -> Path:
 
 def next_release(repo: Path, spec_name: str) -> None:
     """Commit a new release of every model and agent, regenerated."""
-    _edit_spec(repo / spec_name, _next_release)
+    edit_spec(repo / spec_name, _next_release)
     _generate(repo, spec_name)
     _git(repo, "add", "-A")
     _git(repo, "commit", "-q", "-m", "rehearsal: a new release")
@@ -117,6 +121,7 @@ class Phase:
     before: dict[str, Any]
     after: dict[str, Any]
     faults: list[Fault] = field(default_factory=list)
+    run: Any = None  # the runner's result, which a re-run of failed jobs continues
 
 
 @dataclass(frozen=True)
@@ -129,27 +134,46 @@ class Stage:
     world: World
 
 
-def run_target(stage: Stage) -> tuple[str, str]:
-    """(conclusion, report) of one run of the spec's CD pipeline on the target's runner."""
+def run_target(stage: Stage, previous: Any = None) -> tuple[str, str, Any]:
+    """(conclusion, report, result) of one run of the spec's CD pipeline on the target's runner.
+
+    With PREVIOUS (a result of this function), its failed jobs are re-run instead ("Re-run failed
+    jobs" on GitHub, "Rerun failed jobs" on Azure DevOps): a new attempt of the same run.
+    """
     spec, repo, world = stage.spec, stage.repo, stage.world
     service = spec.service.name
     if stage.target == "github-actions":
-        from generator.rehearse.github import run_workflow
+        from generator.rehearse.github import rerun_failed, run_workflow
 
-        result = run_workflow(
-            repo, f"{service}-cd.yml", world, vars=SUBSCRIPTION_VARS, approvals=approvals_of(spec)
-        )
-        return result.conclusion, result.report()
+        if previous is not None:
+            result = rerun_failed(previous)
+        else:
+            result = run_workflow(
+                repo, f"{service}-cd.yml", world, vars=SUBSCRIPTION_VARS, approvals=approvals_of(spec)
+            )
+        return result.conclusion, result.report(), result
+    from generator.rehearse.devops import rerun_failed as rerun_pipeline
     from generator.rehearse.devops import run_pipeline
 
-    done = run_pipeline(
-        repo, f".azure-pipelines/{service}.yml", world, variables={}, approvals=approvals_of(spec)
-    )
+    if previous is not None:
+        done = rerun_pipeline(previous)
+    else:
+        builds = world.root / "devops"
+        build_id = 1 + (len(list(builds.glob("run*"))) if builds.is_dir() else 0)
+        done = run_pipeline(
+            repo,
+            f".azure-pipelines/{service}.yml",
+            world,
+            variables={},
+            approvals=approvals_of(spec),
+            build_id=build_id,
+        )
     failed = [
         f"    {job}/{step.display}:\n" + "\n".join(f"      | {line}" for line in _tail(step.log))
         for _, job, step in done.failed_steps()
     ]
-    return DEVOPS_CONCLUSIONS.get(done.result, done.result.lower()), "\n".join([done.report(), *failed])
+    report = "\n".join([done.report(), *failed])
+    return DEVOPS_CONCLUSIONS.get(done.result, done.result.lower()), report, done
 
 
 def _tail(log: str) -> list[str]:
@@ -164,8 +188,32 @@ def snapshot(world: World) -> dict[str, Any]:
 
 
 def run_phase(stage: Stage, name: str, faults: list[Fault]) -> Phase:
+    """A new run of the pipeline at the repository's last commit, with FAULTS injected."""
+    return _phase(stage, name, faults, None)
+
+
+def rerun_phase(stage: Stage, name: str, failed: Phase, faults: tuple[Fault, ...] = ()) -> Phase:
+    """Re-run the failed jobs of FAILED (its faults cleared unless given again)."""
+    return _phase(stage, name, list(faults), failed.run)
+
+
+def _phase(stage: Stage, name: str, faults: list[Fault], previous: Any) -> Phase:
     stage.world.set_faults([f.data for f in faults])
     stage.world.record("phase", name=name, faults=[f.text for f in faults])
     before = snapshot(stage.world)
-    conclusion, report = run_target(stage)
-    return Phase(name, conclusion, report, before, snapshot(stage.world), faults)
+    conclusion, report, run = run_target(stage, previous)
+    return Phase(name, conclusion, report, before, snapshot(stage.world), faults, run)
+
+
+def first_deploy(spec: Spec, target: str, root: Path) -> tuple[Stage, Phase]:
+    """A new world under ROOT and the spec's pipeline run once on it, from an empty subscription."""
+    world = World.create(root / "world")
+    stage = Stage(spec, target, prepare_repository(spec, root), world)
+    return stage, run_phase(stage, "first deploy", [])
+
+
+def fork(stage: Stage, into: Path) -> Stage:
+    """A copy of STAGE's repository and world under INTO: a scenario that cannot change the original."""
+    shutil.copytree(stage.repo, into / "repo", symlinks=True)
+    shutil.copytree(stage.world.root, into / "world", symlinks=True, ignore=shutil.ignore_patterns("bin"))
+    return Stage(stage.spec, stage.target, into / "repo", World.create(into / "world"))

@@ -18,11 +18,12 @@ changed anywhere and the command fails. Every region is read before any is writt
 The Agent Service REST surface is versioned by Azure. This script speaks the Assistants-style API
 (`GET/POST {project}/assistants`, `POST {project}/assistants/{id}`) with `api-version=v1`; set
 `ALMGEN_AGENTS_API_VERSION` to use another version, or change `DEFAULT_API_VERSION` and the paths in
-`list_agents` / `save_agent` below when Azure moves the surface. All HTTP goes through `http()`.
+`list_agents` / `save_agent` below when Azure moves the surface. All HTTP goes through `http()`, which
+calls `az rest --resource https://ai.azure.com` (`ALMGEN_AZ` names another executable, for tests): the
+CLI gets the token and never prints it.
 
-A token for `https://ai.azure.com` comes from the Azure CLI (`ALMGEN_AZ` names another executable, for
-tests); it is never printed. Exit codes: 0 ok; 1 failure (Azure refused, a downgrade); 2 usage or bad
-input, with a one-line reason on stderr.
+Exit codes: 0 ok; 1 failure (Azure refused, a downgrade); 2 usage or bad input, with a one-line reason
+on stderr.
 """
 
 from __future__ import annotations
@@ -33,9 +34,9 @@ import json
 import os
 import re
 import sys
-import urllib.error
-import urllib.request
+import tempfile
 from collections.abc import Mapping
+from http import HTTPStatus
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -55,6 +56,7 @@ SEMVER = re.compile(
     r"(?:\+[0-9A-Za-z-]+(?:\.[0-9A-Za-z-]+)*)?$"
 )
 RETRY_STATUSES = (429, 500, 502, 503, 504)
+PHRASES = {status.phrase.lower(): status.value for status in HTTPStatus}
 
 
 class HttpError(common.Failure):
@@ -66,46 +68,48 @@ class HttpError(common.Failure):
 # --------------------------------------------------------------------------- Azure
 
 
-def access_token() -> str:
-    result = common.az(
-        ["account", "get-access-token", "--resource", TOKEN_RESOURCE, "--query", "accessToken", "-o", "tsv"]
-    )
-    lines = [line.strip() for line in (result.stderr or "").splitlines() if line.strip()]
-    token = result.stdout.strip()
-    if result.returncode != 0 or not token:
-        reason = next((line for line in lines if line.startswith("ERROR")), lines[0] if lines else "no token")
-        raise common.Failure(f"cannot get a token for {TOKEN_RESOURCE}: {reason[:300]}")
-    return token
+def http(method: str, url: str, body: dict[str, Any] | None) -> Any:
+    """One JSON request through `az rest`, which gets (and never prints) the token for the Agent Service.
 
-
-def http(method: str, url: str, token: str, body: dict[str, Any] | None) -> Any:
-    """One JSON request with a bearer token; retries throttling and server errors. Tests replace it."""
-    data = None if body is None else json.dumps(body).encode("utf-8")
+    Throttling and server errors are retried. Going through the CLI keeps one way in to Azure for every
+    script: the pipeline's fresh login, `ALMGEN_AZ` in tests and the rehearsal's simulated Azure.
+    """
+    args = ["rest", "--method", method.lower(), "--url", url, "--resource", TOKEN_RESOURCE]
     where = f"{method} {url.partition('?')[0]}"
-    headers = {"Authorization": f"Bearer {token}", "Accept": "application/json"}
-    if data is not None:
-        headers["Content-Type"] = "application/json"
-    for attempt in range(4):
-        request = urllib.request.Request(url, data=data, headers=headers, method=method)
-        try:
-            with urllib.request.urlopen(request, timeout=60) as response:
-                text = response.read().decode("utf-8")
-                return json.loads(text) if text.strip() else None
-        except urllib.error.HTTPError as exc:
-            detail = exc.read().decode("utf-8", "replace")
-            if exc.code in RETRY_STATUSES and attempt < 3:
-                wait = exc.headers.get("Retry-After") if exc.headers else None
-                common.sleep(min(float(wait), 30.0) if wait and wait.isdigit() else 2.0 * (attempt + 1))
-                continue
-            raise HttpError(exc.code, error_message(detail)) from exc
-        except urllib.error.URLError as exc:
-            if attempt < 3:
+    with tempfile.TemporaryDirectory(prefix="almgen-agents-") as folder:
+        if body is not None:  # a file, not an argument: instructions may be longer than a command line
+            payload = Path(folder) / "body.json"
+            payload.write_text(json.dumps(body), "utf-8")
+            args += ["--headers", "Content-Type=application/json", "--body", f"@{payload}"]
+        for attempt in range(4):
+            result = common.az([*args, "--output", "json"])
+            if result.returncode == 0:
+                try:
+                    return json.loads(result.stdout) if result.stdout.strip() else None
+                except json.JSONDecodeError as exc:
+                    raise common.Failure(f"{where}: the answer is not JSON") from exc
+            status, message = rest_error(common.az_error(result))
+            if status in RETRY_STATUSES and attempt < 3:
                 common.sleep(2.0 * (attempt + 1))
                 continue
-            raise common.Failure(f"{where}: {exc.reason}") from exc
-        except json.JSONDecodeError as exc:
-            raise common.Failure(f"{where}: the answer is not JSON") from exc
+            if status is None:
+                raise common.Failure(f"{where}: {message}")
+            raise HttpError(status, message)
     raise common.Failure(f"{where}: no answer")  # pragma: no cover
+
+
+def rest_error(line: str) -> tuple[int | None, str]:
+    """The status and message of an `az rest` failure, `ERROR: Not Found({"error": ...})`.
+
+    az names the status by its reason phrase and appends the body in parentheses; a line without a
+    known phrase (no login, no network) has no status.
+    """
+    text = line.removeprefix("ERROR:").strip()
+    phrase, _, rest = text.partition("(")
+    status = PHRASES.get(phrase.strip().lower())
+    if status is None:
+        return None, text[:300] or "no details"
+    return status, error_message(rest.removesuffix(")"))
 
 
 def error_message(text: str) -> str:
@@ -127,7 +131,7 @@ def project_endpoint(account: str) -> str:
     return f"https://{account}.services.ai.azure.com/api/projects/{PROJECT}"
 
 
-def list_agents(endpoint: str, token: str) -> list[dict[str, Any]]:
+def list_agents(endpoint: str) -> list[dict[str, Any]]:
     """Every agent of the project, following `has_more` / `last_id` pages."""
     agents: list[dict[str, Any]] = []
     after = ""
@@ -135,7 +139,7 @@ def list_agents(endpoint: str, token: str) -> list[dict[str, Any]]:
         url = f"{endpoint}/assistants?api-version={quote(api_version())}&limit=100"
         if after:
             url += f"&after={quote(after)}"
-        page = http("GET", url, token, None)
+        page = http("GET", url, None)
         if not isinstance(page, dict) or not isinstance(page.get("data"), list):
             raise common.Failure(f"GET {endpoint}/assistants: unexpected answer (no 'data' list)")
         agents += [item for item in page["data"] if isinstance(item, dict)]
@@ -146,9 +150,9 @@ def list_agents(endpoint: str, token: str) -> list[dict[str, Any]]:
     return agents
 
 
-def save_agent(endpoint: str, token: str, agent_id: str | None, body: dict[str, Any]) -> dict[str, Any]:
+def save_agent(endpoint: str, agent_id: str | None, body: dict[str, Any]) -> dict[str, Any]:
     path = "/assistants" + (f"/{quote(agent_id, safe='')}" if agent_id else "")
-    answer = http("POST", f"{endpoint}{path}?api-version={quote(api_version())}", token, body)
+    answer = http("POST", f"{endpoint}{path}?api-version={quote(api_version())}", body)
     return answer if isinstance(answer, dict) else {}
 
 
@@ -249,14 +253,13 @@ def cmd_deploy(args: argparse.Namespace) -> int:
     service = release.get("service") if isinstance(release.get("service"), str) else ""
     commit = git_commit(os.environ)
     texts = {agent["name"]: instructions_of(agent, args.root) for agent in agents}
-    token = access_token()
 
     # Read every region first: a refused downgrade anywhere changes nothing anywhere.
     plans: list[tuple[dict[str, Any], dict[str, Any], str, dict[str, Any] | None, dict[str, Any]]] = []
     refusals: list[str] = []
     for stack in stacks:
         endpoint = project_endpoint(stack["aiServicesName"])
-        existing_agents = list_agents(endpoint, token)
+        existing_agents = list_agents(endpoint)
         for agent in agents:
             name, version = agent["name"], agent["version"]
             same = [a for a in existing_agents if a.get("name") == name]
@@ -294,7 +297,7 @@ def cmd_deploy(args: argparse.Namespace) -> int:
     for stack, agent, endpoint, existing, body in plans:
         name, version, region = agent["name"], agent["version"], stack["location"]
         if existing is None:
-            action, agent_id = "created", str(save_agent(endpoint, token, None, body).get("id") or "")
+            action, agent_id = "created", str(save_agent(endpoint, None, body).get("id") or "")
         else:
             agent_id = str(existing.get("id") or "")
             live_version = (existing.get("metadata") or {}).get("version")
@@ -313,7 +316,7 @@ def cmd_deploy(args: argparse.Namespace) -> int:
                         f"{version} did not (bump it so the change is traceable)",
                         file=sys.stderr,
                     )
-                save_agent(endpoint, token, agent_id, body)
+                save_agent(endpoint, agent_id, body)
                 action = "updated"
         print(f"{action} {name} {version} in {region} (model {body['model']}, id {agent_id or 'unknown'})")
         summary.append(

@@ -308,21 +308,16 @@ def test_appconfig_ml_locks_roles_rest(world: World, generated: dict[str, Path])
         "/subscriptions/x",
     )
     assert az_ok(world, "role", "assignment", "list", "--all")[0]["roleDefinitionName"] == "Reader"
-    url = "https://x.services.ai.azure.com/api/projects/p/assistants"
-    made = az_ok(
-        world,
-        "rest",
-        "--method",
-        "post",
-        "--url",
-        url.replace("assistants", "agents"),
-        "--resource",
-        "https://ai.azure.com",
-        "--body",
-        json.dumps({"name": "helper"}),
-    )
-    assert traffic_snapshot(world)["agents"]
-    assert made["name"] == "helper"
+    url = f"https://{stacks[0]['aiServicesName']}.services.ai.azure.com/api/projects/agents/assistants"
+    rest = ["rest", "--resource", "https://ai.azure.com", "--url"]
+    made = az_ok(world, *rest, url, "--method", "post", "--body", json.dumps({"name": "helper"}))
+    region = traffic_snapshot(world)["environments"]["prod"][stacks[0]["location"]]
+    assert made["name"] == "helper" and region["agents"] == {"helper": {"version": None, "model": None}}
+    changed = az_ok(world, *rest, f"{url}/{made['id']}", "--method", "post", "--body", '{"model": "m"}')
+    assert (changed["id"], changed["name"], changed["model"]) == (made["id"], "helper", "m")
+    assert [a["id"] for a in az_ok(world, *rest, url)["data"]] == [made["id"]]
+    unknown = az(world, *rest, url.replace(stacks[0]["aiServicesName"], "nowhere"))
+    assert unknown.returncode == 1 and unknown.stderr.startswith("ERROR: Not Found(")
 
 
 def test_concurrent_calls_lose_no_write(world: World, generated: dict[str, Path]) -> None:

@@ -1,221 +1,305 @@
 """The scenario matrix: generated pipelines run end to end against the simulated Azure.
 
+Every sample's first deploy runs on each of its targets. The fault scenarios run on both targets
+with the enterprise sample: two models, agents, two prod regions, canary 10 → 25 → 50 → 100 with
+a 15-minute bake in prod, blue-green in staging. Each scenario starts from a copy (`fork`) of one
+first deploy per target, so the matrix pays for that deploy once.
+
 Each scenario asserts the final state of the simulated Azure (what serves customers, per
-environment, region and model), not log lines.
+environment, region and model; which deployments exist; which agents), not log lines.
 """
 
 from __future__ import annotations
 
-import shutil
+import json
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from ruamel.yaml import YAML
 
-from generator.commands.rehearse import Rehearsal, parse_faults, rehearse
+from generator.commands.rehearse import judge, parse_faults
 from generator.rehearse.azure.snapshot import serving_view
+from generator.rehearse.driver import (
+    Phase,
+    Stage,
+    edit_spec,
+    first_deploy,
+    fork,
+    next_release,
+    rerun_phase,
+    run_phase,
+)
 from generator.spec.model import Spec
 from generator.spec.validate import load_spec
 from tests.conftest import SAMPLES
 
-GITHUB = "github-actions"
+GITHUB, DEVOPS = "github-actions", "azure-devops"
+TARGETS = [
+    pytest.param(GITHUB, marks=pytest.mark.xdist_group("rehearse-github")),
+    pytest.param(DEVOPS, marks=pytest.mark.xdist_group("rehearse-devops")),
+]
+FIRST_DEPLOYS = [
+    pytest.param(sample, target, marks=pytest.mark.xdist_group(f"rehearse-{target.split('-')[0]}"))
+    for sample in sorted(p.name for p in SAMPLES.iterdir() if (p / "almgen.yaml").exists())
+    for target in load_spec(SAMPLES / sample / "almgen.yaml").pipelines
+]
 pytestmark = pytest.mark.slow  # whole pipelines, run: CI runs them (see tests/conftest.py)
 
+AZ_LINES: dict[str, list[list[str]]] = {GITHUB: [], DEVOPS: []}  # every scenario's az lines, per target
 
-def _variant(tmp_path: Path, sample: str, edit: Any = None) -> Spec:
-    """A sample copied into tmp_path, optionally edited (ruamel round trip)."""
-    root = tmp_path / sample
-    shutil.copytree(
-        SAMPLES / sample, root, ignore=shutil.ignore_patterns("__pycache__", ".almgen", ".github")
-    )
-    if edit is not None:
-        yaml = YAML()
-        data = yaml.load((root / "almgen.yaml").read_text("utf-8"))
-        edit(data)
-        with (root / "almgen.yaml").open("w", encoding="utf-8") as handle:
-            yaml.dump(data, handle)
-    return load_spec(root / "almgen.yaml")
+Deployed = Callable[[str, str], tuple[Stage, Phase]]
 
 
-def _no_agents(data: Any) -> None:
-    """Agents call the Agent Service outside `az` (issue 13); the rollout itself is what is rehearsed."""
-    data.pop("agents", None)
+@pytest.fixture(scope="module")
+def deployed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployed]:
+    """The first deploy of a sample on a target, run once per module (and xdist worker)."""
+    cache: dict[tuple[str, str], tuple[Stage, Phase]] = {}
+
+    def get(sample: str, target: str) -> tuple[Stage, Phase]:
+        if (sample, target) not in cache:
+            spec = load_spec(SAMPLES / sample / "almgen.yaml")
+            cache[sample, target] = first_deploy(spec, target, tmp_path_factory.mktemp(f"{sample}-{target}"))
+        return cache[sample, target]
+
+    yield get
 
 
-def canary_spec(tmp_path: Path) -> Spec:
-    """Two models, two prod regions, canary 10 → 25 → 50 → 100 with a 15-minute bake."""
-    return _variant(tmp_path, "enterprise", _no_agents)
+def _from_first_deploy(deployed: Deployed, target: str, into: Path, sample: str = "enterprise") -> Stage:
+    stage, first = deployed(sample, target)
+    assert first.conclusion == "success", first.report
+    return fork(stage, into)
 
 
-def _run(spec: Spec, *faults: str, workdir: Path | None = None) -> Rehearsal:
-    return rehearse(spec, GITHUB, parse_faults(faults, spec), workdir)
+def _log_az(stage: Stage) -> None:
+    log = (stage.world.root / "az-calls.jsonl").read_text("utf-8").splitlines()
+    AZ_LINES[stage.target] += [json.loads(line)["argv"] for line in log]
 
 
-def _serving(result: Rehearsal, env: str, phase: int = -1) -> tuple[Any, Any]:
-    chosen = result.phases[phase]
-    return serving_view(chosen.before, env), serving_view(chosen.after, env)
+def _release(stage: Stage, *faults: str, name: str = "release") -> Phase:
+    """Commit a new version of every model and agent, then run the pipeline with FAULTS."""
+    next_release(stage.repo, stage.spec.source.name)
+    phase = run_phase(stage, name, parse_faults(faults, stage.spec))
+    _log_az(stage)
+    return phase
 
 
-@pytest.mark.parametrize("sample", ["minimal", "openai-chat-github"])
-def test_first_deploy_reaches_production(sample: str, tmp_path: Path) -> None:
-    spec = _variant(tmp_path, sample)
-    result = _run(spec)
-    assert result.ok, result.phases[0].report
-    after = result.phases[0].after
+def _assert_as_the_spec_says(spec: Spec, phase: Phase) -> None:
+    verdict = judge(spec, phase)
+    assert verdict.ok, "\n".join(verdict.reasons) + "\n" + phase.report
+
+
+def _unchanged(phase: Phase, env: str) -> None:
+    before, after = serving_view(phase.before, env), serving_view(phase.after, env)
+    assert before == after and before, f"{env}: {before} became {after}"
+
+
+def _agents(phase: Phase, env: str, before: bool = False) -> dict[str, Any]:
+    regions = (phase.before if before else phase.after)["environments"].get(env, {})
+    return {location: region["agents"] for location, region in sorted(regions.items())}
+
+
+def _versions_served(phase: Phase, env: str) -> set[tuple[str, str, str]]:
+    """(region, model, version) of every deployment with a share of traffic."""
+    return {
+        (region, model, version)
+        for region, models in serving_view(phase.after, env).items()
+        for model, routing in models.items()
+        for version in routing["versions"].values()
+    }
+
+
+def _spec_versions(repo: Path, spec: Spec) -> dict[str, str]:
+    released = load_spec(repo / spec.source.name)
+    return {model.name: model.version or "" for model in released.models}
+
+
+# ---- first deploy: every sample, every target it has ---------------------------------------------
+
+
+@pytest.mark.parametrize(("sample", "target"), FIRST_DEPLOYS)
+def test_first_deploy_reaches_production(sample: str, target: str, deployed: Deployed) -> None:
+    stage, first = deployed(sample, target)
+    assert first.conclusion == "success", first.report
+    spec = stage.spec
     for env in spec.environments:
-        serving = serving_view(after, env.name)
+        serving = serving_view(first.after, env.name)
         assert set(serving) == set(env.regions)
         for region in env.regions:
             models = serving[region]
             assert set(models) == {m.name for m in spec.models}
             for model in spec.models:  # one deployment serves all traffic, at the spec's version
-                assert list(models[model.name]["versions"].values()) == [model.version]
                 assert list(models[model.name]["shares"].values()) == [100]
+                assert list(models[model.name]["versions"].values()) == [model.version]
+        if spec.agents:  # every agent in every region, at its version, on its model's deployment
+            for region, agents in _agents(first, env.name).items():
+                assert {name: a["version"] for name, a in agents.items()} == {
+                    a.name: a.version for a in spec.agents
+                }, region
 
 
-def test_first_deploy_of_a_canary_environment_moves_no_traffic(tmp_path: Path) -> None:
+@pytest.mark.parametrize("target", TARGETS)
+def test_first_deploy_of_a_canary_environment_moves_no_traffic(target: str, deployed: Deployed) -> None:
     """Nothing served before: there is nothing to canary against, so no step bakes."""
-    result = _run(canary_spec(tmp_path))
-    assert result.ok, result.phases[0].report
+    stage, first = deployed("enterprise", target)
+    assert first.conclusion == "success", first.report
     moves: dict[tuple[str, str, str], list[Any]] = {}
-    for event in result.timeline:
+    for event in stage.world.timeline():
         if event["kind"] == "azure-traffic":
             moves.setdefault((event["env"], event["region"], event["model"]), []).append(event["shares"])
     assert moves and all(len(shares) == 1 for shares in moves.values())  # routed once, never moved
 
 
+# ---- a spec change, and the same commit again -----------------------------------------------------
+
+
+@pytest.mark.parametrize("target", TARGETS)
+def test_a_release_then_the_same_commit_again(target: str, deployed: Deployed, tmp_path: Path) -> None:
+    stage = _from_first_deploy(deployed, target, tmp_path)
+    released = _release(stage)
+    assert released.conclusion == "success", released.report
+    versions = _spec_versions(stage.repo, stage.spec)
+    for env in stage.spec.environments:  # the new version serves everything, everywhere
+        assert {(m, v) for _, m, v in _versions_served(released, env.name)} == set(versions.items())
+        for region, agents in _agents(released, env.name).items():
+            assert agents["support"]["version"] == "2.1.1", region
+
+    start = stage.world.minutes()
+    again = run_phase(stage, "again", [])
+    _log_az(stage)
+    assert again.conclusion == "success", again.report
+    for env in stage.spec.environments:
+        assert serving_view(again.after, env.name) == serving_view(again.before, env.name)
+    routes = [e for e in stage.world.timeline() if e["kind"] == "azure-traffic" and e["minute"] >= start]
+    assert routes == []  # no colour flips, no canary step
+    assert stage.world.minutes() - start < 30  # no bake: only logins, what-ifs and deployments
+
+
+# ---- faults during a release: what served before still serves -------------------------------------
+
+
 @pytest.mark.parametrize("step", [1, 2, 3, 4])
-def test_a_canary_breach_at_any_step_restores_traffic_exactly(step: int, tmp_path: Path) -> None:
-    spec = canary_spec(tmp_path)
-    result = _run(spec, f"prod:chat:error-rate=8@step={step}")
-    assert result.ok, "\n".join(r for v in result.verdicts for r in v.reasons) + result.phases[-1].report
-    before, after = _serving(result, "prod")
-    assert before == after and set(after) == {"eastus2", "swedencentral"}
-    staging_before, staging_after = _serving(result, "staging")
-    assert staging_before != staging_after  # staging took the release before prod stopped
+@pytest.mark.parametrize("target", TARGETS)
+def test_a_canary_breach_at_any_step_restores_traffic_exactly(
+    target: str, step: int, deployed: Deployed, tmp_path: Path
+) -> None:
+    stage = _from_first_deploy(deployed, target, tmp_path)
+    phase = _release(stage, f"prod:chat:error-rate=8@step={step}")
+    _assert_as_the_spec_says(stage.spec, phase)
+    _unchanged(phase, "prod")
+    assert set(serving_view(phase.after, "prod")) == {"eastus2", "swedencentral"}
+    assert serving_view(phase.before, "staging") != serving_view(phase.after, "staging")  # staging took it
+    assert _agents(phase, "prod") == _agents(phase, "prod", before=True)  # agents wait for the rollout
 
 
-def test_a_breach_in_the_second_model_rolls_back_both(tmp_path: Path) -> None:
-    result = _run(canary_spec(tmp_path), "prod:embeddings:latency-p95=9000@step=2")
-    assert result.ok, result.phases[-1].report
-    before, after = _serving(result, "prod")
-    assert before == after
+@pytest.mark.parametrize(
+    "fault",
+    [
+        "prod:embeddings:latency-p95=9000@step=2",  # the second model breaches: both roll back
+        "prod:tests=validation:fail",  # the tests after the rollout fail
+        "prod:cancel@minutes=40",  # cancelled mid-bake
+        "prod:slow-deploy=400",  # a deployment past the job's timeout
+        "prod:region=swedencentral:fail",  # the second region fails after the first was deployed
+        "prod:approval=reject",
+    ],
+)
+@pytest.mark.parametrize("target", TARGETS)
+def test_a_fault_in_prod_leaves_prod_serving_the_old_release(
+    target: str, fault: str, deployed: Deployed, tmp_path: Path
+) -> None:
+    stage = _from_first_deploy(deployed, target, tmp_path)
+    phase = _release(stage, fault)
+    _assert_as_the_spec_says(stage.spec, phase)
+    _unchanged(phase, "prod")
+    if "cancel" in fault:
+        assert phase.conclusion == "cancelled"
 
 
-def test_a_failed_test_after_the_rollout_restores_traffic(tmp_path: Path) -> None:
-    result = _run(canary_spec(tmp_path), "prod:tests=validation:fail")
-    assert result.ok, result.phases[-1].report
-    assert _serving(result, "prod")[0] == _serving(result, "prod")[1]
-
-
-def test_a_failed_gate_deploys_nothing_past_it(tmp_path: Path) -> None:
-    result = _run(_variant(tmp_path, "openai-chat-github"), "staging:gate=evaluation:fail")
-    assert result.ok, result.phases[-1].report
+@pytest.mark.parametrize("target", TARGETS)
+def test_a_failed_gate_deploys_nothing_past_it_and_its_re_run_finishes(
+    target: str, deployed: Deployed, tmp_path: Path
+) -> None:
+    stage = _from_first_deploy(deployed, target, tmp_path)
+    failed = _release(stage, "staging:gate=evaluation:fail")
+    _assert_as_the_spec_says(stage.spec, failed)
     for env in ("staging", "prod"):
-        before, after = _serving(result, env)
-        assert before == after
+        _unchanged(failed, env)
+    assert serving_view(failed.before, "dev") != serving_view(failed.after, "dev")
+
+    rerun = rerun_phase(stage, "re-run failed jobs", failed)  # the gate passes this time
+    _log_az(stage)
+    assert rerun.conclusion == "success", rerun.report
+    versions = set(_spec_versions(stage.repo, stage.spec).items())
+    for env in ("staging", "prod"):
+        assert {(m, v) for _, m, v in _versions_served(rerun, env)} == versions
 
 
-def test_a_rejected_approval_deploys_nothing(tmp_path: Path) -> None:
-    result = _run(_variant(tmp_path, "openai-chat-github"), "prod:approval=reject")
-    assert result.ok, result.phases[-1].report
-    assert _serving(result, "prod")[0] == _serving(result, "prod")[1]
-
-
-def test_a_cancellation_mid_bake_restores_traffic(tmp_path: Path) -> None:
-    result = _run(canary_spec(tmp_path), "prod:cancel@minutes=40")
-    assert result.ok, result.phases[-1].report
-    assert result.phases[-1].conclusion == "cancelled"
-    assert _serving(result, "prod")[0] == _serving(result, "prod")[1]
-
-
-def test_a_deployment_past_the_job_timeout_changes_nothing_that_serves(tmp_path: Path) -> None:
-    result = _run(canary_spec(tmp_path), "prod:slow-deploy=400")
-    assert result.ok, result.phases[-1].report
-    assert _serving(result, "prod")[0] == _serving(result, "prod")[1]
-
-
-def test_the_second_region_failing_leaves_prod_serving_the_old_release(tmp_path: Path) -> None:
-    result = _run(canary_spec(tmp_path), "prod:region=swedencentral:fail")
-    assert result.ok, result.phases[-1].report
-    before, after = _serving(result, "prod")
-    assert before == after
-
-
-def test_a_bake_longer_than_a_token_logs_in_again(tmp_path: Path) -> None:
-    """A 90-minute bake outlives the login's token: the health check needs a fresh login."""
+@pytest.mark.parametrize("target", TARGETS)
+def test_a_bake_longer_than_a_token_logs_in_again(target: str, deployed: Deployed, tmp_path: Path) -> None:
+    """A 90-minute bake outlives the login's token: the health check after it needs a fresh login."""
 
     def long_bake(data: Any) -> None:
-        _no_agents(data)
-        data["environments"][2]["strategy"]["bakeMinutes"] = 90
+        next(e for e in data["environments"] if e["name"] == "prod")["strategy"]["bakeMinutes"] = 90
 
-    result = _run(_variant(tmp_path, "enterprise", long_bake), "prod:chat:error-rate=8@step=2")
-    assert result.ok, result.phases[-1].report
-
-
-def test_the_same_commit_again_moves_nothing(tmp_path: Path) -> None:
-    from generator.rehearse.driver import Stage, prepare_repository, run_phase
-    from generator.rehearse.world import World
-
-    spec = canary_spec(tmp_path)
-    world = World.create(tmp_path / "world")
-    repo = prepare_repository(spec, tmp_path / "run")
-    stage = Stage(spec, GITHUB, repo, world)
-    first = run_phase(stage, "first", [])
-    from generator.rehearse.driver import next_release
-
-    next_release(repo, spec.source.name)
-    released = run_phase(stage, "release", [])
-    start = world.minutes()
-    again = run_phase(stage, "again", [])
-    assert (first.conclusion, released.conclusion, again.conclusion) == ("success",) * 3
-    # the release moved prod's traffic to the new versions; the same commit again moves nothing
-    assert serving_view(released.after, "prod") != serving_view(first.after, "prod")
-    for env in spec.environments:
-        assert serving_view(again.after, env.name) == serving_view(again.before, env.name)
-    routes = [e for e in world.timeline() if e["kind"] == "azure-traffic" and e["minute"] >= start]
-    assert routes == []
-    assert world.minutes() - start < 30  # no bake: only logins, what-ifs and deployments
+    stage = _from_first_deploy(deployed, target, tmp_path)
+    edit_spec(stage.repo / stage.spec.source.name, long_bake)
+    phase = _release(stage, "prod:chat:error-rate=8@step=2")
+    _assert_as_the_spec_says(stage.spec, phase)
+    _unchanged(phase, "prod")
+    expired = [e for e in stage.world.timeline() if "AADSTS700024" in json.dumps(e)]
+    assert expired == []  # nothing ran on an expired login
 
 
-def test_every_az_line_of_a_rehearsal_parses_with_the_real_azure_cli(tmp_path: Path) -> None:
-    import json
+@pytest.mark.parametrize("target", TARGETS)
+def test_a_retired_version_is_removed_everywhere(target: str, deployed: Deployed, tmp_path: Path) -> None:
+    stage = _from_first_deploy(deployed, target, tmp_path)
+    old = _spec_versions(stage.repo, stage.spec)["chat"]
+    released = _release(stage)
+    assert released.conclusion == "success", released.report
+    standing = _deployments_of(released, "chat", old)
+    assert standing  # the previous colour stands by with the old version after the release
 
+    def retire(data: Any) -> None:
+        registry = data.setdefault("registry", {})
+        registry["retired"] = [
+            {"model": "chat", "version": old, "reason": "superseded", "date": "2026-11-24"}
+        ]
+
+    edit_spec(stage.repo / stage.spec.source.name, retire)
+    next_release(stage.repo, stage.spec.source.name)
+    retired = run_phase(stage, "retire", [])
+    _log_az(stage)
+    assert retired.conclusion == "success", retired.report
+    assert _deployments_of(retired, "chat", old) == []
+    for env in stage.spec.environments:
+        assert ("chat", old) not in {(m, v) for _, m, v in _versions_served(retired, env.name)}
+
+
+def _deployments_of(phase: Phase, model: str, version: str) -> list[tuple[str, str, str]]:
+    """(env, region, deployment) of every AI Services deployment of MODEL at VERSION."""
+    found = []
+    for env, regions in phase.after["environments"].items():
+        for region, where in regions.items():
+            for name, deployed_version in where["versions"].items():
+                if name.startswith(model) and deployed_version == version:
+                    found.append((env, region, name))
+    return sorted(found)
+
+
+# ---- every az line the scenarios ran parses with the real Azure CLI -------------------------------
+
+
+@pytest.mark.parametrize("target", TARGETS)
+def test_every_az_line_parses_with_the_real_azure_cli(
+    target: str, deployed: Deployed, tmp_path: Path
+) -> None:
+    """The scenarios above (in this worker) and a rollback of its own, checked in one CLI process."""
     from tests.rehearse import azcli
 
     if not azcli.available():
         pytest.skip("the azure-cli tools environment is not installed (scripts/test.sh installs it)")
-    lines = []
-    for name, spec in (("canary", canary_spec(tmp_path)), ("chat", _variant(tmp_path, "openai-chat-github"))):
-        _run(spec, "prod:tests=validation:fail", workdir=tmp_path / name)
-        log = (tmp_path / name / "world" / "az-calls.jsonl").read_text("utf-8").splitlines()
-        lines += [json.loads(line)["argv"] for line in log]
+    stage = _from_first_deploy(deployed, target, tmp_path)
+    _release(stage, "prod:tests=validation:fail")
+    lines = AZ_LINES[target]
     assert len(lines) > 50
     assert azcli.rejected(lines) == []
-
-
-# ---- Azure DevOps: the custom-model sample (Azure ML endpoints, blue-green staging, canary prod)
-
-
-def _devops(spec: Spec, *faults: str) -> Rehearsal:
-    return rehearse(spec, "azure-devops", parse_faults(faults, spec))
-
-
-def test_devops_first_deploy_reaches_production(tmp_path: Path) -> None:
-    result = _devops(_variant(tmp_path, "custom-model-devops"))
-    assert result.ok, result.phases[0].report
-    for env in ("dev", "staging", "prod"):
-        (region,) = serving_view(result.phases[0].after, env).values()
-        assert region["fraud"]["versions"] and list(region["fraud"]["shares"].values()) == [100]
-
-
-@pytest.mark.parametrize(
-    "fault", ["prod:fraud:error-rate=8@step=2", "prod:tests=validation:fail", "staging:gate=evaluation:fail"]
-)
-def test_devops_faults_leave_what_serves_as_it_was(fault: str, tmp_path: Path) -> None:
-    result = _devops(_variant(tmp_path, "custom-model-devops"), fault)
-    assert result.ok, "\n".join(r for v in result.verdicts for r in v.reasons) + result.phases[-1].report
-    stopped = fault.split(":", maxsplit=1)[0]
-    before, after = _serving(result, stopped)
-    assert before == after and before  # something served, and it still serves

@@ -1,4 +1,4 @@
-"""agents.py against a fake Azure CLI (the token) and a fake Agent Service (the monkeypatched HTTP layer)."""
+"""agents.py against a fake Agent Service (HTTP monkeypatched), and its `az rest` layer against a fake CLI."""
 
 from __future__ import annotations
 
@@ -11,17 +11,22 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from generator.runtime import agents
+from generator.runtime import agents, common
 
 FAKE_AZ = """\
 import json, os, sys
+args = sys.argv[1:]
+body = args[args.index("--body") + 1] if "--body" in args else ""
+sent = open(body[1:], encoding="utf-8").read() if body.startswith("@") else None
 with open(os.environ["FAKE_AZ_LOG"], "a", encoding="utf-8") as handle:
-    handle.write(json.dumps(sys.argv[1:]) + "\\n")
-if sys.argv[1:3] == ["account", "get-access-token"]:
-    print("secret-token")
-    sys.exit(0)
-sys.stderr.write("ERROR: unexpected call\\n")
-sys.exit(3)
+    handle.write(json.dumps({"argv": args, "body": sent}) + "\\n")
+answers = os.environ.get("FAKE_AZ_ANSWERS", "").split("|")
+count = sum(1 for _ in open(os.environ["FAKE_AZ_LOG"], encoding="utf-8"))
+answer = answers[min(count, len(answers)) - 1]
+if answer.startswith("ERROR"):
+    sys.stderr.write(answer + "\\n")
+    sys.exit(1)
+print(answer)
 """
 
 RELEASE: dict[str, Any] = {
@@ -60,12 +65,10 @@ class FakeService:
     def __init__(self) -> None:
         self.agents: dict[str, list[dict[str, Any]]] = {EAST: [], WEST: []}
         self.calls: list[tuple[str, str, dict[str, Any] | None]] = []
-        self.tokens: set[str] = set()
         self.page_size = 100
 
-    def __call__(self, method: str, url: str, token: str, body: dict[str, Any] | None) -> Any:
+    def __call__(self, method: str, url: str, body: dict[str, Any] | None) -> Any:
         self.calls.append((method, url, body))
-        self.tokens.add(token)
         parts = urlsplit(url)
         query = parse_qs(parts.query)
         base = f"{parts.scheme}://{parts.netloc}/api/projects/agents"
@@ -163,9 +166,7 @@ def test_creates_in_every_region_primary_first(
             "gitCommit": "c0ffee",
         },
     }
-    assert service.tokens == {"secret-token"}
-    out = capsys.readouterr()
-    assert "created support 2.1.0 in eastus2" in out.out and "secret-token" not in out.out + out.err
+    assert "created support 2.1.0 in eastus2" in capsys.readouterr().out
     summary = json.loads(Path("agents.json").read_text("utf-8"))
     assert [(s["region"], s["action"]) for s in summary] == [
         ("eastus2", "created"),
@@ -247,7 +248,7 @@ def test_api_version_can_be_overridden(service: FakeService, monkeypatch: pytest
 
 
 def test_http_errors_are_exit_1(service: FakeService, monkeypatch: pytest.MonkeyPatch) -> None:
-    def refuse(method: str, url: str, token: str, body: dict[str, Any] | None) -> Any:
+    def refuse(method: str, url: str, body: dict[str, Any] | None) -> Any:
         raise agents.HttpError(403, "PermissionDenied: no access")
 
     monkeypatch.setattr(agents, "http", refuse)
@@ -272,3 +273,73 @@ def test_semver_order(higher: str, lower: str) -> None:
 
 def test_not_semver_is_none() -> None:
     assert agents.semver("v1.0") is None and agents.semver("1.0") is None and agents.semver(None) is None
+
+
+# ---- the HTTP layer: `az rest`, against a fake CLI
+
+
+@pytest.fixture
+def fake_cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    script = tmp_path / "fake_az.py"
+    script.write_text(f"#!{sys.executable}\n{FAKE_AZ}", "utf-8")
+    script.chmod(script.stat().st_mode | stat.S_IXUSR)
+    monkeypatch.setenv("ALMGEN_AZ", str(script))
+    monkeypatch.setenv("FAKE_AZ_LOG", str(tmp_path / "az.log"))
+    monkeypatch.setattr(common, "sleep", lambda seconds: None)
+    return tmp_path / "az.log"
+
+
+def _logged(log: Path) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in log.read_text("utf-8").splitlines()]
+
+
+def test_http_goes_through_az_rest_with_the_body_in_a_file(
+    fake_cli: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("FAKE_AZ_ANSWERS", '{"id": "asst_1"}')
+    answer = agents.http("POST", f"{EAST}/assistants?api-version=v1", {"instructions": "x" * 200_000})
+    assert answer == {"id": "asst_1"}
+    (call,) = _logged(fake_cli)
+    argv = call["argv"]
+    assert argv[:6] == [
+        "rest",
+        "--method",
+        "post",
+        "--url",
+        f"{EAST}/assistants?api-version=v1",
+        "--resource",
+    ]
+    assert argv[6] == "https://ai.azure.com" and argv[-2:] == ["--output", "json"]
+    assert json.loads(call["body"]) == {"instructions": "x" * 200_000}  # past a command line's limit
+
+
+def test_throttling_is_retried_then_answered(fake_cli: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    throttled = 'ERROR: Too Many Requests({"error": {"code": "429"}})'
+    monkeypatch.setenv("FAKE_AZ_ANSWERS", f'{throttled}|{{"data": []}}')
+    assert agents.http("GET", f"{EAST}/assistants", None) == {"data": []}
+    assert len(_logged(fake_cli)) == 2
+
+
+@pytest.mark.parametrize(
+    ("line", "status", "message"),
+    [
+        (
+            'ERROR: Not Found({"error": {"code": "not_found", "message": "no agent"}})',
+            404,
+            "not_found: no agent",
+        ),
+        ("ERROR: Forbidden(no role)", 403, "no role"),
+        ("ERROR: Please run 'az login'.", None, "Please run 'az login'."),  # no status: not an HTTP answer
+    ],
+)
+def test_az_rest_errors_name_the_status(line: str, status: int | None, message: str) -> None:
+    assert agents.rest_error(line) == (status, message)
+
+
+def test_a_refusal_raises_with_status_and_reason(fake_cli: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(
+        "FAKE_AZ_ANSWERS", 'ERROR: Forbidden({"error": {"code": "PermissionDenied", "message": "no"}})'
+    )
+    with pytest.raises(agents.HttpError) as raised:
+        agents.http("GET", f"{EAST}/assistants", None)
+    assert raised.value.status == 403 and "PermissionDenied: no" in str(raised.value)

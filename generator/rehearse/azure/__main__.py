@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import sys
+from pathlib import Path
 from typing import Any
 
 from generator.rehearse.azure import commands as c
@@ -135,25 +136,45 @@ def monitor_metrics(world: World, state: dict[str, Any], flags: c.Flags) -> Any:
         ) from exc
 
 
+AGENTS_PATH = "/api/projects/agents/assistants"
+
+
 def rest(world: World, state: dict[str, Any], flags: c.Flags) -> Any:
-    """Agents CRUD of a Foundry project: `.../agents[/ID]` with GET, POST, DELETE."""
+    """The Assistants-style agents of a Foundry project (agents.py): list, create, update.
+
+    `https://<account>.services.ai.azure.com/api/projects/agents/assistants[/ID]?api-version=...`;
+    the account must exist (a deployment made it). Failures read as az rest's do: `Not Found({...})`.
+    """
     url, method = c._need(flags, "--url", "--uri"), flags.get("--method", "get").lower()
-    agents = state.setdefault("agents", {})
-    base, _, tail = url.partition("/agents")
-    project = agents.setdefault(base, {})
-    agent_id = tail.strip("/").split("?")[0]
+    if flags.get("--resource") != "https://ai.azure.com":
+        raise AzFailure(
+            "Can't derive appropriate Azure AD resource from --url to acquire an access token.",
+            1,
+        )
+    host, _, tail = url.removeprefix("https://").partition("/")
+    path = "/" + tail.partition("?")[0]
+    name = host.removesuffix(".services.ai.azure.com")
+    account = next((a for a in state["accounts"].values() if a["name"] == name and name != host), None)
+    if account is None or not path.startswith(AGENTS_PATH):
+        raise AzFailure(f'Not Found({{"error": {{"code": "NotFound", "message": "{url}"}}}})', 1)
+    project = account.setdefault("agents", {})
+    agent_id = path.removeprefix(AGENTS_PATH).strip("/")
+    if method == "get" and not agent_id:
+        return {"object": "list", "data": list(project.values()), "has_more": False}
+    if agent_id and agent_id not in project:
+        raise AzFailure(
+            f'Not Found({{"error": {{"code": "not_found", "message": "No assistant {agent_id}"}}}})', 1
+        )
     if method == "get":
-        if not agent_id:
-            return {"data": list(project.values()), "object": "list"}
-        if agent_id not in project:
-            raise AzFailure(f'Not Found({{"error":{{"code":"not_found","message":"Agent {agent_id}"}}}})', 1)
         return project[agent_id]
-    if method == "delete":
-        project.pop(agent_id, None)
-        return {"id": agent_id, "deleted": True}
-    body = json.loads(flags.get("--body", "{}") or "{}")
+    if method != "post":
+        raise AzFailure(f"(MethodNotAllowed) {method.upper()} {path}", 1)
+    raw = flags.get("--body", "") or "{}"
+    body = json.loads(Path(raw[1:]).read_text("utf-8") if raw.startswith("@") else raw)
     agent_id = agent_id or f"asst_{len(project) + 1}"
     project[agent_id] = {**project.get(agent_id, {}), **body, "id": agent_id, "object": "assistant"}
+    version = (body.get("metadata") or {}).get("version")
+    world.record("azure-agent", account=name, agent=body.get("name"), version=version)
     return project[agent_id]
 
 

@@ -3,8 +3,8 @@
 `traffic_snapshot(world)` answers, per environment, per region, per model, which deployment serves
 and with what share (foundation models: App Configuration keys `almgen:active:<model>` and
 `almgen:canary:<model>`; custom models: the online endpoint's traffic map), plus the model version
-of every AI Services deployment and online deployment, and the agent definitions. Tests compare
-the snapshot before a rolled-back rollout with the one after.
+of every AI Services deployment and online deployment, and the agents of each region (name: version,
+model). Tests compare the snapshot before a rolled-back rollout with the one after.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ def traffic_snapshot(world: World) -> dict[str, Any]:
     envs: dict[str, Any] = {}
 
     def region(env: str, location: str) -> dict[str, Any]:
-        where = envs.setdefault(env, {}).setdefault(location, {"models": {}, "versions": {}})
+        where = envs.setdefault(env, {}).setdefault(location, {"models": {}, "versions": {}, "agents": {}})
         return cast(dict[str, Any], where)
 
     for store in state["stores"].values():
@@ -50,6 +50,12 @@ def traffic_snapshot(world: World) -> dict[str, Any]:
         versions = region(env_of_group(state, account["group"]), account["location"])["versions"]
         for name, deployment in account["deployments"].items():
             versions[name] = deployment["properties"]["model"]["version"]
+        agents = region(env_of_group(state, account["group"]), account["location"])["agents"]
+        for agent in account.get("agents", {}).values():
+            agents[agent.get("name", "")] = {
+                "version": (agent.get("metadata") or {}).get("version"),
+                "model": agent.get("model"),
+            }
     for ws in state["workspaces"].values():
         where = region(env_of_group(state, ws["group"]), ws["location"])
         for endpoint in ws["endpoints"].values():
@@ -60,7 +66,7 @@ def traffic_snapshot(world: World) -> dict[str, Any]:
             }
             for name, deployment in endpoint["deployments"].items():
                 where["versions"][f"{endpoint['name']}/{name}"] = deployment.get("model", "")
-    return {"environments": envs, "agents": state.get("agents", {})}
+    return {"environments": envs}
 
 
 def serving_view(snapshot: dict[str, Any], env: str) -> dict[str, Any]:
