@@ -68,7 +68,7 @@ def _stack_resources(
         {"name": name, "group": group, "location": location, "id": account_id, "endpoint": endpoint}
     )
     for item in params.get("modelDeployments") or []:
-        serving = active.get(item["model"]) == item["name"]
+        serving = active.get(item["model"]) == item["name"] and item.get("keepsLiveVersion", True)
         version = versions.get(item["name"], item["version"]) if serving else item["version"]
         account["deployments"][item["name"]] = {
             "id": f"{account_id}/deployments/{item['name']}",

@@ -65,8 +65,15 @@ def traffic_snapshot(world: World) -> dict[str, Any]:
                 "shares": {k: v for k, v in sorted(endpoint["traffic"].items()) if v > 0},
             }
             for name, deployment in endpoint["deployments"].items():
-                where["versions"][f"{endpoint['name']}/{name}"] = deployment.get("model", "")
+                where["versions"][f"{endpoint['name']}/{name}"] = model_version(deployment.get("model", ""))
     return {"environments": envs}
+
+
+def model_version(reference: str) -> str:
+    """The version in an Azure ML model reference: `azureml:NAME:VERSION` or `.../versions/VERSION`."""
+    if "/versions/" in reference:
+        return reference.rsplit("/versions/", 1)[1]
+    return reference.rsplit(":", 1)[1] if reference.startswith("azureml:") else reference
 
 
 def serving_view(snapshot: dict[str, Any], env: str) -> dict[str, Any]:

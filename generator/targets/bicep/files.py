@@ -84,7 +84,8 @@ def _model_deployments(spec: Spec, env: Environment) -> list[dict[str, Any]]:
     out = []
     for model in spec.foundation_models:
         assert model.capacity is not None and model.model is not None
-        names = [model.name] if len(colours(env)) == 1 else [f"{model.name}-{c}" for c in colours(env)]
+        coloured = len(colours(env)) > 1
+        names = [f"{model.name}-{c}" for c in colours(env)] if coloured else [model.name]
         for name in names:
             out.append(
                 {
@@ -98,6 +99,9 @@ def _model_deployments(spec: Spec, env: Environment) -> list[dict[str, Any]]:
                     "versionUpgradeOption": model.version_upgrade,
                     "raiPolicyName": model.content_filter or "",
                     "tags": lineage_tags(model),
+                    # a colour keeps the version it serves until the pipeline swaps; `direct` updates
+                    # the one deployment in place, so a release must reach it
+                    "keepsLiveVersion": coloured,
                 }
             )
     return out

@@ -37,6 +37,7 @@ param modelDeployments = [
       model: 'chat'
       'model-version': '2024-11-20'
     }
+    keepsLiveVersion: false
   }
   {
     name: 'embeddings'
@@ -52,6 +53,7 @@ param modelDeployments = [
       model: 'embeddings'
       'model-version': '1'
     }
+    keepsLiveVersion: false
   }
 ]
 param modelRouting = [

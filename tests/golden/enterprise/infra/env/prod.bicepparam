@@ -43,6 +43,7 @@ param modelDeployments = [
       model: 'chat'
       'model-version': '2024-11-20'
     }
+    keepsLiveVersion: true
   }
   {
     name: 'chat-green'
@@ -58,6 +59,7 @@ param modelDeployments = [
       model: 'chat'
       'model-version': '2024-11-20'
     }
+    keepsLiveVersion: true
   }
   {
     name: 'embeddings-blue'
@@ -73,6 +75,7 @@ param modelDeployments = [
       model: 'embeddings'
       'model-version': '1'
     }
+    keepsLiveVersion: true
   }
   {
     name: 'embeddings-green'
@@ -88,6 +91,7 @@ param modelDeployments = [
       model: 'embeddings'
       'model-version': '1'
     }
+    keepsLiveVersion: true
   }
 ]
 param modelRouting = [

@@ -37,6 +37,7 @@ param modelDeployments = [
       model: 'chat'
       'model-version': '2024-11-20'
     }
+    keepsLiveVersion: true
   }
   {
     name: 'chat-green'
@@ -52,6 +53,7 @@ param modelDeployments = [
       model: 'chat'
       'model-version': '2024-11-20'
     }
+    keepsLiveVersion: true
   }
   {
     name: 'embeddings-blue'
@@ -67,6 +69,7 @@ param modelDeployments = [
       model: 'embeddings'
       'model-version': '1'
     }
+    keepsLiveVersion: true
   }
   {
     name: 'embeddings-green'
@@ -82,6 +85,7 @@ param modelDeployments = [
       model: 'embeddings'
       'model-version': '1'
     }
+    keepsLiveVersion: true
   }
 ]
 param modelRouting = [

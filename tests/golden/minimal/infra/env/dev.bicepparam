@@ -33,6 +33,7 @@ param modelDeployments = [
       model: 'chat'
       'model-version': '2024-07-18'
     }
+    keepsLiveVersion: false
   }
 ]
 param modelRouting = [

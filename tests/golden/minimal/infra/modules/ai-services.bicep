@@ -28,7 +28,7 @@ param sku string = 'S0'
 ])
 param publicNetworkAccess string = 'Disabled'
 
-@description('Optional. Model deployments: name, model, format, modelName, version, sku, capacity, versionUpgradeOption, raiPolicyName, tags.')
+@description('Optional. Model deployments: name, model, format, modelName, version, sku, capacity, versionUpgradeOption, raiPolicyName, tags, keepsLiveVersion (a colour that serves keeps its live version).')
 param modelDeployments array = []
 
 @description('Optional. Content filters (RAI policies): name, mode, filters.')
@@ -102,7 +102,7 @@ resource deployments 'Microsoft.CognitiveServices/accounts/deployments@2025-12-0
     model: {
       format: deployment.format
       name: deployment.modelName
-      version: (activeDeployments[?deployment.model] ?? '') == deployment.name ? (liveVersions[?deployment.name] ?? deployment.version) : deployment.version
+      version: deployment.keepsLiveVersion && (activeDeployments[?deployment.model] ?? '') == deployment.name ? (liveVersions[?deployment.name] ?? deployment.version) : deployment.version
     }
     versionUpgradeOption: deployment.versionUpgradeOption
     raiPolicyName: empty(deployment.raiPolicyName) ? null : deployment.raiPolicyName

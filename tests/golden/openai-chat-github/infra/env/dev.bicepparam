@@ -36,6 +36,7 @@ param modelDeployments = [
       model: 'chat'
       'model-version': '2024-11-20'
     }
+    keepsLiveVersion: false
   }
 ]
 param modelRouting = [

@@ -36,6 +36,7 @@ param modelDeployments = [
       model: 'chat'
       'model-version': '2024-11-20'
     }
+    keepsLiveVersion: true
   }
   {
     name: 'chat-green'
@@ -51,6 +52,7 @@ param modelDeployments = [
       model: 'chat'
       'model-version': '2024-11-20'
     }
+    keepsLiveVersion: true
   }
 ]
 param modelRouting = [
