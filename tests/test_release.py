@@ -20,6 +20,7 @@ import pytest
 from ruamel.yaml import YAML
 
 from generator import __version__
+from generator.package_data import spec_schema
 from generator.plan.catalog import ACTIONS
 from tests import tools
 from tests.conftest import REPO, SAMPLES
@@ -95,6 +96,12 @@ def test_release_check_exit_codes(capsys: pytest.CaptureFixture[str]) -> None:
     assert release_check.main(["v999.0.0"]) == 1
     assert "is not" in capsys.readouterr().err
     assert release_check.main([]) == 2
+
+
+def test_a_pinned_almgen_version_in_the_spec_follows_the_release_scheme() -> None:
+    """`targets.almgen.version` accepts exactly the versions almgen is released under."""
+    almgen = spec_schema()["properties"]["targets"]["properties"]["almgen"]
+    assert almgen["properties"]["version"]["pattern"] == release_check.SCHEME
 
 
 # CHANGELOG and metadata
