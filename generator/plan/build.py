@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from pathlib import PurePosixPath
 
-from generator import __version__
 from generator.plan import catalog
 from generator.plan.model import (
     BuildJob,
@@ -58,6 +57,18 @@ def _package_paths(spec: Spec) -> tuple[str, ...]:
     return tuple(sorted(p for p in normal if not any(p.startswith(other + "/") for other in normal)))
 
 
+def _install_almgen(spec: Spec) -> BuildStep:
+    """The step that installs the almgen of `targets.almgen`; its values reach the shell only as
+    environment variables."""
+    almgen = spec.almgen
+    if almgen.form == "git":
+        return BuildStep("Install almgen", catalog.INSTALL_ALMGEN_GIT, (("ALMGEN_GIT", almgen.source),))
+    if almgen.form == "wheel":
+        env = (("ALMGEN_WHEEL", almgen.source), ("ALMGEN_WHEEL_SHA256", almgen.sha256))
+        return BuildStep("Install almgen", catalog.INSTALL_ALMGEN_WHEEL, env)
+    return BuildStep("Install almgen", catalog.INSTALL_ALMGEN, (("ALMGEN_VERSION", almgen.source),))
+
+
 def _build_checks(spec: Spec) -> tuple[BuildJob, ...]:
     """The spec and generated files, the infrastructure, and a security scan of the IaC, the
     repository's secrets and (GitHub) the workflows: all before packaging."""
@@ -69,7 +80,7 @@ def _build_checks(spec: Spec) -> tuple[BuildJob, ...]:
             10,
             True,
             (
-                BuildStep("Install almgen", catalog.INSTALL_ALMGEN, (("ALMGEN_VERSION", __version__),)),
+                _install_almgen(spec),
                 BuildStep("Validate the spec", catalog.VALIDATE_SPEC, spec_env),
                 BuildStep("Generated files match the spec", catalog.CHECK_GENERATED, spec_env),
             ),

@@ -38,7 +38,17 @@ RELEASE_ARTIFACT = "release"  # the artifact built once and promoted through eve
 
 # The shell of the build stage, the same on both targets. Values reach it only through the
 # environment variables named beside each script.
+# Installing almgen: one script per form of the spec's `targets.almgen`.
 INSTALL_ALMGEN = 'python -m pip install "almgen==${ALMGEN_VERSION}"'
+INSTALL_ALMGEN_GIT = 'python -m pip install "almgen @ ${ALMGEN_GIT}"'
+INSTALL_ALMGEN_WHEEL = """\
+set -euo pipefail
+# pip's hash-checking mode: the wheel is kept only if its SHA-256 is ALMGEN_WHEEL_SHA256.
+wheels="$(mktemp -d)"
+printf 'almgen @ %s --hash=sha256:%s\\n' "$ALMGEN_WHEEL" "$ALMGEN_WHEEL_SHA256" > "$wheels/almgen.txt"
+python -m pip download --no-deps --require-hashes --dest "$wheels" --requirement "$wheels/almgen.txt"
+python -m pip install "$wheels"/almgen-*.whl
+"""
 VALIDATE_SPEC = 'almgen validate "$ALMGEN_SPEC"'
 CHECK_GENERATED = 'almgen check "$ALMGEN_SPEC"'
 BICEP_BUILD_AND_LINT = """\

@@ -7,8 +7,8 @@ or `... gate KIND`. Everything else in the generated files is byte-identical to 
 spec generates. A test passes and a gate writes results that meet every threshold of
 `.almgen/gates.json`, unless a fault says otherwise; each records itself on the timeline.
 
-`python -m generator.rehearse.stand_ins pip ...` stands in for `python -m pip install`: a
-rehearsal installs nothing, it records the pin it was asked for.
+`python -m generator.rehearse.stand_ins pip ...` stands in for `python -m pip install` (and
+`download`): a rehearsal installs and downloads nothing, it records the pin it was asked for.
 """
 
 from __future__ import annotations
@@ -83,7 +83,7 @@ def test(name: str) -> int:
 
 def pip(argv: list[str]) -> int:
     world = from_environ()
-    pins = [a for a in argv if "==" in a or a.startswith(("git+", "https://"))]
+    pins = [a for a in argv if "==" in a or " @ " in a or a.startswith(("git+", "https://"))]
     world.record("install", packages=pins or argv)
     print(f"rehearsal: not installed (recorded): {' '.join(argv)}")
     return 0

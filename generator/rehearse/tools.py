@@ -10,7 +10,11 @@ import sys
 from pathlib import Path
 
 _PYTHON = """#!/bin/sh
-# rehearse: the runner's python; `python -m pip install` installs nothing
+# rehearse: the runner's python; `python -m pip install` installs nothing, `download` fetches nothing
+if [ "$1" = "-m" ] && [ "$2" = "pip" ] && [ "$3" = "download" ]; then
+  shift 2
+  exec "{python}" -m generator.rehearse.stand_ins pip "$@"
+fi
 if [ "$1" = "-m" ] && [ "$2" = "pip" ] && [ "$3" = "install" ]; then
   shift 2
   "{python}" -m generator.rehearse.stand_ins pip "$@" || exit $?

@@ -229,11 +229,21 @@ class Service:
 
 
 @dataclass(frozen=True)
+class AlmgenInstall:
+    """Which almgen the generated pipelines install (`targets.almgen`): exactly one form."""
+
+    form: Literal["version", "git", "wheel"]
+    source: str  # the version, the git+https address pinned to a commit, or the wheel's address
+    sha256: str = ""  # the wheel's, for form "wheel" only
+
+
+@dataclass(frozen=True)
 class Spec:
     source: Path  # the spec file, absolute
     service: Service
     pipelines: tuple[str, ...]
     infrastructure: str
+    almgen: AlmgenInstall
     location: str
     environments: tuple[Environment, ...]
     models: tuple[Model, ...]

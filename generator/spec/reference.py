@@ -22,7 +22,7 @@ def _type(schema: dict[str, Any]) -> str:
         return f"`{schema['const']}`"
     if "enum" in schema:
         return " \\| ".join(f"`{v}`" for v in schema["enum"])
-    if "oneOf" in schema:
+    if "oneOf" in schema and "type" not in schema:  # forms of one typed value say so in words
         return " or ".join(_type(s) for s in schema["oneOf"])
     return _declared_type(schema)
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from typing import Any, cast
 
+from generator import __version__
 from generator.spec import model as m
 from generator.spec import naming
 from generator.spec.defaults import default
@@ -120,6 +121,7 @@ def resolve(doc: Document, data: dict[str, Any]) -> m.Spec:
         ),
         pipelines=tuple(data["targets"]["pipelines"]),
         infrastructure=data["targets"]["infrastructure"],
+        almgen=_almgen(data["targets"].get("almgen")),
         location=location,
         environments=tuple(environments),
         models=models,
@@ -182,6 +184,18 @@ def _model(raw: dict[str, Any], envs: list[str]) -> m.Model:
         ),
         **common,
     )
+
+
+def _almgen(raw: dict[str, str] | None) -> m.AlmgenInstall:
+    """The almgen the pipelines install; absent, this almgen's own version (the one default the
+    schema cannot write down, since it is whichever almgen reads the spec)."""
+    if raw is None:
+        return m.AlmgenInstall("version", __version__)
+    if "git" in raw:
+        return m.AlmgenInstall("git", raw["git"])
+    if "wheel" in raw:
+        return m.AlmgenInstall("wheel", raw["wheel"], raw["sha256"])
+    return m.AlmgenInstall("version", raw["version"])
 
 
 def _configuration(raw: dict[str, Any]) -> m.Configuration:

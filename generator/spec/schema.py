@@ -156,12 +156,53 @@ def _explain_key_names(
 def _explain_alternatives(
     doc: Document, error: ValidationError, path: FieldPath, schema: dict[str, Any]
 ) -> Iterator[Issue]:
+    forms = _forms(schema)
+    if forms and isinstance(error.instance, dict):
+        yield from _explain_forms(doc, error.instance, path, forms)
+        return
     yield doc.issue(
         path,
         f"{_show(error.instance)} is not a valid value",
         _description(schema) or "a value of one of the allowed forms",
         "see `almgen schema` for this field",
     )
+
+
+def _forms(schema: dict[str, Any]) -> list[tuple[str, ...]]:
+    """The keys of each form of a mapping that takes exactly one form (a oneOf of `required`s)."""
+    branches = schema.get("oneOf", [])
+    forms = [tuple(b.get("required", ())) for b in branches if isinstance(b, dict)]
+    return forms if forms and len(forms) == len(branches) and all(forms) else []
+
+
+def _form_name(form: tuple[str, ...]) -> str:
+    return " with ".join(f"`{key}`" for key in form)
+
+
+def _explain_forms(
+    doc: Document, instance: dict[str, Any], path: FieldPath, forms: list[tuple[str, ...]]
+) -> Iterator[Issue]:
+    """Which forms the mapping names, and what to add or remove so that it names exactly one.
+
+    Nothing when it names one form completely: then only an unknown key failed the form, and
+    the unknown-field issue says so.
+    """
+    names = [_form_name(form) for form in forms]
+    expected = "exactly one of " + ", ".join(names[:-1]) + " or " + names[-1]
+    named = [form for form in forms if any(key in instance for key in form)]
+    if not named:
+        yield doc.issue(path, "names none of the forms", expected, f"add one of {', '.join(names)}")
+    elif len(named) > 1:
+        listed = " and ".join(_form_name(form) for form in named)
+        yield doc.issue(
+            path, f"names {len(named)} forms ({listed}); it takes one", expected, "keep one of them"
+        )
+    else:
+        present = next(key for key in named[0] if key in instance)
+        for missing in [key for key in named[0] if key not in instance][:1]:
+            yield doc.issue(
+                path, f"`{present}` needs `{missing}`", expected, f"add `{missing}:` beside `{present}`"
+            )
 
 
 def _explain_constraint(

@@ -915,6 +915,24 @@ def test_defaults_shell_fresh_machine_per_job_and_no_installs(tmp_path: Path) ->
     assert run.jobs["b"].steps[1].outcome == "failure"  # another job is another machine
 
 
+def test_pip_download_fetches_nothing(tmp_path: Path) -> None:
+    """The wheel form of targets.almgen downloads with pip: a rehearsal records it, offline."""
+    run = _run(
+        tmp_path,
+        """
+        on: push
+        jobs:
+          a:
+            runs-on: ubuntu-latest
+            steps:
+              - run: python -m pip download --no-deps --dest d "almgen @ https://example.invalid/almgen-0.1.0-py3-none-any.whl"
+    """,
+    )
+    (step,) = run.jobs["a"].steps
+    assert step.outcome == "success", step.log
+    assert "rehearsal: not installed (recorded): download" in step.log
+
+
 def test_events_dispatch_inputs_pull_request_and_trigger_filters(tmp_path: Path) -> None:
     text = """
         on:
