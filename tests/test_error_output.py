@@ -82,6 +82,11 @@ FRAGMENTS: dict[str, tuple[str, ...]] = {
     "secret-openai-key": ("service.description", "OpenAI-style API key"),
     "azure-name-too-long": ("Azure ML online endpoint", "at most 32"),
     "approval-without-reviewers": ("environments[1].approval", "needs reviewers"),
+    "public-network-access-disabled": (
+        "almgen.yaml:12:26: error: environments[1].publicNetworkAccess",
+        "hosted runners could not reach",
+        "set `publicNetworkAccess: enabled`",
+    ),
     "location-differs-from-region": ("'westeurope'", "'eastus2'"),
     "missing-instructions-file": ("'prompts/suport.md' does not exist",),
     "path-outside-repo": ("'../outside.md' is outside the spec's folder",),

@@ -358,6 +358,26 @@ def approvals_and_regions(doc: Document) -> Iterator[Issue]:
             )
 
 
+def private_networks(doc: Document) -> Iterator[Issue]:
+    """`publicNetworkAccess: disabled` is refused until almgen generates private networking.
+
+    With public access disabled, only private endpoints reach the data planes, and the
+    generated pipelines run on GitHub-hosted runners and Microsoft-hosted agents, which reach
+    no private endpoint: the deployment's own key-value writes, agent updates and tests would
+    fail. docs/architecture.md ("Private networking") has what a deployable `disabled` needs.
+    """
+    for index, env in enumerate(doc.data["environments"]):
+        if env.get("publicNetworkAccess") == "disabled":
+            yield doc.issue(
+                ("environments", index, "publicNetworkAccess"),
+                "disabled public network access is not generated yet: almgen creates no private "
+                "endpoints, and hosted runners could not reach this environment's data planes",
+                "enabled (Entra ID auth only: local keys stay disabled either way)",
+                "set `publicNetworkAccess: enabled`, and restrict who may call the service with "
+                "role assignments; private endpoints with self-hosted runners are planned",
+            )
+
+
 def _has_custom(data: dict[str, Any]) -> bool:
     return any(m.get("kind") == "custom" for m in data["models"])
 
@@ -420,6 +440,7 @@ RULES: tuple[Rule, ...] = (
     kinds_and_versions,
     no_secrets,
     approvals_and_regions,
+    private_networks,
     custom_only_monitoring,
     azure_names,
     referenced_files,
