@@ -203,5 +203,20 @@ def test_agent_services_filter_indirect_attacks_and_protected_material() -> None
             f"name: '{name}'\n        blocking: true\n        enabled: true\n        source: '{source}'"
             in params
         )
+    # a service without agents may still retrieve documents in its own code: shields by default
     no_agents = next(f.text for f in outputs("openai-chat-github") if f.path.endswith("prod.bicepparam"))
-    assert "Indirect Attack" not in no_agents
+    assert "name: 'Indirect Attack'" in no_agents and "name: 'Protected Material Code'" in no_agents
+
+
+def test_a_filter_can_turn_shields_and_protected_material_off(tmp_path: Path) -> None:
+    from generator.targets.bicep.files import parameters
+
+    spec_text = MINIMAL.replace('version: "2024-11-20"}', 'version: "2024-11-20", contentFilter: plain}')
+    spec_text += (
+        "safety:\n  contentFilters:\n    - {name: plain, indirectAttack: false, protectedMaterial: false}\n"
+    )
+    write_files(tmp_path, {"almgen.yaml": spec_text})
+    spec = load_spec(tmp_path / "almgen.yaml")
+    (policy,) = parameters(spec, spec.environments[0])["contentFilters"]
+    names = {rule["name"] for rule in policy["filters"]}
+    assert names == {"Hate", "Sexual", "Selfharm", "Violence", "Jailbreak"}

@@ -82,6 +82,11 @@ FRAGMENTS: dict[str, tuple[str, ...]] = {
     "secret-openai-key": ("service.description", "OpenAI-style API key"),
     "azure-name-too-long": ("Azure ML online endpoint", "at most 32"),
     "approval-without-reviewers": ("environments[1].approval", "needs reviewers"),
+    "agent-filter-without-prompt-shields": (
+        "safety.contentFilters[0].indirectAttack",
+        "used by an agent's model",
+        "remove `indirectAttack: false`",
+    ),
     "public-network-access-disabled": (
         "almgen.yaml:12:26: error: environments[1].publicNetworkAccess",
         "hosted runners could not reach",

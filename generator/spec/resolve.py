@@ -107,7 +107,7 @@ def resolve(doc: Document, data: dict[str, Any]) -> m.Spec:
         for a in data["agents"]
     )
     filters = tuple(
-        m.ContentFilter(f["name"], f["blocking"], f["severity"])
+        m.ContentFilter(f["name"], f["blocking"], f["severity"], f["protectedMaterial"], f["indirectAttack"])
         for f in data.get("safety", {}).get("contentFilters", [])
     )
     return m.Spec(

@@ -127,6 +127,27 @@ def references(doc: Document) -> Iterator[Issue]:
             yield dangling((*path, "agent"), retired["agent"], "agent name from agents", agents)
 
 
+def agent_filters(doc: Document) -> Iterator[Issue]:
+    """A filter on an agent's model keeps prompt shields and protected material: agents read
+    documents and tool output (indirect attacks) and write text and code (protected material)."""
+    data = doc.data
+    agent_models = {agent["model"] for agent in data.get("agents", [])}
+    used_by_agents = {
+        m["contentFilter"] for m in data["models"] if m["name"] in agent_models and "contentFilter" in m
+    }
+    for index, flt in enumerate(data.get("safety", {}).get("contentFilters", [])):
+        if flt["name"] not in used_by_agents:
+            continue
+        for key in ("indirectAttack", "protectedMaterial"):
+            if flt.get(key) is False:
+                yield doc.issue(
+                    ("safety", "contentFilters", index, key),
+                    f"the filter {flt['name']!r} is used by an agent's model and turns {key} off",
+                    f"{key}: true on a filter an agent's model uses",
+                    f"remove `{key}: false`, or give the agent's model another filter",
+                )
+
+
 def per_environment_keys(doc: Document) -> Iterator[Issue]:
     envs = _env_names(doc)
     for index, model in enumerate(doc.data["models"]):
@@ -434,6 +455,7 @@ def azure_names(doc: Document) -> Iterator[Issue]:
 RULES: tuple[Rule, ...] = (
     unique_names,
     references,
+    agent_filters,
     per_environment_keys,
     gate_sections,
     strategies,

@@ -50,6 +50,7 @@ ROLES = {  # built-in role definition IDs
 
 SEVERITY = {"low": "Low", "medium": "Medium", "high": "High"}
 HARM_CATEGORIES = ("Hate", "Sexual", "Selfharm", "Violence")
+PROTECTED_MATERIAL = ("Protected Material Text", "Protected Material Code")
 LIVE_STATE_VARIABLE = "ALMGEN_LIVE_STATE"
 DEPLOYER_VARIABLE = "ALMGEN_DEPLOYER_PRINCIPAL_ID"
 
@@ -121,6 +122,7 @@ def _custom_models(spec: Spec, env: Environment) -> list[dict[str, Any]]:
 
 
 def _content_filters(spec: Spec) -> list[dict[str, Any]]:
+    """One RAI policy per filter: harm categories both ways, jailbreak, prompt shields, protected material."""
     out = []
     for flt in spec.content_filters:
         rules = [
@@ -135,13 +137,14 @@ def _content_filters(spec: Spec) -> list[dict[str, Any]]:
             for source in ("Prompt", "Completion")
         ]
         rules.append({"name": "Jailbreak", "blocking": flt.blocking, "enabled": True, "source": "Prompt"})
-        if spec.agents:  # agents read tool output and documents: prompt shields and protected material
+        if flt.indirect_attack:  # documents, retrieved passages and tool output carry injected instructions
             rules.append(
                 {"name": "Indirect Attack", "blocking": flt.blocking, "enabled": True, "source": "Prompt"}
             )
+        if flt.protected_material:
             rules += [
                 {"name": name, "blocking": flt.blocking, "enabled": True, "source": "Completion"}
-                for name in ("Protected Material Text", "Protected Material Code")
+                for name in PROTECTED_MATERIAL
             ]
         out.append({"name": flt.name, "mode": "Blocking" if flt.blocking else "Default", "filters": rules})
     return out
