@@ -220,3 +220,17 @@ def test_a_filter_can_turn_shields_and_protected_material_off(tmp_path: Path) ->
     (policy,) = parameters(spec, spec.environments[0])["contentFilters"]
     names = {rule["name"] for rule in policy["filters"]}
     assert names == {"Hate", "Sexual", "Selfharm", "Violence", "Jailbreak"}
+
+
+def test_telemetry_senders_may_publish_to_application_insights() -> None:
+    """Application Insights has local auth disabled: whoever sends telemetry needs the role."""
+    from generator.targets.bicep.files import ROLES
+
+    files = {f.path: f.text for f in outputs("custom-model-devops")}
+    publisher = ROLES["monitoringMetricsPublisher"]
+    monitoring = files["infra/modules/monitoring.bicep"]
+    assert "DisableLocalAuth: true" in monitoring
+    assert f"guid(appInsights.id, workloadPrincipalId, '{publisher}')" in monitoring
+    ml = files["infra/modules/machine-learning.bicep"]
+    assert f"guid(appInsights.id, endpoints[index].id, '{publisher}')" in ml
+    assert "principalId: endpoints[index].identity.principalId" in ml

@@ -157,6 +157,22 @@ module deployments 'online-deployment.bicep' = [for deployment in liveState.?ml 
   ]
 }]
 
+resource appInsights 'Microsoft.Insights/components@2020-02-02' existing = {
+  name: last(split(appInsightsId, '/'))
+}
+
+// Application Insights has local auth disabled: each endpoint's identity (which its
+// deployments run as) sends their telemetry with Entra ID and needs Monitoring Metrics Publisher.
+resource endpointMetricsPublishers 'Microsoft.Authorization/roleAssignments@2022-04-01' = [for (model, index) in customModels: {
+  name: guid(appInsights.id, endpoints[index].id, '3913510d-42f4-4e42-8a64-420c390055eb')
+  scope: appInsights
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', '3913510d-42f4-4e42-8a64-420c390055eb')
+    principalId: endpoints[index].identity.principalId
+    principalType: 'ServicePrincipal'
+  }
+}]
+
 resource scientist 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
   name: guid(workspace.id, workloadPrincipalId, 'f6c7c914-8db3-469d-8ca1-694a8f32e121')
   scope: workspace
