@@ -87,6 +87,10 @@ FRAGMENTS: dict[str, tuple[str, ...]] = {
         "used by an agent's model",
         "remove `indirectAttack: false`",
     ),
+    "github-options-without-github-actions": (
+        "almgen.yaml:8:3: error: targets.github",
+        "add github-actions to targets.pipelines",
+    ),
     "public-network-access-disabled": (
         "almgen.yaml:12:26: error: environments[1].publicNetworkAccess",
         "hosted runners could not reach",

@@ -236,6 +236,7 @@ class Spec:
     service: Service
     pipelines: tuple[str, ...]
     infrastructure: str
+    reusable_workflow_ref: Literal["self", "local"]  # targets.github.reusableWorkflowRef
     location: str
     environments: tuple[Environment, ...]
     models: tuple[Model, ...]

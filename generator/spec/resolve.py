@@ -120,6 +120,7 @@ def resolve(doc: Document, data: dict[str, Any]) -> m.Spec:
         ),
         pipelines=tuple(data["targets"]["pipelines"]),
         infrastructure=data["targets"]["infrastructure"],
+        reusable_workflow_ref=data["targets"]["github"]["reusableWorkflowRef"],
         location=location,
         environments=tuple(environments),
         models=models,

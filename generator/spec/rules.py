@@ -399,6 +399,18 @@ def private_networks(doc: Document) -> Iterator[Issue]:
             )
 
 
+def github_options(doc: Document) -> Iterator[Issue]:
+    targets = doc.data["targets"]
+    if "github" in targets and "github-actions" not in targets["pipelines"]:
+        yield doc.issue(
+            ("targets", "github"),
+            "GitHub Actions options, but targets.pipelines does not generate GitHub Actions",
+            "targets.github only with github-actions in targets.pipelines",
+            "remove targets.github, or add github-actions to targets.pipelines",
+            key=True,
+        )
+
+
 def _has_custom(data: dict[str, Any]) -> bool:
     return any(m.get("kind") == "custom" for m in data["models"])
 
@@ -463,6 +475,7 @@ RULES: tuple[Rule, ...] = (
     no_secrets,
     approvals_and_regions,
     private_networks,
+    github_options,
     custom_only_monitoring,
     azure_names,
     referenced_files,
