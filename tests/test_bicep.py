@@ -234,3 +234,17 @@ def test_telemetry_senders_may_publish_to_application_insights() -> None:
     ml = files["infra/modules/machine-learning.bicep"]
     assert f"guid(appInsights.id, endpoints[index].id, '{publisher}')" in ml
     assert "principalId: endpoints[index].identity.principalId" in ml
+
+
+def test_the_ml_managed_network_lets_environment_images_build() -> None:
+    """AllowOnlyApprovedOutbound: package hosts as FQDN rules, a registry and an image-build cluster."""
+    from generator.targets.bicep.files import ML_IMAGE_BUILD_COMPUTE, ML_PACKAGE_HOSTS
+
+    ml = {f.path: f.text for f in outputs("custom-model-devops")}["infra/modules/machine-learning.bicep"]
+    assert "isolationMode: 'AllowOnlyApprovedOutbound'" in ml
+    assert {"pypi.org", "files.pythonhosted.org", "conda.anaconda.org"} <= set(ML_PACKAGE_HOSTS)
+    for host in ML_PACKAGE_HOSTS:
+        assert f"type: 'FQDN'\n          category: 'UserDefined'\n          destination: '{host}'" in ml
+    assert "containerRegistry: registry.id" in ml and "subresourceTarget: 'registry'" in ml
+    assert f"imageBuildCompute: '{ML_IMAGE_BUILD_COMPUTE}'" in ml
+    assert f"name: '{ML_IMAGE_BUILD_COMPUTE}'" in ml and "minNodeCount: 0" in ml

@@ -35,7 +35,19 @@ API = {  # one catalog of API versions (see docs: chosen to be known to current 
     "budgets": "2024-08-01",
     "machineLearning": "2025-12-01",
     "storage": "2025-01-01",
+    "containerRegistry": "2023-07-01",  # the latest GA version Bicep's types are sure to know
 }
+
+# The ML workspace's managed network allows only approved outbound traffic. Building an MLflow
+# model's environment (pip and conda) needs these package hosts; each becomes an FQDN rule.
+ML_PACKAGE_HOSTS = (
+    "pypi.org",
+    "files.pythonhosted.org",
+    "conda.anaconda.org",
+    "repo.anaconda.com",
+    "anaconda.org",
+)
+ML_IMAGE_BUILD_COMPUTE = "image-build"  # the cluster that builds environment images
 
 ROLES = {  # built-in role definition IDs
     "cognitiveServicesOpenAIUser": "5e0bd9bd-7b93-4f28-af87-19fc36ad61bd",
@@ -261,6 +273,8 @@ def files(spec: Spec) -> list[TemplateFile]:
         "api": API,
         "roles": ROLES,
         "has_ml": has_ml,
+        "ml_package_rules": [{"name": host.replace(".", "-"), "host": host} for host in ML_PACKAGE_HOSTS],
+        "ml_image_build_compute": ML_IMAGE_BUILD_COMPUTE,
         "live_state_variable": LIVE_STATE_VARIABLE,
         "deployer_variable": DEPLOYER_VARIABLE,
     }
