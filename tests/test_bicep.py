@@ -203,5 +203,48 @@ def test_agent_services_filter_indirect_attacks_and_protected_material() -> None
             f"name: '{name}'\n        blocking: true\n        enabled: true\n        source: '{source}'"
             in params
         )
+    # a service without agents may still retrieve documents in its own code: shields by default
     no_agents = next(f.text for f in outputs("openai-chat-github") if f.path.endswith("prod.bicepparam"))
-    assert "Indirect Attack" not in no_agents
+    assert "name: 'Indirect Attack'" in no_agents and "name: 'Protected Material Code'" in no_agents
+
+
+def test_a_filter_can_turn_shields_and_protected_material_off(tmp_path: Path) -> None:
+    from generator.targets.bicep.files import parameters
+
+    spec_text = MINIMAL.replace('version: "2024-11-20"}', 'version: "2024-11-20", contentFilter: plain}')
+    spec_text += (
+        "safety:\n  contentFilters:\n    - {name: plain, indirectAttack: false, protectedMaterial: false}\n"
+    )
+    write_files(tmp_path, {"almgen.yaml": spec_text})
+    spec = load_spec(tmp_path / "almgen.yaml")
+    (policy,) = parameters(spec, spec.environments[0])["contentFilters"]
+    names = {rule["name"] for rule in policy["filters"]}
+    assert names == {"Hate", "Sexual", "Selfharm", "Violence", "Jailbreak"}
+
+
+def test_telemetry_senders_may_publish_to_application_insights() -> None:
+    """Application Insights has local auth disabled: whoever sends telemetry needs the role."""
+    from generator.targets.bicep.files import ROLES
+
+    files = {f.path: f.text for f in outputs("custom-model-devops")}
+    publisher = ROLES["monitoringMetricsPublisher"]
+    monitoring = files["infra/modules/monitoring.bicep"]
+    assert "DisableLocalAuth: true" in monitoring
+    assert f"guid(appInsights.id, workloadPrincipalId, '{publisher}')" in monitoring
+    ml = files["infra/modules/machine-learning.bicep"]
+    assert f"guid(appInsights.id, endpoints[index].id, '{publisher}')" in ml
+    assert "principalId: endpoints[index].identity.principalId" in ml
+
+
+def test_the_ml_managed_network_lets_environment_images_build() -> None:
+    """AllowOnlyApprovedOutbound: package hosts as FQDN rules, a registry and an image-build cluster."""
+    from generator.targets.bicep.files import ML_IMAGE_BUILD_COMPUTE, ML_PACKAGE_HOSTS
+
+    ml = {f.path: f.text for f in outputs("custom-model-devops")}["infra/modules/machine-learning.bicep"]
+    assert "isolationMode: 'AllowOnlyApprovedOutbound'" in ml
+    assert {"pypi.org", "files.pythonhosted.org", "conda.anaconda.org"} <= set(ML_PACKAGE_HOSTS)
+    for host in ML_PACKAGE_HOSTS:
+        assert f"type: 'FQDN'\n          category: 'UserDefined'\n          destination: '{host}'" in ml
+    assert "containerRegistry: registry.id" in ml and "subresourceTarget: 'registry'" in ml
+    assert f"imageBuildCompute: '{ML_IMAGE_BUILD_COMPUTE}'" in ml
+    assert f"name: '{ML_IMAGE_BUILD_COMPUTE}'" in ml and "minNodeCount: 0" in ml

@@ -85,6 +85,20 @@ FRAGMENTS: dict[str, tuple[str, ...]] = {
     "secret-openai-key": ("service.description", "OpenAI-style API key"),
     "azure-name-too-long": ("Azure ML online endpoint", "at most 32"),
     "approval-without-reviewers": ("environments[1].approval", "needs reviewers"),
+    "agent-filter-without-prompt-shields": (
+        "safety.contentFilters[0].indirectAttack",
+        "used by an agent's model",
+        "remove `indirectAttack: false`",
+    ),
+    "github-options-without-github-actions": (
+        "almgen.yaml:8:3: error: targets.github",
+        "add github-actions to targets.pipelines",
+    ),
+    "public-network-access-disabled": (
+        "almgen.yaml:12:26: error: environments[1].publicNetworkAccess",
+        "hosted runners could not reach",
+        "set `publicNetworkAccess: enabled`",
+    ),
     "location-differs-from-region": ("'westeurope'", "'eastus2'"),
     "missing-instructions-file": ("'prompts/suport.md' does not exist",),
     "path-outside-repo": ("'../outside.md' is outside the spec's folder",),

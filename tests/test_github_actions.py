@@ -151,3 +151,29 @@ def test_hostile_spec_text_never_enters_a_workflow(tmp_path: Path) -> None:
         if path.startswith(".github/"):
             assert "secrets.TOKEN" not in text and "$(id)" not in text, path
     assert _json.loads(files[".almgen/commands.json"])["tests"]["smoke"] == HOSTILE
+
+
+def _deploy_calls(sample: str) -> set[str]:
+    cd = next(f.text for f in outputs(sample) if f.path.endswith("-cd.yml"))
+    return {
+        line.strip() for line in cd.splitlines() if line.strip().startswith("uses: ") and "deploy" in line
+    }
+
+
+def test_the_reusable_deploy_workflow_is_called_as_the_spec_says() -> None:
+    """self (the default): `$/`, github.com only; local: `./`, with zizmor's self-repository audit off."""
+    assert _deploy_calls("enterprise") == {"uses: $/.github/workflows/support-agent-deploy.yml"}
+    assert _deploy_calls("openai-chat-github") == {"uses: ./.github/workflows/chat-assist-deploy.yml"}
+    configs = {s: [f.text for f in outputs(s) if f.path == ".github/zizmor.yml"] for s in GITHUB_SAMPLES}
+    assert configs["enterprise"] == []
+    (config,) = configs["openai-chat-github"]
+    assert YAML(typ="safe").load(config) == {"rules": {"self-repository": {"disable": True}}}
+    assert "GitHub Enterprise Server" in config  # the reason, beside the setting
+
+
+def test_zizmor_flags_a_local_call_without_the_generated_config(tmp_path: Path) -> None:
+    """The config is what keeps `./` clean: without it, zizmor asks for `$/`."""
+    repo = write_tree("openai-chat-github", tmp_path / "repo")
+    (repo / ".github" / "zizmor.yml").unlink()
+    findings = tools.zizmor(repo)
+    assert findings and all("self-repository" in finding for finding in findings)

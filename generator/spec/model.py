@@ -164,6 +164,8 @@ class ContentFilter:
     name: str
     blocking: bool
     severity: Literal["low", "medium", "high"]
+    protected_material: bool = True  # Protected Material Text and Code on completions
+    indirect_attack: bool = True  # prompt shields for documents and tool output
 
 
 @dataclass(frozen=True)
@@ -244,6 +246,7 @@ class Spec:
     pipelines: tuple[str, ...]
     infrastructure: str
     almgen: AlmgenInstall
+    reusable_workflow_ref: Literal["self", "local"]  # targets.github.reusableWorkflowRef
     location: str
     environments: tuple[Environment, ...]
     models: tuple[Model, ...]

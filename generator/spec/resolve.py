@@ -108,7 +108,7 @@ def resolve(doc: Document, data: dict[str, Any]) -> m.Spec:
         for a in data["agents"]
     )
     filters = tuple(
-        m.ContentFilter(f["name"], f["blocking"], f["severity"])
+        m.ContentFilter(f["name"], f["blocking"], f["severity"], f["protectedMaterial"], f["indirectAttack"])
         for f in data.get("safety", {}).get("contentFilters", [])
     )
     return m.Spec(
@@ -122,6 +122,7 @@ def resolve(doc: Document, data: dict[str, Any]) -> m.Spec:
         pipelines=tuple(data["targets"]["pipelines"]),
         infrastructure=data["targets"]["infrastructure"],
         almgen=_almgen(data["targets"].get("almgen")),
+        reusable_workflow_ref=data["targets"]["github"]["reusableWorkflowRef"],
         location=location,
         environments=tuple(environments),
         models=models,

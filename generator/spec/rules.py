@@ -127,6 +127,27 @@ def references(doc: Document) -> Iterator[Issue]:
             yield dangling((*path, "agent"), retired["agent"], "agent name from agents", agents)
 
 
+def agent_filters(doc: Document) -> Iterator[Issue]:
+    """A filter on an agent's model keeps prompt shields and protected material: agents read
+    documents and tool output (indirect attacks) and write text and code (protected material)."""
+    data = doc.data
+    agent_models = {agent["model"] for agent in data.get("agents", [])}
+    used_by_agents = {
+        m["contentFilter"] for m in data["models"] if m["name"] in agent_models and "contentFilter" in m
+    }
+    for index, flt in enumerate(data.get("safety", {}).get("contentFilters", [])):
+        if flt["name"] not in used_by_agents:
+            continue
+        for key in ("indirectAttack", "protectedMaterial"):
+            if flt.get(key) is False:
+                yield doc.issue(
+                    ("safety", "contentFilters", index, key),
+                    f"the filter {flt['name']!r} is used by an agent's model and turns {key} off",
+                    f"{key}: true on a filter an agent's model uses",
+                    f"remove `{key}: false`, or give the agent's model another filter",
+                )
+
+
 def per_environment_keys(doc: Document) -> Iterator[Issue]:
     envs = _env_names(doc)
     for index, model in enumerate(doc.data["models"]):
@@ -358,6 +379,38 @@ def approvals_and_regions(doc: Document) -> Iterator[Issue]:
             )
 
 
+def private_networks(doc: Document) -> Iterator[Issue]:
+    """`publicNetworkAccess: disabled` is refused until almgen generates private networking.
+
+    With public access disabled, only private endpoints reach the data planes, and the
+    generated pipelines run on GitHub-hosted runners and Microsoft-hosted agents, which reach
+    no private endpoint: the deployment's own key-value writes, agent updates and tests would
+    fail. docs/architecture.md ("Private networking") has what a deployable `disabled` needs.
+    """
+    for index, env in enumerate(doc.data["environments"]):
+        if env.get("publicNetworkAccess") == "disabled":
+            yield doc.issue(
+                ("environments", index, "publicNetworkAccess"),
+                "disabled public network access is not generated yet: almgen creates no private "
+                "endpoints, and hosted runners could not reach this environment's data planes",
+                "enabled (Entra ID auth only: local keys stay disabled either way)",
+                "set `publicNetworkAccess: enabled`, and restrict who may call the service with "
+                "role assignments; private endpoints with self-hosted runners are planned",
+            )
+
+
+def github_options(doc: Document) -> Iterator[Issue]:
+    targets = doc.data["targets"]
+    if "github" in targets and "github-actions" not in targets["pipelines"]:
+        yield doc.issue(
+            ("targets", "github"),
+            "GitHub Actions options, but targets.pipelines does not generate GitHub Actions",
+            "targets.github only with github-actions in targets.pipelines",
+            "remove targets.github, or add github-actions to targets.pipelines",
+            key=True,
+        )
+
+
 def _has_custom(data: dict[str, Any]) -> bool:
     return any(m.get("kind") == "custom" for m in data["models"])
 
@@ -414,12 +467,15 @@ def azure_names(doc: Document) -> Iterator[Issue]:
 RULES: tuple[Rule, ...] = (
     unique_names,
     references,
+    agent_filters,
     per_environment_keys,
     gate_sections,
     strategies,
     kinds_and_versions,
     no_secrets,
     approvals_and_regions,
+    private_networks,
+    github_options,
     custom_only_monitoring,
     azure_names,
     referenced_files,

@@ -47,6 +47,7 @@ BICEP_ASSIGNS = (
     "cognitiveServicesOpenAIUser",
     "cognitiveServicesUser",
     "keyVaultSecretsUser",
+    "monitoringMetricsPublisher",
 )
 
 

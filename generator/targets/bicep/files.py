@@ -35,7 +35,19 @@ API = {  # one catalog of API versions (see docs: chosen to be known to current 
     "budgets": "2024-08-01",
     "machineLearning": "2025-12-01",
     "storage": "2025-01-01",
+    "containerRegistry": "2023-07-01",  # the latest GA version Bicep's types are sure to know
 }
+
+# The ML workspace's managed network allows only approved outbound traffic. Building an MLflow
+# model's environment (pip and conda) needs these package hosts; each becomes an FQDN rule.
+ML_PACKAGE_HOSTS = (
+    "pypi.org",
+    "files.pythonhosted.org",
+    "conda.anaconda.org",
+    "repo.anaconda.com",
+    "anaconda.org",
+)
+ML_IMAGE_BUILD_COMPUTE = "image-build"  # the cluster that builds environment images
 
 ROLES = {  # built-in role definition IDs
     "cognitiveServicesOpenAIUser": "5e0bd9bd-7b93-4f28-af87-19fc36ad61bd",
@@ -50,6 +62,7 @@ ROLES = {  # built-in role definition IDs
 
 SEVERITY = {"low": "Low", "medium": "Medium", "high": "High"}
 HARM_CATEGORIES = ("Hate", "Sexual", "Selfharm", "Violence")
+PROTECTED_MATERIAL = ("Protected Material Text", "Protected Material Code")
 LIVE_STATE_VARIABLE = "ALMGEN_LIVE_STATE"
 DEPLOYER_VARIABLE = "ALMGEN_DEPLOYER_PRINCIPAL_ID"
 
@@ -125,6 +138,7 @@ def _custom_models(spec: Spec, env: Environment) -> list[dict[str, Any]]:
 
 
 def _content_filters(spec: Spec) -> list[dict[str, Any]]:
+    """One RAI policy per filter: harm categories both ways, jailbreak, prompt shields, protected material."""
     out = []
     for flt in spec.content_filters:
         rules = [
@@ -139,13 +153,14 @@ def _content_filters(spec: Spec) -> list[dict[str, Any]]:
             for source in ("Prompt", "Completion")
         ]
         rules.append({"name": "Jailbreak", "blocking": flt.blocking, "enabled": True, "source": "Prompt"})
-        if spec.agents:  # agents read tool output and documents: prompt shields and protected material
+        if flt.indirect_attack:  # documents, retrieved passages and tool output carry injected instructions
             rules.append(
                 {"name": "Indirect Attack", "blocking": flt.blocking, "enabled": True, "source": "Prompt"}
             )
+        if flt.protected_material:
             rules += [
                 {"name": name, "blocking": flt.blocking, "enabled": True, "source": "Completion"}
-                for name in ("Protected Material Text", "Protected Material Code")
+                for name in PROTECTED_MATERIAL
             ]
         out.append({"name": flt.name, "mode": "Blocking" if flt.blocking else "Default", "filters": rules})
     return out
@@ -262,6 +277,8 @@ def files(spec: Spec) -> list[TemplateFile]:
         "api": API,
         "roles": ROLES,
         "has_ml": has_ml,
+        "ml_package_rules": [{"name": host.replace(".", "-"), "host": host} for host in ML_PACKAGE_HOSTS],
+        "ml_image_build_compute": ML_IMAGE_BUILD_COMPUTE,
         "live_state_variable": LIVE_STATE_VARIABLE,
         "deployer_variable": DEPLOYER_VARIABLE,
     }

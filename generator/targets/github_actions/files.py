@@ -134,6 +134,13 @@ def _job(spec: Spec, job: Job, plan_jobs: tuple[Job, ...]) -> dict[str, Any]:
     }
 
 
+# How cd.yml calls the reusable deploy workflow (targets.github.reusableWorkflowRef): `$/` is
+# GitHub's self-repository syntax (github.com, runner >= 2.336); `./` works everywhere, GitHub
+# Enterprise Server included, and is what zizmor's self-repository audit then must not flag.
+REUSABLE_WORKFLOW_PREFIX = {"self": "$/", "local": "./"}
+ZIZMOR_CONFIG = ".github/zizmor.yml"
+
+
 def files(spec: Spec, plan: Plan) -> list[TemplateFile]:
     service = spec.service.name
     context = {
@@ -151,11 +158,15 @@ def files(spec: Spec, plan: Plan) -> list[TemplateFile]:
         "regions": spec.regions,
         "jobs": [_job(spec, job, plan.jobs) for job in plan.jobs],
         "restore_steps": [_step(shell) for shell in restore_steps(spec)],
+        "reusable_workflow_prefix": REUSABLE_WORKFLOW_PREFIX[spec.reusable_workflow_ref],
     }
     base = ".github/workflows"
-    return [
+    out = [
         TemplateFile(f"{base}/{service}-ci.yml", "github-actions/ci.yml.j2", context),
         TemplateFile(f"{base}/{service}-cd.yml", "github-actions/cd.yml.j2", context),
         TemplateFile(f"{base}/{service}-deploy.yml", "github-actions/deploy.yml.j2", context),
         TemplateFile(f"{base}/{service}-lifecycle.yml", "github-actions/lifecycle.yml.j2", context),
     ]
+    if spec.reusable_workflow_ref == "local":  # zizmor finds .github/zizmor.yml on its own
+        out.append(TemplateFile(ZIZMOR_CONFIG, "github-actions/zizmor.yml.j2", context))
+    return out

@@ -20,7 +20,7 @@ param tags = {
   dataClassification: 'confidential'
 }
 param aiServicesSku = 'S0'
-param publicNetworkAccess = 'Disabled'
+param publicNetworkAccess = 'Enabled'
 param modelDeployments = []
 param modelRouting = []
 param contentFilters = []

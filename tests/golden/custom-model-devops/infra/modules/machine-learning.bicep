@@ -77,6 +77,32 @@ resource storage 'Microsoft.Storage/storageAccounts@2025-01-01' = {
   }
 }
 
+// Environment images of MLflow models are built and kept here. Premium: the managed network
+// reaches it through a private endpoint (an outbound rule below).
+#disable-next-line use-recent-api-versions
+resource registry 'Microsoft.ContainerRegistry/registries@2023-07-01' = {
+  // checkov:skip=CKV_AZURE_166: quarantine would hold every image the workspace builds until an external scanner releases it, and the online deployments could not pull them
+  name: 'cr${take(replace('${serviceName}${suffix}', '-', ''), 38)}${uniqueSuffix}'
+  location: location
+  tags: tags
+  sku: {
+    name: 'Premium'
+  }
+  properties: {
+    adminUserEnabled: false
+    anonymousPullEnabled: false
+    publicNetworkAccess: publicNetworkAccess
+    networkRuleBypassOptions: 'AzureServices'
+    zoneRedundancy: 'Enabled'
+    policies: {
+      retentionPolicy: {
+        days: 7
+        status: 'enabled'
+      }
+    }
+  }
+}
+
 resource workspace 'Microsoft.MachineLearningServices/workspaces@2025-12-01' = {
   name: 'mlw-${serviceName}-${suffix}'
   location: location
@@ -94,11 +120,14 @@ resource workspace 'Microsoft.MachineLearningServices/workspaces@2025-12-01' = {
     storageAccount: storage.id
     keyVault: keyVaultId
     applicationInsights: appInsightsId
+    containerRegistry: registry.id
+    imageBuildCompute: 'image-build'
     publicNetworkAccess: publicNetworkAccess
     systemDatastoresAuthMode: 'Identity'
     v1LegacyMode: false
     managedNetwork: {
       isolationMode: 'AllowOnlyApprovedOutbound'
+      firewallSku: 'Standard'
       outboundRules: {
         storage: {
           type: 'PrivateEndpoint'
@@ -109,6 +138,66 @@ resource workspace 'Microsoft.MachineLearningServices/workspaces@2025-12-01' = {
             sparkEnabled: true
           }
         }
+        registry: {
+          type: 'PrivateEndpoint'
+          category: 'UserDefined'
+          destination: {
+            serviceResourceId: registry.id
+            subresourceTarget: 'registry'
+            sparkEnabled: false
+          }
+        }
+        // MLflow environments install their pip and conda packages while the image builds
+        'pypi-org': {
+          type: 'FQDN'
+          category: 'UserDefined'
+          destination: 'pypi.org'
+        }
+        'files-pythonhosted-org': {
+          type: 'FQDN'
+          category: 'UserDefined'
+          destination: 'files.pythonhosted.org'
+        }
+        'conda-anaconda-org': {
+          type: 'FQDN'
+          category: 'UserDefined'
+          destination: 'conda.anaconda.org'
+        }
+        'repo-anaconda-com': {
+          type: 'FQDN'
+          category: 'UserDefined'
+          destination: 'repo.anaconda.com'
+        }
+        'anaconda-org': {
+          type: 'FQDN'
+          category: 'UserDefined'
+          destination: 'anaconda.org'
+        }
+      }
+    }
+  }
+}
+
+// Builds the environment images (imageBuildCompute) inside the managed network, where the
+// registry's private endpoint and the package hosts' FQDN rules apply; it scales to zero.
+resource imageBuild 'Microsoft.MachineLearningServices/workspaces/computes@2025-12-01' = {
+  parent: workspace
+  name: 'image-build'
+  location: location
+  tags: tags
+  properties: {
+    computeType: 'AmlCompute'
+    description: 'Builds the environment images of MLflow models.'
+    disableLocalAuth: true
+    properties: {
+      vmSize: 'Standard_DS3_v2'
+      vmPriority: 'Dedicated'
+      enableNodePublicIp: false
+      remoteLoginPortPublicAccess: 'Disabled'
+      scaleSettings: {
+        minNodeCount: 0
+        maxNodeCount: 1
+        nodeIdleTimeBeforeScaleDown: 'PT5M'
       }
     }
   }
@@ -155,6 +244,22 @@ module deployments 'online-deployment.bicep' = [for deployment in liveState.?ml 
   dependsOn: [
     endpoints
   ]
+}]
+
+resource appInsights 'Microsoft.Insights/components@2020-02-02' existing = {
+  name: last(split(appInsightsId, '/'))
+}
+
+// Application Insights has local auth disabled: each endpoint's identity (which its
+// deployments run as) sends their telemetry with Entra ID and needs Monitoring Metrics Publisher.
+resource endpointMetricsPublishers 'Microsoft.Authorization/roleAssignments@2022-04-01' = [for (model, index) in customModels: {
+  name: guid(appInsights.id, endpoints[index].id, '3913510d-42f4-4e42-8a64-420c390055eb')
+  scope: appInsights
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', '3913510d-42f4-4e42-8a64-420c390055eb')
+    principalId: endpoints[index].identity.principalId
+    principalType: 'ServicePrincipal'
+  }
 }]
 
 resource scientist 'Microsoft.Authorization/roleAssignments@2022-04-01' = {

@@ -85,6 +85,7 @@ module monitoring 'monitoring.bicep' = {
     logRetentionDays: logRetentionDays
     alertEmails: alertEmails
     dashboard: dashboard
+    workloadPrincipalId: identity.outputs.principalId
   }
 }
 

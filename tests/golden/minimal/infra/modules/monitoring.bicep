@@ -25,6 +25,9 @@ param alertEmails array = []
 @description('Optional. Whether to create the Azure Monitor workbook.')
 param dashboard bool = false
 
+@description('Required. The principal ID of the workload identity: it sends telemetry with Entra ID (local auth is disabled).')
+param workloadPrincipalId string
+
 resource workspace 'Microsoft.OperationalInsights/workspaces@2025-07-01' = {
   name: 'log-${serviceName}-${suffix}'
   location: location
@@ -51,6 +54,18 @@ resource appInsights 'Microsoft.Insights/components@2020-02-02' = {
     WorkspaceResourceId: workspace.id
     IngestionMode: 'LogAnalytics'
     DisableLocalAuth: true
+  }
+}
+
+// Local auth is disabled, so telemetry is sent with an Entra ID token: the sender needs
+// Monitoring Metrics Publisher on the component (the ML online deployments get it in machine-learning.bicep).
+resource workloadMetricsPublisher 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  name: guid(appInsights.id, workloadPrincipalId, '3913510d-42f4-4e42-8a64-420c390055eb')
+  scope: appInsights
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', '3913510d-42f4-4e42-8a64-420c390055eb')
+    principalId: workloadPrincipalId
+    principalType: 'ServicePrincipal'
   }
 }
 

@@ -112,6 +112,24 @@ param contentFilters = [
         enabled: true
         source: 'Prompt'
       }
+      {
+        name: 'Indirect Attack'
+        blocking: true
+        enabled: true
+        source: 'Prompt'
+      }
+      {
+        name: 'Protected Material Text'
+        blocking: true
+        enabled: true
+        source: 'Completion'
+      }
+      {
+        name: 'Protected Material Code'
+        blocking: true
+        enabled: true
+        source: 'Completion'
+      }
     ]
   }
 ]
