@@ -27,7 +27,9 @@ Rehearsed = tuple[Stage, Phase, Phase]
 
 
 @pytest.fixture(scope="module", params=TARGETS)
-def rehearsed(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Rehearsed]:
+def rehearsed(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Rehearsed]:
     """The enterprise sample's first deploy and a release after it, on one target."""
     target = str(request.param)
     spec = load_spec(SAMPLES / "enterprise" / "almgen.yaml")
@@ -53,7 +55,9 @@ def _events(stage: Stage, phase: str, kind: str) -> list[dict[str, Any]]:
 def _primary(stage: Stage, env: str) -> dict[str, Any]:
     """The primary region of ENV's ARM deployment outputs in the simulated Azure."""
     state = json.loads(stage.world.azure_file.read_text("utf-8"))
-    stacks = state["deployments"][f"{stage.spec.service.name}-{env}"]["properties"]["outputs"]["stacks"]["value"]
+    stacks = state["deployments"][f"{stage.spec.service.name}-{env}"]["properties"]["outputs"]["stacks"][
+        "value"
+    ]
     return next(s for s in stacks if s["primary"])
 
 
@@ -107,7 +111,11 @@ def test_a_first_deploy_tests_what_it_deployed(rehearsed: Rehearsed) -> None:
         contract = test["contract"]
         # blue-green starts on blue; direct has one deployment per model, named after it
         expected = "chat-blue" if test["env"] in ("staging", "prod") else "chat"
-        assert contract["ALMGEN_MODEL_CHAT_DEPLOYMENT"] == contract["ALMGEN_MODEL_CHAT_LIVE_DEPLOYMENT"] == expected
+        assert (
+            contract["ALMGEN_MODEL_CHAT_DEPLOYMENT"]
+            == contract["ALMGEN_MODEL_CHAT_LIVE_DEPLOYMENT"]
+            == expected
+        )
         assert contract["ALMGEN_AGENT_SUPPORT_ID"] == ""  # the agents are deployed after the tests
 
 
