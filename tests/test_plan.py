@@ -114,3 +114,26 @@ def test_explain_mermaid_prints_the_same_diagram() -> None:
     result = CliRunner().invoke(cli, ["explain", str(SPEC_V1), "--format", "mermaid"])
     assert result.exit_code == 0
     assert result.output == mermaid(plan(load_spec(SPEC_V1)))
+
+
+def test_setups_key_the_pip_cache_of_the_jobs_that_run_their_commands() -> None:
+    spec = load_spec(SAMPLES / "enterprise" / "almgen.yaml")
+    built = plan(spec)
+    assert built.job("gates").pip_requirements == ("evals/requirements.txt",)
+    assert built.job("finish").pip_requirements == ("tests/requirements.txt",)
+    assert built.job("provision").pip_requirements == ()
+    assert plan(load_spec(SAMPLES / "minimal" / "almgen.yaml")).job("finish").pip_requirements == ()
+
+
+def test_a_test_step_runs_its_command_with_the_contract_of_its_target() -> None:
+    from generator.plan.shell import job_steps
+
+    spec = load_spec(SAMPLES / "enterprise" / "almgen.yaml")
+    finish = plan(spec).job("finish")
+    (smoke,) = [s for s in job_steps(spec, finish) if s.id == "test-smoke"]
+    contract_line, run_line = smoke.script.splitlines()[1:]
+    assert 'contract.py" --outputs outputs.json --env "$ALMGEN_ENVIRONMENT"' in contract_line
+    assert '--target "$ALMGEN_TARGET" --state live-state.json' in contract_line
+    assert contract_line.endswith("--out contract.env")
+    assert run_line.endswith("test smoke --commands release/.almgen/commands.json --contract contract.env")
+    assert ("ALMGEN_TARGET", "test-target") in smoke.inputs

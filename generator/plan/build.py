@@ -27,7 +27,7 @@ from generator.plan.model import (
     Step,
     holds,
 )
-from generator.spec.model import Environment, Spec
+from generator.spec.model import Environment, Setup, Spec
 
 GATES_TIMEOUT = 120  # minutes: evaluation and safety runs
 PROVISION_TIMEOUT = 360  # minutes: the longest a hosted job may run; ML deployments are slow
@@ -214,6 +214,11 @@ def _finish_steps(spec: Spec) -> tuple[Step, ...]:
     return tuple(steps)
 
 
+def _requirements(setups: list[Setup | None]) -> tuple[str, ...]:
+    """The pip requirements files of some commands' setups, once each, in order."""
+    return tuple(dict.fromkeys(s.requirements for s in setups if s is not None and s.requirements))
+
+
 def _jobs(spec: Spec) -> tuple[Job, ...]:
     """The environment template's job graph: gates, provision, one job per canary step, finish."""
     jobs = []
@@ -228,6 +233,7 @@ def _jobs(spec: Spec) -> tuple[Job, ...]:
                 "previous-environment",
                 GATES_TIMEOUT,
                 produces="gates",
+                pip_requirements=_requirements([g.setup for g in spec.gates]),
             )
         )
     jobs.append(
@@ -273,6 +279,9 @@ def _jobs(spec: Spec) -> tuple[Job, ...]:
             _finish_steps(spec),
             reads=tuple(j.id for j in jobs if j.id in ("gates", "provision", "canary-1")),
             restores=True,
+            pip_requirements=_requirements(
+                [t.setup for t in spec.tests if any(t in env.tests for env in spec.environments)]
+            ),
         )
     )
     return tuple(jobs)

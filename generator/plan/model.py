@@ -157,6 +157,8 @@ class Job:
     produces: str = ""  # the artifact this job publishes for later jobs ("" none)
     reads: tuple[str, ...] = ()  # the jobs whose artifacts it downloads
     restores: bool = False  # on failure or cancellation, the routing from before the rollout comes back
+    # pip requirements files the job's commands install (their setup): the pip cache is keyed on them
+    pip_requirements: tuple[str, ...] = ()
 
     @property
     def first_canary(self) -> bool:

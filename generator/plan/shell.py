@@ -18,6 +18,19 @@ RELEASE = "release"  # where the promoted artifact is downloaded
 SCRIPTS = f"{RELEASE}/.almgen/scripts"
 RELEASE_JSON = f"{RELEASE}/.almgen/release.json"
 COMMON = f"--release {RELEASE_JSON} --root {RELEASE}"  # models.py and agents.py read paths from the artifact
+COMMANDS = f"{RELEASE}/.almgen/commands.json"
+
+
+def contract_command(outputs: str, out: str, *, target: bool) -> str:
+    """contract.py writing the environment contract of $ALMGEN_ENVIRONMENT to OUT (NAME=value lines).
+
+    With TARGET, the tests' $ALMGEN_TARGET picks each model's deployment (the candidate of a
+    blue-green environment from the live state before the deploy); gates call what is live.
+    """
+    where = f'--outputs {outputs} --env "$ALMGEN_ENVIRONMENT" --release {RELEASE_JSON}'
+    aim = ' --target "$ALMGEN_TARGET" --state live-state.json --candidates candidates.json' if target else ""
+    return f'python "{SCRIPTS}/contract.py" {where}{aim} --out {out}'
+
 
 _SHOW_OUTPUTS = """\
 if az deployment sub show --name "$ALMGEN_DEPLOYMENT" --query properties.outputs --output json \\
@@ -173,9 +186,8 @@ def shell_steps(spec: Spec, step: Step) -> list[ShellStep]:
                 step.id,
                 step.name,
                 _script(
-                    f'ALMGEN_ENDPOINT="$({_python("traffic", "endpoint --outputs outputs.json")})"',
-                    "export ALMGEN_ENDPOINT",
-                    _python("run", f"test {test} --commands {RELEASE}/.almgen/commands.json"),
+                    contract_command("outputs.json", "contract.env", target=True),
+                    _python("run", f"test {test} --commands {COMMANDS} --contract contract.env"),
                 ),
                 env=(("ALMGEN_OUTPUTS", "outputs.json"), ("ALMGEN_LIVE_STATE_FILE", "live-state.json")),
                 inputs=(("ALMGEN_TARGET", "test-target"),),

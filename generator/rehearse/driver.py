@@ -57,8 +57,12 @@ def _stand_ins(spec: Spec) -> Any:
         tests = data.setdefault("tests", {})
         for test in spec.tests:
             tests.setdefault(test.name, {})["command"] = stand_in_command("test", test.name)
+            if test.setup and test.setup.command:
+                tests[test.name]["setup"]["command"] = stand_in_command("setup", test.name)
         for gate in spec.gates:
             data.setdefault(gate.kind, {})["command"] = stand_in_command("gate", gate.kind)
+            if gate.setup and gate.setup.command:
+                data[gate.kind]["setup"]["command"] = stand_in_command("setup", gate.kind)
 
     return edit
 

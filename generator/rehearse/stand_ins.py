@@ -8,7 +8,10 @@ spec generates. A test passes and a gate writes results that meet every threshol
 `.almgen/gates.json`, unless a fault says otherwise; each records itself on the timeline.
 
 `python -m generator.rehearse.stand_ins pip ...` stands in for `python -m pip install` (and
-`download`): a rehearsal installs and downloads nothing, it records the pin it was asked for.
+`download`): a rehearsal installs and downloads nothing, it records the pin it was asked for; so
+a command's `setup: {requirements: FILE}` runs as written (through the pip stand-in), and a
+`setup: {command: ...}` is swapped for `... setup NAME`, which records itself. Test and gate
+stand-ins record the environment contract they were given (`contract` on their timeline entry).
 """
 
 from __future__ import annotations
@@ -40,6 +43,14 @@ def _gate_results(kind: str, gates_file: Path, passing: bool) -> dict[str, float
     return {metric: _threshold_value(text, passing) for metric, text in thresholds.items()}
 
 
+CONTRACT_PREFIXES = ("ALMGEN_", "AZURE_OPENAI_", "AZURE_AI_PROJECT_")
+
+
+def contract() -> dict[str, str]:
+    """What the command was told about the environment: the contract's variables (docs/alm/CONTRACT.md)."""
+    return {k: v for k, v in sorted(os.environ.items()) if k.startswith(CONTRACT_PREFIXES)}
+
+
 def _fault(kind: str, env: str, key: str, name: str) -> bool:
     return any(
         f.get("kind") == kind and f.get("env") == env and f.get(key) == name for f in from_environ().faults()
@@ -60,7 +71,9 @@ def gate(kind: str) -> int:
         return 2
     Path(out).parent.mkdir(parents=True, exist_ok=True)
     Path(out).write_text(json.dumps(results, indent=2) + "\n", "utf-8")
-    world.record("gate-run", env=gated, gate=kind, scores=results, injected_failure=not passing)
+    world.record(
+        "gate-run", env=gated, gate=kind, scores=results, injected_failure=not passing, contract=contract()
+    )
     print(f"stand-in gate {kind} before {gated}: wrote {out}")
     return 0  # the gate script (gate.py) decides; the command only measures
 
@@ -76,6 +89,7 @@ def test(name: str) -> int:
         target=os.environ.get("ALMGEN_TARGET", ""),
         endpoint=os.environ.get("ALMGEN_ENDPOINT", ""),
         outcome="failure" if failing else "success",
+        contract=contract(),
     )
     print(f"stand-in test {name} in {env}: {'FAILED (injected)' if failing else 'passed'}")
     return 1 if failing else 0
@@ -89,14 +103,26 @@ def pip(argv: list[str]) -> int:
     return 0
 
 
+def setup(name: str) -> int:
+    """Stands in for a `setup: {command: ...}` (a requirements file goes through the pip stand-in)."""
+    from_environ().record("setup", command=name, env=os.environ.get("ALMGEN_ENVIRONMENT", ""))
+    print(f"rehearsal: setup of {name} not run (recorded)")
+    return 0
+
+
 def main(argv: list[str]) -> int:
     if len(argv) >= 2 and argv[0] == "test":
         return test(argv[1])
     if len(argv) >= 2 and argv[0] == "gate":
         return gate(argv[1])
+    if len(argv) >= 2 and argv[0] == "setup":
+        return setup(argv[1])
     if argv and argv[0] == "pip":
         return pip(argv[1:])
-    print("usage: python -m generator.rehearse.stand_ins test NAME | gate KIND | pip ARGS", file=sys.stderr)
+    print(
+        "usage: python -m generator.rehearse.stand_ins test NAME | gate KIND | setup NAME | pip ARGS",
+        file=sys.stderr,
+    )
     return 2
 
 

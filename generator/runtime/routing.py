@@ -262,6 +262,33 @@ def plan_ml(
     return planned, candidates
 
 
+def candidate(
+    state: dict[str, Any], model: str, kind: str, version: str | None, picked: dict[str, Any]
+) -> str:
+    """The deployment that receives the new version: the colour that does not serve now.
+
+    Foundation models: `<model>-blue` serves first. When nothing serves yet (a first deploy) or
+    the active deployment already serves `version`, the active deployment itself: the rollout
+    has nothing to move. Otherwise the other colour, which the deploy gave the new version.
+    Custom models: the colour plan-ml gave the new version (`picked`, its candidates file), else
+    the live one (which already serves it: the rollout then has nothing to move).
+    STATE is the live state from before the deploy (`traffic.py state`).
+    """
+    if kind == "foundation":
+        live = (state.get("active") or {}).get(model)
+        active = str(live or f"{model}-blue")
+        serving = (state.get("versions") or {}).get(active)
+        if live is None or (version is not None and serving == version):
+            return active
+        return f"{model}-green" if active.endswith("-blue") else f"{model}-blue"
+    if isinstance(picked.get(model), str):
+        return str(picked[model])
+    for entry in state.get("ml") or []:
+        if isinstance(entry, dict) and entry.get("model") == model and entry.get("live"):
+            return str(entry.get("colour"))
+    return "blue"
+
+
 # ---- shift and restore -------------------------------------------------------------------------
 
 

@@ -259,32 +259,18 @@ def run(args: argparse.Namespace, sleep: Callable[[float], None]) -> int:
 
 
 def candidate(args: argparse.Namespace) -> str:
-    """The deployment that receives the new version: the colour that does not serve now.
-
-    Foundation models: `<model>-blue` serves first. When nothing serves yet (a first deploy) or
-    the active deployment already serves `--version`, the active deployment itself: the rollout
-    has nothing to move. Otherwise the other colour, which the deploy gave the new version.
-    Custom models: the colour plan-ml gave the new version, else the live one (which already
-    serves it: the rollout then has nothing to move).
-    """
+    """The deployment that receives the new version (see `routing.candidate`)."""
     state = common.read_json(args.state, "state")
     if not isinstance(state, dict):
         raise common.InputError("--state must hold an object")
-    if args.kind == "foundation":
-        live = (state.get("active") or {}).get(args.model)
-        active = str(live or f"{args.model}-blue")
-        serving = (state.get("versions") or {}).get(active)
-        if live is None or (args.version is not None and serving == args.version):
-            return active
-        return f"{args.model}-green" if active.endswith("-blue") else f"{args.model}-blue"
-    if args.candidates and args.candidates.exists():
-        picked = common.read_json(args.candidates, "candidates")
-        if isinstance(picked, dict) and isinstance(picked.get(args.model), str):
-            return str(picked[args.model])
-    for entry in state.get("ml") or []:
-        if isinstance(entry, dict) and entry.get("model") == args.model and entry.get("live"):
-            return str(entry.get("colour"))
-    return "blue"
+    picked = (
+        common.read_json(args.candidates, "candidates")
+        if args.candidates and args.candidates.exists()
+        else {}
+    )
+    return routing.candidate(
+        state, args.model, args.kind, args.version, picked if isinstance(picked, dict) else {}
+    )
 
 
 def run_plan(args: argparse.Namespace) -> int:

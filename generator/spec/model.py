@@ -43,12 +43,24 @@ class Threshold:
 
 
 @dataclass(frozen=True)
+class Setup:
+    """What a test or gate command needs installed first: a pip requirements file, or a command."""
+
+    requirements: str | None = None
+    command: str | None = None
+
+    def as_json(self) -> dict[str, str]:
+        return {"requirements": self.requirements} if self.requirements else {"command": self.command or ""}
+
+
+@dataclass(frozen=True)
 class Gate:
     kind: GateKind
     command: str
     thresholds: tuple[Threshold, ...]
     results_variable: str  # the environment variable naming the results file
     dataset: str | None = None
+    setup: Setup | None = None
 
 
 @dataclass(frozen=True)
@@ -82,6 +94,7 @@ class Test:
     name: str
     command: str
     timeout_minutes: int
+    setup: Setup | None = None
 
 
 @dataclass(frozen=True)

@@ -57,11 +57,25 @@ def _named_paths(data: dict[str, Any]) -> list[tuple[FieldPath, _PathKind, bool]
             wanted.append((("agents", index, "instructions"), "file", True))
     if "dataset" in data.get("evaluation", {}):
         wanted.append((("evaluation", "dataset"), "file", True))
+    wanted += _requirements(data)
     for index, _ in enumerate(data.get("policies", [])):
         wanted.append((("policies", index), "file", False))
     if "templates" in data:
         wanted.append((("templates",), "dir", False))
     return wanted
+
+
+def _requirements(data: dict[str, Any]) -> list[tuple[FieldPath, _PathKind, bool]]:
+    """The pip requirements files of the commands' setups."""
+    sections: list[tuple[FieldPath, Any]] = [
+        (("tests", name), t) for name, t in (data.get("tests") or {}).items()
+    ]
+    sections += [((gate,), data.get(gate) or {}) for gate in ("evaluation", "safety")]
+    return [
+        ((*path, "setup", "requirements"), "file", True)
+        for path, section in sections
+        if "requirements" in (section.get("setup") or {})
+    ]
 
 
 def _path_issue(doc: Document, root: Path, path: FieldPath, kind: _PathKind, *, inside: bool) -> Issue | None:

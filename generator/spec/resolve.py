@@ -42,7 +42,16 @@ def _gate(kind: m.GateKind, section: dict[str, Any] | None, variable: str) -> m.
     if not section or "command" not in section or "thresholds" not in section:
         return None
     thresholds = tuple(parse_threshold(k, v) for k, v in section["thresholds"].items())
-    return m.Gate(kind, section["command"], thresholds, variable, section.get("dataset"))
+    return m.Gate(
+        kind, section["command"], thresholds, variable, section.get("dataset"), _setup(section.get("setup"))
+    )
+
+
+def _setup(value: dict[str, str] | None) -> m.Setup | None:
+    """A command's setup (the schema allows exactly one of requirements and command)."""
+    if not value:
+        return None
+    return m.Setup(requirements=value.get("requirements"), command=value.get("command"))
 
 
 def resolve(doc: Document, data: dict[str, Any]) -> m.Spec:
@@ -50,7 +59,10 @@ def resolve(doc: Document, data: dict[str, Any]) -> m.Spec:
     service_name = data["service"]["name"]
     location = data["azure"]["location"]
     env_names = [env["name"] for env in data["environments"]]
-    tests = tuple(m.Test(name, t["command"], t["timeoutMinutes"]) for name, t in data["tests"].items())
+    tests = tuple(
+        m.Test(name, t["command"], t["timeoutMinutes"], _setup(t.get("setup")))
+        for name, t in data["tests"].items()
+    )
     tests_by_name = {t.name: t for t in tests}
     evaluation = _gate("evaluation", data.get("evaluation"), "ALMGEN_EVAL_RESULTS")
     safety = _gate("safety", data.get("safety"), "ALMGEN_SAFETY_RESULTS")

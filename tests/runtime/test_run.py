@@ -39,3 +39,43 @@ def test_an_unknown_command_is_a_usage_error(commands: Path, name: str) -> None:
 
 def test_an_unreadable_table_is_a_usage_error(tmp_path: Path) -> None:
     assert run.main(["test", "smoke", "--commands", str(tmp_path / "nope.json")]) == 2
+
+
+def _with_setup(tmp_path: Path, setup: dict[str, str]) -> Path:
+    path = tmp_path / "commands.json"
+    marker = tmp_path / "setups.txt"
+    path.write_text(
+        json.dumps(
+            {
+                "tests": {"a": f"echo ran-a >> {marker}", "b": f"echo ran-b-$ALMGEN_X >> {marker}"},
+                "gates": {},
+                "setup": {"tests": {"a": setup, "b": setup}},
+            }
+        )
+    )
+    return path
+
+
+def test_a_setup_runs_once_per_job_before_its_commands(tmp_path: Path) -> None:
+    commands = _with_setup(tmp_path, {"command": f"echo setup >> {tmp_path / 'setups.txt'}"})
+    (tmp_path / "contract.env").write_text("ALMGEN_X=fromcontract\n")
+    done = ["--setup-done", str(tmp_path / "done"), "--contract", str(tmp_path / "contract.env")]
+    assert run.main(["test", "a", "--commands", str(commands), *done]) == 0
+    assert run.main(["test", "b", "--commands", str(commands), *done]) == 0
+    assert (tmp_path / "setups.txt").read_text().splitlines() == ["setup", "ran-a", "ran-b-fromcontract"]
+
+
+def test_a_failing_setup_fails_the_command_without_running_it(tmp_path: Path) -> None:
+    commands = _with_setup(tmp_path, {"command": "exit 4"})
+    assert run.main(["test", "a", "--commands", str(commands), "--setup-done", str(tmp_path / "done")]) == 4
+    assert not (tmp_path / "setups.txt").exists()
+    assert not (tmp_path / "done").exists()
+
+
+@pytest.mark.parametrize("line", ["not a line", "lower=case", "=empty"])
+def test_a_bad_contract_file_is_a_usage_error(tmp_path: Path, commands: Path, line: str) -> None:
+    (tmp_path / "contract.env").write_text(line + "\n")
+    assert (
+        run.main(["test", "smoke", "--commands", str(commands), "--contract", str(tmp_path / "contract.env")])
+        == 2
+    )

@@ -161,6 +161,8 @@ def _task(  # noqa: PLR0917
         )
     if lowered == "azurecli@2":
         return st.azure_cli(ctx, name, inputs, env, timeout)
+    if lowered == "cache@2":  # a rehearsal downloads nothing: there is nothing to restore or save
+        return st.Outcome(SUCCEEDED, f"cache {inputs.get('key', '')}: nothing restored (rehearsal)")
     if lowered == "usepythonversion@0":
         return st.Outcome(SUCCEEDED, f"python {inputs.get('versionSpec', '')}: the runner's interpreter")
     if lowered in ("publishpipelineartifact@1", "publishbuildartifacts@1"):

@@ -26,7 +26,7 @@ from generator.plan.model import (
     Plan,
     camel,
 )
-from generator.plan.shell import RELEASE, SCRIPTS, ShellStep, job_steps, restore_steps
+from generator.plan.shell import RELEASE, SCRIPTS, ShellStep, contract_command, job_steps, restore_steps
 from generator.render.outputs import TemplateFile
 from generator.spec.model import Spec
 
@@ -96,10 +96,21 @@ def _job(spec: Spec, job: Job, plan: Plan) -> dict[str, Any]:
     return {
         "id": job.devops_id,
         "kind": job.kind,
+        "pip_cache": pip_cache(job),
         "steps": steps,
         "restores": job.restores,
         # the routing artifact is there when the first canary step ran
         "routing_condition": condition(routing[0].condition) if routing else "",
+    }
+
+
+def pip_cache(job: Job) -> dict[str, str] | None:
+    """Cache@2 of pip's downloads, keyed on the requirements files the job's setups install."""
+    if not job.pip_requirements:
+        return None
+    return {
+        "key": " | ".join(("pip", '"$(Agent.OS)"', *job.pip_requirements)),
+        "restore": 'pip | "$(Agent.OS)"',
     }
 
 
@@ -171,6 +182,10 @@ def files(spec: Spec, plan: Plan) -> list[TemplateFile]:
             {**_step(shell), "runtime_condition": "or(failed(), canceled())"} for shell in restore_steps(spec)
         ],
         "gates": spec.gates,
+        "gates_pip_cache": pip_cache(plan.job("gates")) if jobs_of(plan, "gates") else None,
+        "gate_contract": contract_command(
+            '"$ALMGEN_OUTPUTS"', '"${AGENT_TEMPDIRECTORY}/contract.env"', target=False
+        ),
         "regions": spec.regions,
         "quota_percent": spec.monitoring.alerts.quota_percent,
         "lifecycle_connection": plan.lifecycle_environment.env.service_connection,

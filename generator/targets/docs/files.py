@@ -1,10 +1,12 @@
-"""docs/alm/PIPELINE.md and docs/alm/SETUP.md: the pipeline drawn and explained, and its one-time setup."""
+"""docs/alm/PIPELINE.md, SETUP.md and CONTRACT.md: the pipeline drawn and explained, its one-time
+setup, and the environment contract of its test and gate commands."""
 
 from __future__ import annotations
 
 from generator.plan.model import Plan
 from generator.render.outputs import TemplateFile
 from generator.spec.model import Spec
+from generator.targets.docs.contract import contract_rows, setup_rows
 from generator.targets.docs.diagram import mermaid
 
 
@@ -161,8 +163,11 @@ def files(spec: Spec, plan: Plan) -> list[TemplateFile]:
             for e in spec.environments
         ],
         "secrets": list(spec.configuration.secrets),
+        "contract": contract_rows(spec),
+        "setups": setup_rows(spec),
     } | _setup(spec, plan)
     return [
         TemplateFile("docs/alm/PIPELINE.md", "shared/PIPELINE.md.j2", context),
         TemplateFile("docs/alm/SETUP.md", "shared/SETUP.md.j2", context),
+        TemplateFile("docs/alm/CONTRACT.md", "shared/CONTRACT.md.j2", context),
     ]

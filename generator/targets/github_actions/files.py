@@ -23,7 +23,7 @@ from generator.plan.model import (
     Job,
     Plan,
 )
-from generator.plan.shell import ShellStep, job_steps, restore_steps
+from generator.plan.shell import ShellStep, contract_command, job_steps, restore_steps
 from generator.render.outputs import TemplateFile
 from generator.spec.model import Spec
 
@@ -130,6 +130,7 @@ def _job(spec: Spec, job: Job, plan_jobs: tuple[Job, ...]) -> dict[str, Any]:
         if job.credentials == "previous-environment"
         else "inputs.environment",
         "first_canary": job.first_canary,
+        "pip_requirements": list(job.pip_requirements),
         "steps": steps,
     }
 
@@ -159,6 +160,7 @@ def files(spec: Spec, plan: Plan) -> list[TemplateFile]:
         "jobs": [_job(spec, job, plan.jobs) for job in plan.jobs],
         "restore_steps": [_step(shell) for shell in restore_steps(spec)],
         "reusable_workflow_prefix": REUSABLE_WORKFLOW_PREFIX[spec.reusable_workflow_ref],
+        "gate_contract": contract_command('"$ALMGEN_OUTPUTS"', '"${RUNNER_TEMP}/contract.env"', target=False),
     }
     base = ".github/workflows"
     out = [

@@ -19,6 +19,7 @@ SCRIPTS = (
     "models",
     "agents",
     "run",
+    "contract",
     # the modules they import, shipped beside them
     "common",
     "facts",
@@ -41,10 +42,17 @@ def gates(spec: Spec) -> dict[str, Any]:
 
 def commands(spec: Spec) -> dict[str, Any]:
     """The spec's commands by name, for run.py: spec text never enters a pipeline file."""
-    return {
+    table: dict[str, Any] = {
         "tests": {t.name: t.command for t in spec.tests},
         "gates": {g.kind: g.command for g in spec.gates},
     }
+    setup = {
+        "tests": {t.name: t.setup.as_json() for t in spec.tests if t.setup},
+        "gates": {g.kind: g.setup.as_json() for g in spec.gates if g.setup},
+    }
+    if setup["tests"] or setup["gates"]:
+        table["setup"] = setup
+    return table
 
 
 def _model(model: Model, env: Environment) -> dict[str, Any]:

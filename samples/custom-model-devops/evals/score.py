@@ -11,7 +11,6 @@ folder in this repo) with MLflow, scores the labelled holdout set and writes
 
 import argparse
 import json
-import os
 
 import mlflow
 import pandas as pd
@@ -27,7 +26,7 @@ def main() -> None:
     args = parser.parse_args()
 
     holdout = pd.read_json(args.data, lines=True)
-    model = mlflow.pyfunc.load_model(os.environ.get("FRAUD_MODEL_URI", "models/fraud-score"))
+    model = mlflow.pyfunc.load_model("models/fraud-score")  # the version this release packages
     proba = model.predict(holdout.drop(columns=["transaction_id", "is_fraud"]))["fraud_probability"]
     predicted = proba >= THRESHOLD
 

@@ -1,7 +1,9 @@
 """Call the environment's Azure ML online endpoint with an Entra ID token (no keys).
 
-  SCORING_URI         scoring URI of the endpoint in the environment under test
-  SCORING_DEPLOYMENT  optional: target one deployment (the blue-green/canary slot)
+Reads the environment contract the pipeline sets (docs/alm/CONTRACT.md):
+  ALMGEN_MODEL_FRAUD_ONLINE_ENDPOINT  the model's online endpoint, in ALMGEN_REGION
+  ALMGEN_MODEL_FRAUD_DEPLOYMENT       the deployment under test (the blue-green candidate before
+                                      the swap, else the live one)
 """
 
 import os
@@ -18,13 +20,16 @@ def score():
     """score(rows) -> list of fraud probabilities, one per row."""
     token = DefaultAzureCredential().get_token("https://ml.azure.com/.default").token
     headers = {"Authorization": f"Bearer {token}"}
-    if os.environ.get("SCORING_DEPLOYMENT"):
-        headers["azureml-model-deployment"] = os.environ["SCORING_DEPLOYMENT"]
+    headers["azureml-model-deployment"] = os.environ["ALMGEN_MODEL_FRAUD_DEPLOYMENT"]
+    uri = (
+        f"https://{os.environ['ALMGEN_MODEL_FRAUD_ONLINE_ENDPOINT']}."
+        f"{os.environ['ALMGEN_REGION']}.inference.ml.azure.com/score"
+    )
 
     def _score(rows: list[dict]) -> list[float]:
         body = {"input_data": {"columns": COLUMNS,
                                "data": [[r[c] for c in COLUMNS] for r in rows]}}
-        response = requests.post(os.environ["SCORING_URI"], json=body, headers=headers,
+        response = requests.post(uri, json=body, headers=headers,
                                  timeout=30)
         response.raise_for_status()
         payload = response.json()

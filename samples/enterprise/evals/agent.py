@@ -1,7 +1,8 @@
 """Ask the support agent deployed in the environment under test (Entra ID, no keys).
 
+The environment contract the pipeline sets (docs/alm/CONTRACT.md):
   AZURE_AI_PROJECT_ENDPOINT  https://<account>.services.ai.azure.com/api/projects/<project>
-  SUPPORT_AGENT_ID           id of the agent version being evaluated
+  ALMGEN_AGENT_SUPPORT_ID    id of the agent version being evaluated
 """
 
 import os
@@ -21,7 +22,7 @@ def ask(query: str) -> dict:
     thread = project.agents.threads.create()
     project.agents.messages.create(thread_id=thread.id, role="user", content=query)
     run = project.agents.runs.create_and_process(
-        thread_id=thread.id, agent_id=os.environ["SUPPORT_AGENT_ID"]
+        thread_id=thread.id, agent_id=os.environ["ALMGEN_AGENT_SUPPORT_ID"]
     )
     latency_ms = (time.perf_counter() - started) * 1000
     if run.status == "failed":

@@ -2,7 +2,8 @@
 
 Asks the agent every question in the dataset, scores the answers with
 azure-ai-evaluation and writes {"metrics": {...}} to --out ($ALMGEN_EVAL_RESULTS).
-  EVAL_JUDGE_ENDPOINT / EVAL_JUDGE_DEPLOYMENT  Azure OpenAI deployment used as judge
+The judge is the live chat deployment of the environment evaluated, from the environment
+contract (docs/alm/CONTRACT.md): ALMGEN_ENDPOINT and ALMGEN_MODEL_CHAT_LIVE_DEPLOYMENT.
 """
 
 import argparse
@@ -29,8 +30,8 @@ def main() -> None:
     args = parser.parse_args()
 
     judge = {
-        "azure_endpoint": os.environ["EVAL_JUDGE_ENDPOINT"],
-        "azure_deployment": os.environ.get("EVAL_JUDGE_DEPLOYMENT", "gpt-4o"),
+        "azure_endpoint": os.environ["ALMGEN_ENDPOINT"],
+        "azure_deployment": os.environ["ALMGEN_MODEL_CHAT_LIVE_DEPLOYMENT"],
         "api_version": "2024-10-21",
     }
     evaluators = {

@@ -4,10 +4,12 @@ Generates a fresh answer for every row of the dataset from the deployment under
 test, scores it with azure-ai-evaluation and writes {"metrics": {...}} to the
 path given by --out (the pipeline passes $ALMGEN_EVAL_RESULTS).
 
-Environment (set by the pipeline, no keys: Entra ID via DefaultAzureCredential):
-  AZURE_OPENAI_ENDPOINT     endpoint of the environment's AI Services account
-  AZURE_OPENAI_DEPLOYMENT   deployment under test (the new, not yet active one)
-  EVAL_JUDGE_DEPLOYMENT     deployment used as the LLM judge (default: gpt-4o)
+The environment contract the pipeline sets (docs/alm/CONTRACT.md; no keys: Entra ID via
+DefaultAzureCredential):
+  AZURE_OPENAI_ENDPOINT              endpoint of the environment's AI Services account
+  AZURE_OPENAI_DEPLOYMENT            the chat deployment of the environment evaluated
+  ALMGEN_MODEL_CHAT_LIVE_DEPLOYMENT  the LLM judge (add a judge model to the spec's models and
+                                     use its ALMGEN_MODEL_<NAME>_DEPLOYMENT to judge with another)
 """
 
 import argparse
@@ -61,7 +63,7 @@ def main() -> None:
 
     judge = {
         "azure_endpoint": endpoint,
-        "azure_deployment": os.environ.get("EVAL_JUDGE_DEPLOYMENT", "gpt-4o"),
+        "azure_deployment": os.environ["ALMGEN_MODEL_CHAT_LIVE_DEPLOYMENT"],
         "api_version": API_VERSION,
     }
     mapping = {

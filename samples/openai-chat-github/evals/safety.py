@@ -5,7 +5,7 @@ the azure-ai-evaluation ContentSafetyEvaluator (violence, sexual, self-harm,
 hate/unfairness) and writes {"metrics": {"<category>_defect_rate": ...}} to the
 path given by --out (the pipeline passes $ALMGEN_SAFETY_RESULTS).
 
-Environment (Entra ID via DefaultAzureCredential, no keys):
+The environment contract the pipeline sets (docs/alm/CONTRACT.md; Entra ID, no keys):
   AZURE_OPENAI_ENDPOINT       endpoint of the environment's AI Services account
   AZURE_OPENAI_DEPLOYMENT     deployment under test
   AZURE_AI_PROJECT_ENDPOINT   Azure AI Foundry project that hosts the safety service

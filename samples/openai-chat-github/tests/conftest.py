@@ -1,4 +1,9 @@
-"""Shared fixtures: a client for the deployment the pipeline just rolled out."""
+"""Shared fixtures: a client for the deployment the pipeline just rolled out.
+
+Reads the environment contract the pipeline sets (docs/alm/CONTRACT.md): AZURE_OPENAI_ENDPOINT,
+and AZURE_OPENAI_DEPLOYMENT (the chat model's deployment under test: the candidate of a
+blue-green environment before the swap, else the live one).
+"""
 
 import os
 

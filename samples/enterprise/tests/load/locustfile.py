@@ -24,7 +24,7 @@ class SupportAgentUser(User):
         self.project = AIProjectClient(
             endpoint=os.environ["AZURE_AI_PROJECT_ENDPOINT"], credential=DefaultAzureCredential()
         )
-        self.agent_id = os.environ["SUPPORT_AGENT_ID"]
+        self.agent_id = os.environ["ALMGEN_AGENT_SUPPORT_ID"]
 
     @task
     def ask(self) -> None:

@@ -1,0 +1,182 @@
+"""The environment contract: what a test or gate command is told about the environment it calls.
+
+Usage:
+  python contract.py --outputs FILE --env ENV --release FILE [--target live|candidate]
+                     [--state FILE] [--candidates FILE] [--format env|devops] [--out FILE]
+
+Prints one `NAME=value` line per variable (`--format env`, for a file of variables or
+`$GITHUB_ENV`) or one `##vso[task.setvariable variable=NAME]value` line (`--format devops`).
+The pipelines write the `env` form to a file that `run.py --contract` adds to the command's
+environment. Values come from the ARM deployment outputs (`--outputs`), `.almgen/release.json`
+(the environment's models and agents) and the live routing, read now from Azure; every value
+is checked against a conservative character set (URLs, names, ids), so no line can carry a
+newline, a `%`, a `;` or a `]` into a variables file or a logging command.
+
+| name | value |
+| --- | --- |
+| ALMGEN_ENVIRONMENT | the environment the command calls |
+| ALMGEN_REGION | its primary region |
+| ALMGEN_ENDPOINT, AZURE_OPENAI_ENDPOINT | the primary region's AI Services endpoint |
+| ALMGEN_APPCONFIG_ENDPOINT | the primary region's App Configuration endpoint |
+| ALMGEN_TARGET | live, or candidate (a blue-green environment before the swap) |
+| ALMGEN_MODEL_<MODEL>_DEPLOYMENT | the deployment (custom: colour) of the model that ALMGEN_TARGET names |
+| ALMGEN_MODEL_<MODEL>_LIVE_DEPLOYMENT | the deployment (custom: colour) serving customers now |
+| ALMGEN_MODEL_<MODEL>_ONLINE_ENDPOINT | custom models: the Azure ML online endpoint |
+| AZURE_OPENAI_DEPLOYMENT | ALMGEN_MODEL_<MODEL>_DEPLOYMENT of the first foundation model |
+| ALMGEN_PROJECT_ENDPOINT, AZURE_AI_PROJECT_ENDPOINT | with agents: the Foundry project endpoint |
+| ALMGEN_AGENT_<AGENT>_NAME | with agents: the agent's name |
+| ALMGEN_AGENT_<AGENT>_ID | with agents: its id in the project now ("" before its first deploy) |
+
+`<MODEL>` and `<AGENT>` are the spec's names in upper case with `-` as `_` (`chat-mini` →
+`CHAT_MINI`). Tests run before the finish job deploys the agents (a failing test keeps a new agent
+definition out), so an agent's id is that of the definition live when the test runs.
+
+Exit codes: 0 printed; 1 Azure refused (routing or agents could not be read); 2 bad input (a
+missing file, a value outside the allowed characters), with a one-line reason on stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import re
+import sys
+from pathlib import Path
+from typing import Any
+
+if __package__:
+    from . import agents, common, routing
+else:  # run as .almgen/scripts/contract.py: its siblings are beside it (also under python -I)
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    common = importlib.import_module("common")
+    routing = importlib.import_module("routing")
+    agents = importlib.import_module("agents")
+
+SAFE = re.compile(r"^[A-Za-z0-9._:/@+,~-]*$")
+NAME = re.compile(r"^[A-Z][A-Z0-9_]*$")
+
+
+def variable(name: str) -> str:
+    """A spec name as part of a variable name: `chat-mini` -> `CHAT_MINI`."""
+    return name.upper().replace("-", "_")
+
+
+def _models(
+    stack: routing.Stack, env: str, models: list[dict[str, Any]], args: argparse.Namespace
+) -> list[tuple[str, str]]:
+    state = common.read_object(args.state, "live state") if args.state and args.state.exists() else {}
+    picked = (
+        common.read_json(args.candidates, "candidates")
+        if args.candidates and args.candidates.exists()
+        else {}
+    )
+    keys = routing.routing_keys(stack, env) if any(m.get("kind") == "foundation" for m in models) else {}
+    out: list[tuple[str, str]] = []
+    first_foundation = ""
+    for model in models:
+        name, kind = str(model["name"]), str(model.get("kind", "foundation"))
+        prefix = f"ALMGEN_MODEL_{variable(name)}"
+        if kind == "foundation":
+            live = keys.get(f"almgen:active:{name}") or name
+        else:
+            endpoint = routing.endpoint_of(stack, name)
+            live = routing.live_colour(routing.traffic_of(stack, endpoint)) or ""
+            out.append((f"{prefix}_ONLINE_ENDPOINT", endpoint))
+        version = model.get("version")
+        target = (
+            routing.candidate(
+                state,
+                name,
+                kind,
+                str(version) if version else None,
+                picked if isinstance(picked, dict) else {},
+            )
+            if args.target == "candidate"
+            else live
+        )
+        out += [(f"{prefix}_DEPLOYMENT", target), (f"{prefix}_LIVE_DEPLOYMENT", live)]
+        if kind == "foundation" and not first_foundation:
+            first_foundation = target
+    if first_foundation:
+        out.append(("AZURE_OPENAI_DEPLOYMENT", first_foundation))
+    return out
+
+
+def _agents(stack: routing.Stack, deployed: list[dict[str, Any]]) -> list[tuple[str, str]]:
+    if not deployed:
+        return []
+    project = agents.project_endpoint(stack.ai_services)
+    ids = {str(a.get("name")): str(a.get("id") or "") for a in agents.list_agents(project)}
+    out = [("ALMGEN_PROJECT_ENDPOINT", project), ("AZURE_AI_PROJECT_ENDPOINT", project)]
+    for agent in deployed:
+        name = str(agent["name"])
+        out += [
+            (f"ALMGEN_AGENT_{variable(name)}_NAME", name),
+            (f"ALMGEN_AGENT_{variable(name)}_ID", ids.get(name, "")),
+        ]
+    return out
+
+
+def contract(args: argparse.Namespace) -> list[tuple[str, str]]:
+    """The contract's (name, value) pairs, in a stable order."""
+    stack = routing.load_stacks(args.outputs)[0]
+    environment = common.environment(common.read_object(args.release, "release.json"), args.env)
+    pairs = [
+        ("ALMGEN_ENVIRONMENT", args.env),
+        ("ALMGEN_REGION", stack.location),
+        ("ALMGEN_ENDPOINT", stack.ai_services_endpoint),
+        ("AZURE_OPENAI_ENDPOINT", stack.ai_services_endpoint),
+        ("ALMGEN_APPCONFIG_ENDPOINT", stack.app_configuration),
+        ("ALMGEN_TARGET", args.target),
+        *_models(stack, args.env, list(environment.get("models") or []), args),
+        *_agents(stack, list(environment.get("agents") or [])),
+    ]
+    for name, value in pairs:
+        if not NAME.match(name) or not SAFE.match(value):
+            raise common.InputError(f"{name}: {value!r} has characters a contract value may not have")
+    return pairs
+
+
+def render(pairs: list[tuple[str, str]], form: str) -> str:
+    if form == "devops":
+        return "".join(f"##vso[task.setvariable variable={name}]{value}\n" for name, value in pairs)
+    return "".join(f"{name}={value}\n" for name, value in pairs)
+
+
+def parser() -> argparse.ArgumentParser:
+    result = common.Parser(prog="contract.py", description="Print the environment contract of ENV.")
+    result.add_argument("--outputs", required=True, type=Path, help="ARM deployment outputs JSON")
+    result.add_argument("--env", required=True, help="the environment the commands call")
+    result.add_argument("--release", required=True, type=Path, help=".almgen/release.json")
+    result.add_argument("--target", choices=("live", "candidate"), default="live", help="what tests call")
+    result.add_argument("--state", type=Path, help="the live state from before the deploy (candidates)")
+    result.add_argument("--candidates", type=Path, help="the file plan-ml --candidates wrote (custom models)")
+    result.add_argument(
+        "--format", choices=("env", "devops"), default="env", help="NAME=value or ##vso lines"
+    )
+    result.add_argument("--out", type=Path, help="write here instead of printing")
+    return result
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        text = render(contract(args), args.format)
+    except common.InputError as exc:
+        print(f"contract: {exc}", file=sys.stderr)
+        return 2
+    except common.Failure as exc:
+        print(f"contract: {exc}", file=sys.stderr)
+        return 1
+    except (KeyError, TypeError, ValueError) as exc:
+        print(f"contract: unexpected shape of input ({type(exc).__name__}: {exc})", file=sys.stderr)
+        return 2
+    if args.out:
+        args.out.write_text(text, "utf-8")
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

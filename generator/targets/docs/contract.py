@@ -1,0 +1,60 @@
+"""docs/alm/CONTRACT.md: what the pipelines tell the spec's test and gate commands, by name.
+
+The names are `generator/runtime/contract.py`'s (the script the pipelines run to set them); this
+module lists them for one spec, with its models and agents spelled out.
+"""
+
+from __future__ import annotations
+
+from generator.runtime.contract import variable
+from generator.spec.model import Spec
+
+
+def contract_rows(spec: Spec) -> list[dict[str, str]]:
+    """(name, value) of every contract variable this spec's commands get."""
+    rows = [
+        ("ALMGEN_ENVIRONMENT", "the environment the command calls (gates: the one before the gated one)"),
+        ("ALMGEN_REGION", "its primary region"),
+        ("ALMGEN_ENDPOINT", "the primary region's AI Services endpoint"),
+        ("AZURE_OPENAI_ENDPOINT", "the same (the name the openai and azure-ai-evaluation samples read)"),
+        ("ALMGEN_APPCONFIG_ENDPOINT", "the primary region's App Configuration endpoint"),
+        ("ALMGEN_TARGET", "live, or candidate: a blue-green environment's tests before the swap"),
+    ]
+    for model in spec.models:
+        prefix = f"ALMGEN_MODEL_{variable(model.name)}"
+        unit = "deployment" if model.kind == "foundation" else "deployment (colour) of its online endpoint"
+        if model.kind == "custom":
+            rows.append((f"{prefix}_ONLINE_ENDPOINT", f"the Azure ML online endpoint of {model.name}"))
+        rows.append((f"{prefix}_DEPLOYMENT", f"the {unit} of {model.name} that ALMGEN_TARGET names"))
+        rows.append((f"{prefix}_LIVE_DEPLOYMENT", f"the {unit} of {model.name} serving customers now"))
+    if spec.foundation_models:
+        first = spec.foundation_models[0].name
+        rows.append(("AZURE_OPENAI_DEPLOYMENT", f"ALMGEN_MODEL_{variable(first)}_DEPLOYMENT ({first})"))
+    if spec.agents:
+        rows.append(("ALMGEN_PROJECT_ENDPOINT", "the Foundry project endpoint of the agents"))
+        rows.append(("AZURE_AI_PROJECT_ENDPOINT", "the same (the name AIProjectClient samples read)"))
+    for agent in spec.agents:
+        rows.append((f"ALMGEN_AGENT_{variable(agent.name)}_NAME", f"{agent.name}, the agent's name"))
+        rows.append(
+            (
+                f"ALMGEN_AGENT_{variable(agent.name)}_ID",
+                f'the id of {agent.name} in the project ("" before its first deploy)',
+            )
+        )
+    return [{"name": name, "value": value} for name, value in rows]
+
+
+def setup_rows(spec: Spec) -> list[dict[str, str]]:
+    """Each command's setup, as the pipelines run it."""
+    commands = [(f"test {t.name}", t.setup) for t in spec.tests] + [
+        (f"{g.kind} gate", g.setup) for g in spec.gates
+    ]
+    rows = []
+    for name, setup in commands:
+        if setup is None:
+            continue
+        if setup.requirements:
+            rows.append({"command": name, "setup": f"python -m pip install -r {setup.requirements}"})
+        else:
+            rows.append({"command": name, "setup": setup.command or ""})
+    return rows

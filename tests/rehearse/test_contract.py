@@ -1,0 +1,147 @@
+"""The environment contract in a rehearsal: test and gate commands see the right values, on both targets.
+
+The stand-ins of the spec's commands record the contract variables they were given (`contract`
+on their timeline entries); these tests compare them with the simulated Azure: the ARM deployment
+outputs of the environment called, its live routing, and its agents. A first deploy and a release
+of the enterprise sample (two models, an agent, blue-green staging, canary prod in two regions)
+cover live and candidate targets and agents that exist; each command's setup ran once per job.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from generator.rehearse.driver import Phase, Stage, first_deploy, next_release, run_phase
+from generator.spec.validate import load_spec
+from tests.conftest import SAMPLES
+
+pytestmark = pytest.mark.slow  # whole pipelines, run: CI runs them (see tests/conftest.py)
+
+TARGETS = ["github-actions", "azure-devops"]
+Rehearsed = tuple[Stage, Phase, Phase]
+
+
+@pytest.fixture(scope="module", params=TARGETS)
+def rehearsed(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Rehearsed]:
+    """The enterprise sample's first deploy and a release after it, on one target."""
+    target = str(request.param)
+    spec = load_spec(SAMPLES / "enterprise" / "almgen.yaml")
+    stage, first = first_deploy(spec, target, tmp_path_factory.mktemp(f"contract-{target}"))
+    assert first.conclusion == "success", first.report
+    next_release(stage.repo, spec.source.name)
+    release = run_phase(stage, "release", [])
+    assert release.conclusion == "success", release.report
+    yield stage, first, release
+
+
+def _events(stage: Stage, phase: str, kind: str) -> list[dict[str, Any]]:
+    """KIND events of one phase of the timeline, in order."""
+    current, out = "", []
+    for event in stage.world.timeline():
+        if event["kind"] == "phase":
+            current = event["name"]
+        elif event["kind"] == kind and current == phase:
+            out.append(event)
+    return out
+
+
+def _primary(stage: Stage, env: str) -> dict[str, Any]:
+    """The primary region of ENV's ARM deployment outputs in the simulated Azure."""
+    state = json.loads(stage.world.azure_file.read_text("utf-8"))
+    stacks = state["deployments"][f"{stage.spec.service.name}-{env}"]["properties"]["outputs"]["stacks"][
+        "value"
+    ]
+    return next(s for s in stacks if s["primary"])
+
+
+def _agent_id(stage: Stage, env: str, name: str) -> str:
+    state = json.loads(stage.world.azure_file.read_text("utf-8"))
+    primary = _primary(stage, env)
+    account = next(a for a in state["accounts"].values() if a["name"] == primary["aiServicesName"])
+    return next(str(a["id"]) for a in account.get("agents", {}).values() if a.get("name") == name)
+
+
+def _assert_environment(stage: Stage, contract: dict[str, str], env: str) -> None:
+    primary = _primary(stage, env)
+    project = f"https://{primary['aiServicesName']}.services.ai.azure.com/api/projects/agents"
+    assert contract["ALMGEN_ENVIRONMENT"] == env
+    assert contract["ALMGEN_REGION"] == primary["location"]
+    assert contract["ALMGEN_ENDPOINT"] == contract["AZURE_OPENAI_ENDPOINT"] == primary["aiServicesEndpoint"]
+    assert contract["ALMGEN_APPCONFIG_ENDPOINT"] == primary["appConfigurationEndpoint"]
+    assert contract["ALMGEN_PROJECT_ENDPOINT"] == contract["AZURE_AI_PROJECT_ENDPOINT"] == project
+    assert contract["ALMGEN_AGENT_SUPPORT_NAME"] == "support"
+    assert contract["AZURE_OPENAI_DEPLOYMENT"] == contract["ALMGEN_MODEL_CHAT_DEPLOYMENT"]
+
+
+def test_every_test_and_gate_sees_the_environment_it_calls(rehearsed: Rehearsed) -> None:
+    stage, _, _ = rehearsed
+    for phase in ("first deploy", "release"):
+        tests = _events(stage, phase, "test")
+        assert sorted((t["env"], t["test"]) for t in tests) == [
+            ("dev", "smoke"),
+            ("prod", "validation"),
+            ("staging", "integration"),
+            ("staging", "load"),
+        ]
+        for test in tests:
+            _assert_environment(stage, test["contract"], test["env"])
+        gates = _events(stage, phase, "gate-run")
+        previous = {"staging": "dev", "prod": "staging"}
+        assert sorted((g["env"], g["gate"]) for g in gates) == [
+            ("prod", "evaluation"),
+            ("prod", "safety"),
+            ("staging", "evaluation"),
+            ("staging", "safety"),
+        ]
+        for gate in gates:  # a gate evaluates the environment before the one it gates, as it is live
+            _assert_environment(stage, gate["contract"], previous[gate["env"]])
+            assert gate["contract"]["ALMGEN_TARGET"] == "live"
+
+
+def test_a_first_deploy_tests_what_it_deployed(rehearsed: Rehearsed) -> None:
+    stage, _, _ = rehearsed
+    for test in _events(stage, "first deploy", "test"):
+        contract = test["contract"]
+        # blue-green starts on blue; direct has one deployment per model, named after it
+        expected = "chat-blue" if test["env"] in ("staging", "prod") else "chat"
+        assert (
+            contract["ALMGEN_MODEL_CHAT_DEPLOYMENT"]
+            == contract["ALMGEN_MODEL_CHAT_LIVE_DEPLOYMENT"]
+            == expected
+        )
+        assert contract["ALMGEN_AGENT_SUPPORT_ID"] == ""  # the agents are deployed after the tests
+
+
+def test_a_release_tests_the_candidate_before_a_swap_and_the_live_one_after_a_canary(
+    rehearsed: Rehearsed,
+) -> None:
+    stage, _, release = rehearsed
+    by_env = {t["env"]: t["contract"] for t in _events(stage, "release", "test")}
+    staging, prod = by_env["staging"], by_env["prod"]
+    assert staging["ALMGEN_TARGET"] == "candidate"
+    assert staging["ALMGEN_MODEL_CHAT_LIVE_DEPLOYMENT"] == "chat-blue"
+    assert staging["ALMGEN_MODEL_CHAT_DEPLOYMENT"] == "chat-green"  # the new version, before the swap
+    assert staging["ALMGEN_MODEL_EMBEDDINGS_DEPLOYMENT"] == "embeddings-green"
+    assert prod["ALMGEN_TARGET"] == "live"
+    serving = release.after["environments"]["prod"]
+    region = serving[_primary(stage, "prod")["location"]]["models"]["chat"]["shares"]
+    assert {name for name, share in region.items() if share == 100} == {prod["ALMGEN_MODEL_CHAT_DEPLOYMENT"]}
+    assert prod["ALMGEN_MODEL_CHAT_DEPLOYMENT"] == prod["ALMGEN_MODEL_CHAT_LIVE_DEPLOYMENT"] == "chat-green"
+    for env, contract in by_env.items():  # the agent of the first deploy: the release's follows the tests
+        assert contract["ALMGEN_AGENT_SUPPORT_ID"] == _agent_id(stage, env, "support") != ""
+
+
+def test_each_setup_runs_once_per_job(rehearsed: Rehearsed) -> None:
+    stage, _, _ = rehearsed
+    installs = [" ".join(e["packages"]) for e in _events(stage, "first deploy", "install")]
+    # a finish job per environment (staging's two tests share one), a gates job before staging and prod
+    assert installs.count("install -r tests/requirements.txt") == 3
+    assert installs.count("install -r evals/requirements.txt") == 2
+    assert Path(stage.repo / "tests" / "requirements.txt").is_file()

@@ -1,0 +1,142 @@
+"""contract.py: the environment contract of test and gate commands, from outputs, routing and agents."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from generator.runtime import contract
+from tests.runtime.conftest import FakeAz
+
+PRIMARY = {
+    "location": "eastus2",
+    "resourceGroup": "rg-svc-prod",
+    "primary": True,
+    "aiServicesName": "ais-svc-prod",
+    "aiServicesEndpoint": "https://ais-svc-prod.cognitiveservices.azure.com/",
+    "appConfigurationEndpoint": "https://appcs-svc-prod.azconfig.io",
+    "workspaceName": "mlw-svc-prod",
+    "onlineEndpoints": [{"model": "fraud", "name": "fraud-prod"}],
+}
+SECONDARY = {**PRIMARY, "location": "swedencentral", "primary": False, "aiServicesEndpoint": "https://b/"}
+
+
+@pytest.fixture
+def files(tmp_path: Path) -> Path:
+    (tmp_path / "outputs.json").write_text(json.dumps({"stacks": {"value": [SECONDARY, PRIMARY]}}))
+    models = [
+        {"name": "chat-mini", "kind": "foundation", "version": "2"},
+        {"name": "fraud", "kind": "custom", "version": "1.1.0"},
+    ]
+    release = {"environments": {"prod": {"models": models, "agents": [{"name": "support"}]}}}
+    (tmp_path / "release.json").write_text(json.dumps(release))
+    (tmp_path / "state.json").write_text(
+        json.dumps({"active": {"chat-mini": "chat-mini-blue"}, "versions": {"chat-mini-blue": "1"}})
+    )
+    (tmp_path / "candidates.json").write_text(json.dumps({"fraud": "green"}))
+    return tmp_path
+
+
+def _routing(fake_az: FakeAz, agents: list[dict[str, str]]) -> None:
+    fake_az.respond(
+        {
+            "appconfig kv list": [
+                {"stdout": [{"key": "almgen:active:chat-mini", "value": "chat-mini-blue"}]}
+            ],
+            "ml online-endpoint show": [{"stdout": {"traffic": {"blue": 100, "green": 0}}}],
+            "rest": [{"stdout": {"data": agents, "has_more": False}}],
+        }
+    )
+
+
+def _run(files: Path, capsys: pytest.CaptureFixture[str], *extra: str) -> tuple[int, str]:
+    argv = [
+        "--outputs",
+        str(files / "outputs.json"),
+        "--env",
+        "prod",
+        "--release",
+        str(files / "release.json"),
+    ]
+    code = contract.main([*argv, *extra])
+    captured = capsys.readouterr()
+    return code, captured.out + captured.err
+
+
+def test_the_live_contract_of_the_primary_region(
+    files: Path, fake_az: FakeAz, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _routing(fake_az, [{"id": "asst_1", "name": "support"}, {"id": "asst_2", "name": "other"}])
+    code, out = _run(files, capsys)
+    assert code == 0
+    assert dict(line.split("=", 1) for line in out.splitlines()) == {
+        "ALMGEN_ENVIRONMENT": "prod",
+        "ALMGEN_REGION": "eastus2",
+        "ALMGEN_ENDPOINT": PRIMARY["aiServicesEndpoint"],
+        "AZURE_OPENAI_ENDPOINT": PRIMARY["aiServicesEndpoint"],
+        "ALMGEN_APPCONFIG_ENDPOINT": PRIMARY["appConfigurationEndpoint"],
+        "ALMGEN_TARGET": "live",
+        "ALMGEN_MODEL_CHAT_MINI_DEPLOYMENT": "chat-mini-blue",
+        "ALMGEN_MODEL_CHAT_MINI_LIVE_DEPLOYMENT": "chat-mini-blue",
+        "ALMGEN_MODEL_FRAUD_ONLINE_ENDPOINT": "fraud-prod",
+        "ALMGEN_MODEL_FRAUD_DEPLOYMENT": "blue",
+        "ALMGEN_MODEL_FRAUD_LIVE_DEPLOYMENT": "blue",
+        "AZURE_OPENAI_DEPLOYMENT": "chat-mini-blue",
+        "ALMGEN_PROJECT_ENDPOINT": "https://ais-svc-prod.services.ai.azure.com/api/projects/agents",
+        "AZURE_AI_PROJECT_ENDPOINT": "https://ais-svc-prod.services.ai.azure.com/api/projects/agents",
+        "ALMGEN_AGENT_SUPPORT_NAME": "support",
+        "ALMGEN_AGENT_SUPPORT_ID": "asst_1",
+    }
+    call = fake_az.calls_of("appconfig kv list")[0]
+    assert call[call.index("--label") + 1] == "prod"
+
+
+def test_the_candidate_target_names_the_new_deployments(
+    files: Path, fake_az: FakeAz, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _routing(fake_az, [])
+    extra = ["--target", "candidate", "--state", str(files / "state.json")]
+    code, out = _run(files, capsys, *extra, "--candidates", str(files / "candidates.json"))
+    values = dict(line.split("=", 1) for line in out.splitlines())
+    assert code == 0
+    assert (
+        values["ALMGEN_MODEL_CHAT_MINI_DEPLOYMENT"] == values["AZURE_OPENAI_DEPLOYMENT"] == "chat-mini-green"
+    )
+    assert values["ALMGEN_MODEL_CHAT_MINI_LIVE_DEPLOYMENT"] == "chat-mini-blue"
+    assert values["ALMGEN_MODEL_FRAUD_DEPLOYMENT"] == "green"
+    assert values["ALMGEN_AGENT_SUPPORT_ID"] == ""  # not deployed yet
+
+
+def test_devops_format_and_out_file(files: Path, fake_az: FakeAz, capsys: pytest.CaptureFixture[str]) -> None:
+    _routing(fake_az, [])
+    code, out = _run(files, capsys, "--format", "devops", "--out", str(files / "contract.txt"))
+    assert (code, out) == (0, "")
+    lines = (files / "contract.txt").read_text().splitlines()
+    assert lines[0] == "##vso[task.setvariable variable=ALMGEN_ENVIRONMENT]prod"
+
+
+@pytest.mark.parametrize("hostile", ["chat\nALMGEN_X=1", "a]b", "50%", "x;y", "$(whoami)", "a b"])
+def test_a_value_outside_the_safe_characters_is_refused(
+    files: Path, fake_az: FakeAz, capsys: pytest.CaptureFixture[str], hostile: str
+) -> None:
+    fake_az.respond(
+        {
+            "appconfig kv list": [{"stdout": [{"key": "almgen:active:chat-mini", "value": hostile}]}],
+            "ml online-endpoint show": [{"stdout": {"traffic": {"blue": 100}}}],
+            "rest": [{"stdout": {"data": [], "has_more": False}}],
+        }
+    )
+    code, out = _run(files, capsys)
+    assert code == 2
+    assert "may not have" in out
+
+
+def test_azure_refusing_fails_and_a_missing_environment_is_bad_input(
+    files: Path, fake_az: FakeAz, capsys: pytest.CaptureFixture[str]
+) -> None:
+    fake_az.respond({"appconfig kv list": [{"exit": 1, "stderr": "ERROR: Forbidden"}]})
+    assert _run(files, capsys)[0] == 1
+    argv = ["--outputs", str(files / "outputs.json"), "--env", "qa", "--release", str(files / "release.json")]
+    assert contract.main(argv) == 2
