@@ -25,8 +25,6 @@ import os
 import signal
 import stat
 import sys
-import tempfile
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -40,16 +38,35 @@ exec "{python}" -m generator.rehearse.world sleep "$@"
 """
 
 
-def _write_atomic(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+def write_atomic(path: Path, text: str) -> None:
+    """Write through a new file beside PATH, then rename it over PATH.
+
+    Not `tempfile` nor a dataclass below: every `az` and `sleep` of a rehearsal is a new process
+    that imports this module, and those two imports were a third of its start-up.
+    """
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{os.urandom(4).hex()}")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w", encoding="utf-8") as handle:
         handle.write(text)
     os.replace(tmp, path)
 
 
-@dataclass(frozen=True)
 class World:
-    root: Path
+    """The world folder ROOT (see the module docstring); values compare by their root."""
+
+    __slots__ = ("root",)
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, World) and other.root == self.root
+
+    def __hash__(self) -> int:
+        return hash(self.root)
+
+    def __repr__(self) -> str:
+        return f"World(root={self.root!r})"
 
     @property
     def azure_file(self) -> Path:
@@ -84,7 +101,7 @@ class World:
         if not world.clock_file.exists():
             world.set_now(START)
         if not world.faults_file.exists() or faults is not None:
-            _write_atomic(world.faults_file, json.dumps(faults or [], indent=2) + "\n")
+            write_atomic(world.faults_file, json.dumps(faults or [], indent=2) + "\n")
         world.timeline_file.touch()
         return world
 
@@ -101,14 +118,14 @@ class World:
         return None if value is None else float(value)
 
     def set_now(self, value: float) -> None:
-        _write_atomic(self.clock_file, json.dumps({"now": value, "deadline": self.deadline_or_none()}) + "\n")
+        write_atomic(self.clock_file, json.dumps({"now": value, "deadline": self.deadline_or_none()}) + "\n")
 
     def deadline_or_none(self) -> float | None:
         return self.deadline() if self.clock_file.exists() else None
 
     def set_deadline(self, value: float | None) -> None:
         """Set (or clear) the moment a sleeping step is stopped: a job timeout or a cancellation."""
-        _write_atomic(self.clock_file, json.dumps({"now": self.now(), "deadline": value}) + "\n")
+        write_atomic(self.clock_file, json.dumps({"now": self.now(), "deadline": value}) + "\n")
 
     def advance(self, seconds: float) -> bool:
         """Move the clock on; False when the deadline stopped it first (the clock is then at it)."""
@@ -131,7 +148,7 @@ class World:
 
     def set_faults(self, faults: list[dict[str, Any]]) -> None:
         """The faults of the next run (a rehearsal runs several phases on one world)."""
-        _write_atomic(self.faults_file, json.dumps(faults, indent=2) + "\n")
+        write_atomic(self.faults_file, json.dumps(faults, indent=2) + "\n")
 
     def record(self, kind: str, **fields: Any) -> None:
         """Append one event to the timeline, stamped with the simulated time."""

@@ -17,13 +17,12 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
-import hashlib
 import json
-import os
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, cast
+
+from generator.rehearse.world import write_atomic
 
 SUBSCRIPTION = "00000000-0000-4000-8000-000000000001"
 TENANT = "00000000-0000-4000-8000-0000000000aa"
@@ -85,14 +84,13 @@ def locked(path: Path) -> Iterator[dict[str, Any]]:
 
 
 def _write(path: Path, state: dict[str, Any]) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        json.dump(state, handle, indent=1, sort_keys=True)
-    os.replace(tmp, path)
+    write_atomic(path, json.dumps(state, indent=1, sort_keys=True))
 
 
 def unique_string(*parts: str) -> str:
     """A stand-in for Bicep's uniqueString: 13 lowercase characters, deterministic."""
+    import hashlib  # here, not at the top: most `az` calls never need it (start-up time)
+
     digest = hashlib.sha256("|".join(parts).encode()).hexdigest()
     alphabet = "abcdefghijklmnopqrstuvwxyz234567"
     return "".join(alphabet[int(digest[i : i + 2], 16) % 32] for i in range(0, 26, 2))
