@@ -37,4 +37,6 @@ if [ ! -x "$tools/azure-cli/bin/az" ]; then
   "$tools/azure-cli/bin/python" -m pip install --quiet 'azure-cli==2.91.0'
 fi
 
-exec python -m pytest "$@"
+# One worker per core (pytest-xdist); the rehearsal matrix keeps each target's scenarios on one
+# worker (--dist loadgroup), so they share that target's first deploy. `-n 0` runs in-process.
+exec python -m pytest -n auto --dist loadgroup "$@"

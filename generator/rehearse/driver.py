@@ -106,10 +106,15 @@ def prepare_repository(spec: Spec, into: Path) -> Path:
 
 def next_release(repo: Path, spec_name: str) -> None:
     """Commit a new release of every model and agent, regenerated."""
-    edit_spec(repo / spec_name, _next_release)
+    commit_change(repo, spec_name, _next_release, "rehearsal: a new release")
+
+
+def commit_change(repo: Path, spec_name: str, edit: Any, message: str) -> None:
+    """Edit the spec (ruamel round trip), regenerate and commit: a push the next run deploys."""
+    edit_spec(repo / spec_name, edit)
     _generate(repo, spec_name)
     _git(repo, "add", "-A")
-    _git(repo, "commit", "-q", "-m", "rehearsal: a new release")
+    _git(repo, "commit", "-q", "-m", message)
 
 
 def approvals_of(spec: Spec) -> dict[str, list[str]]:
