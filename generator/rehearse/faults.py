@@ -8,6 +8,7 @@
     ENV:approval=reject                   the approval of ENV is rejected
     ENV:region=REGION:fail                deploying ENV's stack in REGION fails
     ENV:slow-deploy=MINUTES               a deployment of ENV takes that long (past a job timeout)
+    ENV:agents:fail                       the Agent Service refuses ENV's agent updates (403)
 
 Every fault names an environment of the spec; a model, gate, test or region must be one the
 spec has, so a typo is an error (exit 2), never a rehearsal that silently injects nothing.
@@ -30,6 +31,7 @@ FORMS = (
     "ENV:approval=reject",
     "ENV:region=REGION:fail",
     "ENV:slow-deploy=MINUTES",
+    "ENV:agents:fail",
 )
 
 _NUMBER = r"(\d+(?:\.\d+)?)"
@@ -41,6 +43,7 @@ _PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("approval", re.compile(r"^([^:]+):approval=reject$")),
     ("region", re.compile(r"^([^:]+):region=([^:]+):fail$")),
     ("slow-deploy", re.compile(rf"^([^:]+):slow-deploy={_NUMBER}$")),
+    ("agents", re.compile(r"^([^:]+):agents:fail$")),
 )
 
 
@@ -100,6 +103,9 @@ def _build(kind: str, groups: tuple[str, ...], spec: Spec, text: str) -> dict[st
     elif kind == "region":
         _one_of(groups[1], list(env.regions), f"region of {env_name}", text)
         data["region"] = groups[1]
+    elif kind == "agents":
+        if not spec.agents:
+            raise FaultError(f"{text!r}: the spec has no agents")
     else:
         data["minutes"] = float(groups[1])
     return data

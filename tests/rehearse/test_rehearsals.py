@@ -202,6 +202,7 @@ def test_a_canary_breach_at_any_step_restores_traffic_exactly(
         "prod:slow-deploy=400",  # a deployment past the job's timeout
         "prod:region=swedencentral:fail",  # the second region fails after the first was deployed
         "prod:approval=reject",
+        "prod:agents:fail",  # the agent update after the rollout is refused
     ],
 )
 @pytest.mark.parametrize("target", TARGETS)

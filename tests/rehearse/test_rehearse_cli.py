@@ -16,7 +16,29 @@ def test_bad_input_is_a_usage_error() -> None:
         (["--inject", "qa:approval=reject"], "environment 'qa' is not in the spec"),
         (["--target", "azure-devops"], "has no azure-devops pipeline"),
         (["--env", "nowhere"], "no environment 'nowhere'"),
+        (["--inject", "prod:agents:fail"], "the spec has no agents"),
     ):
         done = runner.invoke(cli, ["rehearse", spec, *args])
         assert done.exit_code == 2, done.output
         assert text in done.output
+
+
+def test_every_fault_form_parses_into_what_the_world_reads() -> None:
+    from generator.rehearse.faults import parse
+    from generator.spec.validate import load_spec
+
+    spec = load_spec(SAMPLES / "enterprise" / "almgen.yaml")
+    assert parse("prod:agents:fail", spec).data == {"kind": "agents", "env": "prod"}
+    assert parse("prod:chat:error-rate=8@step=2", spec).data == {
+        "kind": "metric",
+        "env": "prod",
+        "model": "chat",
+        "metric": "error-rate",
+        "value": 8.0,
+        "step": 2,
+    }
+    assert parse("staging:gate=evaluation:fail", spec).data == {
+        "kind": "gate",
+        "env": "staging",
+        "gate": "evaluation",
+    }

@@ -13,7 +13,8 @@ outputs), `bicepparam` (the literal .bicepparam subset almgen emits), `metrics`
 Faults honoured (from `World.faults()`): `metric` (error rate / p95 latency of a model's candidate
 from its Nth traffic increase on), `region` (a deployment fails at that region's stack after the
 earlier stacks were created), `slow-deploy` (a deployment create takes that many minutes; past the
-deadline the step's process group gets SIGTERM). The clock moves MINUTES_PER_STACK (arm) per
+deadline the step's process group gets SIGTERM), `agents` (`az rest` writes to the agents of that
+environment are refused with 403). The clock moves MINUTES_PER_STACK (arm) per
 stack deployed; an `az ml job` completes JOB_MINUTES (commands) after it was created; a login lasts
 `loginLifetimeMinutes` (azure.json, default 60) of simulated time.
 """

@@ -169,6 +169,10 @@ def rest(world: World, state: dict[str, Any], flags: c.Flags) -> Any:
         return project[agent_id]
     if method != "post":
         raise AzFailure(f"(MethodNotAllowed) {method.upper()} {path}", 1)
+    env = env_of_group(state, account["group"])
+    if any(f.get("kind") == "agents" and f.get("env") == env for f in world.faults()):
+        message = "The principal lacks the required data action to perform this operation."
+        raise AzFailure(f'Forbidden({{"error": {{"code": "PermissionDenied", "message": "{message}"}}}})', 1)
     raw = flags.get("--body", "") or "{}"
     body = json.loads(Path(raw[1:]).read_text("utf-8") if raw.startswith("@") else raw)
     agent_id = agent_id or f"asst_{len(project) + 1}"
