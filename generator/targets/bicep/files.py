@@ -85,6 +85,9 @@ def _model_deployments(spec: Spec, env: Environment) -> list[dict[str, Any]]:
     for model in spec.foundation_models:
         assert model.capacity is not None and model.model is not None
         names = [model.name] if len(colours(env)) == 1 else [f"{model.name}-{c}" for c in colours(env)]
+        full = model.capacity[env.name]
+        # one deployment (direct) always serves; of two colours, the one that stands by runs small
+        standby = full if len(names) == 1 else min(model.standby_capacity or full, full)
         for name in names:
             out.append(
                 {
@@ -94,7 +97,8 @@ def _model_deployments(spec: Spec, env: Environment) -> list[dict[str, Any]]:
                     "modelName": model.model,
                     "version": model.version,
                     "sku": model.sku,
-                    "capacity": model.capacity[env.name],
+                    "capacity": full,
+                    "standbyCapacity": standby,
                     "versionUpgradeOption": model.version_upgrade,
                     "raiPolicyName": model.content_filter or "",
                     "tags": lineage_tags(model),

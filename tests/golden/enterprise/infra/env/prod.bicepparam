@@ -37,6 +37,7 @@ param modelDeployments = [
     version: '2024-11-20'
     sku: 'GlobalStandard'
     capacity: 200
+    standbyCapacity: 1
     versionUpgradeOption: 'NoAutoUpgrade'
     raiPolicyName: 'strict'
     tags: {
@@ -52,6 +53,7 @@ param modelDeployments = [
     version: '2024-11-20'
     sku: 'GlobalStandard'
     capacity: 200
+    standbyCapacity: 1
     versionUpgradeOption: 'NoAutoUpgrade'
     raiPolicyName: 'strict'
     tags: {
@@ -67,6 +69,7 @@ param modelDeployments = [
     version: '1'
     sku: 'Standard'
     capacity: 120
+    standbyCapacity: 1
     versionUpgradeOption: 'NoAutoUpgrade'
     raiPolicyName: ''
     tags: {
@@ -82,6 +85,7 @@ param modelDeployments = [
     version: '1'
     sku: 'Standard'
     capacity: 120
+    standbyCapacity: 1
     versionUpgradeOption: 'NoAutoUpgrade'
     raiPolicyName: ''
     tags: {

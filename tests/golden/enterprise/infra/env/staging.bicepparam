@@ -31,6 +31,7 @@ param modelDeployments = [
     version: '2024-11-20'
     sku: 'GlobalStandard'
     capacity: 50
+    standbyCapacity: 1
     versionUpgradeOption: 'NoAutoUpgrade'
     raiPolicyName: 'strict'
     tags: {
@@ -46,6 +47,7 @@ param modelDeployments = [
     version: '2024-11-20'
     sku: 'GlobalStandard'
     capacity: 50
+    standbyCapacity: 1
     versionUpgradeOption: 'NoAutoUpgrade'
     raiPolicyName: 'strict'
     tags: {
@@ -61,6 +63,7 @@ param modelDeployments = [
     version: '1'
     sku: 'Standard'
     capacity: 60
+    standbyCapacity: 1
     versionUpgradeOption: 'NoAutoUpgrade'
     raiPolicyName: ''
     tags: {
@@ -76,6 +79,7 @@ param modelDeployments = [
     version: '1'
     sku: 'Standard'
     capacity: 60
+    standbyCapacity: 1
     versionUpgradeOption: 'NoAutoUpgrade'
     raiPolicyName: ''
     tags: {
