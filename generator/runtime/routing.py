@@ -167,7 +167,8 @@ def scale_standby(stack: Stack, env: str, model: str, capacity: int) -> list[str
     scaled = []
     for item in listed if isinstance(listed, list) else []:
         name, sku = str(item.get("name", "")), item.get("sku") or {}
-        if not name.startswith(f"{model}-") or name in serving or int(sku.get("capacity") or 0) <= capacity:
+        colour = name in {f"{model}-{c}" for c in COLOURS}  # not another model's `<model>-mini-blue`
+        if not colour or name in serving or int(sku.get("capacity") or 0) <= capacity:
             continue
         body = json.dumps({"sku": {"name": sku.get("name"), "capacity": capacity}})
         url = f"{ARM}{item['id']}?api-version={DEPLOYMENTS_API}"

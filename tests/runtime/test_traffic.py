@@ -626,3 +626,53 @@ def test_missing_outputs_is_usage_error(tmp_path: Path, capsys: pytest.CaptureFi
     argv = ["shift", *target(tmp_path / "absent.json"), "--to", "chat-green", "--percent", "100"]
     assert traffic.main(argv) == 2
     assert "does not exist" in capsys.readouterr().err
+
+
+# ---- standby -------------------------------------------------------------------------------------
+
+
+def deployment(name: str, capacity: int) -> dict[str, Any]:
+    return {
+        "id": f"{ACCOUNT_ID}/deployments/{name}",
+        "name": name,
+        "sku": {"name": "Standard", "capacity": capacity},
+    }
+
+
+def test_standby_scales_only_the_colour_that_serves_nothing(
+    fake_az: FakeAz, outputs: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    fake_az.respond(
+        {
+            "appconfig kv list": ok(kv(active="chat-green")),
+            "cognitiveservices account deployment list": ok(
+                [deployment("chat-blue", 50), deployment("chat-green", 50), deployment("chat-mini-blue", 50)]
+            ),
+            "rest": ok({}),
+        }
+    )
+    argv = ["standby", "--outputs", str(outputs), "--env", "prod", "--model", "chat", "--capacity", "1"]
+    assert traffic.main(argv) == 0
+    (patch,) = fake_az.calls_of("rest")
+    assert value_of(patch, "--method") == "patch"
+    assert (
+        value_of(patch, "--url")
+        == f"https://management.azure.com{ACCOUNT_ID}/deployments/chat-blue?api-version=2024-10-01"
+    )
+    assert json.loads(value_of(patch, "--body")) == {"sku": {"name": "Standard", "capacity": 1}}
+    assert "chat standby at capacity 1: chat-blue" in capsys.readouterr().out
+
+
+def test_standby_warns_and_passes_when_azure_fails(
+    fake_az: FakeAz, outputs: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    fake_az.respond(
+        {
+            "appconfig kv list": ok(kv()),
+            "cognitiveservices account deployment list": [{"exit": 1, "stderr": "ERROR: throttled"}],
+        }
+    )
+    argv = ["standby", "--outputs", str(outputs), "--env", "prod", "--model", "chat", "--capacity", "1"]
+    assert traffic.main(argv) == 0  # a healthy release is not failed by its clean-up
+    assert "WARNING: the standby of chat keeps its capacity" in capsys.readouterr().err
+    assert fake_az.calls_of("rest") == []
