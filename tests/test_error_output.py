@@ -71,7 +71,10 @@ FRAGMENTS: dict[str, tuple[str, ...]] = {
     "canary-steps-not-increasing": ("[10, 50, 50, 100]", "strictly increase"),
     "canary-steps-not-ending-at-100": ("[10, 50, 90]", "end at 100"),
     "blue-green-first-environment": ("environments[0].strategy.type", "earlier environment"),
-    "steps-on-non-canary": ("strategy.steps: steps applies to canary only", "strategy.bakeMinutes"),
+    "steps-on-non-canary": (
+        "strategy.steps: steps applies to canary only",
+        "strategy.bakeMinutes: bakeMinutes applies to blue-green and canary only",
+    ),
     "custom-model-without-version": ("semver `version:`",),
     "custom-model-version-not-semver": ("'v1.4' is not a semantic version",),
     "custom-model-without-path-or-training": ("`path:` or `training:`",),

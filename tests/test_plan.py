@@ -28,7 +28,7 @@ def test_deploy_steps_in_order_for_each_strategy() -> None:
     p = plan(load_spec(SAMPLES / "enterprise" / "almgen.yaml"))
     dev, staging, prod = p.environments
     head = ["live-state", "what-if", "deploy-infra"]
-    tail = ["deploy-agents", "release-record"]
+    tail = ["deploy-agents", "release-record", "standby"]  # standby: nothing to scale under direct
     assert dev.step_ids() == [*head, "test-smoke", *tail]
     # blue-green: the candidate is tested, then swapped in
     assert staging.step_ids() == [*head, "test-integration", "test-load", "swap", *tail]
@@ -46,7 +46,9 @@ def test_inputs_are_formatted_once_for_both_targets() -> None:
     assert prod.input("canary-steps") == (10, 25, 50, 100)
     assert prod.input("deployment") == prod.deployment_name == "support-agent-prod"
     assert prod.input("previous-deployment") == "support-agent-staging"
-    assert prod.input("canary-timeout") == 15 + 30
+    # the bake, then each of the two models' checks may wait up to one more bake for its requests
+    assert prod.input("health-wait-minutes") == 15
+    assert prod.input("canary-timeout") == 15 + 2 * 15 + 30
     assert p.lifecycle_environment.name == "dev"
 
 
@@ -64,7 +66,7 @@ def test_retired_versions_are_removed_after_the_release_record() -> None:
     p = plan(load_spec(SPEC_V1))
     assert p.retired
     for env in p.environments:
-        assert env.step_ids()[-2:] == ["release-record", "retire"]
+        assert env.step_ids()[-3:] == ["release-record", "retire", "standby"]
 
 
 def test_commands_reach_pipelines_only_through_commands_json() -> None:

@@ -32,6 +32,13 @@ from generator.spec.model import Environment, Setup, Spec
 GATES_TIMEOUT = 120  # minutes: evaluation and safety runs
 PROVISION_TIMEOUT = 360  # minutes: the longest a hosted job may run; ML deployments are slow
 MARGIN = 30  # minutes a job needs beyond its bakes and tests: login, downloads, traffic calls
+# A health window with too few requests is waited on: one more bake, at least long enough for
+# Azure Monitor's lag, at most half a login's lifetime (each health check follows a fresh login).
+HEALTH_WAIT_MIN, HEALTH_WAIT_MAX = 5, 30
+
+
+def health_wait_minutes(bake_minutes: int) -> int:
+    return min(max(bake_minutes, HEALTH_WAIT_MIN), HEALTH_WAIT_MAX)
 
 
 def _package_paths(spec: Spec) -> tuple[str, ...]:
@@ -131,7 +138,10 @@ def _inputs(spec: Spec, env: Environment, previous: Environment | None) -> dict[
     strategy = env.strategy
     rollback = strategy.rollback
     tests = {t.name: t for t in spec.tests}
-    swap_minutes = strategy.bake_minutes * len(spec.models) if strategy.type == "blue-green" else 0
+    # a bake once for every model, then each model's check may wait for its minimum of requests
+    wait = health_wait_minutes(strategy.bake_minutes) if rollback and rollback.min_requests else 0
+    watch_minutes = strategy.bake_minutes + wait * len(spec.models)
+    swap_minutes = watch_minutes if strategy.type == "blue-green" else 0
     return {
         "environment": env.name,
         "location": env.primary.region,
@@ -144,10 +154,12 @@ def _inputs(spec: Spec, env: Environment, previous: Environment | None) -> dict[
         "bake-minutes": strategy.bake_minutes,
         "rollback-error-rate-percent": _number(rollback.error_rate_percent) if rollback else 0,
         "rollback-latency-p95-ms": (rollback.latency_p95_ms or 0) if rollback else 0,
+        "rollback-min-requests": rollback.min_requests if rollback else 0,
+        "health-wait-minutes": wait,
         "tests": tuple(t.name for t in env.tests),
         "test-target": "candidate" if strategy.type == "blue-green" else "live",
         "train": bool(env.is_first and any(m.training_job for m in spec.custom_models)),
-        "canary-timeout": strategy.bake_minutes + MARGIN,
+        "canary-timeout": watch_minutes + MARGIN,
         "finish-timeout": MARGIN + swap_minutes + sum(tests[t.name].timeout_minutes for t in env.tests),
     }
 
@@ -211,6 +223,9 @@ def _finish_steps(spec: Spec) -> tuple[Step, ...]:
     steps.append(Step("release-record", "Release record", "release-record"))
     if spec.registry.retired:
         steps.append(Step("retire", "Remove retired versions", "retire"))
+    if spec.foundation_models and any(env.strategy.type != "direct" for env in spec.environments):
+        # last: a restore after a failure must find the previous colour still at full capacity
+        steps.append(Step("standby", "Scale the standby colour down", "standby"))
     return tuple(steps)
 
 

@@ -31,6 +31,7 @@ StepKind = Literal[
     "test",
     "swap",
     "deploy-agents",
+    "standby",
     "release-record",
     "retire",
 ]
@@ -51,6 +52,8 @@ INPUTS = {  # every input of the environment template, in order, with what it me
     "bake-minutes": "Minutes to watch after each canary step or after a blue-green swap.",
     "rollback-error-rate-percent": "Roll back when the error rate exceeds this percentage.",
     "rollback-latency-p95-ms": "Roll back when the p95 latency exceeds this many ms (0 for no limit).",
+    "rollback-min-requests": "Roll back when a health window holds fewer requests than this, after waiting.",
+    "health-wait-minutes": "The longest a health check waits for its minimum of requests.",
     "tests": "The tests to run after the deployment.",
     "test-target": "What the tests call (ALMGEN_TARGET): live, or the blue-green candidate before the swap.",
     "train": "Retrain custom models in this environment.",

@@ -177,6 +177,8 @@ def shell_steps(spec: Spec, step: Step) -> list[ShellStep]:
         ]
     if kind == "swap":
         return _swap_steps(spec, step)
+    if kind == "standby":
+        return standby_steps(spec, step)
     if kind == "route-direct":
         return _direct_steps(spec, step)
     if kind == "test":
@@ -234,6 +236,8 @@ _THRESHOLDS = (
     ("ALMGEN_BAKE_MINUTES", "bake-minutes"),
     ("ALMGEN_ERROR_RATE_PERCENT", "rollback-error-rate-percent"),
     ("ALMGEN_LATENCY_P95_MS", "rollback-latency-p95-ms"),
+    ("ALMGEN_MIN_REQUESTS", "rollback-min-requests"),
+    ("ALMGEN_HEALTH_WAIT_MINUTES", "health-wait-minutes"),
 )
 ROUTING = "routing"  # the folder that keeps each model's routing from before the rollout
 PREVIOUS = f"{ROUTING}/previous-${{ALMGEN_MODEL}}.json"
@@ -265,19 +269,27 @@ def _per_model(
 
 
 def _swap_steps(spec: Spec, step: Step) -> list[ShellStep]:
-    swap = (
-        *_CANDIDATE,
-        *_LATENCY,
-        _python(
-            "traffic",
-            'swap --outputs outputs.json --env "$ALMGEN_ENVIRONMENT" --model "$ALMGEN_MODEL" '
-            '--kind "$ALMGEN_KIND" --to "$to" \\',
+    """Blue-green: swap every model to its candidate, bake once, then judge each model's health.
+
+    The bake has its own step so that the judgment runs on a fresh login (a long bake outlives a
+    token); a failed judgment fails the job, whose restore steps put the previous colour back.
+    """
+    swap = _per_model(
+        step,
+        spec.models,
+        (
+            *_CANDIDATE,
+            f"mkdir -p {ROUTING}",
+            _python(
+                "traffic",
+                'shift --outputs outputs.json --env "$ALMGEN_ENVIRONMENT" --model "$ALMGEN_MODEL" '
+                f'--kind "$ALMGEN_KIND" --to "$to" --percent 100 --moved {MOVED} '
+                f'--save-previous "{PREVIOUS}"',
+            ),
         ),
-        '  --bake-minutes "$ALMGEN_BAKE_MINUTES" --error-rate-percent "$ALMGEN_ERROR_RATE_PERCENT" '
-        '"${latency[@]}" \\',
-        f'  --save-previous "{PREVIOUS}"',
     )
-    return _per_model(step, spec.models, swap, _THRESHOLDS)
+    bake = _bake("swap-bake", "Bake: let the swapped colours serve before judging them", step.condition)
+    return [*swap, bake, *_checks(spec, "swap-check", step.condition)]
 
 
 def _direct_steps(spec: Spec, step: Step) -> list[ShellStep]:
@@ -322,9 +334,14 @@ def canary_steps(spec: Spec) -> list[ShellStep]:
         )
         for model in spec.models
     ]
-    bake = ShellStep(
-        "bake",
-        "Bake: let the canary serve before judging it",
+    return [*route, _bake("bake", "Bake: let the canary serve before judging it"), *_checks(spec, "check")]
+
+
+def _bake(id_: str, name: str, condition: Condition = None) -> ShellStep:
+    """Wait the bake when traffic moved; the next step logs in afresh (a bake outlives a token)."""
+    return ShellStep(
+        id_,
+        name,
         _script(
             f"if [ ! -f {MOVED} ]; then",
             '  echo "No traffic moved in this step: nothing to bake."',
@@ -333,29 +350,62 @@ def canary_steps(spec: Spec) -> list[ShellStep]:
             'sleep "$((ALMGEN_BAKE_MINUTES * 60))"',
         ),
         inputs=(("ALMGEN_BAKE_MINUTES", "bake-minutes"),),
+        condition=condition,
         login_after=True,
     )
-    check = [
+
+
+def _checks(spec: Spec, prefix: str, condition: Condition = None) -> list[ShellStep]:
+    """Each model's health over the bake, when traffic moved. A check may wait for its minimum of
+    requests, so the step after it logs in afresh."""
+    return [
         ShellStep(
-            f"check-{model.name}",
+            f"{prefix}-{model.name}",
             f"Check the health of {model.name}",
             _script(
+                f"if [ ! -f {MOVED} ]; then",
+                '  echo "No traffic moved: nothing to judge."',
+                "  exit 0",
+                "fi",
                 *_CANDIDATE,
                 *_LATENCY,
                 "minutes=$((ALMGEN_BAKE_MINUTES > 0 ? ALMGEN_BAKE_MINUTES : 1))",
                 _python(
                     "traffic",
                     'health --outputs outputs.json --env "$ALMGEN_ENVIRONMENT" --model "$ALMGEN_MODEL" '
-                    '--kind "$ALMGEN_KIND" --deployment "$to" --minutes "$minutes" '
-                    '--error-rate-percent "$ALMGEN_ERROR_RATE_PERCENT" "${latency[@]}"',
+                    '--kind "$ALMGEN_KIND" --deployment "$to" --minutes "$minutes" \\',
                 ),
+                '  --error-rate-percent "$ALMGEN_ERROR_RATE_PERCENT" "${latency[@]}" '
+                '--min-requests "$ALMGEN_MIN_REQUESTS" --wait-minutes "$ALMGEN_HEALTH_WAIT_MINUTES"',
             ),
             env=_model_env(model),
             inputs=_THRESHOLDS,
+            condition=condition,
+            login_after=True,
         )
         for model in spec.models
     ]
-    return [*route, bake, *check]
+
+
+def standby_steps(spec: Spec, step: Step) -> list[ShellStep]:
+    """After the rollout: each foundation model's colour that serves nothing, down to its standby
+    capacity (nothing to do where a model has one deployment, under direct)."""
+    return [
+        ShellStep(
+            f"{step.id}-{model.name}",
+            f"{step.name} ({model.name})",
+            _script(
+                _python(
+                    "traffic",
+                    'standby --outputs outputs.json --env "$ALMGEN_ENVIRONMENT" --model "$ALMGEN_MODEL" '
+                    '--capacity "$ALMGEN_STANDBY_CAPACITY"',
+                )
+            ),
+            env=(("ALMGEN_MODEL", model.name), ("ALMGEN_STANDBY_CAPACITY", str(model.standby_capacity))),
+            condition=step.condition,
+        )
+        for model in spec.foundation_models
+    ]
 
 
 def restore_steps(spec: Spec) -> list[ShellStep]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -55,11 +56,16 @@ def dimension(series: dict[str, Any], name: str) -> str:
     return ""
 
 
-def request_counts(series: list[Any], status_dimension: str) -> tuple[float, float]:
-    """(all requests, 5xx requests) summed over the window."""
+def request_counts(series: list[Any], status_dimension: str, aggregation: str) -> tuple[float, float]:
+    """(all requests, 5xx requests) summed over the window.
+
+    One-minute points: a count metric's `total`, or a per-minute rate's `average` (the requests of
+    that minute), so either sums to the window's requests.
+    """
+    key = aggregation.lower()
     total = errors = 0.0
     for one in series:
-        count = sum(float(point.get("total") or 0) for point in one.get("data") or [])
+        count = sum(float(point.get(key) or 0) for point in one.get("data") or [])
         total += count
         if dimension(one, status_dimension).startswith("5"):
             errors += count
@@ -75,6 +81,20 @@ def mean_latency(series: list[Any]) -> float | None:
 
 Measured = tuple[float, float, "float | None"]
 
+# (requests metric, its aggregation, status dimension, latency metric, deployment dimension).
+# Azure ML's RequestsPerMinute is a per-minute rate whose only aggregation is Average: asked for
+# Total, Azure Monitor refuses the query.
+METRICS = {
+    "foundation": (
+        "AzureOpenAIRequests",
+        "Total",
+        "StatusCode",
+        "AzureOpenAITimeToResponse",
+        "ModelDeploymentName",
+    ),
+    "custom": ("RequestsPerMinute", "Average", "statusCodeClass", "RequestLatency_P95", "deployment"),
+}
+
 
 def measure(stack: routing.Stack, args: argparse.Namespace) -> Measured:
     """(requests, errors, latency ms or None) of `args.deployment` in one region."""
@@ -83,17 +103,15 @@ def measure(stack: routing.Stack, args: argparse.Namespace) -> Measured:
         shown = routing.az(
             ["cognitiveservices", "account", "show", "-g", stack.resource_group, "-n", stack.ai_services]
         )
-        names = ("AzureOpenAIRequests", "StatusCode", "AzureOpenAITimeToResponse", "ModelDeploymentName")
     else:
         shown = routing.endpoint_show(stack, routing.endpoint_of(stack, model))
-        names = ("RequestsPerMinute", "statusCodeClass", "RequestLatency_P95", "deployment")
     resource = shown.get("id") if isinstance(shown, dict) else None
     if not resource:
         raise common.Failure(f"no resource id for {model} in {stack.location}")
-    requests_metric, status, latency_metric, by = names
+    requests_metric, aggregation, status, latency_metric, by = METRICS[args.kind]
     only = f"{by} eq {odata(deployment)}"
-    series = metric_series(resource, requests_metric, "Total", f"{only} and {status} eq '*'", minutes)
-    total, errors = request_counts(series, status)
+    series = metric_series(resource, requests_metric, aggregation, f"{only} and {status} eq '*'", minutes)
+    total, errors = request_counts(series, status, aggregation)
     measured = None
     if args.latency_p95_ms is not None:
         measured = mean_latency(metric_series(resource, latency_metric, "Average", only, minutes))
@@ -105,8 +123,13 @@ def judge(stack: routing.Stack, measured: Measured, args: argparse.Namespace) ->
     breaches: list[str] = []
     notes: list[str] = []
     where = f"{args.deployment} in {stack.location} over {args.minutes} min"
-    if total <= 0:
-        notes.append(f"no requests to {where}: error rate not measurable, not a breach")
+    if total < args.min_requests:
+        breaches.append(
+            f"{total:g} requests to {where}, fewer than the {args.min_requests} needed to judge it: "
+            "no traffic is not health"
+        )
+    elif total <= 0:
+        notes.append(f"no requests to {where}: error rate not measurable (--min-requests 0)")
     else:
         rate = 100.0 * errors / total
         line = f"error rate {rate:.2f}% ({errors:g} of {total:g} requests 5xx) on {where}"
@@ -123,11 +146,41 @@ def judge(stack: routing.Stack, measured: Measured, args: argparse.Namespace) ->
     return Health(stack.location, total, errors, latency, breaches, notes)
 
 
-def check_health(stacks: list[routing.Stack], args: argparse.Namespace) -> bool:
-    """Measure every region; print each finding; True when no threshold is breached."""
+WAIT_STEP_MINUTES = 5  # how often a window with too few requests is measured again
+
+
+def measure_enough(
+    stack: routing.Stack, args: argparse.Namespace, sleep: Callable[[float], None]
+) -> tuple[Measured, argparse.Namespace]:
+    """Measure; while the window has fewer than --min-requests, wait (at most --wait-minutes in
+    all, in steps of WAIT_STEP_MINUTES) and measure again over a window grown by the wait."""
+    measured = measure(stack, args)
+    waited = 0
+    while measured[0] < args.min_requests and waited < args.wait_minutes:
+        step = min(WAIT_STEP_MINUTES, args.wait_minutes - waited)
+        print(
+            f"health: {measured[0]:g} requests to {args.deployment} in {stack.location} over "
+            f"{args.minutes} min, fewer than {args.min_requests}: waiting {step} min more"
+        )
+        sleep(step * 60)
+        waited += step
+        args = argparse.Namespace(**{**vars(args), "minutes": args.minutes + step})
+        measured = measure(stack, args)
+    return measured, args
+
+
+def check_health(
+    stacks: list[routing.Stack], args: argparse.Namespace, sleep: Callable[[float], None] = common.sleep
+) -> bool:
+    """Measure every region; print each finding; True when no threshold is breached.
+
+    A region with fewer than --min-requests requests in the window is waited on (see
+    `measure_enough`), then judged a breach: too little traffic proves nothing (fails closed).
+    """
     healthy = True
     for stack in stacks:
-        result = judge(stack, measure(stack, args), args)
+        measured, window = measure_enough(stack, args, sleep)
+        result = judge(stack, measured, window)
         for note in result.notes:
             print(f"health: {note}")
         for breach in result.breaches:

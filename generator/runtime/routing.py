@@ -138,6 +138,45 @@ def apply_foundation(stack: Stack, env: str, model: str, to: str, percent: int) 
         set_key(stack, env, f"almgen:canary:{model}", canary, json_value=True)
 
 
+ARM = "https://management.azure.com"
+DEPLOYMENTS_API = "2024-10-01"  # Deployments - Update (PATCH: sku and tags only)
+
+
+def scale_standby(stack: Stack, env: str, model: str, capacity: int) -> list[str]:
+    """Scale every deployment of MODEL that takes no traffic down to CAPACITY; the names scaled.
+
+    A colour that stands by costs quota (and PTUs) at full capacity; the next deploy that makes it
+    the candidate scales it up again before any traffic moves to it (see ai-services.bicep).
+    """
+    routing = foundation_routing(stack, env, model)
+    serving = {routing["active"], routing["canary"]["deployment"] if routing["canary"]["percent"] else None}
+    if routing["active"] is None:
+        return []  # nothing serves yet: nothing to tell standby from
+    listed = az(
+        [
+            "cognitiveservices",
+            "account",
+            "deployment",
+            "list",
+            "-g",
+            stack.resource_group,
+            "-n",
+            stack.ai_services,
+        ]
+    )
+    scaled = []
+    for item in listed if isinstance(listed, list) else []:
+        name, sku = str(item.get("name", "")), item.get("sku") or {}
+        colour = name in {f"{model}-{c}" for c in COLOURS}  # not another model's `<model>-mini-blue`
+        if not colour or name in serving or int(sku.get("capacity") or 0) <= capacity:
+            continue
+        body = json.dumps({"sku": {"name": sku.get("name"), "capacity": capacity}})
+        url = f"{ARM}{item['id']}?api-version={DEPLOYMENTS_API}"
+        az(["rest", "--method", "patch", "--url", url, "--body", body])
+        scaled.append(name)
+    return scaled
+
+
 # ---- custom models: the online endpoint's traffic map -----------------------------------------
 
 

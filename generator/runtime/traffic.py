@@ -7,8 +7,10 @@ Subcommands (`python traffic.py SUBCOMMAND --help` for every flag):
   shift    --outputs --env --model --kind --to --percent [--save-previous FILE]
   restore  --outputs FILE --previous FILE   put back what `shift`, `canary` or `swap` saved
   health   --outputs --env --model --kind --deployment --minutes --error-rate-percent [--latency-p95-ms]
+           --min-requests --wait-minutes
   canary   --outputs --env --model --kind --to --steps 10,50,100 --bake-minutes --error-rate-percent ...
   swap     --outputs --env --model --kind --to --bake-minutes --error-rate-percent ...  (blue-green)
+  standby  --outputs --env --model --capacity N   scale every colour that does not serve down to N
 
 Why the pipeline owns traffic: re-applying Bicep must never move live traffic, so Bicep reads the live
 state that `state` prints and writes it back unchanged. Foundation models have no traffic primitive:
@@ -20,8 +22,10 @@ Every region of the deployment outputs (`{"stacks": {"value": [...]}}`) is shift
 and a health check fails if any region breaches. `state` reads the primary region.
 
 Health: the error rate is 5xx requests / all requests of the candidate deployment over the last
-`--minutes` (no requests: it passes, with a note). Latency: custom models have the endpoint metric
-`RequestLatency_P95`; Azure OpenAI has no percentile metric, so the average of
+`--minutes`. No traffic is not health: with fewer than `--min-requests` requests in a region's
+window, the check waits (up to `--wait-minutes` more, measuring again over the grown window), then
+fails (`--min-requests 0` judges an idle deployment healthy, with a note). Latency: custom models
+have the endpoint metric `RequestLatency_P95`; Azure OpenAI has no percentile metric, so the average of
 `AzureOpenAITimeToResponse` stands in for p95 (a lenient proxy: the threshold is compared with a mean).
 Per-minute values are averaged over the window. Azure Monitor lags a few minutes behind. A failing
 `az` call fails the check (fails closed). `az` is `$ALMGEN_AZ` when set, else `az` on PATH.
@@ -80,7 +84,7 @@ def rollout(args: argparse.Namespace, steps: list[int], sleep: Callable[[float],
             )
             routing.shift(stacks, args, percent)
             sleep(args.bake_minutes * 60)
-            if not health.check_health(stacks, health_args):
+            if not health.check_health(stacks, health_args, sleep):
                 return roll_back(stacks, previous, f"breach at {percent}%")
     except common.Failure as exc:
         return roll_back(stacks, previous, str(exc))
@@ -152,6 +156,12 @@ def add_target(sub: argparse.ArgumentParser) -> None:
 def add_thresholds(sub: argparse.ArgumentParser) -> None:
     sub.add_argument("--error-rate-percent", required=True, type=positive, help="breach above this 5xx rate")
     sub.add_argument("--latency-p95-ms", type=whole(1), help="breach above this latency (see the docstring)")
+    sub.add_argument(
+        "--min-requests", required=True, type=whole(0), help="fewer requests in the window: wait, then breach"
+    )
+    sub.add_argument(
+        "--wait-minutes", required=True, type=whole(0), help="the longest wait for --min-requests requests"
+    )
 
 
 def parser() -> argparse.ArgumentParser:
@@ -187,6 +197,11 @@ def parser() -> argparse.ArgumentParser:
     shift_cmd.add_argument(
         "--after", type=whole(0), default=0, help="the share the previous canary step gave (checked first)"
     )
+    standby = subs.add_parser("standby", help="scale the colours of a model that serve nothing down")
+    standby.add_argument("--outputs", required=True, type=Path, help="ARM deployment outputs JSON")
+    standby.add_argument("--env", required=True, help="environment (the App Configuration label)")
+    standby.add_argument("--model", required=True, help="foundation model name from the spec")
+    standby.add_argument("--capacity", required=True, type=whole(1), help="the standby capacity")
     back = subs.add_parser("restore", help="restore routing saved by shift, canary or swap")
     back.add_argument("--outputs", required=True, type=Path, help="ARM deployment outputs JSON")
     back.add_argument("--previous", required=True, type=Path, help="the saved routing")
@@ -237,8 +252,10 @@ def run(args: argparse.Namespace, sleep: Callable[[float], None]) -> int:
         previous = common.read_json(args.previous, "saved routing")
         routing.restore(routing.load_stacks(args.outputs), previous)
         return 0
+    if args.command == "standby":
+        return run_standby(args)
     if args.command == "health":
-        return 0 if health.check_health(routing.load_stacks(args.outputs), args) else 1
+        return 0 if health.check_health(routing.load_stacks(args.outputs), args, sleep) else 1
     if args.command == "shift":
         stacks = routing.load_stacks(args.outputs)
         previous = snapshot(stacks, args)
@@ -256,6 +273,18 @@ def run(args: argparse.Namespace, sleep: Callable[[float], None]) -> int:
             args.moved.touch()
         return 0
     return rollout(args, args.steps if args.command == "canary" else [100], sleep)
+
+
+def run_standby(args: argparse.Namespace) -> int:
+    """Scale the standby colours down; a failure is a warning: the release itself is healthy."""
+    try:
+        for stack in routing.load_stacks(args.outputs):
+            scaled = routing.scale_standby(stack, args.env, args.model, args.capacity)
+            what = ", ".join(scaled) or "nothing to scale"
+            print(f"{stack.location}: {args.model} standby at capacity {args.capacity}: {what}")
+    except common.Failure as exc:
+        print(f"traffic: WARNING: the standby of {args.model} keeps its capacity: {exc}", file=sys.stderr)
+    return 0
 
 
 def candidate(args: argparse.Namespace) -> str:

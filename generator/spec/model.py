@@ -67,6 +67,7 @@ class Gate:
 class Rollback:
     error_rate_percent: float
     latency_p95_ms: int | None
+    min_requests: int = 0  # fewer requests in a health window: wait, then roll back
 
 
 @dataclass(frozen=True)
@@ -148,6 +149,7 @@ class Model:
     model: str | None = None
     sku: str | None = None
     capacity: PerEnv | None = None
+    standby_capacity: int | None = None  # the colour that serves nothing, between releases
     version_upgrade: str | None = None
     content_filter: str | None = None
     # custom

@@ -157,7 +157,10 @@ def _strategy(raw: dict[str, Any] | None) -> m.Strategy:
     """A blue-green swap is watched for bakeMinutes too: health right after a swap sees no data yet."""
     if not raw or raw["type"] == "direct":
         return m.Strategy("direct")
-    rollback = m.Rollback(float(raw["rollback"]["errorRatePercent"]), raw["rollback"].get("latencyP95Ms"))
+    raw_rollback = raw["rollback"]
+    rollback = m.Rollback(
+        float(raw_rollback["errorRatePercent"]), raw_rollback.get("latencyP95Ms"), raw_rollback["minRequests"]
+    )
     steps = tuple(raw["steps"]) if raw["type"] == "canary" else ()
     return m.Strategy(raw["type"], steps, raw["bakeMinutes"], rollback)
 
@@ -171,6 +174,7 @@ def _model(raw: dict[str, Any], envs: list[str]) -> m.Model:
             model=raw["model"],
             sku=raw["sku"],
             capacity=_per_env(raw["capacity"], envs, default("models.capacity")),
+            standby_capacity=raw["standbyCapacity"],
             version_upgrade=raw["versionUpgrade"],
             content_filter=raw.get("contentFilter"),
             **common,

@@ -216,16 +216,22 @@ def strategies(doc: Document) -> Iterator[Issue]:
                 "direct in the first environment",
                 "use `type: direct` here and blue-green or canary later in the path",
             )
-        if kind != "canary":
-            for key in ("steps", "bakeMinutes"):
-                if key in strategy:
-                    yield doc.issue(
-                        (*path, key),
-                        f"{key} applies to canary only",
-                        "no steps or bakeMinutes with type " + kind,
-                        f"remove {key}, or use `type: canary`",
-                        key=True,
-                    )
+        if kind != "canary" and "steps" in strategy:
+            yield doc.issue(
+                (*path, "steps"),
+                "steps applies to canary only",
+                "no steps with type " + kind,
+                "remove steps, or use `type: canary`",
+                key=True,
+            )
+        if kind == "direct" and "bakeMinutes" in strategy:  # a blue-green swap is watched too
+            yield doc.issue(
+                (*path, "bakeMinutes"),
+                "bakeMinutes applies to blue-green and canary only",
+                "no bakeMinutes with type direct",
+                "remove bakeMinutes, or use `type: blue-green` or `type: canary`",
+                key=True,
+            )
         if kind == "direct" and "rollback" in strategy:
             yield doc.issue(
                 (*path, "rollback"),

@@ -821,8 +821,9 @@ if words[:3] == ["appconfig", "kv", "list"]:
 if words[:3] == ["appconfig", "kv", "set"]:
     state.setdefault(opt("--label"), {})[opt("--key")] = opt("--value")
     out({})
-if words[:3] == ["monitor", "metrics", "list"]:
-    out({"value": []})
+if words[:3] == ["monitor", "metrics", "list"]:  # a steady 1000 requests a window, none failed
+    ok = {"metadatavalues": [{"name": {"value": "StatusCode"}, "value": "200"}], "data": [{"total": 1000}]}
+    out({"value": [{"timeseries": [ok]}]})
 if words[:3] == ["cognitiveservices", "account", "show"]:
     out({"id": "/subscriptions/s/ais"})
 out({})

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -40,15 +41,16 @@ def kv(active: str = "chat-blue", canary: str = CLEARED) -> list[dict[str, Any]]
     ]
 
 
-def requests(by: str, counts: dict[str, float]) -> dict[str, Any]:
-    """An `az monitor metrics list` answer of a request count split by a status dimension."""
+def requests(by: str, counts: dict[str, float], key: str = "total") -> dict[str, Any]:
+    """An `az monitor metrics list` answer of a request count split by a status dimension (points
+    carry `total` for Azure OpenAI's count, `average` for Azure ML's per-minute rate)."""
     series = [
         {
             "metadatavalues": [{"name": {"value": by.lower(), "localizedValue": by}, "value": code}],
             "data": [
-                {"timeStamp": "2026-01-01T00:00:00Z", "total": count / 2},
-                {"total": count / 2},
-                {"total": None},
+                {"timeStamp": "2026-01-01T00:00:00Z", key: count / 2},
+                {key: count / 2},
+                {key: None},
             ],
         }
         for code, count in counts.items()
@@ -366,7 +368,7 @@ def test_shift_unknown_model_is_usage_error(
 def health(outputs: Path, kind: str = "foundation", *extra: str) -> list[str]:
     model, deployment = ("chat", "chat-green") if kind == "foundation" else ("churn", "green")
     argv = ["health", *target(outputs, kind, model), "--deployment", deployment, "--minutes", "10"]
-    return [*argv, "--error-rate-percent", "1", *extra]
+    return [*argv, "--error-rate-percent", "1", "--min-requests", "50", "--wait-minutes", "0", *extra]
 
 
 def test_health_pass(fake_az: FakeAz, outputs: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -409,7 +411,9 @@ def test_health_custom_breach(fake_az: FakeAz, outputs: Path, capsys: pytest.Cap
     fake_az.respond(
         {
             "ml online-endpoint show": ok({"id": ENDPOINT_ID, "traffic": {"blue": 90, "green": 10}}),
-            "monitor metrics list RequestsPerMinute": ok(requests("statusCodeClass", {"2xx": 100})),
+            "monitor metrics list RequestsPerMinute": ok(
+                requests("statusCodeClass", {"2xx": 100}, "average")
+            ),
             "monitor metrics list RequestLatency_P95": ok(latency(3000, 5000)),
         }
     )
@@ -418,18 +422,60 @@ def test_health_custom_breach(fake_az: FakeAz, outputs: Path, capsys: pytest.Cap
     calls = fake_az.calls_of("monitor metrics list")
     assert value_of(calls[0], "--resource") == ENDPOINT_ID
     assert value_of(calls[0], "--filter") == "deployment eq 'green' and statusCodeClass eq '*'"
+    assert value_of(calls[0], "--aggregation") == "Average"  # RequestsPerMinute has no Total
     assert value_of(calls[1], "--filter") == "deployment eq 'green'"
 
 
-def test_health_no_traffic_passes(fake_az: FakeAz, outputs: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    fake_az.respond(
-        {
-            **HEALTHY_FOUNDATION,
-            "monitor metrics list AzureOpenAIRequests": ok({"value": [{"timeseries": []}]}),
-            "monitor metrics list AzureOpenAITimeToResponse": ok({"value": [{"timeseries": []}]}),
-        }
+NO_TRAFFIC = {
+    **HEALTHY_FOUNDATION,
+    "monitor metrics list AzureOpenAIRequests": ok({"value": [{"timeseries": []}]}),
+    "monitor metrics list AzureOpenAITimeToResponse": ok({"value": [{"timeseries": []}]}),
+}
+
+
+def test_health_without_traffic_fails(
+    fake_az: FakeAz, outputs: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """No traffic is not health: a window without requests is a breach, not a pass."""
+    fake_az.respond(NO_TRAFFIC)
+    assert traffic.main(health(outputs, "foundation", "--latency-p95-ms", "500")) == 1
+    assert (
+        "0 requests to chat-green in eastus2 over 10 min, fewer than the 50 needed" in capsys.readouterr().err
     )
-    assert traffic.main(health(outputs, "foundation", "--latency-p95-ms", "500")) == 0
+
+
+def test_health_waits_for_requests_then_fails_closed(
+    fake_az: FakeAz, outputs: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    few = ok(requests("StatusCode", {"200": 20}))
+    fake_az.respond({**HEALTHY_FOUNDATION, "monitor metrics list AzureOpenAIRequests": few * 4})
+    slept: list[float] = []
+    argv = [*health(outputs)[:-1], "12"]  # --wait-minutes 12: 5 + 5 + 2
+    assert traffic.main(argv, sleep=slept.append) == 1
+    assert slept == [300, 300, 120]
+    windows = [
+        datetime.fromisoformat(value_of(call, "--end-time"))
+        - datetime.fromisoformat(value_of(call, "--start-time"))
+        for call in fake_az.calls_of("monitor metrics list")
+    ]
+    assert [w.total_seconds() / 60 for w in windows] == [10, 15, 20, 22]  # the window grows by each wait
+    assert "over 22 min, fewer than the 50 needed" in capsys.readouterr().err
+
+
+def test_health_waits_until_enough_requests(fake_az: FakeAz, outputs: Path) -> None:
+    grows = ok(requests("StatusCode", {"200": 20})) + ok(requests("StatusCode", {"200": 60}))
+    fake_az.respond({**HEALTHY_FOUNDATION, "monitor metrics list AzureOpenAIRequests": grows})
+    slept: list[float] = []
+    assert traffic.main([*health(outputs)[:-1], "30"], sleep=slept.append) == 0
+    assert slept == [300]
+
+
+def test_health_min_requests_zero_judges_no_traffic_healthy(
+    fake_az: FakeAz, outputs: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    fake_az.respond(NO_TRAFFIC)
+    argv = [*health(outputs, "foundation", "--latency-p95-ms", "500"), "--min-requests", "0"]
+    assert traffic.main(argv) == 0
     out = capsys.readouterr().out
     assert "no requests to chat-green" in out
     assert "no latency data" in out
@@ -470,6 +516,10 @@ def rollout(outputs: Path, command: str, kind: str, to: str, *extra: str) -> lis
         "5",
         "--error-rate-percent",
         "2",
+        "--min-requests",
+        "10",
+        "--wait-minutes",
+        "5",
     ]
     return [*argv, *extra]
 
@@ -538,7 +588,9 @@ def test_swap_with_rollback(fake_az: FakeAz, outputs: Path, capsys: pytest.Captu
         {
             "ml online-endpoint show": ok({"id": ENDPOINT_ID, "traffic": {"blue": 100, "green": 0}}),
             "ml online-endpoint update": ok({}),
-            "monitor metrics list RequestsPerMinute": ok(requests("statusCodeClass", {"2xx": 50, "5xx": 50})),
+            "monitor metrics list RequestsPerMinute": ok(
+                requests("statusCodeClass", {"2xx": 50, "5xx": 50}, "average")
+            ),
         }
     )
     slept: list[float] = []
@@ -574,3 +626,53 @@ def test_missing_outputs_is_usage_error(tmp_path: Path, capsys: pytest.CaptureFi
     argv = ["shift", *target(tmp_path / "absent.json"), "--to", "chat-green", "--percent", "100"]
     assert traffic.main(argv) == 2
     assert "does not exist" in capsys.readouterr().err
+
+
+# ---- standby -------------------------------------------------------------------------------------
+
+
+def deployment(name: str, capacity: int) -> dict[str, Any]:
+    return {
+        "id": f"{ACCOUNT_ID}/deployments/{name}",
+        "name": name,
+        "sku": {"name": "Standard", "capacity": capacity},
+    }
+
+
+def test_standby_scales_only_the_colour_that_serves_nothing(
+    fake_az: FakeAz, outputs: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    fake_az.respond(
+        {
+            "appconfig kv list": ok(kv(active="chat-green")),
+            "cognitiveservices account deployment list": ok(
+                [deployment("chat-blue", 50), deployment("chat-green", 50), deployment("chat-mini-blue", 50)]
+            ),
+            "rest": ok({}),
+        }
+    )
+    argv = ["standby", "--outputs", str(outputs), "--env", "prod", "--model", "chat", "--capacity", "1"]
+    assert traffic.main(argv) == 0
+    (patch,) = fake_az.calls_of("rest")
+    assert value_of(patch, "--method") == "patch"
+    assert (
+        value_of(patch, "--url")
+        == f"https://management.azure.com{ACCOUNT_ID}/deployments/chat-blue?api-version=2024-10-01"
+    )
+    assert json.loads(value_of(patch, "--body")) == {"sku": {"name": "Standard", "capacity": 1}}
+    assert "chat standby at capacity 1: chat-blue" in capsys.readouterr().out
+
+
+def test_standby_warns_and_passes_when_azure_fails(
+    fake_az: FakeAz, outputs: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    fake_az.respond(
+        {
+            "appconfig kv list": ok(kv()),
+            "cognitiveservices account deployment list": [{"exit": 1, "stderr": "ERROR: throttled"}],
+        }
+    )
+    argv = ["standby", "--outputs", str(outputs), "--env", "prod", "--model", "chat", "--capacity", "1"]
+    assert traffic.main(argv) == 0  # a healthy release is not failed by its clean-up
+    assert "WARNING: the standby of chat keeps its capacity" in capsys.readouterr().err
+    assert fake_az.calls_of("rest") == []

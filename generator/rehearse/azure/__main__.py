@@ -130,6 +130,8 @@ def monitor_metrics(world: World, state: dict[str, Any], flags: c.Flags) -> Any:
             raise AzFailure(f"(ResourceNotFound) The Resource '{resource}' was not found.", 3)
     try:
         return metrics.metrics_list(world, state, target, flags)
+    except metrics.UnsupportedAggregation as exc:
+        raise AzFailure(str(exc), 1) from exc
     except ValueError as exc:
         raise AzFailure(
             f"(BadRequest) Failed to find metric configuration for provider, metric name {exc}", 1
@@ -139,6 +141,42 @@ def monitor_metrics(world: World, state: dict[str, Any], flags: c.Flags) -> Any:
 AGENTS_PATH = "/api/projects/agents/assistants"
 
 
+ARM_URL = "https://management.azure.com"
+DEPLOYMENT_PATCH_APIS = ("2023-10-01-preview", "2024-04-01-preview", "2024-06-01-preview", "2024-10-01")
+
+
+def arm_patch(world: World, state: dict[str, Any], url: str, method: str, flags: c.Flags) -> Any:
+    """`PATCH <account>/deployments/<name>?api-version=...` (Deployments - Update): sku and tags."""
+    path, _, query = url.removeprefix(ARM_URL).partition("?")
+    account_id, _, name = path.rpartition("/deployments/")
+    account = state["accounts"].get(account_id)
+    deployment = (account or {}).get("deployments", {}).get(name)
+    if deployment is None:
+        raise AzFailure(f'Not Found({{"error": {{"code": "DeploymentNotFound", "message": "{path}"}}}})', 1)
+    if method != "patch":
+        raise AzFailure(f"(MethodNotAllowed) {method.upper()} {path}", 1)
+    api = dict(part.partition("=")[::2] for part in query.split("&") if part).get("api-version")
+    if api not in DEPLOYMENT_PATCH_APIS:
+        raise AzFailure(f"(NoRegisteredProviderFound) api-version {api!r} for deployments", 1)
+    body = json.loads(flags.get("--body", "") or "{}")
+    unknown = set(body) - {"sku", "tags"}
+    if unknown:
+        raise AzFailure(
+            f"(BadRequest) a deployment PATCH updates sku and tags only, not {sorted(unknown)}", 1
+        )
+    if "sku" in body:
+        deployment["sku"] = {**deployment["sku"], **body["sku"]}
+        world.record(
+            "azure-capacity",
+            env=env_of_group(state, account["group"]),
+            region=account["location"],
+            deployment=name,
+            capacity=deployment["sku"].get("capacity"),
+        )
+    deployment["tags"] = {**(deployment.get("tags") or {}), **(body.get("tags") or {})}
+    return deployment
+
+
 def rest(world: World, state: dict[str, Any], flags: c.Flags) -> Any:
     """The Assistants-style agents of a Foundry project (agents.py): list, create, update.
 
@@ -146,6 +184,8 @@ def rest(world: World, state: dict[str, Any], flags: c.Flags) -> Any:
     the account must exist (a deployment made it). Failures read as az rest's do: `Not Found({...})`.
     """
     url, method = c._need(flags, "--url", "--uri"), flags.get("--method", "get").lower()
+    if url.startswith(ARM_URL + "/"):
+        return arm_patch(world, state, url, method, flags)
     if flags.get("--resource") != "https://ai.azure.com":
         raise AzFailure(
             "Can't derive appropriate Azure AD resource from --url to acquire an access token.",

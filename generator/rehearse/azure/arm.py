@@ -70,11 +70,19 @@ def _stack_resources(
     for item in params.get("modelDeployments") or []:
         serving = active.get(item["model"]) == item["name"] and item.get("keepsLiveVersion", True)
         version = versions.get(item["name"], item["version"]) if serving else item["version"]
+        # as ai-services.bicep: full capacity for what serves and for a candidate of a new version
+        candidate = versions.get(active.get(item["model"], ""), "") != item["version"]
+        capacity = item["capacity"] if serving or candidate else item["standbyCapacity"]
+        before = (account["deployments"].get(item["name"]) or {}).get("sku", {}).get("capacity")
+        if world is not None and before != capacity:
+            world.record(
+                "azure-capacity", env=env, region=location, deployment=item["name"], capacity=capacity
+            )
         account["deployments"][item["name"]] = {
             "id": f"{account_id}/deployments/{item['name']}",
             "name": item["name"],
             "type": "Microsoft.CognitiveServices/accounts/deployments",
-            "sku": {"name": item["sku"], "capacity": item["capacity"]},
+            "sku": {"name": item["sku"], "capacity": capacity},
             "tags": {**(params.get("tags") or {}), **(item.get("tags") or {})},
             "properties": {
                 "model": {"format": item["format"], "name": item["modelName"], "version": version},

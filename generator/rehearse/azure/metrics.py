@@ -21,6 +21,13 @@ REQUESTS_PER_MINUTE = 200.0
 BASELINE_ERROR_PERCENT = 0.5
 BASELINE_LATENCY_MS = {"foundation": 450.0, "custom": 60.0}  # a chat completion; a scoring call
 
+AGGREGATIONS = {  # per metric, what Azure Monitor answers; the first is what the data points carry
+    "AzureOpenAIRequests": ("Total", "Count"),
+    "AzureOpenAITimeToResponse": ("Average", "Maximum", "Minimum"),
+    "RequestsPerMinute": ("Average",),
+    "RequestLatency_P95": ("Average",),
+}
+
 FOUNDATION = {
     "requests": "AzureOpenAIRequests",
     "status": "StatusCode",
@@ -35,6 +42,10 @@ ML = {
     "by": "deployment",
     "kind": "custom",
 }
+
+
+class UnsupportedAggregation(ValueError):
+    """Azure Monitor's answer to an aggregation the metric does not have."""
 
 
 def record_shares(
@@ -99,6 +110,12 @@ def metrics_list(
     metric = flags.get("--metric", flags.get("--metrics", ""))
     if metric not in (names["requests"], names["latency"]):
         raise ValueError(metric)
+    aggregation = flags.get("--aggregation", AGGREGATIONS[metric][0])
+    if aggregation.lower() not in (a.lower() for a in AGGREGATIONS[metric]):
+        raise UnsupportedAggregation(
+            f"(BadRequest) Metric: {metric} does not support requested aggregation: {aggregation}"
+        )
+    key = AGGREGATIONS[metric][0].lower() if metric == names["requests"] else "average"
     minutes = 5
     if flags.get("--start-time") and flags.get("--end-time"):
         span = _parse_time(flags["--end-time"]) - _parse_time(flags["--start-time"])
@@ -117,6 +134,16 @@ def metrics_list(
             stamp = datetime.fromtimestamp(START + minute * 60, timezone.utc).strftime("%Y-%m-%dT%H:%M:00Z")
             share = _share_at(state, target["env"], target["region"], model, minute).get(deployment, 0)
             count = REQUESTS_PER_MINUTE * share / 100
+            calls = _fault_value(
+                world,
+                state,
+                env=target["env"],
+                model=model,
+                deployment=deployment,
+                metric="requests",
+                minute=minute,
+            )
+            count = count if calls is None or share == 0 else calls
             rate = _fault_value(
                 world,
                 state,
@@ -136,8 +163,8 @@ def metrics_list(
                 metric="latency-p95",
                 minute=minute,
             )
-            ok.append({"timeStamp": stamp, "total": round(count - errors, 3)})
-            bad.append({"timeStamp": stamp, "total": round(errors, 3)})
+            ok.append({"timeStamp": stamp, key: round(count - errors, 3)})
+            bad.append({"timeStamp": stamp, key: round(errors, 3)})
             latency.append(
                 {
                     "timeStamp": stamp,

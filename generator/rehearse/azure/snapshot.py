@@ -3,8 +3,9 @@
 `traffic_snapshot(world)` answers, per environment, per region, per model, which deployment serves
 and with what share (foundation models: App Configuration keys `almgen:active:<model>` and
 `almgen:canary:<model>`; custom models: the online endpoint's traffic map), plus the model version
-of every AI Services deployment and online deployment, and the agents of each region (name: version,
-model). Tests compare the snapshot before a rolled-back rollout with the one after.
+of every AI Services deployment and online deployment, the capacity of every AI Services
+deployment, and the agents of each region (name: version, model). Tests compare the snapshot
+before a rolled-back rollout with the one after.
 """
 
 from __future__ import annotations
@@ -28,7 +29,9 @@ def traffic_snapshot(world: World) -> dict[str, Any]:
     envs: dict[str, Any] = {}
 
     def region(env: str, location: str) -> dict[str, Any]:
-        where = envs.setdefault(env, {}).setdefault(location, {"models": {}, "versions": {}, "agents": {}})
+        where = envs.setdefault(env, {}).setdefault(
+            location, {"models": {}, "versions": {}, "capacities": {}, "agents": {}}
+        )
         return cast(dict[str, Any], where)
 
     for store in state["stores"].values():
@@ -48,8 +51,10 @@ def traffic_snapshot(world: World) -> dict[str, Any]:
                 models[model] = {"kind": "foundation", "shares": shares}
     for account in state["accounts"].values():
         versions = region(env_of_group(state, account["group"]), account["location"])["versions"]
+        capacities = region(env_of_group(state, account["group"]), account["location"])["capacities"]
         for name, deployment in account["deployments"].items():
             versions[name] = deployment["properties"]["model"]["version"]
+            capacities[name] = (deployment.get("sku") or {}).get("capacity")
         agents = region(env_of_group(state, account["group"]), account["location"])["agents"]
         for agent in account.get("agents", {}).values():
             agents[agent.get("name", "")] = {

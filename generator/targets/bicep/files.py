@@ -99,6 +99,9 @@ def _model_deployments(spec: Spec, env: Environment) -> list[dict[str, Any]]:
         assert model.capacity is not None and model.model is not None
         coloured = len(colours(env)) > 1
         names = [f"{model.name}-{c}" for c in colours(env)] if coloured else [model.name]
+        full = model.capacity[env.name]
+        # one deployment (direct) always serves; of two colours, the one that stands by runs small
+        standby = min(model.standby_capacity or full, full) if coloured else full
         for name in names:
             out.append(
                 {
@@ -108,7 +111,8 @@ def _model_deployments(spec: Spec, env: Environment) -> list[dict[str, Any]]:
                     "modelName": model.model,
                     "version": model.version,
                     "sku": model.sku,
-                    "capacity": model.capacity[env.name],
+                    "capacity": full,
+                    "standbyCapacity": standby,
                     "versionUpgradeOption": model.version_upgrade,
                     "raiPolicyName": model.content_filter or "",
                     "tags": lineage_tags(model),

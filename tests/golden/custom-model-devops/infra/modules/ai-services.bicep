@@ -28,7 +28,7 @@ param sku string = 'S0'
 ])
 param publicNetworkAccess string = 'Disabled'
 
-@description('Optional. Model deployments: name, model, format, modelName, version, sku, capacity, versionUpgradeOption, raiPolicyName, tags, keepsLiveVersion (a colour that serves keeps its live version).')
+@description('Optional. Model deployments: name, model, format, modelName, version, sku, capacity, standbyCapacity, versionUpgradeOption, raiPolicyName, tags, keepsLiveVersion (a colour that serves keeps its live version).')
 param modelDeployments array = []
 
 @description('Optional. Content filters (RAI policies): name, mode, filters.')
@@ -89,6 +89,9 @@ resource raiPolicies 'Microsoft.CognitiveServices/accounts/raiPolicies@2025-12-0
 
 // Deployments on one account must be written one at a time. The deployment that serves
 // traffic keeps the version it serves (from the live state); the others get the new version.
+// Capacity: full for the deployment that serves and, when the spec's version is not the one that
+// serves (a release, or the first deploy), for the candidate beside it, before traffic moves to it;
+// a colour that only stands by runs at standbyCapacity (the pipeline scales it down after a rollout).
 @batchSize(1)
 resource deployments 'Microsoft.CognitiveServices/accounts/deployments@2025-12-01' = [for deployment in modelDeployments: {
   parent: account
@@ -96,7 +99,7 @@ resource deployments 'Microsoft.CognitiveServices/accounts/deployments@2025-12-0
   tags: union(tags, deployment.tags)
   sku: {
     name: deployment.sku
-    capacity: deployment.capacity
+    capacity: (activeDeployments[?deployment.model] ?? '') == deployment.name || (liveVersions[?(activeDeployments[?deployment.model] ?? '')] ?? '') != deployment.version ? deployment.capacity : deployment.standbyCapacity
   }
   properties: {
     model: {

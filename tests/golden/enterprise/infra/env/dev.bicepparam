@@ -31,6 +31,7 @@ param modelDeployments = [
     version: '2024-11-20'
     sku: 'GlobalStandard'
     capacity: 10
+    standbyCapacity: 10
     versionUpgradeOption: 'NoAutoUpgrade'
     raiPolicyName: 'strict'
     tags: {
@@ -47,6 +48,7 @@ param modelDeployments = [
     version: '1'
     sku: 'Standard'
     capacity: 20
+    standbyCapacity: 20
     versionUpgradeOption: 'NoAutoUpgrade'
     raiPolicyName: ''
     tags: {

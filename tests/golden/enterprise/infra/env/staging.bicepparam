@@ -31,6 +31,7 @@ param modelDeployments = [
     version: '2024-11-20'
     sku: 'GlobalStandard'
     capacity: 50
+    standbyCapacity: 1
     versionUpgradeOption: 'NoAutoUpgrade'
     raiPolicyName: 'strict'
     tags: {
@@ -47,6 +48,7 @@ param modelDeployments = [
     version: '2024-11-20'
     sku: 'GlobalStandard'
     capacity: 50
+    standbyCapacity: 1
     versionUpgradeOption: 'NoAutoUpgrade'
     raiPolicyName: 'strict'
     tags: {
@@ -63,6 +65,7 @@ param modelDeployments = [
     version: '1'
     sku: 'Standard'
     capacity: 60
+    standbyCapacity: 1
     versionUpgradeOption: 'NoAutoUpgrade'
     raiPolicyName: ''
     tags: {
@@ -79,6 +82,7 @@ param modelDeployments = [
     version: '1'
     sku: 'Standard'
     capacity: 60
+    standbyCapacity: 1
     versionUpgradeOption: 'NoAutoUpgrade'
     raiPolicyName: ''
     tags: {

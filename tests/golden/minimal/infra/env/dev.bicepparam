@@ -27,6 +27,7 @@ param modelDeployments = [
     version: '2024-07-18'
     sku: 'GlobalStandard'
     capacity: 10
+    standbyCapacity: 10
     versionUpgradeOption: 'OnceCurrentVersionExpired'
     raiPolicyName: ''
     tags: {

@@ -30,6 +30,7 @@ param modelDeployments = [
     version: '2024-11-20'
     sku: 'GlobalStandard'
     capacity: 10
+    standbyCapacity: 10
     versionUpgradeOption: 'NoAutoUpgrade'
     raiPolicyName: 'default-safe'
     tags: {

@@ -30,6 +30,7 @@ param modelDeployments = [
     version: '2024-11-20'
     sku: 'GlobalStandard'
     capacity: 150
+    standbyCapacity: 1
     versionUpgradeOption: 'NoAutoUpgrade'
     raiPolicyName: 'default-safe'
     tags: {
@@ -46,6 +47,7 @@ param modelDeployments = [
     version: '2024-11-20'
     sku: 'GlobalStandard'
     capacity: 150
+    standbyCapacity: 1
     versionUpgradeOption: 'NoAutoUpgrade'
     raiPolicyName: 'default-safe'
     tags: {
