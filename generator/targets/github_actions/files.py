@@ -92,6 +92,18 @@ def _input_expression(expression: str) -> str:
     return "${{ " + expression + " }}"
 
 
+def _setup_condition(job: Job, condition_: str) -> str:
+    """The condition of a step that prepares the job (checkout, downloads, login).
+
+    In a job that restores the routing, these run even after a failure or a cancellation: a
+    cancel that lands while the job logs in must still leave the restore steps the saved routing,
+    the deployment state and a login.
+    """
+    if not job.restores:
+        return condition_
+    return f"always() && ({condition_})" if condition_ else "always()"
+
+
 def _job(spec: Spec, job: Job, plan_jobs: tuple[Job, ...]) -> dict[str, Any]:
     """A Plan job as the template prints it."""
     steps = [_step(shell, job) for shell in job_steps(spec, job)]
@@ -118,11 +130,12 @@ def _job(spec: Spec, job: Job, plan_jobs: tuple[Job, ...]) -> dict[str, Any]:
         "downloads": {
             producers[read].produces: {
                 "name": _input_expression(f"needs.{read}.outputs.artifact"),
-                "if": condition(producers[read].condition),
+                "if": _setup_condition(job, condition(producers[read].condition)),
             }
             for read in job.reads
             if read in producers
         },
+        "setup_if": _setup_condition(job, ""),
         "restores": job.restores,
         "condition": "${{ " + guard + " }}" if guard.startswith("!") else guard,  # `!` starts a YAML tag
         "timeout": timeout,
