@@ -188,12 +188,12 @@ class _Run:
         }
 
     def stage(
-        self, stage: dict[str, Any], attempt: int, prev: StageResult | None, deps: list[str]
+        self, stage: dict[str, Any], attempt: int, prev: StageResult | None, stage_deps: list[str]
     ) -> StageResult:
         name = _name(stage)
         out = StageResult(name, SUCCEEDED, attempt)
         self.current = out
-        self.current_deps = deps
+        self.current_deps = stage_deps
         variables = self._base_vars()
         variables.update(_variables(stage.get("variables"), self.r.warnings))
         variables.update({"System.StageName": name, "System.StageAttempt": str(attempt)})
