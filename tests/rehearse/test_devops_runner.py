@@ -390,6 +390,97 @@ def test_rerun_keeps_successful_jobs(tmp_path: Path) -> None:
     assert second.job("__default", "Good").kept and second.job("__default", "Flaky").attempt == 2
 
 
+def test_artifact_named_per_attempt_reaches_consumers_across_a_rerun(tmp_path: Path) -> None:
+    """A producer names its artifact with its attempt and says it in an output; a runOnce
+    deployment job's output is `<job>.<step>.<var>`, a regular job's in another stage `<step>.<var>`."""
+    output = "##vso[task.setvariable variable=artifact;isOutput=true]"
+    repo = pipeline(
+        tmp_path,
+        f"""
+        stages:
+          - stage: Gates
+            jobs:
+              - job: Check
+                steps:
+                  - script: mkdir -p v && echo ok > v/verdict
+                  - script: echo "{output}gates_$(System.JobAttempt)"
+                    name: Artifact
+                    condition: always()
+                  - publish: v
+                    artifact: gates_$(System.JobAttempt)
+                    condition: always()
+                  - script: test "$(System.JobAttempt)" = 2
+          - stage: Deploy
+            dependsOn: Gates
+            jobs:
+              - deployment: Provision
+                environment: prod
+                strategy:
+                  runOnce:
+                    deploy:
+                      steps:
+                        - script: mkdir -p s && echo state > s/state
+                        - script: echo "{output}state_$(System.JobAttempt)"
+                          name: Artifact
+                        - publish: s
+                          artifact: state_$(System.JobAttempt)
+              - deployment: Finish
+                dependsOn: Provision
+                environment: prod
+                variables:
+                  gates: $[ stageDependencies.Gates.Check.outputs['Artifact.artifact'] ]
+                  state: $[ dependencies.Provision.outputs['Provision.Artifact.artifact'] ]
+                  unprefixed: $[ dependencies.Provision.outputs['Artifact.artifact'] ]
+                strategy:
+                  runOnce:
+                    deploy:
+                      steps:
+                        - download: current
+                          artifact: $(gates)
+                        - download: current
+                          artifact: $(state)
+                        - script: test "$(gates)" = gates_2 && test "$(state)" = state_1
+                        - script: test -z "$UNPREFIXED"
+        """,
+    )
+    first = run_pipeline(repo, "azure-pipelines.yml", world(tmp_path))
+    assert first.job("Gates", "Check").result == "Failed" and first.stages["Deploy"].result == "Skipped"
+    second = rerun_failed(first)
+    assert second.job("Gates", "Check").attempt == 2
+    assert second.job("Deploy", "Finish").result == "Succeeded", second.report()
+    assert sorted(second.artifacts) == ["gates_1", "gates_2", "state_1"]
+
+
+def test_stage_dependencies_hold_only_the_stages_depended_on(tmp_path: Path) -> None:
+    repo = pipeline(
+        tmp_path,
+        """
+        stages:
+          - stage: A
+            jobs:
+              - job: Set
+                steps:
+                  - script: echo "##vso[task.setvariable variable=v;isOutput=true]yes"
+                    name: s
+          - stage: B
+            jobs:
+              - job: Pass
+                steps:
+                  - script: echo pass
+          - stage: C
+            dependsOn: B
+            jobs:
+              - job: Read
+                variables:
+                  from: $[ stageDependencies.A.Set.outputs['s.v'] ]
+                steps:
+                  - script: test -z "$FROM"
+        """,
+    )
+    result = run_pipeline(repo, "azure-pipelines.yml", world(tmp_path))
+    assert result.job("C", "Read").result == "Succeeded", result.report()
+
+
 def test_unknown_task_is_a_clear_error(tmp_path: Path) -> None:
     repo = pipeline(tmp_path, "steps:\n  - task: Nope@1\n")
     with pytest.raises(DevOpsError, match="task Nope@1 is not supported"):

@@ -12,7 +12,8 @@ macros, logging commands, deadlines). See each module's docstring for what it fo
 Followed: templates (stage/job/step/variable, typed parameters, if/elseif/else, each, key
 insertion, expressions in strings, local `extends:`); stages in dependsOn order (default: the
 stage before), jobs in dependsOn order; `condition:` with the status functions over the
-dependencies; `dependencies.X.result/outputs['step.var']`, `stageDependencies.S.J.outputs[...]`;
+dependencies; `dependencies.X.result/outputs['step.var']` (a runOnce deployment job: `['X.step.var']`),
+`stageDependencies.S.J.outputs[...]` (only of the stages the job's stage depends on);
 `$[ ]` job variables; job `timeoutInMinutes` (default 60; 0 = 360) and `cancelTimeoutInMinutes`
 (default 5: after a cancel or timeout only `always()`/`canceled()` steps run, within it); step
 `timeoutInMinutes`, `continueOnError`, `env`, `condition`, `enabled`; bash without `-e`,

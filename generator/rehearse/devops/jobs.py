@@ -106,7 +106,8 @@ def run_step(ctx: st.JobContext, step: dict[str, Any], hook: str) -> StepResult:
     elif kind == "checkout":
         outcome = st.checkout(ctx, to_str(step["checkout"]))
     elif kind == "publish":
-        outcome = st.publish(ctx, to_str(step["publish"]), to_str(step.get("artifact", "")))
+        # the shortcut is PublishPipelineArtifact@1: its inputs take macros as the task's do
+        outcome = st.publish(ctx, to_str(step["publish"]), ctx.macro(to_str(step.get("artifact", ""))))
     elif kind == "download":
         source = to_str(step["download"])
         if source == "none":
@@ -116,7 +117,7 @@ def run_step(ctx: st.JobContext, step: dict[str, Any], hook: str) -> StepResult:
                 f"step '{display}': download: {source}: only `current` and `none` are supported"
             )
         else:
-            outcome = st.download(ctx, to_str(step.get("artifact", "")) or None, None)
+            outcome = st.download(ctx, ctx.macro(to_str(step.get("artifact", ""))) or None, None)
     else:
         outcome = _task(ctx, step, name, display, env, timeout)
     result = outcome.result
@@ -215,7 +216,8 @@ def run_job(
             break
         ctx = make_ctx(hook)
         results += _deployment_steps(ctx, body, hook)
-        outputs.update(ctx.outputs)
+        # runOnce: other jobs read `dependencies.<job>.outputs['<job>.<step>.<var>']`, the hook's
+        # outputs prefixed with the job's name (learn.microsoft.com, "Deployment jobs")
         outputs.update({f"{name}.{k}": v for k, v in ctx.outputs.items()})
         overall, message, canceled = _worse(overall, _result(ctx)), ctx.message or message, ctx.canceled
     follow = "failure" if overall == FAILED and not canceled else ("success" if overall in OK else None)

@@ -116,6 +116,7 @@ class _Run:
         self.previous = previous
         self.cancel_time: float | None = None
         self.current: StageResult | None = None
+        self.current_deps: list[str] = []  # the dependsOn of the current stage
         self.approved: set[str] = set(result.options.get("approved", []))
 
     @property
@@ -146,7 +147,7 @@ class _Run:
                 results[name] = SKIPPED
                 continue
             self.world.record("stage", stage=name, event="start", attempt=attempt)
-            result = self.stage(stage, attempt, prev)
+            result = self.stage(stage, attempt, prev, deps)
             self.r.stages[name] = result
             results[name] = result.result
             self.world.record("stage", stage=name, result=result.result, attempt=attempt)
@@ -176,18 +177,23 @@ class _Run:
         return out
 
     def _stage_dependencies(self) -> dict[str, Any]:
+        """`stageDependencies` of a job: only the stages its stage depends on, as Azure gives it."""
+        stages = [self.r.stages[d] for d in self.current_deps if d in self.r.stages]
         return {
             s.name: {
                 "result": s.result,
                 **{j.name: {"result": j.result, "outputs": j.outputs} for j in s.jobs.values()},
             }
-            for s in self.r.stages.values()
+            for s in stages
         }
 
-    def stage(self, stage: dict[str, Any], attempt: int, prev: StageResult | None) -> StageResult:
+    def stage(
+        self, stage: dict[str, Any], attempt: int, prev: StageResult | None, stage_deps: list[str]
+    ) -> StageResult:
         name = _name(stage)
         out = StageResult(name, SUCCEEDED, attempt)
         self.current = out
+        self.current_deps = stage_deps
         variables = self._base_vars()
         variables.update(_variables(stage.get("variables"), self.r.warnings))
         variables.update({"System.StageName": name, "System.StageAttempt": str(attempt)})

@@ -87,20 +87,76 @@ def _step(shell: ShellStep) -> dict[str, Any]:
     }
 
 
+ARTIFACT_STEP = "Artifact"  # the named step of a publishing job that sets `artifact` as an output
+
+
+RELEASE_RECORD = "release_record"  # what finish publishes: the lineage of the release, read by no job
+
+
+def artifact_name(produces: str) -> str:
+    """Unique per attempt: a pipeline artifact name can be published once per run, across re-runs."""
+    return "${{ format('" + produces + "_{0}_$(System.JobAttempt)', parameters.environment) }}"
+
+
+def _published(job: Job, plan: Plan) -> str:
+    """What a job's template publishes: the artifact it produces, or the release record."""
+    if job.kind == "canary-step":  # the steps share one template: its first step publishes
+        return next(j for j in plan.jobs if j.first_canary).produces
+    return RELEASE_RECORD if job.kind == "finish" else job.produces
+
+
+def artifact_variable(produces: str) -> str:
+    """The job variable that holds the name of a producer's artifact in a consuming job."""
+    return f"ALMGEN_{produces.upper()}_ARTIFACT"
+
+
+def artifact_output(producer: Job) -> str:
+    """The producer's `artifact` output as a consuming job's variable reads it (a `$[ ]` expression).
+
+    The gates run in a stage of their own (a regular job); every other producer is a `runOnce`
+    deployment job of the environment's stage, whose deploy hook prefixes outputs with its name.
+    """
+    if producer.kind == "gates":
+        return (
+            "$[ stageDependencies.${{ parameters.gatesStage }}."
+            f"{producer.devops_id}.outputs['{ARTIFACT_STEP}.artifact'] ]"
+        )
+    job = producer.devops_id
+    return f"$[ dependencies.{job}.outputs['{job}.{ARTIFACT_STEP}.artifact'] ]"
+
+
+def _downloads(job: Job, plan: Plan) -> dict[str, dict[str, str]]:
+    """Per artifact a job reads: the variable with its name, and when it is there (its producer ran)."""
+    out = {}
+    for read in job.reads:
+        producer = plan.job(read)
+        if job.kind == "canary-step" and producer.first_canary:
+            when = "not(parameters.first)"  # the first step is the producer; later steps read it
+        else:
+            when = condition(producer.condition)
+        out[producer.produces] = {
+            "variable": artifact_variable(producer.produces),
+            "value": artifact_output(producer),
+            "condition": when,
+        }
+    return out
+
+
 def _job(spec: Spec, job: Job, plan: Plan) -> dict[str, Any]:
     steps = [_step(shell) for shell in job_steps(spec, job)]
     if job.kind == "canary-step":  # the first step keeps the routing every later restore needs
         routed = [s for s in steps if s["name"].startswith("Route ")]
         routed[-1]["keep_routing"] = True
-    routing = [plan.job(read) for read in job.reads if read == "canary-1"]
+    published = _published(job, plan)
     return {
         "id": job.devops_id,
         "kind": job.kind,
         "pip_cache": pip_cache(job),
         "steps": steps,
         "restores": job.restores,
-        # the routing artifact is there when the first canary step ran
-        "routing_condition": condition(routing[0].condition) if routing else "",
+        "artifact": artifact_name(published) if published else "",
+        "artifact_step": ARTIFACT_STEP,
+        "downloads": _downloads(job, plan),
     }
 
 
@@ -129,19 +185,19 @@ def _stage(plan: Plan, env_plan: EnvironmentPlan, depends_on: str) -> dict[str, 
     previous = plan.environment(env_plan.previous).env if env_plan.previous else None
     percents = env_plan.input("canary-steps")
     assert isinstance(percents, tuple)
+    ran = {job.id for job in env_plan.jobs}
     canary = [
         {
             "percent": percents[job.canary_index - 1],
             "previousPercent": percents[job.canary_index - 2] if job.canary_index > 1 else 0,
             "job": job.devops_id,
-            "after": plan.job(job.needs[0]).devops_id,
+            "after": _depends_on(plan, job, ran),
             "first": job.first_canary,
         }
         for job in env_plan.jobs
         if job.kind == "canary-step"
     ]
     (finish,) = [job for job in env_plan.jobs if job.kind == "finish"]
-    ran = {job.id for job in env_plan.jobs}
     return {
         "stage": env_plan.stage_id,
         "gatesStage": env_plan.gates_stage_id,
@@ -149,9 +205,16 @@ def _stage(plan: Plan, env_plan: EnvironmentPlan, depends_on: str) -> dict[str, 
         "serviceConnection": env.service_connection,
         "previousServiceConnection": previous.service_connection if previous else "",
         "canary": canary,
-        "finishAfter": [plan.job(n).devops_id for n in finish.needs if n in ran],
+        "finishAfter": _depends_on(plan, finish, ran),
         "inputs": [(camel(name), value) for name, value in env_plan.inputs],
     }
+
+
+def _depends_on(plan: Plan, job: Job, ran: set[str]) -> list[str]:
+    """A job's dependsOn in the environment's stage: what it needs, and the producers of what it reads
+    (`dependencies.X.outputs` names only the jobs a job depends on). The gates are another stage."""
+    wanted = dict.fromkeys(n for n in (*job.needs, *job.reads) if n in ran and plan.job(n).kind != "gates")
+    return [plan.job(n).devops_id for n in wanted]
 
 
 def jobs_of(plan: Plan, kind: str) -> list[Job]:
@@ -175,6 +238,8 @@ def files(spec: Spec, plan: Plan) -> list[TemplateFile]:
         "declared_parameters": declared_parameters(plan),
         "build_checks": plan.build.checks_for("azure-devops"),
         "gates_condition": condition(plan.job("gates").condition) if jobs_of(plan, "gates") else "",
+        "gates_artifact": artifact_name(plan.job("gates").produces) if jobs_of(plan, "gates") else "",
+        "artifact_step": ARTIFACT_STEP,
         "stages": stage_parameters(plan),
         "jobs": jobs,
         # in the same job (and workspace) as what failed, as on GitHub; on cancellation too
