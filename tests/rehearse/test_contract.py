@@ -16,25 +16,24 @@ from typing import Any
 
 import pytest
 
-from generator.rehearse.driver import Phase, Stage, first_deploy, next_release, run_phase
-from generator.spec.validate import load_spec
-from tests.conftest import SAMPLES
+from generator.rehearse.driver import Phase, Stage, fork, next_release, run_phase
+from tests.rehearse.conftest import TARGETS, Deployed
 
 pytestmark = pytest.mark.slow  # whole pipelines, run: CI runs them (see tests/conftest.py)
 
-TARGETS = ["github-actions", "azure-devops"]
 Rehearsed = tuple[Stage, Phase, Phase]
 
 
 @pytest.fixture(scope="module", params=TARGETS)
 def rehearsed(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+    request: pytest.FixtureRequest, deployed: Deployed, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Rehearsed]:
     """The enterprise sample's first deploy and a release after it, on one target."""
     target = str(request.param)
-    spec = load_spec(SAMPLES / "enterprise" / "almgen.yaml")
-    stage, first = first_deploy(spec, target, tmp_path_factory.mktemp(f"contract-{target}"))
+    original, first = deployed("enterprise", target)
     assert first.conclusion == "success", first.report
+    stage = fork(original, tmp_path_factory.mktemp(f"contract-{target}"))
+    spec = stage.spec
     next_release(stage.repo, spec.source.name)
     release = run_phase(stage, "release", [])
     assert release.conclusion == "success", release.report

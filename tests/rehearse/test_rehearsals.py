@@ -12,7 +12,6 @@ environment, region and model; which deployments exist; which agents), not log l
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +24,6 @@ from generator.rehearse.driver import (
     Stage,
     commit_change,
     edit_spec,
-    first_deploy,
     fork,
     next_release,
     rerun_phase,
@@ -34,14 +32,10 @@ from generator.rehearse.driver import (
 from generator.spec.model import Spec
 from generator.spec.validate import load_spec
 from tests.conftest import SAMPLES
+from tests.rehearse.conftest import DEVOPS, GITHUB, GROUPS, TARGETS, Deployed
 
-GITHUB, DEVOPS = "github-actions", "azure-devops"
-TARGETS = [
-    pytest.param(GITHUB, marks=pytest.mark.xdist_group("rehearse-github")),
-    pytest.param(DEVOPS, marks=pytest.mark.xdist_group("rehearse-devops")),
-]
 FIRST_DEPLOYS = [
-    pytest.param(sample, target, marks=pytest.mark.xdist_group(f"rehearse-{target.split('-')[0]}"))
+    pytest.param(sample, target, marks=GROUPS[target])
     for sample in sorted(p.name for p in SAMPLES.iterdir() if (p / "almgen.yaml").exists())
     for target in load_spec(SAMPLES / sample / "almgen.yaml").pipelines
 ]
@@ -57,22 +51,6 @@ LOCAL = (
     ["bicep", "lint"],
     ["account", "clear"],
 )
-
-Deployed = Callable[[str, str], tuple[Stage, Phase]]
-
-
-@pytest.fixture(scope="module")
-def deployed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployed]:
-    """The first deploy of a sample on a target, run once per module (and xdist worker)."""
-    cache: dict[tuple[str, str], tuple[Stage, Phase]] = {}
-
-    def get(sample: str, target: str) -> tuple[Stage, Phase]:
-        if (sample, target) not in cache:
-            spec = load_spec(SAMPLES / sample / "almgen.yaml")
-            cache[sample, target] = first_deploy(spec, target, tmp_path_factory.mktemp(f"{sample}-{target}"))
-        return cache[sample, target]
-
-    yield get
 
 
 def _from_first_deploy(deployed: Deployed, target: str, into: Path, sample: str = "enterprise") -> Stage:

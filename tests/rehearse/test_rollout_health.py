@@ -8,7 +8,7 @@ regions), and of the custom-model sample (Azure DevOps; staging: blue-green of a
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -16,31 +16,10 @@ import pytest
 
 from generator.commands.rehearse import judge, parse_faults
 from generator.rehearse.azure.snapshot import serving_view
-from generator.rehearse.driver import Phase, Stage, edit_spec, first_deploy, fork, next_release, run_phase
-from generator.spec.validate import load_spec
-from tests.conftest import SAMPLES
+from generator.rehearse.driver import Phase, Stage, edit_spec, fork, next_release, run_phase
+from tests.rehearse.conftest import DEVOPS, GROUPS, TARGETS, Deployed
 
-GITHUB, DEVOPS = "github-actions", "azure-devops"
-TARGETS = [
-    pytest.param(GITHUB, marks=pytest.mark.xdist_group("rehearse-github")),
-    pytest.param(DEVOPS, marks=pytest.mark.xdist_group("rehearse-devops")),
-]
 pytestmark = pytest.mark.slow  # whole pipelines, run: CI runs them (see tests/conftest.py)
-
-Deployed = Callable[[str, str], tuple[Stage, Phase]]
-
-
-@pytest.fixture(scope="module")
-def deployed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployed]:
-    cache: dict[tuple[str, str], tuple[Stage, Phase]] = {}
-
-    def get(sample: str, target: str) -> tuple[Stage, Phase]:
-        if (sample, target) not in cache:
-            spec = load_spec(SAMPLES / sample / "almgen.yaml")
-            cache[sample, target] = first_deploy(spec, target, tmp_path_factory.mktemp(f"{sample}-{target}"))
-        return cache[sample, target]
-
-    yield get
 
 
 def _forked(deployed: Deployed, target: str, into: Path, sample: str = "enterprise") -> Stage:
@@ -111,6 +90,7 @@ def test_a_swap_nobody_calls_rolls_back(target: str, deployed: Deployed, tmp_pat
     assert swaps  # the swap happened, and was put back
 
 
+@GROUPS[DEVOPS]
 def test_a_custom_model_swap_is_judged_on_its_requests_per_minute(deployed: Deployed, tmp_path: Path) -> None:
     """Azure ML's RequestsPerMinute answers Average only: read as Total, the swap never goes live."""
     stage = _forked(deployed, DEVOPS, tmp_path, "custom-model-devops")
@@ -207,6 +187,7 @@ def test_the_same_commit_again_moves_nothing_bakes_nothing_and_keeps_the_standby
         assert serving_view(again.after, env) == serving_view(again.before, env)
 
 
+@GROUPS[DEVOPS]
 def test_the_same_commit_again_on_a_custom_model_blue_green_moves_nothing(
     deployed: Deployed, tmp_path: Path
 ) -> None:

@@ -1,0 +1,39 @@
+"""What the rehearsal scenario modules share: one first deploy per sample and target per worker.
+
+A first deploy is the most expensive part of a scenario; every scenario starts from a copy of it
+(`generator.rehearse.driver.fork`). Each target's scenarios carry an xdist group, so that under
+`pytest -n auto --dist loadgroup` (scripts/test.sh) they run on one worker and share its deploys.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+
+import pytest
+
+from generator.rehearse.driver import Phase, Stage, first_deploy
+from generator.spec.validate import load_spec
+from tests.conftest import SAMPLES
+
+GITHUB, DEVOPS = "github-actions", "azure-devops"
+GROUPS = {
+    GITHUB: pytest.mark.xdist_group("rehearse-github"),
+    DEVOPS: pytest.mark.xdist_group("rehearse-devops"),
+}
+TARGETS = [pytest.param(target, marks=mark) for target, mark in GROUPS.items()]
+
+Deployed = Callable[[str, str], tuple[Stage, Phase]]
+
+
+@pytest.fixture(scope="session")
+def deployed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployed]:
+    """`deployed(sample, target)`: the sample's first deploy on the target, run once per worker."""
+    cache: dict[tuple[str, str], tuple[Stage, Phase]] = {}
+
+    def get(sample: str, target: str) -> tuple[Stage, Phase]:
+        if (sample, target) not in cache:
+            spec = load_spec(SAMPLES / sample / "almgen.yaml")
+            cache[sample, target] = first_deploy(spec, target, tmp_path_factory.mktemp(f"{sample}-{target}"))
+        return cache[sample, target]
+
+    yield get
