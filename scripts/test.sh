@@ -37,6 +37,9 @@ if [ ! -x "$tools/azure-cli/bin/az" ]; then
   "$tools/azure-cli/bin/python" -m pip install --quiet 'azure-cli==2.91.0'
 fi
 
-# One worker per core (pytest-xdist); the rehearsal matrix keeps each target's scenarios on one
-# worker (--dist loadgroup), so they share that target's first deploy. `-n 0` runs in-process.
-exec python -m pytest -n auto --dist loadgroup "$@"
+# One worker per core (pytest-xdist). --dist loadfile keeps each test module on one worker: the
+# rehearsal modules share one first deploy per sample and target, and tests/rehearse/
+# test_azure_sim.py checks the az lines its other tests sent. (--dist loadgroup would be finer,
+# but its xdist_group marks are not applied with pytest 9.2 and pytest-xdist 3.8.) `-n 0` runs
+# in-process.
+exec python -m pytest -n auto --dist loadfile "$@"

@@ -1,8 +1,8 @@
 """What the rehearsal scenario modules share: one first deploy per sample and target per worker.
 
 A first deploy is the most expensive part of a scenario; every scenario starts from a copy of it
-(`generator.rehearse.driver.fork`). Each target's scenarios carry an xdist group, so that under
-`pytest -n auto --dist loadgroup` (scripts/test.sh) they run on one worker and share its deploys.
+(`generator.rehearse.driver.fork`). Under `pytest -n auto --dist loadfile` (scripts/test.sh) a
+module's scenarios run on one worker and share its deploys.
 """
 
 from __future__ import annotations
@@ -16,11 +16,7 @@ from generator.spec.validate import load_spec
 from tests.conftest import SAMPLES
 
 GITHUB, DEVOPS = "github-actions", "azure-devops"
-GROUPS = {
-    GITHUB: pytest.mark.xdist_group("rehearse-github"),
-    DEVOPS: pytest.mark.xdist_group("rehearse-devops"),
-}
-TARGETS = [pytest.param(target, marks=mark) for target, mark in GROUPS.items()]
+TARGETS = [GITHUB, DEVOPS]
 
 Deployed = Callable[[str, str], tuple[Stage, Phase]]
 

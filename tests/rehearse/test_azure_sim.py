@@ -21,6 +21,7 @@ from generator.runtime import traffic
 REPO = Path(__file__).resolve().parents[2]
 SAMPLES = ("enterprise", "custom-model-devops", "openai-chat-github", "minimal")
 CALLS: list[list[str]] = []  # every az line the sim received in this module (checked by the slow test)
+# CALLS is shared by the module's tests: scripts/test.sh runs a module on one worker (--dist loadfile)
 LOGIN = ["login", "--service-principal", "--username", "app", "--tenant", "t", "--federated-token", "x"]
 
 

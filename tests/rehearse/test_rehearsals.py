@@ -32,10 +32,10 @@ from generator.rehearse.driver import (
 from generator.spec.model import Spec
 from generator.spec.validate import load_spec
 from tests.conftest import SAMPLES
-from tests.rehearse.conftest import DEVOPS, GITHUB, GROUPS, TARGETS, Deployed
+from tests.rehearse.conftest import DEVOPS, GITHUB, TARGETS, Deployed
 
 FIRST_DEPLOYS = [
-    pytest.param(sample, target, marks=GROUPS[target])
+    (sample, target)
     for sample in sorted(p.name for p in SAMPLES.iterdir() if (p / "almgen.yaml").exists())
     for target in load_spec(SAMPLES / sample / "almgen.yaml").pipelines
 ]

@@ -17,7 +17,7 @@ import pytest
 from generator.commands.rehearse import judge, parse_faults
 from generator.rehearse.azure.snapshot import serving_view
 from generator.rehearse.driver import Phase, Stage, edit_spec, fork, next_release, run_phase
-from tests.rehearse.conftest import DEVOPS, GROUPS, TARGETS, Deployed
+from tests.rehearse.conftest import DEVOPS, TARGETS, Deployed
 
 pytestmark = pytest.mark.slow  # whole pipelines, run: CI runs them (see tests/conftest.py)
 
@@ -90,7 +90,6 @@ def test_a_swap_nobody_calls_rolls_back(target: str, deployed: Deployed, tmp_pat
     assert swaps  # the swap happened, and was put back
 
 
-@GROUPS[DEVOPS]
 def test_a_custom_model_swap_is_judged_on_its_requests_per_minute(deployed: Deployed, tmp_path: Path) -> None:
     """Azure ML's RequestsPerMinute answers Average only: read as Total, the swap never goes live."""
     stage = _forked(deployed, DEVOPS, tmp_path, "custom-model-devops")
@@ -187,7 +186,6 @@ def test_the_same_commit_again_moves_nothing_bakes_nothing_and_keeps_the_standby
         assert serving_view(again.after, env) == serving_view(again.before, env)
 
 
-@GROUPS[DEVOPS]
 def test_the_same_commit_again_on_a_custom_model_blue_green_moves_nothing(
     deployed: Deployed, tmp_path: Path
 ) -> None:
