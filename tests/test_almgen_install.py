@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import shutil
 import subprocess
 import venv
@@ -51,6 +52,7 @@ def _spec(folder: Path, almgen: str) -> Path:
     shutil.copytree(SAMPLES / "enterprise", folder)
     spec = folder / "almgen.yaml"
     text = spec.read_text("utf-8")
+    text = re.sub(r"\n  almgen: .*", "", text, count=1)  # the sample pins the default form
     if almgen:
         text = text.replace("\ntargets:\n", f"\ntargets:\n  almgen: {almgen}\n", 1)
     spec.write_text(text, "utf-8")

@@ -152,18 +152,7 @@ def scale_standby(stack: Stack, env: str, model: str, capacity: int) -> list[str
     serving = {routing["active"], routing["canary"]["deployment"] if routing["canary"]["percent"] else None}
     if routing["active"] is None:
         return []  # nothing serves yet: nothing to tell standby from
-    listed = az(
-        [
-            "cognitiveservices",
-            "account",
-            "deployment",
-            "list",
-            "-g",
-            stack.resource_group,
-            "-n",
-            stack.ai_services,
-        ]
-    )
+    listed = model_deployments(stack)
     scaled = []
     for item in listed if isinstance(listed, list) else []:
         name, sku = str(item.get("name", "")), item.get("sku") or {}
@@ -245,18 +234,9 @@ def ml_deployments(stack: Stack, model: str, endpoint: str) -> list[dict[str, An
 # ---- state and plan ----------------------------------------------------------------------------
 
 
-def live_state(stack: Stack, env: str) -> dict[str, Any]:
-    """The state Bicep needs so that a re-deploy changes no live traffic and no serving version."""
-    keys = routing_keys(stack, env)
-    active = {k.removeprefix("almgen:active:"): v for k, v in keys.items() if k.startswith("almgen:active:")}
-    canary = {}
-    for key, value in keys.items():
-        if key.startswith("almgen:canary:"):
-            model = key.removeprefix("almgen:canary:")
-            parsed = parse_canary(model, value)
-            if parsed["deployment"] and parsed["percent"] > 0:
-                canary[model] = parsed
-    listed = az(
+def model_deployments(stack: Stack) -> Any:
+    """The AI Services model deployments of a region, as `az` lists them."""
+    return az(
         [
             "cognitiveservices",
             "account",
@@ -268,6 +248,20 @@ def live_state(stack: Stack, env: str) -> dict[str, Any]:
             stack.ai_services,
         ]
     )
+
+
+def live_state(stack: Stack, env: str) -> dict[str, Any]:
+    """The state Bicep needs so that a re-deploy changes no live traffic and no serving version."""
+    keys = routing_keys(stack, env)
+    active = {k.removeprefix("almgen:active:"): v for k, v in keys.items() if k.startswith("almgen:active:")}
+    canary = {}
+    for key, value in keys.items():
+        if key.startswith("almgen:canary:"):
+            model = key.removeprefix("almgen:canary:")
+            parsed = parse_canary(model, value)
+            if parsed["deployment"] and parsed["percent"] > 0:
+                canary[model] = parsed
+    listed = model_deployments(stack)
     versions = {}
     for item in listed if isinstance(listed, list) else []:
         version = ((item.get("properties") or {}).get("model") or {}).get("version")

@@ -140,9 +140,12 @@ def test_the_standby_colour_runs_small_and_is_scaled_up_before_it_serves(
     stage = _forked(deployed, target, tmp_path)
     spec = stage.spec
     full: dict[tuple[str, str], int] = {}
+    small: dict[str, int] = {}
     for model in spec.foundation_models:
-        assert model.capacity is not None
+        assert model.capacity is not None and model.standby_capacity is not None
         full |= {(e.name, model.name): model.capacity[e.name] for e in spec.environments}
+        small[model.name] = model.standby_capacity
+    assert set(small.values()) == {5, 1}  # the sample's chat sets its own; embeddings has the default
     started = stage.world.minutes()
     released = _release(stage)
     assert released.conclusion == "success", released.report
@@ -154,7 +157,7 @@ def test_the_standby_colour_runs_small_and_is_scaled_up_before_it_serves(
                 (serving,) = routing["shares"]
                 standby = f"{model}-green" if serving.endswith("-blue") else f"{model}-blue"
                 assert region["capacities"][serving] == full[env, model], (env, location, model)
-                assert region["capacities"][standby] == 1, (env, location, model)
+                assert region["capacities"][standby] == small[model], (env, location, model)
     # every deployment given traffic during the release ran at full capacity when it got it
     capacity: dict[tuple[str, str, str], int] = {}
     for event in stage.world.timeline():

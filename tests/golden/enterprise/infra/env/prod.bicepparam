@@ -37,7 +37,7 @@ param modelDeployments = [
     version: '2024-11-20'
     sku: 'GlobalStandard'
     capacity: 200
-    standbyCapacity: 1
+    standbyCapacity: 5
     versionUpgradeOption: 'NoAutoUpgrade'
     raiPolicyName: 'strict'
     tags: {
@@ -54,7 +54,7 @@ param modelDeployments = [
     version: '2024-11-20'
     sku: 'GlobalStandard'
     capacity: 200
-    standbyCapacity: 1
+    standbyCapacity: 5
     versionUpgradeOption: 'NoAutoUpgrade'
     raiPolicyName: 'strict'
     tags: {

@@ -31,7 +31,7 @@ param modelDeployments = [
     version: '2024-11-20'
     sku: 'GlobalStandard'
     capacity: 50
-    standbyCapacity: 1
+    standbyCapacity: 5
     versionUpgradeOption: 'NoAutoUpgrade'
     raiPolicyName: 'strict'
     tags: {
@@ -48,7 +48,7 @@ param modelDeployments = [
     version: '2024-11-20'
     sku: 'GlobalStandard'
     capacity: 50
-    standbyCapacity: 1
+    standbyCapacity: 5
     versionUpgradeOption: 'NoAutoUpgrade'
     raiPolicyName: 'strict'
     tags: {
