@@ -122,6 +122,7 @@ def test_deploy_jobs_are_bound_to_their_environment_with_least_privilege(repos: 
         "canary-3",
         "canary-4",
         "finish",
+        "rollback",
     ]
     cd = workflows["support-agent-cd.yml"]
     order = [name for name in cd["jobs"] if name.startswith("deploy-")]

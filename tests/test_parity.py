@@ -134,9 +134,12 @@ def _github_graph(repo: Path, service: str) -> dict[str, list[tuple[str, int, li
         inputs = dict(caller["with"])
         contexts = {"inputs": inputs, "github": {"run_attempt": "1"}, "needs": {}, "vars": {}}
         scope, steps_scope = Scope(contexts, _Status(False)), Scope(contexts, _Status(True))
+        # the rollback job runs after a failure of a rollout whose jobs ran: it is in the graph too
+        ran = {"needs": {job_id: {"result": "success"} for job_id in deploy["jobs"]}}
+        failed_scope = Scope({**contexts, **ran}, _Status(True))
         jobs = []
         for job_id, job in deploy["jobs"].items():
-            if not condition(job.get("if"), scope):
+            if not (condition(job.get("if"), scope) or condition(job.get("if"), failed_scope)):
                 continue
             steps = [s for s in job["steps"] if "run" in s and condition(s.get("if"), steps_scope)]
             calls = [c for s in steps for c in _calls(interpolate(s["run"], scope), s.get("env"))]
@@ -184,5 +187,5 @@ def test_both_targets_run_the_same_job_graph(sample: str, tmp_path: Path) -> Non
     github, devops = _github_graph(repo, service), _devops_graph(repo, service)
     assert github == devops
     prod = [job for job, _, _ in github["prod"]]
-    assert prod == ["gates", "provision", "canary1", "canary2", "canary3", "canary4", "finish"]
+    assert prod == ["gates", "provision", "canary1", "canary2", "canary3", "canary4", "finish", "rollback"]
     assert any("traffic shift" in call for job in github["prod"] for call in job[2])

@@ -35,8 +35,19 @@ def test_deploy_steps_in_order_for_each_strategy() -> None:
     # canary: traffic moves first, one job per step, then what serves is validated
     canary = [f"canary-{n}" for n in (1, 2, 3, 4)]
     assert prod.step_ids() == [*head, *canary, "test-validation", *tail]
-    assert [j.id for j in prod.jobs] == ["gates", "provision", *canary, "finish"]
+    assert [j.id for j in prod.jobs] == ["gates", "provision", *canary, "finish", "rollback"]
     assert [j.id for j in dev.jobs] == ["provision", "finish"]
+
+
+def test_a_canary_has_a_rollback_job_after_every_job_that_moves_traffic() -> None:
+    """A cancel between two jobs leaves no running job to restore the routing: this job does."""
+    p = plan(load_spec(SAMPLES / "enterprise" / "almgen.yaml"))
+    rollback = p.job("rollback")
+    assert set(rollback.needs) == {"provision", "canary-1", "canary-2", "canary-3", "canary-4", "finish"}
+    assert rollback.reads == ("provision", "canary-1")  # the state, and the routing the first step saved
+    assert rollback.rolls_back_after == "canary-1" and rollback.prepares_always
+    assert [s.kind for s in rollback.steps] == ["rollback"]
+    assert "rollback" not in {j.id for j in p.environment("staging").jobs}  # blue-green: no canary
 
 
 def test_inputs_are_formatted_once_for_both_targets() -> None:

@@ -36,7 +36,7 @@ def test_a_registered_target_renders_beside_the_others(gitlab: object) -> None:
     by_path = {f.path: f.text for f in render(spec)}
     assert ".gitlab-ci.yml" in by_path
     assert "stage: prod" in by_path[".gitlab-ci.yml"]
-    assert 'prod:\n  stage: prod\n  script: ["echo 7 jobs"]' in by_path[".gitlab-ci.yml"]
+    assert 'prod:\n  stage: prod\n  script: ["echo 8 jobs"]' in by_path[".gitlab-ci.yml"]
     assert ".github/workflows/support-agent-cd.yml" in by_path  # the others are unchanged
 
 

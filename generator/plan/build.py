@@ -31,6 +31,7 @@ from generator.spec.model import Environment, Setup, Spec
 
 GATES_TIMEOUT = 120  # minutes: evaluation and safety runs
 PROVISION_TIMEOUT = 360  # minutes: the longest a hosted job may run; ML deployments are slow
+ROLLBACK_TIMEOUT = 60  # minutes: putting the routing back (an ML endpoint's traffic update takes minutes)
 MARGIN = 30  # minutes a job needs beyond its bakes and tests: login, downloads, traffic calls
 # A health window with too few requests is waited on: one more bake, at least long enough for
 # Azure Monitor's lag, at most half a login's lifetime (each health check follows a fresh login).
@@ -299,7 +300,31 @@ def _jobs(spec: Spec) -> tuple[Job, ...]:
             ),
         )
     )
+    if slots:
+        jobs.append(_rollback_job(tuple(jobs)))
     return tuple(jobs)
+
+
+def _rollback_job(jobs: tuple[Job, ...]) -> Job:
+    """Puts the routing back when the run fails or is cancelled between two jobs of a canary.
+
+    Each canary step job and the finish job restore the routing themselves when they fail or are
+    cancelled; a cancellation after one job ended and before the next started leaves no job to do
+    it, so this one, after every job of the rollout, does (again, harmlessly, after a failure).
+    """
+    rollout = tuple(j.id for j in jobs if j.kind in ("provision", "canary-step", "finish"))
+    return Job(
+        "rollback",
+        "rollback",
+        "Roll back",
+        rollout,
+        InputLongerThan("canary-steps", 0),
+        "environment",
+        ROLLBACK_TIMEOUT,
+        (Step("rollback", "Roll back", "rollback"),),
+        reads=("provision", "canary-1"),
+        rolls_back_after="canary-1",
+    )
 
 
 def plan(spec: Spec) -> Plan:

@@ -34,8 +34,9 @@ StepKind = Literal[
     "standby",
     "release-record",
     "retire",
+    "rollback",
 ]
-JobKind = Literal["gates", "provision", "canary-step", "finish"]
+JobKind = Literal["gates", "provision", "canary-step", "finish", "rollback"]
 Credentials = Literal["environment", "previous-environment"]
 InputValue = str | int | float | bool | tuple[str, ...] | tuple[int, ...]
 
@@ -160,6 +161,8 @@ class Job:
     produces: str = ""  # the artifact this job publishes for later jobs ("" none)
     reads: tuple[str, ...] = ()  # the jobs whose artifacts it downloads
     restores: bool = False  # on failure or cancellation, the routing from before the rollout comes back
+    # a rollback job: runs only when the rollout failed or was cancelled after this job succeeded
+    rolls_back_after: str = ""
     # pip requirements files the job's commands install (their setup): the pip cache is keyed on them
     pip_requirements: tuple[str, ...] = ()
 
@@ -167,6 +170,12 @@ class Job:
     def first_canary(self) -> bool:
         """The first canary step saves the routing every later failure restores."""
         return self.canary_index == 1
+
+    @property
+    def prepares_always(self) -> bool:
+        """Its preparation (checkout, downloads, login) runs even after a failure or a cancellation:
+        a cancel that lands while the job prepares must still leave its roll-back steps what they need."""
+        return self.restores or self.kind == "rollback"
 
     @property
     def devops_id(self) -> str:
@@ -213,9 +222,11 @@ class EnvironmentPlan:
         return dict(self.inputs)[name]
 
     def steps(self) -> list[Step]:
-        """Every step this environment runs, in order across its jobs (gates excluded)."""
+        """Every step a rollout of this environment runs, in order across its jobs (gates and the
+        rollback job, which runs only after a failure, excluded)."""
         values = dict(self.inputs)
-        return [s for job in self.jobs for s in job.steps if holds(s.condition, values)]
+        rollout = [job for job in self.jobs if not job.rolls_back_after]
+        return [s for job in rollout for s in job.steps if holds(s.condition, values)]
 
     def step_ids(self) -> list[str]:
         return [s.id for s in self.steps()]

@@ -69,6 +69,8 @@ def job_steps(spec: Spec, job: Job) -> list[ShellStep]:
     """The shell steps of one job of the Plan, in order."""
     if job.kind == "canary-step":
         return canary_steps(spec)
+    if job.kind == "rollback":
+        return restore_steps(spec)
     return [shell for step in job.steps for shell in shell_steps(spec, step)]
 
 

@@ -6,6 +6,7 @@
     ENV:gate=GATE:fail                    the gate before ENV (evaluation or safety) fails
     ENV:tests=TEST:fail                   the test TEST fails in ENV
     ENV:cancel@minutes=M                  the run is cancelled M minutes after ENV's first job starts
+    ENV:cancel@job=JOB                    the run is cancelled as ENV's job JOB (canary-2...) would start
     ENV:approval=reject                   the approval of ENV is rejected
     ENV:region=REGION:fail                deploying ENV's stack in REGION fails
     ENV:slow-deploy=MINUTES               a deployment of ENV takes that long (past a job timeout)
@@ -21,6 +22,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from generator.plan.build import plan
 from generator.spec.model import Spec
 
 FORMS = (
@@ -30,6 +32,7 @@ FORMS = (
     "ENV:gate=GATE:fail",
     "ENV:tests=TEST:fail",
     "ENV:cancel@minutes=M",
+    "ENV:cancel@job=JOB",
     "ENV:approval=reject",
     "ENV:region=REGION:fail",
     "ENV:slow-deploy=MINUTES",
@@ -42,6 +45,7 @@ _PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("gate", re.compile(r"^([^:]+):gate=([^:]+):fail$")),
     ("test", re.compile(r"^([^:]+):tests=([^:]+):fail$")),
     ("cancel", re.compile(rf"^([^:]+):cancel@minutes={_NUMBER}$")),
+    ("cancel-job", re.compile(r"^([^:]+):cancel@job=([a-z0-9-]+)$")),
     ("approval", re.compile(r"^([^:]+):approval=reject$")),
     ("region", re.compile(r"^([^:]+):region=([^:]+):fail$")),
     ("slow-deploy", re.compile(rf"^([^:]+):slow-deploy={_NUMBER}$")),
@@ -98,6 +102,10 @@ def _build(kind: str, groups: tuple[str, ...], spec: Spec, text: str) -> dict[st
         data["test"] = groups[1]
     elif kind == "cancel":
         data["minutes"] = float(groups[1])
+    elif kind == "cancel-job":  # the world stores a cancel, at a job boundary instead of a moment
+        jobs = {job.id: job for job in plan(spec).environment(env_name).jobs}
+        _one_of(groups[1], list(jobs), f"job of {env_name}", text)
+        data |= {"kind": "cancel", "job": groups[1], "devops_job": jobs[groups[1]].devops_id}
     elif kind == "approval":
         if not env.approval.required:
             raise FaultError(f"{text!r}: {env_name} has no approval to reject")

@@ -186,6 +186,8 @@ def test_a_canary_breach_at_any_step_restores_traffic_exactly(
         "prod:embeddings:latency-p95=9000@step=2",  # the second model breaches: both roll back
         "prod:tests=validation:fail",  # the tests after the rollout fail
         "prod:cancel@minutes=40",  # cancelled mid-bake
+        "prod:cancel@job=canary-3",  # cancelled between two canary steps: no job is running
+        "prod:cancel@job=finish",  # cancelled with all traffic on the untested candidate
         "prod:slow-deploy=400",  # a deployment past the job's timeout
         "prod:region=swedencentral:fail",  # the second region fails after the first was deployed
         "prod:approval=reject",

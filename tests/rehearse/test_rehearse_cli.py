@@ -17,6 +17,7 @@ def test_bad_input_is_a_usage_error() -> None:
         (["--target", "azure-devops"], "has no azure-devops pipeline"),
         (["--env", "nowhere"], "no environment 'nowhere'"),
         (["--inject", "prod:agents:fail"], "the spec has no agents"),
+        (["--inject", "prod:cancel@job=canary-2"], "job of prod 'canary-2' is not in the spec"),
     ):
         done = runner.invoke(cli, ["rehearse", spec, *args])
         assert done.exit_code == 2, done.output
@@ -36,6 +37,12 @@ def test_every_fault_form_parses_into_what_the_world_reads() -> None:
         "metric": "error-rate",
         "value": 8.0,
         "step": 2,
+    }
+    assert parse("prod:cancel@job=canary-3", spec).data == {
+        "kind": "cancel",
+        "env": "prod",
+        "job": "canary-3",
+        "devops_job": "Canary3",
     }
     assert parse("staging:gate=evaluation:fail", spec).data == {
         "kind": "gate",

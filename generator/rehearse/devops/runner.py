@@ -261,6 +261,13 @@ class _Run:
         self.r.options["approved"] = sorted(self.approved)
         return rejected
 
+    def _cancel_before(self, job: str, env: str | None) -> None:
+        """A `cancel` fault at a job boundary: the run is cancelled just as `job` would start."""
+        for fault in self.world.faults():
+            at_job = fault.get("devops_job") == job and fault.get("env") == env
+            if fault.get("kind") == "cancel" and at_job and self.cancel_time is None:
+                self.cancel_time = self.world.now()
+
     def job(  # noqa: PLR0917
         self,
         stage: dict[str, Any],
@@ -288,6 +295,7 @@ class _Run:
             runtime = _RUNTIME.match(value)
             variables[key] = to_str(run_expression(runtime.group(1), names)) if runtime else value
         condition = to_str(job.get("condition") or "succeeded()")
+        self._cancel_before(jname, env)
         if not truthy(
             run_expression(
                 condition, {**names, "variables": variables}, _status(results, deps, self.canceled)
@@ -301,7 +309,12 @@ class _Run:
         self.world.record("job", stage=sname, job=jname, event="start", attempt=attempt, environment=env)
         if env and self.cancel_time is None:
             fault = next(
-                (f for f in self.world.faults() if f.get("kind") == "cancel" and f.get("env") == env), None
+                (
+                    f
+                    for f in self.world.faults()
+                    if f.get("kind") == "cancel" and f.get("env") == env and "job" not in f
+                ),
+                None,
             )
             if fault:
                 self.cancel_time = self.world.now() + float(fault.get("minutes", 0)) * 60

@@ -141,6 +141,7 @@ def _run_job_entry(
     workflow = level.workflow
     where = {"file": workflow.path, "job": key}
     contexts = _base_contexts(state, level, job, done)
+    state.cancel_before_job(job.id, _text(level.inputs.get("environment")))
     scope = Scope(contexts, _NeedsStatus([done[a].result for a in ancestors], state))
     try:
         run_it = templates.condition(job.get("if"), scope)
@@ -219,6 +220,10 @@ def _run_job_entry(
         JobResult(key, str(job.get("name") or job.id), word, state.attempt, outputs=outputs, kind="matrix"),
     )
     return Done(word, outputs, reran)
+
+
+def _text(value: Any) -> str | None:
+    return None if value is None else str(value)
 
 
 def _job_timeout(job: Job, minutes: float) -> float:

@@ -59,11 +59,23 @@ class RunState:
         for index, fault in enumerate(self.world.faults()):
             if fault.get("kind") != "cancel" or index in self.armed or fault.get("env") != environment:
                 continue
-            if "attempt" in fault and int(fault["attempt"]) != self.attempt:
+            if "job" in fault or ("attempt" in fault and int(fault["attempt"]) != self.attempt):
                 continue
             self.armed.add(index)
-            at = self.world.now() + float(fault.get("minutes", 0)) * 60
-            self.cancel_at = at if self.cancel_at is None else min(self.cancel_at, at)
+            self._cancel(self.world.now() + float(fault.get("minutes", 0)) * 60)
+
+    def cancel_before_job(self, job_id: str, environment: str | None) -> None:
+        """A `cancel` fault at a job boundary: the run is cancelled just as `job_id` would start."""
+        for index, fault in enumerate(self.world.faults()):
+            if fault.get("kind") != "cancel" or index in self.armed or fault.get("job") != job_id:
+                continue
+            if fault.get("env") != environment or int(fault.get("attempt", self.attempt)) != self.attempt:
+                continue
+            self.armed.add(index)
+            self._cancel(self.world.now())
+
+    def _cancel(self, at: float) -> None:
+        self.cancel_at = at if self.cancel_at is None else min(self.cancel_at, at)
 
     def approval_fault(self, environment: str, job: str) -> dict[str, Any] | None:
         for fault in self.world.faults():

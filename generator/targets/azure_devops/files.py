@@ -31,6 +31,7 @@ from generator.render.outputs import TemplateFile
 from generator.spec.model import Spec
 
 BASE = ".azure-pipelines"
+ALWAYS = "always()"  # a step or job that runs even after a failure or a cancellation
 POOL = "ubuntu-latest"
 
 
@@ -144,6 +145,9 @@ def _downloads(job: Job, plan: Plan) -> dict[str, dict[str, str]]:
 
 def _job(spec: Spec, job: Job, plan: Plan) -> dict[str, Any]:
     steps = [_step(shell) for shell in job_steps(spec, job)]
+    if job.kind == "rollback":  # it runs after a failure or a cancel: so do its steps
+        for step in steps:
+            step["runtime_condition"] = ALWAYS
     if job.kind == "canary-step":  # the first step keeps the routing every later restore needs
         routed = [s for s in steps if s["name"].startswith("Route ")]
         routed[-1]["keep_routing"] = True
@@ -154,10 +158,22 @@ def _job(spec: Spec, job: Job, plan: Plan) -> dict[str, Any]:
         "pip_cache": pip_cache(job),
         "steps": steps,
         "restores": job.restores,
+        "prepare_condition": ALWAYS if job.prepares_always else "succeeded()",
+        "condition": _job_condition(job, plan),
+        "plan_condition": condition(job.condition),
+        "timeout": job.timeout,
         "artifact": artifact_name(published) if published else "",
         "artifact_step": ARTIFACT_STEP,
         "downloads": _downloads(job, plan),
     }
+
+
+def _job_condition(job: Job, plan: Plan) -> str:
+    """A rollback job's condition: the rollout failed or was cancelled after traffic could move."""
+    if not job.rolls_back_after:
+        return ""
+    after = plan.job(job.rolls_back_after).devops_id
+    return f"and(or(failed(), canceled()), eq(dependencies.{after}.result, 'Succeeded'))"
 
 
 def pip_cache(job: Job) -> dict[str, str] | None:
@@ -206,6 +222,12 @@ def _stage(plan: Plan, env_plan: EnvironmentPlan, depends_on: str) -> dict[str, 
         "previousServiceConnection": previous.service_connection if previous else "",
         "canary": canary,
         "finishAfter": _depends_on(plan, finish, ran),
+        "rollbackAfter": [
+            dependency
+            for job in env_plan.jobs
+            if job.kind == "rollback"
+            for dependency in _depends_on(plan, job, ran)
+        ],
         "inputs": [(camel(name), value) for name, value in env_plan.inputs],
     }
 
@@ -267,8 +289,9 @@ def files(spec: Spec, plan: Plan) -> list[TemplateFile]:
     ]
     if any(job.kind == "gates" for job in plan.jobs):
         wanted.append(TemplateFile(f"{BASE}/templates/jobs/gates.yml", f"{t}/jobs/gates.yml.j2", context))
-    if "canary-step" in jobs:
-        wanted.append(
-            TemplateFile(f"{BASE}/templates/jobs/canary-step.yml", f"{t}/jobs/canary-step.yml.j2", context)
-        )
+    wanted.extend(
+        TemplateFile(f"{BASE}/templates/jobs/{kind}.yml", f"{t}/jobs/{kind}.yml.j2", context)
+        for kind in ("canary-step", "rollback")
+        if kind in jobs
+    )
     return wanted

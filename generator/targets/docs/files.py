@@ -29,7 +29,7 @@ def _rows(spec: Spec) -> list[dict[str, str]]:
     return rows
 
 
-def _jobs(spec: Spec) -> list[dict[str, str]]:
+def _jobs(spec: Spec, plan: Plan) -> list[dict[str, str]]:
     foundation = bool(spec.foundation_models)
     routing = (
         " Foundation-model routing is published in App Configuration (`almgen:active:<model>`, "
@@ -39,7 +39,7 @@ def _jobs(spec: Spec) -> list[dict[str, str]]:
         if foundation
         else ""
     )
-    return [
+    jobs = [
         {
             "name": "Build",
             "text": "validates the spec (`almgen validate`), checks the generated files are current "
@@ -75,6 +75,12 @@ def _jobs(spec: Spec) -> list[dict[str, str]]:
             + ", and writes the release record.",
         },
         {
+            "name": "Roll back",
+            "text": "after every job of a canary, when one of them failed or the run was cancelled "
+            "after the first step moved traffic: restores the routing from before the canary. It "
+            "covers a cancellation between two jobs, when no running job could restore it.",
+        },
+        {
             "name": "Lifecycle (weekly)",
             "text": "checks that every pinned model version is still offered and not "
             "retiring within 60 days"
@@ -86,6 +92,9 @@ def _jobs(spec: Spec) -> list[dict[str, str]]:
             + ".",
         },
     ]
+    if not any(job.kind == "rollback" for job in plan.jobs):
+        jobs = [job for job in jobs if job["name"] != "Roll back"]
+    return jobs
 
 
 def _models(spec: Spec) -> list[dict[str, str]]:
@@ -150,7 +159,7 @@ def files(spec: Spec, plan: Plan) -> list[TemplateFile]:
         "diagram": mermaid(plan),
         "rows": _rows(spec),
         "gates": spec.gates,
-        "jobs": _jobs(spec),
+        "jobs": _jobs(spec, plan),
         "models": _models(spec),
         "github": "github-actions" in spec.pipelines,
         "devops": "azure-devops" in spec.pipelines,

@@ -99,9 +99,25 @@ def _setup_condition(job: Job, condition_: str) -> str:
     cancel that lands while the job logs in must still leave the restore steps the saved routing,
     the deployment state and a login.
     """
-    if not job.restores:
+    if not job.prepares_always:
         return condition_
     return f"always() && ({condition_})" if condition_ else "always()"
+
+
+def _job_guard(job: Job) -> str:
+    """The job's `if`: its Plan condition, and when the run's state lets it start.
+
+    The gates decide for themselves (a job after skipped gates or canary slots still runs); a
+    rollback job runs only when the rollout failed or was cancelled after traffic could move.
+    """
+    guard = condition(job.condition)
+    if job.kind == "gates":
+        return guard
+    if job.rolls_back_after:
+        state = f"(failure() || cancelled()) && needs.{job.rolls_back_after}.result == 'success'"
+    else:
+        state = "!failure() && !cancelled()"
+    return " && ".join(part for part in (state, guard) if part)
 
 
 def _job(spec: Spec, job: Job, plan_jobs: tuple[Job, ...]) -> dict[str, Any]:
@@ -110,9 +126,10 @@ def _job(spec: Spec, job: Job, plan_jobs: tuple[Job, ...]) -> dict[str, Any]:
     if job.first_canary:  # the routing from before the canary, kept for every later restore
         routed = [step for step in steps if step["id"].startswith("route-")]
         routed[-1]["keep_routing"] = True
-    guard = condition(job.condition)
-    if job.kind != "gates":  # a job after skipped gates or canary slots still runs
-        guard = " && ".join(part for part in ("!failure() && !cancelled()", guard) if part)
+    if job.kind == "rollback":  # it runs after a failure or a cancel: so do its steps
+        for step in steps:
+            step["condition"] = _setup_condition(job, step["condition"])
+    guard = _job_guard(job)
     timeout = job.timeout if isinstance(job.timeout, int) else _input_expression(f"inputs.{job.timeout}")
     producers = {j.id: j for j in plan_jobs if j.produces}
     return {
