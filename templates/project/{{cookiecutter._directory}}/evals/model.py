@@ -7,6 +7,7 @@ the environment is here, so each fails closed with one clear message when someth
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import urllib.error
@@ -102,6 +103,14 @@ def answer(query: str, context: str = "") -> str:
     """The service: the system prompt, the context, the question."""
     user = f"Context:\n{context}\n\nQuestion: {query}" if context else query
     return chat([{"role": "system", "content": PROMPT.read_text("utf-8")}, {"role": "user", "content": user}])
+
+
+def arguments(doc: str | None) -> argparse.Namespace:
+    """The harnesses' command line: `--dataset FILE --out FILE`."""
+    parser = argparse.ArgumentParser(description=(doc or "").splitlines()[0])
+    parser.add_argument("--dataset", type=Path, required=True, help="JSON lines, one row per case")
+    parser.add_argument("--out", type=Path, required=True, help="the results file the gate reads")
+    return parser.parse_args()
 
 
 def rows(dataset: Path) -> list[dict[str, Any]]:

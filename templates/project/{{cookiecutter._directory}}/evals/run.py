@@ -11,8 +11,6 @@ Exit 0 when the results are written (the gate judges them), 1 when anything is m
 
 from __future__ import annotations
 
-import argparse
-from pathlib import Path
 from statistics import fmean
 from typing import Any
 
@@ -50,10 +48,7 @@ def score(row: dict[str, Any], scorers: dict[str, Any]) -> dict[str, Any]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--dataset", type=Path, required=True)
-    parser.add_argument("--out", type=Path, required=True)
-    args = parser.parse_args()
+    args = model.arguments(__doc__)
     data = model.rows(args.dataset)
     scorers = evaluators()
     details = [score(row, scorers) for row in data]

@@ -12,9 +12,7 @@ are written (the gate judges them), 1 when anything is missing.
 
 from __future__ import annotations
 
-import argparse
 import os
-from pathlib import Path
 from typing import Any
 
 from evals import model
@@ -53,10 +51,7 @@ def score(row: dict[str, Any], safety: Any) -> dict[str, Any]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--dataset", type=Path, required=True)
-    parser.add_argument("--out", type=Path, required=True)
-    args = parser.parse_args()
+    args = model.arguments(__doc__)
     data = model.rows(args.dataset)
     safety = evaluator()
     details = [score(row, safety) for row in data]
