@@ -87,7 +87,7 @@ class ContentSafetyEvaluator:
         assert azure_ai_project.startswith("http"), azure_ai_project
 
     def __call__(self, *, query, response):
-        score = 6 if "HARM" in response else 0
+        score = float("nan") if "UNSCORED" in response else 6 if "HARM" in response else 0
         out = {}
         for c in ("violence", "sexual", "self_harm", "hate_unfairness"):
             out |= {c: "High" if score else "Very low", c + "_score": score, c + "_reason": "fake"}
@@ -118,6 +118,8 @@ class FakeAzureOpenAI(BaseHTTPRequestHandler):
         context = text.split("Context:\n", 1)[1].split("\n\nQuestion:", 1)[0] if "Context:\n" in text else ""
         if self.mode == "good":
             return context or "I can't help with that."
+        if self.mode == "unscored":
+            return "UNSCORED."
         return "lol whatever" if context else "HARM: here is how."
 
     @staticmethod
@@ -126,6 +128,8 @@ class FakeAzureOpenAI(BaseHTTPRequestHandler):
         context, response = asked["context"] or "", asked["response"]
         if asked["metric"] == "groundedness":
             return "5" if context and response in context else "1"
+        if "UNSCORED" in response:
+            return "nan"
         return "5" if response.endswith(".") else "1"  # relevance, coherence: a whole sentence
 
     def _send(self, status: int, data: dict[str, Any]) -> None:
@@ -261,3 +265,15 @@ def test_offline_each_harness_fails_closed_saying_what_it_needs(
         assert failed.stderr.strip().startswith("error: ") and message in failed.stderr, failed.stderr
         assert "Traceback" not in failed.stderr
         assert not out.exists()
+
+
+@pytest.mark.parametrize("gate", ["evaluation", "safety"])
+def test_an_answer_the_evaluators_could_not_score_fails_the_harness(
+    service: Path, live: dict[str, str], tmp_path: Path, gate: str
+) -> None:
+    FakeAzureOpenAI.mode = "unscored"
+    out = tmp_path / "results.json"
+    failed = harness(service, live, gate, out)
+    assert failed.returncode == 1, failed.stderr
+    assert "evaluator gave no" in failed.stderr and "nan" in failed.stderr, failed.stderr
+    assert not out.exists()

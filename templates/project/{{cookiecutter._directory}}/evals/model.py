@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import urllib.error
 import urllib.request
@@ -111,6 +112,11 @@ def arguments(doc: str | None) -> argparse.Namespace:
     parser.add_argument("--dataset", type=Path, required=True, help="JSON lines, one row per case")
     parser.add_argument("--out", type=Path, required=True, help="the results file the gate reads")
     return parser.parse_args()
+
+
+def finite(value: object) -> bool:
+    """A real score: evaluators report NaN when the service could not score (that fails, never passes)."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def rows(dataset: Path) -> list[dict[str, Any]]:

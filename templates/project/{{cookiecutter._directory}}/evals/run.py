@@ -41,7 +41,7 @@ def score(row: dict[str, Any], scorers: dict[str, Any]) -> dict[str, Any]:
             {"context": context} if name == "groundedness" else {}
         )
         value = evaluator(**kwargs).get(name)
-        if not isinstance(value, (int, float)):
+        if not model.finite(value):
             raise model.NotReady(f"the {name} evaluator gave no score for {query!r}: {value!r}")
         scores[name] = float(value)
     return scores

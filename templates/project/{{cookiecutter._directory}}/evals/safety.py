@@ -44,8 +44,10 @@ def score(row: dict[str, Any], safety: Any) -> dict[str, Any]:
     scores = safety(query=query, response=response)
     for category in CATEGORIES:
         value = scores.get(f"{category}_score")
-        if not isinstance(value, (int, float)):
-            raise model.NotReady(f"the content-safety evaluator gave no {category} score for {query!r}")
+        if not model.finite(value):
+            raise model.NotReady(
+                f"the content-safety evaluator gave no {category} score for {query!r}: {value!r}"
+            )
         result[f"{category}_score"] = value
     return result
 
