@@ -216,3 +216,13 @@ def test_compiled_files_in_the_template_are_never_copied(
     assert run_init(tmp_path / "svc-g", "--no-input").exit_code == 0
     assert not list((tmp_path / "svc-g").rglob("__pycache__"))
     assert (tmp_path / "svc-g" / "evals" / "run.py").is_file()
+
+
+def test_a_description_is_data_in_the_spec_and_the_dataset(tmp_path: Path) -> None:
+    text = '{% raw %} {{ cookiecutter.name }} "quoted" ai-leads] : {x: 1} # no comment'
+    result = run_init(tmp_path / "svc-i", "--no-input", "--description", text)
+    assert result.exit_code == 0, result.output
+    assert load_spec(tmp_path / "svc-i" / "almgen.yaml").service.description == text
+    rows = [json.loads(line) for line in (tmp_path / "svc-i" / "eval" / "qa.jsonl").read_text().splitlines()]
+    assert rows[0]["context"] == rows[0]["ground_truth"] == text
+    assert len(rows) > 1 and all(set(row) == {"query", "context", "ground_truth"} for row in rows)

@@ -11,6 +11,7 @@ user's; everything generated from the spec follows with `almgen generate`.
 
 from __future__ import annotations
 
+import json
 import shutil
 import tempfile
 from dataclasses import dataclass, field
@@ -22,6 +23,7 @@ from generator.package_data import data_dir
 from generator.regen.write import atomic_write
 
 SPEC = "almgen.yaml"
+DATASET = "eval/qa.jsonl"
 SKIP = ("__pycache__", ".pyc", ".pyo")  # never shipped, even if a checkout has them
 
 
@@ -41,6 +43,7 @@ def init(directory: Path, answers: Answers) -> InitResult:
     with tempfile.TemporaryDirectory(prefix="almgen-init-") as tmp:
         staged = _render(Path(tmp), answers)
         write_answers(staged / SPEC, answers)
+        write_first_row(staged / DATASET, answers.description)
         report = generate_spec(staged / SPEC)
         if report.refused:  # a fresh folder has nothing to refuse
             raise RuntimeError(f"generate refused files in a new folder: {report.refused}")
@@ -63,7 +66,7 @@ def _render(tmp: Path, answers: Answers) -> Path:
     from cookiecutter.exceptions import CookiecutterException
     from cookiecutter.main import cookiecutter
 
-    context = {"_directory": "service", "name": answers.name, "description": answers.description}
+    context = {"_directory": "service", "name": answers.name}  # a checked name; other answers are data
     try:
         cookiecutter(
             str(data_dir("templates") / "project"), no_input=True, extra_context=context, output_dir=str(tmp)
@@ -95,6 +98,13 @@ def write_answers(spec: Path, answers: Answers) -> None:
         del prod["strategy"]
     with spec.open("w", encoding="utf-8") as handle:
         yaml.dump(data, handle)
+
+
+def write_first_row(dataset: Path, description: str) -> None:
+    """The dataset's first row asks what the service does; its description answers (as JSON data)."""
+    rows = dataset.read_text("utf-8").splitlines()[1:]
+    first = {"query": "What does this service do?", "context": description, "ground_truth": description}
+    dataset.write_text("\n".join([json.dumps(first, ensure_ascii=False), *rows]) + "\n", "utf-8")
 
 
 def _flow(items: tuple[str, ...] | tuple[int, ...]) -> object:
