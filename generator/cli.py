@@ -200,7 +200,10 @@ def init(directory: Path, no_input: bool, **given: str | None) -> None:
     refuse_initialized(directory)
     result = scaffold(directory, answers(directory, given, ask=not no_input))
     for path in result.skipped:
-        click.echo(f"skipped {path}: it exists, kept as it is")
+        managed = (
+            " (almgen generates it: `almgen generate --force` replaces it)" if path in result.managed else ""
+        )
+        click.echo(f"skipped {path}: it exists, kept as it is{managed}")
     click.echo(f"created {len(result.created)} files in {directory}, {len(result.skipped)} skipped")
     click.echo(
         "next: run `almgen setup` (Azure and pipeline identities), push, "

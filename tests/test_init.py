@@ -14,6 +14,7 @@ from generator.cli import cli
 from generator.commands import init as init_module
 from generator.package_data import data_dir
 from generator.regen.write import atomic_write
+from generator.spec.naming import REGION_CODES
 from generator.spec.validate import load_spec
 
 NEXT = "next: run `almgen setup` (Azure and pipeline identities), push, then watch the first run"
@@ -165,7 +166,7 @@ def test_the_prompts_explain_offer_defaults_and_re_ask_bad_answers(tmp_path: Pat
     out = result.output
     assert "The service's name: resource names" in out and "[svc-d]" in out
     assert "pipelines (github-actions, azure-devops, both) [github-actions]" in out
-    assert "region (australiaeast, brazilsouth, canadacentral, canadaeast, ...) [eastus2]" in out
+    assert f"region ({len(REGION_CODES)} known, e.g. eastus2, swedencentral, westeurope) [eastus2]" in out
     for error in ("'9lives' is not a service name", "'jenkins': answer", "a]b: give", "'rolling': answer"):
         assert error in out, error
     spec = load_spec(tmp_path / "svc-d" / "almgen.yaml")
@@ -226,3 +227,18 @@ def test_a_description_is_data_in_the_spec_and_the_dataset(tmp_path: Path) -> No
     rows = [json.loads(line) for line in (tmp_path / "svc-i" / "eval" / "qa.jsonl").read_text().splitlines()]
     assert rows[0]["context"] == rows[0]["ground_truth"] == text
     assert len(rows) > 1 and all(set(row) == {"query", "context", "ground_truth"} for row in rows)
+
+
+def test_a_skipped_generated_file_says_how_to_replace_it(tmp_path: Path) -> None:
+    repo = tmp_path / "svc-j"
+    workflow = repo / ".github" / "workflows" / "svc-j-cd.yml"
+    workflow.parent.mkdir(parents=True)
+    workflow.write_text("name: mine\n")
+    result = run_init(repo, "--no-input")
+    assert result.exit_code == 0, result.output
+    assert (
+        "skipped .github/workflows/svc-j-cd.yml: it exists, kept as it is "
+        "(almgen generates it: `almgen generate --force` replaces it)"
+    ) in result.output
+    assert workflow.read_text() == "name: mine\n"
+    assert CliRunner().invoke(cli, ["check", str(repo / "almgen.yaml")]).exit_code == 1

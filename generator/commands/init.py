@@ -20,6 +20,7 @@ from pathlib import Path
 from generator.commands.init_answers import Answers
 from generator.errors import UsageError
 from generator.package_data import data_dir
+from generator.regen import manifest as mf
 from generator.regen.write import atomic_write
 
 SPEC = "almgen.yaml"
@@ -32,6 +33,7 @@ class InitResult:
     spec: Path
     created: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
+    managed: set[str] = field(default_factory=set)  # what generate owns: a skipped one is drift
 
 
 def init(directory: Path, answers: Answers) -> InitResult:
@@ -48,7 +50,8 @@ def init(directory: Path, answers: Answers) -> InitResult:
         if report.refused:  # a fresh folder has nothing to refuse
             raise RuntimeError(f"generate refused files in a new folder: {report.refused}")
         created, skipped = _copy_in(staged, target)
-    return InitResult(target / SPEC, created, skipped)
+        managed = {path for path, entry in mf.load(staged).files.items() if entry.ownership == "managed"}
+    return InitResult(target / SPEC, created, skipped, managed)
 
 
 def refuse_initialized(directory: Path) -> None:

@@ -99,13 +99,14 @@ class Question:
     help: str
     parse: Callable[[str], object]
     choices: tuple[str, ...] = ()
+    examples: tuple[str, ...] = ()  # shown instead of the choices when they are many
 
 
 QUESTIONS = (
     Question("name", "The service's name: resource names and pipeline names start with it.", parse_name),
     Question(
         "description",
-        "One line saying what the service does (docs and the seeded prompt).",
+        "One line saying what the service does (the spec, the docs, the first evaluation row).",
         parse_description,
     ),
     Question(
@@ -116,9 +117,10 @@ QUESTIONS = (
     ),
     Question(
         "region",
-        "The Azure region of every environment (a region name such as eastus2 or swedencentral).",
+        "The Azure region of every environment, as `az account list-locations` names it.",
         parse_region,
         REGIONS,
+        ("eastus2", "swedencentral", "westeurope"),
     ),
     Question(
         "reviewers",

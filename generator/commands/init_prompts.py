@@ -12,8 +12,6 @@ import click
 from generator.commands.init_answers import QUESTIONS, Answers, BadAnswer, Question
 from generator.errors import UsageError
 
-SHOWN_CHOICES = 4  # longer lists (regions) show their first few; a wrong answer suggests the closest
-
 
 def default_name(directory: Path) -> str:
     return re.sub(r"[^a-z0-9-]+", "-", directory.absolute().name.lower()).strip("-")[:23].strip("-")
@@ -26,10 +24,10 @@ def _text(value: Any) -> str:
 def _ask(question: Question, default: Any) -> Any:
     click.secho(question.help, dim=True, err=True)
     label = question.field
-    if question.choices:
-        shown = question.choices[:SHOWN_CHOICES]
-        more = ", ..." if len(question.choices) > SHOWN_CHOICES else ""
-        label += f" ({', '.join(shown)}{more})"
+    if question.examples:
+        label += f" ({len(question.choices)} known, e.g. {', '.join(question.examples)})"
+    elif question.choices:
+        label += f" ({', '.join(question.choices)})"
 
     def check(text: str) -> Any:
         try:
