@@ -182,29 +182,32 @@ def eject(path: Path, spec: Path) -> None:
 @cli.command()
 @click.argument("directory", required=False, type=click.Path(path_type=Path), default=Path("."))
 @click.option("--name", help="The service name (default: from the folder's name).")
-@click.option(
-    "--pipelines",
-    default="github-actions",
-    show_default=True,
-    help="github-actions, azure-devops, or both comma-separated.",
-)
+@click.option("--description", help="One line saying what the service does.")
+@click.option("--pipelines", help="github-actions, azure-devops or both (default: github-actions).")
+@click.option("--region", help="The Azure region, e.g. eastus2 (default: eastus2).")
+@click.option("--reviewers", help="Who approves prod deployments, comma-separated (default: ai-leads).")
+@click.option("--strategy", help="How prod is updated: blue-green, canary or direct (default: blue-green).")
 @click.option("--no-input", is_flag=True, help="Do not ask; take the defaults and options given.")
 @handle_errors
-def init(directory: Path, name: str | None, pipelines: str, no_input: bool) -> None:
-    """Start a new AI service in DIRECTORY: a starter almgen.yaml and its files, then generate."""
+def init(directory: Path, no_input: bool, **given: str | None) -> None:
+    """Start an AI service in DIRECTORY (empty, a clone, or an existing repository): a starter
+    almgen.yaml, its prompt, datasets, evaluation and safety harnesses and tests, then generate.
+    Files that exist are never overwritten."""
     from generator.commands.init import init as scaffold
-    from generator.regen.generate import generate_spec
+    from generator.commands.init import refuse_initialized
+    from generator.commands.init_prompts import answers
 
-    spec = scaffold(
-        directory,
-        name=name,
-        pipelines=[p.strip() for p in pipelines.split(",") if p.strip()],
-        no_input=no_input,
-    )
-    report = generate_spec(spec)
+    refuse_initialized(directory)
+    result = scaffold(directory, answers(directory, given, ask=not no_input))
+    for path in result.skipped:
+        managed = (
+            " (almgen generates it: `almgen generate --force` replaces it)" if path in result.managed else ""
+        )
+        click.echo(f"skipped {path}: it exists, kept as it is{managed}")
+    click.echo(f"created {len(result.created)} files in {directory}, {len(result.skipped)} skipped")
     click.echo(
-        f"created {spec} and {report.count('created')} generated files; next: read "
-        f"{spec.parent / 'docs' / 'alm' / 'SETUP.md'}"
+        "next: run `almgen setup` (Azure and pipeline identities), push, "
+        "then watch the first run of the pipeline"
     )
 
 

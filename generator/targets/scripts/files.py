@@ -8,9 +8,11 @@ from pathlib import Path
 from typing import Any
 
 from generator import __version__
+from generator.package_data import data_dir
 from generator.render.outputs import OutputFile, header
 from generator.spec.model import Environment, Model, Spec
 
+SCHEMA = ".almgen/almgen.schema.json"  # editors validate the spec offline, at this almgen's version
 RUNTIME = Path(__file__).resolve().parents[2] / "runtime"
 SCRIPTS = (
     "gate",
@@ -143,6 +145,8 @@ def files(spec: Spec) -> list[OutputFile]:
         OutputFile(".almgen/gates.json", _json(gates(spec)), source="gates"),
         OutputFile(".almgen/release.json", _json(release_facts(spec)), source="release"),
     ]
+    schema = data_dir("schemas") / "almgen.schema.json"  # the spec's modeline points here
+    out.append(OutputFile(SCHEMA, schema.read_text("utf-8"), source="schemas/almgen.schema.json"))
     for script in SCRIPTS:
         path = f".almgen/scripts/{script}.py"
         source = RUNTIME / f"{script}.py"

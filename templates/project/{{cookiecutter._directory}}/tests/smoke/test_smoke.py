@@ -1,16 +1,13 @@
-"""Smoke test after each deployment: the AI Services endpoint of the environment answers."""
+"""Smoke test after each deployment: the deployment of the environment answers a question.
+
+It calls the model through the environment contract (docs/alm/CONTRACT.md) with Entra ID: no keys.
+"""
 
 from __future__ import annotations
 
-import os
-import urllib.error
-import urllib.request
+from evals import model
 
 
-def test_the_endpoint_is_reachable() -> None:
-    endpoint = os.environ.get("ALMGEN_ENDPOINT", "")
-    assert endpoint.startswith("https://"), "the pipeline sets ALMGEN_ENDPOINT"
-    try:
-        urllib.request.urlopen(endpoint, timeout=10)
-    except urllib.error.HTTPError as exc:  # 401/404 without a token still proves it is up
-        assert exc.code < 500
+def test_the_deployment_answers() -> None:
+    reply = model.chat([{"role": "user", "content": "Reply with the single word: ready"}])
+    assert reply.strip(), "the deployment answered with nothing"
