@@ -23,7 +23,7 @@ newline, a `%`, a `;` or a `]` into a variables file or a logging command.
 | ALMGEN_MODEL_<MODEL>_LIVE_DEPLOYMENT | the deployment (custom: colour) serving customers now |
 | ALMGEN_MODEL_<MODEL>_ONLINE_ENDPOINT | custom models: the Azure ML online endpoint |
 | AZURE_OPENAI_DEPLOYMENT | ALMGEN_MODEL_<MODEL>_DEPLOYMENT of the first foundation model |
-| ALMGEN_PROJECT_ENDPOINT, AZURE_AI_PROJECT_ENDPOINT | with agents: the Foundry project endpoint |
+| ALMGEN_PROJECT_ENDPOINT, AZURE_AI_PROJECT_ENDPOINT | with agents or a safety gate: the Foundry project |
 | ALMGEN_AGENT_<AGENT>_NAME | with agents: the agent's name |
 | ALMGEN_AGENT_<AGENT>_ID | with agents: its id in the project now ("" before its first deploy) |
 
@@ -102,12 +102,20 @@ def _models(
     return out
 
 
+def _project(stack: routing.Stack, release: dict[str, Any]) -> list[tuple[str, str]]:
+    """The Foundry project's endpoint, when the environment has one (agents, a safety gate)."""
+    if not release.get("foundryProject"):
+        return []
+    project = agents.project_endpoint(stack.ai_services)
+    return [("ALMGEN_PROJECT_ENDPOINT", project), ("AZURE_AI_PROJECT_ENDPOINT", project)]
+
+
 def _agents(stack: routing.Stack, deployed: list[dict[str, Any]]) -> list[tuple[str, str]]:
     if not deployed:
         return []
     project = agents.project_endpoint(stack.ai_services)
     ids = {str(a.get("name")): str(a.get("id") or "") for a in agents.list_agents(project)}
-    out = [("ALMGEN_PROJECT_ENDPOINT", project), ("AZURE_AI_PROJECT_ENDPOINT", project)]
+    out = []
     for agent in deployed:
         name = str(agent["name"])
         out += [
@@ -120,7 +128,8 @@ def _agents(stack: routing.Stack, deployed: list[dict[str, Any]]) -> list[tuple[
 def contract(args: argparse.Namespace) -> list[tuple[str, str]]:
     """The contract's (name, value) pairs, in a stable order."""
     stack = routing.load_stacks(args.outputs)[0]
-    environment = common.environment(common.read_object(args.release, "release.json"), args.env)
+    release = common.read_object(args.release, "release.json")
+    environment = common.environment(release, args.env)
     pairs = [
         ("ALMGEN_ENVIRONMENT", args.env),
         ("ALMGEN_REGION", stack.location),
@@ -129,6 +138,7 @@ def contract(args: argparse.Namespace) -> list[tuple[str, str]]:
         ("ALMGEN_APPCONFIG_ENDPOINT", stack.app_configuration),
         ("ALMGEN_TARGET", args.target),
         *_models(stack, args.env, list(environment.get("models") or []), args),
+        *_project(stack, release),
         *_agents(stack, list(environment.get("agents") or [])),
     ]
     for name, value in pairs:

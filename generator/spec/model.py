@@ -311,3 +311,9 @@ class Spec:
     @property
     def foundation_models(self) -> tuple[Model, ...]:
         return tuple(m for m in self.models if m.kind == "foundation")
+
+    @property
+    def foundry_project(self) -> bool:
+        """Each environment's AI Services account has a Foundry project: agents live in one, and the
+        safety gate's content-safety evaluators (azure-ai-evaluation) call one."""
+        return bool(self.agents) or self.safety is not None

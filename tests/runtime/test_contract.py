@@ -30,7 +30,10 @@ def files(tmp_path: Path) -> Path:
         {"name": "chat-mini", "kind": "foundation", "version": "2"},
         {"name": "fraud", "kind": "custom", "version": "1.1.0"},
     ]
-    release = {"environments": {"prod": {"models": models, "agents": [{"name": "support"}]}}}
+    release = {
+        "foundryProject": True,
+        "environments": {"prod": {"models": models, "agents": [{"name": "support"}]}},
+    }
     (tmp_path / "release.json").write_text(json.dumps(release))
     (tmp_path / "state.json").write_text(
         json.dumps({"active": {"chat-mini": "chat-mini-blue"}, "versions": {"chat-mini-blue": "1"}})
@@ -91,6 +94,24 @@ def test_the_live_contract_of_the_primary_region(
     }
     call = fake_az.calls_of("appconfig kv list")[0]
     assert call[call.index("--label") + 1] == "prod"
+
+
+@pytest.mark.parametrize("project", [True, False])
+def test_the_project_endpoint_is_named_when_the_environment_has_a_project(
+    project: bool, files: Path, fake_az: FakeAz, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A safety gate without agents still needs the project: its evaluators run there."""
+    release = json.loads((files / "release.json").read_text())
+    release["foundryProject"] = project
+    release["environments"]["prod"]["agents"] = []
+    (files / "release.json").write_text(json.dumps(release))
+    _routing(fake_az, [])
+    code, out = _run(files, capsys)
+    assert code == 0
+    names = dict(line.split("=", 1) for line in out.splitlines())
+    endpoint = "https://ais-svc-prod.services.ai.azure.com/api/projects/agents"
+    assert names.get("AZURE_AI_PROJECT_ENDPOINT") == (endpoint if project else None)
+    assert not any(name.startswith("ALMGEN_AGENT_") for name in names)
 
 
 def test_the_candidate_target_names_the_new_deployments(

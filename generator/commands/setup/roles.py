@@ -142,12 +142,16 @@ def grants(spec: Spec, env: Environment) -> list[RoleGrant]:
                     "gates, tests and health checks call the model deployments (local auth off)",
                 )
             )
-        if spec.agents:
-            rows.append(
-                RoleGrant(
-                    name, group, "Azure AI User", AZURE_AI_USER, "create the agent versions in the project"
+        if spec.foundry_project:
+            uses = [
+                use
+                for use, needed in (
+                    ("create the agent versions in the project", spec.agents),
+                    ("run the safety gate's content-safety evaluations in the project", spec.safety),
                 )
-            )
+                if needed
+            ]
+            rows.append(RoleGrant(name, group, "Azure AI User", AZURE_AI_USER, "; ".join(uses)))
         rows.append(
             RoleGrant(
                 name,

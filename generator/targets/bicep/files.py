@@ -261,7 +261,7 @@ def parameters(spec: Spec, env: Environment) -> dict[str, Any]:
         "quotaAlerts": _quota_alerts(spec, deployments),
         "dashboard": monitoring.dashboard,
         "budget": _budget(monitoring.budget) if monitoring.budget else {},
-        "agentProject": bool(spec.agents),
+        "foundryProject": spec.foundry_project,
     }
     if spec.custom_models:
         params["customModels"] = _custom_models(spec, env)

@@ -30,8 +30,10 @@ def contract_rows(spec: Spec) -> list[dict[str, str]]:
     if spec.foundation_models:
         first = spec.foundation_models[0].name
         rows.append(("AZURE_OPENAI_DEPLOYMENT", f"ALMGEN_MODEL_{variable(first)}_DEPLOYMENT ({first})"))
-    if spec.agents:
-        rows.append(("ALMGEN_PROJECT_ENDPOINT", "the Foundry project endpoint of the agents"))
+    if spec.foundry_project:
+        users = (("agents", spec.agents), ("safety evaluators", spec.safety))
+        used_by = " and ".join(name for name, uses in users if uses)
+        rows.append(("ALMGEN_PROJECT_ENDPOINT", f"the Foundry project endpoint (for the {used_by})"))
         rows.append(("AZURE_AI_PROJECT_ENDPOINT", "the same (the name AIProjectClient samples read)"))
     for agent in spec.agents:
         rows.append((f"ALMGEN_AGENT_{variable(agent.name)}_NAME", f"{agent.name}, the agent's name"))

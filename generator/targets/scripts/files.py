@@ -110,6 +110,7 @@ def release_facts(spec: Spec) -> dict[str, Any]:
         "service": spec.service.name,
         "specSha256": hashlib.sha256(spec.source.read_bytes()).hexdigest(),
         "generator": f"almgen {__version__}",
+        "foundryProject": spec.foundry_project,  # the contract names its endpoint
         "environments": environments,
         "retired": [
             {"kind": r.kind, "name": r.name, "version": r.version, "reason": r.reason, "date": r.date}

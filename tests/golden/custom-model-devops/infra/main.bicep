@@ -80,8 +80,8 @@ param budget object = {}
 @description('Optional. The budget\'s first month when the spec pins none: the month of this deployment (the Budgets API refuses a start before the current month).')
 param budgetStartDate string = utcNow('yyyy-MM-01')
 
-@description('Optional. A Foundry project on the AI Services account for agents.')
-param agentProject bool = false
+@description('Optional. A Foundry project on the AI Services account: for agents and for the safety gate\'s evaluators.')
+param foundryProject bool = false
 
 @description('Optional. JSON of the live state the deploy step read before deploying: {"active": {model: deployment}, "versions": {deployment: version}, "canary": {model: {deployment, percent}}, "ml": [{model, colour, version, live}]}. Keeps a re-deploy from moving live traffic.')
 param liveStateJson string = '{}'
@@ -123,7 +123,7 @@ module regionStacks 'modules/stack.bicep' = [for (stack, index) in stacks: {
     alerts: alerts
     quotaAlerts: quotaAlerts
     dashboard: dashboard
-    agentProject: agentProject
+    foundryProject: foundryProject
     liveState: json(liveStateJson)
     deployerPrincipalId: deployerPrincipalId
   }

@@ -40,7 +40,7 @@ param alerts = {
 param quotaAlerts = []
 param dashboard = false
 param budget = {}
-param agentProject = false
+param foundryProject = false
 param customModels = [
   {
     name: 'fraud'

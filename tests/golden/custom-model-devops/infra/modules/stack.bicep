@@ -72,8 +72,8 @@ param quotaAlerts array = []
 @description('Optional. An Azure Monitor workbook.')
 param dashboard bool = false
 
-@description('Optional. A Foundry project for agents.')
-param agentProject bool = false
+@description('Optional. A Foundry project: for agents and for the safety gate\'s evaluators.')
+param foundryProject bool = false
 
 @description('Optional. The live state read by the deploy step.')
 param liveState object = {}
@@ -116,7 +116,7 @@ module aiServices 'ai-services.bicep' = {
     publicNetworkAccess: publicNetworkAccess
     modelDeployments: modelDeployments
     contentFilters: contentFilters
-    agentProject: agentProject
+    foundryProject: foundryProject
     enableDeleteLock: enableDeleteLock
     liveState: liveState
     workspaceId: monitoring.outputs.workspaceId

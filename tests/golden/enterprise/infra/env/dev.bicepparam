@@ -212,7 +212,7 @@ param dashboard = true
 param budget = {
   amount: 1000
 }
-param agentProject = true
+param foundryProject = true
 
 // Set by the deploy step: the live state it read, so that a re-deploy keeps serving what serves.
 param liveStateJson = readEnvironmentVariable('ALMGEN_LIVE_STATE', '{}')

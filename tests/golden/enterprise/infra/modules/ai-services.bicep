@@ -34,8 +34,8 @@ param modelDeployments array = []
 @description('Optional. Content filters (RAI policies): name, mode, filters.')
 param contentFilters array = []
 
-@description('Optional. Whether to create a Foundry project for agents.')
-param agentProject bool = false
+@description('Optional. Whether to create the Foundry project (agents, and the safety gate\'s content-safety evaluators, need one).')
+param foundryProject bool = false
 
 @description('Optional. A CanNotDelete lock on the account.')
 param enableDeleteLock bool = false
@@ -69,7 +69,7 @@ resource account 'Microsoft.CognitiveServices/accounts@2025-12-01' = {
     customSubDomainName: accountName
     disableLocalAuth: true
     publicNetworkAccess: publicNetworkAccess
-    allowProjectManagement: agentProject
+    allowProjectManagement: foundryProject
     networkAcls: {
       defaultAction: publicNetworkAccess == 'Enabled' ? 'Allow' : 'Deny'
       bypass: 'AzureServices'
@@ -115,7 +115,7 @@ resource deployments 'Microsoft.CognitiveServices/accounts/deployments@2025-12-0
   ]
 }]
 
-resource project 'Microsoft.CognitiveServices/accounts/projects@2025-12-01' = if (agentProject) {
+resource project 'Microsoft.CognitiveServices/accounts/projects@2025-12-01' = if (foundryProject) {
   parent: account
   name: 'agents'
   location: location
@@ -125,7 +125,7 @@ resource project 'Microsoft.CognitiveServices/accounts/projects@2025-12-01' = if
   }
   properties: {
     displayName: '${serviceName} agents'
-    description: 'Agents of ${serviceName}, deployed by the pipeline.'
+    description: 'Agents and safety evaluations of ${serviceName}, deployed by the pipeline.'
   }
   dependsOn: [
     deployments

@@ -58,7 +58,7 @@ param alerts = {
 param quotaAlerts = []
 param dashboard = false
 param budget = {}
-param agentProject = false
+param foundryProject = false
 
 // Set by the deploy step: the live state it read, so that a re-deploy keeps serving what serves.
 param liveStateJson = readEnvironmentVariable('ALMGEN_LIVE_STATE', '{}')

@@ -182,7 +182,7 @@ param quotaAlerts = [
 ]
 param dashboard = false
 param budget = {}
-param agentProject = false
+param foundryProject = true
 
 // Set by the deploy step: the live state it read, so that a re-deploy keeps serving what serves.
 param liveStateJson = readEnvironmentVariable('ALMGEN_LIVE_STATE', '{}')
