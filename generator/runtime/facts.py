@@ -24,6 +24,9 @@ LINEAGE_KEYS = (  # compared when a version already exists: they define what the
     "featureEngineering",
     "hyperparametersSha256",
 )
+# recorded with the version, compared with a warning: a code folder can be the whole repository, so
+# any commit changes it; the version number, which the team bumps, says when the model is new
+CODE_KEY = "trainingCodeSha256"
 COLOURS = ("blue", "green")
 DEPRECATED_STATUSES = ("deprecating", "deprecated")
 NOT_FOUND = re.compile(r"not found|could not be found|ResourceNotFound|does not exist", re.IGNORECASE)

@@ -17,12 +17,16 @@ read relative to `--root` (default: the current directory) and must stay inside 
 
 - `train` submits the model's Azure ML job (`trainingJob`) in the primary region's workspace, polls its
   status until it ends, fails unless it Completed, and prints the job name; `--save` writes
-  `{"model", "job", "workspace", "resourceGroup"}` for `register --trained`.
+  `{"model", "job", "workspace", "resourceGroup"}` for `register --trained`. A version already
+  registered there is not trained again (a no-op push trains nothing): with other lineage it fails
+  before a job is paid for; with other training code (the job file and its `code:` folder, hashed)
+  it says to bump the version.
 - `register` registers every custom model of ENV in every region's workspace. Immutable lineage goes
   into the model version's `properties` (training data asset and version, preprocessing, feature
-  engineering, hyperparameters sha256, git commit, spec sha256, training job); the mutable stage goes
-  into `tags` (`stage=<env>`). A version that already exists is never re-created: its lineage must
-  match (else exit 1 and nothing is changed), and only its stage tag moves. The summary
+  engineering, hyperparameters sha256, training code sha256, git commit, spec sha256, training job);
+  the mutable stage goes into `tags` (`stage=<env>`). A version that already exists is never
+  re-created: its lineage must match (else exit 1 and nothing is changed), and only its stage tag
+  moves. The summary
   `[{"model", "version", "workspace", "created"}]` goes to stdout and to `--out`.
 - `retire` removes the versions in release.json's `retired` list from ENV: for a custom model, the
   online deployments that serve it (refused while one still receives traffic) and then the model

@@ -7,6 +7,7 @@ import hashlib
 import importlib
 import json
 import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +44,65 @@ def hyperparameters_sha256(model: dict[str, Any], root: Path) -> str | None:
     return canonical_sha256(value)
 
 
+MAX_CODE_FILES = 10_000  # past this, only the job file is hashed (a warning says so)
+SKIPPED_FOLDERS = frozenset({".git", "__pycache__", "node_modules", ".venv", ".venv-tools"})
+
+
+def _code_folder(job_file: Path) -> str | None:
+    """The `code:` folder of an Azure ML command job file (a top-level key), or None."""
+    for line in job_file.read_text("utf-8", errors="replace").splitlines():
+        match = re.match(r"^code:\s*['\"]?([^'\"#]+?)['\"]?\s*(#.*)?$", line)
+        if match:
+            return match.group(1)
+    return None
+
+
+def _code_files(folder: Path) -> list[Path]:
+    files = []
+    for path in sorted(folder.rglob("*")):
+        if SKIPPED_FOLDERS.intersection(path.relative_to(folder).parts) or not path.is_file():
+            continue
+        files.append(path)
+        if len(files) > MAX_CODE_FILES:
+            common.say(f"warning: {folder} has over {MAX_CODE_FILES} files: only the job file is hashed")
+            return []
+    return files
+
+
+def training_code_sha256(model: dict[str, Any], root: Path) -> str | None:
+    """sha256 over the training job file and the files of its `code:` folder (names and bytes)."""
+    job = model.get("trainingJob")
+    if not job:
+        return None
+    where = f"trainingJob of {model['name']}"
+    job_file = facts.inside(root, job, where)
+    try:
+        digest = hashlib.sha256(b"job\0" + job_file.read_bytes())
+        code = _code_folder(job_file)
+        if code and not code.startswith(("azureml:", "http://", "https://", "git+")):
+            relative = os.path.relpath(job_file.parent / code, root.resolve())
+            folder = facts.inside(root, relative, f"code folder of {where}")
+            for path in _code_files(folder):
+                name = path.relative_to(folder).as_posix().encode("utf-8")
+                digest.update(b"\0file\0" + name + b"\0" + hashlib.sha256(path.read_bytes()).digest())
+    except OSError as exc:
+        raise common.InputError(f"cannot read the {where}: {exc.strerror or exc}") from exc
+    return digest.hexdigest()
+
+
+def code_changed(model: dict[str, Any], root: Path, registered_props: object) -> str:
+    """A warning when the training code differs from the code the version was registered with."""
+    props = registered_props if isinstance(registered_props, dict) else {}
+    now, then = training_code_sha256(model, root), props.get(facts.CODE_KEY)
+    if now is None or then is None or str(then) == now:
+        return ""
+    return (
+        f"warning: the training code of {model['name']} {model['version']} changed since it was "
+        f"registered ({facts.CODE_KEY}: registered {then}, now {now}); bump the version "
+        f"(almgen bump {model['name']} --patch) to train and register the new code"
+    )
+
+
 def lineage(model: dict[str, Any], root: Path) -> dict[str, str]:
     """The properties that define a model version (compared when it already exists)."""
     where = f"model {model['name']}"
@@ -64,6 +124,31 @@ def lineage(model: dict[str, Any], root: Path) -> dict[str, str]:
     if digest:
         props["hyperparametersSha256"] = digest
     return props
+
+
+def recorded(model: dict[str, Any], root: Path) -> dict[str, str]:
+    """What a new version records: its lineage and the hash of its training code."""
+    props = lineage(model, root)
+    code = training_code_sha256(model, root)
+    if code:
+        props[facts.CODE_KEY] = code
+    return props
+
+
+def registered(name: str, version: str, group: str, workspace: str) -> dict[str, Any] | None:
+    """The registered model version, or None when the workspace does not have it."""
+    result = common.az(
+        ["ml", "model", "show", *facts.asset(name, version), *facts.scope(group, workspace), "-o", "json"]
+    )
+    if result.returncode != 0:
+        if facts.not_found(result):
+            return None
+        raise common.Failure(f"cannot look up {name} {version} in {workspace}: {common.az_error(result)}")
+    try:
+        parsed = json.loads(result.stdout or "{}")
+    except json.JSONDecodeError as exc:
+        raise common.Failure(f"az ml model show did not answer JSON ({exc.msg})") from exc
+    return parsed if isinstance(parsed, dict) else {}
 
 
 def lineage_differences(expected: dict[str, str], registered: object) -> list[str]:
@@ -99,38 +184,21 @@ def cmd_register(args: argparse.Namespace) -> int:  # noqa: PLR0912, PLR0915 (mo
     service = release.get("service") if isinstance(release.get("service"), str) else ""
 
     # Read first: a single lineage mismatch anywhere changes nothing anywhere.
-    plans: list[tuple[dict[str, Any], dict[str, Any], dict[str, Any] | None, dict[str, str]]] = []
+    plans: list[tuple[dict[str, Any], dict[str, Any], dict[str, Any] | None]] = []
     problems: list[str] = []
     for model in models:
         name, version = model["name"], model["version"]
         expected = lineage(model, args.root)
         for stack in stacks:
             group, workspace = stack["resourceGroup"], facts.workspace_of(stack)
-            result = common.az(
-                [
-                    "ml",
-                    "model",
-                    "show",
-                    *facts.asset(name, version),
-                    *facts.scope(group, workspace),
-                    "-o",
-                    "json",
-                ]
-            )
-            existing: dict[str, Any] | None = None
-            if result.returncode == 0:
-                try:
-                    parsed = json.loads(result.stdout or "{}")
-                except json.JSONDecodeError as exc:
-                    raise common.Failure(f"az ml model show did not answer JSON ({exc.msg})") from exc
-                existing = parsed if isinstance(parsed, dict) else {}
+            existing = registered(name, version, group, workspace)
+            if existing is not None:
                 for difference in lineage_differences(expected, existing.get("properties")):
                     problems.append(f"{name} {version} in {workspace}: {difference}")
-            elif not facts.not_found(result):
-                raise common.Failure(
-                    f"cannot look up {name} {version} in {workspace}: {common.az_error(result)}"
-                )
-            plans.append((model, stack, existing, expected))
+                warning = code_changed(model, args.root, existing.get("properties"))
+                if warning:
+                    common.say(warning)
+            plans.append((model, stack, existing))
     if problems:
         for problem in problems:
             common.say(f"lineage mismatch: {problem}")
@@ -140,7 +208,7 @@ def cmd_register(args: argparse.Namespace) -> int:  # noqa: PLR0912, PLR0915 (mo
         )
 
     summary: list[dict[str, Any]] = []
-    for model, stack, existing, expected in plans:
+    for model, stack, existing in plans:
         name, version = model["name"], model["version"]
         group, workspace = stack["resourceGroup"], facts.workspace_of(stack)
         job = trained.get(name)
@@ -182,7 +250,7 @@ def cmd_register(args: argparse.Namespace) -> int:  # noqa: PLR0912, PLR0915 (mo
                 "and no training job in this workspace): promote it through an Azure ML registry "
                 "or give the model a path"
             )
-        props = dict(expected)
+        props = recorded(model, args.root)
         if commit:
             props["gitCommit"] = commit
         if spec_sha:

@@ -5,13 +5,15 @@ from __future__ import annotations
 import argparse
 import importlib
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 if __package__:
-    from . import common, facts
+    from . import common, facts, registration
 else:  # run as .almgen/scripts/<name>.py: the folder is on sys.path
     common = importlib.import_module("common")
     facts = importlib.import_module("facts")
+    registration = importlib.import_module("registration")
 
 
 # --------------------------------------------------------------------------- train
@@ -51,6 +53,34 @@ def find_model(release: dict[str, Any], env: str, name: str) -> dict[str, Any]:
     raise common.InputError(f"model {name!r} is not in release.json for environment {env!r}")
 
 
+def already_trained(model: dict[str, Any], root: Path, group: str, workspace: str) -> bool:
+    """True when the version is registered: a no-op push trains nothing.
+
+    The same version with other lineage (data version, preprocessing, features, hyperparameters)
+    fails before a training job is paid for: a registered version is immutable. Changed training
+    code is a warning that says to bump the version (a code folder may be the whole repository).
+    """
+    name, version = model["name"], model["version"]
+    existing = registration.registered(name, version, group, workspace)
+    if existing is None:
+        return False
+    differences = registration.lineage_differences(
+        registration.lineage(model, root), existing.get("properties")
+    )
+    if differences:
+        for difference in differences:
+            common.say(f"training inputs differ: {name} {version} in {workspace}: {difference}")
+        raise common.Failure(
+            f"{name} {version} is registered with other training inputs; a registered version is "
+            f"immutable: bump the model's version (almgen bump {name} --patch) to train it again"
+        )
+    common.say(
+        registration.code_changed(model, root, existing.get("properties"))
+        or f"{name} {version} is registered in {workspace} with the same training inputs: not trained"
+    )
+    return True
+
+
 def cmd_train(args: argparse.Namespace) -> int:
     release = common.read_object(args.release, "release.json")
     model = find_model(release, args.env, args.model)
@@ -63,6 +93,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         raise common.InputError(f"trainingJob {model['trainingJob']} of {args.model} does not exist")
     stack = facts.stacks_of(args.outputs)[0]
     group, workspace = stack["resourceGroup"], facts.workspace_of(stack)
+    if already_trained(model, args.root, group, workspace):
+        return 0
     job = common.az_text(
         [
             "ml",

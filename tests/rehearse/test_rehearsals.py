@@ -163,6 +163,23 @@ def test_a_release_then_the_same_commit_again(target: str, deployed: Deployed, t
     assert stage.world.minutes() - start < 30  # no bake: only logins, what-ifs and deployments
 
 
+def test_the_same_commit_again_trains_nothing(deployed: Deployed, tmp_path: Path) -> None:
+    """A custom model's version registered with the same training inputs is not trained again."""
+    sample = "custom-model-devops"
+    stage = _from_first_deploy(deployed, DEVOPS, tmp_path, sample)
+
+    def trainings() -> list[list[str]]:
+        log = (stage.world.root / "az-calls.jsonl").read_text("utf-8").splitlines()
+        return [c["argv"] for c in map(json.loads, log) if c["argv"][:3] == ["ml", "job", "create"]]
+
+    first = len(trainings())
+    assert first >= 1  # the first deploy trained
+    again = run_phase(stage, "again", [])
+    _log_az(stage)
+    assert again.conclusion == "success", again.report
+    assert len(trainings()) == first
+
+
 # ---- faults during a release: what served before still serves -------------------------------------
 
 

@@ -198,6 +198,7 @@ def properties(call: list[str]) -> dict[str, str]:
 def test_train_submits_in_the_primary_workspace_waits_and_saves(
     az: FakeAz, repo: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    az.answer("ml model show", NOT_FOUND)
     az.answer("ml job create", {"stdout": "job-123\n"})
     az.answer("ml job show", {"stdout": "Queued\n"}, {"stdout": "Running\n"}, {"stdout": "Completed\n"})
     slept: list[float] = []
@@ -217,6 +218,7 @@ def test_train_submits_in_the_primary_workspace_waits_and_saves(
 def test_train_fails_unless_the_job_completed(
     az: FakeAz, repo: Path, status: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    az.answer("ml model show", NOT_FOUND)
     az.answer("ml job create", {"stdout": "job-9\n"})
     az.answer("ml job show", {"stdout": f"{status}\n"})
     code = run(
@@ -236,8 +238,64 @@ def test_train_refuses_a_model_without_a_job(
 
 
 def test_train_submission_failure_is_exit_1(az: FakeAz, repo: Path) -> None:
+    az.answer("ml model show", NOT_FOUND)
     az.answer("ml job create", {"rc": 1, "stderr": "WARNING: x\nERROR: quota exceeded\n"})
     assert run("train", "--env", "dev", "--model", "churn", "--outputs", "outputs.json") == 1
+
+
+def test_train_trains_nothing_when_the_version_is_registered_with_the_same_inputs(
+    az: FakeAz, repo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    az.answer("ml model show", {"stdout": registered()})
+    code = run("train", "--env", "dev", "--model", "churn", "--outputs", "outputs.json", "--save", "t.json")
+    assert code == 0
+    assert az.calls("ml job create") == [] and not (repo / "t.json").exists()
+    assert "not trained" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        lambda root: (root / "ml/train-job.yml").write_text("command: python train.py --epochs 3\n", "utf-8"),
+        lambda root: (root / "ml/src/train.py").write_text("print('changed')\n", "utf-8"),
+        lambda root: (root / "ml/src/features.py").write_text("X = 1\n", "utf-8"),
+    ],
+    ids=["job file", "code file", "new code file"],
+)
+def test_train_warns_when_the_code_of_a_registered_version_changed(
+    az: FakeAz, repo: Path, change: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The version number says when a model is new: changed code trains nothing, and says to bump."""
+    (repo / "ml/train-job.yml").write_text("code: ./src\ncommand: python train.py\n", "utf-8")
+    (repo / "ml/src").mkdir()
+    (repo / "ml/src/train.py").write_text("print('train')\n", "utf-8")
+    az.answer("ml model show", {"stdout": registered()})  # registered from the code as it is now
+    change(repo)
+    assert run("train", "--env", "dev", "--model", "churn", "--outputs", "outputs.json") == 0
+    err = capsys.readouterr().err
+    assert "trainingCodeSha256" in err and "almgen bump churn --patch" in err
+    assert az.calls("ml job create") == []
+
+
+def test_train_refuses_the_same_version_with_other_training_data(
+    az: FakeAz, repo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    az.answer("ml model show", {"stdout": registered(trainingDataVersion="11")})
+    assert run("train", "--env", "dev", "--model", "churn", "--outputs", "outputs.json") == 1
+    err = capsys.readouterr().err
+    assert "trainingDataVersion: registered '11', release '12'" in err and "almgen bump churn" in err
+    assert az.calls("ml job create") == []
+
+
+def test_training_code_hash_ignores_files_outside_the_code_folder(repo: Path) -> None:
+    (repo / "ml/train-job.yml").write_text("code: src  # the trainer\ncommand: python train.py\n", "utf-8")
+    (repo / "ml/src").mkdir()
+    (repo / "ml/src/train.py").write_text("print('train')\n", "utf-8")
+    before = registration.training_code_sha256(CHURN, repo)
+    (repo / "ml/notes.md").write_text("unrelated\n", "utf-8")
+    (repo / "ml/src/__pycache__").mkdir()
+    (repo / "ml/src/__pycache__/train.cpython-312.pyc").write_bytes(b"\0")
+    assert registration.training_code_sha256(CHURN, repo) == before
 
 
 # --------------------------------------------------------------------------- register
@@ -282,6 +340,7 @@ def test_register_creates_with_lineage_in_every_region(
         "preprocessing": "drop-null-rows,standard-scaler@2",
         "featureEngineering": "tenure-buckets",
         "hyperparametersSha256": hashlib.sha256(PARAMS).hexdigest(),
+        "trainingCodeSha256": registration.training_code_sha256(CHURN, repo),
         "gitCommit": "c0ffee",
         "specSha256": "ab" * 32,
         "trainingJob": "job-123",
@@ -297,6 +356,7 @@ def test_register_creates_with_lineage_in_every_region(
 
 def registered(**overrides: str) -> dict[str, Any]:
     props = {
+        "trainingCodeSha256": registration.training_code_sha256(CHURN, Path.cwd()) or "",
         "trainingDataAsset": "churn-training",
         "trainingDataVersion": "12",
         "preprocessing": "drop-null-rows,standard-scaler@2",
