@@ -77,7 +77,7 @@ def test_retired_versions_are_removed_after_the_release_record() -> None:
     p = plan(load_spec(SPEC_V1))
     assert p.retired
     for env in p.environments:
-        assert env.step_ids()[-3:] == ["release-record", "retire", "standby"]
+        assert env.step_ids()[-4:] == ["release-record", "retire", "retain", "standby"]
 
 
 def test_commands_reach_pipelines_only_through_commands_json() -> None:

@@ -224,6 +224,8 @@ def _finish_steps(spec: Spec) -> tuple[Step, ...]:
     steps.append(Step("release-record", "Release record", "release-record"))
     if spec.registry.retired:
         steps.append(Step("retire", "Remove retired versions", "retire"))
+    if spec.custom_models:  # registry.retention.keepVersions: older registered versions are archived
+        steps.append(Step("retain", "Archive versions past retention", "retain"))
     if spec.foundation_models and any(env.strategy.type != "direct" for env in spec.environments):
         # last: a restore after a failure must find the previous colour still at full capacity
         steps.append(Step("standby", "Scale the standby colour down", "standby"))

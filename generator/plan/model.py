@@ -34,6 +34,7 @@ StepKind = Literal[
     "standby",
     "release-record",
     "retire",
+    "retain",
     "rollback",
 ]
 JobKind = Literal["gates", "provision", "canary-step", "finish", "rollback"]

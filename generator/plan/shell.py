@@ -199,21 +199,18 @@ def shell_steps(spec: Spec, step: Step) -> list[ShellStep]:
                 timeout=step.timeout_minutes,
             )
         ]
-    if kind == "retire":
-        return [
-            ShellStep(
-                step.id,
-                step.name,
-                _script(
-                    _python(
-                        "models",
-                        f"retire {env} --outputs outputs.json {COMMON} --live-state live-state.json "
-                        "--out retirement-record.json",
-                    )
-                ),
-            )
-        ]
+    if kind in ("retire", "retain"):
+        return [ShellStep(step.id, step.name, _script(_python("models", _records(spec, kind))))]
     return []  # release-record is rendered by each target, with its own artifact handling
+
+
+def _records(spec: Spec, kind: str) -> str:
+    """The models.py command of a step that changes the registry and writes its record."""
+    env = '--env "$ALMGEN_ENVIRONMENT" --outputs outputs.json'
+    if kind == "retire":
+        return f"retire {env} {COMMON} --live-state live-state.json --out retirement-record.json"
+    keep = spec.registry.keep_versions
+    return f"retain {env} {COMMON} --keep {keep} --out retention-record.json"
 
 
 _CANDIDATE = (

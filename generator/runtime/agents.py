@@ -50,11 +50,6 @@ else:  # run as .almgen/scripts/agents.py: common.py is beside it (also under py
 DEFAULT_API_VERSION = "v1"
 PROJECT = "agents"
 TOKEN_RESOURCE = "https://ai.azure.com"
-SEMVER = re.compile(
-    r"^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)"
-    r"(?:-((?:0|[1-9]\d*|\d*[A-Za-z-][0-9A-Za-z-]*)(?:\.(?:0|[1-9]\d*|\d*[A-Za-z-][0-9A-Za-z-]*))*))?"
-    r"(?:\+[0-9A-Za-z-]+(?:\.[0-9A-Za-z-]+)*)?$"
-)
 RETRY_STATUSES = (429, 500, 502, 503, 504)
 PHRASES = {status.phrase.lower(): status.value for status in HTTPStatus}
 
@@ -205,27 +200,7 @@ def instructions_of(agent: dict[str, Any], root: Path) -> str:
 
 # --------------------------------------------------------------------------- versions
 
-Semver = tuple[int, int, int, tuple[tuple[int, int | str], ...]]
-
-
-def semver(text: object) -> Semver | None:
-    """A sortable key of a semver string (build metadata ignored); None when it is not semver."""
-    match = SEMVER.match(text) if isinstance(text, str) else None
-    if not match:
-        return None
-    major, minor, patch, pre = match.groups()
-    # A release sorts after its pre-releases: an empty pre-release gets the highest marker.
-    parts: tuple[tuple[int, int | str], ...] = ((2, 0),)
-    if pre:
-        parts = tuple((0, int(p)) if p.isdigit() else (1, p) for p in pre.split("."))
-    return int(major), int(minor), int(patch), parts
-
-
-def newer(a: str, b: str) -> bool:
-    """Whether semver A is higher than semver B (both valid)."""
-    key_a, key_b = semver(a), semver(b)
-    assert key_a is not None and key_b is not None
-    return key_a > key_b
+semver, newer = common.semver, common.newer  # the versions of agents are semver
 
 
 # --------------------------------------------------------------------------- deploy

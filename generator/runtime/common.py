@@ -25,6 +25,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -218,3 +219,34 @@ def run_command(prog: str, command: str, run: Any) -> int:
     except Exception as exc:  # a script in a pipeline reports, it never prints a traceback
         print(f"{prog} {command}: unexpected error: {type(exc).__name__}: {exc}", file=sys.stderr)
         return 1
+
+
+# --------------------------------------------------------------------------- versions
+
+SEMVER = re.compile(
+    r"^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)"
+    r"(?:-((?:0|[1-9]\d*|\d*[A-Za-z-][0-9A-Za-z-]*)(?:\.(?:0|[1-9]\d*|\d*[A-Za-z-][0-9A-Za-z-]*))*))?"
+    r"(?:\+[0-9A-Za-z-]+(?:\.[0-9A-Za-z-]+)*)?$"
+)
+
+Semver = tuple[int, int, int, tuple[tuple[int, int | str], ...]]
+
+
+def semver(text: object) -> Semver | None:
+    """A sortable key of a semver string (build metadata ignored); None when it is not semver."""
+    match = SEMVER.match(text) if isinstance(text, str) else None
+    if not match:
+        return None
+    major, minor, patch, pre = match.groups()
+    # A release sorts after its pre-releases: an empty pre-release gets the highest marker.
+    parts: tuple[tuple[int, int | str], ...] = ((2, 0),)
+    if pre:
+        parts = tuple((0, int(p)) if p.isdigit() else (1, p) for p in pre.split("."))
+    return int(major), int(minor), int(patch), parts
+
+
+def newer(a: str, b: str) -> bool:
+    """Whether semver A is higher than semver B (both valid)."""
+    key_a, key_b = semver(a), semver(b)
+    assert key_a is not None and key_b is not None
+    return key_a > key_b

@@ -1,4 +1,5 @@
-"""Model lifecycle: train, register with lineage, retire, and the scheduled retirement and quota checks.
+"""Model lifecycle: train, register with lineage, retire, retain, and the scheduled retirement and quota
+checks.
 
 Usage:
   python models.py train --env ENV --model NAME --outputs FILE [--save FILE] [--release FILE] [--root DIR]
@@ -6,6 +7,7 @@ Usage:
   python models.py register --env ENV --outputs FILE [--trained FILE ...] [--out FILE] [--release FILE]
                             [--root DIR]
   python models.py retire --env ENV --outputs FILE --out FILE [--live-state FILE] [--release FILE]
+  python models.py retain --env ENV --outputs FILE --keep N [--out FILE] [--release FILE]
   python models.py check-retirements --regions R1,R2 [--days 60] [--today YYYY-MM-DD] [--release FILE]
   python models.py check-quota --regions R1,R2 --percent N [--release FILE]
 
@@ -33,6 +35,9 @@ read relative to `--root` (default: the current directory) and must stay inside 
   version is tagged retired and archived; for a foundation model, an inactive colour deployment that
   still serves it (the active one is skipped with a warning). Nothing changes when anything is
   refused. A retirement record goes to `--out`.
+- `retain` archives, per custom model and region, the registered versions past the `--keep` highest
+  (`registry.retention.keepVersions`), never the one this release deploys nor one an online
+  deployment still references; `--out` writes the retention record (see retention.py).
 - `check-retirements` and `check-quota` are the scheduled lifecycle checks of the foundation models of
   every environment: a Markdown table on stdout, appended to `$GITHUB_STEP_SUMMARY` (uploaded as a
   summary on Azure DevOps), exit 1 on any finding.
@@ -51,13 +56,14 @@ from collections.abc import Callable
 from pathlib import Path
 
 if __package__:
-    from . import common, lifecycle, registration, retirement, training
+    from . import common, lifecycle, registration, retention, retirement, training
 else:  # run as .almgen/scripts/models.py: its siblings are beside it (also under python -I)
     sys.path.insert(0, str(Path(__file__).resolve().parent))
     common = importlib.import_module("common")
     lifecycle = importlib.import_module("lifecycle")
     registration = importlib.import_module("registration")
     retirement = importlib.import_module("retirement")
+    retention = importlib.import_module("retention")
     training = importlib.import_module("training")
 
 # --------------------------------------------------------------------------- CLI
@@ -97,6 +103,11 @@ def parser() -> argparse.ArgumentParser:
     retire.add_argument("--out", type=Path, required=True, help="write the retirement record here")
     retire.add_argument("--live-state", type=Path, help='live state JSON ({"active": {model: deployment}})')
 
+    retain = commands.add_parser("retain", help="archive registered versions past keepVersions")
+    options(retain)
+    retain.add_argument("--keep", type=int, required=True, help="registered versions kept per model")
+    retain.add_argument("--out", type=Path, help="write the retention record here")
+
     check = commands.add_parser("check-retirements", help="fail when a foundation model version retires soon")
     options(check, env=False)
     check.add_argument("--regions", required=True, help="comma-separated Azure regions")
@@ -116,6 +127,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "train": training.cmd_train,
     "register": registration.cmd_register,
     "retire": retirement.cmd_retire,
+    "retain": retention.cmd_retain,
     "check-retirements": lifecycle.cmd_check_retirements,
     "check-quota": lifecycle.cmd_check_quota,
 }

@@ -298,6 +298,42 @@ def test_training_code_hash_ignores_files_outside_the_code_folder(repo: Path) ->
     assert registration.training_code_sha256(CHURN, repo) == before
 
 
+# --------------------------------------------------------------------------- retain
+
+
+def test_retain_archives_past_keep_but_never_what_deploys_or_is_deployed(az: FakeAz, repo: Path) -> None:
+    versions = ["1.0.0", "1.1.0", "1.2.0", "1.3.0", "1.4.0", "1.10.0", "latest"]
+    az.answer("ml model list", {"stdout": [{"name": "churn", "version": v} for v in versions]})
+    az.answer(  # the standby colour still runs 1.0.0 (a rollback needs it)
+        "ml online-deployment list",
+        {
+            "stdout": [
+                {"name": "blue", "model": "azureml:churn:1.0.0"},
+                {"name": "green", "model": "x/versions/1.10.0"},
+            ]
+        },
+    )
+    az.answer("ml model archive", {"stdout": ""})
+    assert run("retain", "--env", "prod", "--outputs", "outputs.json", "--keep", "2", "--out", "k.json") == 0
+    archived = [(option(c, "--version"), option(c, "-w")) for c in az.calls("ml model archive")]
+    # kept: 1.10.0 and 1.4.0 (the two highest, semver order), 1.4.0 deploys, 1.0.0 is referenced;
+    # "latest" is not semver: never archived
+    assert sorted(archived) == sorted(
+        (v, w) for v in ("1.3.0", "1.2.0", "1.1.0") for w in ("ws-east", "ws-west")
+    )
+    record = json.loads((repo / "k.json").read_text("utf-8"))
+    assert record["keepVersions"] == 2 and record["environment"] == "prod"
+    east = next(e for e in record["entries"] if e["workspace"] == "ws-east")
+    assert east["archived"] == ["1.3.0", "1.2.0", "1.1.0"]
+    assert east["inUse"] == ["1.0.0", "1.10.0", "1.4.0"]
+    assert east["kept"] == ["1.0.0", "1.4.0", "1.10.0", "latest"]
+
+
+def test_retain_refuses_keep_below_one(az: FakeAz, repo: Path) -> None:
+    assert run("retain", "--env", "prod", "--outputs", "outputs.json", "--keep", "0") == 2
+    assert az.calls("ml") == []
+
+
 # --------------------------------------------------------------------------- register
 
 

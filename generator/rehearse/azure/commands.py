@@ -377,8 +377,13 @@ def model_archive(world: World, state: dict[str, Any], flags: Flags) -> Any:
 
 
 def model_list(world: World, state: dict[str, Any], flags: Flags) -> Any:
-    name = flags.get("--name")
-    return [m for m in _ws(state, flags)["models"].values() if name in (None, m["name"])]
+    """Like az ml: archived versions are listed only with --include-archived."""
+    name, archived = flags.get("--name"), "--include-archived" in flags
+    return [
+        m
+        for m in _ws(state, flags)["models"].values()
+        if name in (None, m["name"]) and (archived or not m.get("archived"))
+    ]
 
 
 def job_create(world: World, state: dict[str, Any], flags: Flags) -> Any:

@@ -28,6 +28,7 @@ SCRIPTS = (
     "training",
     "registration",
     "retirement",
+    "retention",
     "lifecycle",
     "routing",
     "health",
