@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-import os
-import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
+from generator.regen import files, journal
 from generator.regen import manifest as mf
 from generator.regen.fastpath import safe_target
+from generator.regen.files import atomic_write
 from generator.render.outputs import OutputFile
 
 Action = Literal["created", "updated", "unchanged", "removed", "kept", "refused", "ignored"]
@@ -35,30 +35,17 @@ class Report:
         return sum(1 for c in self.changes if c.action == action)
 
 
-def atomic_write(path: Path, data: bytes) -> None:
-    """Readers see the old content or the new, never a mix: temp file, fsync, rename."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".almgen-tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
-State = Literal["outside", "ejected", "missing", "seeded", "current", "collision", "tampered", "stale"]
+State = Literal[
+    "outside", "irregular", "ejected", "missing", "seeded", "current", "collision", "tampered", "stale"
+]
 
 
 def classify(target: Path | None, output: OutputFile, entry: mf.Entry | None) -> State:
     """Where a file the spec generates stands on disk; generate and check both act on this."""
     if target is None:
         return "outside"
+    if files.irregular(target):
+        return "irregular"
     if entry is not None and entry.ownership == "user":
         return "ejected"
     if not target.exists():
@@ -70,7 +57,7 @@ def classify(target: Path | None, output: OutputFile, entry: mf.Entry | None) ->
 
 def _content_state(target: Path, output: OutputFile, entry: mf.Entry | None) -> State:
     """An existing generated file compared with what the spec renders now."""
-    data = target.read_bytes()
+    data = files.read_bytes(target)
     if data == output.text.encode("utf-8"):
         return "current"
     if entry is None:
@@ -92,9 +79,9 @@ def plan_writes(
             plan.manifest.files[path] = entry  # ejected: the user's, whether generated or not
         elif path not in planned:
             plan.decide_no_longer_generated(path, entry)
-    for path in old.unsafe:
+    for path, reason in old.ignored.items():
         plan.report.changes.append(
-            Change(path, "ignored", "a manifest entry outside the repository: not touched")
+            Change(path, "ignored", f"a manifest entry almgen does not act on: {reason}")
         )
     plan.report.changes.sort(key=lambda c: c.path)
     return plan.report, plan.writes, plan.removals, plan.manifest
@@ -121,13 +108,19 @@ class _WritePlan:
         changes = self.report.changes
         if state == "outside":
             changes.append(Change(output.path, "refused", "the path leaves the repository"))
+        elif state == "irregular":
+            assert target is not None
+            what = files.irregular(target)
+            changes.append(
+                Change(output.path, "refused", f"{what} is in the way; almgen writes only regular files")
+            )
         elif state == "ejected":
             assert entry is not None
             self.manifest.files[output.path] = entry  # the user's file, never written again
             changes.append(Change(output.path, "kept", "ejected: yours, not generated"))
         elif state == "seeded":  # written once, then the user's: keep the hash of what was seeded
             assert target is not None
-            seeded = entry or mf.Entry(output.path, "seeded", mf.sha256(target.read_bytes()))
+            seeded = entry or mf.Entry(output.path, "seeded", mf.sha256(files.read_bytes(target)))
             self.manifest.files[output.path] = seeded
             changes.append(Change(output.path, "unchanged"))
         elif state == "current":
@@ -160,9 +153,9 @@ class _WritePlan:
     def decide_no_longer_generated(self, path: str, entry: mf.Entry) -> None:
         """A file almgen wrote before that the spec no longer generates: removed unless it is yours now."""
         target = safe_target(self.root, path)
-        if target is None or not target.exists():
+        if target is None or files.irregular(target) or not target.exists():
             return
-        if entry.ownership == "managed" and mf.sha256(target.read_bytes()) == entry.sha256:
+        if entry.ownership == "managed" and mf.sha256(files.read_bytes(target)) == entry.sha256:
             self.removals.append(path)
             self.report.changes.append(Change(path, "removed"))
         else:
@@ -172,12 +165,16 @@ class _WritePlan:
 
 
 def apply(root: Path, writes: dict[str, bytes], removals: list[str], new: mf.Manifest) -> None:
+    """Write, remove, then record: a journal first, so an interruption anywhere loses nothing."""
+    if writes:
+        journal.begin(root, (new.files[path] for path in writes))
     for path, data in sorted(writes.items()):
         target = safe_target(root, path)
         assert target is not None  # checked in plan_writes
         atomic_write(target, data)
     for path in removals:
         target = safe_target(root, path)
-        if target is not None and target.exists():
-            target.unlink()
-    atomic_write(root / mf.MANIFEST, new.to_json().encode("utf-8"))
+        if target is not None:
+            files.remove(target)
+    atomic_write(mf.inside(root, mf.MANIFEST), new.to_json().encode("utf-8"))
+    journal.end(root)

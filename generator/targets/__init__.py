@@ -27,12 +27,41 @@ class Target:
     name: str
     wanted: Callable[[Spec], bool]  # does this spec ask for it?
     files: Callable[[Spec, Plan], Wanted]  # TemplateFiles are rendered; OutputFiles are final
+    # fnmatch patterns (`*` spans folders) of every path the target can ever write: a manifest
+    # entry outside all of them is not almgen's, so it is never removed as "no longer generated"
+    places: tuple[str, ...] = ()
 
 
 TARGETS: list[Target] = [
-    Target("bicep", lambda spec: spec.infrastructure == "bicep", lambda spec, _: bicep.files(spec)),
-    Target("github-actions", lambda spec: "github-actions" in spec.pipelines, github_actions.files),
-    Target("azure-devops", lambda spec: "azure-devops" in spec.pipelines, azure_devops.files),
-    Target("docs", lambda spec: True, docs.files),
-    Target("scripts", lambda spec: True, lambda spec, _: scripts.files(spec)),
+    Target(
+        "bicep",
+        lambda spec: spec.infrastructure == "bicep",
+        lambda spec, _: bicep.files(spec),
+        ("infra/*.bicep", "infra/*.bicepparam", "infra/bicepconfig.json"),
+    ),
+    Target(
+        "github-actions",
+        lambda spec: "github-actions" in spec.pipelines,
+        github_actions.files,
+        (".github/workflows/*.yml", github_actions.ZIZMOR_CONFIG),
+    ),
+    Target(
+        "azure-devops",
+        lambda spec: "azure-devops" in spec.pipelines,
+        azure_devops.files,
+        (f"{azure_devops.BASE}/*.yml",),
+    ),
+    Target("docs", lambda spec: True, docs.files, ("docs/alm/*.md",)),
+    Target(
+        "scripts",
+        lambda spec: True,
+        lambda spec, _: scripts.files(spec),
+        (
+            ".almgen/commands.json",
+            ".almgen/gates.json",
+            ".almgen/release.json",
+            *(f".almgen/scripts/{name}.py" for name in scripts.SCRIPTS),
+            *(f"{root}/.gitattributes" for root in scripts.GITATTRIBUTE_ROOTS),
+        ),
+    ),
 ]
