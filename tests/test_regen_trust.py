@@ -11,9 +11,12 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner, Result
+from hypothesis import strategies as st
+from hypothesis.strategies import SearchStrategy
 
 from generator.cli import cli
 from tests.conftest import REPO, SAMPLE_NAMES, SAMPLES
@@ -388,3 +391,96 @@ def test_a_read_only_folder_is_a_clear_error(repo: Path, monkeypatch: pytest.Mon
     result = run("generate", spec(repo))
     assert result.exit_code == 2, result.output
     assert "cannot write" in result.output and "Read-only file system" in result.output
+
+
+# 4 and 7, as a property: whatever the manifest holds, an answer or a clean error
+
+
+@pytest.fixture(scope="module")
+def sample_repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("property") / "repo"
+    shutil.copytree(SAMPLES / "openai-chat-github", root)
+    assert run("generate", spec(root)).exit_code == 0
+    if hasattr(os, "mkfifo"):
+        os.mkfifo(root / "docs" / "alm" / "OLD.md")
+    (root / "infra" / "modules" / "x.bicep").mkdir()
+    return root
+
+
+_PATHS = [
+    "almgen.yaml",
+    ".git/config",
+    "infra",
+    "infra/main.bicep",
+    "infra/modules/x.bicep",
+    "../x",
+    "/etc/passwd",
+]
+_PATHS += ["docs/alm/OLD.md", "docs/alm/SETUP.md", "a\x00b", "", "C:x", "a\\b", "x" * 5000]
+
+
+def _manifests() -> SearchStrategy[dict[str, Any]]:
+
+    from tests.strategies import values
+
+    sha = st.one_of(st.just("0" * 64), st.text(alphabet="0123456789abcdef", min_size=64, max_size=64))
+    entry = st.one_of(
+        values,
+        st.fixed_dictionaries(
+            {
+                "path": st.one_of(st.sampled_from(_PATHS), values),
+                "ownership": st.one_of(st.sampled_from(["managed", "seeded", "user"]), values),
+                "sha256": st.one_of(sha, values),
+            }
+        ),
+    )
+    return st.fixed_dictionaries(
+        {
+            "schema": st.one_of(st.just(1), values),
+            "generator": st.one_of(
+                st.fixed_dictionaries({"version": st.one_of(st.just("0.1.0"), values)}), values
+            ),
+            "inputs": st.one_of(st.lists(entry, max_size=4), values),
+            "files": st.one_of(st.lists(entry, max_size=8), values),
+            "seal": st.one_of(st.fixed_dictionaries({"value": st.one_of(sha, values)}), values),
+        }
+    )
+
+
+def test_any_manifest_gives_an_answer_or_a_clean_error(sample_repo: Path) -> None:
+    from hypothesis import HealthCheck, given, settings
+
+    from generator.errors import AlmgenError
+    from generator.regen import drift
+    from generator.regen import manifest as mf
+    from generator.regen.fastpath import up_to_date
+    from generator.regen.places import could_generate
+    from generator.regen.write import plan_writes
+    from generator.render.all import render
+    from generator.spec.validate import load_spec
+
+    resolved = load_spec(sample_repo / "almgen.yaml")
+    outputs = render(resolved)
+    planned = {o.path for o in outputs}
+    before = {p.relative_to(sample_repo).as_posix(): p.stat().st_mtime_ns for p in sample_repo.rglob("*")}
+
+    @settings(max_examples=100, deadline=None, database=None, suppress_health_check=list(HealthCheck))
+    @given(data=_manifests())
+    def prove(data: object) -> None:
+        (sample_repo / ".almgen" / "manifest.json").write_text(json.dumps(data, default=str))
+        assert up_to_date(sample_repo / "almgen.yaml") in (True, False)
+        try:
+            manifest = mf.load(sample_repo)
+        except AlmgenError as exc:
+            assert exc.exit_code in (2, 3) and str(exc)
+            return
+        mf.screen(sample_repo, manifest, planned, {"almgen.yaml"})
+        assert all(path in planned or could_generate(path) for path in manifest.files)
+        drift.compare(sample_repo, outputs, manifest)
+        plan_writes(sample_repo, outputs, manifest, force=False, adopt=False)
+
+    prove()
+    after = {p.relative_to(sample_repo).as_posix(): p.stat().st_mtime_ns for p in sample_repo.rglob("*")}
+    assert {k: v for k, v in after.items() if k != ".almgen/manifest.json"} == {
+        k: v for k, v in before.items() if k != ".almgen/manifest.json"
+    }
