@@ -120,6 +120,20 @@ def test_a_manifest_without_its_seal_is_not_trusted(repo: Path) -> None:
     assert almgen("check", spec(repo)).returncode == 1
 
 
+def test_a_file_marked_ejected_by_hand_in_the_manifest_is_caught(repo: Path) -> None:
+    generated(repo)
+    gates = repo / ".almgen" / "gates.json"
+    gates.write_text(gates.read_text().replace(">= 4.0", ">= 1.0"))
+    data = manifest(repo)
+    for entry in entries(data):
+        if entry["path"] == ".almgen/gates.json":
+            entry["ownership"] = "user"  # as if ejected, without running almgen eject
+    save_manifest(repo, data)
+    done = almgen("check", spec(repo))
+    assert done.returncode == 1, done.stdout
+    assert "unsealed  .almgen/manifest.json: its seal does not match its content" in done.stdout
+
+
 # 2. an input that changes while generate runs
 
 

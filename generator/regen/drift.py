@@ -16,7 +16,7 @@ from generator.render.outputs import OutputFile
 from generator.render.verify import verify
 from generator.spec.validate import load_spec
 
-Kind = Literal["stale", "tampered", "missing", "orphan", "collision", "unsafe", "irregular"]
+Kind = Literal["stale", "tampered", "missing", "orphan", "collision", "unsafe", "irregular", "unsealed"]
 
 FIXES = {
     "stale": "run `almgen generate` (the spec, its inputs or almgen changed)",
@@ -26,6 +26,8 @@ FIXES = {
     "collision": "move your file away, or run `almgen generate --adopt` to let almgen own it",
     "unsafe": "almgen ignores this manifest entry; remove it from .almgen/manifest.json",
     "irregular": "move it away: almgen reads and writes only regular files",
+    "unsealed": "its seal does not match its content (edited by hand, written by another tool, or a "
+    "generate was interrupted): review `git diff .almgen/manifest.json`, then run `almgen generate`",
 }
 
 
@@ -56,6 +58,8 @@ def compare(root: Path, outputs: list[OutputFile], manifest: mf.Manifest) -> lis
     findings = [
         Finding("unsafe", path, f"{reason}: {FIXES['unsafe']}") for path, reason in manifest.ignored.items()
     ]
+    if manifest.present and not manifest.sealed:  # its ownerships and hashes are not almgen's word
+        findings.append(Finding("unsealed", mf.MANIFEST, FIXES["unsealed"]))
     planned = {o.path for o in outputs}
     for output in outputs:
         target = safe_target(root, output.path)

@@ -53,6 +53,7 @@ class Manifest:
     version: str = __version__
     ignored: dict[str, str] = field(default_factory=dict)  # entry -> why it is not acted on
     sealed: bool = False  # as loaded: the seal verified, nothing was ignored or recovered
+    present: bool = False  # read from disk (not a repository's first generate)
     recovered: list[str] = field(default_factory=list)  # files an interrupted generate wrote
 
     def seal(self) -> str:
@@ -184,7 +185,7 @@ def _parse(root: Path, data: object, shown: str) -> Manifest:
         raise corrupt(shown, f"expected a mapping with schema {SCHEMA_VERSION}")
     generator = data.get("generator")
     version = generator.get("version") if isinstance(generator, dict) else None
-    manifest = Manifest(version=version if isinstance(version, str) else "")
+    manifest = Manifest(version=version if isinstance(version, str) else "", present=True)
     for index, item in enumerate(listed(data, "files", shown)):
         found = entry(root, item)
         where = label(item, f"files[{index}]")
