@@ -343,7 +343,7 @@ def test_a_fifo_named_by_the_manifest_is_ignored_without_hanging(repo: Path) -> 
 
 
 def test_a_template_pack_high_up_the_tree_is_bounded(repo: Path, tmp_path: Path) -> None:
-    from generator.regen.files import MAX_INPUT_FILES
+    from generator.regen.regular import MAX_INPUT_FILES
 
     pack = tmp_path / "pack"
     (pack / "deep").mkdir(parents=True)

@@ -15,12 +15,11 @@ import os
 from pathlib import Path, PurePosixPath
 
 from generator import __version__
-from generator.regen import files, seal
+from generator.regen import regular, seal
 
 MANIFEST = ".almgen/manifest.json"
 JOURNAL = ".almgen/journal.json"
 MAX_MANIFEST_BYTES = 8 * 1024 * 1024
-digest = files.digest
 
 
 def safe_target(root: Path, relative: object) -> Path | None:
@@ -44,12 +43,12 @@ def safe_target(root: Path, relative: object) -> Path | None:
 
 def _matches(root: Path, path: object, sha256: object) -> bool:
     target = safe_target(root, path)
-    return target is not None and files.digest(target) == sha256
+    return target is not None and regular.digest(target) == sha256
 
 
 def _present(root: Path, path: object) -> bool:
     target = safe_target(root, path)
-    return target is not None and not files.irregular(target) and target.exists()
+    return target is not None and not regular.irregular(target) and target.exists()
 
 
 def up_to_date(spec: Path) -> bool:
@@ -57,14 +56,14 @@ def up_to_date(spec: Path) -> bool:
     root = spec.absolute().parent
     try:
         return _proven(spec.name, root)
-    except (files.FileProblem, OSError, ValueError, KeyError, TypeError, AttributeError, RecursionError):
+    except (OSError, ValueError, KeyError, TypeError, AttributeError, RecursionError):
         return False
 
 
 def _proven(spec_name: str, root: Path) -> bool:
     if os.path.lexists(root / JOURNAL) or safe_target(root, MANIFEST) is None:
         return False  # an interrupted generate, or a manifest behind a symlink
-    manifest = json.loads(files.read_bytes(root / MANIFEST, MAX_MANIFEST_BYTES))
+    manifest = json.loads(regular.read_bytes(root / MANIFEST, MAX_MANIFEST_BYTES))
     version = manifest["generator"]["version"]
     inputs = {item["path"]: item["sha256"] for item in manifest["inputs"]}
     entries = [(item["path"], item["ownership"], item["sha256"]) for item in manifest["files"]]

@@ -1,35 +1,20 @@
 """Reading, hashing and writing files for regeneration: regular files only, bounded, clear errors.
 
-Standard library only (the pre-commit fast path imports it). A FIFO, a device, a socket or a
-folder where a file is expected is refused without being opened for a blocking read; an OS error
-(a full disk, a read-only or unreadable file) becomes a `FileProblem` naming the file, which the
+A FIFO, a device, a socket or a folder where a file is expected is refused without being opened
+for a blocking read (generator/regen/regular.py, which the fast path uses alone); an OS error (a
+full disk, a read-only or unreadable file) becomes a `FileProblem` naming the file, which the
 command line reports with exit 2, never a traceback.
 """
 
 from __future__ import annotations
 
-import hashlib
 import os
-import stat
-import tempfile
 from pathlib import Path
 
 from generator.errors import AlmgenError, ExitCode
+from generator.regen import regular
 
 TEMP_SUFFIX = ".almgen-tmp"
-# A template pack or a base outside the repository could name a huge tree (`templates: ../../..`):
-# hashing it is bounded, so a mistake fails fast instead of reading the whole file system.
-MAX_INPUT_FILES = 2000
-MAX_INPUT_BYTES = 32 * 1024 * 1024
-
-_KINDS = (
-    (stat.S_ISDIR, "a folder"),
-    (stat.S_ISFIFO, "a FIFO (named pipe)"),
-    (stat.S_ISSOCK, "a socket"),
-    (stat.S_ISCHR, "a character device"),
-    (stat.S_ISBLK, "a block device"),
-    (stat.S_ISLNK, "a symbolic link"),
-)
 
 
 class FileProblem(AlmgenError):
@@ -45,23 +30,12 @@ def shown(path: Path) -> str:
         return str(path)
 
 
-def kind(mode: int) -> str:
-    """What a file mode is, in words: "a regular file", "a FIFO (named pipe)"..."""
-    for test, name in _KINDS:
-        if test(mode):
-            return name
-    return "a regular file" if stat.S_ISREG(mode) else "a special file"
-
-
 def irregular(path: Path) -> str:
     """ "" when `path` is missing or a regular file, else what it is (without following a symlink)."""
     try:
-        mode = os.lstat(path).st_mode
-    except FileNotFoundError:
-        return ""
+        return regular.irregular(path)
     except OSError as exc:
         raise _problem("cannot inspect", path, exc) from None
-    return "" if stat.S_ISREG(mode) else kind(mode)
 
 
 def _problem(verb: str, path: Path, exc: OSError) -> FileProblem:
@@ -74,28 +48,26 @@ def _problem(verb: str, path: Path, exc: OSError) -> FileProblem:
 
 def read_bytes(path: Path, limit: int | None = None) -> bytes:
     """The content of the regular file `path`, never blocking on a FIFO or following a symlink."""
-    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOFOLLOW", 0)
-    flags |= getattr(os, "O_BINARY", 0)
     try:
-        fd = os.open(path, flags)
+        return regular.read_bytes(path, limit)
     except OSError as exc:
-        what = irregular(path) if os.path.lexists(path) else ""
-        if what:
-            raise not_regular(path, what) from None
-        raise _problem("cannot read", path, exc) from None
+        raise _explained(path, exc) from None
+
+
+def digest(path: Path) -> str:
+    """sha256 of a regular file, or of a folder's files, within bounds (regular.digest)."""
     try:
-        mode = os.fstat(fd).st_mode
-        if not stat.S_ISREG(mode):
-            raise not_regular(path, kind(mode))
-        with os.fdopen(fd, "rb", closefd=False) as handle:
-            data = handle.read() if limit is None else handle.read(limit + 1)
+        return regular.digest(path)
     except OSError as exc:
-        raise _problem("cannot read", path, exc) from None
-    finally:
-        os.close(fd)
-    if limit is not None and len(data) > limit:
-        raise FileProblem(f"{shown(path)} is larger than {limit} bytes; almgen does not read it")
-    return data
+        raise _explained(path, exc) from None
+
+
+def _explained(path: Path, exc: OSError) -> FileProblem:
+    if isinstance(exc, regular.NotRegular):
+        return not_regular(exc.path, exc.what)
+    if isinstance(exc, regular.TooLarge):
+        return FileProblem(f"{shown(exc.path)} {exc.reason}")
+    return _problem("cannot read", Path(exc.filename) if exc.filename else path, exc)
 
 
 def not_regular(path: Path, what: str) -> FileProblem:
@@ -103,33 +75,6 @@ def not_regular(path: Path, what: str) -> FileProblem:
         f"{shown(path)} is {what}, not a regular file: almgen reads and writes only regular files; "
         "move it away and run the command again"
     )
-
-
-def digest(path: Path) -> str:
-    """sha256 of a regular file, or of a folder's files (relative path and content, sorted), bounded."""
-    if os.path.isdir(path) and not os.path.islink(path):
-        return _folder_digest(path)
-    return hashlib.sha256(read_bytes(path, MAX_INPUT_BYTES)).hexdigest()
-
-
-def _folder_digest(folder: Path) -> str:
-    items: list[tuple[str, Path]] = []
-    for here, dirs, names in os.walk(folder, followlinks=False):
-        dirs.sort()
-        for name in names:
-            items.append((Path(here, name).relative_to(folder).as_posix(), Path(here, name)))
-            if len(items) > MAX_INPUT_FILES:
-                raise FileProblem(
-                    f"{shown(folder)} holds more than {MAX_INPUT_FILES} files: a template pack is a "
-                    "folder of templates; point `templates:` at that folder, not at one high up the tree"
-                )
-    total, size = hashlib.sha256(), 0
-    for relative, item in sorted(items):
-        data = read_bytes(item, MAX_INPUT_BYTES - size)
-        size += len(data)
-        total.update(relative.encode() + b"\0")
-        total.update(hashlib.sha256(data).digest())
-    return total.hexdigest()
 
 
 def atomic_write(path: Path, data: bytes) -> None:
@@ -144,6 +89,8 @@ def atomic_write(path: Path, data: bytes) -> None:
     tmp = ""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
+        import tempfile  # here: the fast path never writes
+
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=TEMP_SUFFIX, dir=path.parent)
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
