@@ -8,6 +8,7 @@ import hashlib
 import json
 import os
 import shutil
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -498,3 +499,28 @@ def test_any_manifest_gives_an_answer_or_a_clean_error(sample_repo: Path) -> Non
     assert {k: v for k, v in after.items() if k != ".almgen/manifest.json"} == {
         k: v for k, v in before.items() if k != ".almgen/manifest.json"
     }
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="FIFOs are POSIX")
+def test_a_fifo_as_the_manifest_is_a_clear_error_without_hanging(repo: Path) -> None:
+    generated(repo)
+    (repo / ".almgen" / "manifest.json").unlink()
+    os.mkfifo(repo / ".almgen" / "manifest.json")
+    for command in ("check", "generate", "diff"):
+        done = almgen(command, spec(repo))
+        assert done.returncode == 2, (command, done.stdout + done.stderr)
+        assert ".almgen/manifest.json is a FIFO (named pipe), not a regular file" in done.stderr
+
+
+@pytest.mark.skipif(not hasattr(socket, "AF_UNIX"), reason="Unix sockets")
+def test_a_socket_at_a_managed_path_is_reported(repo: Path) -> None:
+    generated(repo)
+    target = repo / "docs" / "alm" / "SETUP.md"
+    target.unlink()
+    with socket.socket(socket.AF_UNIX) as server:
+        server.bind(str(target))
+        result = run("check", spec(repo))
+        assert result.exit_code == 1, result.output
+        assert "irregular  docs/alm/SETUP.md: it is a socket" in result.output
+        refused = run("generate", spec(repo))
+        assert refused.exit_code == 1 and "a socket is in the way" in refused.output
