@@ -240,7 +240,11 @@ def test_a_hostile_manifest_deletes_nothing_outside_almgens_files(repo: Path) ->
     (repo / ".git").mkdir()
     (repo / ".git" / "config").write_text("[core]\n")
     (repo / "infra" / "mine.txt").write_text("mine\n")
-    victims = ["almgen.yaml", "scripts/deploy.sh", ".git/config", "infra/mine.txt"]
+    (repo / "docs" / "alm" / "notes.md").write_text("mine\n")
+    (repo / ".github" / "workflows" / "release.yml").write_text("on: push\n")
+    (repo / "infra" / "modules" / "extra.bicep").write_text("// mine\n")
+    victims = ["almgen.yaml", "scripts/deploy.sh", ".git/config", "infra/mine.txt", "docs/alm/notes.md"]
+    victims += [".github/workflows/release.yml", "infra/modules/extra.bicep", "infra//main.bicep"]
     data = manifest(repo)
     for path in victims:
         entries(data).append(
@@ -254,6 +258,7 @@ def test_a_hostile_manifest_deletes_nothing_outside_almgens_files(repo: Path) ->
     for path in victims:
         assert (repo / path).exists(), path
         assert f"ignored  {path}" in result.output
+    assert run("check", spec(repo)).exit_code == 0
 
 
 @pytest.mark.parametrize(
@@ -264,13 +269,13 @@ def test_a_hostile_manifest_deletes_nothing_outside_almgens_files(repo: Path) ->
         ([{"path": "infra/x.bicep", "ownership": "managed", "sha256": {"a": 1}}], "infra/x.bicep"),
         (["infra/main.bicep"], "files["),
         ([{"path": "infra", "ownership": "managed", "sha256": "0" * 64}], "infra"),
-        ([{"path": "infra/modules/x.bicep", "ownership": "managed", "sha256": "0" * 64}], "x.bicep"),
+        ([{"path": "infra/env/x.bicepparam", "ownership": "managed", "sha256": "0" * 64}], "x.bicepparam"),
     ],
 )
 def test_a_wrong_entry_is_ignored_and_reported(repo: Path, files: list[object], shown: str) -> None:
     generated(repo)
-    if shown == "x.bicep":
-        (repo / "infra" / "modules" / "x.bicep").mkdir()  # a folder at a path almgen could write
+    if shown == "x.bicepparam":
+        (repo / "infra" / "env" / "x.bicepparam").mkdir()  # a folder at a path almgen could write
     data = manifest(repo)
     entries(data).extend(files)  # type: ignore[arg-type]
     save_manifest(repo, data)
@@ -308,8 +313,26 @@ def test_every_generated_path_is_one_almgen_could_generate() -> None:
     for sample in SAMPLE_NAMES:
         for output in outputs(sample):
             assert could_generate(output.path), f"{sample}: {output.path} is missing from a target's places"
-    for path in ("almgen.yaml", ".git/config", "scripts/deploy.sh", ".almgen/manifest.json", "infra"):
+    mine = [
+        "almgen.yaml",
+        ".git/config",
+        "scripts/deploy.sh",
+        ".almgen/manifest.json",
+        "infra",
+        "docs/alm/notes.md",
+    ]
+    mine += [
+        ".github/workflows/release.yml",
+        "infra/modules/extra.bicep",
+        "infra//main.bicep",
+        "./infra/main.bicep",
+    ]
+    mine += [".azure-pipelines/templates/x/y.yml", "infra/env/sub/dev.bicepparam"]
+    for path in mine:
         assert not could_generate(path), path
+    assert could_generate("infra/env/retired.bicepparam") and could_generate(
+        ".github/workflows/old-name-ci.yml"
+    )
 
 
 # 5. only regular files; bounded template packs
@@ -331,16 +354,16 @@ def test_a_fifo_at_a_managed_path_is_refused_without_hanging(repo: Path) -> None
 @pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="FIFOs are POSIX")
 def test_a_fifo_named_by_the_manifest_is_ignored_without_hanging(repo: Path) -> None:
     generated(repo)
-    os.mkfifo(repo / "docs" / "alm" / "OLD.md")
+    os.mkfifo(repo / "infra" / "env" / "old.bicepparam")
     data = manifest(repo)
-    entries(data).append({"path": "docs/alm/OLD.md", "ownership": "managed", "sha256": "0" * 64})
+    entries(data).append({"path": "infra/env/old.bicepparam", "ownership": "managed", "sha256": "0" * 64})
     save_manifest(repo, data)
     for command in ("check", "diff", "generate"):  # generate last: it writes a clean manifest
         done = almgen(command, spec(repo))
-        assert "docs/alm/OLD.md" in done.stdout, (command, done.stdout + done.stderr)
+        assert "infra/env/old.bicepparam" in done.stdout, (command, done.stdout + done.stderr)
         assert command == "diff" or "FIFO" in done.stdout
         assert "Traceback" not in done.stderr
-    assert (repo / "docs" / "alm" / "OLD.md").exists()
+    assert (repo / "infra" / "env" / "old.bicepparam").exists()
 
 
 def test_a_template_pack_high_up_the_tree_is_bounded(repo: Path, tmp_path: Path) -> None:
@@ -417,8 +440,8 @@ def sample_repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
     shutil.copytree(SAMPLES / "openai-chat-github", root)
     assert run("generate", spec(root)).exit_code == 0
     if hasattr(os, "mkfifo"):
-        os.mkfifo(root / "docs" / "alm" / "OLD.md")
-    (root / "infra" / "modules" / "x.bicep").mkdir()
+        os.mkfifo(root / "infra" / "env" / "old.bicepparam")
+    (root / "infra" / "env" / "x.bicepparam").mkdir()
     return root
 
 
@@ -431,7 +454,7 @@ _PATHS = [
     "../x",
     "/etc/passwd",
 ]
-_PATHS += ["docs/alm/OLD.md", "docs/alm/SETUP.md", "a\x00b", "", "C:x", "a\\b", "x" * 5000]
+_PATHS += ["infra/env/old.bicepparam", "docs/alm/SETUP.md", "a\x00b", "", "C:x", "a\\b", "x" * 5000]
 
 
 def _manifests() -> SearchStrategy[dict[str, Any]]:

@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 from fnmatch import fnmatchcase
-from pathlib import PurePosixPath
 
 from generator.targets import TARGETS
 
 
+def matches(path: str, pattern: str) -> bool:
+    """`pattern` matches `path` folder by folder: `*` never spans a `/`."""
+    parts, wanted = path.split("/"), pattern.split("/")
+    return len(parts) == len(wanted) and all(fnmatchcase(p, w) for p, w in zip(parts, wanted, strict=True))
+
+
 def could_generate(path: str) -> bool:
     """True when a registered target can write `path` (never the spec, a user file or `.git/`)."""
-    parts = PurePosixPath(path).parts
-    if any(part in (".git", "", ".", "..") for part in parts):
+    if any(part in (".git", "", ".", "..") for part in path.split("/")):
         return False
-    return any(fnmatchcase(path, pattern) for target in TARGETS for pattern in target.places)
+    return any(matches(path, pattern) for target in TARGETS for pattern in target.places)

@@ -27,9 +27,13 @@ class Target:
     name: str
     wanted: Callable[[Spec], bool]  # does this spec ask for it?
     files: Callable[[Spec, Plan], Wanted]  # TemplateFiles are rendered; OutputFiles are final
-    # fnmatch patterns (`*` spans folders) of every path the target can ever write: a manifest
-    # entry outside all of them is not almgen's, so it is never removed as "no longer generated"
+    # patterns (`*` within one folder) of every path the target can ever write: a manifest entry
+    # outside all of them is not almgen's, so it is never removed as "no longer generated"
     places: tuple[str, ...] = ()
+
+
+DEVOPS_TEMPLATES = ("templates/stages/", "templates/jobs/", "templates/steps/")
+DOCS = ("PIPELINE", "SETUP", "CONTRACT")
 
 
 TARGETS: list[Target] = [
@@ -37,21 +41,29 @@ TARGETS: list[Target] = [
         "bicep",
         lambda spec: spec.infrastructure == "bicep",
         lambda spec, _: bicep.files(spec),
-        ("infra/*.bicep", "infra/*.bicepparam", "infra/bicepconfig.json"),
+        (
+            "infra/main.bicep",
+            "infra/bicepconfig.json",
+            "infra/env/*.bicepparam",
+            *(f"infra/modules/{name}.bicep" for name in (*bicep.MODULES, *bicep.ML_MODULES)),
+        ),
     ),
     Target(
         "github-actions",
         lambda spec: "github-actions" in spec.pipelines,
         github_actions.files,
-        (".github/workflows/*.yml", github_actions.ZIZMOR_CONFIG),
+        (
+            *(f".github/workflows/*-{kind}.yml" for kind in ("ci", "cd", "deploy", "lifecycle")),
+            github_actions.ZIZMOR_CONFIG,
+        ),
     ),
     Target(
         "azure-devops",
         lambda spec: "azure-devops" in spec.pipelines,
         azure_devops.files,
-        (f"{azure_devops.BASE}/*.yml",),
+        tuple(f"{azure_devops.BASE}/{where}*.yml" for where in ("", *DEVOPS_TEMPLATES)),
     ),
-    Target("docs", lambda spec: True, docs.files, ("docs/alm/*.md",)),
+    Target("docs", lambda spec: True, docs.files, tuple(f"docs/alm/{page}.md" for page in DOCS)),
     Target(
         "scripts",
         lambda spec: True,
