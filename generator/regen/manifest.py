@@ -32,7 +32,7 @@ MAX_ENTRIES = 20_000
 MAX_PATH = 1024
 OWNERSHIPS = ("managed", "seeded", "user")
 _SHA256 = re.compile(r"[0-9a-f]{64}")
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 
 def sha256(data: bytes) -> str:
@@ -204,7 +204,10 @@ def _parse(root: Path, data: object, shown: str) -> Manifest:
             manifest.ignored[f"inputs[{index}]"] = "expected a mapping with path and sha256"
     claimed = data.get("seal")
     value = claimed.get("value") if isinstance(claimed, dict) else None
-    manifest.sealed = not manifest.ignored and value == manifest.seal()
+    entries = [(e.path, e.ownership, e.sha256) for e in manifest.files.values()]
+    manifest.sealed = not manifest.ignored and seal.verifies(
+        value, manifest.version, manifest.inputs, entries
+    )
     return manifest
 
 
