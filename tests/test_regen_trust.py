@@ -270,6 +270,12 @@ def test_a_hostile_manifest_deletes_nothing_outside_almgens_files(repo: Path) ->
         (["infra/main.bicep"], "files["),
         ([{"path": "infra", "ownership": "managed", "sha256": "0" * 64}], "infra"),
         ([{"path": "infra/env/x.bicepparam", "ownership": "managed", "sha256": "0" * 64}], "x.bicepparam"),
+        # names past the file system's limit (NAME_MAX)
+        ([{"path": "x" * 300, "ownership": "managed", "sha256": "0" * 64}], "x" * 300),
+        (
+            [{"path": f"infra/env/{'y' * 300}.bicepparam", "ownership": "managed", "sha256": "0" * 64}],
+            "y" * 300,
+        ),
     ],
 )
 def test_a_wrong_entry_is_ignored_and_reported(repo: Path, files: list[object], shown: str) -> None:
@@ -455,6 +461,7 @@ _PATHS = [
     "/etc/passwd",
 ]
 _PATHS += ["infra/env/old.bicepparam", "docs/alm/SETUP.md", "a\x00b", "", "C:x", "a\\b", "x" * 5000]
+_PATHS += ["x" * 300, "infra/env/" + "y" * 300 + ".bicepparam", "infra/" + "y" * 300 + "/z.bicep"]
 
 
 def _manifests() -> SearchStrategy[dict[str, Any]]:

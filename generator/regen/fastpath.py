@@ -36,7 +36,10 @@ def safe_target(root: Path, relative: object) -> Path | None:
     current = root
     for part in pure.parts:
         current = current / part
-        if current.is_symlink():
+        try:
+            if current.is_symlink():
+                return None
+        except OSError:  # a name too long for the file system, a path through a file...
             return None
     return current
 

@@ -30,6 +30,7 @@ SCHEMA_VERSION = 1
 MAX_BYTES = 8 * 1024 * 1024
 MAX_ENTRIES = 20_000
 MAX_PATH = 1024
+MAX_NAME = 255  # bytes in one file or folder name (NAME_MAX on Linux and macOS)
 OWNERSHIPS = ("managed", "seeded", "user")
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
@@ -149,6 +150,8 @@ def path_problem(root: Path, path: object) -> str:
         return "path must be a non-empty string"
     if len(path) > MAX_PATH or _CONTROL.search(path):
         return f"path must be at most {MAX_PATH} characters without control characters"
+    if any(len(part.encode("utf-8")) > MAX_NAME for part in path.split("/")):
+        return f"a name in the path is longer than {MAX_NAME} bytes, more than file systems allow"
     if safe_target(root, path) is None:
         return "the path leaves the repository or runs through a symbolic link"
     return ""
