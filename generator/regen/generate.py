@@ -47,7 +47,7 @@ def _unchanged(spec: Spec, before: dict[str, str], *, written: bool) -> None:
 
 def generate_spec(path: Path, *, force: bool = False, adopt: bool = False, dry_run: bool = False) -> Report:
     try:
-        first = digest(path)
+        first = digest(path) if path.is_file() else ""  # never a folder's tree
     except FileProblem:
         first = ""  # load_spec says why, with the spec's location
     spec = load_spec(path)
