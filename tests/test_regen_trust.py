@@ -465,7 +465,8 @@ _PATHS += ["x" * 300, "infra/env/" + "y" * 300 + ".bicepparam", "infra/" + "y" *
 
 
 def _manifests() -> SearchStrategy[dict[str, Any]]:
-
+    """Manifest-shaped JSON: right and wrong types at every level, hostile and plausible paths."""
+    from generator import __version__
     from tests.strategies import values
 
     sha = st.one_of(st.just("0" * 64), st.text(alphabet="0123456789abcdef", min_size=64, max_size=64))
@@ -483,7 +484,7 @@ def _manifests() -> SearchStrategy[dict[str, Any]]:
         {
             "schema": st.one_of(st.just(1), values),
             "generator": st.one_of(
-                st.fixed_dictionaries({"version": st.one_of(st.just("0.1.0"), values)}), values
+                st.fixed_dictionaries({"version": st.one_of(st.just(__version__), values)}), values
             ),
             "inputs": st.one_of(st.lists(entry, max_size=4), values),
             "files": st.one_of(st.lists(entry, max_size=8), values),
@@ -513,7 +514,7 @@ def test_any_manifest_gives_an_answer_or_a_clean_error(sample_repo: Path) -> Non
     @given(data=_manifests())
     def prove(data: object) -> None:
         (sample_repo / ".almgen" / "manifest.json").write_text(json.dumps(data, default=str))
-        assert up_to_date(sample_repo / "almgen.yaml") in (True, False)
+        up_to_date(sample_repo / "almgen.yaml")  # answers, never raises
         try:
             manifest = mf.load(sample_repo)
         except AlmgenError as exc:
