@@ -167,7 +167,9 @@ def test_a_spec_changed_while_writing_is_not_recorded_against_old_output(
     set_groundedness(repo, "4.2")
     rendered = (repo / "almgen.yaml").read_bytes()
 
-    def apply_then_edit(root: Path, writes: dict[str, bytes], removals: list[str], new: Manifest) -> None:
+    def apply_then_edit(
+        root: Path, writes: dict[str, bytes], removals: dict[str, str], new: Manifest
+    ) -> None:
         apply(root, writes, removals, new)
         set_groundedness(repo, "4.5")
 
@@ -180,6 +182,30 @@ def test_a_spec_changed_while_writing_is_not_recorded_against_old_output(
     assert almgen("check", spec(repo)).returncode == 1  # 4.5 is not generated yet
     generated(repo)
     assert almgen("check", spec(repo)).returncode == 0
+
+
+def test_an_orphan_edited_while_generating_is_kept(repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from generator.regen import generate
+    from generator.regen.manifest import Manifest
+    from generator.regen.write import apply
+
+    generated(repo)
+    text = (repo / "almgen.yaml").read_text()
+    start, end = text.index("  - name: staging"), text.index("  - name: prod")
+    (repo / "almgen.yaml").write_text(text[:start] + text[end:].replace(" staging: 30,", ""))
+    orphan = repo / "infra" / "env" / "staging.bicepparam"
+
+    def edit_then_apply(
+        root: Path, writes: dict[str, bytes], removals: dict[str, str], new: Manifest
+    ) -> None:
+        assert "infra/env/staging.bicepparam" in removals
+        orphan.write_text(orphan.read_text() + "// mine, saved while almgen ran\n")
+        apply(root, writes, removals, new)
+
+    monkeypatch.setattr(generate, "apply", edit_then_apply)
+    result = run("generate", spec(repo))
+    assert result.exit_code == 0, result.output
+    assert "// mine, saved while almgen ran" in orphan.read_text()
 
 
 # 3. an interrupted generate

@@ -49,17 +49,9 @@ def recover(root: Path, manifest: mf.Manifest) -> None:
         old = manifest.files.get(found.path)
         if old is not None and old.ownership == "user":
             continue  # ejected: the user's, whatever a journal says
-        if _holds(root, found):
+        if mf.holds(root, found.path, found.sha256):
             manifest.files[found.path] = found
             manifest.recovered.append(found.path)
-
-
-def _holds(root: Path, found: mf.Entry) -> bool:
-    """True when the file at the entry's path is regular and exactly what the entry says."""
-    target = safe_target(root, found.path)
-    if target is None or files.irregular(target) or not target.exists():
-        return False
-    return mf.sha256(files.read_bytes(target)) == found.sha256
 
 
 def clean_temporaries(root: Path, paths: Iterable[str]) -> list[str]:

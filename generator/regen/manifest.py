@@ -82,6 +82,14 @@ def entries_json(entries: Iterable[Entry]) -> list[dict[str, str]]:
     ]
 
 
+def holds(root: Path, path: str, digest: str) -> bool:
+    """True when `root/path` is a regular file inside the repository whose sha256 is `digest`."""
+    target = safe_target(root, path)
+    if target is None or files.irregular(target) or not target.exists():
+        return False
+    return sha256(files.read_bytes(target)) == digest
+
+
 def relative_input(root: Path, path: Path) -> str:
     """An input's path as the manifest records it: relative to the spec's folder, POSIX."""
     return Path(os.path.relpath(path, root)).as_posix()

@@ -67,8 +67,11 @@ def _content_state(target: Path, output: OutputFile, entry: mf.Entry | None) -> 
 
 def plan_writes(
     root: Path, outputs: Iterable[OutputFile], old: mf.Manifest, *, force: bool, adopt: bool
-) -> tuple[Report, dict[str, bytes], list[str], mf.Manifest]:
-    """Decide every file's fate without touching the disk: (report, writes, removals, new manifest)."""
+) -> tuple[Report, dict[str, bytes], dict[str, str], mf.Manifest]:
+    """Decide every file's fate without touching the disk: (report, writes, removals, new manifest).
+
+    `removals` maps each path to remove to the sha256 it must still have when it is removed.
+    """
     plan = _WritePlan(root, mf.Manifest(inputs=dict(old.inputs)), force=force, adopt=adopt)
     planned = set()
     for output in outputs:
@@ -97,7 +100,7 @@ class _WritePlan:
     adopt: bool
     report: Report = field(default_factory=Report)
     writes: dict[str, bytes] = field(default_factory=dict)
-    removals: list[str] = field(default_factory=list)
+    removals: dict[str, str] = field(default_factory=dict)  # path -> the sha256 it must still have
 
     def decide_output(self, output: OutputFile, entry: mf.Entry | None) -> None:
         """The fate of one file the spec generates."""
@@ -156,7 +159,7 @@ class _WritePlan:
         if target is None or files.irregular(target) or not target.exists():
             return
         if entry.ownership == "managed" and mf.sha256(files.read_bytes(target)) == entry.sha256:
-            self.removals.append(path)
+            self.removals[path] = entry.sha256
             self.report.changes.append(Change(path, "removed"))
         else:
             self.report.changes.append(
@@ -164,7 +167,7 @@ class _WritePlan:
             )
 
 
-def apply(root: Path, writes: dict[str, bytes], removals: list[str], new: mf.Manifest) -> None:
+def apply(root: Path, writes: dict[str, bytes], removals: dict[str, str], new: mf.Manifest) -> None:
     """Write, remove, then record: a journal first, so an interruption anywhere loses nothing."""
     if writes:
         journal.begin(root, (new.files[path] for path in writes))
@@ -172,9 +175,9 @@ def apply(root: Path, writes: dict[str, bytes], removals: list[str], new: mf.Man
         target = safe_target(root, path)
         assert target is not None  # checked in plan_writes
         atomic_write(target, data)
-    for path in removals:
+    for path, sha in sorted(removals.items()):
         target = safe_target(root, path)
-        if target is not None:
+        if target is not None and mf.holds(root, path, sha):  # edited since the plan: the user's now
             files.remove(target)
     atomic_write(mf.inside(root, mf.MANIFEST), new.to_json().encode("utf-8"))
     journal.end(root)
