@@ -100,14 +100,14 @@ def test_a_spec_changed_while_writing_is_not_recorded_against_old_output(
 ) -> None:
     from generator.regen import generate
     from generator.regen.manifest import Manifest
-    from generator.regen.write import apply
+    from generator.regen.write import Write, apply
 
     generated(repo)
     set_groundedness(repo, "4.2")
     rendered = (repo / "almgen.yaml").read_bytes()
 
     def apply_then_edit(
-        root: Path, writes: dict[str, bytes], removals: dict[str, str], new: Manifest
+        root: Path, writes: dict[str, Write], removals: dict[str, str], new: Manifest
     ) -> None:
         apply(root, writes, removals, new)
         set_groundedness(repo, "4.5")
@@ -126,7 +126,7 @@ def test_a_spec_changed_while_writing_is_not_recorded_against_old_output(
 def test_an_orphan_edited_while_generating_is_kept(repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from generator.regen import generate
     from generator.regen.manifest import Manifest
-    from generator.regen.write import apply
+    from generator.regen.write import Write, apply
 
     generated(repo)
     text = (repo / "almgen.yaml").read_text()
@@ -135,7 +135,7 @@ def test_an_orphan_edited_while_generating_is_kept(repo: Path, monkeypatch: pyte
     orphan = repo / "infra" / "env" / "staging.bicepparam"
 
     def edit_then_apply(
-        root: Path, writes: dict[str, bytes], removals: dict[str, str], new: Manifest
+        root: Path, writes: dict[str, Write], removals: dict[str, str], new: Manifest
     ) -> None:
         assert "infra/env/staging.bicepparam" in removals
         orphan.write_text(orphan.read_text() + "// mine, saved while almgen ran\n")
@@ -145,6 +145,35 @@ def test_an_orphan_edited_while_generating_is_kept(repo: Path, monkeypatch: pyte
     result = run("generate", spec(repo))
     assert result.exit_code == 0, result.output
     assert "// mine, saved while almgen ran" in orphan.read_text()
+
+
+def test_a_file_saved_while_generating_is_not_written_over(
+    repo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from generator.regen import generate
+    from generator.regen.manifest import Manifest
+    from generator.regen.write import Write, apply
+
+    generated(repo)
+    set_groundedness(repo, "4.2")  # .almgen/gates.json is stale: generate plans to update it
+    gates = repo / ".almgen" / "gates.json"
+
+    def edit_then_apply(
+        root: Path, writes: dict[str, Write], removals: dict[str, str], new: Manifest
+    ) -> None:
+        assert ".almgen/gates.json" in writes
+        gates.write_text(gates.read_text().replace(">= 3.8", ">= 3.9"))  # the user's edit, meanwhile
+        apply(root, writes, removals, new)
+
+    monkeypatch.setattr(generate, "apply", edit_then_apply)
+    result = run("generate", spec(repo))
+    assert result.exit_code == 1, result.output
+    assert ".almgen/gates.json changed while generating: it is left as you saved it" in result.output
+    assert '">= 3.9"' in gates.read_text()
+    monkeypatch.undo()
+    again = run("generate", spec(repo))  # the edit is the user's now: refused, not overwritten
+    assert again.exit_code == 1 and "refused  .almgen/gates.json (edited by hand" in again.output
+    assert '">= 3.9"' in gates.read_text()
 
 
 # 3. an interrupted generate

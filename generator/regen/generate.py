@@ -11,21 +11,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from generator.errors import AlmgenError, ExitCode
 from generator.regen import journal
 from generator.regen import manifest as mf
 from generator.regen.files import FileProblem, digest
-from generator.regen.write import Change, Report, apply, plan_writes
+from generator.regen.write import Change, ChangedWhileGenerating, Report, apply, plan_writes
 from generator.render.all import render
 from generator.render.verify import verify
 from generator.spec.model import Spec
 from generator.spec.validate import load_spec
-
-
-class InputsChanged(AlmgenError):
-    """An input changed while generate ran: the output may be a mix; nothing stale is recorded."""
-
-    exit_code = ExitCode.DRIFT
 
 
 def _hashes(spec: Spec) -> dict[str, str]:
@@ -42,7 +35,7 @@ def _unchanged(spec: Spec, before: dict[str, str], *, written: bool) -> None:
             if written
             else "nothing was written"
         )
-        raise InputsChanged(f"{what} changed while generating ({done}); run again")
+        raise ChangedWhileGenerating(f"{what} changed while generating ({done}); run again")
 
 
 def generate_spec(path: Path, *, force: bool = False, adopt: bool = False, dry_run: bool = False) -> Report:
@@ -53,7 +46,7 @@ def generate_spec(path: Path, *, force: bool = False, adopt: bool = False, dry_r
     spec = load_spec(path)
     before = _hashes(spec)
     if first and before.get(spec.source.name, first) != first:
-        raise InputsChanged("the spec changed while generating (nothing was written); run again")
+        raise ChangedWhileGenerating("the spec changed while generating (nothing was written); run again")
     outputs = render(spec)
     verify(outputs)
     root = spec.root

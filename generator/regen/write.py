@@ -2,16 +2,31 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
+from generator.errors import AlmgenError, ExitCode
 from generator.regen import files, journal
 from generator.regen import manifest as mf
 from generator.regen.fastpath import safe_target
 from generator.regen.files import atomic_write
 from generator.render.outputs import OutputFile
+
+
+class ChangedWhileGenerating(AlmgenError):
+    """An input or a file changed while generate ran: stop, keep what the user saved, run again."""
+
+    exit_code = ExitCode.DRIFT
+
+
+@dataclass(frozen=True)
+class Write:
+    data: bytes
+    before: str  # the sha256 the file had when planned; "" when it did not exist
+
 
 Action = Literal["created", "updated", "unchanged", "removed", "kept", "refused", "ignored"]
 
@@ -67,10 +82,11 @@ def _content_state(target: Path, output: OutputFile, entry: mf.Entry | None) -> 
 
 def plan_writes(
     root: Path, outputs: Iterable[OutputFile], old: mf.Manifest, *, force: bool, adopt: bool
-) -> tuple[Report, dict[str, bytes], dict[str, str], mf.Manifest]:
+) -> tuple[Report, dict[str, Write], dict[str, str], mf.Manifest]:
     """Decide every file's fate without touching the disk: (report, writes, removals, new manifest).
 
-    `removals` maps each path to remove to the sha256 it must still have when it is removed.
+    Each write carries the hash its file had, and `removals` map each path to remove to the
+    sha256 it must still have: what the user saves meanwhile is never written over or removed.
     """
     plan = _WritePlan(root, mf.Manifest(inputs=dict(old.inputs)), force=force, adopt=adopt)
     planned = set()
@@ -99,7 +115,7 @@ class _WritePlan:
     force: bool
     adopt: bool
     report: Report = field(default_factory=Report)
-    writes: dict[str, bytes] = field(default_factory=dict)
+    writes: dict[str, Write] = field(default_factory=dict)
     removals: dict[str, str] = field(default_factory=dict)  # path -> the sha256 it must still have
 
     def decide_output(self, output: OutputFile, entry: mf.Entry | None) -> None:
@@ -149,7 +165,9 @@ class _WritePlan:
                 )
             )
         else:  # missing, stale, or a collision / hand edit the user chose to overwrite
-            self.writes[output.path] = data
+            assert target is not None
+            before = "" if state == "missing" else mf.sha256(files.read_bytes(target))
+            self.writes[output.path] = Write(data, before)
             self.manifest.files[output.path] = managed
             changes.append(Change(output.path, "created" if state == "missing" else "updated"))
 
@@ -167,17 +185,26 @@ class _WritePlan:
             )
 
 
-def apply(root: Path, writes: dict[str, bytes], removals: dict[str, str], new: mf.Manifest) -> None:
+def apply(root: Path, writes: dict[str, Write], removals: dict[str, str], new: mf.Manifest) -> None:
     """Write, remove, then record: a journal first, so an interruption anywhere loses nothing."""
     if writes:
         journal.begin(root, (new.files[path] for path in writes))
-    for path, data in sorted(writes.items()):
+    for path, write in sorted(writes.items()):
         target = safe_target(root, path)
         assert target is not None  # checked in plan_writes
-        atomic_write(target, data)
+        if not _as_planned(root, target, path, write.before):
+            raise ChangedWhileGenerating(
+                f"{path} changed while generating: it is left as you saved it and nothing after it "
+                "was written; run again (almgen then sees your change)"
+            )
+        atomic_write(target, write.data)
     for path, sha in sorted(removals.items()):
         target = safe_target(root, path)
         if target is not None and mf.holds(root, path, sha):  # edited since the plan: the user's now
             files.remove(target)
     atomic_write(mf.inside(root, mf.MANIFEST), new.to_json().encode("utf-8"))
     journal.end(root)
+
+
+def _as_planned(root: Path, target: Path, path: str, before: str) -> bool:
+    return not os.path.lexists(target) if not before else mf.holds(root, path, before)
