@@ -57,11 +57,15 @@ def test_missing_orphan_and_collision(repo: Path) -> None:
     (repo / "infra" / "main.bicep").unlink()
     manifest_path = repo / ".almgen" / "manifest.json"
     manifest = json.loads(manifest_path.read_text())
-    (repo / "infra" / "old.bicep").write_text("// old\n")
+    (repo / "infra" / "env" / "old.bicepparam").write_text("// old\n")
     import hashlib
 
     manifest["files"].append(
-        {"path": "infra/old.bicep", "ownership": "managed", "sha256": hashlib.sha256(b"// old\n").hexdigest()}
+        {
+            "path": "infra/env/old.bicepparam",
+            "ownership": "managed",
+            "sha256": hashlib.sha256(b"// old\n").hexdigest(),
+        }
     )
     manifest["files"] = [f for f in manifest["files"] if f["path"] != "docs/alm/SETUP.md"]
     manifest_path.write_text(json.dumps(manifest))
@@ -71,8 +75,9 @@ def test_missing_orphan_and_collision(repo: Path) -> None:
     findings = {f["path"]: f["kind"] for f in next(iter(json.loads(result.output).values()))}
     assert findings == {
         "infra/main.bicep": "missing",
-        "infra/old.bicep": "orphan",
+        "infra/env/old.bicepparam": "orphan",
         "docs/alm/SETUP.md": "collision",
+        ".almgen/manifest.json": "unsealed",  # edited by hand above
     }
 
 

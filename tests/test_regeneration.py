@@ -188,6 +188,14 @@ def test_a_killed_generate_leaves_every_file_old_or_new(repo: Path, tmp_path: Pa
         assert data in (old.get(path), new_render[path]), f"{path} is neither old nor new"
     leftovers = [p for p in repo.rglob("*.almgen-tmp")]
     assert len(leftovers) <= 1  # at most the one being written when killed; never a half file in place
+    # the next change is generated without --force: the journal says which files almgen wrote
+    text = (repo / "almgen.yaml").read_text()
+    (repo / "almgen.yaml").write_text(text.replace("logRetentionDays: 120", "logRetentionDays: 150"))
+    again = run("generate", spec(repo))
+    assert again.exit_code == 0, again.output
+    assert "refused" not in again.output.replace("0 refused", "")
+    assert not list(repo.rglob("*.almgen-tmp"))
+    assert run("check", spec(repo)).exit_code == 0
 
 
 def test_the_pre_commit_hooks_run_almgen() -> None:

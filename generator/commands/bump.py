@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Literal
 
 from generator.errors import UsageError
-from generator.regen.write import atomic_write
+from generator.regen.files import atomic_write
 
 Part = Literal["major", "minor", "patch"]
 SEMVER = re.compile(r"(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(?:[-+].*)?")

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+from generator.regen import files
 from generator.regen import manifest as mf
 from generator.regen.fastpath import safe_target
 from generator.regen.write import classify
@@ -15,7 +16,7 @@ from generator.render.outputs import OutputFile
 from generator.render.verify import verify
 from generator.spec.validate import load_spec
 
-Kind = Literal["stale", "tampered", "missing", "orphan", "collision", "unsafe"]
+Kind = Literal["stale", "tampered", "missing", "orphan", "collision", "unsafe", "irregular", "unsealed"]
 
 FIXES = {
     "stale": "run `almgen generate` (the spec, its inputs or almgen changed)",
@@ -23,7 +24,10 @@ FIXES = {
     "missing": "run `almgen generate`",
     "orphan": "run `almgen generate` to remove it (it is no longer generated)",
     "collision": "move your file away, or run `almgen generate --adopt` to let almgen own it",
-    "unsafe": "remove the entry from .almgen/manifest.json: it points outside the repository",
+    "unsafe": "almgen ignores this manifest entry; remove it from .almgen/manifest.json",
+    "irregular": "move it away: almgen reads and writes only regular files",
+    "unsealed": "its seal does not match its content (edited by hand, written by another tool, or a "
+    "generate was interrupted): review `git diff .almgen/manifest.json`, then run `almgen generate`",
 }
 
 
@@ -47,16 +51,25 @@ def _diff(path: str, old: str, new: str) -> str:
 
 
 def _read(path: Path) -> str:
-    return path.read_bytes().decode("utf-8", errors="replace")
+    return files.read_bytes(path).decode("utf-8", errors="replace")
 
 
 def compare(root: Path, outputs: list[OutputFile], manifest: mf.Manifest) -> list[Finding]:
-    findings = [Finding("unsafe", path, FIXES["unsafe"]) for path in manifest.unsafe]
+    findings = [
+        Finding("unsafe", path, f"{reason}: {FIXES['unsafe']}") for path, reason in manifest.ignored.items()
+    ]
+    if manifest.present and not manifest.sealed:  # its ownerships and hashes are not almgen's word
+        findings.append(Finding("unsealed", mf.MANIFEST, FIXES["unsealed"]))
     planned = {o.path for o in outputs}
     for output in outputs:
         target = safe_target(root, output.path)
         state = classify(target, output, manifest.files.get(output.path))
-        if state == "missing":
+        if state == "irregular":
+            assert target is not None
+            findings.append(
+                Finding("irregular", output.path, f"it is {files.irregular(target)}: {FIXES['irregular']}")
+            )
+        elif state == "missing":
             findings.append(
                 Finding("missing", output.path, FIXES["missing"], _diff(output.path, "", output.text))
             )
@@ -67,7 +80,9 @@ def compare(root: Path, outputs: list[OutputFile], manifest: mf.Manifest) -> lis
             )
     for path, entry in sorted(manifest.files.items()):
         target = safe_target(root, path)
-        if path not in planned and entry.ownership == "managed" and target is not None and target.exists():
+        if path in planned or entry.ownership != "managed" or target is None or files.irregular(target):
+            continue
+        if target.exists():
             findings.append(Finding("orphan", path, FIXES["orphan"]))
     return sorted(findings, key=lambda f: (f.path, f.kind))
 
@@ -76,4 +91,7 @@ def check_spec(path: Path) -> list[Finding]:
     spec = load_spec(path)
     outputs = render(spec)
     verify(outputs)
-    return compare(spec.root, outputs, mf.load(spec.root))
+    manifest = mf.load(spec.root)
+    inputs = {mf.relative_input(spec.root, p) for p in spec.inputs}
+    mf.screen(spec.root, manifest, {o.path for o in outputs}, inputs)
+    return compare(spec.root, outputs, manifest)

@@ -1,31 +1,25 @@
 """The pre-commit fast path of `almgen check`: standard library only.
 
-When the manifest's generator version, every input's hash and every file's hash match, the
-output cannot differ, so nothing is loaded, validated or rendered (no jinja2, ruamel.yaml or
-jsonschema import). Anything else (an input outside the repository, a changed or missing file)
-answers "not sure", and the full check runs.
+Nothing is loaded, validated or rendered (no jinja2, ruamel.yaml or jsonschema import) only when
+the manifest proves the output is unchanged: it was written by this version of almgen, its seal
+(generator/regen/seal.py) verifies, no generate was interrupted (no journal), every input's hash
+and every managed file's hash match the disk, and every one of them is a regular file inside the
+repository. Anything else (an input outside the repository, a changed or missing file, a
+hand-edited manifest) answers "not sure", and the full check renders and compares.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
+import os
 from pathlib import Path, PurePosixPath
 
 from generator import __version__
+from generator.regen import regular, seal
 
 MANIFEST = ".almgen/manifest.json"
-
-
-def digest(path: Path) -> str:
-    """sha256 of a file, or of a folder's files (relative path and content, in sorted order)."""
-    if path.is_dir():
-        total = hashlib.sha256()
-        for item in sorted(p for p in path.rglob("*") if p.is_file()):
-            total.update(item.relative_to(path).as_posix().encode() + b"\0")
-            total.update(hashlib.sha256(item.read_bytes()).digest())
-        return total.hexdigest()
-    return hashlib.sha256(path.read_bytes()).hexdigest()
+JOURNAL = ".almgen/journal.json"
+MAX_MANIFEST_BYTES = 8 * 1024 * 1024
 
 
 def safe_target(root: Path, relative: object) -> Path | None:
@@ -34,7 +28,7 @@ def safe_target(root: Path, relative: object) -> Path | None:
     Manifest paths are untrusted: absolute paths, `..`, backslashes, drive letters and symlinks
     are refused, so nothing outside the repository is read or written through them.
     """
-    if not isinstance(relative, str) or "\\" in relative:
+    if not isinstance(relative, str) or "\\" in relative or "\0" in relative:
         return None
     pure = PurePosixPath(relative)
     if pure.is_absolute() or ".." in pure.parts or not pure.parts or ":" in pure.parts[0]:
@@ -42,27 +36,47 @@ def safe_target(root: Path, relative: object) -> Path | None:
     current = root
     for part in pure.parts:
         current = current / part
-        if current.is_symlink():
+        try:
+            if current.is_symlink():
+                return None
+        except OSError:  # a name too long for the file system, a path through a file...
             return None
     return current
+
+
+def _matches(root: Path, path: object, sha256: object) -> bool:
+    target = safe_target(root, path)
+    return target is not None and regular.digest(target) == sha256
+
+
+def _present(root: Path, path: object) -> bool:
+    target = safe_target(root, path)
+    return target is not None and not regular.irregular(target) and target.exists()
 
 
 def up_to_date(spec: Path) -> bool:
     """True only when the files on disk are certainly what `almgen generate` would write."""
     root = spec.absolute().parent
     try:
-        manifest = json.loads((root / MANIFEST).read_text("utf-8"))
-        if manifest.get("generator", {}).get("version") != __version__:
-            return False
-        inputs = manifest["inputs"]
-        if spec.name not in {item["path"] for item in inputs}:
-            return False
-        for item in [*inputs, *manifest["files"]]:
-            path = safe_target(root, item["path"])
-            if path is None or not path.exists():
-                return False
-            if item.get("ownership") in (None, "managed") and digest(path) != item["sha256"]:
-                return False
-    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return _proven(spec.name, root)
+    except (OSError, ValueError, KeyError, TypeError, AttributeError, RecursionError):
         return False
-    return True
+
+
+def _proven(spec_name: str, root: Path) -> bool:
+    if os.path.lexists(root / JOURNAL) or safe_target(root, MANIFEST) is None:
+        return False  # an interrupted generate, or a manifest behind a symlink
+    manifest = json.loads(regular.read_bytes(root / MANIFEST, MAX_MANIFEST_BYTES))
+    version = manifest["generator"]["version"]
+    inputs = {item["path"]: item["sha256"] for item in manifest["inputs"]}
+    entries = [(item["path"], item["ownership"], item["sha256"]) for item in manifest["files"]]
+    unique = len(entries) == len({e[0] for e in entries})
+    if version != __version__ or spec_name not in inputs or not unique:
+        return False
+    if not seal.verifies(manifest["seal"]["value"], version, inputs, entries):
+        return False
+    return (
+        all(_matches(root, path, sha) for path, sha in inputs.items())
+        and all(_present(root, path) for path, owner, _ in entries if owner == "seeded")
+        and all(_matches(root, path, sha) for path, owner, sha in entries if owner == "managed")
+    )

@@ -273,6 +273,19 @@ def parameters(spec: Spec, env: Environment) -> dict[str, Any]:
     return params
 
 
+MODULES = (
+    "stack",
+    "monitoring",
+    "alerts",
+    "identity",
+    "ai-services",
+    "key-vault",
+    "app-configuration",
+    "budget",
+)
+ML_MODULES = ("machine-learning", "online-deployment")  # only for specs with custom models
+
+
 def files(spec: Spec) -> list[TemplateFile]:
     """Every file of infra/, with the context its template prints."""
     has_ml = bool(spec.custom_models)
@@ -286,18 +299,7 @@ def files(spec: Spec) -> list[TemplateFile]:
         "live_state_variable": LIVE_STATE_VARIABLE,
         "deployer_variable": DEPLOYER_VARIABLE,
     }
-    modules = [
-        "stack",
-        "monitoring",
-        "alerts",
-        "identity",
-        "ai-services",
-        "key-vault",
-        "app-configuration",
-        "budget",
-    ]
-    if has_ml:
-        modules += ["machine-learning", "online-deployment"]
+    modules = [*MODULES, *(ML_MODULES if has_ml else ())]
     out = [
         TemplateFile("infra/main.bicep", "bicep/main.bicep.j2", context),
         TemplateFile("infra/bicepconfig.json", "bicep/bicepconfig.json.j2", context),
