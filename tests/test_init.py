@@ -13,7 +13,7 @@ from click.testing import CliRunner, Result
 from generator.cli import cli
 from generator.commands import init as init_module
 from generator.package_data import data_dir
-from generator.regen.write import atomic_write
+from generator.regen.files import atomic_write
 from generator.spec.naming import REGION_CODES
 from generator.spec.validate import load_spec
 

@@ -21,7 +21,7 @@ from generator.commands.init_answers import Answers
 from generator.errors import UsageError
 from generator.package_data import data_dir
 from generator.regen import manifest as mf
-from generator.regen.write import atomic_write
+from generator.regen.files import atomic_write
 
 SPEC = "almgen.yaml"
 DATASET = "eval/qa.jsonl"

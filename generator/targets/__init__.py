@@ -72,6 +72,7 @@ TARGETS: list[Target] = [
             ".almgen/commands.json",
             ".almgen/gates.json",
             ".almgen/release.json",
+            scripts.SCHEMA,
             *(f".almgen/scripts/{name}.py" for name in scripts.SCRIPTS),
             *(f"{root}/.gitattributes" for root in scripts.GITATTRIBUTE_ROOTS),
         ),
