@@ -234,10 +234,18 @@ def bump(name: str, part: str | None, spec: Path) -> None:
 @cli.command()
 @click.argument("spec", required=False, type=click.Path(path_type=Path))
 @click.option("--env", "env", help="Only this environment.")
+@click.option(
+    "--live",
+    is_flag=True,
+    help="Read what serves now from Azure (through az, signed in) and list where it differs from the spec "
+    "(exit 1 when it does).",
+)
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
 @handle_errors
-def lineage(spec: Path | None, env: str | None, fmt: str) -> None:
+def lineage(spec: Path | None, env: str | None, live: bool, fmt: str) -> None:
     """Per environment: which model and agent versions, trained on what, serve where."""
+    import json
+
     from generator.commands.lineage import lineage_data, lineage_text
     from generator.errors import UsageError
     from generator.spec.validate import load_spec
@@ -245,9 +253,18 @@ def lineage(spec: Path | None, env: str | None, fmt: str) -> None:
     resolved = load_spec(spec or Path(SPEC_DEFAULT))
     if env is not None and env not in [e.name for e in resolved.environments]:
         raise UsageError(f"no environment {env!r} in the spec")
-    if fmt == "json":
-        import json
+    if live:
+        from generator.commands.lineage_live import LiveError, live_lineage, live_text
 
+        try:
+            data = live_lineage(resolved, env)
+        except LiveError as exc:
+            raise UsageError(f"cannot read what serves from Azure: {exc}") from None
+        click.echo(json.dumps(data, indent=2) if fmt == "json" else live_text(data), nl=fmt == "json")
+        if any(e["differences"] for e in data["environments"]):
+            sys.exit(ExitCode.DRIFT)
+        return
+    if fmt == "json":
         click.echo(json.dumps(lineage_data(resolved, env), indent=2))
     else:
         click.echo(lineage_text(resolved, env), nl=False)

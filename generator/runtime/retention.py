@@ -16,10 +16,11 @@ import os
 from typing import Any
 
 if __package__:
-    from . import common, facts
+    from . import common, facts, routing
 else:  # run as .almgen/scripts/<name>.py: the folder is on sys.path
     common = importlib.import_module("common")
     facts = importlib.import_module("facts")
+    routing = importlib.import_module("routing")
 
 
 def referenced_versions(name: str, stack: dict[str, Any], group: str, workspace: str) -> set[str]:
@@ -42,9 +43,7 @@ def referenced_versions(name: str, stack: dict[str, Any], group: str, workspace:
         for deployment in deployments or []:
             model = deployment.get("model") if isinstance(deployment, dict) else None
             if isinstance(model, str):  # azureml:NAME:VERSION or an ARM id ending in /versions/VERSION
-                versions.add(
-                    model.rsplit("/versions/", 1)[-1] if "/versions/" in model else model.split(":")[-1]
-                )
+                versions.add(routing.model_version(model))
     return versions
 
 

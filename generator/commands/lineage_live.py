@@ -1,0 +1,157 @@
+"""`almgen lineage --live`: what serves each environment now, read from Azure, against the spec.
+
+The audit question: which model version serves customers, trained on which data with which
+preprocessing, features, parameters and code, from which commit and training job. The answer is
+read through `az` (the signed-in user's access) from what the pipeline left in Azure: the
+environment's ARM deployment outputs (its regions and resources), the routing (App Configuration
+keys for foundation models, the online endpoint's traffic map for custom models), the model
+deployments, and the properties a custom model version was registered with. Every difference from
+the spec is listed: a version that is not the spec's, lineage that is not the spec's.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from generator.plan.build import deployment_name
+from generator.runtime import common, facts, registration, routing
+from generator.spec.model import Environment, Spec
+from generator.targets.scripts.files import release_facts
+
+LINEAGE = (*facts.LINEAGE_KEYS, facts.CODE_KEY, "gitCommit", "specSha256", "trainingJob")
+
+
+class LiveError(Exception):
+    """Azure could not be read (not signed in, no access, nothing deployed yet)."""
+
+
+def _stacks(spec: Spec, env: Environment) -> list[routing.Stack]:
+    name = deployment_name(spec, env)
+    outputs = routing.az(["deployment", "sub", "show", "--name", name, "--query", "properties.outputs"])
+    stacks = (outputs or {}).get("stacks", {}) if isinstance(outputs, dict) else {}
+    items = stacks.get("value") if isinstance(stacks, dict) else None
+    if not isinstance(items, list) or not items:
+        raise LiveError(f"the deployment {name} has no stacks in its outputs: has {env.name} been deployed?")
+    return sorted((routing.stack_of(item) for item in items), key=lambda stack: not stack.primary)
+
+
+def _foundation(stack: routing.Stack, env: str, model: dict[str, Any]) -> dict[str, Any]:
+    routed = routing.foundation_routing(stack, env, model["name"])
+    canary = routed["canary"]
+    shares = {routed["active"]: 100 - (canary["percent"] or 0)} if routed["active"] else {}
+    if canary["deployment"] and canary["percent"]:
+        shares[canary["deployment"]] = canary["percent"]
+    listed = routing.model_deployments(stack)
+    versions = {
+        str(d.get("name")): str(((d.get("properties") or {}).get("model") or {}).get("version", ""))
+        for d in (listed if isinstance(listed, list) else [])
+        if isinstance(d, dict)
+    }
+    serving = [
+        {"deployment": name, "share": share, "version": versions.get(name, "")}
+        for name, share in sorted(shares.items(), key=lambda item: -item[1])
+    ]
+    return {"serving": serving}
+
+
+def _custom(stack: routing.Stack, model: dict[str, Any]) -> dict[str, Any]:
+    endpoint = routing.endpoint_of(stack, model["name"])
+    traffic = routing.traffic_of(stack, endpoint)
+    serving = []
+    for deployment in routing.ml_deployments(stack, model["name"], endpoint):
+        share = traffic.get(deployment["colour"], 0)
+        if share <= 0:
+            continue
+        version = deployment["version"]
+        found = registration.registered(model["name"], version, stack.resource_group, stack.workspace)
+        props = (found or {}).get("properties") or {}
+        serving.append(
+            {
+                "deployment": deployment["colour"],
+                "share": share,
+                "version": version,
+                "registered": found is not None,
+                "lineage": {key: str(props[key]) for key in LINEAGE if key in props},
+                "stage": ((found or {}).get("tags") or {}).get("stage"),
+            }
+        )
+    return {"endpoint": endpoint, "serving": serving}
+
+
+def _differences(
+    model: dict[str, Any], where: str, entry: dict[str, Any], expected: dict[str, str]
+) -> list[str]:
+    out = []
+    if not entry["serving"]:
+        return [f"{where}: nothing serves {model['name']}"]
+    for serving in entry["serving"]:
+        if serving["version"] != model["version"]:
+            out.append(
+                f"{where}: {serving['deployment']} serves {model['name']} {serving['version']} "
+                f"({serving['share']}%), the spec says {model['version']}"
+            )
+        if model["kind"] != "custom" or serving["version"] != model["version"]:
+            continue
+        if not serving["registered"]:
+            out.append(f"{where}: {model['name']} {serving['version']} is not registered in its workspace")
+            continue
+        for difference in registration.lineage_differences(expected, serving["lineage"]):
+            out.append(f"{where}: {difference}")
+    return out
+
+
+def live_lineage(spec: Spec, only: str | None = None) -> dict[str, Any]:
+    """Per environment and region: what serves, its lineage as registered, and the differences."""
+    facts_by_env = release_facts(spec)["environments"]
+    root = spec.source.parent
+    environments = []
+    try:
+        for env in spec.environments:
+            if only is not None and env.name != only:
+                continue
+            regions, differences = [], []
+            for stack in _stacks(spec, env):
+                models = []
+                for model in facts_by_env[env.name]["models"]:
+                    where = f"{env.name}/{stack.location}"
+                    if model["kind"] == "foundation":
+                        entry = _foundation(stack, env.name, model)
+                        expected: dict[str, str] = {}
+                    else:
+                        entry = _custom(stack, model)
+                        expected = registration.lineage(model, root)
+                    entry |= {"name": model["name"], "kind": model["kind"], "specVersion": model["version"]}
+                    differences += _differences(model, where, entry, expected)
+                    models.append(entry)
+                regions.append({"region": stack.location, "primary": stack.primary, "models": models})
+            name = deployment_name(spec, env)
+            environments.append(
+                {"name": env.name, "deployment": name, "regions": regions, "differences": differences}
+            )
+    except (common.Failure, common.InputError) as exc:
+        raise LiveError(str(exc)) from exc
+    return {"service": spec.service.name, "environments": environments}
+
+
+def live_text(data: dict[str, Any]) -> str:
+    lines = []
+    for env in data["environments"]:
+        lines.append(f"{env['name']} (ARM deployment {env['deployment']}):")
+        for region in env["regions"]:
+            lines.append(f"  {region['region']}{' (primary)' if region['primary'] else ''}:")
+            for model in region["models"]:
+                for serving in model["serving"]:
+                    lines.append(
+                        f"    {model['name']} {serving['version']} from {serving['deployment']} "
+                        f"({serving['share']}% of traffic)"
+                    )
+                    for key, value in (serving.get("lineage") or {}).items():
+                        lines.append(f"      {key}: {value}")
+                if not model["serving"]:
+                    lines.append(f"    {model['name']}: nothing serves")
+        if env["differences"]:
+            lines.append("  differs from the spec:")
+            lines += [f"    - {difference}" for difference in env["differences"]]
+        else:
+            lines.append("  as the spec says")
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,60 @@
+"""`almgen lineage --live` answers the audit question from the simulated Azure, not from the spec."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from generator.rehearse.driver import fork
+from tests.rehearse.conftest import DEVOPS, Deployed
+
+pytestmark = pytest.mark.slow  # a whole pipeline runs first
+
+
+def _lineage(stage_root: Path, env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    command = [sys.executable, "-m", "generator", "lineage", str(stage_root / "almgen.yaml"), "--live", *args]
+    return subprocess.run(command, env=env, capture_output=True, text=True, timeout=120, check=False)
+
+
+def test_lineage_live_reads_what_serves_and_names_what_differs(deployed: Deployed, tmp_path: Path) -> None:
+    stage, first = deployed("custom-model-devops", DEVOPS)
+    assert first.conclusion == "success", first.report
+    stage = fork(stage, tmp_path)
+    env = stage.world.environ()
+
+    done = _lineage(stage.repo, env, "--env", "prod", "--format", "json")
+    assert done.returncode == 0, done.stderr
+    (prod,) = json.loads(done.stdout)["environments"]
+    (region,) = prod["regions"]
+    (serving,) = region["models"][0]["serving"]
+    assert (serving["version"], serving["share"]) == ("1.3.0", 100)
+    assert serving["lineage"]["trainingDataAsset"] == "fraud-transactions"
+    assert serving["lineage"]["trainingDataVersion"] == "12"
+    assert prod["differences"] == []
+
+    # Someone re-registered what serves with other data (the simulated Azure, edited behind almgen)
+    state = json.loads(stage.world.azure_file.read_text("utf-8"))
+    for ws in state["workspaces"].values():
+        if ws["name"].endswith("prod"):
+            ws["models"]["fraud:1.3.0"]["properties"]["trainingDataVersion"] = "11"
+    stage.world.azure_file.write_text(json.dumps(state), "utf-8")
+
+    done = _lineage(stage.repo, env)
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "trainingDataVersion: 11" in done.stdout  # what Azure says, not the spec
+    assert "trainingDataVersion: registered '11', release '12'" in done.stdout
+
+
+def test_lineage_live_without_a_deployment_is_a_clear_error(deployed: Deployed, tmp_path: Path) -> None:
+    stage, _ = deployed("custom-model-devops", DEVOPS)
+    stage = fork(stage, tmp_path)
+    state = json.loads(stage.world.azure_file.read_text("utf-8"))
+    state["deployments"] = {}
+    stage.world.azure_file.write_text(json.dumps(state), "utf-8")
+    done = _lineage(stage.repo, stage.world.environ())
+    assert done.returncode == 2
+    assert "cannot read what serves from Azure" in done.stderr and "Traceback" not in done.stderr
