@@ -5,7 +5,9 @@ checkout's generator, and any extra stand-ins a caller names."""
 
 from __future__ import annotations
 
+import hashlib
 import stat
+import subprocess
 import sys
 from pathlib import Path
 
@@ -49,3 +51,20 @@ def write_tools(folder: Path, extra: dict[str, str] | None = None) -> Path:
 def _write_exec(path: Path, text: str) -> None:
     path.write_text(text, "utf-8")
     path.chmod(path.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
+
+
+def head_commit(repo: Path) -> str:
+    """The commit a run builds: the repository's HEAD, or a digest of its files outside git."""
+    try:
+        out = subprocess.run(
+            ["git", "-C", str(repo), "rev-parse", "HEAD"], capture_output=True, text=True, check=False
+        )
+        if out.returncode == 0 and len(out.stdout.strip()) == 40:
+            return out.stdout.strip()
+    except OSError:
+        pass
+    digest = hashlib.sha1(usedforsecurity=False)
+    for path in sorted(p for p in repo.rglob("*") if p.is_file() and ".git" not in p.parts):
+        digest.update(str(path.relative_to(repo)).encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()

@@ -34,6 +34,9 @@ def test_lineage_live_reads_what_serves_and_names_what_differs(deployed: Deploye
     assert (serving["version"], serving["share"]) == ("1.3.0", 100)
     assert serving["lineage"]["trainingDataAsset"] == "fraud-transactions"
     assert serving["lineage"]["trainingDataVersion"] == "12"
+    git = ["git", "-C", str(stage.repo), "rev-parse", "HEAD"]
+    head = subprocess.run(git, check=True, capture_output=True, text=True)
+    assert serving["lineage"]["gitCommit"] == head.stdout.strip()  # the commit the pipeline built
     assert prod["differences"] == []
 
     # Someone re-registered what serves with other data (the simulated Azure, edited behind almgen)

@@ -31,7 +31,7 @@ from generator.rehearse.devops.results import (
     StageResult,
 )
 from generator.rehearse.devops.templates import expand_file
-from generator.rehearse.tools import write_tools
+from generator.rehearse.tools import head_commit, write_tools
 from generator.rehearse.world import World
 
 MAX_JOB_MINUTES = 360  # hosted agents: timeoutInMinutes 0 means this
@@ -439,7 +439,7 @@ def _system(repo: Path, branch: str, build_id: int) -> dict[str, str]:
     return {
         "Build.SourceBranch": ref,
         "Build.SourceBranchName": ref.rsplit("/", 1)[-1],
-        "Build.SourceVersion": "0" * 40,
+        "Build.SourceVersion": head_commit(repo),
         "Build.Reason": "IndividualCI",
         "Build.BuildId": str(build_id),
         "Build.Repository.Name": repo.name,

@@ -6,9 +6,7 @@ rerun_failed(result)   # "Re-run failed jobs": attempt N+1 of the same run
 
 from __future__ import annotations
 
-import hashlib
 import shutil
-import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -21,29 +19,13 @@ from generator.rehearse.github.reusable import check_caps
 from generator.rehearse.github.schedule import Level, run_level
 from generator.rehearse.github.state import RunState
 from generator.rehearse.github.workflow import Workflow, load
-from generator.rehearse.tools import write_tools
+from generator.rehearse.tools import head_commit, write_tools
 from generator.rehearse.world import World
 
 EVENTS = ("push", "pull_request", "workflow_dispatch", "schedule")
 
 
 # ---------------------------------------------------------------------------------- the API
-def _sha(repo: Path) -> str:
-    try:
-        out = subprocess.run(
-            ["git", "-C", str(repo), "rev-parse", "HEAD"], capture_output=True, text=True, check=False
-        )
-        if out.returncode == 0 and len(out.stdout.strip()) == 40:
-            return out.stdout.strip()
-    except OSError:
-        pass
-    digest = hashlib.sha1(usedforsecurity=False)
-    for path in sorted(p for p in repo.rglob("*") if p.is_file() and ".git" not in p.parts):
-        digest.update(str(path.relative_to(repo)).encode())
-        digest.update(path.read_bytes())
-    return digest.hexdigest()
-
-
 def _workflow_path(workflow: str) -> str:
     return workflow if "/" in workflow else f".github/workflows/{workflow}"
 
@@ -124,7 +106,7 @@ def run_workflow(
         "tools": dict(tools or {}),
         "wall_seconds": wall_seconds,
         "repository": repository or f"rehearse/{repo.name}",
-        "sha": _sha(repo),
+        "sha": head_commit(repo),
         "world": world,
     }
     return _attempt(repo, run_id, run_dir, attempt=1, options=options, previous=None)
