@@ -42,3 +42,16 @@ def test_a_registered_target_renders_beside_the_others(gitlab: object) -> None:
 
 def test_targets_are_only_what_the_registry_lists() -> None:
     assert [t.name for t in TARGETS] == ["bicep", "github-actions", "azure-devops", "docs", "scripts"]
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["a: 'unclosed\n", "a:\n  - b\n c: d\n", "a: *nowhere\n", "one: 1\n---\ntwo: 2\n", "key: [1, 2\n"],
+)
+def test_verify_refuses_generated_yaml_that_does_not_parse(text: str) -> None:
+    from generator.render.verify import GeneratedOutputInvalid, verify
+
+    good = OutputFile("ok.yml", "a: [1, 2]\nb: &x {c: d}\ne: *x\n", "managed")
+    verify([good])
+    with pytest.raises(GeneratedOutputInvalid, match=r"bad\.yml: not valid YAML"):
+        verify([good, OutputFile("bad.yml", text, "managed")])
