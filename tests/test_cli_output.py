@@ -186,3 +186,21 @@ def test_the_documented_completion_commands_print_a_completion_script(tmp_path: 
         assert result.returncode == 0, result.stderr
         assert "_almgen_completion" in result.stdout
         assert "_ALMGEN_COMPLETE" in result.stdout  # the script calls almgen back for the words
+
+
+def test_a_quiet_clean_check_is_answered_before_click_is_imported(repo: Path) -> None:
+    assert run("generate", spec(repo)).exit_code == 0
+    probe = (
+        "import sys\nsys.argv = ['almgen', *sys.argv[1:]]\nfrom generator.entry import main\n"
+        "try:\n    main()\nexcept SystemExit as exc:\n"
+        "    print('CLICK', 'click' in sys.modules, 'CODE', exc.code)\n"
+    )
+    for args, printed in ((["-q"], ""), (["--quiet"], ""), ([], f"{spec(repo)}: up to date\n")):
+        done = subprocess.run(
+            [sys.executable, "-c", probe, "check", *args, spec(repo)],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        assert done.stdout == printed + "CLICK False CODE 0\n", done.stderr
