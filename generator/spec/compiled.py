@@ -9,8 +9,9 @@ keyword, no fastjsonschema, a cache that cannot be read) answers None: ask jsons
 fastjsonschema is stricter (`$` in a pattern is the end of the text, not before a final newline),
 jsonschema decides, so the verdict is always jsonschema's.
 
-The generated code (about 200 ms to produce) is cached, marshalled, per schema and Python
-version in the user's cache folder, beside the compiled templates.
+The generated code (about a second to produce and slim) is cached, marshalled, per schema and
+Python version in the user's cache folder, beside the compiled templates; loading it takes a
+millisecond.
 """
 
 from __future__ import annotations
@@ -21,9 +22,7 @@ import marshal
 import os
 import re
 import sys
-import tempfile
 from collections.abc import Callable
-from datetime import date
 from typing import Any
 
 from generator import __version__
@@ -47,6 +46,8 @@ def _is_date(value: object) -> bool:
     """jsonschema's `date` format check (a real calendar date, YYYY-MM-DD)."""
     if not isinstance(value, str):
         return True
+    from datetime import date
+
     try:
         return bool(_DATE.fullmatch(value)) and bool(date.fromisoformat(value))
     except ValueError:
@@ -61,11 +62,22 @@ Validator = Callable[..., Any]
 class _Invalid(ValueError):
     """What the generated code raises (it would otherwise import all of fastjsonschema)."""
 
-    def __init__(self, message: str, *_args: object, **_kwargs: object) -> None:
+    def __init__(self, message: str = "invalid", *_args: object, **_kwargs: object) -> None:
         super().__init__(message)
 
 
-_EXCEPTIONS_IMPORT = re.compile(r"^from fastjsonschema import .*$", re.MULTILINE)
+class _LazyPatterns(dict[str, Any]):
+    """The generated code's regular expressions, each compiled when first used (not all are)."""
+
+    def __getitem__(self, key: str) -> Any:
+        value = super().__getitem__(key)
+        if isinstance(value, str):
+            value = re.compile(value)
+            self[key] = value
+        return value
+
+
+EXCEPTIONS = ("JsonSchemaValueException", "JsonSchemaValuesException")
 
 
 def compilable(schema: object) -> bool:
@@ -100,11 +112,13 @@ def is_valid(data: object, schema: dict[str, Any]) -> bool | None:
 
 
 _LOADED: dict[str, Validator | None] = {}
+_CODE_FORMAT = 2  # raise when schema_code.py changes what it generates: a new cache entry
 
 
 def _validator(schema: dict[str, Any]) -> Validator | None:
     text = json.dumps(schema, sort_keys=True)
-    key = hashlib.sha256(f"{__version__}\0{sys.implementation.cache_tag}\0{text}".encode()).hexdigest()
+    salt = f"{__version__}\0{_CODE_FORMAT}\0{sys.implementation.cache_tag}\0"
+    key = hashlib.sha256(f"{salt}{text}".encode()).hexdigest()
     if key not in _LOADED:
         _LOADED[key] = _load(key, schema)
     return _LOADED[key]
@@ -121,7 +135,7 @@ def _load(key: str, schema: dict[str, Any]) -> Validator | None:
             return None
         if path:
             _write_cache(path, marshal.dumps(code))
-    namespace: dict[str, Any] = {"JsonSchemaValueException": _Invalid, "JsonSchemaValuesException": _Invalid}
+    namespace: dict[str, Any] = {name: _Invalid for name in EXCEPTIONS} | {"_LazyPatterns": _LazyPatterns}
     try:
         exec(code, namespace)  # fastjsonschema's code for almgen's own schema
     except Exception:  # a broken cache entry: fall back to jsonschema
@@ -131,15 +145,9 @@ def _load(key: str, schema: dict[str, Any]) -> Validator | None:
 
 
 def _compile(schema: dict[str, Any]) -> Any:
-    try:
-        import fastjsonschema
-    except ImportError:
-        return None
-    try:
-        source = fastjsonschema.compile_to_code(schema, use_default=False, formats=dict(FORMATS))
-    except fastjsonschema.JsonSchemaDefinitionException:
-        return None
-    return compile(_EXCEPTIONS_IMPORT.sub("", source), "<almgen schema, compiled>", "exec")
+    from generator.spec.schema_code import schema_code
+
+    return schema_code(schema, FORMATS)
 
 
 def _cache_path(key: str) -> str | None:
@@ -161,6 +169,8 @@ def _read_cache(path: str) -> Any:
 
 
 def _write_cache(path: str, blob: bytes) -> None:
+    import tempfile
+
     try:
         fd, tmp = tempfile.mkstemp(prefix=".schema.", dir=os.path.dirname(path))
     except OSError:
