@@ -75,8 +75,8 @@ def print_generate(path: str, report: Report, *, dry_run: bool) -> None:
         for change in report.refused:
             say(f"{action('refused')}  {change.path} ({change.reason})", at=Verbosity.QUIET)
         pending = sum(report.count(a) for a in ("created", "updated", "removed"))
-        kept = f"{pending} other file(s) left as they were"
-        say(f"{path}: {len(report.refused)} refused; nothing written ({kept})")
+        held = f" ({pending} other change(s) held back)" if pending else ""
+        say(f"{path}: {len(report.refused)} refused; nothing written{held}")
         return
     for change in report.changes:
         shown = Verbosity.VERBOSE if change.action == "unchanged" else Verbosity.NORMAL
