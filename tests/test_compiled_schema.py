@@ -101,3 +101,11 @@ def test_a_corrupt_cache_entry_is_replaced_not_trusted(tmp_path: Path) -> None:
     compiled._LOADED.clear()
     assert compiled.is_valid(sample, spec_schema()) is True
     assert compiled.is_valid({"apiVersion": 1}, spec_schema()) is False
+
+
+def test_a_validator_that_fails_gives_no_verdict_rather_than_a_crash(monkeypatch: pytest.MonkeyPatch) -> None:
+    def broken(data: object, custom_formats: object) -> None:
+        raise AttributeError("a bug in generated code")
+
+    monkeypatch.setattr(compiled, "_validator", lambda schema: broken)
+    assert compiled.is_valid({"apiVersion": "almgen/v1"}, spec_schema()) is None

@@ -106,7 +106,7 @@ def is_valid(data: object, schema: dict[str, Any]) -> bool | None:
         validate(data, custom_formats=FORMATS)
     except _Invalid:
         return False
-    except (RecursionError, TypeError, ValueError):  # no verdict: let jsonschema decide
+    except Exception:  # any other failure is no verdict: jsonschema decides, as without the cache
         return None
     return True
 
