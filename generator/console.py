@@ -34,23 +34,16 @@ def _remember(flag: str) -> Callable[[click.Context, click.Parameter, bool], Non
     return callback
 
 
+def _flag(short: str, name: str, meta: str, help_text: str) -> Callable[[F], F]:
+    remember = _remember(meta)
+    return click.option(short, name, is_flag=True, expose_value=False, callback=remember, help=help_text)
+
+
 def verbosity_options(command: F) -> F:
     """`-q/--quiet` and `-v/--verbose`, accepted before the command (`almgen -q generate`) or after."""
-    quiet = click.option(
-        "-q",
-        "--quiet",
-        is_flag=True,
-        expose_value=False,
-        callback=_remember(_QUIET),
-        help="Print only errors, refusals and what was asked for (a diff, JSON).",
-    )
-    verbose = click.option(
-        "-v",
-        "--verbose",
-        is_flag=True,
-        expose_value=False,
-        callback=_remember(_VERBOSE),
-        help="Also print what did not change and how each answer was reached.",
+    quiet = _flag("-q", "--quiet", _QUIET, "Print only errors, refusals and what was asked for (diff, JSON).")
+    verbose = _flag(
+        "-v", "--verbose", _VERBOSE, "Also print what did not change and how each answer was reached."
     )
     return quiet(verbose(command))
 
