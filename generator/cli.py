@@ -9,7 +9,8 @@ from typing import Any, TypeVar
 
 import click
 
-from generator import __version__
+from generator import __version__, reports
+from generator.console import say, verbosity_options
 from generator.errorhandler import handle_errors
 from generator.errors import AlmgenError, ExitCode
 
@@ -28,21 +29,40 @@ def _spec_paths(specs: tuple[Path, ...]) -> list[Path]:
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="almgen")
+@verbosity_options
 def cli() -> None:
     """almgen: one spec (almgen.yaml) to the whole lifecycle of an Azure AI service."""
 
 
+FORMAT = click.option(
+    "--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True
+)
+
+
 @cli.command()
 @click.argument("specs", nargs=-1, type=click.Path(path_type=Path))
+@FORMAT
+@verbosity_options
 @handle_errors
-def validate(specs: tuple[Path, ...]) -> None:
+def validate(specs: tuple[Path, ...], fmt: str) -> None:
     """Check SPEC files (default ./almgen.yaml): exit 0 valid, 3 invalid."""
     from generator.spec.validate import load_spec
 
+    if fmt == "text":
+        for path in _spec_paths(specs):
+            reports.print_valid(str(path), load_spec(path))
+        return
+    from generator.errors import SpecInvalid
+
+    data: dict[str, Any] = {}
     for path in _spec_paths(specs):
-        spec = load_spec(path)
-        envs = ", ".join(e.name for e in spec.environments)
-        click.echo(f"{path}: valid ({spec.service.name}: {envs})")
+        try:
+            data[str(path)] = reports.valid_entry(load_spec(path))
+        except SpecInvalid as exc:
+            data[str(path)] = reports.invalid_entry(exc.issues)
+    click.echo(reports.dump(data))
+    if not all(entry["valid"] for entry in data.values()):
+        sys.exit(ExitCode.INVALID)
 
 
 @cli.command()
@@ -88,76 +108,77 @@ def explain(spec: Path | None, env: str | None, fmt: str) -> None:
 @click.option("--force", is_flag=True, help="Overwrite managed files edited by hand.")
 @click.option("--adopt", is_flag=True, help="Take over files at managed paths that almgen did not write.")
 @click.option("--dry-run", is_flag=True, help="Report what would change; write nothing.")
+@FORMAT
+@verbosity_options
 @handle_errors
-def generate(specs: tuple[Path, ...], force: bool, adopt: bool, dry_run: bool) -> None:
+def generate(specs: tuple[Path, ...], force: bool, adopt: bool, dry_run: bool, fmt: str) -> None:
     """Write the pipelines, infrastructure and docs of SPEC files (default ./almgen.yaml)."""
     from generator.regen.generate import generate_spec
 
-    refused = False
+    data: dict[str, Any] = {}
+    refused: list[str] = []
     for path in _spec_paths(specs):
         report = generate_spec(path, force=force, adopt=adopt, dry_run=dry_run)
-        for change in report.changes:
-            if change.action != "unchanged":
-                reason = f" ({change.reason})" if change.reason else ""
-                click.echo(f"{change.action:>9}  {change.path}{reason}")
-        summary = ", ".join(
-            f"{report.count(a)} {a}"
-            for a in ("created", "updated", "unchanged", "removed", "kept", "refused", "ignored")
-        )
-        prefix = "would write: " if dry_run else ""
-        click.echo(f"{path}: {prefix}{summary}")
-        refused = refused or bool(report.refused)
+        if fmt == "json":
+            data[str(path)] = reports.generate_entry(report, dry_run=dry_run)
+        else:
+            reports.print_generate(str(path), report, dry_run=dry_run)
+        if report.refused:
+            refused.append(str(path))
+    if fmt == "json":
+        click.echo(reports.dump(data))
     if refused:
-        raise RefusedError("nothing was written for the specs with refused files; see the reasons above")
+        raise RefusedError(
+            f"nothing was written for {', '.join(refused)}: files were refused (see above); "
+            + reports.WAYS_OUT
+        )
 
 
 @cli.command()
 @click.argument("specs", nargs=-1, type=click.Path(path_type=Path))
-@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@FORMAT
+@verbosity_options
 @handle_errors
 def check(specs: tuple[Path, ...], fmt: str) -> None:
     """Exit 0 when the generated files match SPEC files, 1 with a diff and the fix when not."""
     from generator.regen.fastpath import up_to_date
 
-    report: dict[str, list[Any]] = {}
+    report: dict[str, Any] = {}
     for path in _spec_paths(specs):
-        if up_to_date(path):
-            report[str(path)] = []
-            if fmt == "text":
-                click.echo(f"{path}: up to date")
-            continue
-        from generator.regen.drift import check_spec
+        fast = up_to_date(path)
+        findings: list[Any] = []
+        if not fast:
+            from generator.regen.drift import check_spec
 
-        findings = check_spec(path)
-        report[str(path)] = findings
+            findings = check_spec(path)
+        report[str(path)] = reports.findings_entry(findings)
         if fmt == "text":
-            for finding in findings:
-                click.echo(f"{finding.kind:>9}  {finding.path}: {finding.fix}")
-                if finding.diff:
-                    click.echo(finding.diff, nl=not finding.diff.endswith("\n"))
-            click.echo(f"{path}: " + (f"{len(findings)} file(s) out of date" if findings else "up to date"))
+            reports.print_check(str(path), findings, fast=fast)
     if fmt == "json":
-        import json
-        from dataclasses import asdict
-
-        click.echo(json.dumps({p: [asdict(f) for f in found] for p, found in report.items()}, indent=2))
+        click.echo(reports.dump(report))
     if any(report.values()):
         sys.exit(ExitCode.DRIFT)
 
 
 @cli.command()
 @click.argument("specs", nargs=-1, type=click.Path(path_type=Path))
+@FORMAT
+@verbosity_options
 @handle_errors
-def diff(specs: tuple[Path, ...]) -> None:
-    """What `almgen generate` would change, as a unified diff (writes nothing)."""
+def diff(specs: tuple[Path, ...], fmt: str) -> None:
+    """What `almgen generate` would change, as a unified diff (writes nothing): exit 0 none, 1 some."""
     from generator.regen.drift import check_spec
 
+    report: dict[str, Any] = {}
     for path in _spec_paths(specs):
-        for finding in check_spec(path):
-            if finding.diff:
-                click.echo(finding.diff, nl=not finding.diff.endswith("\n"))
-            else:
-                click.echo(f"{finding.kind}: {finding.path}")
+        findings = check_spec(path)
+        report[str(path)] = reports.findings_entry(findings)
+        if fmt == "text":
+            reports.print_diff(findings)
+    if fmt == "json":
+        click.echo(reports.dump(report))
+    if any(report.values()):
+        sys.exit(ExitCode.DRIFT)
 
 
 @cli.command()
@@ -321,6 +342,7 @@ def main() -> None:
 @click.option("--repo", help="The GitHub repository OWNER/REPO (default: gh repo view).")
 @click.option("--organization", help="The Azure DevOps organization URL (default: az devops configure).")
 @click.option("--project", help="The Azure DevOps project (default: az devops configure).")
+@verbosity_options
 @handle_errors
 def setup(  # noqa: PLR0913, PLR0917 - click passes one argument per option
     spec: Path | None,
@@ -341,5 +363,5 @@ def setup(  # noqa: PLR0913, PLR0917 - click passes one argument per option
         fmt=fmt,
         options=Options(dry_run=dry_run, repo=repo, organization=organization, project=project),
         out=lambda text: click.echo(text, nl=False),
-        err=lambda text: click.echo(text, err=True),
+        err=lambda text: say(text, err=True),
     )

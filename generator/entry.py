@@ -4,20 +4,24 @@ or anything heavy is imported; everything else goes to the click command line.""
 from __future__ import annotations
 
 import sys
-from pathlib import Path
+
+_QUIET = ("-q", "--quiet")
 
 
 def _fast_check(args: list[str]) -> bool:
-    """True when `args` is a plain `check` of specs that are all certainly up to date."""
-    if not args or args[0] != "check" or any(a.startswith("-") for a in args[1:]):
+    """True when `args` is a plain `check` (or `check -q`) of specs that are all certainly up to date."""
+    if not args or args[0] != "check" or any(a.startswith("-") and a not in _QUIET for a in args[1:]):
         return False
+    from pathlib import Path
+
     from generator.regen.fastpath import up_to_date
 
-    specs = [Path(a) for a in args[1:]] or [Path("almgen.yaml")]
+    specs = [Path(a) for a in args[1:] if a not in _QUIET] or [Path("almgen.yaml")]
     if not all(up_to_date(spec) for spec in specs):
         return False
-    for spec in specs:
-        print(f"{spec}: up to date")
+    if not any(a in _QUIET for a in args[1:]):
+        for spec in specs:
+            print(f"{spec}: up to date")
     return True
 
 

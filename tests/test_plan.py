@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from click.testing import CliRunner
 
 from generator.cli import cli
@@ -109,11 +111,34 @@ def test_the_release_artifact_carries_what_is_deployed() -> None:
 def test_mermaid_draws_gates_approval_and_strategy() -> None:
     text = mermaid(plan(load_spec(SPEC_V1)))
     assert text.startswith("flowchart TB\n")  # readable at GitHub's page width
-    assert 'prod_approval[/"approval: ai-leads"/]' in text
+    assert 'prod_approval[/"approval<br>ai-leads"/]' in text
     assert "prod_safety --> prod_approval" in text
-    assert "prod_provision --> prod_canary_1" in text
-    assert 'prod_canary_2["canary 50%: route, bake' in text
+    assert 'prod_canary_2["canary 50% in eastus2 then swedencentral<br>route, bake' in text
     assert "prod_canary_3 -. breach or failure .-> prod_restore" in text  # the rollback path
+
+
+def test_mermaid_draws_regions_in_deployment_order_and_every_rollback_path() -> None:
+    spec = load_spec(SAMPLES / "enterprise" / "almgen.yaml")
+    text = mermaid(plan(spec))
+    prod = next(e for e in spec.environments if e.name == "prod")
+    first, second = prod.regions
+    assert f'prod_provision["provision {first} (primary)<br>' in text
+    assert f'prod_provision_2["provision {second}<br>deploy, once {first} succeeded"]' in text
+    assert "prod_approval --> prod_provision\n  prod_provision --> prod_provision_2\n" in text
+    assert "prod_provision_2 --> prod_canary_1" in text
+    blue_green = [e.name for e in spec.environments if e.strategy.type == "blue-green"]
+    assert blue_green
+    for name in blue_green:
+        assert f"{name}_tests --> {name}_swap\n" in text  # the candidate is tested before the swap
+        assert f"{name}_swap -. breach .-> {name}_swap_back" in text
+        assert f'{name}_swap_back("roll back<br>' in text
+
+
+def test_mermaid_lines_stay_short_enough_for_a_page() -> None:
+    """Gate thresholds, one per line: no label line as wide as a whole gate."""
+    text = mermaid(plan(load_spec(SAMPLES / "enterprise" / "almgen.yaml")))
+    labels = re.findall(r'"([^"]*)"', text)
+    assert max(len(line) for label in labels for line in label.split("<br>")) <= 60
 
 
 def test_mermaid_labels_cannot_break_out() -> None:

@@ -100,9 +100,12 @@ def test_eject_makes_a_file_the_users(repo: Path) -> None:
 
 def test_diff_shows_what_generate_would_change_and_writes_nothing(repo: Path) -> None:
     result = run("diff", spec(repo))
-    assert result.exit_code == 0
+    assert result.exit_code == 1  # changes, as `git diff --exit-code`
     assert "+++ infra/main.bicep (generated)" in result.output
     assert not (repo / "infra").exists()
+    assert run("generate", spec(repo)).exit_code == 0
+    clean = run("diff", spec(repo))
+    assert (clean.exit_code, clean.output) == (0, "")
 
 
 def test_several_specs_in_one_call(repo: Path, tmp_path: Path) -> None:

@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from generator.plan.model import Plan
 from generator.render.all import render
@@ -42,3 +49,46 @@ def test_a_registered_target_renders_beside_the_others(gitlab: object) -> None:
 
 def test_targets_are_only_what_the_registry_lists() -> None:
     assert [t.name for t in TARGETS] == ["bicep", "github-actions", "azure-devops", "docs", "scripts"]
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["a: 'unclosed\n", "a:\n  - b\n c: d\n", "a: *nowhere\n", "one: 1\n---\ntwo: 2\n", "key: [1, 2\n"],
+)
+def test_verify_refuses_generated_yaml_that_does_not_parse(text: str) -> None:
+    from generator.render.verify import GeneratedOutputInvalid, verify
+
+    good = OutputFile("ok.yml", "a: [1, 2]\nb: &x {c: d}\ne: *x\n", "managed")
+    verify([good])
+    with pytest.raises(GeneratedOutputInvalid, match=r"bad\.yml: not valid YAML"):
+        verify([good, OutputFile("bad.yml", text, "managed")])
+
+
+@given(name=st.text(max_size=40))
+def test_the_contract_doc_names_variables_as_the_runtime_script_does(name: str) -> None:
+    from generator.runtime import contract as runtime
+    from generator.targets.docs import contract as doc
+
+    assert doc.variable(name) == runtime.variable(name)
+
+
+def test_generate_does_not_import_what_it_does_not_use(tmp_path: Path) -> None:
+    """The pipelines' runtime scripts are copied, not run; jsonschema only explains invalid specs."""
+    shutil.copytree(SAMPLES / "enterprise", tmp_path / "service")
+    code = (
+        "import atexit, sys\n"
+        "atexit.register(lambda: print(sorted(m for m in sys.modules if m.startswith(("
+        "'generator.runtime', 'jsonschema')))))\n"
+        "sys.argv = ['almgen', 'generate']\n"
+        "from generator.entry import main\nmain()\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=tmp_path / "service",
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().splitlines()[-1] == "[]"

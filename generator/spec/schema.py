@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterator
-from typing import Any
-
-from jsonschema import Draft202012Validator
-from jsonschema.exceptions import ValidationError
+from typing import TYPE_CHECKING, Any
 
 from generator.errors import Issue
+from generator.spec import compiled
 from generator.spec.document import Document, FieldPath, format_path
 from generator.spec.suggest import did_you_mean, one_of
+
+if TYPE_CHECKING:  # jsonschema is imported only when a spec has something to explain
+    from jsonschema.exceptions import ValidationError
 
 _TYPE_WORDS = {
     "string": "text",
@@ -42,6 +43,11 @@ def _kind(value: Any) -> str:
 
 
 def schema_issues(doc: Document, schema: dict[str, Any]) -> list[Issue]:
+    """Every schema error of `doc`, located; a valid spec is recognized by the compiled schema."""
+    if compiled.is_valid(doc.data, schema):
+        return []
+    from jsonschema import Draft202012Validator
+
     validator = Draft202012Validator(schema, format_checker=Draft202012Validator.FORMAT_CHECKER)
     issues: list[Issue] = []
     for error in validator.iter_errors(doc.data):
@@ -53,7 +59,7 @@ def _description(schema: Any) -> str:
     return str(schema.get("description", "")) if isinstance(schema, dict) else ""
 
 
-_Explainer = Callable[[Document, ValidationError, FieldPath, dict[str, Any]], Iterator[Issue]]
+_Explainer = Callable[[Document, "ValidationError", FieldPath, dict[str, Any]], Iterator[Issue]]
 
 
 def _explain(doc: Document, error: ValidationError) -> Iterator[Issue]:
@@ -143,6 +149,8 @@ def _explain_key_names(
     instance = error.instance
     for key in instance if isinstance(instance, dict) else []:
         sub = error.validator_value if isinstance(error.validator_value, dict) else {}
+        from jsonschema import Draft202012Validator
+
         if not Draft202012Validator(sub).is_valid(key):
             yield doc.issue(
                 (*path, key),

@@ -40,6 +40,8 @@ def load_spec(path: Path) -> Spec:
 
 
 def policy_issues(doc: Document, resolved: dict[str, Any]) -> list[Issue]:
+    if not resolved.get("policies"):
+        return []  # jsonschema is not imported for nothing
     from jsonschema import Draft202012Validator
     from jsonschema.exceptions import SchemaError
 

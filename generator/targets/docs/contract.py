@@ -6,8 +6,13 @@ module lists them for one spec, with its models and agents spelled out.
 
 from __future__ import annotations
 
-from generator.runtime.contract import variable
 from generator.spec.model import Spec
+
+
+def variable(name: str) -> str:
+    """`generator/runtime/contract.py`'s `variable` (tests/test_targets.py keeps them equal), not
+    imported: that script brings the pipelines' runtime (subprocess, argparse, routing) to `generate`."""
+    return name.upper().replace("-", "_")
 
 
 def contract_rows(spec: Spec) -> list[dict[str, str]]:

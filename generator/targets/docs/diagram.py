@@ -1,11 +1,14 @@
 """The pipeline drawn as a Mermaid flowchart from the Plan (docs/alm/PIPELINE.md, `almgen explain`).
 
 Top to bottom, so it stays readable at GitHub's page width: the build, then per environment its
-gates, approval, provision (regions in deployment order), one node per canary step, and the
-finishing job; dashed edges are the rollback paths.
+gates, approval, provision (one node per region, in deployment order, the primary first), one
+node per canary step, the tests, the blue-green swap and the release record; dashed edges lead
+to the rounded rollback nodes (the routing from before the canary, the swap back).
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass, field
 
 from generator.plan.model import EnvironmentPlan, Plan
 
@@ -17,55 +20,98 @@ def _label(text: str) -> str:
     return "".join(_ESCAPES.get(char, char) for char in text)
 
 
-def _node(node: str, text: str, shape: str = "[]") -> str:
-    opening, closing = {"[]": ("[", "]"), "{}": ("{", "}"), "//": ("[/", "/]"), "()": ("(", ")")}[shape]
-    return f'    {node}{opening}"{_label(text)}"{closing}'
+_SHAPES = {"[]": ("[", "]"), "{{}}": ("{{", "}}"), "//": ("[/", "/]"), "()": ("(", ")")}
+
+Text = str | tuple[str, ...]  # a label, or its lines (short lines keep the drawing narrow)
+
+
+def _node(node: str, text: Text, shape: str = "[]") -> str:
+    opening, closing = _SHAPES[shape]
+    lines = (text,) if isinstance(text, str) else text
+    return f'    {node}{opening}"{"<br>".join(_label(line) for line in lines)}"{closing}'
+
+
+@dataclass
+class _Drawing:
+    """One environment's subgraph so far: its nodes, its edges and the node the next one follows."""
+
+    name: str
+    last: str
+    nodes: list[str] = field(default_factory=list)
+    edges: list[str] = field(default_factory=list)
+
+    def step(self, node: str, text: Text, shape: str = "[]") -> None:
+        """A node on the main path, after the previous one."""
+        self.nodes.append(_node(node, text, shape))
+        self.edges.append(f"  {self.last} --> {node}")
+        self.last = node
+
+    def rollback(self, node: str, text: Text) -> None:
+        self.nodes.append(_node(node, text, "()"))
+
+
+def _gates_and_approval(drawing: _Drawing, env_plan: EnvironmentPlan) -> None:
+    for gate in env_plan.gates:
+        thresholds = tuple(f"{t.metric} {t}" for t in gate.gate.thresholds)
+        text = (f"{gate.gate.kind} gate on {gate.evaluates}", *thresholds)
+        drawing.step(f"{drawing.name}_{gate.gate.kind}", text, "{{}}")
+    approval = env_plan.env.approval
+    if approval.required:
+        drawing.step(f"{drawing.name}_approval", ("approval", ", ".join(approval.reviewers)), "//")
+
+
+def _provision(drawing: _Drawing, regions: tuple[str, ...]) -> None:
+    """One node per region, in deployment order: a region starts only after the one before succeeded."""
+    for index, region in enumerate(regions, start=1):
+        node = f"{drawing.name}_provision" + (f"_{index}" if index > 1 else "")
+        if index == 1:
+            primary = " (primary)" if len(regions) > 1 else ""
+            drawing.step(node, (f"provision {region}{primary}", "what-if, deploy"))
+        else:
+            drawing.step(node, (f"provision {region}", f"deploy, once {regions[index - 2]} succeeded"))
+
+
+def _canary(drawing: _Drawing, env_plan: EnvironmentPlan) -> None:
+    env = env_plan.env
+    percents = env_plan.input("canary-steps")
+    restore = f"{drawing.name}_restore"
+    where = f" in {' then '.join(env.regions)}" if len(env.regions) > 1 else ""
+    for job in env_plan.jobs:
+        if job.kind != "canary-step":
+            continue
+        assert isinstance(percents, tuple)
+        node = f"{drawing.name}_canary_{job.canary_index}"
+        percent = percents[job.canary_index - 1]
+        bake = f"route, bake {env.strategy.bake_minutes} min, check"
+        drawing.step(node, (f"canary {percent}%{where}", bake))
+        drawing.edges.append(f"  {node} -. breach or failure .-> {restore}")
+    if env.strategy.type == "canary":
+        drawing.rollback(restore, ("roll back", "the routing from before the canary"))
+
+
+def _finish(drawing: _Drawing, env_plan: EnvironmentPlan) -> None:
+    env = env_plan.env
+    if env.tests:
+        tested = " (the candidate, before the swap)" if env.strategy.type == "blue-green" else ""
+        drawing.step(f"{drawing.name}_tests", (f"tests{tested}", ", ".join(t.name for t in env.tests)))
+    if env.strategy.type == "blue-green":
+        swap, back = f"{drawing.name}_swap", f"{drawing.name}_swap_back"
+        drawing.step(swap, ("blue-green", "swap to the tested candidate, watch, check"))
+        drawing.edges.append(f"  {swap} -. breach .-> {back}")
+        drawing.rollback(back, ("roll back", "swap back to the previous colour"))
+    drawing.step(f"{drawing.name}_finish", "release record")
 
 
 def _environment(env_plan: EnvironmentPlan, previous: str) -> tuple[list[str], str]:
     """The subgraph of one environment and the node the next one follows."""
     env = env_plan.env
-    name = env.name.replace("-", "_")
-    lines = [f'  subgraph {name}["{_label(env.name)}"]', "    direction TB"]
-    edges = []
-    last = previous
-    for gate in env_plan.gates:
-        node = f"{name}_{gate.gate.kind}"
-        thresholds = ", ".join(f"{t.metric} {t}" for t in gate.gate.thresholds)
-        lines.append(_node(node, f"{gate.gate.kind} gate on {gate.evaluates}: {thresholds}", "{}"))
-        edges.append(f"  {last} --> {node}")
-        last = node
-    if env.approval.required:
-        node = f"{name}_approval"
-        lines.append(_node(node, "approval: " + ", ".join(env.approval.reviewers), "//"))
-        edges.append(f"  {last} --> {node}")
-        last = node
-    regions = " then ".join(env.regions)
-    lines.append(_node(f"{name}_provision", f"provision: what-if, deploy {regions}"))
-    edges.append(f"  {last} --> {name}_provision")
-    last = f"{name}_provision"
-    percents = env_plan.input("canary-steps")
-    restore = f"{name}_restore"
-    for job in env_plan.jobs:
-        if job.kind != "canary-step":
-            continue
-        assert isinstance(percents, tuple)
-        node = f"{name}_canary_{job.canary_index}"
-        percent = percents[job.canary_index - 1]
-        lines.append(_node(node, f"canary {percent}%: route, bake {env.strategy.bake_minutes} min, check"))
-        edges.append(f"  {last} --> {node}")
-        edges.append(f"  {node} -. breach or failure .-> {restore}")
-        last = node
-    if env.strategy.type == "canary":
-        lines.append(_node(restore, "roll back: routing from before the canary", "()"))
-    finish = [f"tests: {', '.join(t.name for t in env.tests)}"] if env.tests else []
-    if env.strategy.type == "blue-green":
-        finish.append("swap to the tested candidate, watch, swap back on a breach")
-    finish.append("release record")
-    lines.append(_node(f"{name}_finish", "; ".join(finish)))
-    edges.append(f"  {last} --> {name}_finish")
-    lines.append("  end")
-    return lines + edges, f"{name}_finish"
+    drawing = _Drawing(env.name.replace("-", "_"), previous)
+    _gates_and_approval(drawing, env_plan)
+    _provision(drawing, env.regions)
+    _canary(drawing, env_plan)
+    _finish(drawing, env_plan)
+    head = [f'  subgraph {drawing.name}["{_label(env.name)}"]', "    direction TB"]
+    return [*head, *drawing.nodes, "  end", *drawing.edges], drawing.last
 
 
 def mermaid(plan: Plan) -> str:
