@@ -86,6 +86,7 @@ FRAGMENTS: dict[str, tuple[str, ...]] = {
     "secret-password-argument": ("tests.smoke.command", "looks like a password argument"),
     "secret-setting-name": ("'Search:ApiKey' looks like a secret", "configuration.keyVault.secrets"),
     "secret-openai-key": ("service.description", "OpenAI-style API key"),
+    "secret-azure-ai-key": ("service.owner", "an Azure AI services key"),
     "azure-name-too-long": ("Azure ML online endpoint", "at most 32"),
     "approval-without-reviewers": ("environments[1].approval", "needs reviewers"),
     "agent-filter-without-prompt-shields": (
