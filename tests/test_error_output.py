@@ -112,6 +112,10 @@ FRAGMENTS: dict[str, tuple[str, ...]] = {
     "retired-current-version": ("registry.retired[0].version", "the one being deployed"),
     "drift-without-custom-model": ("monitoring.drift", "custom models"),
     "gates-on-first-environment": ("environments[0].gates", "an earlier environment"),
+    "control-character-in-command": ("almgen.yaml:22:14: error: tests.smoke.command", "U+000D"),
+    "long-setting-value": ('settings["Chat:Prompt"]', "2100 characters long", "at most 2000"),
+    "extends-absolute-path": ("almgen.yaml:1:10: error: extends:", "not relative"),
+    "path-too-long-for-the-os": ("evaluation.dataset", "File name too long"),
     "several-schema-errors": ("5 errors found", "did you mean 'owner'?"),
     "several-rule-errors": ("4 errors found", "did you mean 'integration'?"),
 }

@@ -17,6 +17,7 @@ from generator.spec.document import Document, FieldPath
 from generator.spec.paths import misplaced, referenced_files
 from generator.spec.secrets import no_secrets
 from generator.spec.suggest import did_you_mean, one_of
+from generator.spec.text import text_issues
 
 SEMVER = re.compile(
     r"(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)"
@@ -443,6 +444,7 @@ def azure_names(doc: Document) -> Iterator[Issue]:
 
 
 RULES: tuple[Rule, ...] = (
+    text_issues,
     unique_names,
     references,
     agent_filters,
