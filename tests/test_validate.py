@@ -261,3 +261,15 @@ def test_blue_green_is_watched_after_the_swap_by_default() -> None:
 def test_an_unpinned_budget_starts_in_the_month_of_the_deployment() -> None:
     spec = load_spec(SAMPLES / "enterprise" / "almgen.yaml")
     assert spec.monitoring.budget is not None and spec.monitoring.budget.start_date is None
+
+
+def test_the_secret_scan_takes_linear_time_on_a_long_value() -> None:
+    """The URL-credential pattern backtracked quadratically: 100,000 characters hung validate ~25 s."""
+    import time
+
+    from generator.spec.secrets import secret_kind
+
+    start = time.monotonic()
+    for value in ("x" * 100_000, "a-" * 50_000, "a://" * 25_000):
+        assert secret_kind(value) is None
+    assert time.monotonic() - start < 5
