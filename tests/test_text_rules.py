@@ -154,3 +154,12 @@ def test_validate_and_generate_agree_on_every_string_of_every_sample(tmp_path: P
                 continue
             assert char == "\n", path
             verify(render(spec))
+
+
+def test_a_number_too_large_for_a_float_is_a_located_error(tmp_path: Path) -> None:
+    """Found by tests/test_fuzz.py: a 400-digit budget raised OverflowError in resolve (exit 4)."""
+    spec = _enterprise(tmp_path, lambda d: d["monitoring"]["budget"].update(monthlyAmount=10**400))
+    with pytest.raises(SpecInvalid) as caught:
+        load_spec(spec)
+    (issue,) = caught.value.issues
+    assert (issue.path, issue.message) == ("monitoring.budget.monthlyAmount", "the number is too large")

@@ -6,6 +6,8 @@ paragraph separator: a carriage return ends a line in Markdown and YAML, an ESC 
 terminal, a NUL cuts a C string. A line feed or a tab is allowed only in the multi-line fields
 (descriptions, a retirement's reason, commands, App Configuration values); docs print them
 escaped. A value has at most MAX_TEXT characters and a key MAX_KEY, unless the schema says less.
+A number is at most MAX_NUMBER in size (the largest integer a float, JSON and Bicep all hold
+exactly), unless the schema says less: a larger one could not be printed or computed with.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from generator.spec.document import Document, FieldPath
 
 MAX_TEXT = 2000
 MAX_KEY = 256
+MAX_NUMBER = 2**53
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029]")
 _LINE_BREAK = re.compile(r"[\t\n]")
 _NAMES = {"\r": "carriage return", "\x00": "NUL", "\x1b": "escape (ESC)", "\x85": "next line (NEL)"}
@@ -39,13 +42,21 @@ def multiline(path: FieldPath) -> bool:
 
 
 def text_issues(doc: Document) -> Iterator[Issue]:
-    """A located issue for each string (value or key) with a forbidden character or too long."""
+    """A located issue for each string (value or key) with a forbidden character or too long, and
+    for each number too large."""
     yield from _walk(doc, doc.data, ())
 
 
 def _walk(doc: Document, node: object, path: FieldPath) -> Iterator[Issue]:
     if isinstance(node, str):
         yield from _value_issues(doc, node, path)
+    elif isinstance(node, (int, float)) and not isinstance(node, bool) and abs(node) > MAX_NUMBER:
+        yield doc.issue(
+            path,
+            "the number is too large",
+            f"a number between -{MAX_NUMBER} and {MAX_NUMBER}",
+            "write the number you mean",
+        )
     elif isinstance(node, Mapping):
         for key, value in node.items():
             if isinstance(key, str):
