@@ -166,3 +166,15 @@ def test_a_number_too_large_for_a_float_is_a_located_error(tmp_path: Path) -> No
         load_spec(spec)
     (issue,) = caught.value.issues
     assert (issue.path, issue.message) == ("monitoring.budget.monthlyAmount", "the number is too large")
+
+
+def test_a_broken_policy_outside_the_repository_is_not_quoted(tmp_path: Path) -> None:
+    write_tree(tmp_path, {"platform/policy.json": '{"type": "TOPSECRET"}'})
+    (tmp_path / "repo" / ".git").mkdir(parents=True)
+    write_tree(tmp_path / "repo", {"almgen.yaml": "policies: [../platform/policy.json]\n" + MINIMAL})
+    with pytest.raises(SpecInvalid) as caught:
+        load_spec(tmp_path / "repo" / "almgen.yaml")
+    (issue,) = caught.value.issues
+    assert issue.path == "policies[0]"
+    assert "TOPSECRET" not in caught.value.format()
+    assert "outside the repository" in issue.message
