@@ -24,10 +24,9 @@ from typing import Any
 from generator.errors import AlmgenError, ExitCode
 from generator.render.all import render
 from generator.render.verify import verify
+from generator.spec.document import FieldPath, iter_paths
 from generator.spec.validate import load_spec
 from tests.strategies import HOSTILE, KNOWN_KEYS, KNOWN_VALUES
-
-FieldPath = tuple[str | int, ...]
 
 CONTROL = [chr(c) for c in [*range(0x20), 0x7F, *range(0x80, 0xA0)]] + ["\u2028", "\u2029", "\ufeff"]
 UNICODE = ["日本語", "\u202e", "\u200b", "é", "\U0001f600", "ǅ", "\u0301", "ﬀ", "İ", "\uffff"]
@@ -44,16 +43,9 @@ class Outcome:
     detail: str  # the traceback for an exit 4, else ""
 
 
-def leaves(data: Any, path: FieldPath = ()) -> Iterator[tuple[FieldPath, Any]]:
+def leaves(data: Any) -> Iterator[tuple[FieldPath, Any]]:
     """Every path of the document, containers included, the root excluded."""
-    if path:
-        yield path, data
-    if isinstance(data, dict):
-        for key, value in data.items():
-            yield from leaves(value, (*path, key))
-    elif isinstance(data, list):
-        for index, value in enumerate(data):
-            yield from leaves(value, (*path, index))
+    return ((path, value) for path, value in iter_paths(data) if path)
 
 
 def _parent(data: Any, path: FieldPath) -> Any:

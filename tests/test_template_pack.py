@@ -33,13 +33,19 @@ PACK_CI = """{% extends "builtin:github-actions/ci.yml.j2" %}
 """
 
 
-def test_a_pack_overrides_only_the_named_block(tmp_path: Path) -> None:
+def _with_pack(tmp_path: Path, template: str) -> Path:
+    """The minimal sample with a pack whose GitHub CI template is `template`; returns the spec."""
     root = tmp_path / "svc"
     shutil.copytree(SAMPLES / "minimal", root)
     (root / "platform" / "github-actions").mkdir(parents=True)
-    (root / "platform" / "github-actions" / "ci.yml.j2").write_text(PACK_CI)
+    (root / "platform" / "github-actions" / "ci.yml.j2").write_text(template)
     spec = root / "almgen.yaml"
     spec.write_text(spec.read_text() + "templates: platform\n")
+    return spec
+
+
+def test_a_pack_overrides_only_the_named_block(tmp_path: Path) -> None:
+    spec = _with_pack(tmp_path, PACK_CI)
     files = {f.path: f.text for f in render(load_spec(spec))}
     builtin = {f.path: f.text for f in outputs("minimal")}
     ci = ".github/workflows/hello-chat-ci.yml"
@@ -58,17 +64,6 @@ def test_the_pack_is_an_input_of_the_manifest(tmp_path: Path) -> None:
     spec = root / "almgen.yaml"
     spec.write_text(spec.read_text() + "templates: platform\n")
     assert (root / "platform").resolve() in load_spec(spec).inputs
-
-
-def _with_pack(tmp_path: Path, template: str) -> Path:
-    """The minimal sample with a pack whose GitHub CI template is `template`; returns the spec."""
-    root = tmp_path / "svc"
-    shutil.copytree(SAMPLES / "minimal", root)
-    (root / "platform" / "github-actions").mkdir(parents=True)
-    (root / "platform" / "github-actions" / "ci.yml.j2").write_text(template)
-    spec = root / "almgen.yaml"
-    spec.write_text(spec.read_text() + "templates: platform\n")
-    return spec
 
 
 ESCAPES = {

@@ -54,12 +54,16 @@ def redact_outside(issues: list[Issue], root: Path) -> list[Issue]:
     return [_redacted(issue) if _outside(issue.file, root) else issue for issue in issues]
 
 
+def outside(path: Path, root: Path) -> bool:
+    """True when the resolved `path` is not `root` nor below it."""
+    return path != root and root not in path.parents
+
+
 def _outside(shown: str, root: Path) -> bool:
     try:
-        path = Path(shown).resolve()
+        return outside(Path(shown).resolve(), root)
     except (OSError, RuntimeError):
         return True
-    return path != root and root not in path.parents
 
 
 def _redacted(issue: Issue) -> Issue:

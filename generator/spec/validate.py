@@ -13,7 +13,7 @@ from generator.spec.defaults import with_defaults
 from generator.spec.document import Document, FieldPath, display_path
 from generator.spec.load import load_document
 from generator.spec.model import Spec
-from generator.spec.outside import OUTSIDE, redact_outside, repository_root
+from generator.spec.outside import OUTSIDE, outside, redact_outside, repository_root
 from generator.spec.resolve import resolve
 from generator.spec.rules import rule_issues
 from generator.spec.schema import schema_issues
@@ -65,7 +65,7 @@ def policy_issues(doc: Document, resolved: dict[str, Any]) -> list[Issue]:
             Draft202012Validator.check_schema(schema)
         except (OSError, ValueError, SchemaError) as exc:
             reason = getattr(exc, "message", None) or str(exc).splitlines()[0]
-            if path != root and root not in path.parents:
+            if outside(path, root):
                 reason = OUTSIDE  # the reason may quote the file
             issues.append(
                 doc.issue(
