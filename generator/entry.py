@@ -26,7 +26,14 @@ def _fast_check(args: list[str]) -> bool:
 
 
 def main() -> None:
-    if _fast_check(sys.argv[1:]):
+    try:
+        answered = _fast_check(sys.argv[1:])
+        sys.stdout.flush()
+    except BrokenPipeError:  # `almgen check | head`: the reader left; no traceback
+        from generator.errorhandler import exit_on_broken_pipe
+
+        exit_on_broken_pipe()
+    if answered:
         sys.exit(0)
     from generator.cli import main as cli_main
 

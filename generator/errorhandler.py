@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import functools
+import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, NoReturn, TypeVar
 
 import click
 
@@ -15,14 +16,32 @@ from generator.errors import AlmgenError, ExitCode, SpecInvalid
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-LOG_NAME = "almgen-error.log"
+LOG_PREFIX = "almgen-error-"
+BROKEN_PIPE = 128 + 13  # what a shell reports for a tool ended by SIGPIPE (`almgen check | head`)
+
+
+def exit_on_broken_pipe() -> NoReturn:
+    """The reader of stdout went away: leave quietly, as CPython's docs recommend.
+
+    stdout is pointed at devnull so that the interpreter's final flush does not fail again.
+    """
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):  # stdout without a file descriptor (a test runner's capture)
+        pass
+    sys.exit(BROKEN_PIPE)
 
 
 def handle_errors(command: F) -> F:
     @functools.wraps(command)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
-            return command(*args, **kwargs)
+            result = command(*args, **kwargs)
+            sys.stdout.flush()  # a closed pipe is found here, not in the interpreter's last flush
+            return result
+        except BrokenPipeError:
+            exit_on_broken_pipe()
         except SpecInvalid as exc:
             click.echo(exc.format(), err=True)
             sys.exit(exc.exit_code)
@@ -48,17 +67,23 @@ def handle_errors(command: F) -> F:
 
 
 def _write_log(exc: BaseException) -> Path:
+    """The traceback in a new file of its own in the temp folder: a unique name, mode 0600.
+
+    `mkstemp` creates the file exclusively (O_EXCL), so a symlink or a file planted in the shared
+    temp folder is never followed nor overwritten.
+    """
     import platform
     import tempfile
     import traceback
 
-    path = Path(tempfile.gettempdir()) / LOG_NAME
     details = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
     header = (
         f"almgen {__version__}\npython {sys.version}\nplatform {platform.platform()}\nargv {sys.argv}\n\n"
     )
     try:
-        path.write_text(header + details, "utf-8")
+        handle, name = tempfile.mkstemp(prefix=LOG_PREFIX, suffix=".log")
+        with os.fdopen(handle, "w", encoding="utf-8") as log:
+            log.write(header + details)
     except OSError:
         return Path("(the log could not be written)")
-    return path
+    return Path(name)

@@ -103,9 +103,72 @@ def test_an_internal_error_exits_4_with_a_log_and_no_traceback(
     assert result.exit_code == 4
     assert "Traceback" not in result.output
     assert "please report it" in result.output
-    log = tmp_path / "almgen-error.log"
+    (log,) = tmp_path.glob("almgen-error-*.log")
+    assert str(log) in result.output
     assert "simulated bug" in log.read_text("utf-8")
     assert "Traceback" in log.read_text("utf-8")
+
+
+def test_the_crash_log_is_private_and_never_follows_a_planted_symlink(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The log had a fixed name in the shared temp folder: a symlink there redirected the write."""
+
+    def boom(_: object) -> None:
+        raise RuntimeError("simulated bug")
+
+    import tempfile
+
+    monkeypatch.setattr("generator.spec.validate.load_spec", boom)
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    victim = tmp_path / "victim.txt"
+    victim.write_text("precious", "utf-8")
+    (tmp_path / "almgen-error.log").symlink_to(victim)
+    outputs = [CliRunner().invoke(cli, ["validate", ENTERPRISE]).output for _ in range(2)]
+    assert victim.read_text("utf-8") == "precious"
+    logs = sorted(tmp_path.glob("almgen-error-*.log"))
+    assert len(logs) == 2  # one unique file per crash
+    for log, output in zip(logs, sorted(outputs), strict=True):
+        assert str(log) in output
+        assert not log.is_symlink()
+        assert log.stat().st_mode & 0o777 == 0o600
+
+
+def _run_into_a_closed_pipe(args: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
+    """`almgen ARGS | head -0`: stdout is a pipe whose reader has already gone."""
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent), "TMPDIR": str(cwd)}
+    try:
+        return subprocess.run(
+            [sys.executable, "-m", "generator", *args],
+            cwd=cwd,
+            stdout=write_end,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env,
+            check=False,
+            timeout=60,
+        )
+    finally:
+        os.close(write_end)
+
+
+def test_a_closed_stdout_pipe_exits_quietly(tmp_path: Path) -> None:
+    """`almgen check | head` ended in "internal error: BrokenPipeError" (exit 4) and a crash log."""
+    write_tree(tmp_path, {"almgen.yaml": MINIMAL})
+    result = _run_into_a_closed_pipe(["validate", "almgen.yaml"], tmp_path)
+    assert result.stderr == ""
+    assert result.returncode == 141
+    assert not list(tmp_path.glob("almgen-error*"))
+
+
+def test_a_closed_stdout_pipe_exits_quietly_on_the_fast_check(tmp_path: Path) -> None:
+    write_tree(tmp_path, {"almgen.yaml": MINIMAL})
+    assert CliRunner().invoke(cli, ["generate", str(tmp_path / "almgen.yaml")]).exit_code == 0
+    result = _run_into_a_closed_pipe(["check"], tmp_path)
+    assert result.stderr == ""
+    assert result.returncode == 141
 
 
 def test_the_module_entry_point_runs_without_a_traceback(tmp_path: Path) -> None:

@@ -86,6 +86,7 @@ FRAGMENTS: dict[str, tuple[str, ...]] = {
     "secret-password-argument": ("tests.smoke.command", "looks like a password argument"),
     "secret-setting-name": ("'Search:ApiKey' looks like a secret", "configuration.keyVault.secrets"),
     "secret-openai-key": ("service.description", "OpenAI-style API key"),
+    "secret-azure-ai-key": ("service.owner", "an Azure AI services key"),
     "azure-name-too-long": ("Azure ML online endpoint", "at most 32"),
     "approval-without-reviewers": ("environments[1].approval", "needs reviewers"),
     "agent-filter-without-prompt-shields": (
@@ -111,6 +112,10 @@ FRAGMENTS: dict[str, tuple[str, ...]] = {
     "retired-current-version": ("registry.retired[0].version", "the one being deployed"),
     "drift-without-custom-model": ("monitoring.drift", "custom models"),
     "gates-on-first-environment": ("environments[0].gates", "an earlier environment"),
+    "control-character-in-command": ("almgen.yaml:22:14: error: tests.smoke.command", "U+000D"),
+    "long-setting-value": ('settings["Chat:Prompt"]', "2100 characters long", "at most 2000"),
+    "extends-absolute-path": ("almgen.yaml:1:10: error: extends:", "not relative"),
+    "path-too-long-for-the-os": ("evaluation.dataset", "File name too long"),
     "several-schema-errors": ("5 errors found", "did you mean 'owner'?"),
     "several-rule-errors": ("4 errors found", "did you mean 'integration'?"),
 }

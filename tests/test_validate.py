@@ -170,6 +170,8 @@ def test_a_broken_policy_file_is_reported_at_its_reference(tmp_path: Path) -> No
         "-----BEGIN RSA PRIVATE KEY-----",
         "run --password=hunter2",
         "https://user:pa55@example.com/x",
+        # Azure AI services' 84-character key (a made-up one): 52 characters, `JQQJ99`, 26 more
+        "Zx" * 26 + "JQQJ99" + "BAAC" + "Yq" * 11,
     ],
 )
 def test_secret_looking_values_are_refused_anywhere(tmp_path: Path, value: str) -> None:
@@ -180,6 +182,44 @@ def test_secret_looking_values_are_refused_anywhere(tmp_path: Path, value: str) 
     (issue,) = caught.value.issues
     assert issue.path == "service.description"
     assert "looks like" in issue.message
+
+
+def _with_description(tmp_path: Path, lines: str) -> Path:
+    spec = MINIMAL.replace("service: {name: demo-svc}\n", "service:\n  name: demo-svc\n" + lines + "\n")
+    write_tree(tmp_path, {"almgen.yaml": spec})
+    return tmp_path / "almgen.yaml"
+
+
+@pytest.mark.parametrize(
+    "lines",
+    [
+        "  description: 0123456789abcdef0123456789abcdef  # pragma: allowlist secret",
+        "  # pragma: allowlist nextline secret\n  description: 0123456789abcdef0123456789abcdef",
+    ],
+    ids=["same-line", "next-line"],
+)
+def test_an_allowlist_comment_lets_a_value_that_is_no_secret_through(tmp_path: Path, lines: str) -> None:
+    """An MD5 or a GUID without dashes was refused with no way out."""
+    spec = load_spec(_with_description(tmp_path, lines))
+    assert spec.service.description == "0123456789abcdef0123456789abcdef"
+
+
+def test_an_allowlist_comment_covers_only_its_own_line(tmp_path: Path) -> None:
+    path = _with_description(
+        tmp_path,
+        "  description: 0123456789abcdef0123456789abcdef\n  owner: x  # pragma: allowlist secret",
+    )
+    with pytest.raises(SpecInvalid) as caught:
+        load_spec(path)
+    assert [issue.path for issue in caught.value.issues] == ["service.description"]
+    assert "pragma: allowlist secret" in caught.value.issues[0].fix
+
+
+def test_an_allowlist_comment_lets_a_secret_looking_setting_name_through(tmp_path: Path) -> None:
+    spec = MINIMAL + "configuration:\n  appConfiguration:\n    settings:\n"
+    setting = "      Db:PasswordPolicy: strict  # pragma: allowlist secret\n"
+    write_tree(tmp_path, {"almgen.yaml": spec + setting})
+    assert load_spec(tmp_path / "almgen.yaml").configuration.settings == (("Db:PasswordPolicy", "strict"),)
 
 
 @pytest.mark.parametrize("value", ["Chat:MaxTokens", "Search:IndexName", "Feature:TokenLimit"])
@@ -221,3 +261,15 @@ def test_blue_green_is_watched_after_the_swap_by_default() -> None:
 def test_an_unpinned_budget_starts_in_the_month_of_the_deployment() -> None:
     spec = load_spec(SAMPLES / "enterprise" / "almgen.yaml")
     assert spec.monitoring.budget is not None and spec.monitoring.budget.start_date is None
+
+
+def test_the_secret_scan_takes_linear_time_on_a_long_value() -> None:
+    """The URL-credential pattern backtracked quadratically: 100,000 characters hung validate ~25 s."""
+    import time
+
+    from generator.spec.secrets import secret_kind
+
+    start = time.monotonic()
+    for value in ("x" * 100_000, "a-" * 50_000, "a://" * 25_000):
+        assert secret_kind(value) is None
+    assert time.monotonic() - start < 5

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from generator.plan.build import plan as make_plan
-from generator.render.jinja import environment
+from generator.render.jinja import environment, render_template
 from generator.render.outputs import OutputFile, header
 from generator.spec.model import Spec
 from generator.targets import TARGETS
@@ -24,7 +24,7 @@ def render(spec: Spec) -> list[OutputFile]:
             if isinstance(item, OutputFile):
                 outputs.append(item)
                 continue
-            text = env.get_template(item.template).render(**item.context)
+            text = render_template(env, item.template, item.context, pack)
             outputs.append(
                 OutputFile(item.path, header(item.path, spec_name) + _tidy(text), source=item.template)
             )

@@ -70,17 +70,37 @@ def expression(text: str) -> str:
     return "${{ " + text + " }}"
 
 
+# every character that ends a line somewhere (CommonMark, YAML, a terminal) and the other controls
+_LINE_BREAKING = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+_MARKDOWN_PUNCTUATION = re.compile(r"([\\|*_\[\]<>`#~$&])")
+# what opens a block at a line's start: a list item, a thematic break, a setext underline
+# a pipe after an even run of backslashes (none included) splits a GitHub table row
+_UNESCAPED_PIPE = re.compile(r"(?<!\\)((?:\\\\)*)\|")
+_BLOCK_START = re.compile(r"^([-+](?=[\s-]|$)|\d{1,9}[.)](?=\s|$)|=)")
+
+
+def one_line(value: str) -> str:
+    """`value` with every line break and control character (tab included) turned into a space."""
+    return _LINE_BREAKING.sub(" ", value)
+
+
 def markdown_text(value: object) -> str:
-    """Text in a Markdown table cell or sentence: no table breaks, no HTML, no line breaks."""
-    text = str(value).replace("\r", " ").replace("\n", " ")
-    for char in "\\|*_[]<>`#":
-        text = text.replace(char, "\\" + char)
-    return text
+    """Text in a Markdown table cell or paragraph: one line, no table break, no HTML, no code
+    span, no emphasis, entity, math or strike-through, and no block (list, heading) at its start."""
+    text = _MARKDOWN_PUNCTUATION.sub(r"\\\1", one_line(str(value)).strip())
+    return _BLOCK_START.sub(lambda m: m.group(1)[:-1] + "\\" + m.group(1)[-1], text)
 
 
 def markdown_code(value: str) -> str:
-    """The inside of an inline code span: a backtick in the value would end it."""
-    return value.replace("\n", " ").replace("`", "'")
+    """The inside of an inline code span or a fenced block's line: one line, and no backtick
+    (which would end the span), so no line of it can open or close a fence."""
+    return one_line(value).replace("`", "'")
+
+
+def markdown_cell_code(value: str) -> str:
+    """An inline code span in a table cell: GitHub splits cells at a `|` even inside code unless
+    an odd run of backslashes precedes it (and then shows one backslash fewer)."""
+    return _UNESCAPED_PIPE.sub(r"\1\\|", markdown_code(value))
 
 
 def shell_word(value: str) -> str:
@@ -111,6 +131,7 @@ FILTERS = {
     "gha_string": gha_string,
     "md": markdown_text,
     "md_code": markdown_code,
+    "md_cell_code": markdown_cell_code,
     "shell": shell_word,
     "json": json_value,
 }

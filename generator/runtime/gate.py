@@ -5,7 +5,11 @@ Usage: `python gate.py evaluation|safety --results FILE [--env ENV] [--gates PAT
 The gate fails closed. Anything that keeps it from proving every threshold holds is a failure
 (exit 1): an unreadable or non-JSON results file, results that are not an object, a missing or
 ambiguous metric, a value that is not a finite number (NaN, infinity, a bool, a string, null), a
-gate absent from gates.json, a malformed threshold, an empty threshold set. Exit 2 is a usage error.
+gate absent from gates.json, a malformed threshold, an empty threshold set, a key given twice in
+one object, a file that is not a regular file, larger than 64 MiB (gates.json: 1 MiB) or nested
+deeper than 64 levels. Integers of any size are read as numbers (too large ones are infinite and
+fail). Exit 2 is a usage error. Whatever the input, the verdict file is written (failing, with the
+reason), unless its own path cannot be written.
 
 Results are a flat `{metric: number}` object or azure-ai-evaluation's `{"metrics": {...}, "rows":
 [...]}` (then only `metrics` is read). A threshold's metric NAME is looked up in this order:
@@ -33,6 +37,7 @@ import json
 import math
 import os
 import re
+import stat
 import sys
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -41,10 +46,76 @@ from typing import Any
 OPERATORS = (">=", "<=", "==", ">", "<")
 THRESHOLD = re.compile(r"^\s*(>=|<=|==|>|<)\s*([-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?)\s*$")
 GATES = ("evaluation", "safety")
+MAX_RESULTS_BYTES = 64 * 1024 * 1024
+MAX_GATES_BYTES = 1024 * 1024
+MAX_DEPTH = 64
 
 
 class GateInputError(Exception):
-    """An input that keeps the gate from judging any metric (the gate fails, it never crashes)."""
+    """An input that keeps the gate from judging any metric (the gate fails, it never crashes).
+
+    `digest` is the sha256 of the file's bytes when they could be read.
+    """
+
+    def __init__(self, message: str, digest: str | None = None) -> None:
+        super().__init__(message)
+        self.digest = digest
+
+
+class DuplicateKey(ValueError):
+    """A JSON object names the same key twice: which value counts would be a guess."""
+
+
+def _unique_object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    result: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in result:
+            raise DuplicateKey(f"key {json.dumps(key)} appears twice in one object")
+        result[key] = value
+    return result
+
+
+def _depth(document: object) -> int:
+    """How deeply arrays and objects nest (iterative: no recursion on hostile input)."""
+    deepest = 0
+    stack: list[tuple[object, int]] = [(document, 0)]
+    while stack:
+        node, level = stack.pop()
+        if isinstance(node, dict):
+            node = list(node.values())
+        if isinstance(node, list):
+            deepest = max(deepest, level + 1)
+            if deepest > MAX_DEPTH:
+                return deepest
+            stack.extend((child, level + 1) for child in node)
+    return deepest
+
+
+def read_json(path: Path, limit: int, what: str) -> tuple[object, str]:
+    """(document, sha256 of the bytes) of a bounded regular file; GateInputError says why not.
+
+    Integers are read as floats (a 5,000-digit integer is infinity, not a crash), a duplicate key
+    or nesting deeper than MAX_DEPTH is refused.
+    """
+    try:
+        if not stat.S_ISREG(os.stat(path).st_mode):
+            raise GateInputError(f"cannot read {what} {path}: not a regular file")
+        with open(path, "rb") as handle:
+            data = handle.read(limit + 1)
+    except OSError as exc:
+        raise GateInputError(f"cannot read {what} {path}: {exc.strerror or exc}") from exc
+    digest = hashlib.sha256(data).hexdigest()
+    if len(data) > limit:
+        raise GateInputError(f"{what} {path} is larger than {limit} bytes", digest)
+    try:
+        document = json.loads(data.decode("utf-8-sig"), object_pairs_hook=_unique_object, parse_int=float)
+    except (UnicodeDecodeError, ValueError) as exc:  # JSONDecodeError and DuplicateKey are ValueErrors
+        raise GateInputError(f"{what} {path} is not valid JSON: {exc}", digest) from exc
+    except RecursionError as exc:
+        raise GateInputError(f"{what} {path} is nested deeper than {MAX_DEPTH} levels", digest) from exc
+    if _depth(document) > MAX_DEPTH:
+        raise GateInputError(f"{what} {path} is nested deeper than {MAX_DEPTH} levels", digest)
+    return document, digest
 
 
 @dataclass(frozen=True)
@@ -122,7 +193,10 @@ def number(value: object) -> float:
     """A finite number, or ValueError: bools, strings, null, NaN and infinities never pass a gate."""
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise ValueError(f"not a number: {json.dumps(value)}")
-    result = float(value)
+    try:
+        result = float(value)
+    except OverflowError:
+        result = math.inf if value > 0 else -math.inf
     if not math.isfinite(result):
         raise ValueError(f"not a finite number: {value}")
     return result
@@ -151,12 +225,7 @@ def judge(metric: str, threshold: object, metrics: dict[str, Any] | None) -> Row
 
 def load_thresholds(gates_path: Path, gate: str) -> dict[str, object]:
     """The gate's threshold map from gates.json; GateInputError when absent, malformed or empty."""
-    try:
-        document = json.loads(gates_path.read_text("utf-8"))
-    except (OSError, UnicodeDecodeError) as exc:
-        raise GateInputError(f"cannot read {gates_path}: {exc}") from exc
-    except json.JSONDecodeError as exc:
-        raise GateInputError(f"{gates_path} is not valid JSON: {exc}") from exc
+    document, _ = read_json(gates_path, MAX_GATES_BYTES, "gates file")
     section = document.get(gate) if isinstance(document, dict) else None
     if not isinstance(section, dict):
         raise GateInputError(f"gate {gate!r} is not defined in {gates_path}")
@@ -171,14 +240,9 @@ def load_thresholds(gates_path: Path, gate: str) -> dict[str, object]:
 def read_results(path: Path) -> tuple[dict[str, Any] | None, str | None, str]:
     """(metric map or None, sha256 of the bytes or None, the reason when the map is None)."""
     try:
-        data = path.read_bytes()
-    except OSError as exc:
-        return None, None, f"cannot read results {path}: {exc.strerror or exc}"
-    digest = hashlib.sha256(data).hexdigest()
-    try:
-        document = json.loads(data.decode("utf-8-sig"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        return None, digest, f"results {path} is not valid JSON: {exc}"
+        document, digest = read_json(path, MAX_RESULTS_BYTES, "results")
+    except GateInputError as exc:
+        return None, exc.digest, str(exc)
     try:
         return metrics_of(document), digest, ""
     except GateInputError as exc:
@@ -287,9 +351,18 @@ def parser() -> argparse.ArgumentParser:
     return result
 
 
+def safe_evaluate(gate: str, env: str | None, gates_path: Path, results_path: Path) -> Verdict:
+    """`evaluate`, except that an unforeseen error is a failed verdict with the reason, never a crash."""
+    try:
+        return evaluate(gate, env, gates_path, results_path)
+    except Exception as exc:  # fail closed: the verdict file must still be written
+        reason = f"the gate could not judge the results: {type(exc).__name__}: {exc}"
+        return Verdict(gate, env, False, [], [reason], str(results_path), None)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
-    verdict = evaluate(args.gate, args.env, args.gates, args.results)
+    verdict = safe_evaluate(args.gate, args.env, args.gates, args.results)
     problems = publish(verdict, table(verdict), args.verdict or verdict_path(args.results))
     for reason in [*verdict.errors, *(f"{row.metric}: {row.reason}" for row in verdict.rows if row.reason)]:
         print(f"gate {verdict.gate}: FAIL: {reason}", file=sys.stderr)

@@ -16,6 +16,7 @@ from typing import Any
 
 from generator.errors import Issue, SpecInvalid
 from generator.spec.document import Document, FieldPath, Position, display_path, format_path
+from generator.spec.outside import relative_path_problem
 from generator.spec.read import MAX_DEPTH, read_text, text_issues
 
 MAX_NODES = 20_000  # after alias expansion; stops "billion laughs" documents
@@ -34,13 +35,14 @@ def _load_chain(path: Path, chain: list[Path], via: tuple[Document, FieldPath] |
     extends = doc.data.get("extends") if isinstance(doc.data, dict) else None
     if extends is None:
         return doc
-    if not isinstance(extends, str) or not extends.strip():
+    problem = relative_path_problem(extends) if isinstance(extends, str) and extends.strip() else "no path"
+    if problem:
         raise SpecInvalid(
             [
                 doc.issue(
                     ("extends",),
-                    "extends must name a file",
-                    "a path to a base spec, relative to this file",
+                    f"extends must name a file by a relative path: {problem}",
+                    "a path to a base spec, relative to this file (letters, digits, spaces and . _ - /)",
                     "extends: ../platform/almgen-defaults.yaml",
                 )
             ]

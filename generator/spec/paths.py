@@ -83,15 +83,25 @@ def _path_issue(doc: Document, root: Path, path: FieldPath, kind: _PathKind, *, 
     value: Any = doc.data
     for part in path:
         value = value[part]
-    target = (doc.origin_dir(path) / str(value)).resolve()
-    if inside and not _is_within(target, root):
+    try:
+        target = (doc.origin_dir(path) / str(value)).resolve()
+        outside = inside and not _is_within(target, root)
+        exists = outside or (target.is_file() if kind == "file" else target.is_dir())
+    except (OSError, RuntimeError) as exc:  # a name past the OS limit, a symlink loop
+        reason = getattr(exc, "strerror", None) or str(exc)
+        return doc.issue(
+            path,
+            f"the path cannot be used: {reason}",
+            "a path the file system accepts (each part at most 255 characters)",
+            "shorten the path or correct it",
+        )
+    if outside:
         return doc.issue(
             path,
             f"{value!r} is outside the spec's folder",
             "a path inside the repository (the pipelines package it)",
             "move the file into the repository and name it relatively",
         )
-    exists = target.is_file() if kind == "file" else target.is_dir()
     if exists:
         return None
     noun = "file" if kind == "file" else "folder"

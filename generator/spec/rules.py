@@ -13,10 +13,11 @@ from typing import Any
 from generator.errors import Issue
 from generator.spec import naming
 from generator.spec.defaults import default
-from generator.spec.document import Document, FieldPath, iter_paths
+from generator.spec.document import Document, FieldPath
 from generator.spec.paths import misplaced, referenced_files
-from generator.spec.secrets import secret_key, secret_kind
+from generator.spec.secrets import no_secrets
 from generator.spec.suggest import did_you_mean, one_of
+from generator.spec.text import text_issues
 
 SEMVER = re.compile(
     r"(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)"
@@ -332,34 +333,6 @@ def _semver(doc: Document, path: FieldPath, value: Any, what: str) -> Iterator[I
         )
 
 
-def no_secrets(doc: Document) -> Iterator[Issue]:
-    for path, value in iter_paths(doc.data):
-        if path[:3] == ("configuration", "keyVault", "secrets"):
-            continue  # names of secrets, by design
-        if isinstance(value, str):
-            kind = secret_kind(value)
-            if kind:
-                yield doc.issue(
-                    path,
-                    f"this value looks like {kind}",
-                    "no secret values in the spec: secrets live in Key Vault",
-                    "remove the value; list its name under configuration.keyVault.secrets "
-                    "and read it from Key Vault at run time",
-                )
-        if isinstance(value, dict) and path in (
-            ("configuration", "appConfiguration", "settings"),
-            ("service", "tags"),
-        ):
-            for key, item in value.items():
-                if secret_key(key) and str(item).strip():
-                    yield doc.issue(
-                        (*path, key),
-                        f"the setting {key!r} looks like a secret",
-                        "non-secret settings only: secrets live in Key Vault",
-                        f"list {key!r} under configuration.keyVault.secrets instead",
-                    )
-
-
 def approvals_and_regions(doc: Document) -> Iterator[Issue]:
     for index, env in enumerate(doc.data["environments"]):
         approval = env.get("approval")
@@ -471,6 +444,7 @@ def azure_names(doc: Document) -> Iterator[Issue]:
 
 
 RULES: tuple[Rule, ...] = (
+    text_issues,
     unique_names,
     references,
     agent_filters,

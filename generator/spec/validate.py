@@ -13,13 +13,24 @@ from generator.spec.defaults import with_defaults
 from generator.spec.document import Document, FieldPath, display_path
 from generator.spec.load import load_document
 from generator.spec.model import Spec
+from generator.spec.outside import OUTSIDE, outside, redact_outside, repository_root
 from generator.spec.resolve import resolve
 from generator.spec.rules import rule_issues
 from generator.spec.schema import schema_issues
 
 
 def load_spec(path: Path) -> Spec:
-    """The resolved spec at `path`, or SpecInvalid with every located issue."""
+    """The resolved spec at `path`, or SpecInvalid with every located issue.
+
+    Issues located in a file outside the repository (a base spec) show only their position.
+    """
+    try:
+        return _load_spec(path)
+    except SpecInvalid as exc:
+        raise SpecInvalid(redact_outside(exc.issues, repository_root(path))) from None
+
+
+def _load_spec(path: Path) -> Spec:
     doc = load_document(path)
     schema = spec_schema()
     issues = schema_issues(doc, schema)
@@ -46,6 +57,7 @@ def policy_issues(doc: Document, resolved: dict[str, Any]) -> list[Issue]:
     from jsonschema.exceptions import SchemaError
 
     issues: list[Issue] = []
+    root = repository_root(doc.path)
     for index, policy in enumerate(resolved.get("policies", [])):
         at: FieldPath = ("policies", index)
         path = (doc.origin_dir(at) / policy).resolve()
@@ -55,6 +67,8 @@ def policy_issues(doc: Document, resolved: dict[str, Any]) -> list[Issue]:
             Draft202012Validator.check_schema(schema)
         except (OSError, ValueError, SchemaError) as exc:
             reason = getattr(exc, "message", None) or str(exc).splitlines()[0]
+            if outside(path, root):
+                reason = OUTSIDE  # the reason may quote the file
             issues.append(
                 doc.issue(
                     at,

@@ -272,3 +272,55 @@ def test_usage_error_exits_2(tmp_path: Path) -> None:
     with pytest.raises(SystemExit) as exited:
         gate.main(["quality", "--results", str(tmp_path / "r.json")])
     assert exited.value.code == 2
+
+
+def test_huge_integer_fails_with_a_verdict(tmp_path: Path) -> None:
+    """A 400-digit integer overflowed float() and a 5,000-digit one broke json: no verdict was written."""
+    for digits in (400, 5000):
+        assert run(tmp_path, '{"groundedness": 1' + "0" * digits + ', "latency_p95_ms": 1}') == 1
+        rows = {row["metric"]: row for row in verdict(tmp_path)["rows"]}
+        assert rows["groundedness"]["passed"] is False
+        assert "not a finite number" in rows["groundedness"]["reason"]
+
+
+def test_deep_nesting_fails_with_a_verdict(tmp_path: Path) -> None:
+    nested = "[" * 100_000 + "]" * 100_000
+    assert run(tmp_path, '{"groundedness": 4.5, "rows": ' + nested + "}") == 1
+    assert "nested deeper than" in " ".join(verdict(tmp_path)["errors"])
+
+
+def test_moderate_nesting_beyond_the_bound_is_refused(tmp_path: Path) -> None:
+    nested = "[" * (gate.MAX_DEPTH + 1) + "]" * (gate.MAX_DEPTH + 1)
+    assert run(tmp_path, '{"groundedness": 4.5, "latency_p95_ms": 1, "rows": ' + nested + "}") == 1
+    assert "nested deeper than" in " ".join(verdict(tmp_path)["errors"])
+
+
+def test_duplicate_metric_key_is_refused(tmp_path: Path) -> None:
+    """The last of two values silently won: a failing 1.0 hidden by a later 5.0 passed the gate."""
+    assert run(tmp_path, '{"groundedness": 1.0, "groundedness": 5.0, "latency_p95_ms": 1}') == 1
+    assert "appears twice" in " ".join(verdict(tmp_path)["errors"])
+
+
+def test_oversized_results_are_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(gate, "MAX_RESULTS_BYTES", 64)
+    assert run(tmp_path, {"groundedness": 4.5, "latency_p95_ms": 1, "pad": "x" * 64}) == 1
+    assert "larger than 64 bytes" in " ".join(verdict(tmp_path)["errors"])
+
+
+def test_results_that_are_not_a_regular_file_are_refused(tmp_path: Path) -> None:
+    (tmp_path / "results.json").mkdir()
+    assert run(tmp_path, None, extra=["--verdict", str(tmp_path / "results.gate.json")]) == 1
+    assert "not a regular file" in " ".join(verdict(tmp_path)["errors"])
+
+
+def test_an_unforeseen_error_still_writes_a_failing_verdict(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(*_: object) -> gate.Verdict:
+        raise MemoryError("simulated")
+
+    monkeypatch.setattr(gate, "evaluate", broken)
+    assert run(tmp_path, {"groundedness": 4.5, "latency_p95_ms": 1}) == 1
+    document = verdict(tmp_path)
+    assert document["passed"] is False
+    assert "MemoryError: simulated" in document["errors"][0]

@@ -11,13 +11,18 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from generator.plan.model import EnvironmentPlan, Plan
+from generator.render.escape import one_line
 
-_ESCAPES = {'"': "#quot;", "<": "#lt;", ">": "#gt;", "&": "#amp;", "\n": " ", "\r": " ", "`": "#96;"}
+_ESCAPES = {'"': "#quot;", "<": "#lt;", ">": "#gt;", "&": "#amp;", "`": "#96;", "#": "#35;"}
 
 
 def _label(text: str) -> str:
-    """Mermaid label text inside double quotes: no quote, HTML or markdown can break out of it."""
-    return "".join(_ESCAPES.get(char, char) for char in text)
+    """Mermaid label text inside double quotes: no quote, HTML or markdown can break out of it.
+
+    `#` is escaped too: Mermaid decodes `#lt;` and `#60;` in a label, so a value holding them
+    would otherwise become a raw `<` (HTML) once drawn.
+    """
+    return "".join(_ESCAPES.get(char, char) for char in one_line(text))
 
 
 _SHAPES = {"[]": ("[", "]"), "{{}}": ("{{", "}}"), "//": ("[/", "/]"), "()": ("(", ")")}
