@@ -5,8 +5,10 @@ preprocessing, features, parameters and code, from which commit and training job
 read through `az` (the signed-in user's access) from what the pipeline left in Azure: the
 environment's ARM deployment outputs (its regions and resources), the routing (App Configuration
 keys for foundation models, the online endpoint's traffic map for custom models), the model
-deployments, and the properties a custom model version was registered with. Every difference from
-the spec is listed: a version that is not the spec's, lineage that is not the spec's.
+deployments, the properties a custom model version was registered with, and the release records
+kept unchangeable in the environment's record store (since when a version serves, by which run).
+Every difference from the spec is listed: a version that is not the spec's, lineage that is not
+the spec's.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from __future__ import annotations
 from typing import Any
 
 from generator.plan.build import deployment_name
-from generator.runtime import common, facts, registration, routing
+from generator.runtime import common, facts, records, registration, routing
 from generator.spec.model import Environment, Spec
 from generator.targets.scripts.files import release_facts
 
@@ -25,14 +27,18 @@ class LiveError(Exception):
     """Azure could not be read (not signed in, no access, nothing deployed yet)."""
 
 
-def _stacks(spec: Spec, env: Environment) -> list[routing.Stack]:
+def _deployment(spec: Spec, env: Environment) -> tuple[list[routing.Stack], str]:
+    """The environment's regions (primary first) and its record store, from its ARM deployment."""
     name = deployment_name(spec, env)
     outputs = routing.az(["deployment", "sub", "show", "--name", name, "--query", "properties.outputs"])
     stacks = (outputs or {}).get("stacks", {}) if isinstance(outputs, dict) else {}
     items = stacks.get("value") if isinstance(stacks, dict) else None
-    if not isinstance(items, list) or not items:
+    if not isinstance(items, list) or not items or not all(isinstance(i, dict) for i in items):
         raise LiveError(f"the deployment {name} has no stacks in its outputs: has {env.name} been deployed?")
-    return sorted((routing.stack_of(item) for item in items), key=lambda stack: not stack.primary)
+    store = next(
+        (str(i["recordsAccount"]) for i in items if i.get("primary") and i.get("recordsAccount")), ""
+    )
+    return sorted((routing.stack_of(item) for item in items), key=lambda stack: not stack.primary), store
 
 
 def _foundation(stack: routing.Stack, env: str, model: dict[str, Any]) -> dict[str, Any]:
@@ -100,6 +106,25 @@ def _differences(
     return out
 
 
+def _since(history: list[dict[str, Any]], model: str, version: str) -> dict[str, Any] | None:
+    """The oldest of the newest release records in a row that deployed VERSION of MODEL: since when."""
+    found = None
+    for record in history:  # newest first
+        versions = {
+            m.get("name"): m.get("version") for m in record.get("models") or [] if isinstance(m, dict)
+        }
+        if versions.get(model) != version:
+            break
+        run = record.get("run") if isinstance(record.get("run"), dict) else {}
+        found = {
+            "since": record.get("timestamp"),
+            "commit": record.get("commit"),
+            "run": (run or {}).get("url") or (run or {}).get("id"),
+            "record": record.get("blob"),
+        }
+    return found
+
+
 def live_lineage(spec: Spec, only: str | None = None) -> dict[str, Any]:
     """Per environment and region: what serves, its lineage as registered, and the differences."""
     facts_by_env = release_facts(spec)["environments"]
@@ -110,7 +135,9 @@ def live_lineage(spec: Spec, only: str | None = None) -> dict[str, Any]:
             if only is not None and env.name != only:
                 continue
             regions, differences = [], []
-            for stack in _stacks(spec, env):
+            stacks, store = _deployment(spec, env)
+            history = records.history(env.name, store) if store else []
+            for stack in stacks:
                 models = []
                 for model in facts_by_env[env.name]["models"]:
                     where = f"{env.name}/{stack.location}"
@@ -121,6 +148,8 @@ def live_lineage(spec: Spec, only: str | None = None) -> dict[str, Any]:
                         entry = _custom(stack, model)
                         expected = registration.lineage(model, root)
                     entry |= {"name": model["name"], "kind": model["kind"], "specVersion": model["version"]}
+                    for serving in entry["serving"]:
+                        serving["release"] = _since(history, model["name"], serving["version"])
                     differences += _differences(model, where, entry, expected)
                     models.append(entry)
                 regions.append({"region": stack.location, "primary": stack.primary, "models": models})
@@ -145,6 +174,10 @@ def live_text(data: dict[str, Any]) -> str:
                         f"    {model['name']} {serving['version']} from {serving['deployment']} "
                         f"({serving['share']}% of traffic)"
                     )
+                    release = serving.get("release")
+                    if release:
+                        run, commit = release["run"], release["commit"]
+                        lines.append(f"      since {release['since']} (run {run}, commit {commit})")
                     for key, value in (serving.get("lineage") or {}).items():
                         lines.append(f"      {key}: {value}")
                 if not model["serving"]:

@@ -407,6 +407,17 @@ def standby_steps(spec: Spec, step: Step) -> list[ShellStep]:
     ]
 
 
+def keep_records_step(folder: str) -> ShellStep:
+    """After the release record: the records go to the environment's WORM store (records.py)."""
+    return ShellStep(
+        "keep-records",
+        "Keep the records unchangeable",
+        _script(
+            _python("records", f'keep --env "$ALMGEN_ENVIRONMENT" --outputs outputs.json --folder "{folder}"')
+        ),
+    )
+
+
 def restore_steps(spec: Spec) -> list[ShellStep]:
     """After a failure: every model's routing from before the rollout, back (nothing saved: nothing moved).
 

@@ -235,6 +235,7 @@ class Retirement:
 class Registry:
     keep_versions: int
     retired: tuple[Retirement, ...] = ()
+    record_days: PerEnv = PerEnv(())  # per environment: days its records stay unchangeable (WORM)
 
 
 @dataclass(frozen=True)

@@ -145,7 +145,7 @@ def resolve(doc: Document, data: dict[str, Any]) -> m.Spec:
         content_filters=filters,
         configuration=_configuration(data["configuration"]),
         monitoring=_monitoring(data["monitoring"]),
-        registry=_registry(data["registry"]),
+        registry=_registry(data["registry"], env_names),
         extends=data.get("extends"),
         policies=tuple(data.get("policies", [])),
         templates=data.get("templates"),
@@ -244,7 +244,7 @@ def _monitoring(raw: dict[str, Any]) -> m.Monitoring:
     )
 
 
-def _registry(raw: dict[str, Any]) -> m.Registry:
+def _registry(raw: dict[str, Any], envs: list[str]) -> m.Registry:
     retired = tuple(
         m.Retirement(
             "model" if "model" in r else "agent",
@@ -255,5 +255,19 @@ def _registry(raw: dict[str, Any]) -> m.Registry:
         )
         for r in raw["retired"]
     )
-    keep = raw.get("retention", {}).get("keepVersions", default("registry.retention.keepVersions"))
-    return m.Registry(keep, retired)
+    retention = raw.get("retention", {})
+    keep = retention.get("keepVersions", default("registry.retention.keepVersions"))
+    return m.Registry(keep, retired, _record_days(retention.get("recordDays"), envs))
+
+
+PRODUCTION_RECORD_DAYS = 2555  # 7 years: the records of what served customers
+RECORD_DAYS = 30  # the environments before production
+
+
+def _record_days(value: Any, envs: list[str]) -> m.PerEnv:
+    """Per environment: days its records stay unchangeable; the last (production) keeps them longest."""
+    defaults = {env: RECORD_DAYS for env in envs}
+    if len(envs) > 1:  # the production environment, as Environment.production says
+        defaults[envs[-1]] = PRODUCTION_RECORD_DAYS
+    given = value if isinstance(value, dict) else dict.fromkeys(envs, value) if value is not None else {}
+    return m.PerEnv(tuple((env, int(given.get(env, defaults[env]))) for env in envs))

@@ -151,24 +151,28 @@ def agent_filters(doc: Document) -> Iterator[Issue]:
 
 def per_environment_keys(doc: Document) -> Iterator[Issue]:
     envs = _env_names(doc)
+    retention = (doc.data.get("registry") or {}).get("retention") or {}
+    maps: list[tuple[tuple[str | int, ...], Any]] = [
+        (("registry", "retention", "recordDays"), retention.get("recordDays"))
+    ]
     for index, model in enumerate(doc.data["models"]):
-        maps = [
+        maps += [
             (("models", index, "capacity"), model.get("capacity")),
             (("models", index, "endpoint", "instanceCount"), model.get("endpoint", {}).get("instanceCount")),
         ]
-        for path, value in maps:
-            if not isinstance(value, dict):
-                continue
-            for key in value:
-                if key not in envs:
-                    hint = did_you_mean(key, envs)
-                    yield doc.issue(
-                        (*path, key),
-                        f"{key!r} is not an environment name",
-                        f"keys that are environment names: {one_of(envs)}",
-                        hint or "use the names under environments",
-                        key=True,
-                    )
+    for path, value in maps:
+        if not isinstance(value, dict):
+            continue
+        for key in value:
+            if key not in envs:
+                hint = did_you_mean(key, envs)
+                yield doc.issue(
+                    (*path, key),
+                    f"{key!r} is not an environment name",
+                    f"keys that are environment names: {one_of(envs)}",
+                    hint or "use the names under environments",
+                    key=True,
+                )
 
 
 def gate_sections(doc: Document) -> Iterator[Issue]:

@@ -37,6 +37,10 @@ def test_lineage_live_reads_what_serves_and_names_what_differs(deployed: Deploye
     git = ["git", "-C", str(stage.repo), "rev-parse", "HEAD"]
     head = subprocess.run(git, check=True, capture_output=True, text=True)
     assert serving["lineage"]["gitCommit"] == head.stdout.strip()  # the commit the pipeline built
+    # since when: the release record the pipeline kept unchangeable in prod's record store
+    release = serving["release"]
+    assert release["commit"] == head.stdout.strip() and release["since"]
+    assert release["record"].startswith("prod/") and release["record"].endswith("/release-record.json")
     assert prod["differences"] == []
 
     # Someone re-registered what serves with other data (the simulated Azure, edited behind almgen)
@@ -50,6 +54,26 @@ def test_lineage_live_reads_what_serves_and_names_what_differs(deployed: Deploye
     assert done.returncode == 1, done.stdout + done.stderr
     assert "trainingDataVersion: 11" in done.stdout  # what Azure says, not the spec
     assert "trainingDataVersion: registered '11', release '12'" in done.stdout
+
+
+def test_a_kept_record_can_be_neither_overwritten_nor_deleted(deployed: Deployed, tmp_path: Path) -> None:
+    """The record store is WORM: the simulated Azure refuses to overwrite a kept record."""
+    stage, _ = deployed("custom-model-devops", DEVOPS)
+    stage = fork(stage, tmp_path)
+    state = json.loads(stage.world.azure_file.read_text("utf-8"))
+    (account,) = [
+        a for a in state["storage"].values() if a["name"].startswith("strec") and "prod" in a["group"]
+    ]
+    container = account["containers"]["release-records"]
+    assert container["immutabilityDays"] == 2555  # the spec's default for production: 7 years
+    (kept,) = [name for name in container["blobs"] if name.endswith("release-record.json")]
+    record = tmp_path / "forged.json"
+    record.write_text("{}", "utf-8")
+    upload = ["storage", "blob", "upload", "--account-name", account["name"], "--container-name"]
+    upload += ["release-records", "--name", kept, "--file", str(record), "--auth-mode", "login"]
+    env = stage.world.environ()
+    done = subprocess.run([env["ALMGEN_AZ"], *upload], env=env, capture_output=True, text=True, check=False)
+    assert done.returncode != 0 and "BlobImmutableDueToPolicy" in done.stderr
 
 
 def test_lineage_live_without_a_deployment_is_a_clear_error(deployed: Deployed, tmp_path: Path) -> None:

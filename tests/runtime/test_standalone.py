@@ -19,7 +19,16 @@ from generator.targets.scripts.files import SCRIPTS as SHIPPED
 
 RUNTIME = Path(__file__).resolve().parents[2] / "generator" / "runtime"
 MODULES = sorted(p.name for p in RUNTIME.glob("*.py") if p.name != "__init__.py")
-CLIS = ["agents.py", "contract.py", "gate.py", "models.py", "release.py", "run.py", "traffic.py"]
+CLIS = [
+    "agents.py",
+    "contract.py",
+    "gate.py",
+    "models.py",
+    "records.py",
+    "release.py",
+    "run.py",
+    "traffic.py",
+]
 LIBRARIES = sorted(set(MODULES) - set(CLIS))
 SIBLINGS = {name.removesuffix(".py") for name in MODULES}
 

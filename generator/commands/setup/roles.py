@@ -48,6 +48,7 @@ BICEP_ASSIGNS = (
     "cognitiveServicesUser",
     "keyVaultSecretsUser",
     "monitoringMetricsPublisher",
+    "storageBlobDataContributor",  # the pipeline writes the release records (records.bicep)
 )
 
 

@@ -30,6 +30,7 @@ SWITCHES = {
     "--stdout",
     "--all",
     "--include-archived",
+    "--no-progress",
 }
 MULTI = {"--parameters", "--set", "--tags", "--exclude-change-types"}  # take several values
 
@@ -291,6 +292,26 @@ COMMANDS: dict[tuple[str, ...], tuple[c.Handler, set[str]]] = {
     ),
     ("cognitiveservices", "model", "list"): (c.cs_model_list, {"--location"}),
     ("cognitiveservices", "usage", "list"): (c.cs_usage_list, {"--location"}),
+    ("storage", "blob", "upload"): (
+        c.blob_upload,
+        {
+            "--account-name",
+            "--container-name",
+            "--name",
+            "--file",
+            "--auth-mode",
+            "--overwrite",
+            "--no-progress",
+        },
+    ),
+    ("storage", "blob", "list"): (
+        c.blob_list,
+        {"--account-name", "--container-name", "--prefix", "--auth-mode", "--num-results"},
+    ),
+    ("storage", "blob", "download"): (
+        c.blob_download,
+        {"--account-name", "--container-name", "--name", "--file", "--auth-mode", "--no-progress"},
+    ),
     ("appconfig", "kv", "list"): (
         c.kv_list,
         {"--endpoint", "--name", "--auth-mode", "--key", "--label", "--all"},

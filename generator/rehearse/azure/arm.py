@@ -11,7 +11,9 @@ when `customModels` is set an ML workspace `mlw-<service>-<suffix>` with one onl
 `<service>-<model>-<suffix>` per custom model and colour deployments from liveState.ml (traffic is
 never set), a delete lock when `enableDeleteLock`. `properties.outputs.stacks.value` is main.bicep's
 `output stacks array`: location, resourceGroup, primary, aiServicesName, aiServicesEndpoint,
-appConfigurationEndpoint, keyVaultUri, and with custom models workspaceName, onlineEndpoints
+appConfigurationEndpoint, keyVaultUri, recordsAccount (records.bicep: a storage account with a
+`release-records` container under a time-based immutability policy of `recordDays`, in the primary
+region only; "" elsewhere), and with custom models workspaceName, onlineEndpoints
 [{model, name, scoringUri}].
 """
 
@@ -135,6 +137,14 @@ def _stack_resources(
             "level": "CanNotDelete",
             "resource": account_id,
         }
+    records = ""
+    if stack.get("primary"):  # records.bicep: one account, a WORM container, in the primary region
+        records_unique = unique_string(state["subscription"], group_id(state, group), service, "records")[:6]
+        records = f"strec{(service + suffix).replace('-', '')[:13]}{records_unique}"
+        storage = state.setdefault("storage", {}).setdefault(records, {"containers": {}})
+        storage.update({"name": records, "group": group, "location": location})
+        container = storage["containers"].setdefault("release-records", {"blobs": {}})
+        container["immutabilityDays"] = int(params.get("recordDays") or 30)
     outputs: dict[str, Any] = {
         "location": location,
         "resourceGroup": group,
@@ -143,6 +153,7 @@ def _stack_resources(
         "aiServicesEndpoint": endpoint,
         "appConfigurationEndpoint": store_endpoint,
         "keyVaultUri": f"https://{vault}.vault.azure.net/",
+        "recordsAccount": records,
     }
     custom = params.get("customModels", [] if params.get("_hasCustomModels") else None)
     if custom is not None:

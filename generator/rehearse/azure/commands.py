@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from datetime import datetime, timezone
 from fnmatch import fnmatchcase
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from generator.rehearse.azure import arm, metrics
 from generator.rehearse.azure.store import (
@@ -400,3 +401,52 @@ def job_show(world: World, state: dict[str, Any], flags: Flags) -> Any:
         raise AzFailure(f"(UserError) Resource not found: job '{name}'.", 3)
     done = world.minutes() - float(job["created"]) >= JOB_MINUTES
     return {"name": name, "status": "Completed" if done else "Running"}
+
+
+# ---- storage blobs: the release records (a container under a time-based immutability policy) ----
+
+
+def _container(state: dict[str, Any], flags: Flags) -> dict[str, Any]:
+    if flags.get("--auth-mode") != "login":
+        raise AzFailure("Key based authentication is not permitted on this storage account.", 1)
+    account = (state.get("storage") or {}).get(_need(flags, "--account-name"))
+    if account is None:
+        raise AzFailure(f"The specified account '{flags['--account-name']}' was not found.", 3)
+    container = account["containers"].get(_need(flags, "--container-name"))
+    if container is None:
+        raise AzFailure("ErrorCode:ContainerNotFound The specified container does not exist.", 3)
+    return cast(dict[str, Any], container)
+
+
+def blob_upload(world: World, state: dict[str, Any], flags: Flags) -> Any:
+    container, name = _container(state, flags), _need(flags, "--name")
+    if name in container["blobs"]:  # WORM: a blob under the policy can be neither overwritten nor deleted
+        raise AzFailure(
+            "ErrorCode:BlobImmutableDueToPolicy This operation is not permitted as the blob is immutable "
+            "due to a policy.",
+            1,
+        )
+    path = Path(_need(flags, "--file"))
+    if not path.is_file():
+        raise AzFailure(f"[Errno 2] No such file or directory: '{path}'", 1)
+    created = datetime.fromtimestamp(world.now(), timezone.utc).isoformat()
+    container["blobs"][name] = {"content": path.read_text("utf-8"), "created": created}
+    return {"etag": f'"{len(container["blobs"])}"', "lastModified": created}
+
+
+def blob_list(world: World, state: dict[str, Any], flags: Flags) -> Any:
+    container, prefix = _container(state, flags), flags.get("--prefix", "")
+    return [
+        {"name": name, "properties": {"creationTime": blob["created"]}}
+        for name, blob in sorted(container["blobs"].items())
+        if name.startswith(prefix)
+    ]
+
+
+def blob_download(world: World, state: dict[str, Any], flags: Flags) -> Any:
+    container, name = _container(state, flags), _need(flags, "--name")
+    blob = container["blobs"].get(name)
+    if blob is None:
+        raise AzFailure("ErrorCode:BlobNotFound The specified blob does not exist.", 3)
+    Path(_need(flags, "--file")).write_text(blob["content"], "utf-8")
+    return None

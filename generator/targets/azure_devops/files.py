@@ -26,7 +26,15 @@ from generator.plan.model import (
     Plan,
     camel,
 )
-from generator.plan.shell import RELEASE, SCRIPTS, ShellStep, contract_command, job_steps, restore_steps
+from generator.plan.shell import (
+    RELEASE,
+    SCRIPTS,
+    ShellStep,
+    contract_command,
+    job_steps,
+    keep_records_step,
+    restore_steps,
+)
 from generator.render.outputs import TemplateFile
 from generator.spec.model import Spec
 
@@ -268,6 +276,7 @@ def files(spec: Spec, plan: Plan) -> list[TemplateFile]:
         "restore_steps": [
             {**_step(shell), "runtime_condition": "or(failed(), canceled())"} for shell in restore_steps(spec)
         ],
+        "keep_records": _step(keep_records_step("${BUILD_ARTIFACTSTAGINGDIRECTORY}/record")),
         "gates": spec.gates,
         "gates_pip_cache": pip_cache(plan.job("gates")) if jobs_of(plan, "gates") else None,
         "gate_contract": contract_command(

@@ -251,6 +251,7 @@ def parameters(spec: Spec, env: Environment) -> dict[str, Any]:
         "appSettings": _app_settings(spec),
         "enablePurgeProtection": env.production,
         "enableDeleteLock": env.production,
+        "recordDays": spec.registry.record_days[env.name],
         "logRetentionDays": monitoring.log_retention_days,
         "alertEmails": list(monitoring.emails),
         "alerts": {
@@ -282,6 +283,7 @@ MODULES = (
     "key-vault",
     "app-configuration",
     "budget",
+    "records",
 )
 ML_MODULES = ("machine-learning", "online-deployment")  # only for specs with custom models
 

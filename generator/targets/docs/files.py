@@ -174,6 +174,7 @@ def files(spec: Spec, plan: Plan) -> list[TemplateFile]:
         "secrets": list(spec.configuration.secrets),
         "contract": contract_rows(spec),
         "setups": setup_rows(spec),
+        "record_days": spec.registry.record_days.items,
     } | _setup(spec, plan)
     return [
         TemplateFile("docs/alm/PIPELINE.md", "shared/PIPELINE.md.j2", context),

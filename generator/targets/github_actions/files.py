@@ -23,7 +23,7 @@ from generator.plan.model import (
     Job,
     Plan,
 )
-from generator.plan.shell import ShellStep, contract_command, job_steps, restore_steps
+from generator.plan.shell import ShellStep, contract_command, job_steps, keep_records_step, restore_steps
 from generator.render.outputs import TemplateFile
 from generator.spec.model import Spec
 
@@ -189,6 +189,7 @@ def files(spec: Spec, plan: Plan) -> list[TemplateFile]:
         "regions": spec.regions,
         "jobs": [_job(spec, job, plan.jobs) for job in plan.jobs],
         "restore_steps": [_step(shell) for shell in restore_steps(spec)],
+        "keep_records": _step(keep_records_step(".")),
         "reusable_workflow_prefix": REUSABLE_WORKFLOW_PREFIX[spec.reusable_workflow_ref],
         "gate_contract": contract_command('"$ALMGEN_OUTPUTS"', '"${RUNNER_TEMP}/contract.env"', target=False),
     }

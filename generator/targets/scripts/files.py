@@ -22,6 +22,7 @@ SCRIPTS = (
     "agents",
     "run",
     "contract",
+    "records",
     # the modules they import, shipped beside them
     "common",
     "facts",

@@ -83,6 +83,11 @@ param liveStateJson string = '{}'
 @description('Optional. Object ID of the deploying identity; it is granted App Configuration Data Owner to write key-values.')
 param deployerPrincipalId string = ''
 
+@description('Optional. Days the environment\'s release records stay unchangeable (registry.retention.recordDays).')
+@minValue(1)
+@maxValue(146000)
+param recordDays int = 30
+
 resource resourceGroups 'Microsoft.Resources/resourceGroups@2025-04-01' = [for stack in stacks: {
   name: stack.resourceGroup
   location: stack.location
@@ -118,6 +123,7 @@ module regionStacks 'modules/stack.bicep' = [for (stack, index) in stacks: {
     foundryProject: foundryProject
     liveState: json(liveStateJson)
     deployerPrincipalId: deployerPrincipalId
+    recordDays: recordDays
   }
 }]
 
@@ -135,7 +141,7 @@ module budgetAlert 'modules/budget.bicep' = if (!empty(budget)) {
   }
 }
 
-@description('Per region: location, resource group, AI Services endpoint, App Configuration endpoint, Key Vault URI.')
+@description('Per region: location, resource group, AI Services endpoint, App Configuration endpoint, Key Vault URI, release records account (primary).')
 output stacks array = [for (stack, index) in stacks: {
   location: stack.location
   resourceGroup: stack.resourceGroup
@@ -144,4 +150,5 @@ output stacks array = [for (stack, index) in stacks: {
   aiServicesEndpoint: regionStacks[index].outputs.aiServicesEndpoint
   appConfigurationEndpoint: regionStacks[index].outputs.appConfigurationEndpoint
   keyVaultUri: regionStacks[index].outputs.keyVaultUri
+  recordsAccount: regionStacks[index].outputs.recordsAccount
 }]

@@ -28,6 +28,7 @@ param keyVaultSecretNames = []
 param appSettings = []
 param enablePurgeProtection = true
 param enableDeleteLock = true
+param recordDays = 2555
 param logRetentionDays = 90
 param alertEmails = [
   'risk-ml-oncall@contoso.com'

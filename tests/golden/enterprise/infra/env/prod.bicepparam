@@ -224,6 +224,7 @@ param appSettings = [
 ]
 param enablePurgeProtection = true
 param enableDeleteLock = true
+param recordDays = 2555
 param logRetentionDays = 90
 param alertEmails = [
   'support-agent-oncall@contoso.com'

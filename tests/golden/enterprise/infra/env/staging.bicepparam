@@ -218,6 +218,7 @@ param appSettings = [
 ]
 param enablePurgeProtection = false
 param enableDeleteLock = false
+param recordDays = 30
 param logRetentionDays = 90
 param alertEmails = [
   'support-agent-oncall@contoso.com'

@@ -75,6 +75,11 @@ param liveState object = {}
 @description('Optional. Object ID of the deploying identity.')
 param deployerPrincipalId string = ''
 
+@description('Optional. Days the release records stay unchangeable (the primary region keeps them).')
+@minValue(1)
+@maxValue(146000)
+param recordDays int = 30
+
 module monitoring 'monitoring.bicep' = {
   name: take('${serviceName}-${suffix}-monitoring', 64)
   params: {
@@ -155,6 +160,20 @@ module appConfiguration 'app-configuration.bicep' = {
   }
 }
 
+// The environment's release records, kept once, in the primary region (geo-redundant storage).
+module releaseRecords 'records.bicep' = if (primary) {
+  name: take('${serviceName}-${suffix}-records', 64)
+  params: {
+    serviceName: serviceName
+    suffix: suffix
+    location: location
+    tags: tags
+    recordDays: recordDays
+    publicNetworkAccess: publicNetworkAccess
+    deployerPrincipalId: deployerPrincipalId
+  }
+}
+
 module alertRules 'alerts.bicep' = {
   name: take('${serviceName}-${suffix}-alerts', 64)
   params: {
@@ -187,3 +206,6 @@ output keyVaultUri string = keyVault.outputs.uri
 
 @description('The client ID of the workload identity the application runs as.')
 output workloadClientId string = identity.outputs.clientId
+
+@description('The storage account of the release records (primary region only; empty elsewhere).')
+output recordsAccount string = primary ? releaseRecords!.outputs.name : ''

@@ -48,6 +48,7 @@ param keyVaultSecretNames = []
 param appSettings = []
 param enablePurgeProtection = false
 param enableDeleteLock = false
+param recordDays = 30
 param logRetentionDays = 30
 param alertEmails = []
 param alerts = {

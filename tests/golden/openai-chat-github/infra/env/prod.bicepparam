@@ -179,6 +179,7 @@ param appSettings = [
 ]
 param enablePurgeProtection = true
 param enableDeleteLock = true
+param recordDays = 2555
 param logRetentionDays = 60
 param alertEmails = [
   'chat-assist-oncall@contoso.com'

@@ -162,6 +162,7 @@ param appSettings = [
 ]
 param enablePurgeProtection = false
 param enableDeleteLock = false
+param recordDays = 30
 param logRetentionDays = 60
 param alertEmails = [
   'chat-assist-oncall@contoso.com'
