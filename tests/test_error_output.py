@@ -110,6 +110,7 @@ FRAGMENTS: dict[str, tuple[str, ...]] = {
     "policy-violation": ("policy 'prod needs approval' (policy.json)", "environments[1]"),
     "retired-current-version": ("registry.retired[0].version", "the one being deployed"),
     "drift-without-custom-model": ("monitoring.drift", "custom models"),
+    "gateway-without-foundation-model": ("gateway.type", "foundation models"),
     "gates-on-first-environment": ("environments[0].gates", "an earlier environment"),
     "several-schema-errors": ("5 errors found", "did you mean 'owner'?"),
     "several-rule-errors": ("4 errors found", "did you mean 'integration'?"),
