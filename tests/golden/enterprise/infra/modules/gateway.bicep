@@ -239,6 +239,17 @@ resource postOperations 'Microsoft.ApiManagement/service/apis/operations@2024-05
   }
 }]
 
+// A browser's preflight must match an operation for the API's cors policy to answer it.
+resource preflightOperations 'Microsoft.ApiManagement/service/apis/operations@2024-05-01' = [for (model, index) in (empty(allowedOrigins) ? [] : models): {
+  parent: apis[index]
+  name: 'preflight'
+  properties: {
+    displayName: 'OPTIONS (CORS preflight)'
+    method: 'OPTIONS'
+    urlTemplate: '/*'
+  }
+}]
+
 resource apiPolicies 'Microsoft.ApiManagement/service/apis/policies@2024-05-01' = [for (model, index) in models: {
   parent: apis[index]
   name: 'policy'
