@@ -214,6 +214,7 @@ def test_live_state_keeps_serving_version_and_routing(world: World, generated: d
     snap = traffic_snapshot(world)["environments"]["prod"]["eastus2"]["models"]
     assert snap["chat"]["shares"] == {"chat-green": 100}
     assert snap["embeddings"]["shares"] == {"embeddings-blue": 90, "embeddings-green": 10}
+    assert snap["embeddings"]["gateway"]  # the gateway's pool kept the live weights on the re-deploy
 
 
 def test_region_fault_fails_after_the_earlier_stacks(tmp_path: Path, generated: dict[str, Path]) -> None:
