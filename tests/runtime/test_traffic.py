@@ -544,17 +544,23 @@ def test_canary_success(fake_az: FakeAz, outputs: Path, tmp_path: Path) -> None:
     assert json.loads(previous.read_text("utf-8"))["stacks"][0]["active"] == "chat-blue"
 
 
+BREACH_AT_SECOND_STEP = {  # a healthy first step, then 20 % errors; routing keys that can be written
+    **HEALTHY_FOUNDATION,
+    "monitor metrics list AzureOpenAIRequests": [
+        {"stdout": requests("StatusCode", {"200": 100})},
+        {"stdout": requests("StatusCode", {"200": 80, "500": 20})},
+    ],
+    "appconfig kv list": ok(kv()),
+    "appconfig kv set": ok({}),
+}
+
+
 def test_canary_rolls_back_on_breach_at_second_step(
     fake_az: FakeAz, outputs: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    good = {"stdout": requests("StatusCode", {"200": 100})}
-    bad = {"stdout": requests("StatusCode", {"200": 80, "500": 20})}
     fake_az.respond(
         {
-            **HEALTHY_FOUNDATION,
-            "monitor metrics list AzureOpenAIRequests": [good, bad],
-            "appconfig kv list": ok(kv()),
-            "appconfig kv set": ok({}),
+            **BREACH_AT_SECOND_STEP,
         }
     )
     argv = rollout(outputs, "canary", "foundation", "chat-green", "--steps", "10,50,100")
@@ -715,14 +721,9 @@ def test_a_canary_through_the_gateway_moves_the_pool_and_restores_it_exactly(
     fake_az: FakeAz, gateway_outputs: Path, tmp_path: Path
 ) -> None:
     """Breach at step 2: the weights went 90/10 then 50/50, and are put back as they were read."""
-    good = {"stdout": requests("StatusCode", {"200": 100})}
-    bad = {"stdout": requests("StatusCode", {"200": 80, "500": 20})}
     fake_az.respond(
         {
-            **HEALTHY_FOUNDATION,
-            "monitor metrics list AzureOpenAIRequests": [good, bad],
-            "appconfig kv list": ok(kv()),
-            "appconfig kv set": ok({}),
+            **BREACH_AT_SECOND_STEP,
             "rest": ok(pool(("chat-blue", 100))),
         }
     )
