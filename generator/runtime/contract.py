@@ -18,6 +18,7 @@ newline, a `%`, a `;` or a `]` into a variables file or a logging command.
 | ALMGEN_REGION | its primary region |
 | ALMGEN_ENDPOINT, AZURE_OPENAI_ENDPOINT | the primary region's AI Services endpoint |
 | ALMGEN_APPCONFIG_ENDPOINT | the primary region's App Configuration endpoint |
+| ALMGEN_GATEWAY_ENDPOINT | with the AI gateway: the primary region's gateway URL (`<url>/<model>`) |
 | ALMGEN_TARGET | live, or candidate (a blue-green environment before the swap) |
 | ALMGEN_MODEL_<MODEL>_DEPLOYMENT | the deployment (custom: colour) of the model that ALMGEN_TARGET names |
 | ALMGEN_MODEL_<MODEL>_LIVE_DEPLOYMENT | the deployment (custom: colour) serving customers now |
@@ -136,6 +137,7 @@ def contract(args: argparse.Namespace) -> list[tuple[str, str]]:
         ("ALMGEN_ENDPOINT", stack.ai_services_endpoint),
         ("AZURE_OPENAI_ENDPOINT", stack.ai_services_endpoint),
         ("ALMGEN_APPCONFIG_ENDPOINT", stack.app_configuration),
+        *([("ALMGEN_GATEWAY_ENDPOINT", stack.gateway_endpoint)] if stack.gateway_endpoint else []),
         ("ALMGEN_TARGET", args.target),
         *_models(stack, args.env, list(environment.get("models") or []), args),
         *_project(stack, release),

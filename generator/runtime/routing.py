@@ -1,5 +1,6 @@
 """Where traffic goes: the stacks of the deployment outputs, App Configuration keys of foundation
-models, the online endpoints' traffic maps of custom models, and their live state.
+models (and, with the AI gateway, the weights of each model's backend pool), the online endpoints'
+traffic maps of custom models, and their live state.
 """
 
 from __future__ import annotations
@@ -34,6 +35,8 @@ class Stack:
     workspace: str
     online_endpoints: dict[str, str] = field(default_factory=dict)  # model -> endpoint name
     ai_services_endpoint: str = ""
+    gateway_id: str = ""  # the AI gateway (API Management) when the spec has one
+    gateway_endpoint: str = ""
 
 
 def az(args: list[str]) -> Any:
@@ -64,6 +67,8 @@ def stack_of(item: dict[str, Any]) -> Stack:
         workspace=str(item.get("workspaceName", "")),
         online_endpoints=endpoints,
         ai_services_endpoint=str(item.get("aiServicesEndpoint", "")),
+        gateway_id=str(item.get("gatewayId", "")),
+        gateway_endpoint=str(item.get("gatewayEndpoint", "")),
     )
 
 
@@ -129,13 +134,87 @@ def foundation_routing(stack: Stack, env: str, model: str) -> dict[str, Any]:
     }
 
 
+def foundation_snapshot(stack: Stack, env: str, model: str) -> dict[str, Any]:
+    """The routing keys and, with a gateway, the pool's weights: what `restore` puts back."""
+    routing = foundation_routing(stack, env, model)
+    return routing | ({"pool": pool_weights(stack, model)} if stack.gateway_id else {})
+
+
 def apply_foundation(stack: Stack, env: str, model: str, to: str, percent: int) -> None:
+    """Publish the routing in App Configuration, then move the gateway's weights to match it."""
     if percent == 100:
         set_key(stack, env, f"almgen:active:{model}", to)
         set_key(stack, env, f"almgen:canary:{model}", json.dumps(CLEARED_CANARY), json_value=True)
+        set_pool(stack, model, to, CLEARED_CANARY)
     else:
-        canary = json.dumps({"deployment": to, "percent": percent})
-        set_key(stack, env, f"almgen:canary:{model}", canary, json_value=True)
+        active = foundation_routing(stack, env, model)["active"] or to
+        canary = {"deployment": to, "percent": percent}
+        set_key(stack, env, f"almgen:canary:{model}", json.dumps(canary), json_value=True)
+        set_pool(stack, model, active, canary)
+
+
+# ---- foundation models: the AI gateway's backend pools -----------------------------------------
+
+GATEWAY_API = "2024-05-01"  # API Management GA: backend pools with weights (as gateway.bicep)
+
+
+def pool_url(stack: Stack, model: str) -> str:
+    return f"{ARM}{stack.gateway_id}/backends/pool-{model}?api-version={GATEWAY_API}"
+
+
+def pool_services(stack: Stack, active: str, canary: dict[str, Any]) -> list[dict[str, Any]]:
+    """The pool as gateway.bicep composes it: ACTIVE takes 100 - p, the canary p, no other colour."""
+    backend = f"{stack.gateway_id}/backends/deployment-"
+    percent = int(canary.get("percent") or 0)
+    if percent <= 0 or not canary.get("deployment") or canary["deployment"] == active:
+        return [{"id": f"{backend}{active}", "weight": 100}]
+    return [
+        {"id": f"{backend}{active}", "weight": 100 - percent},
+        {"id": f"{backend}{canary['deployment']}", "weight": percent},
+    ]
+
+
+def set_pool(stack: Stack, model: str, active: str, canary: dict[str, Any]) -> None:
+    """Give MODEL's backend pool the weights of ACTIVE and CANARY; nothing without a gateway."""
+    if stack.gateway_id:
+        patch_pool(stack, model, pool_services(stack, active, canary))
+
+
+def patch_pool(stack: Stack, model: str, services: list[dict[str, Any]]) -> None:
+    """Replace the services of MODEL's pool (Backend - Update; If-Match: * updates whatever is there)."""
+    body = json.dumps({"properties": {"pool": {"services": services}}})
+    az(
+        [
+            "rest",
+            "--method",
+            "patch",
+            "--url",
+            pool_url(stack, model),
+            "--headers",
+            "If-Match=*",
+            "--body",
+            body,
+        ]
+    )
+
+
+def weighted_services(stack: Stack, weights: dict[str, int]) -> list[dict[str, Any]]:
+    """Pool services from a {deployment: weight} map (what `pool_weights` read)."""
+    backend = f"{stack.gateway_id}/backends/deployment-"
+    return [{"id": f"{backend}{name}", "weight": weight} for name, weight in sorted(weights.items())]
+
+
+def pool_weights(stack: Stack, model: str) -> dict[str, int]:
+    """The deployments of MODEL's pool and their weights, as the gateway has them now."""
+    shown = az(["rest", "--method", "get", "--url", pool_url(stack, model)])
+    services = (((shown or {}).get("properties") or {}).get("pool") or {}).get("services")
+    if not isinstance(services, list):
+        raise common.Failure(f"the gateway's pool-{model} has no pool services")
+    return {
+        str(s["id"]).rsplit("/backends/deployment-", 1)[-1]: int(s.get("weight") or 0)
+        for s in services
+        if isinstance(s, dict) and "id" in s
+    }
 
 
 ARM = "https://management.azure.com"
@@ -331,7 +410,7 @@ def snapshot(stacks: list[Stack], env: str, model: str, kind: str) -> dict[str, 
     for stack in stacks:
         region: dict[str, Any] = {"location": stack.location, "resourceGroup": stack.resource_group}
         if kind == "foundation":
-            region.update(foundation_routing(stack, env, model))
+            region.update(foundation_snapshot(stack, env, model))
         else:
             endpoint = endpoint_of(stack, model)
             region.update({"endpoint": endpoint, "traffic": traffic_of(stack, endpoint)})
@@ -361,11 +440,15 @@ def restore(stacks: list[Stack], previous: dict[str, Any]) -> None:
                 f"region {saved['location']} of the saved state is not in the deployment outputs"
             )
         if previous["kind"] == "foundation":
+            canary = saved.get("canary") or CLEARED_CANARY
             if saved.get("active"):
                 set_key(stack, env, f"almgen:active:{model}", str(saved["active"]))
-            set_key(
-                stack, env, f"almgen:canary:{model}", json.dumps(saved.get("canary") or CLEARED_CANARY), True
-            )
+            set_key(stack, env, f"almgen:canary:{model}", json.dumps(canary), True)
+            if stack.gateway_id and isinstance(saved.get("pool"), dict):  # the weights as they were
+                weights = {str(name): int(weight) for name, weight in saved["pool"].items()}
+                patch_pool(stack, model, weighted_services(stack, weights))
+            elif saved.get("active"):
+                set_pool(stack, model, str(saved["active"]), canary)
         else:
             endpoint = str(saved["endpoint"])
             wanted = {str(k): int(v) for k, v in (saved.get("traffic") or {}).items()}

@@ -13,10 +13,13 @@ Subcommands (`python traffic.py SUBCOMMAND --help` for every flag):
   standby  --outputs --env --model --capacity N   scale every colour that does not serve down to N
 
 Why the pipeline owns traffic: re-applying Bicep must never move live traffic, so Bicep reads the live
-state that `state` prints and writes it back unchanged. Foundation models have no traffic primitive:
-the application reads App Configuration keys `almgen:active:<model>` (the serving deployment) and
-`almgen:canary:<model>` (`{"deployment", "percent"}`), label = environment. Custom models use the
-Azure ML online endpoint's traffic map between the `blue` and `green` deployments.
+state that `state` prints and writes it back unchanged. Foundation models: the App Configuration
+keys `almgen:active:<model>` (the serving deployment) and `almgen:canary:<model>` (`{"deployment",
+"percent"}`), label = environment, are written first; where the deployment outputs name an AI
+gateway (`gatewayId`), the weights of the model's backend pool `pool-<model>` are then set to match
+(`az rest` PATCH) and the gateway moves the traffic. Without a gateway the application must read the
+keys and route by itself. Custom models use the Azure ML online endpoint's traffic map between the
+`blue` and `green` deployments.
 
 Every region of the deployment outputs (`{"stacks": {"value": [...]}}`) is shifted, primary first,
 and a health check fails if any region breaches. `state` reads the primary region.

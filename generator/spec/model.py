@@ -193,6 +193,18 @@ class Configuration:
 
 
 @dataclass(frozen=True)
+class Gateway:
+    """The AI gateway (Azure API Management) in front of the foundation models, or none."""
+
+    type: Literal["apim", "none"]
+    sku: Literal["BasicV2", "StandardV2"] = "BasicV2"
+
+    @property
+    def enabled(self) -> bool:
+        return self.type == "apim"
+
+
+@dataclass(frozen=True)
 class Alerts:
     latency_p95_ms: int | None = None
     error_rate_percent: float | None = None
@@ -272,6 +284,7 @@ class Spec:
     safety: Gate | None
     content_filters: tuple[ContentFilter, ...]
     configuration: Configuration
+    gateway: Gateway
     monitoring: Monitoring
     registry: Registry
     extends: str | None

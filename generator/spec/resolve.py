@@ -123,6 +123,7 @@ def resolve(doc: Document, data: dict[str, Any]) -> m.Spec:
         m.ContentFilter(f["name"], f["blocking"], f["severity"], f["protectedMaterial"], f["indirectAttack"])
         for f in data.get("safety", {}).get("contentFilters", [])
     )
+    configuration = _configuration(data["configuration"])
     return m.Spec(
         source=doc.path,
         service=m.Service(
@@ -143,7 +144,8 @@ def resolve(doc: Document, data: dict[str, Any]) -> m.Spec:
         evaluation=evaluation,
         safety=safety,
         content_filters=filters,
-        configuration=_configuration(data["configuration"]),
+        configuration=configuration,
+        gateway=_gateway(data["gateway"], models, environments, configuration),
         monitoring=_monitoring(data["monitoring"]),
         registry=_registry(data["registry"], env_names),
         extends=data.get("extends"),
@@ -225,6 +227,29 @@ def _configuration(raw: dict[str, Any]) -> m.Configuration:
         tokens_per_minute=raw.get("rateLimits", {}).get("tokensPerMinute"),
         allowed_origins=tuple(raw.get("cors", {}).get("allowedOrigins", [])),
     )
+
+
+def _gateway(
+    raw: dict[str, Any],
+    models: tuple[m.Model, ...],
+    environments: list[m.Environment],
+    configuration: m.Configuration,
+) -> m.Gateway:
+    """The spec's gateway; unset, `apim` where only a gateway makes a setting real (schema: gateway.type).
+
+    The gateway fronts foundation models: without one, there is nothing for it to route or limit.
+    """
+    if "type" in raw:
+        return m.Gateway(raw["type"], raw["sku"])
+    if not any(model.kind == "foundation" for model in models):
+        return m.Gateway("none", raw["sku"])
+    moves_traffic = any(env.strategy.type in ("canary", "blue-green") for env in environments)
+    enforces = (
+        configuration.requests_per_minute is not None
+        or configuration.tokens_per_minute is not None
+        or bool(configuration.allowed_origins)
+    )
+    return m.Gateway("apim" if moves_traffic or enforces else "none", raw["sku"])
 
 
 def _monitoring(raw: dict[str, Any]) -> m.Monitoring:

@@ -214,6 +214,7 @@ def test_live_state_keeps_serving_version_and_routing(world: World, generated: d
     snap = traffic_snapshot(world)["environments"]["prod"]["eastus2"]["models"]
     assert snap["chat"]["shares"] == {"chat-green": 100}
     assert snap["embeddings"]["shares"] == {"embeddings-blue": 90, "embeddings-green": 10}
+    assert snap["embeddings"]["gateway"]  # the gateway's pool kept the live weights on the re-deploy
 
 
 def test_region_fault_fails_after_the_earlier_stacks(tmp_path: Path, generated: dict[str, Path]) -> None:
@@ -377,6 +378,54 @@ def test_concurrent_calls_lose_no_write(world: World, generated: dict[str, Path]
         "tsv",
     )
     assert sorted(listed.stdout.split()) == [str(n) for n in range(8)]
+
+
+# ---- the AI gateway ------------------------------------------------------------------------------
+
+
+def _pool_url(stack: dict[str, Any], model: str, api: str = "2024-05-01") -> str:
+    return f"https://management.azure.com{stack['gatewayId']}/backends/pool-{model}?api-version={api}"
+
+
+def test_the_gateway_pool_is_read_and_patched_with_az_rest(world: World, generated: dict[str, Path]) -> None:
+    az_ok(world, *LOGIN)
+    stack = deploy(world, generated["enterprise"], "prod")["stacks"]["value"][0]
+    url = _pool_url(stack, "chat")
+    shown = az_ok(world, "rest", "--method", "get", "--url", url)
+    assert [s["weight"] for s in shown["properties"]["pool"]["services"]] == [100]
+    backend = f"{stack['gatewayId']}/backends/deployment-"
+    services = [{"id": f"{backend}chat-blue", "weight": 70}, {"id": f"{backend}chat-green", "weight": 30}]
+    body = json.dumps({"properties": {"pool": {"services": services}}})
+    refused = az(world, "rest", "--method", "patch", "--url", url, "--body", body)  # no If-Match
+    assert refused.returncode == 1 and "IfMatch" in refused.stderr
+    wrong_api = az(world, "rest", "--method", "get", "--url", _pool_url(stack, "chat", "2021-08-01"))
+    assert wrong_api.returncode == 1
+    az_ok(world, "rest", "--method", "patch", "--url", url, "--headers", "If-Match=*", "--body", body)
+    models = traffic_snapshot(world)["environments"]["prod"]["eastus2"]["models"]
+    assert models["chat"]["shares"] == {"chat-blue": 70, "chat-green": 30}
+
+
+def test_behind_the_gateway_a_key_alone_moves_no_traffic(world: World, generated: dict[str, Path]) -> None:
+    """The pool serves: an App Configuration key the application might ignore changes nothing."""
+    az_ok(world, *LOGIN)
+    stack = deploy(world, generated["enterprise"], "prod")["stacks"]["value"][0]
+    store = ["--endpoint", stack["appConfigurationEndpoint"], "--auth-mode", "login", "--label", "prod"]
+    az_ok(
+        world,
+        "appconfig",
+        "kv",
+        "set",
+        *store,
+        "--key",
+        "almgen:active:chat",
+        "--value",
+        "chat-green",
+        "--yes",
+    )
+    models = traffic_snapshot(world)["environments"]["prod"]["eastus2"]["models"]
+    assert models["chat"]["shares"] == {"chat-blue": 100}
+    moved = [e for e in world.timeline() if e["kind"] == "azure-traffic" and e["shares"].get("chat-green")]
+    assert moved == []
 
 
 # ---- traffic and metrics -------------------------------------------------------------------------

@@ -74,6 +74,7 @@ def _assert_environment(stage: Stage, contract: dict[str, str], env: str) -> Non
     assert contract["ALMGEN_REGION"] == primary["location"]
     assert contract["ALMGEN_ENDPOINT"] == contract["AZURE_OPENAI_ENDPOINT"] == primary["aiServicesEndpoint"]
     assert contract["ALMGEN_APPCONFIG_ENDPOINT"] == primary["appConfigurationEndpoint"]
+    assert contract["ALMGEN_GATEWAY_ENDPOINT"] == primary["gatewayEndpoint"]  # tests call through it
     assert contract["ALMGEN_PROJECT_ENDPOINT"] == contract["AZURE_AI_PROJECT_ENDPOINT"] == project
     assert contract["ALMGEN_AGENT_SUPPORT_NAME"] == "support"
     assert contract["AZURE_OPENAI_DEPLOYMENT"] == contract["ALMGEN_MODEL_CHAT_DEPLOYMENT"]

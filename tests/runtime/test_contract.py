@@ -161,3 +161,28 @@ def test_azure_refusing_fails_and_a_missing_environment_is_bad_input(
     assert _run(files, capsys)[0] == 1
     argv = ["--outputs", str(files / "outputs.json"), "--env", "qa", "--release", str(files / "release.json")]
     assert contract.main(argv) == 2
+
+
+def test_the_gateway_endpoint_is_named_when_the_outputs_have_a_gateway(
+    files: Path, fake_az: FakeAz, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Tests reach the models as customers do: through the primary region's gateway."""
+    gateway = "https://apim-svc-prod.azure-api.net"
+    stacks = [
+        {**SECONDARY, "gatewayEndpoint": "https://apim-b.azure-api.net"},
+        {**PRIMARY, "gatewayEndpoint": gateway},
+    ]
+    (files / "outputs.json").write_text(json.dumps({"stacks": {"value": stacks}}))
+    _routing(fake_az, [])
+    code, out = _run(files, capsys)
+    assert code == 0
+    assert dict(line.split("=", 1) for line in out.splitlines())["ALMGEN_GATEWAY_ENDPOINT"] == gateway
+
+
+def test_no_gateway_endpoint_without_a_gateway(
+    files: Path, fake_az: FakeAz, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _routing(fake_az, [])
+    code, out = _run(files, capsys)
+    assert code == 0
+    assert "ALMGEN_GATEWAY_ENDPOINT" not in out

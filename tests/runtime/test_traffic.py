@@ -544,17 +544,23 @@ def test_canary_success(fake_az: FakeAz, outputs: Path, tmp_path: Path) -> None:
     assert json.loads(previous.read_text("utf-8"))["stacks"][0]["active"] == "chat-blue"
 
 
+BREACH_AT_SECOND_STEP = {  # a healthy first step, then 20 % errors; routing keys that can be written
+    **HEALTHY_FOUNDATION,
+    "monitor metrics list AzureOpenAIRequests": [
+        {"stdout": requests("StatusCode", {"200": 100})},
+        {"stdout": requests("StatusCode", {"200": 80, "500": 20})},
+    ],
+    "appconfig kv list": ok(kv()),
+    "appconfig kv set": ok({}),
+}
+
+
 def test_canary_rolls_back_on_breach_at_second_step(
     fake_az: FakeAz, outputs: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    good = {"stdout": requests("StatusCode", {"200": 100})}
-    bad = {"stdout": requests("StatusCode", {"200": 80, "500": 20})}
     fake_az.respond(
         {
-            **HEALTHY_FOUNDATION,
-            "monitor metrics list AzureOpenAIRequests": [good, bad],
-            "appconfig kv list": ok(kv()),
-            "appconfig kv set": ok({}),
+            **BREACH_AT_SECOND_STEP,
         }
     )
     argv = rollout(outputs, "canary", "foundation", "chat-green", "--steps", "10,50,100")
@@ -675,4 +681,82 @@ def test_standby_warns_and_passes_when_azure_fails(
     argv = ["standby", "--outputs", str(outputs), "--env", "prod", "--model", "chat", "--capacity", "1"]
     assert traffic.main(argv) == 0  # a healthy release is not failed by its clean-up
     assert "WARNING: the standby of chat keeps its capacity" in capsys.readouterr().err
+    assert fake_az.calls_of("rest") == []
+
+
+# ---- the AI gateway's pools ----------------------------------------------------------------------
+
+GATEWAY_ID = "/subscriptions/s/resourceGroups/rg-prod/providers/Microsoft.ApiManagement/service/apim-prod"
+
+
+@pytest.fixture
+def gateway_outputs(tmp_path: Path) -> Path:
+    path = tmp_path / "gateway-outputs.json"
+    stack = {**STACK, "gatewayId": GATEWAY_ID, "gatewayEndpoint": "https://apim-prod.azure-api.net"}
+    path.write_text(json.dumps({"stacks": {"type": "Array", "value": [stack]}}), "utf-8")
+    return path
+
+
+def pool(*weights: tuple[str, int]) -> dict[str, Any]:
+    services = [{"id": f"{GATEWAY_ID}/backends/deployment-{name}", "weight": w} for name, w in weights]
+    return {"properties": {"type": "Pool", "pool": {"services": services}}}
+
+
+def pool_patches(fake: FakeAz) -> list[dict[str, int]]:
+    """The weights each PATCH of the chat pool set, as {deployment: weight}."""
+    out = []
+    for call in fake.calls_of("rest"):
+        if value_of(call, "--method") != "patch":
+            continue
+        assert value_of(call, "--url").startswith(
+            f"https://management.azure.com{GATEWAY_ID}/backends/pool-chat?"
+        )
+        assert value_of(call, "--headers") == "If-Match=*"
+        services = json.loads(value_of(call, "--body"))["properties"]["pool"]["services"]
+        out.append({s["id"].rsplit("deployment-", 1)[1]: s["weight"] for s in services})
+    return out
+
+
+def test_a_canary_through_the_gateway_moves_the_pool_and_restores_it_exactly(
+    fake_az: FakeAz, gateway_outputs: Path, tmp_path: Path
+) -> None:
+    """Breach at step 2: the weights went 90/10 then 50/50, and are put back as they were read."""
+    fake_az.respond(
+        {
+            **BREACH_AT_SECOND_STEP,
+            "rest": ok(pool(("chat-blue", 100))),
+        }
+    )
+    previous = tmp_path / "previous.json"
+    argv = rollout(gateway_outputs, "canary", "foundation", "chat-green", "--steps", "10,50,100")
+    assert traffic.main([*argv, "--save-previous", str(previous)], sleep=lambda seconds: None) == 1
+    assert pool_patches(fake_az) == [
+        {"chat-blue": 90, "chat-green": 10},
+        {"chat-blue": 50, "chat-green": 50},
+        {"chat-blue": 100},
+    ]
+    assert json.loads(previous.read_text("utf-8"))["stacks"][0]["pool"] == {"chat-blue": 100}
+
+
+def test_a_swap_through_the_gateway_leaves_only_the_new_colour_in_the_pool(
+    fake_az: FakeAz, gateway_outputs: Path
+) -> None:
+    fake_az.respond(
+        {
+            **HEALTHY_FOUNDATION,
+            "appconfig kv list": ok(kv()),
+            "appconfig kv set": ok({}),
+            "rest": ok(pool(("chat-blue", 100))),
+        }
+    )
+    assert (
+        traffic.main(rollout(gateway_outputs, "swap", "foundation", "chat-green"), sleep=lambda s: None) == 0
+    )
+    assert pool_patches(fake_az) == [{"chat-green": 100}]
+
+
+def test_without_a_gateway_no_pool_is_touched(fake_az: FakeAz, outputs: Path) -> None:
+    fake_az.respond({**HEALTHY_FOUNDATION, "appconfig kv list": ok(kv()), "appconfig kv set": ok({})})
+    argv = rollout(outputs, "canary", "foundation", "chat-green", "--steps", "10,100")
+    assert traffic.main(argv, sleep=lambda seconds: None) == 0
     assert fake_az.calls_of("rest") == []

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from generator.rehearse.azure import commands as c
-from generator.rehearse.azure import metrics
+from generator.rehearse.azure import gateway, metrics
 from generator.rehearse.azure.store import AzFailure, env_of_group, locked
 from generator.rehearse.world import World, from_environ
 
@@ -185,6 +185,8 @@ def rest(world: World, state: dict[str, Any], flags: c.Flags) -> Any:
     the account must exist (a deployment made it). Failures read as az rest's do: `Not Found({...})`.
     """
     url, method = c._need(flags, "--url", "--uri"), flags.get("--method", "get").lower()
+    if url.startswith(ARM_URL + "/") and gateway.is_backend(url):
+        return gateway.backend(world, state, url, method, flags)
     if url.startswith(ARM_URL + "/"):
         return arm_patch(world, state, url, method, flags)
     if flags.get("--resource") != "https://ai.azure.com":

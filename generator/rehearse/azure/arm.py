@@ -9,12 +9,14 @@ liveState.active keeps liveState.versions' version), an App Configuration store
 (= liveState.canary or {"deployment": "", "percent": 0}) labelled with the environment, a Key Vault,
 when `customModels` is set an ML workspace `mlw-<service>-<suffix>` with one online endpoint
 `<service>-<model>-<suffix>` per custom model and colour deployments from liveState.ml (traffic is
-never set), a delete lock when `enableDeleteLock`. `properties.outputs.stacks.value` is main.bicep's
-`output stacks array`: location, resourceGroup, primary, aiServicesName, aiServicesEndpoint,
-appConfigurationEndpoint, keyVaultUri, recordsAccount (records.bicep: a storage account with a
-`release-records` container under a time-based immutability policy of `recordDays`, in the primary
-region only; "" elsewhere), and with custom models workspaceName, onlineEndpoints
-[{model, name, scoringUri}].
+never set), a delete lock when `enableDeleteLock`, and with the `gateway` param an AI gateway
+`apim-<service>-<suffix>-<unique6>` (rehearse/azure/gateway.py).
+`properties.outputs.stacks.value` is main.bicep's `output stacks array`: location, resourceGroup,
+primary, aiServicesName, aiServicesEndpoint, appConfigurationEndpoint, keyVaultUri, recordsAccount
+(records.bicep: a storage account with a `release-records` container under a time-based
+immutability policy of `recordDays`, in the primary region only; "" elsewhere), with custom models
+workspaceName, onlineEndpoints [{model, name, scoringUri}], and with a gateway gatewayId and
+gatewayEndpoint.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ import signal
 from pathlib import Path
 from typing import Any
 
-from generator.rehearse.azure import bicepparam, metrics
+from generator.rehearse.azure import bicepparam, gateway, metrics
 from generator.rehearse.azure.store import AzFailure, group_id, unique_string
 from generator.rehearse.world import World
 
@@ -123,7 +125,7 @@ def _stack_resources(
         put(f"almgen:active:{route['model']}", active.get(route["model"], route["initialDeployment"]))
         canary = canaries.get(route["model"], {"deployment": "", "percent": 0})
         put(f"almgen:canary:{route['model']}", json.dumps(canary, separators=(",", ":")), "application/json")
-        if world is not None:
+        if world is not None and not params.get("gateway"):  # a gateway's pool serves instead
             serving = active.get(route["model"], route["initialDeployment"])
             shares = {serving: 100}
             if canary.get("deployment") and int(canary.get("percent") or 0) > 0:
@@ -155,6 +157,13 @@ def _stack_resources(
         "keyVaultUri": f"https://{vault}.vault.azure.net/",
         "recordsAccount": records,
     }
+    if params.get("gateway"):  # as gateway.bicep: the pool's weights follow the live state
+        gateway_name = f"{f'apim-{service}-{suffix}'[:43]}-{unique}"
+        outputs.update(
+            gateway.deploy(
+                world, state, rg=rg, group=group, env=env, location=location, name=gateway_name, params=params
+            )
+        )
     custom = params.get("customModels", [] if params.get("_hasCustomModels") else None)
     if custom is not None:
         ws_name = f"mlw-{service}-{suffix}"
@@ -207,7 +216,9 @@ def create(
 ) -> dict[str, Any]:
     params = _template_params(template, files)
     env = str(params.get("environmentName", ""))
-    before = json.dumps({k: state[k] for k in ("groups", "accounts", "stores", "workspaces")}, sort_keys=True)
+    before = json.dumps(
+        {k: state.get(k) for k in ("groups", "accounts", "stores", "workspaces", "gateways")}, sort_keys=True
+    )
     faults = [f for f in world.faults() if f.get("env") == env]
     for fault in faults:
         if fault.get("kind") == "slow-deploy" and not world.advance(float(fault["minutes"]) * 60):
@@ -228,7 +239,9 @@ def create(
                 1,
             )
         outputs.append(_stack_resources(world, state, params, stack))
-    after = json.dumps({k: state[k] for k in ("groups", "accounts", "stores", "workspaces")}, sort_keys=True)
+    after = json.dumps(
+        {k: state.get(k) for k in ("groups", "accounts", "stores", "workspaces", "gateways")}, sort_keys=True
+    )
     changed = before != after
     state["events"].append(
         {"minute": round(world.minutes(), 2), "deployment": name, "env": env, "changed": changed}

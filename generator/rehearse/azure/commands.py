@@ -9,7 +9,7 @@ from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import Any, cast
 
-from generator.rehearse.azure import arm, metrics
+from generator.rehearse.azure import arm, gateway, metrics
 from generator.rehearse.azure.store import (
     AzFailure,
     account_by_name,
@@ -199,9 +199,9 @@ def kv_set(world: World, state: dict[str, Any], flags: Flags) -> Any:
         "contentType": flags.get("--content-type"),
     }
     store["kv"][f"{key}\u0000{label}"] = item
-    if key.startswith(("almgen:active:", "almgen:canary:")):
-        model = key.split(":", 2)[2]
-        env = env_of_group(state, store["group"]) or label
+    model = key.split(":", 2)[2] if key.startswith(("almgen:active:", "almgen:canary:")) else ""
+    env = env_of_group(state, store["group"]) or label
+    if model and not gateway.fronts(state, env, store["location"], model):  # else the pool serves
         active = store["kv"].get(f"almgen:active:{model}\u0000{label}", {}).get("value", "")
         try:
             canary = json.loads(

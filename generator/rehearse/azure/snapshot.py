@@ -2,7 +2,8 @@
 
 `traffic_snapshot(world)` answers, per environment, per region, per model, which deployment serves
 and with what share (foundation models: App Configuration keys `almgen:active:<model>` and
-`almgen:canary:<model>`; custom models: the online endpoint's traffic map), plus the model version
+`almgen:canary:<model>`, or, where the AI gateway fronts the model, its pool's weights; custom
+models: the online endpoint's traffic map), plus the model version
 of every AI Services deployment and online deployment, the capacity of every AI Services
 deployment, and the agents of each region (name: version, model). Tests compare the snapshot
 before a rolled-back rollout with the one after.
@@ -49,6 +50,12 @@ def traffic_snapshot(world: World) -> dict[str, Any]:
                         canary["deployment"]: int(canary["percent"]),
                     }
                 models[model] = {"kind": "foundation", "shares": shares}
+    for gateway in (state.get("gateways") or {}).values():  # the pool, not the keys, serves
+        models = region(env_of_group(state, gateway["group"]) or gateway["env"], gateway["location"])[
+            "models"
+        ]
+        for model, weights in gateway["pools"].items():
+            models[model] = {"kind": "foundation", "shares": dict(weights), "gateway": gateway["name"]}
     for account in state["accounts"].values():
         versions = region(env_of_group(state, account["group"]), account["location"])["versions"]
         capacities = region(env_of_group(state, account["group"]), account["location"])["capacities"]

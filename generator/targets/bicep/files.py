@@ -36,6 +36,9 @@ API = {  # one catalog of API versions (see docs: chosen to be known to current 
     "machineLearning": "2025-12-01",
     "storage": "2025-01-01",
     "containerRegistry": "2023-07-01",  # the latest GA version Bicep's types are sure to know
+    # the latest GA version in Azure/bicep-types-az (generated/apimanagement/microsoft.apimanagement/
+    # 2024-05-01/types.md): the BasicV2 and StandardV2 SKUs, backend pools with weights, circuit breakers
+    "apiManagement": "2024-05-01",
 }
 
 # The ML workspace's managed network allows only approved outbound traffic. Building an MLflow
@@ -184,6 +187,49 @@ def _app_settings(spec: Spec) -> list[dict[str, str]]:
     return settings
 
 
+# API Management requires a publisher email; the gateway's own notifications go to it.
+FALLBACK_PUBLISHER_EMAIL = "no-reply@example.com"
+
+
+def gateway_backend(deployment: str) -> str:
+    """The gateway backend of one model deployment (runtime/routing.py names it the same)."""
+    return f"deployment-{deployment}"
+
+
+def _publisher_email(spec: Spec) -> str:
+    """The first alert email, else the owner when it is an email address, else a reserved address."""
+    if spec.monitoring.emails:
+        return spec.monitoring.emails[0]
+    owner = spec.service.owner or ""
+    return owner if "@" in owner else FALLBACK_PUBLISHER_EMAIL
+
+
+def _gateway(spec: Spec, env: Environment, deployments: list[dict[str, Any]]) -> dict[str, Any]:
+    """The AI gateway of an environment: its APIs, backends and the limits it enforces."""
+    config = spec.configuration
+    return {
+        "sku": spec.gateway.sku,
+        "publisherEmail": _publisher_email(spec),
+        "models": [
+            {"model": route["model"], "initialDeployment": route["initialDeployment"]}
+            for route in _model_routing(spec, env)
+        ],
+        "backends": [
+            {"name": gateway_backend(item["name"]), "deployment": item["name"]} for item in deployments
+        ],
+        "requestsPerMinute": config.requests_per_minute or 0,
+        "tokensPerMinute": config.tokens_per_minute or 0,
+        "allowedOrigins": list(config.allowed_origins),
+    }
+
+
+def _model_routing(spec: Spec, env: Environment) -> list[dict[str, str]]:
+    return [
+        {"model": m.name, "initialDeployment": m.name if len(colours(env)) == 1 else f"{m.name}-blue"}
+        for m in spec.foundation_models
+    ]
+
+
 def _quota_alerts(spec: Spec, deployments: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Per deployment, the metric that measures quota use, and its threshold.
 
@@ -242,10 +288,7 @@ def parameters(spec: Spec, env: Environment) -> dict[str, Any]:
         "aiServicesSku": env.sku,
         "publicNetworkAccess": env.public_network_access,
         "modelDeployments": deployments,
-        "modelRouting": [
-            {"model": m.name, "initialDeployment": m.name if len(colours(env)) == 1 else f"{m.name}-blue"}
-            for m in spec.foundation_models
-        ],
+        "modelRouting": _model_routing(spec, env),
         "contentFilters": _content_filters(spec),
         "keyVaultSecretNames": list(spec.configuration.secrets),
         "appSettings": _app_settings(spec),
@@ -264,6 +307,8 @@ def parameters(spec: Spec, env: Environment) -> dict[str, Any]:
         "budget": _budget(monitoring.budget) if monitoring.budget else {},
         "foundryProject": spec.foundry_project,
     }
+    if spec.gateway.enabled:
+        params["gateway"] = _gateway(spec, env, deployments)
     if spec.custom_models:
         params["customModels"] = _custom_models(spec, env)
         params["drift"] = (
@@ -296,12 +341,13 @@ def files(spec: Spec) -> list[TemplateFile]:
         "api": API,
         "roles": ROLES,
         "has_ml": has_ml,
+        "has_gateway": spec.gateway.enabled,
         "ml_package_rules": [{"name": host.replace(".", "-"), "host": host} for host in ML_PACKAGE_HOSTS],
         "ml_image_build_compute": ML_IMAGE_BUILD_COMPUTE,
         "live_state_variable": LIVE_STATE_VARIABLE,
         "deployer_variable": DEPLOYER_VARIABLE,
     }
-    modules = [*MODULES, *(ML_MODULES if has_ml else ())]
+    modules = [*MODULES, *(["gateway"] if spec.gateway.enabled else []), *(ML_MODULES if has_ml else ())]
     out = [
         TemplateFile("infra/main.bicep", "bicep/main.bicep.j2", context),
         TemplateFile("infra/bicepconfig.json", "bicep/bicepconfig.json.j2", context),

@@ -23,6 +23,17 @@ def contract_rows(spec: Spec) -> list[dict[str, str]]:
         ("ALMGEN_ENDPOINT", "the primary region's AI Services endpoint"),
         ("AZURE_OPENAI_ENDPOINT", "the same (the name the openai and azure-ai-evaluation samples read)"),
         ("ALMGEN_APPCONFIG_ENDPOINT", "the primary region's App Configuration endpoint"),
+        *(
+            [
+                (
+                    "ALMGEN_GATEWAY_ENDPOINT",
+                    "the primary region's AI gateway URL: `<url>/<model>/chat/completions?api-version=...`"
+                    " reaches the model as customers do (the pool's weights pick the deployment)",
+                )
+            ]
+            if spec.gateway.enabled
+            else []
+        ),
         ("ALMGEN_TARGET", "live, or candidate: a blue-green environment's tests before the swap"),
     ]
     for model in spec.models:

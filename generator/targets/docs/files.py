@@ -29,16 +29,27 @@ def _rows(spec: Spec) -> list[dict[str, str]]:
     return rows
 
 
+def _foundation_routing(spec: Spec) -> str:
+    """Where a foundation model's traffic is moved: the gateway's pools, or the application."""
+    custom = " Custom models are routed by the online endpoint's traffic map." if spec.custom_models else ""
+    if spec.gateway.enabled:
+        return (
+            " Foundation models are served through the AI gateway (API Management, one per environment"
+            " and region): the step sets the weights of each model's backend pool, so the gateway itself"
+            " sends the share to the candidate; the routing is also published in App Configuration"
+            " (`almgen:active:<model>`, `almgen:canary:<model>`) for reference." + custom
+        )
+    return (
+        " Foundation-model routing is published in App Configuration (`almgen:active:<model>`, "
+        "`almgen:canary:<model>`, labelled with the environment): there is no gateway "
+        "(`gateway.type: none`), so your service must read it to send the canary share to the "
+        "candidate." + custom
+    )
+
+
 def _jobs(spec: Spec, plan: Plan) -> list[dict[str, str]]:
     foundation = bool(spec.foundation_models)
-    routing = (
-        " Foundation-model routing is published in App Configuration (`almgen:active:<model>`, "
-        "`almgen:canary:<model>`, labelled with the environment): your service must read it to "
-        "send the canary share to the candidate; custom models are routed by the online "
-        "endpoint's traffic map."
-        if foundation
-        else ""
-    )
+    routing = _foundation_routing(spec) if foundation else ""
     jobs = [
         {
             "name": "Build",
@@ -58,6 +69,11 @@ def _jobs(spec: Spec, plan: Plan) -> list[dict[str, str]]:
             "text": "waits for the environment's approval, reads the live state, runs a what-if, and "
             "deploys `infra/` with the environment's `.bicepparam`, primary region first"
             + ("; trains and registers custom models with their lineage" if spec.custom_models else "")
+            + (
+                "; the AI gateway in front of the foundation models keeps its pools' live weights"
+                if spec.gateway.enabled
+                else ""
+            )
             + ". A re-deploy keeps what serves: the live state is passed to the deployment.",
         },
         {

@@ -74,6 +74,9 @@ param budget object = {}
 @description('Optional. The budget\'s first month when the spec pins none: the month of this deployment (the Budgets API refuses a start before the current month).')
 param budgetStartDate string = utcNow('yyyy-MM-01')
 
+@description('Required. The AI gateway in front of the foundation models: sku, publisherEmail, models [{model, initialDeployment}], backends [{name, deployment}], requestsPerMinute, tokensPerMinute, allowedOrigins.')
+param gateway object
+
 @description('Optional. A Foundry project on the AI Services account: for agents and for the safety gate\'s evaluators.')
 param foundryProject bool = false
 
@@ -121,6 +124,7 @@ module regionStacks 'modules/stack.bicep' = [for (stack, index) in stacks: {
     quotaAlerts: quotaAlerts
     dashboard: dashboard
     foundryProject: foundryProject
+    gateway: gateway
     liveState: json(liveStateJson)
     deployerPrincipalId: deployerPrincipalId
     recordDays: recordDays
@@ -141,7 +145,7 @@ module budgetAlert 'modules/budget.bicep' = if (!empty(budget)) {
   }
 }
 
-@description('Per region: location, resource group, AI Services endpoint, App Configuration endpoint, Key Vault URI, release records account (primary).')
+@description('Per region: location, resource group, AI Services endpoint, App Configuration endpoint, Key Vault URI, release records account (primary), the AI gateway (ID and URL).')
 output stacks array = [for (stack, index) in stacks: {
   location: stack.location
   resourceGroup: stack.resourceGroup
@@ -151,4 +155,6 @@ output stacks array = [for (stack, index) in stacks: {
   appConfigurationEndpoint: regionStacks[index].outputs.appConfigurationEndpoint
   keyVaultUri: regionStacks[index].outputs.keyVaultUri
   recordsAccount: regionStacks[index].outputs.recordsAccount
+  gatewayId: regionStacks[index].outputs.gatewayId
+  gatewayEndpoint: regionStacks[index].outputs.gatewayEndpoint
 }]

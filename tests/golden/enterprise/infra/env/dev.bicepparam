@@ -214,6 +214,36 @@ param budget = {
   amount: 1000
 }
 param foundryProject = true
+param gateway = {
+  sku: 'BasicV2'
+  publisherEmail: 'support-agent-oncall@contoso.com'
+  models: [
+    {
+      model: 'chat'
+      initialDeployment: 'chat'
+    }
+    {
+      model: 'embeddings'
+      initialDeployment: 'embeddings'
+    }
+  ]
+  backends: [
+    {
+      name: 'deployment-chat'
+      deployment: 'chat'
+    }
+    {
+      name: 'deployment-embeddings'
+      deployment: 'embeddings'
+    }
+  ]
+  requestsPerMinute: 600
+  tokensPerMinute: 0
+  allowedOrigins: [
+    'https://support.contoso.com'
+    'https://www.contoso.com'
+  ]
+}
 
 // Set by the deploy step: the live state it read, so that a re-deploy keeps serving what serves.
 param liveStateJson = readEnvironmentVariable('ALMGEN_LIVE_STATE', '{}')

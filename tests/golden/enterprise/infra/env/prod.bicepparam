@@ -266,6 +266,44 @@ param budget = {
   amount: 1000
 }
 param foundryProject = true
+param gateway = {
+  sku: 'BasicV2'
+  publisherEmail: 'support-agent-oncall@contoso.com'
+  models: [
+    {
+      model: 'chat'
+      initialDeployment: 'chat-blue'
+    }
+    {
+      model: 'embeddings'
+      initialDeployment: 'embeddings-blue'
+    }
+  ]
+  backends: [
+    {
+      name: 'deployment-chat-blue'
+      deployment: 'chat-blue'
+    }
+    {
+      name: 'deployment-chat-green'
+      deployment: 'chat-green'
+    }
+    {
+      name: 'deployment-embeddings-blue'
+      deployment: 'embeddings-blue'
+    }
+    {
+      name: 'deployment-embeddings-green'
+      deployment: 'embeddings-green'
+    }
+  ]
+  requestsPerMinute: 600
+  tokensPerMinute: 0
+  allowedOrigins: [
+    'https://support.contoso.com'
+    'https://www.contoso.com'
+  ]
+}
 
 // Set by the deploy step: the live state it read, so that a re-deploy keeps serving what serves.
 param liveStateJson = readEnvironmentVariable('ALMGEN_LIVE_STATE', '{}')

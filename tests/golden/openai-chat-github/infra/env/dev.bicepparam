@@ -184,6 +184,28 @@ param quotaAlerts = [
 param dashboard = false
 param budget = {}
 param foundryProject = true
+param gateway = {
+  sku: 'BasicV2'
+  publisherEmail: 'chat-assist-oncall@contoso.com'
+  models: [
+    {
+      model: 'chat'
+      initialDeployment: 'chat'
+    }
+  ]
+  backends: [
+    {
+      name: 'deployment-chat'
+      deployment: 'chat'
+    }
+  ]
+  requestsPerMinute: 300
+  tokensPerMinute: 0
+  allowedOrigins: [
+    'https://chat.contoso.com'
+    'https://intranet.contoso.com'
+  ]
+}
 
 // Set by the deploy step: the live state it read, so that a re-deploy keeps serving what serves.
 param liveStateJson = readEnvironmentVariable('ALMGEN_LIVE_STATE', '{}')

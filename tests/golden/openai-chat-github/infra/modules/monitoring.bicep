@@ -155,5 +155,8 @@ output workspaceId string = workspace.id
 @description('The Application Insights component ID.')
 output appInsightsId string = appInsights.id
 
+@description('The Application Insights component name.')
+output appInsightsName string = appInsights.name
+
 @description('The action group ID; empty when no email is configured.')
 output actionGroupId string = empty(alertEmails) ? '' : actionGroup.id

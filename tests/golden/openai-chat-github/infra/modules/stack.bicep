@@ -66,6 +66,9 @@ param quotaAlerts array = []
 @description('Optional. An Azure Monitor workbook.')
 param dashboard bool = false
 
+@description('Required. The AI gateway: sku, publisherEmail, models, backends, requestsPerMinute, tokensPerMinute, allowedOrigins.')
+param gateway object
+
 @description('Optional. A Foundry project: for agents and for the safety gate\'s evaluators.')
 param foundryProject bool = false
 
@@ -174,6 +177,27 @@ module releaseRecords 'records.bicep' = if (primary) {
   }
 }
 
+module aiGateway 'gateway.bicep' = {
+  name: take('${serviceName}-${suffix}-gateway', 64)
+  params: {
+    serviceName: serviceName
+    suffix: suffix
+    location: location
+    tags: tags
+    sku: gateway.sku
+    publisherEmail: gateway.publisherEmail
+    models: gateway.models
+    backends: gateway.backends
+    requestsPerMinute: gateway.requestsPerMinute
+    tokensPerMinute: gateway.tokensPerMinute
+    allowedOrigins: gateway.allowedOrigins
+    liveState: liveState
+    aiServicesName: aiServices.outputs.name
+    aiServicesEndpoint: aiServices.outputs.endpoint
+    appInsightsName: monitoring.outputs.appInsightsName
+  }
+}
+
 module alertRules 'alerts.bicep' = {
   name: take('${serviceName}-${suffix}-alerts', 64)
   params: {
@@ -209,3 +233,9 @@ output workloadClientId string = identity.outputs.clientId
 
 @description('The storage account of the release records (primary region only; empty elsewhere).')
 output recordsAccount string = primary ? releaseRecords!.outputs.name : ''
+
+@description('The AI gateway\'s resource ID.')
+output gatewayId string = aiGateway.outputs.id
+
+@description('The AI gateway\'s URL: <url>/<model>/chat/completions?api-version=...')
+output gatewayEndpoint string = aiGateway.outputs.url

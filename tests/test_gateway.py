@@ -1,0 +1,114 @@
+"""The AI gateway: when the spec gets one, and what its Bicep and parameters hold."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from generator.render.all import render
+from generator.spec.model import Spec
+from generator.spec.validate import load_spec
+from generator.targets.bicep.files import ROLES, parameters
+from tests.helpers import MINIMAL, write_tree
+
+CANARY = """\
+  - name: prod
+    strategy:
+      type: canary
+      steps: [10, 100]
+      bakeMinutes: 5
+      rollback: {errorRatePercent: 2}
+"""
+SAMPLES = Path(__file__).resolve().parent.parent / "samples"
+
+
+def spec_of(tmp_path: Path, text: str) -> Spec:
+    write_tree(tmp_path, {"almgen.yaml": text})
+    return load_spec(tmp_path / "almgen.yaml")
+
+
+def with_canary(text: str) -> str:
+    """A prod environment after dev that rolls out by canary."""
+    return text.replace("  - name: dev\n", "  - name: dev\n" + CANARY)
+
+
+@pytest.mark.parametrize(
+    ("extra", "canary", "expected"),
+    [
+        ("", False, "none"),  # direct, nothing to enforce: the App Configuration contract is enough
+        ("", True, "apim"),  # a canary of a foundation model: only the gateway moves its traffic
+        ("configuration:\n  rateLimits: {tokensPerMinute: 1000}\n", False, "apim"),
+        ("configuration:\n  cors: {allowedOrigins: ['https://app.contoso.com']}\n", False, "apim"),
+        ("configuration:\n  cors: {allowedOrigins: []}\n", False, "none"),  # no origin: nothing to enforce
+        ("gateway: {type: none}\n", True, "none"),  # the spec's word wins
+        ("gateway: {type: apim}\n", False, "apim"),
+    ],
+)
+def test_the_gateway_is_on_where_it_makes_a_setting_real(
+    tmp_path: Path, extra: str, canary: bool, expected: str
+) -> None:
+    text = (with_canary(MINIMAL) if canary else MINIMAL) + extra
+    assert spec_of(tmp_path, text).gateway.type == expected
+
+
+def test_no_default_gateway_without_a_foundation_model(tmp_path: Path) -> None:
+    """The gateway fronts foundation models; custom models keep their online endpoints."""
+    shutil.copytree(SAMPLES / "custom-model-devops", tmp_path / "svc")
+    spec = tmp_path / "svc" / "almgen.yaml"
+    spec.write_text(spec.read_text("utf-8") + "configuration:\n  rateLimits: {requestsPerMinute: 60}\n")
+    assert load_spec(spec).gateway.type == "none"
+
+
+def test_the_default_sku_is_a_v2_tier(tmp_path: Path) -> None:
+    assert spec_of(tmp_path, with_canary(MINIMAL)).gateway.sku == "BasicV2"
+    assert spec_of(tmp_path, MINIMAL + "gateway: {sku: StandardV2}\n").gateway.sku == "StandardV2"
+
+
+def test_an_unknown_sku_is_refused(tmp_path: Path) -> None:
+    from generator.errors import SpecInvalid
+
+    with pytest.raises(SpecInvalid) as raised:
+        spec_of(tmp_path, MINIMAL + "gateway: {type: apim, sku: Developer}\n")
+    (issue,) = raised.value.issues
+    assert (issue.path, issue.expected) == ("gateway.sku", "one of 'BasicV2' or 'StandardV2'")
+
+
+def test_the_gateway_parameters_follow_the_spec(tmp_path: Path) -> None:
+    text = with_canary(MINIMAL) + (
+        "configuration:\n  rateLimits: {requestsPerMinute: 60, tokensPerMinute: 5000}\n"
+        "  cors: {allowedOrigins: ['https://app.contoso.com']}\n"
+    )
+    spec = spec_of(tmp_path, text)
+    gateway = parameters(spec, spec.environment("prod"))["gateway"]
+    assert gateway["models"] == [{"model": "chat", "initialDeployment": "chat-blue"}]
+    assert gateway["backends"] == [
+        {"name": "deployment-chat-blue", "deployment": "chat-blue"},
+        {"name": "deployment-chat-green", "deployment": "chat-green"},
+    ]
+    assert (gateway["requestsPerMinute"], gateway["tokensPerMinute"]) == (60, 5000)
+    assert gateway["allowedOrigins"] == ["https://app.contoso.com"]
+
+
+def test_without_a_gateway_there_is_no_gateway_bicep(tmp_path: Path) -> None:
+    spec = spec_of(tmp_path, MINIMAL)
+    paths = {f.path for f in render(spec)}
+    assert "infra/modules/gateway.bicep" not in paths
+    assert "gateway" not in parameters(spec, spec.environments[0])
+
+
+def test_the_gateway_calls_models_with_its_own_identity_and_keeps_live_weights(tmp_path: Path) -> None:
+    spec = spec_of(tmp_path, with_canary(MINIMAL))
+    files = {f.path: f.text for f in render(spec)}
+    bicep = files["infra/modules/gateway.bicep"]
+    user = ROLES["cognitiveServicesOpenAIUser"]
+    assert f"guid(account.id, gateway.id, '{user}')" in bicep
+    assert "principalId: gateway.identity.principalId" in bicep
+    assert '<authentication-managed-identity resource="https://cognitiveservices.azure.com" />' in bicep
+    # the pool's weights come from the live state the deploy step passes, as traffic.py composes them
+    assert "activeDeployments[?model.model] ?? model.initialDeployment" in bicep
+    assert "weight: 100 - pool.canary.percent" in bicep
+    stack = files["infra/modules/stack.bicep"]
+    assert "output gatewayEndpoint string = aiGateway.outputs.url" in stack
+    assert "gatewayEndpoint: regionStacks[index].outputs.gatewayEndpoint" in files["infra/main.bicep"]
