@@ -45,7 +45,7 @@ TARGETS: list[Target] = [
             "infra/main.bicep",
             "infra/bicepconfig.json",
             "infra/env/*.bicepparam",
-            *(f"infra/modules/{name}.bicep" for name in (*bicep.MODULES, *bicep.ML_MODULES)),
+            *(f"infra/modules/{name}.bicep" for name in bicep.ALL_MODULES),
         ),
     ),
     Target(
@@ -73,6 +73,7 @@ TARGETS: list[Target] = [
             ".almgen/gates.json",
             ".almgen/release.json",
             scripts.SCHEMA,
+            scripts.ROUTING_CLIENT,
             *(f".almgen/scripts/{name}.py" for name in scripts.SCRIPTS),
             *(f"{root}/.gitattributes" for root in scripts.GITATTRIBUTE_ROOTS),
         ),

@@ -331,6 +331,8 @@ MODULES = (
     "records",
 )
 ML_MODULES = ("machine-learning", "online-deployment")  # only for specs with custom models
+GATEWAY_MODULES = ("gateway",)  # only for specs with an AI gateway
+ALL_MODULES = (*MODULES, *GATEWAY_MODULES, *ML_MODULES)
 
 
 def files(spec: Spec) -> list[TemplateFile]:
@@ -347,7 +349,7 @@ def files(spec: Spec) -> list[TemplateFile]:
         "live_state_variable": LIVE_STATE_VARIABLE,
         "deployer_variable": DEPLOYER_VARIABLE,
     }
-    modules = [*MODULES, *(["gateway"] if spec.gateway.enabled else []), *(ML_MODULES if has_ml else ())]
+    modules = [*MODULES, *(GATEWAY_MODULES if spec.gateway.enabled else ()), *(ML_MODULES if has_ml else ())]
     out = [
         TemplateFile("infra/main.bicep", "bicep/main.bicep.j2", context),
         TemplateFile("infra/bicepconfig.json", "bicep/bicepconfig.json.j2", context),

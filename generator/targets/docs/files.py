@@ -43,7 +43,8 @@ def _foundation_routing(spec: Spec) -> str:
         " Foundation-model routing is published in App Configuration (`almgen:active:<model>`, "
         "`almgen:canary:<model>`, labelled with the environment): there is no gateway "
         "(`gateway.type: none`), so your service must read it to send the canary share to the "
-        "candidate." + custom
+        "candidate: `.almgen/client/almgen_routing.py` (`Router.from_app_configuration()"
+        ".deployment(model)`) does." + custom
     )
 
 

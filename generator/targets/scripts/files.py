@@ -14,6 +14,14 @@ from generator.spec.model import Environment, Model, Spec
 
 SCHEMA = ".almgen/almgen.schema.json"  # editors validate the spec offline, at this almgen's version
 RUNTIME = Path(__file__).resolve().parents[2] / "runtime"
+CLIENT = Path(__file__).resolve().parents[2] / "client"
+ROUTING_CLIENT = ".almgen/client/almgen_routing.py"  # what a service imports without a gateway
+
+
+def routes_in_app_configuration(spec: Spec) -> bool:
+    """Without a gateway, the service itself routes foundation-model traffic by the rollout's keys."""
+    rolls_out = any(env.strategy.type != "direct" for env in spec.environments)
+    return not spec.gateway.enabled and bool(spec.foundation_models) and rolls_out
 SCRIPTS = (
     "gate",
     "release",
@@ -150,6 +158,10 @@ def files(spec: Spec) -> list[OutputFile]:
     ]
     schema = data_dir("schemas") / "almgen.schema.json"  # the spec's modeline points here
     out.append(OutputFile(SCHEMA, schema.read_text("utf-8"), source="schemas/almgen.schema.json"))
+    if routes_in_app_configuration(spec):
+        source = CLIENT / "almgen_routing.py"
+        text = header(ROUTING_CLIENT, name) + source.read_text("utf-8")
+        out.append(OutputFile(ROUTING_CLIENT, text, source="client/almgen_routing.py"))
     for script in SCRIPTS:
         path = f".almgen/scripts/{script}.py"
         source = RUNTIME / f"{script}.py"
