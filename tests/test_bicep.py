@@ -248,3 +248,29 @@ def test_the_ml_managed_network_lets_environment_images_build() -> None:
     assert "containerRegistry: registry.id" in ml and "subresourceTarget: 'registry'" in ml
     assert f"imageBuildCompute: '{ML_IMAGE_BUILD_COMPUTE}'" in ml
     assert f"name: '{ML_IMAGE_BUILD_COMPUTE}'" in ml and "minNodeCount: 0" in ml
+
+
+def test_one_model_registry_created_by_the_first_environment_and_served_from_everywhere() -> None:
+    """Dev's Bicep creates the registry in its primary group; every environment's online
+    deployments serve the registry's asset, never a workspace's own copy."""
+    files = {f.path: f.text for f in outputs("custom-model-devops")}
+    main = files["infra/main.bicep"]
+    assert "module modelRegistry 'modules/machine-learning-registry.bicep' = if (mlRegistry.create)" in main
+    assert "scope: resourceGroups[0]" in main.split("module modelRegistry", 1)[1].split("\n}", 1)[0]
+    registry = parse(files["infra/modules/machine-learning-registry.bicep"])
+    assert (
+        "Microsoft.MachineLearningServices/registries@2025-12-01"
+        in files["infra/modules/machine-learning-registry.bicep"]
+        and registry
+    )
+    creates = {}
+    for env in ("dev", "staging", "prod"):
+        params = files[f"infra/env/{env}.bicepparam"]
+        block = params.split("param mlRegistry = {", 1)[1].split("\n}", 1)[0]
+        creates[env] = "create: true" in block
+        assert "name: 'mlr-fraud-scoring'" in block and "resourceGroup: 'rg-fraud-scoring-dev'" in block
+    assert creates == {"dev": True, "staging": False, "prod": False}
+    deployment = files["infra/modules/online-deployment.bicep"]
+    asset = "azureml://registries/${registryName}/models/${modelName}/versions/${version}"
+    assert f"model: '{asset}'" in deployment
+    assert "workspace.id}/models/" not in deployment

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from generator.plan.model_registry import model_registry
 from generator.render.outputs import TemplateFile
 from generator.spec.model import Budget, Environment, Model, Spec
 
@@ -36,6 +37,10 @@ API = {  # one catalog of API versions (see docs: chosen to be known to current 
     "machineLearning": "2025-12-01",
     "storage": "2025-01-01",
     "containerRegistry": "2023-07-01",  # the latest GA version Bicep's types are sure to know
+    # Microsoft.MachineLearningServices/registries: every property checked against
+    # Azure/bicep-types-az generated/machinelearningservices/microsoft.machinelearningservices/
+    # 2025-12-01/types.md (Registry, RegistryProperties, RegistryRegionArmDetails, ...)
+    "mlRegistry": "2025-12-01",
 }
 
 # The ML workspace's managed network allows only approved outbound traffic. Building an MLflow
@@ -270,6 +275,15 @@ def parameters(spec: Spec, env: Environment) -> dict[str, Any]:
             if monitoring.drift
             else {}
         )
+        registry = model_registry(spec)
+        assert registry is not None  # custom models have one
+        params["mlRegistry"] = {
+            "name": registry.name,
+            "create": env.name == registry.home,
+            "resourceGroup": registry.resource_group,
+            "location": registry.location,
+            "regions": list(registry.regions),
+        }
     return params
 
 
@@ -283,7 +297,8 @@ MODULES = (
     "app-configuration",
     "budget",
 )
-ML_MODULES = ("machine-learning", "online-deployment")  # only for specs with custom models
+# only for specs with custom models
+ML_MODULES = ("machine-learning", "machine-learning-registry", "online-deployment")
 
 
 def files(spec: Spec) -> list[TemplateFile]:
