@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from generator.plan.model import Plan
 from generator.render.outputs import TemplateFile
+from generator.spec import naming
 from generator.spec.model import Spec
 from generator.targets.docs.contract import contract_rows, setup_rows
 from generator.targets.docs.diagram import mermaid
@@ -57,7 +58,14 @@ def _jobs(spec: Spec, plan: Plan) -> list[dict[str, str]]:
             "name": "Provision",
             "text": "waits for the environment's approval, reads the live state, runs a what-if, and "
             "deploys `infra/` with the environment's `.bicepparam`, primary region first"
-            + ("; trains and registers custom models with their lineage" if spec.custom_models else "")
+            + (
+                f"; in {spec.environments[0].name}, trains custom models (only versions the Azure ML "
+                f"registry `{naming.ml_registry(spec.service.name)}` does not hold) and publishes them "
+                "there with their lineage and content hash; every environment deploys that same "
+                "registry asset, so each serves the bytes the first one published"
+                if spec.custom_models
+                else ""
+            )
             + ". A re-deploy keeps what serves: the live state is passed to the deployment.",
         },
         {
