@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 
 from generator.runtime import common, lifecycle, models, registration
+from tests.rehearse.az_ml_table import check_ml
 
 RUNTIME = Path(models.__file__).resolve().parent
 
@@ -321,6 +322,7 @@ def test_retain_archives_past_keep_but_never_what_deploys_or_is_deployed(az: Fak
     az.answer("ml model archive", {"stdout": ""})
     assert run("retain", "--env", "dev", "--outputs", "outputs.json", "--keep", "2", "--out", "k.json") == 0
     calls = az.calls("ml model archive")
+    assert all(check_ml(call) is None for call in az.calls("ml"))
     assert all(option(c, "--registry-name") == "mlr-support-agent" and "-w" not in c for c in calls)
     # kept: 1.10.0 and 1.4.0 (the two highest, semver order), 1.4.0 deploys, 1.0.0 is referenced;
     # "latest" is not semver: never archived; once, in the registry, not once per workspace
@@ -369,6 +371,7 @@ def _publish_trained(az: FakeAz, repo: Path, job: str) -> list[str]:
     )
     assert code == 0
     (create,) = az.calls("ml model create")  # once, into the registry: not once per workspace
+    assert [check_ml(call) for call in az.calls("ml")] == [None, None]  # flags of the ml extension
     az.log.unlink()
     return create
 
@@ -552,16 +555,20 @@ def test_retire_deletes_idle_deployments_then_tags_and_archives(
     monkeypatch.setenv("GITHUB_RUN_ID", "77")
     monkeypatch.setenv("GITHUB_REPOSITORY", "contoso/support")
     assert run("retire", "--env", "prod", "--outputs", "outputs.json", "--out", "retired.json") == 0
+    assert len(az.calls("ml online-deployment delete")) == 2
+    assert az.calls("ml model") == []  # prod only reads the registry: dev tags and archives
+    az.log.unlink()
+    assert run("retire", "--env", "dev", "--outputs", "outputs.json", "--out", "retired.json") == 0
     deletes = az.calls("ml online-deployment delete")
     assert [(option(d, "--name"), option(d, "--endpoint-name")) for d in deletes] == [
         ("green", "ep-churn-east"),
         ("green", "ep-churn-west"),
     ]
-    archives = az.calls("ml model archive")
-    assert [(option(a, "--version"), option(a, "-w")) for a in archives] == [
-        ("1.2.0", "ws-east"),
-        ("1.2.0", "ws-west"),
+    archives = az.calls("ml model archive")  # once, in the registry
+    assert [(option(a, "--version"), option(a, "--registry-name")) for a in archives] == [
+        ("1.2.0", "mlr-support-agent")
     ]
+    assert all(check_ml(call) is None for call in az.calls("ml"))
     assert "tags.retire-reason=accuracy regression" in az.calls("ml model update")[0]
     log = [" ".join(c[:3]) for c in az.calls() if c[0] == "ml"]
     assert log.index("ml online-deployment delete") < log.index("ml model archive")
