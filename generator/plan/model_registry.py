@@ -36,7 +36,7 @@ def model_registry(spec: Spec) -> ModelRegistry | None:
     home = spec.environments[0]
     regions = [stack.region for env in spec.environments for stack in env.stacks]
     return ModelRegistry(
-        name=naming.ml_registry(spec.service.name),
+        name=spec.registry.name or naming.ml_registry(spec.service.name),
         home=home.name,
         resource_group=home.primary.resource_group,
         location=home.primary.region,

@@ -235,6 +235,7 @@ class Retirement:
 class Registry:
     keep_versions: int
     retired: tuple[Retirement, ...] = ()
+    name: str | None = None  # the Azure ML registry; None: naming.ml_registry(service)
 
 
 @dataclass(frozen=True)

@@ -256,4 +256,4 @@ def _registry(raw: dict[str, Any]) -> m.Registry:
         for r in raw["retired"]
     )
     keep = raw.get("retention", {}).get("keepVersions", default("registry.retention.keepVersions"))
-    return m.Registry(keep, retired)
+    return m.Registry(keep, retired, raw.get("name"))

@@ -4,11 +4,16 @@ setup, and the environment contract of its test and gate commands."""
 from __future__ import annotations
 
 from generator.plan.model import Plan
+from generator.plan.model_registry import model_registry
 from generator.render.outputs import TemplateFile
-from generator.spec import naming
 from generator.spec.model import Spec
 from generator.targets.docs.contract import contract_rows, setup_rows
 from generator.targets.docs.diagram import mermaid
+
+
+def _registry_name(spec: Spec) -> str:
+    registry = model_registry(spec)
+    return registry.name if registry else ""
 
 
 def _rows(spec: Spec) -> list[dict[str, str]]:
@@ -60,7 +65,7 @@ def _jobs(spec: Spec, plan: Plan) -> list[dict[str, str]]:
             "deploys `infra/` with the environment's `.bicepparam`, primary region first"
             + (
                 f"; in {spec.environments[0].name}, trains custom models (only versions the Azure ML "
-                f"registry `{naming.ml_registry(spec.service.name)}` does not hold) and publishes them "
+                f"registry `{_registry_name(spec)}` does not hold) and publishes them "
                 "there with their lineage and content hash; every environment deploys that same "
                 "registry asset, so each serves the bytes the first one published"
                 if spec.custom_models
