@@ -250,3 +250,69 @@ def test_the_ml_managed_network_lets_environment_images_build() -> None:
     assert "containerRegistry: registry.id" in ml and "subresourceTarget: 'registry'" in ml
     assert f"imageBuildCompute: '{ML_IMAGE_BUILD_COMPUTE}'" in ml
     assert f"name: '{ML_IMAGE_BUILD_COMPUTE}'" in ml and "minNodeCount: 0" in ml
+
+
+def test_one_model_registry_created_by_the_first_environment_and_served_from_everywhere() -> None:
+    """Dev's Bicep creates the registry in its primary group; every environment's online
+    deployments serve the registry's asset, never a workspace's own copy."""
+    files = {f.path: f.text for f in outputs("custom-model-devops")}
+    main = files["infra/main.bicep"]
+    assert "module modelRegistry 'modules/machine-learning-registry.bicep' = if (mlRegistry.create)" in main
+    assert "scope: resourceGroups[0]" in main.split("module modelRegistry", 1)[1].split("\n}", 1)[0]
+    registry = parse(files["infra/modules/machine-learning-registry.bicep"])
+    assert (
+        "Microsoft.MachineLearningServices/registries@2025-12-01"
+        in files["infra/modules/machine-learning-registry.bicep"]
+        and registry
+    )
+    creates = {}
+    for env in ("dev", "staging", "prod"):
+        params = files[f"infra/env/{env}.bicepparam"]
+        block = params.split("param mlRegistry = {", 1)[1].split("\n}", 1)[0]
+        creates[env] = "create: true" in block
+        assert "name: 'mlr-fraud-scoring'" in block and "resourceGroup: 'rg-fraud-scoring-dev'" in block
+    assert creates == {"dev": True, "staging": False, "prod": False}
+    deployment = files["infra/modules/online-deployment.bicep"]
+    asset = "azureml://registries/${registryName}/models/${modelName}/versions/${version}"
+    assert f"model: '{asset}'" in deployment
+    assert "workspace.id}/models/" not in deployment
+
+
+def _custom_sample_with(tmp_path: Path, registry_line: str) -> Path:
+    import shutil
+
+    from tests.conftest import SAMPLES
+
+    folder = tmp_path / "sample"
+    shutil.copytree(SAMPLES / "custom-model-devops", folder)
+    spec = folder / "almgen.yaml"
+    text = spec.read_text("utf-8")
+    assert "\nregistry:\n  retention:" in text
+    spec.write_text(text.replace("\nregistry:\n", f"\nregistry:\n  {registry_line}\n", 1), "utf-8")
+    return spec
+
+
+def test_registry_name_overrides_the_default_everywhere_it_is_printed(tmp_path: Path) -> None:
+    """Registry names are unique in Azure: registry.name picks another when mlr-<service> is taken."""
+    import json
+
+    files = {
+        f.path: f.text for f in render(load_spec(_custom_sample_with(tmp_path, "name: contoso-fraud-models")))
+    }
+    for env in ("dev", "staging", "prod"):
+        assert "name: 'contoso-fraud-models'" in files[f"infra/env/{env}.bicepparam"]
+        assert "mlr-fraud-scoring" not in files[f"infra/env/{env}.bicepparam"]
+    assert json.loads(files[".almgen/release.json"])["modelRegistry"] == {
+        "name": "contoso-fraud-models",
+        "home": "dev",
+    }
+    assert "`contoso-fraud-models`" in files["docs/alm/PIPELINE.md"]
+
+
+def test_a_registry_name_azure_refuses_is_a_spec_error(tmp_path: Path) -> None:
+    from generator.errors import SpecInvalid
+
+    with pytest.raises(SpecInvalid) as caught:
+        load_spec(_custom_sample_with(tmp_path, "name: -no"))
+    text = caught.value.format()
+    assert "registry.name" in text and "almgen.yaml:" in text, text  # the field, where it is

@@ -167,7 +167,14 @@ def test_the_rbac_condition_allows_exactly_the_roles_the_bicep_assigns() -> None
 def test_the_role_matrix_grants_what_the_pipelines_need_and_nothing_broader(sample: str) -> None:
     spec = _spec(sample)
     for env in spec.environments:
-        rows = roles.grants(spec, env)
+        # the one exception to "its own groups": later environments read the shared model registry
+        registry = [r for r in roles.grants(spec, env) if r.role == roles.registry_reader_role_name(spec)]
+        for row in registry:
+            home = spec.environments[0].primary.resource_group
+            assert not env.is_first and row.custom and row.scope == home
+        assert all(a.endswith("/read") for a in roles.REGISTRY_READ_ACTIONS)
+        assert len(registry) == (1 if spec.custom_models and not env.is_first else 0)
+        rows = [r for r in roles.grants(spec, env) if r not in registry]
         groups = {s.resource_group for s in env.stacks}
         for row in rows:
             assert row.role_id not in roles.FORBIDDEN, row

@@ -20,7 +20,14 @@ from generator.runtime import common, facts, records, registration, routing
 from generator.spec.model import Environment, Spec
 from generator.targets.scripts.files import release_facts
 
-LINEAGE = (*facts.LINEAGE_KEYS, facts.CODE_KEY, "gitCommit", "specSha256", "trainingJob")
+LINEAGE = (
+    *facts.LINEAGE_KEYS,
+    facts.CODE_KEY,
+    facts.CONTENT_KEY,
+    "gitCommit",
+    "specSha256",
+    "trainingJob",
+)
 
 
 class LiveError(Exception):
@@ -60,16 +67,22 @@ def _foundation(stack: routing.Stack, env: str, model: dict[str, Any]) -> dict[s
     return {"serving": serving}
 
 
-def _custom(stack: routing.Stack, model: dict[str, Any]) -> dict[str, Any]:
+def _custom(stack: routing.Stack, model: dict[str, Any], registry: str) -> dict[str, Any]:
     endpoint = routing.endpoint_of(stack, model["name"])
     traffic = routing.traffic_of(stack, endpoint)
     serving = []
+    listed = routing.az(
+        ["ml", "online-deployment", "list", "--endpoint-name", endpoint, *routing.ml_scope(stack)]
+    )
+    references = {
+        str(d["name"]): str(d.get("model") or "") for d in listed or [] if isinstance(d, dict) and "name" in d
+    }
     for deployment in routing.ml_deployments(stack, model["name"], endpoint):
         share = traffic.get(deployment["colour"], 0)
         if share <= 0:
             continue
         version = deployment["version"]
-        found = registration.registered(model["name"], version, stack.resource_group, stack.workspace)
+        found = registration.published(model["name"], version, registry)
         props = (found or {}).get("properties") or {}
         serving.append(
             {
@@ -77,15 +90,16 @@ def _custom(stack: routing.Stack, model: dict[str, Any]) -> dict[str, Any]:
                 "share": share,
                 "version": version,
                 "registered": found is not None,
+                "asset": references.get(deployment["colour"], ""),
                 "lineage": {key: str(props[key]) for key in LINEAGE if key in props},
-                "stage": ((found or {}).get("tags") or {}).get("stage"),
+                "publishedBy": ((found or {}).get("tags") or {}).get("publishedBy"),
             }
         )
     return {"endpoint": endpoint, "serving": serving}
 
 
 def _differences(
-    model: dict[str, Any], where: str, entry: dict[str, Any], expected: dict[str, str]
+    model: dict[str, Any], where: str, entry: dict[str, Any], expected: dict[str, str], registry: str
 ) -> list[str]:
     out = []
     if not entry["serving"]:
@@ -99,8 +113,13 @@ def _differences(
         if model["kind"] != "custom" or serving["version"] != model["version"]:
             continue
         if not serving["registered"]:
-            out.append(f"{where}: {model['name']} {serving['version']} is not registered in its workspace")
+            out.append(f"{where}: {model['name']} {serving['version']} is not in the model registry")
             continue
+        published = facts.registry_asset(registry, model["name"], serving["version"])
+        if serving.get("asset") and serving["asset"] != published:
+            out.append(
+                f"{where}: {serving['deployment']} serves {serving['asset']}, not the registry's {published}"
+            )
         for difference in registration.lineage_differences(expected, serving["lineage"]):
             out.append(f"{where}: {difference}")
     return out
@@ -127,7 +146,9 @@ def _since(history: list[dict[str, Any]], model: str, version: str) -> dict[str,
 
 def live_lineage(spec: Spec, only: str | None = None) -> dict[str, Any]:
     """Per environment and region: what serves, its lineage as registered, and the differences."""
-    facts_by_env = release_facts(spec)["environments"]
+    release = release_facts(spec)
+    facts_by_env = release["environments"]
+    registry = (release.get("modelRegistry") or {}).get("name", "")
     root = spec.source.parent
     environments = []
     try:
@@ -145,12 +166,12 @@ def live_lineage(spec: Spec, only: str | None = None) -> dict[str, Any]:
                         entry = _foundation(stack, env.name, model)
                         expected: dict[str, str] = {}
                     else:
-                        entry = _custom(stack, model)
+                        entry = _custom(stack, model, registry)
                         expected = registration.lineage(model, root)
                     entry |= {"name": model["name"], "kind": model["kind"], "specVersion": model["version"]}
                     for serving in entry["serving"]:
                         serving["release"] = _since(history, model["name"], serving["version"])
-                    differences += _differences(model, where, entry, expected)
+                    differences += _differences(model, where, entry, expected, registry)
                     models.append(entry)
                 regions.append({"region": stack.location, "primary": stack.primary, "models": models})
             name = deployment_name(spec, env)
@@ -174,6 +195,8 @@ def live_text(data: dict[str, Any]) -> str:
                         f"    {model['name']} {serving['version']} from {serving['deployment']} "
                         f"({serving['share']}% of traffic)"
                     )
+                    if serving.get("asset"):
+                        lines.append(f"      asset: {serving['asset']}")
                     release = serving.get("release")
                     if release:
                         run, commit = release["run"], release["commit"]

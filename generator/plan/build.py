@@ -188,7 +188,7 @@ def _provision_steps(spec: Spec) -> tuple[Step, ...]:
                 )
             )
     if spec.custom_models:
-        steps.append(Step("register", "Register custom models with lineage", "register"))
+        steps.append(Step("register", "Publish custom models to the registry with lineage", "register"))
         steps.append(Step("deploy-infra-models", "Deploy the new model versions", "deploy-infra-models"))
         if any(env.strategy.type == "direct" for env in spec.environments):
             # an online endpoint serves only what its traffic map names: direct sends it all at once

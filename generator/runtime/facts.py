@@ -40,6 +40,31 @@ def scope(group: str, workspace: str) -> list[str]:
     return ["-g", group, "-w", workspace]
 
 
+CONTENT_KEY = "contentSha256"  # what the registered bytes are: compared, never overwritten
+
+
+def registry_of(release: dict[str, Any]) -> dict[str, str]:
+    """release.json's modelRegistry: the registry's name and the environment that publishes into it."""
+    value = release.get("modelRegistry")
+    if not isinstance(value, dict):
+        raise common.InputError(
+            "release.json has no modelRegistry: regenerate with this almgen (almgen generate)"
+        )
+    return {
+        "name": common.text_of(value, "name", "release.json modelRegistry"),
+        "home": common.text_of(value, "home", "release.json modelRegistry"),
+    }
+
+
+def in_registry(registry: str) -> list[str]:
+    return ["--registry-name", registry]
+
+
+def registry_asset(registry: str, name: str, version: str) -> str:
+    """What every environment's online deployment serves: the one asset, the same bytes."""
+    return f"azureml://registries/{registry}/models/{name}/versions/{version}"
+
+
 def not_found(result: subprocess.CompletedProcess[str]) -> bool:
     return result.returncode != 0 and bool(NOT_FOUND.search(result.stderr or ""))
 

@@ -69,6 +69,22 @@ def _code_files(folder: Path) -> list[Path]:
     return files
 
 
+def _add_tree(digest: Any, folder: Path) -> None:
+    for path in _code_files(folder):
+        name = path.relative_to(folder).as_posix().encode("utf-8")
+        digest.update(b"\0file\0" + name + b"\0" + hashlib.sha256(path.read_bytes()).digest())
+
+
+def folder_sha256(folder: Path) -> str:
+    """sha256 over the names and bytes of the files of a model folder (what `path` registers)."""
+    digest = hashlib.sha256(b"folder")
+    try:
+        _add_tree(digest, folder)
+    except OSError as exc:
+        raise common.InputError(f"cannot read the model folder {folder}: {exc.strerror or exc}") from exc
+    return digest.hexdigest()
+
+
 def training_code_sha256(model: dict[str, Any], root: Path) -> str | None:
     """sha256 over the training job file and the files of its `code:` folder (names and bytes)."""
     job = model.get("trainingJob")
@@ -82,9 +98,7 @@ def training_code_sha256(model: dict[str, Any], root: Path) -> str | None:
         if code and not code.startswith(("azureml:", "http://", "https://", "git+")):
             relative = os.path.relpath(job_file.parent / code, root.resolve())
             folder = facts.inside(root, relative, f"code folder of {where}")
-            for path in _code_files(folder):
-                name = path.relative_to(folder).as_posix().encode("utf-8")
-                digest.update(b"\0file\0" + name + b"\0" + hashlib.sha256(path.read_bytes()).digest())
+            _add_tree(digest, folder)
     except OSError as exc:
         raise common.InputError(f"cannot read the {where}: {exc.strerror or exc}") from exc
     return digest.hexdigest()
@@ -136,14 +150,21 @@ def recorded(model: dict[str, Any], root: Path) -> dict[str, str]:
 
 
 def registered(name: str, version: str, group: str, workspace: str) -> dict[str, Any] | None:
-    """The registered model version, or None when the workspace does not have it."""
-    result = common.az(
-        ["ml", "model", "show", *facts.asset(name, version), *facts.scope(group, workspace), "-o", "json"]
-    )
+    """The model version registered in a workspace, or None when the workspace does not have it."""
+    return registered_at(name, version, facts.scope(group, workspace), workspace)
+
+
+def published(name: str, version: str, registry: str) -> dict[str, Any] | None:
+    """The model version in the Azure ML registry, or None when the registry does not have it."""
+    return registered_at(name, version, facts.in_registry(registry), f"registry {registry}")
+
+
+def registered_at(name: str, version: str, where: list[str], what: str) -> dict[str, Any] | None:
+    result = common.az(["ml", "model", "show", *facts.asset(name, version), *where, "-o", "json"])
     if result.returncode != 0:
         if facts.not_found(result):
             return None
-        raise common.Failure(f"cannot look up {name} {version} in {workspace}: {common.az_error(result)}")
+        raise common.Failure(f"cannot look up {name} {version} in {what}: {common.az_error(result)}")
     try:
         parsed = json.loads(result.stdout or "{}")
     except json.JSONDecodeError as exc:
@@ -172,118 +193,165 @@ def read_trained(paths: list[Path]) -> dict[str, dict[str, str]]:
     return trained
 
 
-def cmd_register(args: argparse.Namespace) -> int:  # noqa: PLR0912, PLR0915 (moved from models.py as it was)
+def job_output(job: dict[str, str], subscription: str) -> str:
+    """A training job's model output, addressed from outside its workspace (a registry copies it)."""
+    return (
+        f"azureml://subscriptions/{subscription}/resourceGroups/{job['resourceGroup']}/workspaces/"
+        f"{job['workspace']}/datastores/workspaceartifactstore/paths/ExperimentRun/dcid.{job['job']}/model"
+    )
+
+
+def content_of(
+    model: dict[str, Any], job: dict[str, str] | None, root: Path, new: bool
+) -> tuple[str, str] | None:
+    """What the environment that publishes would register now, as (source kind, contentSha256).
+
+    A trained version is the output of one training job, which Azure keeps immutable: its content
+    hash covers the job and the inputs it trained on. A version from `path` is that folder's bytes.
+    None when there is nothing to register here (a trained model whose job did not run now).
+    NEW: the registry does not have the version (a trained model then falls back to its folder).
+    """
+    if job is not None:
+        return "job", canonical_sha256({"trainingJob": job["job"], **recorded(model, root)})
+    if model.get("path") and not model.get("trainingJob"):
+        folder = facts.inside(root, model["path"], f"path of {model['name']}")
+        if not folder.is_dir():
+            raise common.InputError(f"model path {model['path']} of {model['name']} does not exist")
+        return "path", folder_sha256(folder)
+    if new and model.get("path"):  # a trained model whose training did not run: its folder
+        folder = facts.inside(root, model["path"], f"path of {model['name']}")
+        if folder.is_dir():
+            return "path", folder_sha256(folder)
+    return None
+
+
+# a model, its registry version (None: new), and what the publisher would register (kind, sha256)
+Planned = tuple[dict[str, Any], "dict[str, Any] | None", "tuple[str, str] | None"]
+
+
+def cmd_register(args: argparse.Namespace) -> int:
+    """Publish each new custom model version into the registry (the first environment only);
+    every environment then deploys the registry's asset. Nothing is ever registered twice."""
     release = common.read_object(args.release, "release.json")
     models = [
         m for m in facts.models_of(common.environment(release, args.env), args.env) if m["kind"] == "custom"
     ]
-    stacks = facts.stacks_of(args.outputs) if models else []
+    if not models:
+        print("[]")
+        return 0
+    registry = facts.registry_of(release)
+    reg, publisher = registry["name"], registry["home"] == args.env
     trained = read_trained(args.trained or [])
-    commit = facts.git_commit(os.environ)
-    spec_sha = release.get("specSha256") if isinstance(release.get("specSha256"), str) else ""
-    service = release.get("service") if isinstance(release.get("service"), str) else ""
 
-    # Read first: a single lineage mismatch anywhere changes nothing anywhere.
-    plans: list[tuple[dict[str, Any], dict[str, Any], dict[str, Any] | None]] = []
+    # Read first: a single mismatch anywhere changes nothing anywhere.
+    plans: list[Planned] = []
     problems: list[str] = []
     for model in models:
         name, version = model["name"], model["version"]
-        expected = lineage(model, args.root)
-        for stack in stacks:
-            group, workspace = stack["resourceGroup"], facts.workspace_of(stack)
-            existing = registered(name, version, group, workspace)
-            if existing is not None:
-                for difference in lineage_differences(expected, existing.get("properties")):
-                    problems.append(f"{name} {version} in {workspace}: {difference}")
-                warning = code_changed(model, args.root, existing.get("properties"))
-                if warning:
-                    common.say(warning)
-            plans.append((model, stack, existing))
+        expected = lineage(model, args.root)  # bad inputs fail before Azure is asked anything
+        existing = published(name, version, reg)
+        content = content_of(model, trained.get(name), args.root, existing is None) if publisher else None
+        if existing is None:
+            if not publisher:
+                problems.append(
+                    f"{name} {version} is not in the registry {reg}: {registry['home']} publishes each "
+                    f"version; release this commit through {registry['home']} first"
+                )
+            elif content is None:
+                problems.append(
+                    f"{name} {version} has nothing to publish to {reg}: no training job ran and the "
+                    "model has no 'path'"
+                )
+            plans.append((model, None, content))
+            continue
+        props = existing.get("properties") if isinstance(existing.get("properties"), dict) else {}
+        for difference in lineage_differences(expected, props):
+            problems.append(f"{name} {version} in the registry {reg}: lineage {difference}")
+        then = (props or {}).get(facts.CONTENT_KEY)
+        if content is not None and then is not None and str(then) != content[1]:
+            problems.append(
+                f"{name} {version} in the registry {reg}: {facts.CONTENT_KEY} registered {then}, "
+                f"now {content[1]} (from its {'training job' if content[0] == 'job' else 'path folder'})"
+            )
+        warning = code_changed(model, args.root, props)
+        if warning:
+            common.say(warning)
+        plans.append((model, existing, content))
     if problems:
         for problem in problems:
-            common.say(f"lineage mismatch: {problem}")
+            common.say(f"error: {problem}")
         raise common.Failure(
-            f"{len(problems)} lineage difference(s): a registered version is immutable; "
-            "bump the model's version (almgen bump NAME --patch) to register new lineage"
+            f"{len(problems)} registry problem(s): a published version is immutable; bump the model's "
+            "version (almgen bump NAME --patch) to publish new content"
         )
 
-    summary: list[dict[str, Any]] = []
-    for model, stack, existing in plans:
-        name, version = model["name"], model["version"]
-        group, workspace = stack["resourceGroup"], facts.workspace_of(stack)
-        job = trained.get(name)
-        # A job's output is addressable only in the workspace it ran in (the primary's, by default).
-        job_here = job is not None and (job.get("workspace") or facts.workspace_of(stacks[0])) == workspace
-        if existing is not None:
-            if job_here and job is not None:
-                common.say(
-                    f"warning: {name} {version} already exists in {workspace}; the output of job "
-                    f"{job['job']} is not registered (bump the version to register it)"
-                )
-            tags = existing.get("tags") if isinstance(existing.get("tags"), dict) else {}
-            if (tags or {}).get("stage") != args.env:
-                common.az_text(
-                    [
-                        "ml",
-                        "model",
-                        "update",
-                        *facts.asset(name, version),
-                        *facts.scope(group, workspace),
-                        "--set",
-                        f"tags.stage={args.env}",
-                    ],
-                    f"tag {name} {version}",
-                )
-            common.say(f"{name} {version}: already registered in {workspace}; stage={args.env}")
-            summary.append({"model": name, "version": version, "workspace": workspace, "created": False})
-            continue
-        if job_here and job is not None:
-            source = f"azureml://jobs/{job['job']}/outputs/artifacts/paths/model/"
-        elif model.get("path"):
-            folder = facts.inside(args.root, model["path"], f"path of {name}")
-            if not folder.exists():
-                raise common.InputError(f"model path {model['path']} of {name} does not exist")
-            source = str(folder)
-        else:
-            raise common.Failure(
-                f"{name} {version} is not registered in {workspace} and has no source here (no 'path', "
-                "and no training job in this workspace): promote it through an Azure ML registry "
-                "or give the model a path"
-            )
-        props = recorded(model, args.root)
-        if commit:
-            props["gitCommit"] = commit
-        if spec_sha:
-            props["specSha256"] = spec_sha
-        if job_here and job is not None:
-            props["trainingJob"] = job["job"]
-        description = model.get("description") or f"{name} {version}" + (f" of {service}" if service else "")
-        common.az_text(
-            [
-                "ml",
-                "model",
-                "create",
-                *facts.asset(name, version),
-                "--type",
-                "mlflow_model",
-                "--path",
-                source,
-                *facts.scope(group, workspace),
-                "--description",
-                str(description),
-                "--tags",
-                f"stage={args.env}",
-                "-o",
-                "json",
-                "--set",
-                *(f"properties.{key}={value}" for key, value in props.items()),
-            ],
-            f"register {name} {version} in {workspace}",
-        )
-        common.say(f"{name} {version}: registered in {workspace} ({stack['location']})")
-        summary.append({"model": name, "version": version, "workspace": workspace, "created": True})
-    text = json.dumps(summary, indent=2)
-    print(text)
+    summary = [_publish(args, release, planned, trained) for planned in plans]
+    print(json.dumps(summary, indent=2))
     if args.out:
         common.write_json(args.out, summary)
     return 0
+
+
+def _publish(
+    args: argparse.Namespace, release: dict[str, Any], planned: Planned, trained: dict[str, dict[str, str]]
+) -> dict[str, Any]:
+    """Create the version in the registry unless it is there; the summary entry of one model."""
+    model, existing, content = planned
+    reg = facts.registry_of(release)["name"]
+    name, version = model["name"], model["version"]
+    entry: dict[str, Any] = {"model": name, "version": version, "registry": reg}
+    entry["asset"] = facts.registry_asset(reg, name, version)
+    if existing is not None:
+        props = existing.get("properties") if isinstance(existing.get("properties"), dict) else {}
+        job = trained.get(name)
+        if job is not None:
+            common.say(
+                f"warning: {name} {version} is already in {reg}; the output of job {job['job']} is not "
+                "published (bump the version to publish it)"
+            )
+        common.say(f"{name} {version}: deployed from the registry {reg} ({entry['asset']})")
+        return {**entry, facts.CONTENT_KEY: (props or {}).get(facts.CONTENT_KEY), "created": False}
+    assert content is not None  # checked while reading
+    job = trained.get(name)
+    if content[0] == "job" and job is not None:
+        subscription = common.az_text(
+            ["account", "show", "--query", "id", "-o", "tsv"], "read the subscription"
+        )
+        source = job_output(job, subscription)
+    else:
+        source = str(facts.inside(args.root, model["path"], f"path of {name}"))
+    props = recorded(model, args.root)
+    props[facts.CONTENT_KEY] = content[1]
+    commit = facts.git_commit(os.environ)
+    if commit:
+        props["gitCommit"] = commit
+    if isinstance(release.get("specSha256"), str) and release["specSha256"]:
+        props["specSha256"] = release["specSha256"]
+    if job is not None:
+        props["trainingJob"] = job["job"]
+    service = release.get("service") if isinstance(release.get("service"), str) else ""
+    description = model.get("description") or f"{name} {version}" + (f" of {service}" if service else "")
+    common.az_text(
+        [
+            "ml",
+            "model",
+            "create",
+            *facts.asset(name, version),
+            "--type",
+            "mlflow_model",
+            "--path",
+            source,
+            *facts.in_registry(reg),
+            "--description",
+            str(description),
+            "--tags",
+            f"publishedBy={args.env}",
+            "-o",
+            "json",
+            "--set",
+            *(f"properties.{key}={value}" for key, value in props.items()),
+        ],
+        f"publish {name} {version} to the registry {reg}",
+    )
+    common.say(f"{name} {version}: published to the registry {reg} ({facts.CONTENT_KEY} {content[1]})")
+    return {**entry, facts.CONTENT_KEY: content[1], "created": True}

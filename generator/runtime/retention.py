@@ -1,11 +1,13 @@
 """models.py retain: archive the registered versions of custom models past `keepVersions`.
 
-After a release, each region's workspace keeps, per custom model, the `keepVersions` highest
-semver versions, the version this release deploys, and every version an online deployment of the
-model still references (serving or standing by for a rollback); the others are archived
-(`az ml model archive`: hidden from lists, still resolvable, restorable). Versions that are not
-semver are never archived. The record (`--out`) names what was kept and archived, where, when and
-by which run.
+After a release of the environment that publishes into the Azure ML registry (the first), the
+registry keeps, per custom model, the `keepVersions` highest semver versions, the version this
+release deploys, and every version an online deployment of that environment still references
+(serving or standing by for a rollback); the others are archived (`az ml model archive`: hidden
+from lists, still resolvable, so a later environment still serving one keeps serving it, and
+restorable). Later environments only read the registry: their retain step archives nothing.
+Versions that are not semver are never archived. The record (`--out`) names what was kept and
+archived, where, when and by which run.
 """
 
 from __future__ import annotations
@@ -61,36 +63,40 @@ def cmd_retain(args: argparse.Namespace) -> int:
     models = [
         m for m in facts.models_of(common.environment(release, args.env), args.env) if m["kind"] == "custom"
     ]
-    stacks = facts.stacks_of(args.outputs) if models else []
+    registry = facts.registry_of(release) if models else None
     entries: list[dict[str, Any]] = []
+    if registry is not None and registry["home"] != args.env:
+        common.say(f"the versions of the registry {registry['name']} are archived by {registry['home']}")
+        models = []
+    stacks = facts.stacks_of(args.outputs) if models else []
     for model in models:
-        name = model["name"]
+        assert registry is not None
+        name, reg = model["name"], registry["name"]
+        listed = common.az_json(
+            ["ml", "model", "list", "--name", name, *facts.in_registry(reg)],
+            f"list the versions of {name} in the registry {reg}",
+        )
+        registered = [str(v["version"]) for v in listed or [] if isinstance(v, dict) and "version" in v]
+        in_use = {str(model["version"])}
         for stack in stacks:
-            group, workspace = stack["resourceGroup"], facts.workspace_of(stack)
-            listed = common.az_json(
-                ["ml", "model", "list", "--name", name, *facts.scope(group, workspace)],
-                f"list the versions of {name} in {workspace}",
+            in_use |= referenced_versions(name, stack, stack["resourceGroup"], facts.workspace_of(stack))
+        archive = to_archive(registered, args.keep, in_use)
+        for version in archive:
+            common.az_text(
+                ["ml", "model", "archive", *facts.asset(name, version), *facts.in_registry(reg)],
+                f"archive {name} {version} in the registry {reg}",
             )
-            registered = [str(v["version"]) for v in listed or [] if isinstance(v, dict) and "version" in v]
-            in_use = referenced_versions(name, stack, group, workspace) | {str(model["version"])}
-            archive = to_archive(registered, args.keep, in_use)
-            for version in archive:
-                common.az_text(
-                    ["ml", "model", "archive", *facts.asset(name, version), *facts.scope(group, workspace)],
-                    f"archive {name} {version} in {workspace}",
-                )
-                common.say(f"{name} {version}: archived in {workspace} (past the {args.keep} kept)")
-            kept = [v for v in registered if v not in archive]
-            entries.append(
-                {
-                    "model": name,
-                    "workspace": workspace,
-                    "region": stack["location"],
-                    "inUse": sorted(in_use & set(registered)),
-                    "kept": kept,
-                    "archived": archive,
-                }
-            )
+            common.say(f"{name} {version}: archived in the registry {reg} (past the {args.keep} kept)")
+        entries.append(
+            {
+                "model": name,
+                "registry": reg,
+                "regions": [stack["location"] for stack in stacks],
+                "inUse": sorted(in_use & set(registered)),
+                "kept": [v for v in registered if v not in archive],
+                "archived": archive,
+            }
+        )
     document = {
         "environment": args.env,
         "keepVersions": args.keep,

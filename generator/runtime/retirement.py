@@ -70,18 +70,24 @@ def plan_custom(  # noqa: PLR0913 (moved from models.py as it was)
     stack: dict[str, Any],
     region: dict[str, Any],
     actions: list[Action],
+    registry: str | None,
 ) -> None:
+    """Delete the idle deployments of a retired version in one region; with REGISTRY (the first
+    environment's primary region: the one that publishes), tag and archive the registry's version."""
     group = stack["resourceGroup"]
     workspace = stack.get("workspaceName")
     if not isinstance(workspace, str) or not workspace:
         region["skipped"].append("no Azure ML workspace in this region")
         return
     region["workspace"] = workspace
-    shown = common.az(
-        ["ml", "model", "show", *facts.asset(name, version), *facts.scope(group, workspace), "-o", "json"]
+    where = facts.in_registry(registry) if registry else []
+    shown = (
+        common.az(["ml", "model", "show", *facts.asset(name, version), *where, "-o", "json"])
+        if where
+        else None
     )
-    if shown.returncode != 0 and not facts.not_found(shown):
-        raise common.Failure(f"cannot look up {name} {version} in {workspace}: {common.az_error(shown)}")
+    if shown is not None and shown.returncode != 0 and not facts.not_found(shown):
+        raise common.Failure(f"cannot look up {name} {version} in {registry}: {common.az_error(shown)}")
     endpoints = [
         e for e in stack.get("onlineEndpoints") or [] if isinstance(e, dict) and e.get("model") == name
     ]
@@ -138,8 +144,10 @@ def plan_custom(  # noqa: PLR0913 (moved from models.py as it was)
                     ],
                 )
             )
+    if shown is None:
+        return  # the registry's version is tagged and archived once, by the environment that publishes
     if shown.returncode != 0:
-        region["skipped"].append(f"{name} {version} is not registered in {workspace}")
+        region["skipped"].append(f"{name} {version} is not in the registry {registry}")
         return
     tags = ["tags.retired=true", f"tags.retire-reason={reason}", f"tags.retire-date={date}"]
     actions.append(
@@ -150,7 +158,7 @@ def plan_custom(  # noqa: PLR0913 (moved from models.py as it was)
                 "model",
                 "update",
                 *facts.asset(name, version),
-                *facts.scope(group, workspace),
+                *where,
                 "--set",
                 *tags,
             ],
@@ -159,7 +167,7 @@ def plan_custom(  # noqa: PLR0913 (moved from models.py as it was)
     actions.append(
         (
             f"archive {name} {version}",
-            ["ml", "model", "archive", *facts.asset(name, version), *facts.scope(group, workspace)],
+            ["ml", "model", "archive", *facts.asset(name, version), *where],
         )
     )
 
@@ -280,6 +288,8 @@ def cmd_retire(args: argparse.Namespace) -> int:  # noqa: PLR0912, PLR0915 (move
     entries = retired_entries(release)
     stacks = facts.stacks_of(args.outputs)
     live = common.read_object(args.live_state, "live state") if args.live_state else None
+    publishes = release.get("modelRegistry") and facts.registry_of(release)["home"] == args.env
+    registry = facts.registry_of(release)["name"] if publishes else None
     records: list[dict[str, Any]] = []
     planned: list[tuple[dict[str, Any], list[Action]]] = []
     for entry in entries:
@@ -319,6 +329,7 @@ def cmd_retire(args: argparse.Namespace) -> int:  # noqa: PLR0912, PLR0915 (move
                     stack=stack,
                     region=region,
                     actions=actions,
+                    registry=registry if stack is stacks[0] else None,
                 )
             else:
                 plan_foundation(

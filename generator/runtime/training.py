@@ -53,15 +53,15 @@ def find_model(release: dict[str, Any], env: str, name: str) -> dict[str, Any]:
     raise common.InputError(f"model {name!r} is not in release.json for environment {env!r}")
 
 
-def already_trained(model: dict[str, Any], root: Path, group: str, workspace: str) -> bool:
-    """True when the version is registered: a no-op push trains nothing.
+def already_trained(model: dict[str, Any], root: Path, registry: str) -> bool:
+    """True when the version is in the registry: a no-op push trains nothing.
 
     The same version with other lineage (data version, preprocessing, features, hyperparameters)
     fails before a training job is paid for: a registered version is immutable. Changed training
     code is a warning that says to bump the version (a code folder may be the whole repository).
     """
     name, version = model["name"], model["version"]
-    existing = registration.registered(name, version, group, workspace)
+    existing = registration.published(name, version, registry)
     if existing is None:
         return False
     differences = registration.lineage_differences(
@@ -69,14 +69,14 @@ def already_trained(model: dict[str, Any], root: Path, group: str, workspace: st
     )
     if differences:
         for difference in differences:
-            common.say(f"training inputs differ: {name} {version} in {workspace}: {difference}")
+            common.say(f"training inputs differ: {name} {version} in the registry {registry}: {difference}")
         raise common.Failure(
             f"{name} {version} is registered with other training inputs; a registered version is "
             f"immutable: bump the model's version (almgen bump {name} --patch) to train it again"
         )
     common.say(
         registration.code_changed(model, root, existing.get("properties"))
-        or f"{name} {version} is registered in {workspace} with the same training inputs: not trained"
+        or f"{name} {version} is in the registry {registry} with the same training inputs: not trained"
     )
     return True
 
@@ -93,7 +93,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         raise common.InputError(f"trainingJob {model['trainingJob']} of {args.model} does not exist")
     stack = facts.stacks_of(args.outputs)[0]
     group, workspace = stack["resourceGroup"], facts.workspace_of(stack)
-    if already_trained(model, args.root, group, workspace):
+    if already_trained(model, args.root, facts.registry_of(release)["name"]):
         return 0
     job = common.az_text(
         [

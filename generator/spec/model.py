@@ -247,6 +247,7 @@ class Retirement:
 class Registry:
     keep_versions: int
     retired: tuple[Retirement, ...] = ()
+    name: str | None = None  # the Azure ML registry; None: naming.ml_registry(service)
     record_days: PerEnv = PerEnv(())  # per environment: days its records stay unchangeable (WORM)
 
 

@@ -71,6 +71,8 @@ RULES = {
     "mlWorkspace": NameRule("Azure ML workspace", 3, 33, r"[a-zA-Z0-9][a-zA-Z0-9_-]*", False),
     "onlineEndpoint": NameRule("Azure ML online endpoint", 3, 32, r"[a-zA-Z][a-zA-Z0-9-]*", False),
     "logAnalytics": NameRule("Log Analytics workspace", 4, 63, r"[a-zA-Z0-9][a-zA-Z0-9-]*", False),
+    # Microsoft.MachineLearningServices/registries name pattern (bicep-types-az, 2025-12-01)
+    "mlRegistry": NameRule("Azure ML registry", 3, 33, r"[a-zA-Z0-9][a-zA-Z0-9_-]*", False),
 }
 
 
@@ -93,6 +95,11 @@ def ml_workspace(service: str, suffix: str) -> str:
 
 def online_endpoint(service: str, model: str, suffix: str) -> str:
     return f"{service}-{model}-{suffix}"
+
+
+def ml_registry(service: str) -> str:
+    """The one Azure ML registry of a service, shared by all its environments (3-33 characters)."""
+    return f"mlr-{service}"[:33].rstrip("-_")
 
 
 def log_analytics(service: str, suffix: str) -> str:

@@ -522,6 +522,76 @@ def test_traffic_state_reads_the_sim(world: World, generated: dict[str, Path], t
     assert state["versions"]["chat-blue"] == "2024-11-20"
 
 
+def _publish(world: World, folder: Path, model: str, *versions: str) -> None:
+    """What dev's pipeline does first: its Bicep creates the registry, it publishes the versions."""
+    deploy(world, folder, "dev", name="dev-1")
+    for version in versions:
+        az_ok(
+            world,
+            "ml",
+            "model",
+            "create",
+            "--registry-name",
+            "mlr-fraud-scoring",
+            "--name",
+            model,
+            "--version",
+            version,
+            "--path",
+            str(folder),
+            "--type",
+            "mlflow_model",
+        )
+
+
+def test_the_registry_holds_immutable_versions_and_deployments_serve_only_what_it_holds(
+    tmp_path: Path, generated: dict[str, Path]
+) -> None:
+    folder = generated["custom-model-devops"]
+    world = World.create(tmp_path / "w")
+    az_ok(world, *LOGIN)
+    registry = ("--registry-name", "mlr-fraud-scoring")
+    assert az(world, "ml", "model", "show", "--name", "fraud", "--version", "1", *registry).returncode == 3
+    first = deploy(world, folder, "prod")["stacks"]["value"][0]  # prod does not create the registry
+    assert az(world, "ml", "model", "list", *registry).returncode == 3
+    _publish(world, folder, "fraud", "1")
+    shown = az_ok(world, "ml", "model", "show", "--name", "fraud", "--version", "1", *registry)
+    assert shown["id"] == "azureml://registries/mlr-fraud-scoring/models/fraud/versions/1"
+    again = az(world, "ml", "model", "create", *registry, "--name", "fraud", "--version", "1", "--path", ".")
+    assert again.returncode == 1 and "already exists" in again.stderr  # versions are immutable
+    job_output = (
+        "azureml://subscriptions/s/resourceGroups/rg-fraud-scoring-dev/workspaces/mlw-fraud-scoring-dev/"
+        "datastores/workspaceartifactstore/paths/ExperimentRun/dcid.job-9/model"
+    )
+    unknown = az(
+        world, "ml", "model", "create", *registry, "--name", "fraud", "--version", "3", "--path", job_output
+    )
+    assert unknown.returncode == 1 and "job-9" in unknown.stderr
+    live = {"ml": [{"model": "fraud", "colour": "blue", "version": "1", "live": True}]}
+    deployed = deploy(world, folder, "prod", name="d2", live=json.dumps(live))["stacks"]["value"][0]
+    state = json.loads(world.azure_file.read_text("utf-8"))
+    ws = state["workspaces"][f"{first['resourceGroup']}/{deployed['workspaceName']}"]
+    (endpoint,) = ws["endpoints"].values()
+    assert endpoint["deployments"]["blue"]["model"] == shown["id"]
+    missing = {"ml": [{"model": "fraud", "colour": "green", "version": "2", "live": False}]}
+    done = az(
+        world,
+        "deployment",
+        "sub",
+        "create",
+        "--name",
+        "d3",
+        "--location",
+        "westeurope",
+        "--template-file",
+        str(folder / "infra/main.bicep"),
+        "--parameters",
+        str(folder / "infra/env/prod.bicepparam"),
+        env={"ALMGEN_LIVE_STATE": json.dumps(missing)},
+    )
+    assert done.returncode == 1 and "not found in registry mlr-fraud-scoring" in done.stderr
+
+
 def test_custom_model_canary_breach_restores_the_endpoint_traffic(
     tmp_path: Path, generated: dict[str, Path], monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -530,6 +600,7 @@ def test_custom_model_canary_breach_restores_the_endpoint_traffic(
     az_ok(world, *LOGIN)
     first = deploy(world, folder, "prod")["stacks"]["value"][0]
     model = first["onlineEndpoints"][0]["model"]
+    _publish(world, folder, model, "1", "2")
     fault = {
         "kind": "metric",
         "env": "prod",

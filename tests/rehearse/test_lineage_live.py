@@ -14,6 +14,8 @@ from tests.rehearse.conftest import DEVOPS, Deployed
 
 pytestmark = pytest.mark.slow  # a whole pipeline runs first
 
+REGISTRY = "mlr-fraud-scoring"  # the sample's one Azure ML registry (generator/plan/model_registry.py)
+
 
 def _lineage(stage_root: Path, env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
     command = [sys.executable, "-m", "generator", "lineage", str(stage_root / "almgen.yaml"), "--live", *args]
@@ -45,9 +47,7 @@ def test_lineage_live_reads_what_serves_and_names_what_differs(deployed: Deploye
 
     # Someone re-registered what serves with other data (the simulated Azure, edited behind almgen)
     state = json.loads(stage.world.azure_file.read_text("utf-8"))
-    for ws in state["workspaces"].values():
-        if ws["name"].endswith("prod"):
-            ws["models"]["fraud:1.3.0"]["properties"]["trainingDataVersion"] = "11"
+    state["registries"][REGISTRY]["models"]["fraud:1.3.0"]["properties"]["trainingDataVersion"] = "11"
     stage.world.azure_file.write_text(json.dumps(state), "utf-8")
 
     done = _lineage(stage.repo, env)
@@ -85,3 +85,46 @@ def test_lineage_live_without_a_deployment_is_a_clear_error(deployed: Deployed, 
     done = _lineage(stage.repo, stage.world.environ())
     assert done.returncode == 2
     assert "cannot read what serves from Azure" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_prod_serves_the_registry_asset_dev_published(deployed: Deployed, tmp_path: Path) -> None:
+    """Train in dev, promote: staging and prod register nothing, they deploy dev's registry asset,
+    so prod serves the very version (and content hash) dev published and the gates evaluated."""
+    stage, first = deployed("custom-model-devops", DEVOPS)
+    assert first.conclusion == "success", first.report
+    stage = fork(stage, tmp_path)
+    state = json.loads(stage.world.azure_file.read_text("utf-8"))
+    calls = [
+        json.loads(line)["argv"]
+        for line in (stage.world.root / "az-calls.jsonl").read_text("utf-8").splitlines()
+    ]
+    creates = [argv for argv in calls if argv[:3] == ["ml", "model", "create"]]
+    (create,) = creates  # once, by dev, into the registry; never the repository folder elsewhere
+    assert create[create.index("--registry-name") + 1] == REGISTRY
+    assert create[create.index("--tags") + 1] == "publishedBy=dev"
+    sets = create[create.index("--set") + 1 :]
+    published = dict(v.removeprefix("properties.").split("=", 1) for v in sets)
+    assert "dcid." in create[create.index("--path") + 1]  # the output of dev's training job
+    assert len(published["contentSha256"]) == 64 and published["trainingJob"]
+
+    registry = state["registries"][REGISTRY]
+    assert registry["group"] == "rg-fraud-scoring-dev"  # the first environment's primary group
+    assert registry["models"]["fraud:1.3.0"]["properties"]["contentSha256"] == published["contentSha256"]
+    asset = f"azureml://registries/{REGISTRY}/models/fraud/versions/1.3.0"
+    serving = {}
+    for ws in state["workspaces"].values():
+        assert ws["models"] == {}, ws["name"]  # no workspace holds a copy of its own
+        for endpoint in ws["endpoints"].values():
+            live = [name for name, share in endpoint["traffic"].items() if share > 0]
+            serving[ws["name"]] = {endpoint["deployments"][name]["model"] for name in live}
+    assert serving == {name: {asset} for name in serving} and len(serving) == 3
+
+    done = _lineage(stage.repo, stage.world.environ(), "--env", "prod", "--format", "json")
+    assert done.returncode == 0, done.stdout + done.stderr
+    (prod,) = json.loads(done.stdout)["environments"]
+    (entry,) = prod["regions"][0]["models"][0]["serving"]
+    assert entry["asset"] == asset and entry["publishedBy"] == "dev"
+    assert entry["lineage"]["contentSha256"] == published["contentSha256"]
+    assert entry["lineage"]["trainingJob"] == published["trainingJob"]
+    text = _lineage(stage.repo, stage.world.environ(), "--env", "prod")
+    assert f"asset: {asset}" in text.stdout and f"contentSha256: {published['contentSha256']}" in text.stdout

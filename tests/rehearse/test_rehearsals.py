@@ -183,8 +183,8 @@ def test_the_same_commit_again_trains_nothing(deployed: Deployed, tmp_path: Path
 def test_versions_past_retention_are_archived_unless_a_deployment_still_needs_them(
     deployed: Deployed, tmp_path: Path
 ) -> None:
-    """keepVersions 1: after two releases the first version serves nowhere and is archived; the
-    second stands by on the other colour (a rollback needs it) and stays."""
+    """keepVersions 1: after two releases the first version serves nowhere and is archived in the
+    registry; the second stands by on the other colour (a rollback needs it) and stays."""
     stage = _from_first_deploy(deployed, DEVOPS, tmp_path, "custom-model-devops")
     first = _spec_versions(stage.repo, stage.spec)["fraud"]
     edit_spec(
@@ -198,11 +198,11 @@ def test_versions_past_retention_are_archived_unless_a_deployment_still_needs_th
     assert third_release.conclusion == "success", third_release.report
     third = _spec_versions(stage.repo, stage.spec)["fraud"]
     state = json.loads(stage.world.azure_file.read_text("utf-8"))
-    for ws in state["workspaces"].values():
-        archived = {
-            m["version"]: bool(m.get("archived")) for m in ws["models"].values() if m["name"] == "fraud"
-        }
-        assert archived == {first: True, second: False, third: False}, ws["name"]
+    (registry,) = state["registries"].values()  # the versions live in the one registry, dev archives
+    archived = {
+        m["version"]: bool(m.get("archived")) for m in registry["models"].values() if m["name"] == "fraud"
+    }
+    assert archived == {first: True, second: False, third: False}
 
 
 # ---- faults during a release: what served before still serves -------------------------------------

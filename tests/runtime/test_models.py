@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 
 from generator.runtime import common, lifecycle, models, registration
+from tests.rehearse.az_ml_table import check_ml
 
 RUNTIME = Path(models.__file__).resolve().parent
 
@@ -125,6 +126,7 @@ RELEASE: dict[str, Any] = {
     "service": "support-agent",
     "specSha256": "ab" * 32,
     "generator": "almgen 0.1.0",
+    "modelRegistry": {"name": "mlr-support-agent", "home": "dev"},
     "environments": {env: {"models": [CHAT, CHURN], "agents": []} for env in ("dev", "staging", "prod")},
     "retired": [
         {
@@ -251,6 +253,9 @@ def test_train_trains_nothing_when_the_version_is_registered_with_the_same_input
     assert code == 0
     assert az.calls("ml job create") == [] and not (repo / "t.json").exists()
     assert "not trained" in capsys.readouterr().err
+    # the registry answers, not the workspace: a version another workspace published trains nothing
+    (show,) = az.calls("ml model show")
+    assert option(show, "--registry-name") == "mlr-support-agent" and "-w" not in show
 
 
 @pytest.mark.parametrize(
@@ -304,29 +309,37 @@ def test_training_code_hash_ignores_files_outside_the_code_folder(repo: Path) ->
 def test_retain_archives_past_keep_but_never_what_deploys_or_is_deployed(az: FakeAz, repo: Path) -> None:
     versions = ["1.0.0", "1.1.0", "1.2.0", "1.3.0", "1.4.0", "1.10.0", "latest"]
     az.answer("ml model list", {"stdout": [{"name": "churn", "version": v} for v in versions]})
-    az.answer(  # the standby colour still runs 1.0.0 (a rollback needs it)
-        "ml online-deployment list",
+    az.answer("ml online-deployment list", {"stdout": [{"name": "blue", "model": "x/versions/1.10.0"}]})
+    az.answer(  # in the other region the standby colour still runs 1.0.0 (a rollback needs it)
+        "ml online-deployment list | ws-west",
         {
             "stdout": [
-                {"name": "blue", "model": "azureml:churn:1.0.0"},
+                {"name": "blue", "model": "azureml://registries/r/models/churn/versions/1.0.0"},
                 {"name": "green", "model": "x/versions/1.10.0"},
             ]
         },
     )
     az.answer("ml model archive", {"stdout": ""})
-    assert run("retain", "--env", "prod", "--outputs", "outputs.json", "--keep", "2", "--out", "k.json") == 0
-    archived = [(option(c, "--version"), option(c, "-w")) for c in az.calls("ml model archive")]
+    assert run("retain", "--env", "dev", "--outputs", "outputs.json", "--keep", "2", "--out", "k.json") == 0
+    calls = az.calls("ml model archive")
+    assert all(check_ml(call) is None for call in az.calls("ml"))
+    assert all(option(c, "--registry-name") == "mlr-support-agent" and "-w" not in c for c in calls)
     # kept: 1.10.0 and 1.4.0 (the two highest, semver order), 1.4.0 deploys, 1.0.0 is referenced;
-    # "latest" is not semver: never archived
-    assert sorted(archived) == sorted(
-        (v, w) for v in ("1.3.0", "1.2.0", "1.1.0") for w in ("ws-east", "ws-west")
-    )
+    # "latest" is not semver: never archived; once, in the registry, not once per workspace
+    assert [option(c, "--version") for c in calls] == ["1.3.0", "1.2.0", "1.1.0"]
     record = json.loads((repo / "k.json").read_text("utf-8"))
-    assert record["keepVersions"] == 2 and record["environment"] == "prod"
-    east = next(e for e in record["entries"] if e["workspace"] == "ws-east")
-    assert east["archived"] == ["1.3.0", "1.2.0", "1.1.0"]
-    assert east["inUse"] == ["1.0.0", "1.10.0", "1.4.0"]
-    assert east["kept"] == ["1.0.0", "1.4.0", "1.10.0", "latest"]
+    assert record["keepVersions"] == 2 and record["environment"] == "dev"
+    (entry,) = record["entries"]
+    assert entry["registry"] == "mlr-support-agent" and entry["archived"] == ["1.3.0", "1.2.0", "1.1.0"]
+    assert entry["inUse"] == ["1.0.0", "1.10.0", "1.4.0"]
+    assert entry["kept"] == ["1.0.0", "1.4.0", "1.10.0", "latest"]
+
+
+def test_retain_in_a_later_environment_archives_nothing(az: FakeAz, repo: Path) -> None:
+    """Later environments only read the registry (a read-only role): dev archives."""
+    assert run("retain", "--env", "prod", "--outputs", "outputs.json", "--keep", "1", "--out", "k.json") == 0
+    assert az.calls("ml") == []
+    assert json.loads((repo / "k.json").read_text("utf-8"))["entries"] == []
 
 
 def test_retain_refuses_keep_below_one(az: FakeAz, repo: Path) -> None:
@@ -337,14 +350,13 @@ def test_retain_refuses_keep_below_one(az: FakeAz, repo: Path) -> None:
 # --------------------------------------------------------------------------- register
 
 
-def test_register_creates_with_lineage_in_every_region(
-    az: FakeAz, repo: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+def _publish_trained(az: FakeAz, repo: Path, job: str) -> list[str]:
     az.answer("ml model show", NOT_FOUND)
     az.answer("ml model create", {"stdout": "{}"})
+    az.answer("account show", {"stdout": "sub-1\n"})
     write(
         repo / "trained.json",
-        {"model": "churn", "job": "job-123", "workspace": "ws-east", "resourceGroup": "rg-east"},
+        {"model": "churn", "job": job, "workspace": "ws-east", "resourceGroup": "rg-east"},
     )
     code = run(
         "register",
@@ -358,18 +370,30 @@ def test_register_creates_with_lineage_in_every_region(
         "r.json",
     )
     assert code == 0
-    creates = az.calls("ml model create")
-    assert [option(c, "-w") for c in creates] == ["ws-east", "ws-west"]
-    east, west = creates
-    assert option(east, "--path") == "azureml://jobs/job-123/outputs/artifacts/paths/model/"
-    assert option(west, "--path") == str(repo / "models/churn")  # the job lives in the primary workspace only
-    assert (option(east, "--name"), option(east, "--version"), option(east, "--type")) == (
+    (create,) = az.calls("ml model create")  # once, into the registry: not once per workspace
+    assert [check_ml(call) for call in az.calls("ml")] == [None, None]  # flags of the ml extension
+    az.log.unlink()
+    return create
+
+
+def test_register_publishes_the_trained_version_once_into_the_registry(
+    az: FakeAz, repo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    create = _publish_trained(az, repo, "job-123")
+    assert option(create, "--registry-name") == "mlr-support-agent"
+    assert "-w" not in create and "-g" not in create
+    assert option(create, "--path") == (
+        "azureml://subscriptions/sub-1/resourceGroups/rg-east/workspaces/ws-east/datastores/"
+        "workspaceartifactstore/paths/ExperimentRun/dcid.job-123/model"
+    )
+    assert (option(create, "--name"), option(create, "--version"), option(create, "--type")) == (
         "churn",
         "1.4.0",
         "mlflow_model",
     )
-    assert option(east, "--tags") == "stage=dev"
-    props = properties(east)
+    assert option(create, "--tags") == "publishedBy=dev"
+    props = properties(create)
+    content = props.pop("contentSha256")
     assert props == {
         "trainingDataAsset": "churn-training",
         "trainingDataVersion": "12",
@@ -381,13 +405,11 @@ def test_register_creates_with_lineage_in_every_region(
         "specSha256": "ab" * 32,
         "trainingJob": "job-123",
     }
-    assert "trainingJob" not in properties(west)
+    assert len(content) == 64 and content != props["trainingCodeSha256"]
+    assert properties(_publish_trained(az, repo, "job-124"))["contentSha256"] != content  # another output
     summary = json.loads((repo / "r.json").read_text("utf-8"))
-    assert summary == [
-        {"model": "churn", "version": "1.4.0", "workspace": "ws-east", "created": True},
-        {"model": "churn", "version": "1.4.0", "workspace": "ws-west", "created": True},
-    ]
-    assert json.loads(capsys.readouterr().out) == summary
+    assert summary[0]["asset"] == "azureml://registries/mlr-support-agent/models/churn/versions/1.4.0"
+    assert summary[0]["created"] is True and summary[0]["registry"] == "mlr-support-agent"
 
 
 def registered(**overrides: str) -> dict[str, Any]:
@@ -406,31 +428,59 @@ def registered(**overrides: str) -> dict[str, Any]:
     return {"name": "churn", "version": "1.4.0", "properties": props, "tags": {"stage": "dev"}}
 
 
-def test_register_promotes_an_existing_version_with_the_same_lineage(az: FakeAz, repo: Path) -> None:
-    az.answer("ml model show", {"stdout": registered()})
-    az.answer("ml model update", {"stdout": "{}"})
+def test_later_environments_deploy_the_registry_version_and_register_nothing(az: FakeAz, repo: Path) -> None:
+    az.answer("ml model show", {"stdout": registered(contentSha256="c1" * 32)})
     assert run("register", "--env", "prod", "--outputs", "outputs.json", "--out", "r.json") == 0
+    assert az.calls("ml model create") == [] and az.calls("ml model update") == []
+    (show,) = az.calls("ml model show")
+    assert option(show, "--registry-name") == "mlr-support-agent"
+    (entry,) = json.loads((repo / "r.json").read_text("utf-8"))
+    assert entry["created"] is False and entry["contentSha256"] == "c1" * 32
+    assert entry["asset"] == "azureml://registries/mlr-support-agent/models/churn/versions/1.4.0"
+
+
+def test_a_later_environment_fails_when_the_registry_lacks_the_version(
+    az: FakeAz, repo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Staging and prod never register the repository folder: dev's asset or nothing."""
+    az.answer("ml model show", NOT_FOUND)
+    assert run("register", "--env", "staging", "--outputs", "outputs.json") == 1
+    err = capsys.readouterr().err
+    assert "not in the registry mlr-support-agent" in err and "through dev" in err and "Traceback" not in err
     assert az.calls("ml model create") == []
-    updates = az.calls("ml model update")
-    assert len(updates) == 2 and all(u[-2:] == ["--set", "tags.stage=prod"] for u in updates)
-    summary = json.loads((repo / "r.json").read_text("utf-8"))
-    assert [s["created"] for s in summary] == [False, False]
 
 
-def test_register_does_not_retag_the_same_stage(az: FakeAz, repo: Path) -> None:
-    az.answer("ml model show", {"stdout": registered()})
+def test_register_refuses_an_existing_version_with_other_content_naming_both_hashes(
+    az: FakeAz, repo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    release = copy.deepcopy(RELEASE)
+    path_only = {k: v for k, v in CHURN.items() if k != "trainingJob"}  # the folder is the model
+    release["environments"]["dev"]["models"][1] = path_only
+    write(repo / ".almgen/release.json", release)
+    az.answer("ml model show", NOT_FOUND)
+    az.answer("ml model create", {"stdout": "{}"})
     assert run("register", "--env", "dev", "--outputs", "outputs.json") == 0
-    assert az.calls("ml model update") == [] and az.calls("ml model create") == []
+    published = properties(az.calls("ml model create")[0])
+    az.log.unlink()
+    az.answer("ml model show", {"stdout": registered(**published)})
+    assert run("register", "--env", "dev", "--outputs", "outputs.json") == 0  # same bytes: nothing to do
+    assert az.calls("ml model create") == []
+    (repo / "models/churn/MLmodel").write_text("flavors: {python_function: {}}\n", "utf-8")
+    capsys.readouterr()
+    assert run("register", "--env", "dev", "--outputs", "outputs.json") == 1
+    err = capsys.readouterr().err
+    now = [w for w in err.replace(",", " ").split() if len(w) == 64 and w != published["contentSha256"]]
+    assert published["contentSha256"] in err and now, err
+    assert "almgen bump" in err and az.calls("ml model create") == []
 
 
 def test_register_refuses_an_existing_version_with_other_lineage(
     az: FakeAz, repo: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    az.answer("ml model show", NOT_FOUND)
-    az.answer("ml model show | ws-west", {"stdout": registered(trainingDataVersion="11")})
+    az.answer("ml model show", {"stdout": registered(trainingDataVersion="11")})
     assert run("register", "--env", "prod", "--outputs", "outputs.json") == 1
     err = capsys.readouterr().err
-    assert "trainingDataVersion: registered '11', release '12'" in err and "ws-west" in err
+    assert "trainingDataVersion: registered '11', release '12'" in err and "mlr-support-agent" in err
     assert az.calls("ml model create") == [] and az.calls("ml model update") == []  # nothing anywhere
 
 
@@ -505,16 +555,20 @@ def test_retire_deletes_idle_deployments_then_tags_and_archives(
     monkeypatch.setenv("GITHUB_RUN_ID", "77")
     monkeypatch.setenv("GITHUB_REPOSITORY", "contoso/support")
     assert run("retire", "--env", "prod", "--outputs", "outputs.json", "--out", "retired.json") == 0
+    assert len(az.calls("ml online-deployment delete")) == 2
+    assert az.calls("ml model") == []  # prod only reads the registry: dev tags and archives
+    az.log.unlink()
+    assert run("retire", "--env", "dev", "--outputs", "outputs.json", "--out", "retired.json") == 0
     deletes = az.calls("ml online-deployment delete")
     assert [(option(d, "--name"), option(d, "--endpoint-name")) for d in deletes] == [
         ("green", "ep-churn-east"),
         ("green", "ep-churn-west"),
     ]
-    archives = az.calls("ml model archive")
-    assert [(option(a, "--version"), option(a, "-w")) for a in archives] == [
-        ("1.2.0", "ws-east"),
-        ("1.2.0", "ws-west"),
+    archives = az.calls("ml model archive")  # once, in the registry
+    assert [(option(a, "--version"), option(a, "--registry-name")) for a in archives] == [
+        ("1.2.0", "mlr-support-agent")
     ]
+    assert all(check_ml(call) is None for call in az.calls("ml"))
     assert "tags.retire-reason=accuracy regression" in az.calls("ml model update")[0]
     log = [" ".join(c[:3]) for c in az.calls() if c[0] == "ml"]
     assert log.index("ml online-deployment delete") < log.index("ml model archive")

@@ -190,6 +190,9 @@ def subscription_actions(spec: Spec, facts: Facts, envs: tuple[Environment, ...]
     custom = [(roles.deployer_role_name(spec), roles.deployer_actions(spec), "subscription")]
     if any(env.production for env in envs):
         custom.append((roles.lock_role_name(spec), roles.LOCK_ACTIONS, "production resource groups"))
+    if spec.custom_models and any(not env.is_first for env in envs):
+        reader = roles.registry_reader_role_name(spec)
+        custom.append((reader, roles.REGISTRY_READ_ACTIONS, "the model registry's resource group"))
     for name, actions, where in custom:
         definition: Json = {
             "Name": name,

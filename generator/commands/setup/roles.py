@@ -21,6 +21,7 @@ Least privilege, decided here once (docs/alm/SETUP.md and `almgen setup --dry-ru
 from __future__ import annotations
 
 from generator.commands.setup.model import RoleGrant
+from generator.plan.model_registry import model_registry
 from generator.spec.model import Environment, Spec
 from generator.targets.bicep.files import ROLES
 
@@ -74,6 +75,17 @@ def deployer_actions(spec: Spec) -> list[str]:
 
 
 LOCK_ACTIONS = ["Microsoft.Authorization/locks/read", "Microsoft.Authorization/locks/write"]
+
+# Later environments deploy the registry's model versions and never publish: read only. (The
+# built-in AzureML Registry User also has registries/assets/*, which writes and deletes.)
+REGISTRY_READ_ACTIONS = [
+    "Microsoft.MachineLearningServices/registries/read",
+    "Microsoft.MachineLearningServices/registries/assets/read",
+]
+
+
+def registry_reader_role_name(spec: Spec) -> str:
+    return f"almgen registry reader ({spec.service.name})"
 
 
 def assignable_role_ids() -> tuple[str, ...]:
@@ -172,6 +184,7 @@ def grants(spec: Spec, env: Environment) -> list[RoleGrant]:
                     "train, register and score the custom models (onlineEndpoints/score/action)",
                 )
             )
+        rows += _registry_rows(spec, env, group)
         rows.append(
             RoleGrant(
                 name,
@@ -182,6 +195,25 @@ def grants(spec: Spec, env: Environment) -> list[RoleGrant]:
             )
         )
     return rows
+
+
+def _registry_rows(spec: Spec, env: Environment, group: str) -> list[RoleGrant]:
+    """The model registry lives in the first environment's primary group, where that environment
+    is Contributor (it creates the registry and publishes into it); later environments read it."""
+    registry = model_registry(spec)
+    if registry is None or env.name == registry.home or group != env.primary.resource_group:
+        return []
+    return [
+        RoleGrant(
+            env.name,
+            registry.resource_group,
+            registry_reader_role_name(spec),
+            registry_reader_role_name(spec),
+            f"deploy the custom model versions {registry.home} published to the registry "
+            f"{registry.name} (read only)",
+            custom=True,
+        )
+    ]
 
 
 def matrix(spec: Spec, envs: tuple[Environment, ...]) -> list[RoleGrant]:

@@ -225,6 +225,8 @@ def rest(world: World, state: dict[str, Any], flags: c.Flags) -> Any:
     return project[agent_id]
 
 
+ML_MODEL_SCOPE = ("--resource-group", "--workspace-name", "--registry-name")  # a workspace, or a registry
+
 COMMANDS: dict[tuple[str, ...], tuple[c.Handler, set[str]]] = {
     ("login",): (
         login,
@@ -372,14 +374,13 @@ COMMANDS: dict[tuple[str, ...], tuple[c.Handler, set[str]]] = {
         c.od_delete,
         {"--name", "--endpoint-name", "--resource-group", "--workspace-name", "--yes"},
     ),
-    ("ml", "model", "show"): (c.model_show, {"--name", "--version", "--resource-group", "--workspace-name"}),
+    ("ml", "model", "show"): (c.model_show, {"--name", "--version", *ML_MODEL_SCOPE}),
     ("ml", "model", "create"): (
         c.model_create,
         {
             "--name",
             "--version",
-            "--resource-group",
-            "--workspace-name",
+            *ML_MODEL_SCOPE,
             "--path",
             "--type",
             "--file",
@@ -390,15 +391,15 @@ COMMANDS: dict[tuple[str, ...], tuple[c.Handler, set[str]]] = {
     ),
     ("ml", "model", "update"): (
         c.model_update,
-        {"--name", "--version", "--resource-group", "--workspace-name", "--set"},
+        {"--name", "--version", *ML_MODEL_SCOPE, "--set"},
     ),
     ("ml", "model", "archive"): (
         c.model_archive,
-        {"--name", "--version", "--resource-group", "--workspace-name"},
+        {"--name", "--version", *ML_MODEL_SCOPE},
     ),
     ("ml", "model", "list"): (
         c.model_list,
-        {"--name", "--resource-group", "--workspace-name", "--include-archived"},
+        {"--name", *ML_MODEL_SCOPE, "--include-archived"},
     ),
     ("ml", "job", "create"): (
         c.job_create,

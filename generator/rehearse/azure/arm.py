@@ -9,8 +9,11 @@ liveState.active keeps liveState.versions' version), an App Configuration store
 (= liveState.canary or {"deployment": "", "percent": 0}) labelled with the environment, a Key Vault,
 when `customModels` is set an ML workspace `mlw-<service>-<suffix>` with one online endpoint
 `<service>-<model>-<suffix>` per custom model and colour deployments from liveState.ml (traffic is
-never set), a delete lock when `enableDeleteLock`, and with the `gateway` param an AI gateway
-`apim-<service>-<suffix>-<unique6>` (rehearse/azure/gateway.py).
+never set) serving the registry's asset
+`azureml://registries/<mlRegistry.name>/models/<model>/versions/<v>` (the deployment fails when the
+registry does not have it), the Azure ML registry `mlRegistry.name` in the first stack's group when
+`mlRegistry.create`, a delete lock when `enableDeleteLock`, and with the `gateway` param an AI
+gateway `apim-<service>-<suffix>-<unique6>` (rehearse/azure/gateway.py).
 `properties.outputs.stacks.value` is main.bicep's `output stacks array`: location, resourceGroup,
 primary, aiServicesName, aiServicesEndpoint, appConfigurationEndpoint, keyVaultUri, recordsAccount
 (records.bicep: a storage account with a `release-records` container under a time-based
@@ -32,6 +35,7 @@ from generator.rehearse.azure.store import AzFailure, group_id, unique_string
 from generator.rehearse.world import World
 
 MINUTES_PER_STACK = 3.0
+RESOURCE_KINDS = ("groups", "accounts", "stores", "workspaces", "registries")  # what a deployment writes
 
 
 def _params(files: list[str]) -> dict[str, Any]:
@@ -196,11 +200,43 @@ def _stack_resources(
                 ws["endpoints"][ep_name]["deployments"][entry["colour"]] = {
                     "name": entry["colour"],
                     "endpoint_name": ep_name,
-                    "model": f"azureml:{entry['model']}:{entry['version']}",
+                    "model": _served_model(state, params, entry),
                     "provisioning_state": "Succeeded",
                 }
         outputs.update({"workspaceName": ws_name, "onlineEndpoints": endpoints})
     return outputs
+
+
+def _served_model(state: dict[str, Any], params: dict[str, Any], entry: dict[str, Any]) -> str:
+    """online-deployment.bicep's `model`: the registry's asset, which must exist (as in Azure)."""
+    registry = (params.get("mlRegistry") or {}).get("name")
+    if not registry:
+        return f"azureml:{entry['model']}:{entry['version']}"
+    found = state.setdefault("registries", {}).get(registry)
+    if found is None or f"{entry['model']}:{entry['version']}" not in found["models"]:
+        raise AzFailure(
+            f'{{"code": "DeploymentFailed", "message": "Model {entry["model"]} version {entry["version"]} '
+            f'was not found in registry {registry}."}}',
+            1,
+        )
+    return f"azureml://registries/{registry}/models/{entry['model']}/versions/{entry['version']}"
+
+
+def _model_registry(state: dict[str, Any], params: dict[str, Any]) -> None:
+    """machine-learning-registry.bicep, deployed by the first environment into stacks[0]'s group."""
+    spec = params.get("mlRegistry") or {}
+    if not spec.get("create"):
+        return
+    stacks = params.get("stacks") or []
+    item = state.setdefault("registries", {}).setdefault(str(spec["name"]), {"models": {}})
+    item.update(
+        {
+            "name": str(spec["name"]),
+            "group": str(stacks[0]["resourceGroup"]) if stacks else "",
+            "location": str(spec["location"]),
+            "regions": list(spec.get("regions") or []),
+        }
+    )
 
 
 def _template_params(template: str, files: list[str]) -> dict[str, Any]:
@@ -216,9 +252,7 @@ def create(
 ) -> dict[str, Any]:
     params = _template_params(template, files)
     env = str(params.get("environmentName", ""))
-    before = json.dumps(
-        {k: state.get(k) for k in ("groups", "accounts", "stores", "workspaces", "gateways")}, sort_keys=True
-    )
+    before = json.dumps({k: state[k] for k in RESOURCE_KINDS}, sort_keys=True)
     faults = [f for f in world.faults() if f.get("env") == env]
     for fault in faults:
         if fault.get("kind") == "slow-deploy" and not world.advance(float(fault["minutes"]) * 60):
@@ -239,9 +273,9 @@ def create(
                 1,
             )
         outputs.append(_stack_resources(world, state, params, stack))
-    after = json.dumps(
-        {k: state.get(k) for k in ("groups", "accounts", "stores", "workspaces", "gateways")}, sort_keys=True
-    )
+        if stack is (params.get("stacks") or [])[0]:
+            _model_registry(state, params)
+    after = json.dumps({k: state[k] for k in RESOURCE_KINDS}, sort_keys=True)
     changed = before != after
     state["events"].append(
         {"minute": round(world.minutes(), 2), "deployment": name, "env": env, "changed": changed}
@@ -274,9 +308,10 @@ def what_if(
     params = _template_params(template, files)
     trial = json.loads(json.dumps(state))
     changes: list[dict[str, Any]] = []
+    _model_registry(trial, params)
     for stack in params.get("stacks") or []:
         _stack_resources(None, trial, params, stack)
-    for kind in ("groups", "accounts", "stores", "workspaces"):
+    for kind in RESOURCE_KINDS:
         for key, value in trial[kind].items():
             old = state[kind].get(key)
             change = "Create" if old is None else ("NoChange" if old == value else "Modify")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from datetime import datetime, timezone
 from fnmatch import fnmatchcase
@@ -14,12 +15,17 @@ from generator.rehearse.azure.store import (
     AzFailure,
     account_by_name,
     env_of_group,
+    registry,
     store_by_endpoint,
     workspace,
 )
 from generator.rehearse.world import World
 
-JOB_MINUTES = 20.0  # an `az ml job` completes this many simulated minutes after it was created
+JOB_MINUTES = 20.0
+JOB_OUTPUT = re.compile(
+    r"^azureml://subscriptions/[^/]+/resourceGroups/([^/]+)/workspaces/([^/]+)/datastores/"
+    r"workspaceartifactstore/paths/ExperimentRun/dcid\.([^/]+)/model/?$"
+)  # an `az ml job` completes this many simulated minutes after it was created
 
 Flags = dict[str, str]
 Handler = Callable[[World, dict[str, Any], Flags], Any]
@@ -332,8 +338,26 @@ def od_delete(world: World, state: dict[str, Any], flags: Flags) -> Any:
     return None
 
 
+def _models_of(state: dict[str, Any], flags: Flags) -> dict[str, Any]:
+    """The model versions of the registry (`--registry-name`) or else of the workspace (-g, -w)."""
+    if flags.get("--registry-name"):
+        return registry(state, flags["--registry-name"])
+    return _ws(state, flags)
+
+
+def _job_output(state: dict[str, Any], path: str) -> None:
+    """A registry copies a job's output: the job must exist in the workspace the path names."""
+    match = JOB_OUTPUT.match(path)
+    if match is None:
+        return
+    group, ws_name, job = match.groups()
+    found = workspace(state, group, ws_name)["jobs"].get(job)
+    if found is None:
+        raise AzFailure(f"(UserError) Job '{job}' was not found in workspace '{ws_name}'.", 1)
+
+
 def model_show(world: World, state: dict[str, Any], flags: Flags) -> Any:
-    ws, name, version = _ws(state, flags), _need(flags, "--name"), flags.get("--version", "")
+    ws, name, version = _models_of(state, flags), _need(flags, "--name"), flags.get("--version", "")
     found = ws["models"].get(f"{name}:{version}")
     if found is None:
         raise AzFailure(f"(UserError) Resource not found: model '{name}' version '{version}'.", 3)
@@ -341,16 +365,34 @@ def model_show(world: World, state: dict[str, Any], flags: Flags) -> Any:
 
 
 def model_create(world: World, state: dict[str, Any], flags: Flags) -> Any:
-    ws, name, version = _ws(state, flags), _need(flags, "--name"), _need(flags, "--version")
+    ws, name, version = _models_of(state, flags), _need(flags, "--name"), _need(flags, "--version")
+    if flags.get("--registry-name"):  # a registry's versions are immutable
+        if f"{name}:{version}" in ws["models"]:
+            raise AzFailure(
+                f"(UserError) Model {name} version {version} already exists in registry "
+                f"{flags['--registry-name']}; a registry's model versions cannot be overwritten.",
+                1,
+            )
+        _job_output(state, flags.get("--path", ""))
     item = {
         "name": name,
         "version": version,
         "path": flags.get("--path", ""),
         "tags": {},
         "stage": "Development",
-        "id": f"{ws['id']}/models/{name}/versions/{version}",
+        "id": (
+            f"azureml://registries/{ws['name']}/models/{name}/versions/{version}"
+            if flags.get("--registry-name")
+            else f"{ws['id']}/models/{name}/versions/{version}"
+        ),
     }
     ws["models"][f"{name}:{version}"] = item
+    tags: dict[str, str] = {}
+    for tag in flags.get("--tags", "").split("\u0000"):  # --tags k=v k2=v2
+        key, _, value = tag.partition("=")
+        if key:
+            tags[key] = value
+    item["tags"] = tags
     _apply_set(item, flags.get("--set", ""))
     return item
 
@@ -382,7 +424,7 @@ def model_list(world: World, state: dict[str, Any], flags: Flags) -> Any:
     name, archived = flags.get("--name"), "--include-archived" in flags
     return [
         m
-        for m in _ws(state, flags)["models"].values()
+        for m in _models_of(state, flags)["models"].values()
         if name in (None, m["name"]) and (archived or not m.get("archived"))
     ]
 

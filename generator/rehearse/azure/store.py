@@ -8,6 +8,7 @@ Shape (all keys optional on disk):
      "accounts": {ID: AI Services account: {"name", "group", "location", "deployments": {...}}},
      "stores": {ENDPOINT: App Configuration: {"name", "group", "env", "kv": {"key\\u0000label": {...}}}},
      "vaults": {...}, "workspaces": {"group/name": {"endpoints": {...}, "models": {...}, "jobs": {...}}},
+     "registries": {NAME: Azure ML registry: {"name", "group", "location", "regions", "models": {...}}},
      "locks": {...}, "roles": [...], "deployments": {NAME: subscription deployment},
      "traffic": [{"minute", "env", "region", "model", "shares": {deployment: percent}}],
      "steps": {"env/model/deployment": [minute, ...]}, "events": [...]}
@@ -53,6 +54,7 @@ def empty_state() -> dict[str, Any]:
         "stores": {},
         "vaults": {},
         "workspaces": {},
+        "registries": {},
         "locks": {},
         "roles": [],
         "deployments": {},
@@ -121,6 +123,17 @@ def store_by_endpoint(state: dict[str, Any], endpoint: str | None, name: str | N
         if (endpoint and key.rstrip("/") == endpoint.rstrip("/")) or (name and store["name"] == name):
             return cast(dict[str, Any], store)
     raise AzFailure(f"The specified App Configuration store {endpoint or name} does not exist.", 1)
+
+
+def registry(state: dict[str, Any], name: str) -> dict[str, Any]:
+    found = state.setdefault("registries", {}).get(name)
+    if found is None:
+        raise AzFailure(
+            f"(ResourceNotFound) The Resource 'Microsoft.MachineLearningServices/registries/{name}' "
+            "was not found.",
+            3,
+        )
+    return cast(dict[str, Any], found)
 
 
 def workspace(state: dict[str, Any], group: str | None, name: str | None) -> dict[str, Any]:

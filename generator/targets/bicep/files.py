@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from generator.plan.model_registry import model_registry
 from generator.render.outputs import TemplateFile
 from generator.spec.model import Budget, Environment, Model, Spec
 
@@ -39,6 +40,10 @@ API = {  # one catalog of API versions (see docs: chosen to be known to current 
     # the latest GA version in Azure/bicep-types-az (generated/apimanagement/microsoft.apimanagement/
     # 2024-05-01/types.md): the BasicV2 and StandardV2 SKUs, backend pools with weights, circuit breakers
     "apiManagement": "2024-05-01",
+    # Microsoft.MachineLearningServices/registries: every property checked against
+    # Azure/bicep-types-az generated/machinelearningservices/microsoft.machinelearningservices/
+    # 2025-12-01/types.md (Registry, RegistryProperties, RegistryRegionArmDetails, ...)
+    "mlRegistry": "2025-12-01",
 }
 
 # The ML workspace's managed network allows only approved outbound traffic. Building an MLflow
@@ -316,6 +321,15 @@ def parameters(spec: Spec, env: Environment) -> dict[str, Any]:
             if monitoring.drift
             else {}
         )
+        registry = model_registry(spec)
+        assert registry is not None  # custom models have one
+        params["mlRegistry"] = {
+            "name": registry.name,
+            "create": env.name == registry.home,
+            "resourceGroup": registry.resource_group,
+            "location": registry.location,
+            "regions": list(registry.regions),
+        }
     return params
 
 
@@ -330,7 +344,8 @@ MODULES = (
     "budget",
     "records",
 )
-ML_MODULES = ("machine-learning", "online-deployment")  # only for specs with custom models
+# only for specs with custom models
+ML_MODULES = ("machine-learning", "machine-learning-registry", "online-deployment")
 GATEWAY_MODULES = ("gateway",)  # only for specs with an AI gateway
 ALL_MODULES = (*MODULES, *GATEWAY_MODULES, *ML_MODULES)
 

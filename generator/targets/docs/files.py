@@ -4,10 +4,16 @@ setup, and the environment contract of its test and gate commands."""
 from __future__ import annotations
 
 from generator.plan.model import Plan
+from generator.plan.model_registry import model_registry
 from generator.render.outputs import TemplateFile
 from generator.spec.model import Spec
 from generator.targets.docs.contract import contract_rows, setup_rows
 from generator.targets.docs.diagram import mermaid
+
+
+def _registry_name(spec: Spec) -> str:
+    registry = model_registry(spec)
+    return registry.name if registry else ""
 
 
 def _rows(spec: Spec) -> list[dict[str, str]]:
@@ -69,7 +75,14 @@ def _jobs(spec: Spec, plan: Plan) -> list[dict[str, str]]:
             "name": "Provision",
             "text": "waits for the environment's approval, reads the live state, runs a what-if, and "
             "deploys `infra/` with the environment's `.bicepparam`, primary region first"
-            + ("; trains and registers custom models with their lineage" if spec.custom_models else "")
+            + (
+                f"; in {spec.environments[0].name}, trains custom models (only versions the Azure ML "
+                f"registry `{_registry_name(spec)}` does not hold) and publishes them "
+                "there with their lineage and content hash; every environment deploys that same "
+                "registry asset, so each serves the bytes the first one published"
+                if spec.custom_models
+                else ""
+            )
             + (
                 "; the AI gateway in front of the foundation models keeps its pools' live weights"
                 if spec.gateway.enabled

@@ -9,6 +9,7 @@ from typing import Any
 
 from generator import __version__
 from generator.package_data import data_dir
+from generator.plan.model_registry import model_registry
 from generator.render.outputs import OutputFile, header
 from generator.spec.model import Environment, Model, Spec
 
@@ -22,6 +23,8 @@ def routes_in_app_configuration(spec: Spec) -> bool:
     """Without a gateway, the service itself routes foundation-model traffic by the rollout's keys."""
     rolls_out = any(env.strategy.type != "direct" for env in spec.environments)
     return not spec.gateway.enabled and bool(spec.foundation_models) and rolls_out
+
+
 SCRIPTS = (
     "gate",
     "release",
@@ -95,6 +98,14 @@ def _model(model: Model, env: Environment) -> dict[str, Any]:
     return entry
 
 
+def _model_registry(spec: Spec) -> dict[str, Any]:
+    """Where custom model versions are published (by `home`) and deployed from (by everyone)."""
+    registry = model_registry(spec)
+    if registry is None:
+        return {}
+    return {"modelRegistry": {"name": registry.name, "home": registry.home}}
+
+
 def release_facts(spec: Spec) -> dict[str, Any]:
     """The static half of every release record: what each environment deploys, and its lineage."""
     environments = {}
@@ -121,6 +132,7 @@ def release_facts(spec: Spec) -> dict[str, Any]:
         "specSha256": hashlib.sha256(spec.source.read_bytes()).hexdigest(),
         "generator": f"almgen {__version__}",
         "foundryProject": spec.foundry_project,  # the contract names its endpoint
+        **_model_registry(spec),
         "environments": environments,
         "retired": [
             {"kind": r.kind, "name": r.name, "version": r.version, "reason": r.reason, "date": r.date}

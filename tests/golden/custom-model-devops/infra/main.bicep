@@ -45,6 +45,9 @@ param customModels array = []
 @description('Optional. Data-drift monitoring of custom models: frequency (Day, Week, Month) and threshold; empty for none.')
 param drift object = {}
 
+@description('Required. The Azure ML registry every environment deploys custom model versions from: name, create (true in the first environment, which creates it), resourceGroup (the first environment\'s primary), location, regions.')
+param mlRegistry object
+
 @description('Optional. Names of the Key Vault secrets the service reads. Values are never deployed from here: set them once per environment.')
 param keyVaultSecretNames array = []
 
@@ -119,6 +122,7 @@ module regionStacks 'modules/stack.bicep' = [for (stack, index) in stacks: {
     contentFilters: contentFilters
     customModels: customModels
     drift: drift
+    mlRegistryName: mlRegistry.name
     keyVaultSecretNames: keyVaultSecretNames
     appSettings: appSettings
     enablePurgeProtection: enablePurgeProtection
@@ -134,6 +138,19 @@ module regionStacks 'modules/stack.bicep' = [for (stack, index) in stacks: {
     recordDays: recordDays
   }
 }]
+
+// The one registry of the service, in the first environment's primary resource group (stacks[0]).
+module modelRegistry 'modules/machine-learning-registry.bicep' = if (mlRegistry.create) {
+  name: take('${serviceName}-model-registry', 64)
+  scope: resourceGroups[0]
+  params: {
+    name: mlRegistry.name
+    location: mlRegistry.location
+    regions: mlRegistry.regions
+    tags: tags
+    publicNetworkAccess: publicNetworkAccess
+  }
+}
 
 // One budget for the environment, over every region's resource group.
 module budgetAlert 'modules/budget.bicep' = if (!empty(budget)) {

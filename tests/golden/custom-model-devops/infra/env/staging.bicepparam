@@ -63,6 +63,15 @@ param drift = {
   frequency: 'Day'
   threshold: json('0.15')
 }
+param mlRegistry = {
+  name: 'mlr-fraud-scoring'
+  create: false
+  resourceGroup: 'rg-fraud-scoring-dev'
+  location: 'westeurope'
+  regions: [
+    'westeurope'
+  ]
+}
 
 // Set by the deploy step: the live state it read, so that a re-deploy keeps serving what serves.
 param liveStateJson = readEnvironmentVariable('ALMGEN_LIVE_STATE', '{}')

@@ -45,6 +45,9 @@ param customModels array = []
 @description('Optional. Data-drift monitoring settings; empty for none.')
 param drift object = {}
 
+@description('Required. The Azure ML registry the online deployments serve model versions from.')
+param mlRegistryName string
+
 @description('Optional. Names of the Key Vault secrets the service reads (never values).')
 param keyVaultSecretNames array = []
 
@@ -154,6 +157,7 @@ module machineLearning 'machine-learning.bicep' = {
     publicNetworkAccess: publicNetworkAccess
     customModels: customModels
     drift: drift
+    mlRegistryName: mlRegistryName
     liveState: liveState
     alertEmails: alertEmails
     keyVaultId: keyVault.outputs.id
