@@ -98,9 +98,16 @@ def _users(folder: Path) -> dict[str, list[str]]:
     return users
 
 
+CLIENT = REPO / "generator" / "client"  # code a service imports: the service's dependencies
+
+
 def test_generator_imports_exactly_its_declared_dependencies() -> None:
     runtime, test = _declared()
-    used = _users(REPO / "generator")
+    used = {
+        dist: kept
+        for dist, files in _users(REPO / "generator").items()
+        if (kept := [f for f in files if not f.startswith("generator/client/")])
+    }
     undeclared = {dist: files for dist, files in used.items() if dist not in runtime}
     only_for_tests = sorted(set(undeclared) & test)
     assert not undeclared, (
@@ -151,3 +158,20 @@ def test_the_import_scanner_sees_lazy_and_dotted_imports(tmp_path: Path) -> None
     )
     assert third_party(module) == {"ruamel", "yaml"}
     assert {distribution(name) for name in third_party(module)} == {"ruamel.yaml", "pyyaml"}
+
+
+def test_the_routing_client_imports_the_azure_sdk_only_when_it_reads_app_configuration() -> None:
+    """A service imports it; its docstring names the two packages from_app_configuration() needs."""
+    for path in _python_files(CLIENT):
+        tree = ast.parse(path.read_text("utf-8"))
+        top = {n for node in tree.body for n in _names(node)}
+        assert top <= set(sys.stdlib_module_names) | {"__future__"}, path
+        assert third_party(path) <= {"azure"}, path  # azure.appconfiguration, azure.identity, lazily
+
+
+def _names(node: ast.stmt) -> list[str]:
+    if isinstance(node, ast.Import):
+        return [alias.name.split(".")[0] for alias in node.names]
+    if isinstance(node, ast.ImportFrom) and not node.level and node.module:
+        return [node.module.split(".")[0]]
+    return []
