@@ -813,7 +813,8 @@ def out(value):
 
 env = opt("--name").rsplit("-", 1)[-1]
 stack = {"location": "eastus2", "resourceGroup": f"rg-{env}", "primary": True, "aiServicesName": f"ais-{env}",
-         "aiServicesEndpoint": "https://ais.example", "appConfigurationEndpoint": f"https://appcs-{env}.example"}
+         "aiServicesEndpoint": "https://ais.example", "appConfigurationEndpoint": f"https://appcs-{env}.example",
+         "recordsAccount": f"strec{env}"}  # storage blob upload: answered by the catch-all below
 if words[:3] == ["deployment", "sub", "show"] or words[:3] == ["deployment", "sub", "create"]:
     out({"stacks": {"type": "Array", "value": [stack]}})  # every environment was deployed before
 if words[:3] == ["appconfig", "kv", "list"]:
