@@ -28,7 +28,7 @@ param keyVaultSecretNames = []
 param appSettings = []
 param enablePurgeProtection = false
 param enableDeleteLock = false
-param recordDays = 30
+param recordDays = 90
 param logRetentionDays = 90
 param alertEmails = [
   'risk-ml-oncall@contoso.com'
