@@ -332,11 +332,7 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    try:
-        args = parser().parse_args(argv)
-    except SystemExit as exc:
-        return exc.code if isinstance(exc.code, int) else 2
-    return common.run_command("agents.py", args.command, lambda: cmd_deploy(args))
+    return common.main(parser(), {"deploy": cmd_deploy}, argv)
 
 
 if __name__ == "__main__":

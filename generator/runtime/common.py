@@ -203,6 +203,15 @@ def publish_summary(markdown: str, name: str, environ: Any = None) -> None:
         print(f"##vso[task.uploadsummary]{path}")
 
 
+def main(parser: argparse.ArgumentParser, commands: dict[str, Any], argv: list[str] | None = None) -> int:
+    """A script with subcommands: parse ARGV (usage errors exit 2), run COMMANDS[command](args)."""
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:
+        return exc.code if isinstance(exc.code, int) else 2
+    return run_command(parser.prog, args.command, lambda: commands[args.command](args))
+
+
 def run_command(prog: str, command: str, run: Any) -> int:
     """RUN(), reporting errors as one line on stderr: InputError exits 2, anything else 1."""
     try:

@@ -134,11 +134,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
 
 
 def main(argv: list[str] | None = None) -> int:
-    try:
-        args = parser().parse_args(argv)
-    except SystemExit as exc:
-        return exc.code if isinstance(exc.code, int) else 2
-    return common.run_command("models.py", args.command, lambda: COMMANDS[args.command](args))
+    return common.main(parser(), COMMANDS, argv)
 
 
 if __name__ == "__main__":

@@ -129,11 +129,7 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    try:
-        args = parser().parse_args(argv)
-    except SystemExit as exc:
-        return exc.code if isinstance(exc.code, int) else 2
-    return common.run_command("records.py", args.command, lambda: _keep(args))
+    return common.main(parser(), {"keep": _keep}, argv)
 
 
 def _keep(args: argparse.Namespace) -> int:
