@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import shutil
 from pathlib import Path
 from typing import Any, cast
 
@@ -13,7 +14,7 @@ from generator.render.all import render
 from generator.render.outputs import OutputFile
 from generator.spec.validate import load_spec
 from tests import tools
-from tests.conftest import SAMPLE_NAMES
+from tests.conftest import SAMPLE_NAMES, SAMPLES
 from tests.generated import outputs, write_tree
 from tests.helpers import MINIMAL
 from tests.helpers import write_tree as write_files
@@ -316,3 +317,55 @@ def test_a_registry_name_azure_refuses_is_a_spec_error(tmp_path: Path) -> None:
         load_spec(_custom_sample_with(tmp_path, "name: -no"))
     text = caught.value.format()
     assert "registry.name" in text and "almgen.yaml:" in text, text  # the field, where it is
+
+
+def test_custom_model_endpoints_alert_on_failed_requests_and_latency() -> None:
+    """Each online endpoint: a p95 metric alert, and a log alert on the share of failed requests
+    in its traffic logs (5xx, or 424 when the model returned an error), per endpoint."""
+    files = {f.path: f.text for f in outputs("custom-model-devops")}
+    alerts = files["infra/modules/alerts.bicep"]
+    errors = alerts[alerts.index("resource endpointErrors") :]
+    assert "if (errorRatePercent > 0 && !empty(onlineEndpointIds))" in errors
+    assert "AmlOnlineEndpointTrafficLog" in errors and "ResponseCode >= 500 or ResponseCode == 424" in errors
+    assert "metricMeasureColumn: 'errorRatePercent'" in errors and "threshold: errorRatePercent" in errors
+    assert "name: 'EndpointName'" in errors
+    assert "[for endpointId in (latencyP95Ms > 0 ? onlineEndpointIds : [])" in alerts
+    stack = files["infra/modules/stack.bicep"]
+    assert "onlineEndpointIds: machineLearning.outputs.onlineEndpointIds" in stack
+    assert "categoryGroup: 'allLogs'" in files["infra/modules/machine-learning.bicep"]  # the traffic logs
+
+
+def test_a_fractional_error_rate_needs_no_arithmetic_in_arm(tmp_path: Path) -> None:
+    """ARM's sub() takes integers: 100 - 0.5 is computed by almgen, not by the template."""
+    from generator.targets.bicep.files import parameters
+
+    write_files(tmp_path, {"almgen.yaml": MINIMAL + "monitoring:\n  alerts: {errorRatePercent: 0.5}\n"})
+    spec = load_spec(tmp_path / "almgen.yaml")
+    alerts = parameters(spec, spec.environments[0])["alerts"]
+    assert alerts["errorRatePercent"] == 0.5 and alerts["availabilityPercent"] == 99.5
+    files = {f.path: f.text for f in render(spec)}
+    assert "availabilityPercent: json('99.5')" in files["infra/env/dev.bicepparam"]
+    assert not re.search(
+        r"[-+*/]\s*errorRatePercent|errorRatePercent\s*[-+*/]", files["infra/modules/alerts.bicep"]
+    )
+
+
+@pytest.mark.parametrize(("frequency", "window"), [("day", "P1D"), ("week", "P7D"), ("month", "P30D")])
+def test_drift_compares_the_production_data_since_the_previous_run(
+    tmp_path: Path, frequency: str, window: str
+) -> None:
+    from generator.targets.bicep.files import parameters
+
+    shutil.copytree(SAMPLES / "custom-model-devops", tmp_path / "s")
+    spec_file = tmp_path / "s" / "almgen.yaml"
+    text = spec_file.read_text().replace("drift: {frequency: day,", f"drift: {{frequency: {frequency},")
+    assert f"frequency: {frequency}," in text
+    spec_file.write_text(text)
+    spec = load_spec(spec_file)
+    assert parameters(spec, spec.environments[0])["drift"]["window"] == window
+    deployment = {f.path: f.text for f in outputs("custom-model-devops")}[
+        "infra/modules/online-deployment.bicep"
+    ]
+    production = deployment[deployment.index("productionData: {") :]
+    assert production.index("inputDataType: 'Rolling'") < production.index("referenceData")
+    assert "windowSize: drift.?window ?? 'P1D'" in production and "windowOffset: 'P0D'" in production

@@ -69,6 +69,8 @@ ROLES = {  # built-in role definition IDs
 }
 
 SEVERITY = {"low": "Low", "medium": "Medium", "high": "High"}
+# A drift run compares the production data since the previous run: the window is one period.
+DRIFT_WINDOWS = {"day": "P1D", "week": "P7D", "month": "P30D"}
 HARM_CATEGORIES = ("Hate", "Sexual", "Selfharm", "Violence")
 PROTECTED_MATERIAL = ("Protected Material Text", "Protected Material Code")
 LIVE_STATE_VARIABLE = "ALMGEN_LIVE_STATE"
@@ -304,6 +306,8 @@ def parameters(spec: Spec, env: Environment) -> dict[str, Any]:
         "alertEmails": list(monitoring.emails),
         "alerts": {
             "errorRatePercent": alerts.error_rate_percent or 0,
+            # ARM's arithmetic takes integers only: a threshold such as 0.5 is subtracted here
+            "availabilityPercent": 100 - alerts.error_rate_percent if alerts.error_rate_percent else 0,
             "latencyP95Ms": alerts.latency_p95_ms or 0,
             "anomalies": monitoring.anomalies,
         },
@@ -317,7 +321,11 @@ def parameters(spec: Spec, env: Environment) -> dict[str, Any]:
     if spec.custom_models:
         params["customModels"] = _custom_models(spec, env)
         params["drift"] = (
-            {"frequency": monitoring.drift.frequency.capitalize(), "threshold": monitoring.drift.threshold}
+            {
+                "frequency": monitoring.drift.frequency.capitalize(),
+                "window": DRIFT_WINDOWS[monitoring.drift.frequency],
+                "threshold": monitoring.drift.threshold,
+            }
             if monitoring.drift
             else {}
         )

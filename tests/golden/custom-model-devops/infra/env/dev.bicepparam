@@ -35,6 +35,7 @@ param alertEmails = [
 ]
 param alerts = {
   errorRatePercent: 1
+  availabilityPercent: 99
   latencyP95Ms: 200
   anomalies: false
 }
@@ -61,6 +62,7 @@ param customModels = [
 ]
 param drift = {
   frequency: 'Day'
+  window: 'P1D'
   threshold: json('0.15')
 }
 param mlRegistry = {

@@ -14,7 +14,7 @@ param location string
 @description('Optional. Tags on every resource.')
 param tags object = {}
 
-@description('Optional. Thresholds, 0 for off: errorRatePercent, latencyP95Ms; anomalies turns on dynamic thresholds.')
+@description('Optional. Thresholds, 0 for off: errorRatePercent (and availabilityPercent, 100 minus it), latencyP95Ms; anomalies turns on dynamic thresholds.')
 param alerts object = {}
 
 @description('Optional. Quota alerts: deployment, metric, threshold (decided per SKU by almgen).')
@@ -29,7 +29,7 @@ param workspaceId string
 @description('Optional. The action group ID; empty for none.')
 param actionGroupId string = ''
 
-@description('Optional. The Azure ML online endpoint IDs to watch for latency; empty when no latency threshold is set.')
+@description('Optional. The Azure ML online endpoint IDs to watch for latency and server errors.')
 param onlineEndpointIds array = []
 
 var actions = empty(actionGroupId) ? [] : [
@@ -38,6 +38,7 @@ var actions = empty(actionGroupId) ? [] : [
   }
 ]
 var errorRatePercent = alerts.?errorRatePercent ?? 0
+var availabilityPercent = alerts.?availabilityPercent ?? 100
 var latencyP95Ms = alerts.?latencyP95Ms ?? 0
 var anomalies = alerts.?anomalies ?? false
 
@@ -64,7 +65,7 @@ resource serverErrors 'Microsoft.Insights/metricAlerts@2018-03-01' = if (errorRa
           metricNamespace: 'Microsoft.CognitiveServices/accounts'
           metricName: 'AzureOpenAIAvailabilityRate'
           operator: 'LessThan'
-          threshold: 100 - errorRatePercent
+          threshold: availabilityPercent
           timeAggregation: 'Average'
         }
       ]
@@ -229,7 +230,7 @@ resource unusualRequests 'Microsoft.Insights/metricAlerts@2018-03-01' = if (anom
   }
 }
 
-resource endpointLatency 'Microsoft.Insights/metricAlerts@2018-03-01' = [for endpointId in onlineEndpointIds: {
+resource endpointLatency 'Microsoft.Insights/metricAlerts@2018-03-01' = [for endpointId in (latencyP95Ms > 0 ? onlineEndpointIds : []): {
   name: 'alert-${serviceName}-${suffix}-${last(split(endpointId, '/'))}-latency-p95'
   location: 'global'
   tags: tags
@@ -260,3 +261,51 @@ resource endpointLatency 'Microsoft.Insights/metricAlerts@2018-03-01' = [for end
     actions: actions
   }
 }]
+
+// The endpoints' traffic logs (their diagnostic settings send them to the workspace) give the
+// share of failed requests: 5xx from the endpoint, and 424 when the model itself returned an error.
+resource endpointErrors 'Microsoft.Insights/scheduledQueryRules@2023-12-01' = if (errorRatePercent > 0 && !empty(onlineEndpointIds)) {
+  name: 'alert-${serviceName}-${suffix}-endpoint-errors'
+  location: location
+  tags: tags
+  properties: {
+    description: 'The share of failed requests to an online endpoint (5xx, or 424 for a model error) exceeded the error-rate threshold.'
+    severity: 1
+    enabled: true
+    scopes: [
+      workspaceId
+    ]
+    evaluationFrequency: 'PT5M'
+    windowSize: 'PT15M'
+    autoMitigate: true
+    criteria: {
+      allOf: [
+        {
+          query: 'AmlOnlineEndpointTrafficLog | summarize requests = count(), failed = countif(ResponseCode >= 500 or ResponseCode == 424) by EndpointName, bin(TimeGenerated, 5m) | extend errorRatePercent = 100.0 * failed / requests'
+          timeAggregation: 'Maximum'
+          metricMeasureColumn: 'errorRatePercent'
+          dimensions: [
+            {
+              name: 'EndpointName'
+              operator: 'Include'
+              values: [
+                '*'
+              ]
+            }
+          ]
+          operator: 'GreaterThan'
+          threshold: errorRatePercent
+          failingPeriods: {
+            numberOfEvaluationPeriods: 1
+            minFailingPeriodsToAlert: 1
+          }
+        }
+      ]
+    }
+    actions: {
+      actionGroups: empty(actionGroupId) ? [] : [
+        actionGroupId
+      ]
+    }
+  }
+}

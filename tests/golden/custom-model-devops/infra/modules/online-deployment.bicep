@@ -53,7 +53,7 @@ param trainingDataAsset string = ''
 @description('Optional. The training data asset version.')
 param trainingDataVersion string = ''
 
-@description('Optional. Data-drift monitoring: frequency and threshold; empty for none.')
+@description('Optional. Data-drift monitoring: frequency, window (the production data each run compares) and threshold; empty for none.')
 param drift object = {}
 
 @description('Optional. Email addresses drift alerts notify.')
@@ -146,7 +146,9 @@ resource driftMonitor 'Microsoft.MachineLearningServices/workspaces/schedules@20
           dataDrift: {
             signalType: 'DataDrift'
             productionData: {
-              inputDataType: 'Fixed'
+              inputDataType: 'Rolling'
+              windowSize: drift.?window ?? 'P1D'
+              windowOffset: 'P0D'
               jobInputType: 'uri_folder'
               uri: 'azureml:${endpointName}-${colour}-model_inputs:1'
               dataContext: 'model_inputs'

@@ -216,7 +216,7 @@ module alertRules 'alerts.bicep' = {
     aiServicesId: aiServices.outputs.id
     workspaceId: monitoring.outputs.workspaceId
     actionGroupId: monitoring.outputs.actionGroupId
-    onlineEndpointIds: (alerts.?latencyP95Ms ?? 0) > 0 ? machineLearning.outputs.onlineEndpointIds : []
+    onlineEndpointIds: machineLearning.outputs.onlineEndpointIds
   }
 }
 

@@ -192,6 +192,7 @@ param alertEmails = [
 ]
 param alerts = {
   errorRatePercent: 5
+  availabilityPercent: 95
   latencyP95Ms: 2000
   anomalies: true
 }

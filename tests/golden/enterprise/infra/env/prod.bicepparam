@@ -232,6 +232,7 @@ param alertEmails = [
 ]
 param alerts = {
   errorRatePercent: 5
+  availabilityPercent: 95
   latencyP95Ms: 2000
   anomalies: true
 }

@@ -53,6 +53,7 @@ param logRetentionDays = 30
 param alertEmails = []
 param alerts = {
   errorRatePercent: 0
+  availabilityPercent: 0
   latencyP95Ms: 0
   anomalies: false
 }

@@ -14,7 +14,7 @@ param location string
 @description('Optional. Tags on every resource.')
 param tags object = {}
 
-@description('Optional. Thresholds, 0 for off: errorRatePercent, latencyP95Ms; anomalies turns on dynamic thresholds.')
+@description('Optional. Thresholds, 0 for off: errorRatePercent (and availabilityPercent, 100 minus it), latencyP95Ms; anomalies turns on dynamic thresholds.')
 param alerts object = {}
 
 @description('Optional. Quota alerts: deployment, metric, threshold (decided per SKU by almgen).')
@@ -35,6 +35,7 @@ var actions = empty(actionGroupId) ? [] : [
   }
 ]
 var errorRatePercent = alerts.?errorRatePercent ?? 0
+var availabilityPercent = alerts.?availabilityPercent ?? 100
 var latencyP95Ms = alerts.?latencyP95Ms ?? 0
 var anomalies = alerts.?anomalies ?? false
 
@@ -61,7 +62,7 @@ resource serverErrors 'Microsoft.Insights/metricAlerts@2018-03-01' = if (errorRa
           metricNamespace: 'Microsoft.CognitiveServices/accounts'
           metricName: 'AzureOpenAIAvailabilityRate'
           operator: 'LessThan'
-          threshold: 100 - errorRatePercent
+          threshold: availabilityPercent
           timeAggregation: 'Average'
         }
       ]

@@ -170,6 +170,7 @@ param alertEmails = [
 ]
 param alerts = {
   errorRatePercent: 3
+  availabilityPercent: 97
   latencyP95Ms: 3000
   anomalies: false
 }
