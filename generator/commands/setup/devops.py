@@ -6,7 +6,7 @@ job could otherwise use the prod connection without an approval).
 from __future__ import annotations
 
 from generator.commands.setup.actions import BRANCH, _az, _Context, _credential
-from generator.commands.setup.model import Action, Arg, Body, Check, FileArg, Json, Ref
+from generator.commands.setup.model import Action, Arg, Body, Check, Command, FileArg, Json, Ref
 from generator.spec.model import Environment
 
 CHECKS_API = "7.1-preview.1"
@@ -58,45 +58,28 @@ def _check_action(ctx: _Context, env: Environment, kind: str, resource: str, res
         if resource == "environment"
         else f"service connection {env.service_connection}"
     )
-    route: tuple[str, ...] = (
-        "--organization",
-        ctx.organization,
-        "--area",
-        "PipelinesChecks",
-        "--resource",
-        "configurations",
-    )
-    route += ("--route-parameters", f"project={ctx.project}")
     return Action(
         env.name,
         f"{label} check on {owner}",
         Check(
-            _az(
-                "devops",
-                "invoke",
-                *route,
-                "--query-parameters",
-                f"resourceType={resource}",
-                _prefixed("resourceId=", resource_id),
-                "--http-method",
-                "GET",
-                "--api-version",
-                CHECKS_API,
+            _invoke(
+                ctx,
+                ("PipelinesChecks", "configurations", "GET", CHECKS_API),
                 "--query",
                 "value[].type.name",
                 "--output",
                 "tsv",
+                query=(
+                    "--query-parameters",
+                    f"resourceType={resource}",
+                    _prefixed("resourceId=", resource_id),
+                ),
             ),
             str(type_["name"]),
         ),
-        _az(
-            "devops",
-            "invoke",
-            *route,
-            "--http-method",
-            "POST",
-            "--api-version",
-            CHECKS_API,
+        _invoke(
+            ctx,
+            ("PipelinesChecks", "configurations", "POST", CHECKS_API),
             "--in-file",
             FileArg(Body(f"{kind}-{resource}-{env.name}.json", body)),
         ),
@@ -105,6 +88,27 @@ def _check_action(ctx: _Context, env: Environment, kind: str, resource: str, res
             if resource == "environment"
             else f"Project settings > Service connections > {env.service_connection} > Approvals and checks"
         ),
+    )
+
+
+def _invoke(
+    ctx: _Context, call: tuple[str, str, str, str], *tail: Arg | FileArg, query: tuple[Arg, ...] = ()
+) -> Command:
+    """`az devops invoke` of the project: CALL is (area, resource, HTTP method, API version)."""
+    area, resource, method, api_version = call
+    route = ("--organization", ctx.organization, "--area", area, "--resource", resource)
+    return _az(
+        "devops",
+        "invoke",
+        *route,
+        "--route-parameters",
+        f"project={ctx.project}",
+        *query,
+        "--http-method",
+        method,
+        "--api-version",
+        api_version,
+        *tail,
     )
 
 
@@ -201,21 +205,9 @@ def environment_actions(ctx: _Context, env: Environment) -> list[Action]:
             name,
             f"Azure DevOps environment {name}",
             Check(
-                _az(
-                    "devops",
-                    "invoke",
-                    "--organization",
-                    ctx.organization,
-                    "--area",
-                    "distributedtask",
-                    "--resource",
-                    "environments",
-                    "--route-parameters",
-                    f"project={ctx.project}",
-                    "--http-method",
-                    "GET",
-                    "--api-version",
-                    "7.1",
+                _invoke(
+                    ctx,
+                    ("distributedtask", "environments", "GET", "7.1"),
                     "--query",
                     "value[].name",
                     "--output",
@@ -223,21 +215,9 @@ def environment_actions(ctx: _Context, env: Environment) -> list[Action]:
                 ),
                 name,
             ),
-            _az(
-                "devops",
-                "invoke",
-                "--organization",
-                ctx.organization,
-                "--area",
-                "distributedtask",
-                "--resource",
-                "environments",
-                "--route-parameters",
-                f"project={ctx.project}",
-                "--http-method",
-                "POST",
-                "--api-version",
-                "7.1",
+            _invoke(
+                ctx,
+                ("distributedtask", "environments", "POST", "7.1"),
                 "--in-file",
                 FileArg(Body(f"environment-{name}.json", environment)),
             ),
