@@ -109,13 +109,19 @@ def test_deploy_jobs_are_bound_to_their_environment_with_least_privilege(repos: 
     deploy = workflows["support-agent-deploy.yml"]
     assert deploy["permissions"] == {}
     for name, job in deploy["jobs"].items():
+        if name == "approval":  # the reviewers, once per environment: no credential, no permission
+            assert job["environment"] == "${{ inputs.approval-environment }}"
+            assert job["permissions"] == {} and job["needs"] == ["gates"]
+            continue
         expected = "previous-environment" if name == "gates" else "environment"
         assert job["environment"] == "${{ inputs." + expected + " }}"
         assert job["permissions"] == {"contents": "read", "id-token": "write"}
         if name != "gates":
             assert job["concurrency"]["cancel-in-progress"] is False
+            assert "approval" in job["needs"]  # no Azure credential before the reviewers said yes
     assert list(deploy["jobs"]) == [
         "gates",
+        "approval",
         "provision",
         "canary-1",
         "canary-2",
@@ -128,6 +134,8 @@ def test_deploy_jobs_are_bound_to_their_environment_with_least_privilege(repos: 
     order = [name for name in cd["jobs"] if name.startswith("deploy-")]
     assert order == ["deploy-dev", "deploy-staging", "deploy-prod"]
     assert cd["jobs"]["deploy-prod"]["needs"] == ["deploy-staging"]
+    approvals = {name: cd["jobs"][name]["with"]["approval-environment"] for name in order}
+    assert approvals == {"deploy-dev": "", "deploy-staging": "", "deploy-prod": "prod-approval"}
     assert cd["jobs"]["deploy-prod"]["with"]["strategy"] == "canary"
     assert cd["jobs"]["deploy-prod"]["with"]["canary-steps"] == "[10, 25, 50, 100]"
 

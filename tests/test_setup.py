@@ -82,15 +82,25 @@ def test_github_subject_and_reviewers_come_from_the_facts() -> None:
     credential = found["federated credential github-prod on id-support-agent-deploy-prod"]
     assert "repo:contoso/app:environment:prod" in _flat(credential)
     environment = found[
-        "GitHub environment prod: ai-leads, support-operations; deployments from protected branches only"
+        "GitHub environment prod: the Azure credential, deployments from protected branches only"
     ]
     assert environment.create.stdin is not None
     assert environment.create.stdin.data == {
         "deployment_branch_policy": {"protected_branches": True, "custom_branch_policies": False},
+        "reviewers": None,  # GitHub would ask the reviewers again for every job that names prod
+    }
+    assert environment.check.expect == "reviewers= protected_branches=true"
+    approval = found[
+        "GitHub environment prod-approval: reviewers ai-leads, support-operations approve each deployment "
+        "to prod once"
+    ]
+    assert approval.create.stdin is not None
+    assert approval.create.stdin.data == {
+        "deployment_branch_policy": {"protected_branches": True, "custom_branch_policies": False},
         "reviewers": [{"type": "Team", "id": 5}, {"type": "User", "id": 6}],
         "prevent_self_review": True,
     }
-    assert environment.check.expect == "reviewers=Team:5,User:6 protected_branches=true"
+    assert approval.check.expect == "reviewers=Team:5,User:6 protected_branches=true"
 
 
 def test_service_connections_carry_the_same_checks_as_their_environments() -> None:

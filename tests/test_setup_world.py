@@ -72,7 +72,7 @@ def has(*words):
 
 
 def env_state(b):
-    pairs = sorted(f"{r['type']}:{r['id']}" for r in b.get("reviewers", []))
+    pairs = sorted(f"{r['type']}:{r['id']}" for r in b.get("reviewers") or [])  # null: none
     protected = bool((b.get("deployment_branch_policy") or {}).get("protected_branches"))
     return "reviewers=" + ",".join(pairs) + " protected_branches=" + json.dumps(protected)
 
@@ -327,11 +327,18 @@ def test_setup_wires_identities_subjects_and_checks(tmp_path: Path) -> None:
     )
     prod = w["identities"]["id-support-agent-deploy-prod"]
     assert w["variables"]["prod/AZURE_CLIENT_ID"] == prod["clientId"]
+    # the credential's environment has no reviewers (GitHub would ask them for every job); they
+    # approve once, in the approval environment
     assert w["gh_environments"]["repos/contoso/support-agent/environments/prod"] == {
+        "deployment_branch_policy": {"protected_branches": True, "custom_branch_policies": False},
+        "reviewers": None,
+    }
+    assert w["gh_environments"]["repos/contoso/support-agent/environments/prod-approval"] == {
         "deployment_branch_policy": {"protected_branches": True, "custom_branch_policies": False},
         "reviewers": [{"type": "Team", "id": 501}, {"type": "User", "id": 601}],
         "prevent_self_review": True,
     }
+    assert "prod-approval/AZURE_CLIENT_ID" not in w["variables"]  # no credential to approve with
     endpoint = w["endpoints"]["azure-support-agent-prod"]["id"]
     on_endpoint = sorted(c[2] for c in w["checks"] if c[:2] == ["endpoint", endpoint])
     assert on_endpoint == [

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from generator.plan.model import github_approval_environment
 from generator.rehearse.faults import Fault
 from generator.rehearse.world import World
 from generator.spec.model import Spec
@@ -117,9 +118,14 @@ def commit_change(repo: Path, spec_name: str, edit: Any, message: str) -> None:
     _git(repo, "commit", "-q", "-m", message)
 
 
-def approvals_of(spec: Spec) -> dict[str, list[str]]:
-    """Environments whose deployment waits for a reviewer (`almgen setup` configures them so)."""
-    return {env.name: list(env.approval.reviewers) for env in spec.environments if env.approval.required}
+def approvals_of(spec: Spec, target: str) -> dict[str, list[str]]:
+    """The environments whose jobs wait for a reviewer, as `almgen setup` configures them: on
+    GitHub the approval environment of each (`github_approval_environment`), on Azure DevOps the
+    environment itself."""
+    name = github_approval_environment if target == "github-actions" else str
+    return {
+        name(env.name): list(env.approval.reviewers) for env in spec.environments if env.approval.required
+    }
 
 
 @dataclass
@@ -158,7 +164,11 @@ def run_target(stage: Stage, previous: Any = None) -> tuple[str, str, Any]:
             result = rerun_failed(previous)
         else:
             result = run_workflow(
-                repo, f"{service}-cd.yml", world, vars=SUBSCRIPTION_VARS, approvals=approvals_of(spec)
+                repo,
+                f"{service}-cd.yml",
+                world,
+                vars=SUBSCRIPTION_VARS,
+                approvals=approvals_of(spec, stage.target),
             )
         return result.conclusion, result.report(), result
     from generator.rehearse.devops import rerun_failed as rerun_pipeline
@@ -174,7 +184,7 @@ def run_target(stage: Stage, previous: Any = None) -> tuple[str, str, Any]:
             f".azure-pipelines/{service}.yml",
             world,
             variables={},
-            approvals=approvals_of(spec),
+            approvals=approvals_of(spec, stage.target),
             build_id=build_id,
         )
     failed = [

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from generator.plan.build import plan
+from generator.plan.model import github_approval_environment
 from generator.spec.model import Spec
 
 FORMS = (
@@ -109,7 +110,8 @@ def _build(kind: str, groups: tuple[str, ...], spec: Spec, text: str) -> dict[st
     elif kind == "approval":
         if not env.approval.required:
             raise FaultError(f"{text!r}: {env_name} has no approval to reject")
-        data["decision"] = "reject"
+        # GitHub asks the reviewers in the approval environment (`github_approval_environment`)
+        data |= {"decision": "reject", "githubEnvironment": github_approval_environment(env_name)}
     elif kind == "region":
         _one_of(groups[1], list(env.regions), f"region of {env_name}", text)
         data["region"] = groups[1]

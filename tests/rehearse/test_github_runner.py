@@ -864,7 +864,7 @@ def test_chat_cd_re_run_after_a_failed_gate(tmp_path: Path) -> None:
         world,
         vars={"AZURE_CLIENT_ID": "c", "AZURE_TENANT_ID": "t", "AZURE_SUBSCRIPTION_ID": "s"},
         secrets={},
-        approvals={"prod": ["ai-leads"]},
+        approvals={"prod-approval": ["ai-leads"]},
         tools=STUB_TOOLS,
         wall_seconds=60,
     )

@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 
 from generator.commands.rehearse import judge, parse_faults
+from generator.plan.model import github_approval_environment
 from generator.rehearse.azure.snapshot import serving_view
 from generator.rehearse.driver import (
     Phase,
@@ -85,6 +86,19 @@ def _unchanged(phase: Phase, env: str) -> None:
 def _agents(phase: Phase, env: str, before: bool = False) -> dict[str, Any]:
     regions = (phase.before if before else phase.after)["environments"].get(env, {})
     return {location: region["agents"] for location, region in sorted(regions.items())}
+
+
+def _approvals(stage: Stage, env: str) -> list[str]:
+    """The decisions reviewers were asked for about ENV in the last phase (GitHub asks in the
+    environment's approval environment, Azure DevOps once per stage)."""
+    events = stage.world.timeline()
+    start = max(i for i, e in enumerate(events) if e["kind"] == "phase")
+    asked = {"github.approval", "approval"}
+    return [
+        str(e["decision"])
+        for e in events[start:]
+        if e["kind"] in asked and e["env"] in (env, github_approval_environment(env))
+    ]
 
 
 def _versions_served(phase: Phase, env: str) -> set[tuple[str, str, str]]:
@@ -220,6 +234,8 @@ def test_a_canary_breach_at_any_step_restores_traffic_exactly(
     assert set(serving_view(phase.after, "prod")) == {"eastus2", "swedencentral"}
     assert serving_view(phase.before, "staging") != serving_view(phase.after, "staging")  # staging took it
     assert _agents(phase, "prod") == _agents(phase, "prod", before=True)  # agents wait for the rollout
+    # one approval for the whole rollout: the step jobs and the rollback job wait for nobody
+    assert _approvals(stage, "prod") in (["approve"], ["approved"])
 
 
 @pytest.mark.parametrize(

@@ -21,7 +21,7 @@ from generator.commands.setup.model import (
     Json,
     Ref,
 )
-from generator.plan.model import Plan
+from generator.plan.model import Plan, github_approval_environment
 from generator.spec.model import Environment, Spec
 
 GITHUB_ISSUER = "https://token.actions.githubusercontent.com"
@@ -382,21 +382,25 @@ def _credential(ctx: _Context, env: Environment, cred: str, issuer: Arg, subject
     )
 
 
-def github_environment_body(ctx: _Context, env: Environment) -> dict[str, Json]:
-    reviewers: list[Json] = []
-    if env.approval.required:
-        for reviewer in env.approval.reviewers:
-            found = ctx.facts.reviewer(reviewer)
-            if found is None:
-                reviewers.append({"type": "User or Team", "id": f"<id of {reviewer}>"})
-            else:
-                reviewers.append({"type": found.kind, "id": found.id})
+def github_environment_body(ctx: _Context, env: Environment, *, approval: bool = False) -> dict[str, Json]:
+    """The GitHub environment ENV (its credential; no reviewers), or with APPROVAL the environment
+    that carries its reviewers (see `github_approval_environment`)."""
     body: dict[str, Json] = {
         "deployment_branch_policy": {"protected_branches": True, "custom_branch_policies": False},
     }
-    if reviewers:
-        body["reviewers"] = reviewers
-        body["prevent_self_review"] = True
+    if not approval:
+        if env.approval.required:  # the reviewers live on the approval environment: none here
+            body["reviewers"] = None
+        return body
+    reviewers: list[Json] = []
+    for reviewer in env.approval.reviewers:
+        found = ctx.facts.reviewer(reviewer)
+        if found is None:
+            reviewers.append({"type": "User or Team", "id": f"<id of {reviewer}>"})
+        else:
+            reviewers.append({"type": found.kind, "id": found.id})
+    body["reviewers"] = reviewers
+    body["prevent_self_review"] = True
     return body
 
 
@@ -418,22 +422,44 @@ def github_environment_state(body: dict[str, Json]) -> str:
     return "reviewers=" + ",".join(pairs) + f" protected_branches={json.dumps(protected)}"
 
 
+def _github_environment(
+    ctx: _Context, env: Environment, name: str, what: str, *, approval: bool = False
+) -> Action:
+    body = github_environment_body(ctx, env, approval=approval)
+    path = f"repos/{ctx.repo}/environments/{name}"
+    return Action(
+        env.name,
+        what,
+        Check(_gh("api", path, "--jq", GITHUB_ENVIRONMENT_JQ), github_environment_state(body)),
+        _gh("api", "--method", "PUT", path, "--input", "-", stdin=Body(f"environment-{name}.json", body)),
+        manual="Settings > Environments > New environment",
+    )
+
+
 def _github(ctx: _Context, env: Environment) -> list[Action]:
     name = env.name
     subject = ctx.facts.subject(name) or f"<OIDC subject of environment {name}>"
     out = [_credential(ctx, env, f"github-{name}", GITHUB_ISSUER, subject)]
-    body = github_environment_body(ctx, env)
-    path = f"repos/{ctx.repo}/environments/{name}"
-    who = ", ".join(env.approval.reviewers) if env.approval.required else "no reviewers"
     out.append(
-        Action(
+        _github_environment(
+            ctx,
+            env,
             name,
-            f"GitHub environment {name}: {who}; deployments from protected branches only",
-            Check(_gh("api", path, "--jq", GITHUB_ENVIRONMENT_JQ), github_environment_state(body)),
-            _gh("api", "--method", "PUT", path, "--input", "-", stdin=Body(f"environment-{name}.json", body)),
-            manual="Settings > Environments > New environment",
+            f"GitHub environment {name}: the Azure credential, deployments from protected branches only",
         )
     )
+    if env.approval.required:
+        approval = github_approval_environment(name)
+        out.append(
+            _github_environment(
+                ctx,
+                env,
+                approval,
+                f"GitHub environment {approval}: reviewers {', '.join(env.approval.reviewers)} approve "
+                f"each deployment to {name} once",
+                approval=True,
+            )
+        )
     variables: list[tuple[str, Arg]] = [
         ("AZURE_CLIENT_ID", ctx.client(env)),
         ("AZURE_TENANT_ID", ctx.tenant),

@@ -79,7 +79,10 @@ class RunState:
 
     def approval_fault(self, environment: str, job: str) -> dict[str, Any] | None:
         for fault in self.world.faults():
-            if fault.get("kind") != "approval" or fault.get("env") != environment:
+            if fault.get("kind") != "approval" or environment not in (
+                fault.get("env"),
+                fault.get("githubEnvironment"),
+            ):
                 continue
             if "attempt" in fault and int(fault["attempt"]) != self.attempt:
                 continue

@@ -72,8 +72,17 @@ def _jobs(spec: Spec, plan: Plan) -> list[dict[str, str]]:
             "with `.almgen/scripts/gate.py` (fail closed).",
         },
         {
+            "name": "Approval",
+            "text": "after the gates, the environment's reviewers approve its deployment once: on "
+            "Azure DevOps the stage's checks, on GitHub the job that names the environment "
+            "`<environment>-approval` (GitHub asks an environment's reviewers again for every job "
+            "that names it, so the jobs that deploy, step the canary or roll back name the "
+            "environment that holds the Azure credential, which has no reviewers, and wait for "
+            "this job instead: a rollback never waits for a person).",
+        },
+        {
             "name": "Provision",
-            "text": "waits for the environment's approval, reads the live state, runs a what-if, and "
+            "text": "reads the live state, runs a what-if, and "
             "deploys `infra/` with the environment's `.bicepparam`, primary region first"
             + (
                 f"; in {spec.environments[0].name}, trains custom models (only versions the Azure ML "

@@ -22,6 +22,7 @@ from generator.plan.model import (
     InputValue,
     Job,
     Plan,
+    github_approval_environment,
 )
 from generator.plan.shell import ShellStep, contract_command, job_steps, keep_records_step, restore_steps
 from generator.render.outputs import TemplateFile
@@ -55,12 +56,49 @@ def input_type(value: InputValue) -> str:
     return "number" if isinstance(value, (int, float)) else "string"
 
 
+APPROVAL_INPUT = "approval-environment"  # GitHub only: Azure DevOps approves a stage once
+
+
 def declared_inputs(plan: Plan) -> list[dict[str, Any]]:
     """The reusable workflow's `on.workflow_call.inputs`, every one required."""
     first = dict(plan.environments[0].inputs)
     return [
-        {"name": name, "description": text, "type": input_type(first[name])} for name, text in INPUTS.items()
+        *(
+            {"name": name, "description": text, "type": input_type(first[name])}
+            for name, text in INPUTS.items()
+        ),
+        {
+            "name": APPROVAL_INPUT,
+            "description": "The GitHub environment whose reviewers approve the deployment ('' for none).",
+            "type": "string",
+        },
     ]
+
+
+def environment_inputs(spec: Spec, plan: Plan) -> dict[str, dict[str, Any]]:
+    """What cd.yml passes to the reusable workflow for each environment."""
+    out = {}
+    for env_plan in plan.environments:
+        values: dict[str, Any] = {k: input_value(v) for k, v in env_plan.inputs}
+        required = env_plan.env.approval.required
+        values[APPROVAL_INPUT] = github_approval_environment(env_plan.name) if required else ""
+        out[env_plan.name] = values
+    return out
+
+
+def approval_job(plan: Plan) -> dict[str, Any] | None:
+    """The job that waits for the reviewers, once per environment, after the gates (so reviewers
+    see their results); every other job of the environment needs it (`_job`)."""
+    if not any(env_plan.env.approval.required for env_plan in plan.environments):
+        return None
+    gates = [job.id for job in plan.jobs if job.kind == "gates"]
+    return {
+        "id": "approval",
+        "kind": "approval",
+        "needs": gates,
+        "condition": "${{ !failure() && !cancelled() && inputs." + APPROVAL_INPUT + " != '' }}",
+        "environment": f"inputs.{APPROVAL_INPUT}",
+    }
 
 
 def _step(shell: ShellStep, job: Job | None = None) -> dict[str, Any]:
@@ -120,8 +158,9 @@ def _job_guard(job: Job) -> str:
     return " && ".join(part for part in (state, guard) if part)
 
 
-def _job(spec: Spec, job: Job, plan_jobs: tuple[Job, ...]) -> dict[str, Any]:
-    """A Plan job as the template prints it."""
+def _job(spec: Spec, job: Job, plan_jobs: tuple[Job, ...], approval: bool) -> dict[str, Any]:
+    """A Plan job as the template prints it; with APPROVAL, a job with credentials for the
+    environment itself waits for the approval job."""
     steps = [_step(shell, job) for shell in job_steps(spec, job)]
     if job.first_canary:  # the routing from before the canary, kept for every later restore
         routed = [step for step in steps if step["id"].startswith("route-")]
@@ -136,7 +175,11 @@ def _job(spec: Spec, job: Job, plan_jobs: tuple[Job, ...]) -> dict[str, Any]:
         "id": job.id,
         "kind": job.kind,
         "name": job.name,
-        "needs": [*job.needs, *(r for r in job.reads if r not in job.needs and r in producers)],
+        "needs": [
+            *job.needs,
+            *(["approval"] if approval and job.credentials == "environment" else []),
+            *(r for r in job.reads if r not in job.needs and r in producers),
+        ],
         # unique per attempt: an artifact name can be uploaded once per run, across re-runs
         "artifact": _input_expression(
             f"format('{job.produces}-{{0}}-{{1}}', inputs.environment, github.run_attempt)"
@@ -165,6 +208,14 @@ def _job(spec: Spec, job: Job, plan_jobs: tuple[Job, ...]) -> dict[str, Any]:
     }
 
 
+def _jobs(spec: Spec, plan: Plan, approval: dict[str, Any] | None) -> list[dict[str, Any]]:
+    """The reusable workflow's jobs: the Plan's, with the approval job after the gates."""
+    jobs = [_job(spec, job, plan.jobs, approval is not None) for job in plan.jobs]
+    if approval is not None:
+        jobs.insert(len(approval["needs"]), approval)
+    return jobs
+
+
 # How cd.yml calls the reusable deploy workflow (targets.github.reusableWorkflowRef): `$/` is
 # GitHub's self-repository syntax (github.com, runner >= 2.336); `./` works everywhere, GitHub
 # Enterprise Server included, and is what zizmor's self-repository audit then must not flag.
@@ -174,6 +225,7 @@ ZIZMOR_CONFIG = ".github/zizmor.yml"
 
 def files(spec: Spec, plan: Plan) -> list[TemplateFile]:
     service = spec.service.name
+    approval = approval_job(plan)
     context = {
         "spec": spec,
         "plan": plan,
@@ -185,9 +237,9 @@ def files(spec: Spec, plan: Plan) -> list[TemplateFile]:
         "artifact": RELEASE_ARTIFACT,
         "declared_inputs": declared_inputs(plan),
         "build_checks": plan.build.checks_for("github-actions"),
-        "inputs": {e.name: {k: input_value(v) for k, v in e.inputs} for e in plan.environments},
+        "inputs": environment_inputs(spec, plan),
         "regions": spec.regions,
-        "jobs": [_job(spec, job, plan.jobs) for job in plan.jobs],
+        "jobs": _jobs(spec, plan, approval),
         "restore_steps": [_step(shell) for shell in restore_steps(spec)],
         "keep_records": _step(keep_records_step(".")),
         "reusable_workflow_prefix": REUSABLE_WORKFLOW_PREFIX[spec.reusable_workflow_ref],
