@@ -31,6 +31,27 @@ def repo(tmp_path: Path) -> Path:
 # 1. check cannot be fooled by a hand-edited manifest
 
 
+def test_the_fast_paths_hmac_is_hmac_sha256() -> None:
+    import hashlib
+    import hmac
+
+    from generator.regen.digests import hmac_sha256, sha256
+
+    for key in [b"", b"k", bytes(range(32)), bytes(64), bytes(range(65)), b"\xff" * 200]:
+        for message in [b"", b"message", bytes(range(256)) * 40]:
+            assert hmac_sha256(key, message) == hmac.new(key, message, "sha256").hexdigest()
+            assert sha256(message).hexdigest() == hashlib.sha256(message).hexdigest()
+
+
+def test_a_seal_that_is_not_ascii_is_not_trusted() -> None:
+    from generator.regen import seal
+
+    assert not seal.verifies("é" * 64, "0.1.0", {}, [])
+    assert seal.verifies(
+        seal.seal("0.1.0", {"a": "b"}, [("x", "managed", "c")]), "0.1.0", {"a": "b"}, [("x", "managed", "c")]
+    )
+
+
 def test_a_lowered_threshold_with_its_hash_in_the_manifest_is_caught(repo: Path) -> None:
     generated(repo)
     gates = repo / ".almgen" / "gates.json"
