@@ -29,7 +29,7 @@ REPO = Path(__file__).resolve().parent.parent
 SAMPLE = REPO / "samples" / "enterprise"
 LIBRARIES = "import click, jinja2, jsonschema, ruamel.yaml, yaml"  # pyproject's dependencies
 LOADED = "import click, jinja2, ruamel.yaml, yaml"  # those a valid spec's generate imports
-FAST_PATH_STDLIB = "import re, pathlib, hashlib, json"  # the launcher's re, and what fastpath.py imports
+FAST_PATH_STDLIB = "import re, json"  # the launcher's re, and what fastpath.py imports beyond start-up
 ENV = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
 
 

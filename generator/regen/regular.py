@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import stat
 
-from generator.regen.digests import sha256
+from generator.regen.digests import hex_sha256, sha256
 
 TYPE_CHECKING = False  # without importing typing
 if TYPE_CHECKING:
@@ -105,7 +105,7 @@ def digest(path: StrPath) -> str:
     """sha256 of a regular file, or of a folder's files (relative path and content, sorted), bounded."""
     if os.path.isdir(path) and not os.path.islink(path):
         return _folder_digest(path)
-    return sha256(read_bytes(path, MAX_INPUT_BYTES)).hexdigest()
+    return hex_sha256(read_bytes(path, MAX_INPUT_BYTES))
 
 
 def _folder_digest(folder: StrPath) -> str:
@@ -127,5 +127,5 @@ def _folder_digest(folder: StrPath) -> str:
         data = read_bytes(item, MAX_INPUT_BYTES - size)
         size += len(data)
         total.update(relative.encode() + b"\0")
-        total.update(sha256(data).digest())
+        total.update(bytes.fromhex(hex_sha256(data)))
     return total.hexdigest()
