@@ -12,11 +12,9 @@ def _fast_check(args: list[str]) -> bool:
     """True when `args` is a plain `check` (or `check -q`) of specs that are all certainly up to date."""
     if not args or args[0] != "check" or any(a.startswith("-") and a not in _QUIET for a in args[1:]):
         return False
-    from pathlib import Path
+    from generator.regen.fastpath import shown, up_to_date
 
-    from generator.regen.fastpath import up_to_date
-
-    specs = [Path(a) for a in args[1:] if a not in _QUIET] or [Path("almgen.yaml")]
+    specs = [shown(a) for a in args[1:] if a not in _QUIET] or ["almgen.yaml"]
     if not all(up_to_date(spec) for spec in specs):
         return False
     if not any(a in _QUIET for a in args[1:]):

@@ -31,6 +31,47 @@ def repo(tmp_path: Path) -> Path:
 # 1. check cannot be fooled by a hand-edited manifest
 
 
+def test_the_fast_paths_hmac_is_hmac_sha256() -> None:
+    import hashlib
+    import hmac
+
+    from generator.regen.digests import hmac_sha256, sha256
+
+    for key in [b"", b"k", bytes(range(32)), bytes(64), bytes(range(65)), b"\xff" * 200]:
+        for message in [b"", b"message", bytes(range(256)) * 40]:
+            assert hmac_sha256(key, message) == hmac.new(key, message, "sha256").hexdigest()
+            assert sha256(message).hexdigest() == hashlib.sha256(message).hexdigest()
+
+
+def test_file_hashes_are_sha256_before_and_after_hashlib_takes_over() -> None:
+    import subprocess
+    import sys
+
+    probe = (
+        "import sys\n"
+        "from generator.regen.digests import BUILTIN_BYTES, hex_sha256\n"
+        "chunks = [bytes([n]) * (BUILTIN_BYTES // 2 + 1) for n in range(3)]\n"
+        "first = hex_sha256(chunks[0])\n"
+        "assert 'hashlib' not in sys.modules\n"
+        "rest = [hex_sha256(chunk) for chunk in chunks[1:]]\n"
+        "assert 'hashlib' in sys.modules\n"
+        "import hashlib\n"
+        "assert [first, *rest] == [hashlib.sha256(chunk).hexdigest() for chunk in chunks]\n"
+        "print('OK')\n"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=False)
+    assert done.stdout == "OK\n", done.stdout + done.stderr
+
+
+def test_a_seal_that_is_not_ascii_is_not_trusted() -> None:
+    from generator.regen import seal
+
+    assert not seal.verifies("é" * 64, "0.1.0", {}, [])
+    assert seal.verifies(
+        seal.seal("0.1.0", {"a": "b"}, [("x", "managed", "c")]), "0.1.0", {"a": "b"}, [("x", "managed", "c")]
+    )
+
+
 def test_a_lowered_threshold_with_its_hash_in_the_manifest_is_caught(repo: Path) -> None:
     generated(repo)
     gates = repo / ".almgen" / "gates.json"

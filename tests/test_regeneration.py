@@ -57,6 +57,8 @@ def test_the_fast_path_answers_without_the_heavy_libraries(repo: Path) -> None:
         "from generator.entry import main\n"
         "try:\n    main()\nexcept SystemExit as exc:\n    code = exc.code\n"
         "heavy = sorted(m for m in ('click', 'jinja2', 'ruamel.yaml', 'jsonschema') if m in sys.modules)\n"
+        "slow = sorted(m for m in ('pathlib', 'hashlib', 'typing') if m in sys.modules)\n"
+        "print('SLOW', slow)\n"
         "print('HEAVY', heavy, 'CODE', code)\n"
     )
     env = {**os.environ, "PYTHONPATH": str(REPO)}
@@ -68,6 +70,8 @@ def test_the_fast_path_answers_without_the_heavy_libraries(repo: Path) -> None:
         check=False,
     )
     assert "HEAVY [] CODE 0" in done.stdout, done.stdout + done.stderr
+    # what would cost the pre-commit hook a large part of an interpreter start (benchmarks/README.md)
+    assert "SLOW []" in done.stdout, done.stdout + done.stderr
     # a changed file takes the full path, which does load them, and reports it
     (repo / "infra" / "main.bicep").write_text("// changed\n")
     done = subprocess.run(
@@ -215,3 +219,41 @@ def test_generated_ci_runs_almgen_check_with_the_pinned_version() -> None:
     ci = next(f.text for f in outputs("enterprise") if f.path.endswith("-ci.yml"))
     assert f'ALMGEN_VERSION: "{__version__}"' in ci
     assert 'almgen check "$ALMGEN_SPEC"' in ci and 'ALMGEN_SPEC: "almgen.yaml"' in ci
+
+
+def test_the_fast_path_writes_spec_paths_as_pathlib_does() -> None:
+    from itertools import product
+    from pathlib import PurePath
+
+    from generator.regen.fastpath import shown
+
+    for size in range(6):
+        for parts in product(["/", ".", "..", "a", "almgen.yaml"], repeat=size):
+            path = "".join(parts)
+            assert shown(path) == str(PurePath(path)), path
+
+
+def test_the_fast_path_finds_the_paths_manifest_entries_name(tmp_path: Path) -> None:
+    from generator.regen.fastpath import safe_path, safe_target
+
+    (tmp_path / "infra" / "modules").mkdir(parents=True)
+    (tmp_path / "outside").mkdir()
+    (tmp_path / "link").symlink_to(tmp_path / "outside")
+    checked: set[str] = set()
+    for relative, expected in [
+        ("infra/main.bicep", tmp_path / "infra" / "main.bicep"),
+        ("infra//modules/./x.bicep", tmp_path / "infra" / "modules" / "x.bicep"),
+        ("missing/a/b", tmp_path / "missing" / "a" / "b"),
+        ("link/x", None),
+        ("link", None),
+        ("infra/../x", None),
+        ("/etc/passwd", None),
+        ("c:/x", None),
+        ("a\\b", None),
+        ("", None),
+        (".", None),
+        (7, None),
+    ]:
+        assert safe_target(tmp_path, relative) == expected, relative
+        found = safe_path(str(tmp_path), relative, checked)  # the same answer with the folder cache
+        assert (None if found is None else Path(found)) == expected, relative

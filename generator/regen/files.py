@@ -23,7 +23,7 @@ class FileProblem(AlmgenError):
     exit_code = ExitCode.USAGE
 
 
-def shown(path: Path) -> str:
+def shown(path: str | os.PathLike[str]) -> str:
     try:
         return os.path.relpath(path)
     except ValueError:  # another drive (Windows)
@@ -70,7 +70,7 @@ def _explained(path: Path, exc: OSError) -> FileProblem:
     return _problem("cannot read", Path(exc.filename) if exc.filename else path, exc)
 
 
-def not_regular(path: Path, what: str) -> FileProblem:
+def not_regular(path: str | os.PathLike[str], what: str) -> FileProblem:
     return FileProblem(
         f"{shown(path)} is {what}, not a regular file: almgen reads and writes only regular files; "
         "move it away and run the command again"

@@ -3,7 +3,8 @@
 The key is derived from the generator's version and the digest of the inputs, and the message is
 every input and file entry, so changing any hash, ownership or path in the manifest by hand
 breaks the seal. The fast path of `almgen check` trusts a manifest only when its seal verifies;
-any doubt (no seal, a wrong seal, another version) means a full render. Standard library only.
+any doubt (no seal, a wrong seal, another version) means a full render. Standard library only,
+without hashlib (generator/regen/digests.py).
 
 The seal proves the manifest was written by almgen's code path, not that nobody could recompute
 it: the key is derived from public data, so it stops hand edits and careless tools, and the full
@@ -12,17 +13,20 @@ render (`almgen check` without the fast path) remains the ground truth.
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
-from collections.abc import Iterable, Mapping
+
+from generator.regen.digests import equal_digests, hmac_sha256, sha256
+
+TYPE_CHECKING = False  # without importing typing
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Mapping
 
 ALGORITHM = "hmac-sha256"
 _DOMAIN = b"almgen manifest seal v1\0"
 
 
 def _inputs_digest(inputs: Mapping[str, str]) -> bytes:
-    total = hashlib.sha256()
+    total = sha256()
     for path, sha in sorted(inputs.items()):
         total.update(path.encode("utf-8") + b"\0" + sha.encode("utf-8") + b"\n")
     return total.digest()
@@ -30,17 +34,19 @@ def _inputs_digest(inputs: Mapping[str, str]) -> bytes:
 
 def seal(version: str, inputs: Mapping[str, str], files: Iterable[tuple[str, str, str]]) -> str:
     """The seal of a manifest: `files` are (path, ownership, sha256)."""
-    key = hashlib.sha256(_DOMAIN + version.encode("utf-8") + b"\0" + _inputs_digest(inputs)).digest()
+    key = sha256(_DOMAIN + version.encode("utf-8") + b"\0" + _inputs_digest(inputs)).digest()
     message = json.dumps(
         {"version": version, "inputs": sorted(inputs.items()), "files": sorted(files)},
         separators=(",", ":"),
         ensure_ascii=True,
     )
-    return hmac.new(key, message.encode("ascii"), hashlib.sha256).hexdigest()
+    return hmac_sha256(key, message.encode("ascii"))
 
 
 def verifies(
     claimed: object, version: str, inputs: Mapping[str, str], files: Iterable[tuple[str, str, str]]
 ) -> bool:
     """True only when `claimed` is exactly the seal of this content."""
-    return isinstance(claimed, str) and hmac.compare_digest(claimed, seal(version, inputs, files))
+    if not isinstance(claimed, str) or not claimed.isascii():  # compare_digest takes ASCII text only
+        return False
+    return equal_digests(claimed, seal(version, inputs, files))
