@@ -149,6 +149,40 @@ def agent_filters(doc: Document) -> Iterator[Issue]:
                 )
 
 
+# Agent tools the Foundry Agent Service refuses without a resource almgen does not create: a
+# function's definition, an OpenAPI description, a Grounding with Bing Search connection.
+TOOLS_WITHOUT_RESOURCES = {
+    "function": "a function definition (name and JSON schema of its parameters)",
+    "openapi": "an OpenAPI description of the API and its authentication",
+    "bing_grounding": "a connection to a Grounding with Bing Search resource",
+}
+
+
+def agent_tools(doc: Document) -> Iterator[Issue]:
+    """A tool the agent cannot be created with: what it needs is nowhere in the spec. (The
+    azure_ai_search tool needs the spec's `retrieval` index; file_search and code_interpreter
+    work on the files a conversation attaches.)"""
+    has_retrieval = "retrieval" in doc.data
+    for index, agent in enumerate(doc.data.get("agents", [])):
+        for position, tool in enumerate(agent.get("tools", [])):
+            path: FieldPath = ("agents", index, "tools", position)
+            if tool in TOOLS_WITHOUT_RESOURCES:
+                yield doc.issue(
+                    path,
+                    f"the {tool} tool needs {TOOLS_WITHOUT_RESOURCES[tool]}, which almgen does not create",
+                    "tools almgen can give what they need: code_interpreter, file_search, azure_ai_search",
+                    f"remove {tool} from the agent's tools",
+                )
+            elif tool == "azure_ai_search" and not has_retrieval:
+                yield doc.issue(
+                    path,
+                    "the azure_ai_search tool queries the index of the spec's retrieval section, and "
+                    "this spec has none",
+                    "a `retrieval:` section (documents, chunking, embedding model, index)",
+                    "add a retrieval section, or remove azure_ai_search",
+                )
+
+
 def per_environment_keys(doc: Document) -> Iterator[Issue]:
     envs = _env_names(doc)
     retention = (doc.data.get("registry") or {}).get("retention") or {}
@@ -465,6 +499,7 @@ RULES: tuple[Rule, ...] = (
     unique_names,
     references,
     agent_filters,
+    agent_tools,
     per_environment_keys,
     gate_sections,
     strategies,
