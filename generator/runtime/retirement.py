@@ -8,10 +8,11 @@ import os
 from typing import Any
 
 if __package__:
-    from . import common, facts
+    from . import agents, common, facts
 else:  # run as .almgen/scripts/<name>.py: the folder is on sys.path
     common = importlib.import_module("common")
     facts = importlib.import_module("facts")
+    agents = importlib.import_module("agents")
 
 
 # --------------------------------------------------------------------------- retire
@@ -172,6 +173,39 @@ def plan_custom(  # noqa: PLR0913 (moved from models.py as it was)
     )
 
 
+def check_agent(name: str, version: str, stack: dict[str, Any]) -> dict[str, Any]:
+    """An agent is updated in place (one agent per name, its version in its metadata), so no copy
+    of an older version remains to remove: retiring a version proves no region serves it, and
+    refuses while one does."""
+    region: dict[str, Any] = {
+        "location": stack["location"],
+        "resourceGroup": stack["resourceGroup"],
+        "done": [],
+        "skipped": [],
+        "warnings": [],
+        "refused": [],
+        "errors": [],
+    }
+    account = stack.get("aiServicesName")
+    if not isinstance(account, str) or not account:
+        region["skipped"].append("no AI Services account in this region")
+        return region
+    found = [a for a in agents.list_agents(agents.project_endpoint(account)) if a.get("name") == name]
+    serving = sorted({str((a.get("metadata") or {}).get("version")) for a in found})
+    if version in serving:
+        region["refused"].append(
+            f"agent {name} serves version {version} in {stack['location']}: release a newer version first"
+        )
+    else:
+        serves = ", ".join(serving) or "nothing"
+        region["done"].append(
+            f"checked that agent {name} does not serve {version} (it serves {serves}; "
+            "agents are updated in place, so no copy of an older version remains)"
+        )
+        common.say(f"{stack['location']}: {region['done'][-1]}")
+    return region
+
+
 def active_deployment(model: str, env: str, stack: dict[str, Any], live: dict[str, Any] | None) -> str | None:
     """The deployment that serves MODEL: from the live state, else App Configuration; None if unknown."""
     active = live.get("active") if live else None
@@ -298,8 +332,7 @@ def cmd_retire(args: argparse.Namespace) -> int:  # noqa: PLR0912, PLR0915 (move
         }
         records.append(record)
         if entry["kind"] == "agent":
-            record.update(status="skipped", note="retire with agents.py")
-            common.say(f"{entry['name']} {entry['version']}: an agent: retire with agents.py")
+            record["regions"] = [check_agent(entry["name"], entry["version"], stack) for stack in stacks]
             continue
         model = model_definition(release, args.env, entry["name"])
         if model is None:

@@ -99,6 +99,7 @@ def az(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> FakeAz:
     for name in ("GITHUB_STEP_SUMMARY", "TF_BUILD", "GITHUB_RUN_ID", "BUILD_BUILDID", "BUILD_SOURCEVERSION"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("GITHUB_SHA", "c0ffee")
+    fake.answer("rest", {"stdout": {"data": [], "has_more": False}})  # the agents of a project: none
     return fake
 
 
@@ -577,7 +578,33 @@ def test_retire_deletes_idle_deployments_then_tags_and_archives(
     assert record["runUrl"] == "https://github.com/contoso/support/actions/runs/77"
     churn, agent = record["entries"]
     assert churn["status"] == "retired" and churn["modelKind"] == "custom"
-    assert agent["note"] == "retire with agents.py"
+    assert agent["status"] == "retired"  # checked in each region: no agent serves 1.0.0
+    assert [r["done"] for r in agent["regions"]] == [
+        [
+            "checked that agent support does not serve 1.0.0 (it serves nothing; agents are updated "
+            "in place, so no copy of an older version remains)"
+        ]
+    ] * 2
+    lists = [c for c in az.calls("rest") if "get" in c]
+    assert ["/assistants?" in option(c, "--url") for c in lists] == [True, True]
+
+
+def test_retire_refuses_an_agent_version_that_still_serves(
+    az: FakeAz, repo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    az.answer("ml model show", {"stdout": registered()})
+    az.answer("ml online-deployment list", {"stdout": DEPLOYMENTS})
+    az.answer("ml online-endpoint show", {"stdout": {"traffic": {"blue": 100, "green": 0}}})
+    serving = {"id": "asst_1", "name": "support", "metadata": {"version": "1.0.0"}}
+    az.answer("rest", {"stdout": {"data": [serving], "has_more": False}})
+    assert run("retire", "--env", "prod", "--outputs", "outputs.json", "--out", "retired.json") == 1
+    said = capsys.readouterr()
+    assert (
+        "agent support serves version 1.0.0 in eastus2: release a newer version first" in said.out + said.err
+    )
+    assert az.calls("ml online-deployment delete") == []  # a refusal anywhere changes nothing
+    record = json.loads((repo / "retired.json").read_text("utf-8"))
+    assert [e["status"] for e in record["entries"]] == ["not-attempted", "refused"]
 
 
 def test_retire_foundation_deletes_only_the_inactive_colour(
