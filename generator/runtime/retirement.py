@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import json
 import os
 from typing import Any
 
@@ -72,14 +73,15 @@ def plan_custom(  # noqa: PLR0913 (moved from models.py as it was)
     region: dict[str, Any],
     actions: list[Action],
     registry: str | None,
-) -> None:
+) -> dict[str, Any] | None:
     """Delete the idle deployments of a retired version in one region; with REGISTRY (the first
-    environment's primary region: the one that publishes), tag and archive the registry's version."""
+    environment's primary region: the one that publishes), tag and archive the registry's version,
+    and return the properties (lineage) it was published with."""
     group = stack["resourceGroup"]
     workspace = stack.get("workspaceName")
     if not isinstance(workspace, str) or not workspace:
         region["skipped"].append("no Azure ML workspace in this region")
-        return
+        return None
     region["workspace"] = workspace
     where = facts.in_registry(registry) if registry else []
     shown = (
@@ -146,10 +148,10 @@ def plan_custom(  # noqa: PLR0913 (moved from models.py as it was)
                 )
             )
     if shown is None:
-        return  # the registry's version is tagged and archived once, by the environment that publishes
+        return None  # the registry's version is tagged and archived once, by the environment that publishes
     if shown.returncode != 0:
         region["skipped"].append(f"{name} {version} is not in the registry {registry}")
-        return
+        return None
     tags = ["tags.retired=true", f"tags.retire-reason={reason}", f"tags.retire-date={date}"]
     actions.append(
         (
@@ -171,6 +173,38 @@ def plan_custom(  # noqa: PLR0913 (moved from models.py as it was)
             ["ml", "model", "archive", *facts.asset(name, version), *where],
         )
     )
+    try:
+        published = json.loads(shown.stdout or "{}")
+    except ValueError:
+        return None
+    properties = published.get("properties") if isinstance(published, dict) else None
+    return properties if isinstance(properties, dict) else None
+
+
+def training_data(
+    release: dict[str, Any], name: str, version: str, lineage: dict[str, Any]
+) -> dict[str, Any]:
+    """What the retirement record says of the data a retired custom version was trained on: free to
+    delete when no model of release.json (any environment) names the same data asset version, else
+    which models still need it. Deleting is the data owner's decision; the record only says it."""
+    asset, data_version = lineage.get("trainingDataAsset"), lineage.get("trainingDataVersion")
+    if not isinstance(asset, str) or not asset or data_version in (None, ""):
+        return {"known": False, "note": f"{name} {version} was published without its training data"}
+    needed = sorted(
+        {
+            f"{model['name']} {model['version']} ({env})"
+            for env, declared in common.environments(release).items()
+            if isinstance(declared, dict)
+            for model in facts.models_of(declared, env)
+            if isinstance(model.get("trainingData"), dict)
+            and model["trainingData"].get("asset") == asset
+            and str(model["trainingData"].get("version")) == str(data_version)
+        }
+    )
+    data = {"asset": asset, "version": str(data_version)}
+    if needed:
+        return {"known": True, "kept": data, "neededBy": needed}
+    return {"known": True, "releasable": data, "note": "no current model was trained on it"}
 
 
 def check_agent(name: str, version: str, stack: dict[str, Any]) -> dict[str, Any]:
@@ -354,7 +388,7 @@ def cmd_retire(args: argparse.Namespace) -> int:  # noqa: PLR0912, PLR0915 (move
             record["regions"].append(region)
             actions: list[Action] = []
             if model["kind"] == "custom":
-                plan_custom(
+                lineage = plan_custom(
                     name=entry["name"],
                     version=entry["version"],
                     reason=str(entry.get("reason") or ""),
@@ -364,6 +398,8 @@ def cmd_retire(args: argparse.Namespace) -> int:  # noqa: PLR0912, PLR0915 (move
                     actions=actions,
                     registry=registry if stack is stacks[0] else None,
                 )
+                if lineage is not None:
+                    record["trainingData"] = training_data(release, entry["name"], entry["version"], lineage)
             else:
                 plan_foundation(
                     model=model,

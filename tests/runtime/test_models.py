@@ -589,6 +589,33 @@ def test_retire_deletes_idle_deployments_then_tags_and_archives(
     assert ["/assistants?" in option(c, "--url") for c in lists] == [True, True]
 
 
+@pytest.mark.parametrize(
+    ("trained_on", "expected"),
+    [
+        ("11", {"known": True, "releasable": {"asset": "churn-training", "version": "11"}}),
+        ("12", {"known": True, "kept": {"asset": "churn-training", "version": "12"}}),
+    ],
+)
+def test_the_retirement_record_says_whether_the_training_data_may_be_deleted(
+    az: FakeAz, repo: Path, trained_on: str, expected: dict[str, Any]
+) -> None:
+    """1.2.0 was trained on version 11 of the data (no current model needs it: releasable) or on
+    12, which the current churn 1.4.0 was trained on too (kept, and by whom)."""
+    az.answer("ml model show", {"stdout": registered(trainingDataVersion=trained_on)})
+    az.answer("ml online-deployment list", {"stdout": DEPLOYMENTS})
+    az.answer("ml online-endpoint show", {"stdout": {"traffic": {"blue": 100, "green": 0}}})
+    for verb in ("ml online-deployment delete", "ml model update", "ml model archive"):
+        az.answer(verb, {"stdout": ""})
+    assert run("retire", "--env", "dev", "--outputs", "outputs.json", "--out", "retired.json") == 0
+    churn = json.loads((repo / "retired.json").read_text("utf-8"))["entries"][0]
+    data = churn["trainingData"]
+    assert {k: v for k, v in data.items() if k in expected} == expected
+    if "kept" in expected:
+        assert data["neededBy"] == ["churn 1.4.0 (dev)", "churn 1.4.0 (prod)", "churn 1.4.0 (staging)"]
+    else:
+        assert "kept" not in data and "neededBy" not in data
+
+
 def test_retire_refuses_an_agent_version_that_still_serves(
     az: FakeAz, repo: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
