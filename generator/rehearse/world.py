@@ -8,6 +8,7 @@ scripts) shares state only through this folder, so each piece can run in its own
     <root>/faults.json     the faults a scenario injects (see generator.rehearse.faults)
     <root>/timeline.jsonl  one JSON event per line, in order: what happened, at which simulated time
     <root>/bin/            `az` and `sleep` stand-ins, put first on PATH for every step
+    <root>/pycache/        the bytecode of every Python module the steps import (PYTHONPYCACHEPREFIX)
 
 A step sees `ALMGEN_SIM_DIR=<root>`, `ALMGEN_AZ=<root>/bin/az` and `ALMGEN_CLOCK_FILE=<root>/clock.json`.
 The pipeline's scripts read the time from the clock file when it is set and sleep with the
@@ -16,6 +17,11 @@ seconds. A runner sets a deadline (a job's timeout, a cancellation) before it st
 a sleep that would cross it stops the clock at the deadline and ends the step's whole process
 group with SIGTERM, as a runner cancelling a job would. Runners start every step in a new
 process group (`start_new_session=True`).
+
+A rehearsal starts hundreds of Python processes (every `az` call, every runtime script). Where the
+host sets PYTHONDONTWRITEBYTECODE, each of them would compile its modules from source again (a
+third of an `az` call's start-up), so a step's Python writes its bytecode into `<root>/pycache`
+(nothing beside the sources: the rehearsal's repository stays as generated).
 """
 
 from __future__ import annotations
@@ -87,6 +93,10 @@ class World:
     @property
     def bin(self) -> Path:
         return self.root / "bin"
+
+    @property
+    def pycache(self) -> Path:
+        return self.root / "pycache"
 
     @classmethod
     def create(cls, root: Path, faults: list[dict[str, Any]] | None = None) -> World:
@@ -168,6 +178,8 @@ class World:
         env["ALMGEN_SIM_DIR"] = str(self.root)
         env["ALMGEN_AZ"] = str(self.bin / "az")
         env["ALMGEN_CLOCK_FILE"] = str(self.clock_file)
+        env.pop("PYTHONDONTWRITEBYTECODE", None)
+        env.setdefault("PYTHONPYCACHEPREFIX", str(self.pycache))
         # generator.rehearse must import from the steps' python, wherever the checkout is
         package_root = str(Path(__file__).resolve().parents[2])
         env["PYTHONPATH"] = os.pathsep.join(p for p in (package_root, env.get("PYTHONPATH", "")) if p)

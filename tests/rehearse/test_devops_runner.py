@@ -487,4 +487,4 @@ def test_unknown_task_is_a_clear_error(tmp_path: Path) -> None:
         run_pipeline(repo, "azure-pipelines.yml", world(tmp_path))
 
 
-# Whole samples against the simulated Azure: tests/rehearse/test_rehearsals.py (the scenario matrix).
+# Whole samples against the simulated Azure: tests/rehearse/matrix.py (the scenario matrix).

@@ -713,7 +713,7 @@ def test_unsupported_constructs_are_named(tmp_path: Path) -> None:
 
 
 # ---------------------------------------------------------------------------------- end to end
-# Whole samples against the simulated Azure: tests/rehearse/test_rehearsals.py (the scenario matrix).
+# Whole samples against the simulated Azure: tests/rehearse/matrix.py (the scenario matrix).
 STUB_TOOLS = {  # the spec's test commands need tools no step installs (see the report)
     "pytest": "echo pytest: passed\n",
     "locust": "echo locust: ok\n",

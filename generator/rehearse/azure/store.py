@@ -73,20 +73,29 @@ def locked(path: Path) -> Iterator[dict[str, Any]]:
         fcntl.flock(lock, fcntl.LOCK_EX)
         try:
             state = empty_state()
-            if path.exists() and path.read_text("utf-8").strip():
-                state.update(json.loads(path.read_text("utf-8")))
+            text = path.read_text("utf-8") if path.exists() else ""
+            if text.strip():
+                state.update(json.loads(text))
+            before = _fingerprint(state) if text.strip() else None
             try:
                 yield state
             except AzFailure:
-                _write(path, state)
+                _write(path, state, before)
                 raise
-            _write(path, state)
+            _write(path, state, before)
         finally:
             fcntl.flock(lock, fcntl.LOCK_UN)
 
 
-def _write(path: Path, state: dict[str, Any]) -> None:
-    write_atomic(path, json.dumps(state, indent=1, sort_keys=True))
+def _fingerprint(state: dict[str, Any]) -> str:
+    """The state as compact JSON: json's C encoder (an indented dump is pure Python, ~10x slower)."""
+    return json.dumps(state, sort_keys=True)
+
+
+def _write(path: Path, state: dict[str, Any], before: str | None) -> None:
+    """Write the state back unless the call left it as it was (most calls only read)."""
+    if before is None or _fingerprint(state) != before:
+        write_atomic(path, json.dumps(state, indent=1, sort_keys=True))
 
 
 def unique_string(*parts: str) -> str:

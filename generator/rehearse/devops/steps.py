@@ -13,7 +13,6 @@ import json
 import os
 import re
 import shutil
-import signal
 import subprocess
 import tempfile
 from collections.abc import Callable
@@ -24,6 +23,7 @@ from typing import Any
 from generator.rehearse.devops.errors import DevOpsError
 from generator.rehearse.devops.expressions import to_str
 from generator.rehearse.devops.results import CANCELED, FAILED, ISSUES, SUCCEEDED
+from generator.rehearse.processes import wait
 from generator.rehearse.world import World
 
 STEP_MINUTES = 0.1
@@ -164,12 +164,7 @@ def run_bash(
                 stdin=subprocess.DEVNULL,
                 start_new_session=True,
             )
-            try:
-                code = proc.wait(timeout=WALL_SECONDS)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait()
-                wall = True
+            code, wall = wait(proc, WALL_SECONDS)
     finally:
         ctx.world.set_deadline(None)
     stdout, stderr = out_file.read_text(errors="replace"), err_file.read_text(errors="replace")

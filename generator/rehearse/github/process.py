@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import contextlib
-import os
 import shlex
-import signal
 import subprocess
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
 from generator.rehearse.github.errors import unsupported
+from generator.rehearse.processes import kill_group, wait
 
 # GitHub's runner: no `shell:` means `bash -e {0}` (no pipefail); `shell: bash` adds pipefail
 _SHELLS = {
@@ -63,20 +61,9 @@ def run_process(
         except OSError as exc:
             out.write(f"{exc}\n")
             return Finished(127, log_file.read_text("utf-8", errors="replace"), False)
-        wall_timeout = False
-        try:
-            returncode = proc.wait(timeout=wall_seconds)
-        except subprocess.TimeoutExpired:
-            wall_timeout = True
-            _kill_group(proc.pid)
-            returncode = proc.wait()
-        _kill_group(proc.pid)  # what the step left running in the background ends with it
+        returncode, wall_timeout = wait(proc, wall_seconds)
+        kill_group(proc.pid)  # what the step left running in the background ends with it
     return Finished(returncode, log_file.read_text("utf-8", errors="replace"), wall_timeout)
-
-
-def _kill_group(pid: int) -> None:
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(pid, signal.SIGKILL)
 
 
 def write_script(temp: Path, body: str, shell: str) -> Path:

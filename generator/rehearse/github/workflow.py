@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -122,14 +123,28 @@ class Workflow:
         return str(self.raw.get("name") or self.path)
 
 
-def _yaml_load(text: str, where: str) -> Any:
-    from ruamel.yaml import YAML
-    from ruamel.yaml.error import YAMLError
+_PARSED: dict[str, Any] = {}  # workflow text -> what it parses to, for this process
 
-    try:
-        return YAML(typ="safe", pure=True).load(text)
-    except YAMLError as exc:
-        raise InvalidWorkflow(f"the workflow is not valid YAML: {exc}", file=where) from None
+
+def _yaml_load(text: str, where: str) -> Any:
+    """The parsed workflow, a copy of it when this process parsed the same text before.
+
+    ruamel's pure-Python parser takes about a second for a generated CD workflow and its
+    reusable workflows, and a run loads each several times (the caller, every call, the checks);
+    scenarios that start from the same first deploy load the same files again.
+    """
+    if text not in _PARSED:
+        from ruamel.yaml import YAML
+        from ruamel.yaml.error import YAMLError
+
+        try:
+            parsed = YAML(typ="safe", pure=True).load(text)
+        except YAMLError as exc:
+            raise InvalidWorkflow(f"the workflow is not valid YAML: {exc}", file=where) from None
+        if len(_PARSED) >= 64:
+            _PARSED.clear()
+        _PARSED[text] = parsed
+    return copy.deepcopy(_PARSED[text])
 
 
 def permissions_of(raw: Any, where: str, job: str = "") -> dict[str, str] | None:

@@ -7,6 +7,11 @@ first deploy per target, so the matrix pays for that deploy once.
 
 Each scenario asserts the final state of the simulated Azure (what serves customers, per
 environment, region and model; which deployments exist; which agents), not log lines.
+
+The scenarios live here; one test module per target collects them (`test_rehearsals_github.py`,
+`test_rehearsals_devops.py`, with `parametrize` below as their `pytest_generate_tests`), so
+`pytest -n auto --dist loadfile` can run the two targets' halves on two workers. Each module's
+last test checks every az line its scenarios ran, so it is collected last.
 """
 
 from __future__ import annotations
@@ -33,14 +38,13 @@ from generator.rehearse.driver import (
 from generator.spec.model import Spec
 from generator.spec.validate import load_spec
 from tests.conftest import SAMPLES
-from tests.rehearse.conftest import DEVOPS, GITHUB, TARGETS, Deployed
+from tests.rehearse.conftest import DEVOPS, GITHUB, Deployed
 
 FIRST_DEPLOYS = [
     (sample, target)
     for sample in sorted(p.name for p in SAMPLES.iterdir() if (p / "almgen.yaml").exists())
     for target in load_spec(SAMPLES / sample / "almgen.yaml").pipelines
 ]
-pytestmark = pytest.mark.slow  # whole pipelines, run: CI runs them (see tests/conftest.py)
 
 AZ_LINES: dict[str, list[list[str]]] = {GITHUB: [], DEVOPS: []}  # every scenario's az lines, per target
 
@@ -52,6 +56,15 @@ LOCAL = (
     ["bicep", "lint"],
     ["account", "clear"],
 )
+
+
+def parametrize(metafunc: pytest.Metafunc, target: str) -> None:
+    """A target's module's `pytest_generate_tests`: its scenarios on TARGET, every sample's first
+    deploy that has it."""
+    if "target" in metafunc.fixturenames:
+        metafunc.parametrize("target", [target])
+    if "sample" in metafunc.fixturenames:
+        metafunc.parametrize("sample", [sample for sample, on in FIRST_DEPLOYS if on == target])
 
 
 def _from_first_deploy(deployed: Deployed, target: str, into: Path, sample: str = "enterprise") -> Stage:
@@ -119,7 +132,6 @@ def _spec_versions(repo: Path, spec: Spec) -> dict[str, str]:
 # ---- first deploy: every sample, every target it has ---------------------------------------------
 
 
-@pytest.mark.parametrize(("sample", "target"), FIRST_DEPLOYS)
 def test_first_deploy_reaches_production(sample: str, target: str, deployed: Deployed) -> None:
     stage, first = deployed(sample, target)
     assert first.conclusion == "success", first.report
@@ -140,7 +152,6 @@ def test_first_deploy_reaches_production(sample: str, target: str, deployed: Dep
                 }, region
 
 
-@pytest.mark.parametrize("target", TARGETS)
 def test_first_deploy_of_a_canary_environment_moves_no_traffic(target: str, deployed: Deployed) -> None:
     """Nothing served before: there is nothing to canary against, so no step bakes."""
     stage, first = deployed("enterprise", target)
@@ -155,7 +166,6 @@ def test_first_deploy_of_a_canary_environment_moves_no_traffic(target: str, depl
 # ---- a spec change, and the same commit again -----------------------------------------------------
 
 
-@pytest.mark.parametrize("target", TARGETS)
 def test_a_release_then_the_same_commit_again(target: str, deployed: Deployed, tmp_path: Path) -> None:
     stage = _from_first_deploy(deployed, target, tmp_path)
     released = _release(stage)
@@ -223,7 +233,6 @@ def test_versions_past_retention_are_archived_unless_a_deployment_still_needs_th
 
 
 @pytest.mark.parametrize("step", [1, 2, 3, 4])
-@pytest.mark.parametrize("target", TARGETS)
 def test_a_canary_breach_at_any_step_restores_traffic_exactly(
     target: str, step: int, deployed: Deployed, tmp_path: Path
 ) -> None:
@@ -252,7 +261,6 @@ def test_a_canary_breach_at_any_step_restores_traffic_exactly(
         "prod:agents:fail",  # the agent update after the rollout is refused
     ],
 )
-@pytest.mark.parametrize("target", TARGETS)
 def test_a_fault_in_prod_leaves_prod_serving_the_old_release(
     target: str, fault: str, deployed: Deployed, tmp_path: Path
 ) -> None:
@@ -264,7 +272,6 @@ def test_a_fault_in_prod_leaves_prod_serving_the_old_release(
         assert phase.conclusion == "cancelled"
 
 
-@pytest.mark.parametrize("target", TARGETS)
 def test_a_failed_gate_deploys_nothing_past_it_and_its_re_run_finishes(
     target: str, deployed: Deployed, tmp_path: Path
 ) -> None:
@@ -283,7 +290,6 @@ def test_a_failed_gate_deploys_nothing_past_it_and_its_re_run_finishes(
         assert {(m, v) for _, m, v in _versions_served(rerun, env)} == versions
 
 
-@pytest.mark.parametrize("target", TARGETS)
 def test_a_bake_longer_than_a_token_logs_in_again(target: str, deployed: Deployed, tmp_path: Path) -> None:
     """A 90-minute bake outlives the login's token: the health check after it needs a fresh login."""
 
@@ -307,7 +313,6 @@ def test_a_bake_longer_than_a_token_logs_in_again(target: str, deployed: Deploye
     assert stale == []
 
 
-@pytest.mark.parametrize("target", TARGETS)
 def test_a_retired_version_is_removed_everywhere(target: str, deployed: Deployed, tmp_path: Path) -> None:
     stage = _from_first_deploy(deployed, target, tmp_path)
     old = _spec_versions(stage.repo, stage.spec)["chat"]
@@ -345,11 +350,11 @@ def _deployments_of(phase: Phase, model: str, version: str) -> list[tuple[str, s
 # ---- every az line the scenarios ran parses with the real Azure CLI -------------------------------
 
 
-@pytest.mark.parametrize("target", TARGETS)
 def test_every_az_line_parses_with_the_real_azure_cli(
     target: str, deployed: Deployed, tmp_path: Path
 ) -> None:
-    """The scenarios above (in this worker) and a rollback of its own, checked in one CLI process."""
+    """The scenarios before it in its module (on this worker) and a rollback of its own, checked in one
+    CLI process."""
     from tests.rehearse import azcli
 
     if not azcli.available():
