@@ -316,6 +316,7 @@ def test_a_bake_longer_than_a_token_logs_in_again(target: str, deployed: Deploye
 def test_a_retired_version_is_removed_everywhere(target: str, deployed: Deployed, tmp_path: Path) -> None:
     stage = _from_first_deploy(deployed, target, tmp_path)
     old = _spec_versions(stage.repo, stage.spec)["chat"]
+    old_agent = load_spec(stage.repo / stage.spec.source.name).agents[0]
     released = _release(stage)
     assert released.conclusion == "success", released.report
     standing = _deployments_of(released, "chat", old)
@@ -324,13 +325,30 @@ def test_a_retired_version_is_removed_everywhere(target: str, deployed: Deployed
     def retire(data: Any) -> None:
         registry = data.setdefault("registry", {})
         registry["retired"] = [
-            {"model": "chat", "version": old, "reason": "superseded", "date": "2026-11-24"}
+            {"model": "chat", "version": old, "reason": "superseded", "date": "2026-11-24"},
+            {
+                "agent": old_agent.name,
+                "version": old_agent.version,
+                "reason": "superseded",
+                "date": "2026-11-24",
+            },
         ]
 
-    commit_change(stage.repo, stage.spec.source.name, retire, "retire the old chat version")
+    calls_before = len((stage.world.root / "az-calls.jsonl").read_text("utf-8").splitlines())
+    commit_change(stage.repo, stage.spec.source.name, retire, "retire the old chat and agent versions")
     retired = run_phase(stage, "retire", [])
     _log_az(stage)
     assert retired.conclusion == "success", retired.report
+    # the retired agent version was looked for in every region of every environment, and no
+    # region serves it (the release moved the agent on): the retirement is a check, not a skip
+    calls = (stage.world.root / "az-calls.jsonl").read_text("utf-8").splitlines()[calls_before:]
+    listed = {
+        argv[argv.index("--url") + 1].split("/api/")[0]
+        for argv in (json.loads(line)["argv"] for line in calls)
+        if argv[:1] == ["rest"] and "--url" in argv and "/assistants?" in argv[argv.index("--url") + 1]
+    }
+    regions = sum(len(env.regions) for env in stage.spec.environments)
+    assert len(listed) >= regions, listed
     assert _deployments_of(retired, "chat", old) == []
     for env in stage.spec.environments:
         assert ("chat", old) not in {(m, v) for _, m, v in _versions_served(retired, env.name)}
