@@ -157,7 +157,6 @@ param contentFilters = [
   }
 ]
 param keyVaultSecretNames = [
-  'search-admin-key'
   'crm-api-key'
 ]
 param appSettings = [
