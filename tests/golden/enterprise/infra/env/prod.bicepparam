@@ -303,6 +303,10 @@ param gateway = {
     'https://www.contoso.com'
   ]
 }
+param search = {
+  sku: 'standard'
+  semanticRanker: true
+}
 
 // Set by the deploy step: the live state it read, so that a re-deploy keeps serving what serves.
 param liveStateJson = readEnvironmentVariable('ALMGEN_LIVE_STATE', '{}')
