@@ -13,6 +13,7 @@ from tests.helpers import MINIMAL, write_tree
 BASE = (
     MINIMAL.replace("  - name: dev\n", "  - name: dev\n  - name: prod\n")
     + """\
+  - {name: scorer, kind: custom, version: 1.0.0, path: model}
   - {name: embed, model: text-embedding-3-large, version: "1", sku: Standard}
 agents:
   - {name: helper, version: 1.0.0, model: chat, tools: [azure_ai_search]}
@@ -28,15 +29,15 @@ retrieval:
 """
 
 
-def _issues(tmp_path: Path, section: str) -> list[tuple[str, str]]:
-    write_tree(tmp_path, {"almgen.yaml": BASE + section})
+def _issues(tmp_path: Path, section: str, base: str = BASE) -> list[tuple[str, str]]:
+    write_tree(tmp_path, {"almgen.yaml": base + section, "model/MLmodel": "flavors: {}\n"})
     with pytest.raises(SpecInvalid) as caught:
         load_spec(tmp_path / "almgen.yaml")
     return [(issue.path, issue.message) for issue in caught.value.issues]
 
 
 def test_the_defaults_of_a_small_retrieval_section(tmp_path: Path) -> None:
-    write_tree(tmp_path, {"almgen.yaml": BASE + SECTION})
+    write_tree(tmp_path, {"almgen.yaml": BASE + SECTION, "model/MLmodel": "flavors: {}\n"})
     retrieval = load_spec(tmp_path / "almgen.yaml").retrieval
     assert retrieval is not None
     assert retrieval.alias == "demo-svc"  # the service name
@@ -45,7 +46,7 @@ def test_the_defaults_of_a_small_retrieval_section(tmp_path: Path) -> None:
     assert (retrieval.chunking.size, retrieval.chunking.overlap, retrieval.chunking.splitter) == (
         2000,
         200,
-        "paragraphs",
+        "pages",
     )
     assert (retrieval.algorithm, retrieval.metric, retrieval.semantic_ranker) == ("hnsw", "cosine", False)
     assert retrieval.sku.as_dict() == {"dev": "basic", "prod": "basic"}
@@ -54,12 +55,12 @@ def test_the_defaults_of_a_small_retrieval_section(tmp_path: Path) -> None:
 
 
 def test_no_section_no_retrieval(tmp_path: Path) -> None:
-    write_tree(tmp_path, {"almgen.yaml": BASE})
+    write_tree(tmp_path, {"almgen.yaml": BASE, "model/MLmodel": "flavors: {}\n"})
     assert load_spec(tmp_path / "almgen.yaml").retrieval is None
 
 
 def test_the_search_tier_per_environment(tmp_path: Path) -> None:
-    write_tree(tmp_path, {"almgen.yaml": BASE + SECTION + "  sku: {prod: standard2}\n"})
+    write_tree(tmp_path, {"almgen.yaml": BASE + SECTION + "  sku: {prod: standard2}\n", "model/MLmodel": "x"})
     retrieval = load_spec(tmp_path / "almgen.yaml").retrieval
     assert retrieval is not None
     assert retrieval.sku.as_dict() == {"dev": "basic", "prod": "standard2"}
@@ -90,12 +91,18 @@ def test_the_source_is_an_asset_or_a_path(tmp_path: Path) -> None:
         ("retrieval.source", "the document source is a data asset or a storage path")
     ]
     path = SECTION.replace("{asset: handbook,", "{path: 'https://docs1.blob.core.windows.net/kbase/v3',")
-    write_tree(tmp_path, {"almgen.yaml": BASE + path})
+    write_tree(tmp_path, {"almgen.yaml": BASE + path, "model/MLmodel": "x"})
     retrieval = load_spec(tmp_path / "almgen.yaml").retrieval
     assert retrieval is not None and retrieval.source_path == "https://docs1.blob.core.windows.net/kbase/v3"
 
 
-@pytest.mark.parametrize("name", ["chat", "embedd"])
+def test_a_data_asset_needs_the_registry_of_a_custom_model(tmp_path: Path) -> None:
+    foundation_only = BASE.replace("  - {name: scorer, kind: custom, version: 1.0.0, path: model}\n", "")
+    issues = _issues(tmp_path, SECTION, foundation_only)
+    assert [p for p, _ in issues] == ["retrieval.source.asset"]
+
+
+@pytest.mark.parametrize("name", ["chat", "embedd", "scorer"])
 def test_the_embedding_model_is_an_embedding_model_from_models(tmp_path: Path, name: str) -> None:
     issues = _issues(tmp_path, SECTION.replace("embedding: embed", f"embedding: {name}"))
     assert [p for p, _ in issues] == ["retrieval.embedding"]

@@ -63,13 +63,14 @@ class HttpError(common.Failure):
 # --------------------------------------------------------------------------- Azure
 
 
-def http(method: str, url: str, body: dict[str, Any] | None) -> Any:
-    """One JSON request through `az rest`, which gets (and never prints) the token for the Agent Service.
+def http(method: str, url: str, body: dict[str, Any] | None, resource: str = TOKEN_RESOURCE) -> Any:
+    """One JSON request through `az rest`, which gets (and never prints) the token for RESOURCE (by
+    default the Agent Service's; retrieval.py asks for the search data plane's).
 
     Throttling and server errors are retried. Going through the CLI keeps one way in to Azure for every
     script: the pipeline's fresh login, `ALMGEN_AZ` in tests and the rehearsal's simulated Azure.
     """
-    args = ["rest", "--method", method.lower(), "--url", url, "--resource", TOKEN_RESOURCE]
+    args = ["rest", "--method", method.lower(), "--url", url, "--resource", resource]
     where = f"{method} {url.partition('?')[0]}"
     with tempfile.TemporaryDirectory(prefix="almgen-agents-") as folder:
         if body is not None:  # a file, not an argument: instructions may be longer than a command line

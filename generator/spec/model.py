@@ -194,7 +194,7 @@ class Agent:
 class Chunking:
     size: int  # characters
     overlap: int  # characters repeated from the previous chunk
-    splitter: Literal["paragraphs", "sentences", "characters"]
+    splitter: Literal["pages", "sentences"]
 
 
 @dataclass(frozen=True)

@@ -13,9 +13,17 @@ RESERVED_FIELDS = ("id", "content", "title", "source", "contentVector")
 SEARCH_TOOL = "azure_ai_search"
 
 
+# The embedding models Azure AI Search's Azure OpenAI vectorizer and embedding skill take, and the
+# dimensions of their vectors (learn.microsoft.com: "Azure OpenAI Embedding skill", modelName).
+EMBEDDING_DIMENSIONS = {
+    "text-embedding-ada-002": 1536,
+    "text-embedding-3-small": 1536,
+    "text-embedding-3-large": 3072,
+}
+
+
 def is_embedding_model(catalog_model: str) -> bool:
-    """An Azure OpenAI or catalog embedding model: text-embedding-3-large, embed-v-4-0, ..."""
-    return "embed" in catalog_model.lower()
+    return catalog_model in EMBEDDING_DIMENSIONS
 
 
 def retrieval_rules(doc: Document) -> Iterator[Issue]:
@@ -38,6 +46,14 @@ def _source(doc: Document, raw: dict[str, Any]) -> Iterator[Issue]:
             "exactly one of `asset:` or `path:`, with `version:`",
             "keep `asset:` for an Azure ML data asset, `path:` for a blob folder",
         )
+    elif "asset" in source and not any(m.get("kind") == "custom" for m in doc.data["models"]):
+        yield doc.issue(
+            ("retrieval", "source", "asset"),
+            "a data asset is read from the spec's Azure ML registry: only a spec with custom models has one",
+            "`path:` (a blob folder) without a custom model",
+            "name the blob folder of the documents with `path:`",
+            key=True,
+        )
 
 
 def _embedding(doc: Document, raw: dict[str, Any]) -> Iterator[Issue]:
@@ -57,7 +73,7 @@ def _embedding(doc: Document, raw: dict[str, Any]) -> Iterator[Issue]:
         yield doc.issue(
             path,
             f"{name!r} is not an embedding model",
-            "a foundation model whose catalog model embeds text, e.g. text-embedding-3-large",
+            f"a foundation model whose catalog model is one of {one_of(list(EMBEDDING_DIMENSIONS))}",
             "point retrieval.embedding at an embedding model deployment",
         )
 
