@@ -164,7 +164,15 @@ def _stack_resources(
     }
     if params.get("search"):  # as search.bicep: one service per stack, its indexes kept across deployments
         outputs.update(
-            search.deploy(state, group=group, group_id=rg, service=service, suffix=suffix, location=location)
+            search.deploy(
+                state,
+                group=group,
+                group_id=rg,
+                service=service,
+                suffix=suffix,
+                location=location,
+                account=name if params.get("foundryProject") else "",
+            )
         )
     if params.get("gateway"):  # as gateway.bicep: the pool's weights follow the live state
         gateway_name = f"{f'apim-{service}-{suffix}'[:43]}-{unique}"

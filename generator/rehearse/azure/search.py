@@ -45,7 +45,14 @@ def is_search(url: str) -> bool:
 
 
 def deploy(
-    state: dict[str, Any], *, group: str, group_id: str, service: str, suffix: str, location: str
+    state: dict[str, Any],
+    *,
+    group: str,
+    group_id: str,
+    service: str,
+    suffix: str,
+    location: str,
+    account: str = "",
 ) -> dict[str, str]:
     """search.bicep: the service (data kept across deployments); its outputs."""
     unique = unique_string(state["subscription"], group_id, service, "search")[:6]
@@ -54,7 +61,12 @@ def deploy(
     services = state.setdefault("search", {})
     item = services.setdefault(name, {kind: {} for kind in KINDS})
     item.update({"name": name, "group": group, "location": location, "endpoint": endpoint})
-    return {"searchName": name, "searchEndpoint": endpoint, "searchConnection": "search"}
+    project = f"{group_id}/providers/Microsoft.CognitiveServices/accounts/{account}/projects/agents"
+    return {
+        "searchName": name,
+        "searchEndpoint": endpoint,
+        "searchConnection": f"{project}/connections/search" if account else "",
+    }
 
 
 def _error(status: str, code: str, message: str) -> AzFailure:

@@ -185,5 +185,5 @@ output name string = search.name
 @description('The search endpoint (data plane).')
 output endpoint string = 'https://${search.name}.search.windows.net'
 
-@description('The project connection the agents\' azure_ai_search tool names (empty without a Foundry project).')
-output connection string = foundryProject ? connection!.name : ''
+@description('The resource ID of the project connection the agents\' azure_ai_search tool names (empty without a Foundry project).')
+output connection string = foundryProject ? connection!.id : ''

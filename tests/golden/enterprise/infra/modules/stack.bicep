@@ -261,7 +261,7 @@ output searchName string = retrievalSearch.outputs.name
 @description('The search endpoint (data plane).')
 output searchEndpoint string = retrievalSearch.outputs.endpoint
 
-@description('The Foundry project connection to the search service (empty without a project).')
+@description('The resource ID of the Foundry project connection to the search service (empty without a project).')
 output searchConnection string = retrievalSearch.outputs.connection
 
 @description('The AI gateway\'s resource ID.')
