@@ -160,3 +160,19 @@ def test_a_release_failing_after_the_switch_rolls_the_alias_back(
     assert indexes(stage, "prod") == ["handbook-v1", "handbook-v2"]  # built, judged, not served
     switched = [e for e in stage.world.timeline() if e["kind"] == "azure-search-alias"]
     assert [e["index"] for e in switched][-2:] == ["handbook-v2", "handbook-v1"]  # prod: switched, restored
+
+
+@pytest.mark.parametrize("target", TARGETS)
+def test_every_az_line_of_the_first_deploy_parses_with_the_real_azure_cli(
+    target: str, first: dict[str, Stage]
+) -> None:
+    """Building, switching and retaining indexes go through `az rest` and `az storage account show`."""
+    from tests.rehearse import azcli
+
+    if not azcli.available():
+        pytest.skip("the azure-cli tools environment is not installed (scripts/test.sh installs it)")
+    calls = (first[target].world.root / "az-calls.jsonl").read_text("utf-8").splitlines()
+    lines = [json.loads(line)["argv"] for line in calls]
+    search = [argv for argv in lines if any(".search.windows.net" in arg for arg in argv)]
+    assert {argv[argv.index("--method") + 1] for argv in search} >= {"get", "put"}
+    assert azcli.rejected(lines) == []
