@@ -223,3 +223,26 @@ def test_the_embedding_deployment_is_the_colour_with_the_spec_version() -> None:
     newer = FACTS | {"embedding": {**FACTS["embedding"], "version": "2"}}
     assert retrieval.embedding_deployment(newer, live) == "embeddings-green"
     assert retrieval.embedding_deployment(FACTS, {}) == "embeddings"  # direct: one deployment
+
+
+def test_a_data_asset_source_is_read_from_the_registry(monkeypatch: pytest.MonkeyPatch) -> None:
+    asked: list[list[str]] = []
+
+    def az_text(args: list[str], what: str) -> str:
+        asked.append(args)
+        return "https://mlstore1.blob.core.windows.net/azureml-blobstore/kb/v3/"
+
+    monkeypatch.setattr(common, "az_text", az_text)
+    facts = FACTS | {"source": {"asset": "support-kb", "version": "3"}, "registry": "mlr-support"}
+    assert retrieval.container_of(facts) == ("mlstore1", "azureml-blobstore", "kb/v3")
+    (argv,) = asked
+    assert argv[:3] == ["ml", "data", "show"] and argv[argv.index("--registry-name") + 1] == "mlr-support"
+
+
+def test_a_data_asset_outside_blob_storage_is_a_failure(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(
+        common, "az_text", lambda args, what: "azureml://datastores/workspaceblobstore/paths/kb"
+    )
+    facts = FACTS | {"source": {"asset": "support-kb", "version": "3"}, "registry": "mlr-support"}
+    with pytest.raises(common.Failure, match="not in a blob folder"):
+        retrieval.container_of(facts)
