@@ -64,6 +64,7 @@ FRAGMENTS: dict[str, tuple[str, ...]] = {
     "wrong-type-list": ("expected a list, found text",),
     "duplicate-environment-names": ("environments[2].name", "used twice", "environments[0]"),
     "dangling-agent-model": ("agents[0].model", "did you mean 'chat'?"),
+    "retrieval-embedding-not-embedding-model": ("retrieval.embedding", "is not an embedding model"),
     "dangling-content-filter": ("models[0].contentFilter", "did you mean 'strict'?"),
     "dangling-environment-test": ("environments[0].tests[0]", "did you mean 'smoke'?"),
     "capacity-unknown-environment": ("models[0].capacity.production", "'dev' or 'prod'"),

@@ -37,3 +37,22 @@ def test_lineage_text_names_training_data_and_retirements() -> None:
 
 def test_lineage_of_an_unknown_environment_is_a_usage_error() -> None:
     assert CliRunner().invoke(cli, ["lineage", SPEC, "--env", "qa"]).exit_code == 2
+
+
+def test_lineage_names_the_documents_chunking_and_embedding_model_of_retrieval() -> None:
+    enterprise = str(REPO / "samples" / "enterprise" / "almgen.yaml")
+    result = CliRunner().invoke(cli, ["lineage", enterprise, "--env", "prod", "--format", "json"])
+    assert result.exit_code == 0, result.output
+    (prod,) = json.loads(result.output)["environments"]
+    retrieval = prod["retrieval"]
+    assert retrieval["documents"]["version"] == "2026-11"
+    assert retrieval["chunking"] == {"splitter": "pages", "size": 1500, "overlap": 150}
+    assert retrieval["embedding"] == {
+        "model": "embeddings",
+        "catalogModel": "text-embedding-3-large",
+        "version": "1",
+    }
+    assert [p["region"] for p in retrieval["servesFrom"]] == ["eastus2", "swedencentral"]
+    text = CliRunner().invoke(cli, ["lineage", enterprise, "--env", "prod"]).output
+    assert "retrieval support-kb: documents https://contosokbdocs.blob.core.windows.net" in text
+    assert "embedding text-embedding-3-large 1 (embeddings)" in text

@@ -29,8 +29,9 @@ def test_environments_follow_the_promotion_path_with_their_gates_before() -> Non
 def test_deploy_steps_in_order_for_each_strategy() -> None:
     p = plan(load_spec(SAMPLES / "enterprise" / "almgen.yaml"))
     dev, staging, prod = p.environments
-    head = ["live-state", "what-if", "deploy-infra"]
-    tail = ["deploy-agents", "release-record", "standby"]  # standby: nothing to scale under direct
+    head = ["live-state", "what-if", "deploy-infra", "build-index"]  # the new index: built, not served
+    # the alias moves to the new index once tests passed, before the agents that query it
+    tail = ["switch-index", "deploy-agents", "release-record", "retain-indexes", "standby"]
     assert dev.step_ids() == [*head, "test-smoke", *tail]
     # blue-green: the candidate is tested, then swapped in
     assert staging.step_ids() == [*head, "test-integration", "test-load", "swap", *tail]

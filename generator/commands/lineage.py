@@ -10,7 +10,7 @@ from typing import Any
 
 from generator.plan import plan
 from generator.spec import naming
-from generator.spec.model import Spec
+from generator.spec.model import Environment, Retrieval, Spec
 from generator.targets.bicep.files import colours
 
 
@@ -59,12 +59,55 @@ def lineage_data(spec: Spec, only: str | None = None) -> dict[str, Any]:
                 ]
             models.append(entry)
         agents = [{"name": a.name, "version": a.version, "model": a.model} for a in spec.agents]
-        environments.append({"name": env.name, "models": models, "agents": agents})
+        entry = {"name": env.name, "models": models, "agents": agents}
+        if spec.retrieval is not None:
+            entry["retrieval"] = _retrieval(spec, spec.retrieval, env)
+        environments.append(entry)
     retired = [
         {"kind": r.kind, "name": r.name, "version": r.version, "reason": r.reason, "date": r.date}
         for r in spec.registry.retired
     ]
     return {"service": spec.service.name, "environments": environments, "retired": retired}
+
+
+def _retrieval(spec: Spec, retrieval: Retrieval, env: Environment) -> dict[str, Any]:
+    """What answers from the index: documents and their version, chunking, embedding model, index.
+
+    The index version (`<alias>-v<N>`) is decided at run time from the hash of these inputs: the
+    release record names it per region, `retrieval.py show` reads it from Azure.
+    """
+    embedding = spec.model(retrieval.embedding)
+    return {
+        "alias": retrieval.alias,
+        "documents": {
+            "source": retrieval.source_path or f"azureml data asset {retrieval.source_asset}",
+            "version": retrieval.source_version,
+        },
+        "chunking": {
+            "splitter": retrieval.chunking.splitter,
+            "size": retrieval.chunking.size,
+            "overlap": retrieval.chunking.overlap,
+        },
+        "embedding": {"model": embedding.name, "catalogModel": embedding.model, "version": embedding.version},
+        "index": {"versions": f"{retrieval.alias}-v<N>", "semanticRanker": retrieval.semantic_ranker},
+        "agents": list(retrieval.agents),
+        "servesFrom": [
+            {"region": s.region, "resourceGroup": s.resource_group, "sku": retrieval.sku[env.name]}
+            for s in env.stacks
+        ],
+    }
+
+
+def _retrieval_lines(retrieval: dict[str, Any]) -> list[str]:
+    documents, chunking, embedding = retrieval["documents"], retrieval["chunking"], retrieval["embedding"]
+    return [
+        f"  retrieval {retrieval['alias']}: documents {documents['source']} version {documents['version']}",
+        f"    chunking {chunking['splitter']} {chunking['size']}/{chunking['overlap']}; "
+        f"embedding {embedding['catalogModel']} {embedding['version']} ({embedding['model']})",
+        f"    index {retrieval['index']['versions']} behind the alias {retrieval['alias']} in "
+        + ", ".join(place["region"] for place in retrieval["servesFrom"])
+        + " (the release record names N)",
+    ]
 
 
 def lineage_text(spec: Spec, only: str | None = None) -> str:
@@ -95,6 +138,8 @@ def lineage_text(spec: Spec, only: str | None = None) -> str:
                 )
         for agent in env["agents"]:
             lines.append(f"  agent {agent['name']} {agent['version']} on {agent['model']}")
+        if "retrieval" in env:
+            lines += _retrieval_lines(env["retrieval"])
     for item in data["retired"]:
         lines.append(
             f"retired: {item['kind']} {item['name']} {item['version']} on {item['date']}: {item['reason']}"

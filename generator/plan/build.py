@@ -200,6 +200,10 @@ def _provision_steps(spec: Spec) -> tuple[Step, ...]:
                     InputEquals("strategy", "direct"),
                 )
             )
+    if spec.retrieval is not None:  # the models are deployed: the embedding deployment can index
+        steps.append(
+            Step("build-index", "Build the retrieval index (when its inputs changed)", "build-index")
+        )
     return tuple(steps)
 
 
@@ -219,6 +223,8 @@ def _finish_steps(spec: Spec) -> tuple[Step, ...]:
                 InputEquals("strategy", "blue-green"),
             )
         )
+    if spec.retrieval is not None:  # the gates and tests passed: the new index serves
+        steps.append(Step("switch-index", "Switch the retrieval alias to the new index", "switch-index"))
     if spec.agents:  # agent definitions go live once their model deployment serves
         steps.append(Step("deploy-agents", "Deploy agents", "deploy-agents"))
     steps.append(Step("release-record", "Release record", "release-record"))
@@ -226,6 +232,8 @@ def _finish_steps(spec: Spec) -> tuple[Step, ...]:
         steps.append(Step("retire", "Remove retired versions", "retire"))
     if spec.custom_models:  # registry.retention.keepVersions: older registered versions are archived
         steps.append(Step("retain", "Archive versions past retention", "retain"))
+    if spec.retrieval is not None:  # the same keepVersions, for index versions
+        steps.append(Step("retain-indexes", "Delete index versions past retention", "retain-indexes"))
     if spec.foundation_models and any(env.strategy.type != "direct" for env in spec.environments):
         # last: a restore after a failure must find the previous colour still at full capacity
         steps.append(Step("standby", "Scale the standby colour down", "standby"))

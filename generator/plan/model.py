@@ -26,15 +26,18 @@ StepKind = Literal[
     "train",
     "register",
     "deploy-infra-models",
+    "build-index",
     "route-direct",
     "canary",
     "test",
     "swap",
+    "switch-index",
     "deploy-agents",
     "standby",
     "release-record",
     "retire",
     "retain",
+    "retain-indexes",
     "rollback",
 ]
 JobKind = Literal["gates", "provision", "canary-step", "finish", "rollback"]

@@ -177,12 +177,11 @@ def shell_steps(spec: Spec, step: Step) -> list[ShellStep]:
                 ),
             )
         ]
-    if kind == "swap":
-        return _swap_steps(spec, step)
-    if kind == "standby":
-        return standby_steps(spec, step)
-    if kind == "route-direct":
-        return _direct_steps(spec, step)
+    if kind in ("build-index", "switch-index", "retain-indexes"):
+        return [ShellStep(step.id, step.name, _script(*_retrieval(kind)))]
+    rollout = {"swap": _swap_steps, "standby": standby_steps, "route-direct": _direct_steps}.get(kind)
+    if rollout is not None:
+        return rollout(spec, step)
     if kind == "test":
         test = step.id.removeprefix("test-")
         return [
@@ -240,6 +239,36 @@ _THRESHOLDS = (
 )
 ROUTING = "routing"  # the folder that keeps each model's routing from before the rollout
 PREVIOUS = f"{ROUTING}/previous-${{ALMGEN_MODEL}}.json"
+
+
+RETRIEVAL_CANDIDATE = "retrieval-candidate.json"  # the build's index per region, kept for the finish job
+RETRIEVAL_SWITCHED = "retrieval-switched.json"  # what serves after the switch: the release record's lineage
+PREVIOUS_INDEX = f"{ROUTING}/previous-retrieval.json"
+
+
+def _retrieval(kind: str) -> tuple[str, ...]:
+    env = f'--env "$ALMGEN_ENVIRONMENT" --release {RELEASE_JSON}'
+    if kind == "build-index":
+        return (
+            _python(
+                "traffic", 'state --outputs outputs.json --env "$ALMGEN_ENVIRONMENT" > live-state-index.json'
+            ),
+            _python(
+                "retrieval",
+                f"build {env} --outputs outputs.json --live-state live-state-index.json "
+                f"--out {RETRIEVAL_CANDIDATE}",
+            ),
+        )
+    if kind == "switch-index":
+        return (
+            f'mkdir -p "{ROUTING}"',
+            _python(
+                "retrieval",
+                f'switch {env} --build {RETRIEVAL_CANDIDATE} --save-previous "{PREVIOUS_INDEX}" '
+                f"--out {RETRIEVAL_SWITCHED}",
+            ),
+        )
+    return (_python("retrieval", f"retain {env} --outputs outputs.json"),)
 
 
 def _model_env(model: Model) -> tuple[tuple[str, str], ...]:
@@ -422,9 +451,21 @@ def restore_steps(spec: Spec) -> list[ShellStep]:
     """After a failure: every model's routing from before the rollout, back (nothing saved: nothing moved).
 
     The first canary step and the blue-green swap save it under `routing/`; a canary step job,
-    and the finish job (a test, the swap or the agents failing after traffic moved) restore it.
+    and the finish job (a test, the swap or the agents failing after traffic moved) restore it. The
+    retrieval alias, switched in the finish job, goes back to the index it served before.
     """
-    return [
+    index = [
+        ShellStep(
+            "restore-index",
+            "Roll back the retrieval alias",
+            _script(
+                f'if [ -f "{PREVIOUS_INDEX}" ]; then',
+                "  " + _python("retrieval", f'restore --previous "{PREVIOUS_INDEX}"'),
+                "fi",
+            ),
+        )
+    ]
+    return (index if spec.retrieval is not None else []) + [
         ShellStep(
             f"restore-{model.name}",
             f"Roll back {model.name}",

@@ -63,13 +63,14 @@ class HttpError(common.Failure):
 # --------------------------------------------------------------------------- Azure
 
 
-def http(method: str, url: str, body: dict[str, Any] | None) -> Any:
-    """One JSON request through `az rest`, which gets (and never prints) the token for the Agent Service.
+def http(method: str, url: str, body: dict[str, Any] | None, resource: str = TOKEN_RESOURCE) -> Any:
+    """One JSON request through `az rest`, which gets (and never prints) the token for RESOURCE (by
+    default the Agent Service's; retrieval.py asks for the search data plane's).
 
     Throttling and server errors are retried. Going through the CLI keeps one way in to Azure for every
     script: the pipeline's fresh login, `ALMGEN_AZ` in tests and the rehearsal's simulated Azure.
     """
-    args = ["rest", "--method", method.lower(), "--url", url, "--resource", TOKEN_RESOURCE]
+    args = ["rest", "--method", method.lower(), "--url", url, "--resource", resource]
     where = f"{method} {url.partition('?')[0]}"
     with tempfile.TemporaryDirectory(prefix="almgen-agents-") as folder:
         if body is not None:  # a file, not an argument: instructions may be longer than a command line
@@ -210,6 +211,18 @@ def tool_types(tools: object) -> list[str]:
     return [str(t.get("type")) for t in tools if isinstance(t, dict)] if isinstance(tools, list) else []
 
 
+def tool_resources(release: dict[str, Any], env: str, agent: str, stack: dict[str, Any]) -> dict[str, Any]:
+    """An agent of retrieval.agents answers from the alias, through the project's search connection."""
+    retrieval = common.environment(release, env).get("retrieval")
+    if not isinstance(retrieval, dict) or agent not in (retrieval.get("agents") or []):
+        return {}
+    connection = stack.get("searchConnection")
+    if not isinstance(connection, str) or not connection:
+        raise common.InputError(f"deployment outputs of {stack['location']} name no search connection")
+    index = {"index_connection_id": connection, "index_name": str(retrieval.get("alias") or "")}
+    return {"azure_ai_search": {"indexes": [index]}}
+
+
 def git_commit(environ: Mapping[str, str]) -> str:
     return environ.get("GITHUB_SHA") or environ.get("BUILD_SOURCEVERSION") or "unknown"
 
@@ -256,6 +269,9 @@ def cmd_deploy(args: argparse.Namespace) -> int:
                 "description": str(agent.get("description") or ""),
                 "metadata": {str(k): str(v) for k, v in metadata.items()},
             }
+            resources = tool_resources(release, args.env, name, stack)
+            if resources:
+                body["tool_resources"] = resources
             live_version = (existing.get("metadata") or {}).get("version") if existing else None
             if isinstance(live_version, str) and semver(live_version) and newer(live_version, version):
                 refusals.append(
@@ -280,6 +296,7 @@ def cmd_deploy(args: argparse.Namespace) -> int:
                 existing.get("instructions") == body["instructions"]
                 and existing.get("model") == body["model"]
                 and tool_types(existing.get("tools")) == [t["type"] for t in body["tools"]]
+                and (existing.get("tool_resources") or {}) == body.get("tool_resources", {})
                 and live_version == version
             )
             if unchanged:

@@ -27,6 +27,8 @@ newline, a `%`, a `;` or a `]` into a variables file or a logging command.
 | ALMGEN_PROJECT_ENDPOINT, AZURE_AI_PROJECT_ENDPOINT | with agents or a safety gate: the Foundry project |
 | ALMGEN_AGENT_<AGENT>_NAME | with agents: the agent's name |
 | ALMGEN_AGENT_<AGENT>_ID | with agents: its id in the project now ("" before its first deploy) |
+| ALMGEN_SEARCH_ENDPOINT | with retrieval: the primary region's Azure AI Search endpoint (Entra ID only) |
+| ALMGEN_SEARCH_INDEX | with retrieval: the alias the agents query (releases move it to a new index) |
 
 `<MODEL>` and `<AGENT>` are the spec's names in upper case with `-` as `_` (`chat-mini` →
 `CHAT_MINI`). Tests run before the finish job deploys the agents (a failing test keeps a new agent
@@ -126,6 +128,17 @@ def _agents(stack: routing.Stack, deployed: list[dict[str, Any]]) -> list[tuple[
     return out
 
 
+def _search(outputs: Path, environment: dict[str, Any]) -> list[tuple[str, str]]:
+    retrieval = environment.get("retrieval")
+    if not isinstance(retrieval, dict):
+        return []
+    primary = common.stacks_of(outputs, "searchEndpoint")[0]
+    return [
+        ("ALMGEN_SEARCH_ENDPOINT", primary["searchEndpoint"]),
+        ("ALMGEN_SEARCH_INDEX", str(retrieval["alias"])),
+    ]
+
+
 def contract(args: argparse.Namespace) -> list[tuple[str, str]]:
     """The contract's (name, value) pairs, in a stable order."""
     stack = routing.load_stacks(args.outputs)[0]
@@ -142,6 +155,7 @@ def contract(args: argparse.Namespace) -> list[tuple[str, str]]:
         *_models(stack, args.env, list(environment.get("models") or []), args),
         *_project(stack, release),
         *_agents(stack, list(environment.get("agents") or [])),
+        *_search(args.outputs, environment),
     ]
     for name, value in pairs:
         if not NAME.match(name) or not SAFE.match(value):

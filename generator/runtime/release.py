@@ -2,7 +2,7 @@
 
 Usage:
   python release.py --env ENV --out FILE [--release .almgen/release.json] [--gate-verdict FILE ...]
-                    [--outputs FILE] [--root DIR]
+                    [--outputs FILE] [--root DIR] [--retrieval FILE]
   python release.py retire --out FILE [--release .almgen/release.json]
 
 `.almgen/release.json` (generated from the spec) holds the static facts: service, spec hash,
@@ -10,7 +10,8 @@ generator, and per environment the models (version, training data, preprocessing
 engineering, hyperparameters, deployments), the agents and the evaluation dataset. This script adds
 what is only known at run time: the commit, the CI run and its URL, the actor, a UTC timestamp, the
 gate verdicts (`*.gate.json` written by gate.py), the sha256 of the evaluation dataset and of a
-hyperparameters file, and the endpoints of every region from the ARM deployment outputs. The record
+hyperparameters file, the endpoints of every region from the ARM deployment outputs and, with retrieval,
+the index version each region serves (`--retrieval`, from `retrieval.py switch`). The record
 is JSON for machines (keep it as a pipeline artifact); a Markdown summary goes to
 `$GITHUB_STEP_SUMMARY` (and, on Azure DevOps, to an uploaded summary file).
 
@@ -54,6 +55,7 @@ STACK_KEYS = (
     "keyVaultUri",
     "workspaceName",
     "onlineEndpoints",
+    "searchEndpoint",
 )
 
 
@@ -187,7 +189,27 @@ def build_record(args: argparse.Namespace, environ: Mapping[str, str]) -> dict[s
         "gates": gates,
         "gatesPassed": all(gate["passed"] for gate in gates),
         "endpoints": endpoints(args.outputs) if args.outputs else [],
+        **retrieval_lineage(facts, args.retrieval),
     }
+
+
+def retrieval_lineage(facts: dict[str, Any], served: Path | None) -> dict[str, Any]:
+    """The retrieval inputs (documents and their version, chunking, embedding model and version, index
+    definition) and, from retrieval.py switch's output, the index version each region serves."""
+    retrieval = facts.get("retrieval")
+    if not isinstance(retrieval, dict):
+        return {}
+    lineage = {
+        key: copy.deepcopy(retrieval.get(key))
+        for key in ("alias", "source", "chunking", "embedding", "index")
+    }
+    regions = common.read_object(served, "retrieval switch result").get("stacks", []) if served else []
+    lineage["served"] = [
+        {key: stack.get(key) for key in ("location", "index", "version", "inputsSha256", "built", "previous")}
+        for stack in regions
+        if isinstance(stack, dict)
+    ]
+    return {"retrieval": lineage}
 
 
 def build_retirement(args: argparse.Namespace, environ: Mapping[str, str]) -> dict[str, Any]:
@@ -262,7 +284,28 @@ def release_summary(record: dict[str, Any]) -> str:
             for s in record["endpoints"]
         ]
         lines += ["", *rows(["region", "primary", "AI Services endpoint", "online endpoints"], regions)]
+    lines += retrieval_summary(record.get("retrieval"))
     return "\n".join(lines) + "\n"
+
+
+def retrieval_summary(retrieval: object) -> list[str]:
+    if not isinstance(retrieval, dict):
+        return []
+    source, chunking, embedding = retrieval["source"], retrieval["chunking"], retrieval["embedding"]
+    where = source.get("path") or source.get("asset")
+    body = [
+        [
+            s.get("location"),
+            s.get("index"),
+            where,
+            source.get("version"),
+            f"{chunking.get('splitter')} {chunking.get('size')}/{chunking.get('overlap')}",
+            f"{embedding.get('catalogModel')} {embedding.get('version')}",
+        ]
+        for s in retrieval.get("served") or []
+    ]
+    header = ["region", "index", "documents", "version", "chunking", "embedding"]
+    return ["", *rows(header, body)] if body else []
 
 
 def retirement_summary(record: dict[str, Any]) -> str:
@@ -298,6 +341,9 @@ def record_parser() -> argparse.ArgumentParser:
         help="verdicts written by gate.py",
     )
     result.add_argument("--outputs", type=Path, help="ARM deployment outputs JSON (endpoints per region)")
+    result.add_argument(
+        "--retrieval", type=Path, help="retrieval.py switch's output: the index each region serves"
+    )
     result.add_argument(
         "--root", type=Path, default=Path("."), help="folder the paths in release.json start from"
     )

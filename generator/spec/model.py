@@ -32,6 +32,22 @@ class PerEnv:
 
 
 @dataclass(frozen=True)
+class PerEnvText:
+    """A text value per environment name, in promotion order (e.g. a search tier)."""
+
+    items: tuple[tuple[str, str], ...]
+
+    def __getitem__(self, env: str) -> str:
+        for name, value in self.items:
+            if name == env:
+                return value
+        raise KeyError(env)
+
+    def as_dict(self) -> dict[str, str]:
+        return dict(self.items)
+
+
+@dataclass(frozen=True)
 class Threshold:
     metric: str
     operator: Operator
@@ -175,6 +191,32 @@ class Agent:
 
 
 @dataclass(frozen=True)
+class Chunking:
+    size: int  # characters
+    overlap: int  # characters repeated from the previous chunk
+    splitter: Literal["pages", "sentences"]
+
+
+@dataclass(frozen=True)
+class Retrieval:
+    """The retrieval (RAG) artifact: documents, chunking, embedding model and index, versioned."""
+
+    alias: str  # the name agents and tests query; each build is <alias>-v<N>
+    source_version: str
+    chunking: Chunking
+    embedding: str  # a foundation model name from `models`
+    sku: PerEnvText  # the Azure AI Search tier per environment
+    source_asset: str | None = None  # exactly one of asset and path
+    source_path: str | None = None
+    fields: tuple[str, ...] = ()  # extra filterable metadata fields
+    algorithm: Literal["hnsw", "exhaustiveKnn"] = "hnsw"
+    metric: Literal["cosine", "dotProduct", "euclidean"] = "cosine"
+    semantic_ranker: bool = False
+    agents: tuple[str, ...] = ()
+    tests: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class ContentFilter:
     name: str
     blocking: bool
@@ -292,6 +334,7 @@ class Spec:
     policies: tuple[str, ...]
     templates: str | None
     inputs: tuple[Path, ...]  # every file the spec was built from (spec, bases, policies)
+    retrieval: Retrieval | None = None
 
     @property
     def root(self) -> Path:

@@ -152,6 +152,37 @@ def resolve(doc: Document, data: dict[str, Any]) -> m.Spec:
         policies=tuple(data.get("policies", [])),
         templates=data.get("templates"),
         inputs=tuple(doc.inputs),
+        retrieval=_retrieval(data.get("retrieval"), service_name, agents, env_names),
+    )
+
+
+def _retrieval(
+    raw: dict[str, Any] | None, service: str, agents: tuple[m.Agent, ...], envs: list[str]
+) -> m.Retrieval | None:
+    """The retrieval section; its agents default to every agent with the azure_ai_search tool."""
+    if raw is None:
+        return None
+    index, source, chunking = raw["index"], raw["source"], raw["chunking"]
+    profile = index["vectorProfile"]
+    sku = raw["sku"]
+    given = sku if isinstance(sku, dict) else dict.fromkeys(envs, sku)
+    fallback = default("retrieval.sku")
+    return m.Retrieval(
+        alias=index.get("name", service.rstrip("-")),
+        source_version=source["version"],
+        chunking=m.Chunking(chunking["size"], chunking["overlap"], chunking["splitter"]),
+        embedding=raw["embedding"],
+        sku=m.PerEnvText(tuple((env, str(given.get(env, fallback))) for env in envs)),
+        source_asset=source.get("asset"),
+        source_path=source.get("path"),
+        fields=tuple(index["fields"]),
+        algorithm=profile["algorithm"],
+        metric=profile["metric"],
+        semantic_ranker=index["semanticRanker"],
+        agents=tuple(raw["agents"])
+        if "agents" in raw
+        else tuple(a.name for a in agents if "azure_ai_search" in a.tools),
+        tests=tuple(raw["tests"]),
     )
 
 

@@ -15,6 +15,7 @@ from generator.spec import naming
 from generator.spec.defaults import default
 from generator.spec.document import Document, FieldPath
 from generator.spec.paths import misplaced, referenced_files
+from generator.spec.rules_retrieval import retrieval_rules
 from generator.spec.secrets import no_secrets
 from generator.spec.suggest import did_you_mean, one_of
 from generator.spec.text import text_issues
@@ -187,7 +188,8 @@ def per_environment_keys(doc: Document) -> Iterator[Issue]:
     envs = _env_names(doc)
     retention = (doc.data.get("registry") or {}).get("retention") or {}
     maps: list[tuple[tuple[str | int, ...], Any]] = [
-        (("registry", "retention", "recordDays"), retention.get("recordDays"))
+        (("registry", "retention", "recordDays"), retention.get("recordDays")),
+        (("retrieval", "sku"), (doc.data.get("retrieval") or {}).get("sku")),
     ]
     for index, model in enumerate(doc.data["models"]):
         maps += [
@@ -511,5 +513,6 @@ RULES: tuple[Rule, ...] = (
     custom_only_monitoring,
     gateway_fronts_foundation_models,
     azure_names,
+    retrieval_rules,
     referenced_files,
 )

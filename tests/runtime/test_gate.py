@@ -60,6 +60,18 @@ def test_sdk_results_pass(tmp_path: Path) -> None:
     assert rows["groundedness"]["key"] == "groundedness.groundedness"
 
 
+@pytest.mark.parametrize(("retrieval", "passed"), [(4.0, 0), (2.5, 1)])
+def test_retrieval_metrics_of_azure_ai_evaluation_gate_a_release(
+    tmp_path: Path, retrieval: float, passed: int
+) -> None:
+    """RetrievalEvaluator's `retrieval` and GroundednessEvaluator with context, as the SDK writes them."""
+    gates = {"evaluation": {"thresholds": {"retrieval": ">= 3.0", "groundedness": ">= 4.0"}}}
+    results = {"metrics": {"retrieval.retrieval": retrieval, "groundedness.groundedness": 4.4}}
+    assert run(tmp_path, results, gates) == passed
+    rows = {row["metric"]: row for row in verdict(tmp_path)["rows"]}
+    assert rows["retrieval"]["key"] == "retrieval.retrieval"
+
+
 @pytest.mark.parametrize(
     ("threshold", "actual", "passed"),
     [

@@ -26,6 +26,7 @@ CLIS = [
     "models.py",
     "records.py",
     "release.py",
+    "retrieval.py",
     "run.py",
     "traffic.py",
 ]

@@ -50,6 +50,9 @@ BICEP_ASSIGNS = (
     "keyVaultSecretsUser",
     "monitoringMetricsPublisher",
     "storageBlobDataContributor",  # the pipeline writes the release records (records.bicep)
+    "searchServiceContributor",  # the pipeline builds the indexes and moves the alias (search.bicep)
+    "searchIndexDataContributor",  # the pipeline uploads the chunks (search.bicep)
+    "searchIndexDataReader",  # the workload and the agents read the index (search.bicep)
 )
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from generator.rehearse.azure import commands as c
-from generator.rehearse.azure import gateway, metrics
+from generator.rehearse.azure import gateway, metrics, search
 from generator.rehearse.azure.store import AzFailure, env_of_group, locked
 from generator.rehearse.world import World, from_environ
 
@@ -189,6 +189,8 @@ def rest(world: World, state: dict[str, Any], flags: c.Flags) -> Any:
         return gateway.backend(world, state, url, method, flags)
     if url.startswith(ARM_URL + "/"):
         return arm_patch(world, state, url, method, flags)
+    if search.is_search(url):
+        return search.rest(world, state, method, url, flags)
     if flags.get("--resource") != "https://ai.azure.com":
         raise AzFailure(
             "Can't derive appropriate Azure AD resource from --url to acquire an access token.",
@@ -308,6 +310,7 @@ COMMANDS: dict[tuple[str, ...], tuple[c.Handler, set[str]]] = {
             "--no-progress",
         },
     ),
+    ("storage", "account", "show"): (search.storage_account, {"--name", "--resource-group"}),
     ("storage", "blob", "list"): (
         c.blob_list,
         {"--account-name", "--container-name", "--prefix", "--auth-mode", "--num-results"},

@@ -18,8 +18,9 @@ gateway `apim-<service>-<suffix>-<unique6>` (rehearse/azure/gateway.py).
 primary, aiServicesName, aiServicesEndpoint, appConfigurationEndpoint, keyVaultUri, recordsAccount
 (records.bicep: a storage account with a `release-records` container under a time-based
 immutability policy of `recordDays`, in the primary region only; "" elsewhere), with custom models
-workspaceName, onlineEndpoints [{model, name, scoringUri}], and with a gateway gatewayId and
-gatewayEndpoint.
+workspaceName, onlineEndpoints [{model, name, scoringUri}], with a gateway gatewayId and
+gatewayEndpoint, and with the `search` param (retrieval) searchName, searchEndpoint and searchConnection
+of an Azure AI Search service `srch<service><suffix><unique6>` (rehearse/azure/search.py).
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ import signal
 from pathlib import Path
 from typing import Any
 
-from generator.rehearse.azure import bicepparam, gateway, metrics
+from generator.rehearse.azure import bicepparam, gateway, metrics, search
 from generator.rehearse.azure.store import AzFailure, group_id, unique_string
 from generator.rehearse.world import World
 
@@ -161,6 +162,18 @@ def _stack_resources(
         "keyVaultUri": f"https://{vault}.vault.azure.net/",
         "recordsAccount": records,
     }
+    if params.get("search"):  # as search.bicep: one service per stack, its indexes kept across deployments
+        outputs.update(
+            search.deploy(
+                state,
+                group=group,
+                group_id=rg,
+                service=service,
+                suffix=suffix,
+                location=location,
+                account=name if params.get("foundryProject") else "",
+            )
+        )
     if params.get("gateway"):  # as gateway.bicep: the pool's weights follow the live state
         gateway_name = f"{f'apim-{service}-{suffix}'[:43]}-{unique}"
         outputs.update(

@@ -5,7 +5,8 @@ and with what share (foundation models: App Configuration keys `almgen:active:<m
 `almgen:canary:<model>`, or, where the AI gateway fronts the model, its pool's weights; custom
 models: the online endpoint's traffic map), plus the model version
 of every AI Services deployment and online deployment, the capacity of every AI Services
-deployment, and the agents of each region (name: version, model). Tests compare the snapshot
+deployment, the agents of each region (name: version, model) and the index each retrieval alias
+serves (`aliases`; in the serving view as `alias:<name>`). Tests compare the snapshot
 before a rolled-back rollout with the one after.
 """
 
@@ -68,6 +69,10 @@ def traffic_snapshot(world: World) -> dict[str, Any]:
                 "version": (agent.get("metadata") or {}).get("version"),
                 "model": agent.get("model"),
             }
+    for service in (state.get("search") or {}).values():  # retrieval: the index each alias serves
+        aliases = region(env_of_group(state, service["group"]), service["location"]).setdefault("aliases", {})
+        for alias, item in service["aliases"].items():
+            aliases[alias] = (item.get("indexes") or [""])[0]
     for ws in state["workspaces"].values():
         where = region(env_of_group(state, ws["group"]), ws["location"])
         for endpoint in ws["endpoints"].values():
@@ -102,5 +107,7 @@ def serving_view(snapshot: dict[str, Any], env: str) -> dict[str, Any]:
             shares = {name: share for name, share in routing["shares"].items() if share > 0}
             versions = {name: region["versions"].get(prefix + name) for name in shares}
             models[model] = {"shares": shares, "versions": versions}
+        for alias, index in sorted(region.get("aliases", {}).items()):  # ':' is in no model name
+            models[f"alias:{alias}"] = {"index": index}
         out[location] = models
     return out

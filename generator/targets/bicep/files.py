@@ -44,6 +44,10 @@ API = {  # one catalog of API versions (see docs: chosen to be known to current 
     # Azure/bicep-types-az generated/machinelearningservices/microsoft.machinelearningservices/
     # 2025-12-01/types.md (Registry, RegistryProperties, RegistryRegionArmDetails, ...)
     "mlRegistry": "2025-12-01",
+    # Microsoft.Search/searchServices: the latest GA version in Azure/bicep-types-az
+    # (generated/search/microsoft.search/2025-05-01/types.md: SearchServiceProperties.disableLocalAuth,
+    # networkRuleSet.bypass, semanticSearch, hostingMode; Identity.type SystemAssigned)
+    "search": "2025-05-01",
 }
 
 # The ML workspace's managed network allows only approved outbound traffic. Building an MLflow
@@ -66,6 +70,9 @@ ROLES = {  # built-in role definition IDs
     "azureMLDataScientist": "f6c7c914-8db3-469d-8ca1-694a8f32e121",
     "monitoringMetricsPublisher": "3913510d-42f4-4e42-8a64-420c390055eb",
     "storageBlobDataContributor": "ba92f5b4-2d11-453d-a403-e96b0029c9fe",
+    "searchServiceContributor": "7ca78c08-252a-4471-8644-bb5ff32d4ba0",
+    "searchIndexDataContributor": "8ebe5a00-799e-43f5-93ac-243d3dce84a7",
+    "searchIndexDataReader": "1407120a-92aa-4202-b7e9-c0e197c71c8f",
 }
 
 SEVERITY = {"low": "Low", "medium": "Medium", "high": "High"}
@@ -318,6 +325,11 @@ def parameters(spec: Spec, env: Environment) -> dict[str, Any]:
     }
     if spec.gateway.enabled:
         params["gateway"] = _gateway(spec, env, deployments)
+    if spec.retrieval is not None:
+        params["search"] = {
+            "sku": spec.retrieval.sku[env.name],
+            "semanticRanker": spec.retrieval.semantic_ranker,
+        }
     if spec.custom_models:
         params["customModels"] = _custom_models(spec, env)
         params["drift"] = (
@@ -355,7 +367,8 @@ MODULES = (
 # only for specs with custom models
 ML_MODULES = ("machine-learning", "machine-learning-registry", "online-deployment")
 GATEWAY_MODULES = ("gateway",)  # only for specs with an AI gateway
-ALL_MODULES = (*MODULES, *GATEWAY_MODULES, *ML_MODULES)
+SEARCH_MODULES = ("search",)  # only for specs with a retrieval section
+ALL_MODULES = (*MODULES, *GATEWAY_MODULES, *SEARCH_MODULES, *ML_MODULES)
 
 
 def files(spec: Spec) -> list[TemplateFile]:
@@ -367,12 +380,18 @@ def files(spec: Spec) -> list[TemplateFile]:
         "roles": ROLES,
         "has_ml": has_ml,
         "has_gateway": spec.gateway.enabled,
+        "has_search": spec.retrieval is not None,
         "ml_package_rules": [{"name": host.replace(".", "-"), "host": host} for host in ML_PACKAGE_HOSTS],
         "ml_image_build_compute": ML_IMAGE_BUILD_COMPUTE,
         "live_state_variable": LIVE_STATE_VARIABLE,
         "deployer_variable": DEPLOYER_VARIABLE,
     }
-    modules = [*MODULES, *(GATEWAY_MODULES if spec.gateway.enabled else ()), *(ML_MODULES if has_ml else ())]
+    modules = [
+        *MODULES,
+        *(GATEWAY_MODULES if spec.gateway.enabled else ()),
+        *(SEARCH_MODULES if spec.retrieval is not None else ()),
+        *(ML_MODULES if has_ml else ()),
+    ]
     out = [
         TemplateFile("infra/main.bicep", "bicep/main.bicep.j2", context),
         TemplateFile("infra/bicepconfig.json", "bicep/bicepconfig.json.j2", context),

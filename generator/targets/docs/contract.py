@@ -59,6 +59,17 @@ def contract_rows(spec: Spec) -> list[dict[str, str]]:
                 f'the id of {agent.name} in the project ("" before its first deploy)',
             )
         )
+    if spec.retrieval is not None:
+        rows.append(
+            ("ALMGEN_SEARCH_ENDPOINT", "the primary region's Azure AI Search endpoint (Entra ID only)")
+        )
+        rows.append(
+            (
+                "ALMGEN_SEARCH_INDEX",
+                f"{spec.retrieval.alias}, the alias the agents query: it serves the index version of the "
+                "last release that passed this environment's tests",
+            )
+        )
     return [{"name": name, "value": value} for name, value in rows]
 
 

@@ -214,6 +214,7 @@ def files(spec: Spec, plan: Plan) -> list[TemplateFile]:
         "contract": contract_rows(spec),
         "setups": setup_rows(spec),
         "record_days": spec.registry.record_days.items,
+        "documents": spec.retrieval.source_path if spec.retrieval else None,
     } | _setup(spec, plan)
     return [
         TemplateFile("docs/alm/PIPELINE.md", "shared/PIPELINE.md.j2", context),

@@ -11,7 +11,8 @@ from generator import __version__
 from generator.package_data import data_dir
 from generator.plan.model_registry import model_registry
 from generator.render.outputs import OutputFile, header
-from generator.spec.model import Environment, Model, Spec
+from generator.spec.model import Environment, Model, Retrieval, Spec
+from generator.spec.rules_retrieval import EMBEDDING_DIMENSIONS
 
 SCHEMA = ".almgen/almgen.schema.json"  # editors validate the spec offline, at this almgen's version
 RUNTIME = Path(__file__).resolve().parents[2] / "runtime"
@@ -34,6 +35,7 @@ SCRIPTS = (
     "run",
     "contract",
     "records",
+    "retrieval",
     # the modules they import, shipped beside them
     "common",
     "facts",
@@ -44,6 +46,7 @@ SCRIPTS = (
     "lifecycle",
     "routing",
     "health",
+    "indexing",
 )
 
 
@@ -98,6 +101,39 @@ def _model(model: Model, env: Environment) -> dict[str, Any]:
     return entry
 
 
+def _retrieval(spec: Spec, retrieval: Retrieval, env: Environment) -> dict[str, Any]:
+    """What retrieval.py builds an index from: every input of its hash, and where it serves."""
+    embedding = spec.model(retrieval.embedding)
+    assert embedding.model is not None  # the rules: a foundation embedding model
+    source: dict[str, str] = {"version": retrieval.source_version}
+    if retrieval.source_asset:
+        source["asset"] = retrieval.source_asset
+    if retrieval.source_path:
+        source["path"] = retrieval.source_path
+    chunking = retrieval.chunking
+    return {
+        "alias": retrieval.alias,
+        "source": source,
+        "chunking": {"size": chunking.size, "overlap": chunking.overlap, "splitter": chunking.splitter},
+        "embedding": {
+            "model": embedding.name,
+            "catalogModel": embedding.model,
+            "version": embedding.version,
+            "dimensions": EMBEDDING_DIMENSIONS[embedding.model],
+        },
+        "index": {
+            "fields": list(retrieval.fields),
+            "algorithm": retrieval.algorithm,
+            "metric": retrieval.metric,
+            "semanticRanker": retrieval.semantic_ranker,
+        },
+        "sku": retrieval.sku[env.name],
+        "agents": list(retrieval.agents),
+        "tests": list(retrieval.tests),
+        "keepIndexes": spec.registry.keep_versions,
+    }
+
+
 def _model_registry(spec: Spec) -> dict[str, Any]:
     """Where custom model versions are published (by `home`) and deployed from (by everyone)."""
     registry = model_registry(spec)
@@ -126,6 +162,8 @@ def release_facts(spec: Spec) -> dict[str, Any]:
         }
         if spec.evaluation and spec.evaluation.dataset:
             facts["evaluationDataset"] = spec.evaluation.dataset
+        if spec.retrieval is not None:
+            facts["retrieval"] = _retrieval(spec, spec.retrieval, env)
         environments[env.name] = facts
     return {
         "service": spec.service.name,

@@ -77,6 +77,9 @@ param budgetStartDate string = utcNow('yyyy-MM-01')
 @description('Required. The AI gateway in front of the foundation models: sku, publisherEmail, models [{model, initialDeployment}], backends [{name, deployment}], requestsPerMinute, tokensPerMinute, allowedOrigins.')
 param gateway object
 
+@description('Required. The Azure AI Search service of the retrieval indexes in each region: sku, semanticRanker.')
+param search object
+
 @description('Optional. A Foundry project on the AI Services account: for agents and for the safety gate\'s evaluators.')
 param foundryProject bool = false
 
@@ -125,6 +128,7 @@ module regionStacks 'modules/stack.bicep' = [for (stack, index) in stacks: {
     dashboard: dashboard
     foundryProject: foundryProject
     gateway: gateway
+    search: search
     liveState: json(liveStateJson)
     deployerPrincipalId: deployerPrincipalId
     recordDays: recordDays
@@ -145,7 +149,7 @@ module budgetAlert 'modules/budget.bicep' = if (!empty(budget)) {
   }
 }
 
-@description('Per region: location, resource group, AI Services endpoint, App Configuration endpoint, Key Vault URI, release records account (primary), the AI gateway (ID and URL).')
+@description('Per region: location, resource group, AI Services endpoint, App Configuration endpoint, Key Vault URI, release records account (primary), the search service (name, endpoint, project connection), the AI gateway (ID and URL).')
 output stacks array = [for (stack, index) in stacks: {
   location: stack.location
   resourceGroup: stack.resourceGroup
@@ -155,6 +159,9 @@ output stacks array = [for (stack, index) in stacks: {
   appConfigurationEndpoint: regionStacks[index].outputs.appConfigurationEndpoint
   keyVaultUri: regionStacks[index].outputs.keyVaultUri
   recordsAccount: regionStacks[index].outputs.recordsAccount
+  searchName: regionStacks[index].outputs.searchName
+  searchEndpoint: regionStacks[index].outputs.searchEndpoint
+  searchConnection: regionStacks[index].outputs.searchConnection
   gatewayId: regionStacks[index].outputs.gatewayId
   gatewayEndpoint: regionStacks[index].outputs.gatewayEndpoint
 }]

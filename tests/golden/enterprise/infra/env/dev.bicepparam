@@ -157,7 +157,6 @@ param contentFilters = [
   }
 ]
 param keyVaultSecretNames = [
-  'search-admin-key'
   'crm-api-key'
 ]
 param appSettings = [
@@ -244,6 +243,10 @@ param gateway = {
     'https://support.contoso.com'
     'https://www.contoso.com'
   ]
+}
+param search = {
+  sku: 'basic'
+  semanticRanker: true
 }
 
 // Set by the deploy step: the live state it read, so that a re-deploy keeps serving what serves.

@@ -191,7 +191,6 @@ param contentFilters = [
   }
 ]
 param keyVaultSecretNames = [
-  'search-admin-key'
   'crm-api-key'
 ]
 param appSettings = [
@@ -298,6 +297,10 @@ param gateway = {
     'https://support.contoso.com'
     'https://www.contoso.com'
   ]
+}
+param search = {
+  sku: 'standard'
+  semanticRanker: true
 }
 
 // Set by the deploy step: the live state it read, so that a re-deploy keeps serving what serves.

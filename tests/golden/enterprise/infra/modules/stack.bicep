@@ -69,6 +69,9 @@ param dashboard bool = false
 @description('Required. The AI gateway: sku, publisherEmail, models, backends, requestsPerMinute, tokensPerMinute, allowedOrigins.')
 param gateway object
 
+@description('Required. The Azure AI Search service of the retrieval indexes: sku, semanticRanker.')
+param search object
+
 @description('Optional. A Foundry project: for agents and for the safety gate\'s evaluators.')
 param foundryProject bool = false
 
@@ -177,6 +180,24 @@ module releaseRecords 'records.bicep' = if (primary) {
   }
 }
 
+module retrievalSearch 'search.bicep' = {
+  name: take('${serviceName}-${suffix}-search', 64)
+  params: {
+    serviceName: serviceName
+    suffix: suffix
+    location: location
+    tags: tags
+    sku: search.sku
+    semanticRanker: search.semanticRanker
+    publicNetworkAccess: publicNetworkAccess
+    aiServicesName: aiServices.outputs.name
+    foundryProject: foundryProject
+    workspaceId: monitoring.outputs.workspaceId
+    workloadPrincipalId: identity.outputs.principalId
+    deployerPrincipalId: deployerPrincipalId
+  }
+}
+
 module aiGateway 'gateway.bicep' = {
   name: take('${serviceName}-${suffix}-gateway', 64)
   params: {
@@ -233,6 +254,15 @@ output workloadClientId string = identity.outputs.clientId
 
 @description('The storage account of the release records (primary region only; empty elsewhere).')
 output recordsAccount string = primary ? releaseRecords!.outputs.name : ''
+
+@description('The search service of the retrieval indexes.')
+output searchName string = retrievalSearch.outputs.name
+
+@description('The search endpoint (data plane).')
+output searchEndpoint string = retrievalSearch.outputs.endpoint
+
+@description('The resource ID of the Foundry project connection to the search service (empty without a project).')
+output searchConnection string = retrievalSearch.outputs.connection
 
 @description('The AI gateway\'s resource ID.')
 output gatewayId string = aiGateway.outputs.id
