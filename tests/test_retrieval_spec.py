@@ -55,7 +55,8 @@ def test_the_defaults_of_a_small_retrieval_section(tmp_path: Path) -> None:
 
 
 def test_no_section_no_retrieval(tmp_path: Path) -> None:
-    write_tree(tmp_path, {"almgen.yaml": BASE, "model/MLmodel": "flavors: {}\n"})
+    without_search = BASE.replace("tools: [azure_ai_search]", "tools: [file_search]")
+    write_tree(tmp_path, {"almgen.yaml": without_search, "model/MLmodel": "flavors: {}\n"})
     assert load_spec(tmp_path / "almgen.yaml").retrieval is None
 
 
@@ -71,8 +72,8 @@ def test_the_search_tier_per_environment(tmp_path: Path) -> None:
     [
         ("  sku: {production: standard}\n", "retrieval.sku.production", "is not an environment name"),
         ("  chunking: {size: 500, overlap: 500}\n", "retrieval.chunking.overlap", "not less than"),
-        ("  agents: [coder]\n", "retrieval.agents[0]", "has no azure_ai_search tool"),
-        ("  agents: [helpr]\n", "retrieval.agents[0]", "is not an agent name"),
+        ("  agents: [helper, coder]\n", "retrieval.agents[1]", "has no azure_ai_search tool"),
+        ("  agents: [helper, helpr]\n", "retrieval.agents[1]", "is not an agent name"),
         ("  tests: [smoek]\n", "retrieval.tests[0]", "is not a test name"),
         ("  index: {fields: [content]}\n", "retrieval.index.fields[0]", "every chunk has already"),
     ],
@@ -106,3 +107,23 @@ def test_a_data_asset_needs_the_registry_of_a_custom_model(tmp_path: Path) -> No
 def test_the_embedding_model_is_an_embedding_model_from_models(tmp_path: Path, name: str) -> None:
     issues = _issues(tmp_path, SECTION.replace("embedding: embed", f"embedding: {name}"))
     assert [p for p, _ in issues] == ["retrieval.embedding"]
+
+
+def test_an_agent_with_the_search_tool_is_bound_to_the_index(tmp_path: Path) -> None:
+    """azure_ai_search queries the retrieval index: without the section, or left out of an explicit
+    retrieval.agents, the agent would have a search tool over no index."""
+    excluded = SECTION + "  agents: []\n"
+    assert _issues(tmp_path, excluded) == [
+        (
+            "agents[0].tools[0]",
+            "the agent 'helper' has the azure_ai_search tool, "
+            "but retrieval.agents does not bind it to the index",
+        )
+    ]
+    assert _issues(tmp_path / "none", "") == [
+        (
+            "agents[0].tools[0]",
+            "the azure_ai_search tool queries the index of the spec's retrieval section, "
+            "and this spec has none",
+        )
+    ]

@@ -163,7 +163,9 @@ def agent_tools(doc: Document) -> Iterator[Issue]:
     """A tool the agent cannot be created with: what it needs is nowhere in the spec. (The
     azure_ai_search tool needs the spec's `retrieval` index; file_search and code_interpreter
     work on the files a conversation attaches.)"""
-    has_retrieval = "retrieval" in doc.data
+    retrieval = doc.data.get("retrieval")
+    has_retrieval = isinstance(retrieval, dict)
+    bound = retrieval.get("agents") if has_retrieval else None  # None: every agent with the tool
     for index, agent in enumerate(doc.data.get("agents", [])):
         for position, tool in enumerate(agent.get("tools", [])):
             path: FieldPath = ("agents", index, "tools", position)
@@ -181,6 +183,14 @@ def agent_tools(doc: Document) -> Iterator[Issue]:
                     "this spec has none",
                     "a `retrieval:` section (documents, chunking, embedding model, index)",
                     "add a retrieval section, or remove azure_ai_search",
+                )
+            elif tool == "azure_ai_search" and isinstance(bound, list) and agent["name"] not in bound:
+                yield doc.issue(
+                    path,
+                    f"the agent {agent['name']!r} has the azure_ai_search tool, but retrieval.agents "
+                    "does not bind it to the index",
+                    "every agent with azure_ai_search in retrieval.agents",
+                    f"add {agent['name']!r} to retrieval.agents, or remove azure_ai_search",
                 )
 
 
