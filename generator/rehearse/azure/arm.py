@@ -18,8 +18,8 @@ gateway `apim-<service>-<suffix>-<unique6>` (rehearse/azure/gateway.py).
 primary, aiServicesName, aiServicesEndpoint, appConfigurationEndpoint, keyVaultUri, recordsAccount
 (records.bicep: a storage account with a `release-records` container under a time-based
 immutability policy of `recordDays`, in the primary region only; "" elsewhere), with custom models
-workspaceName, onlineEndpoints [{model, name, scoringUri}], and with a gateway gatewayId and
-gatewayEndpoint.
+workspaceName, onlineEndpoints [{model, name, scoringUri}], and with a gateway gatewayId,
+gatewayEndpoint and logAnalyticsCustomerId (the workspace of the gateway's request logs).
 """
 
 from __future__ import annotations
