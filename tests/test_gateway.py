@@ -112,3 +112,30 @@ def test_the_gateway_calls_models_with_its_own_identity_and_keeps_live_weights(t
     stack = files["infra/modules/stack.bicep"]
     assert "output gatewayEndpoint string = aiGateway.outputs.url" in stack
     assert "gatewayEndpoint: regionStacks[index].outputs.gatewayEndpoint" in files["infra/main.bicep"]
+
+
+def test_the_gateway_logs_every_request_to_log_analytics_for_health(tmp_path: Path) -> None:
+    """GatewayLogs in the resource-specific table the health check queries, and the workspace's
+    customer ID in the outputs the pipeline reads."""
+    spec = spec_of(tmp_path, with_canary(MINIMAL))
+    files = {f.path: f.text for f in render(spec)}
+    bicep = files["infra/modules/gateway.bicep"]
+    setting = bicep.split("resource gatewayLogs 'Microsoft.Insights/diagnosticSettings@", 1)[1]
+    setting = setting.split("\n}\n", 1)[0]
+    assert "scope: gateway" in setting
+    assert "workspaceId: workspaceId" in setting
+    assert "logAnalyticsDestinationType: 'Dedicated'" in setting
+    assert "category: 'GatewayLogs'" in setting
+    stack = files["infra/modules/stack.bicep"]
+    gateway_module = stack.split("module aiGateway", 1)[1].split("\n}\n", 1)[0]
+    assert "workspaceId: monitoring.outputs.workspaceId" in gateway_module
+    assert "output logAnalyticsCustomerId string = monitoring.outputs.workspaceCustomerId" in stack
+    main = files["infra/main.bicep"]
+    assert "logAnalyticsCustomerId: regionStacks[index].outputs.logAnalyticsCustomerId" in main
+    monitoring = files["infra/modules/monitoring.bicep"]
+    assert "output workspaceCustomerId string = workspace.properties.customerId" in monitoring
+
+
+def test_without_a_gateway_the_outputs_name_no_log_workspace(tmp_path: Path) -> None:
+    files = {f.path: f.text for f in render(spec_of(tmp_path, MINIMAL))}
+    assert "logAnalyticsCustomerId" not in files["infra/main.bicep"]

@@ -1,13 +1,23 @@
-"""Health of a deployment: Azure Monitor metrics over a window, judged against thresholds."""
+"""Health of a deployment over a window, judged against thresholds.
+
+Behind the AI gateway (a foundation model whose region's outputs name `gatewayId`), from the
+gateway's own request logs: one Log Analytics query of `ApiManagementGatewayLogs` gives the
+deployment's requests, 5xx responses and a real p95 of the backend time. Otherwise from Azure
+Monitor metrics: the AI Services account's (latency: the mean of `AzureOpenAITimeToResponse`, a
+proxy) or the online endpoint's (`RequestLatency_P95`).
+"""
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import json
+import math
+import re
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 if __package__:
@@ -96,8 +106,94 @@ METRICS = {
 }
 
 
+# ---- behind the AI gateway: its request logs in Log Analytics -----------------------------------
+
+LOGS_API = "https://api.loganalytics.io"
+# gateway.bicep's diagnostic setting sends GatewayLogs to the resource-specific table.
+GATEWAY_TABLE = "ApiManagementGatewayLogs"
+# An Azure OpenAI deployment name: letters, digits, '-', '_' and '.'; anything else never reaches KQL.
+DEPLOYMENT_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+WORKSPACE_ID = re.compile(r"[0-9a-fA-F]{8}(-[0-9a-fA-F]{4}){3}-[0-9a-fA-F]{12}")
+
+
+def kql_string(value: str) -> str:
+    """VALUE as a KQL string literal (double quotes, backslash escapes)."""
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def gateway_query(deployment: str, start: datetime, end: datetime) -> str:
+    """The KQL of one deployment's requests through the gateway between START and END.
+
+    The backend URL is `<account>/openai/deployments/<deployment>/<operation>`: the trailing
+    slash keeps `chat-green` from matching `chat-green2`. 5xx counts the gateway's own answer too
+    (a backend that did not answer has no backend code); the p95 is of BackendTime, the time the
+    model deployment took, which is what the latency threshold judges.
+    """
+    if not DEPLOYMENT_NAME.fullmatch(deployment):
+        raise common.InputError(f"--deployment {deployment!r} is not an Azure OpenAI deployment name")
+    path = kql_string(f"/openai/deployments/{deployment}/")
+    window = f"datetime({start.strftime(routing.ISO)}) .. datetime({end.strftime(routing.ISO)})"
+    return (
+        f"{GATEWAY_TABLE}\n"
+        f"| where TimeGenerated between ({window})\n"
+        f"| where BackendUrl contains {path}\n"
+        "| summarize requests = count(), "
+        "errors = countif(ResponseCode >= 500 or BackendResponseCode >= 500), "
+        "p95 = percentile(BackendTime, 95)"
+    )
+
+
+def number(value: Any) -> float | None:
+    """A KQL answer cell as a number; None for null and NaN (the percentile of no rows)."""
+    if value is None or isinstance(value, bool):
+        return None
+    try:
+        parsed = float(value)
+    except (TypeError, ValueError) as exc:
+        raise common.Failure(f"the gateway log query answered {value!r}, not a number") from exc
+    return None if math.isnan(parsed) else parsed
+
+
+def parse_gateway_answer(answer: Any) -> Measured:
+    """(requests, errors, p95 ms or None) from a Log Analytics query answer
+    `{"tables": [{"name", "columns": [{"name", "type"}], "rows": [[...]]}]}`."""
+    tables = answer.get("tables") if isinstance(answer, dict) else None
+    if not isinstance(tables, list) or not tables or not isinstance(tables[0], dict):
+        raise common.Failure("the gateway log query did not answer a 'tables' list")
+    columns = [str((c or {}).get("name", "")) for c in tables[0].get("columns") or []]
+    rows = tables[0].get("rows") or []
+    if not {"requests", "errors", "p95"} <= set(columns):
+        raise common.Failure(f"the gateway log query answered the columns {columns}")
+    if not rows:
+        return 0.0, 0.0, None
+    row = dict(zip(columns, rows[0], strict=False))
+    return number(row["requests"]) or 0.0, number(row["errors"]) or 0.0, number(row["p95"])
+
+
+def measure_gateway(stack: routing.Stack, args: argparse.Namespace) -> Measured:
+    """One Log Analytics query of the region's gateway logs over the last `args.minutes`."""
+    if not WORKSPACE_ID.fullmatch(stack.log_workspace):
+        raise common.Failure(
+            f"the deployment outputs of {stack.location} name a gateway but no logAnalyticsCustomerId "
+            f"(got {stack.log_workspace!r}): deploy the infrastructure again"
+        )
+    end = common.now()
+    start = end - timedelta(minutes=args.minutes)
+    body = json.dumps({"query": gateway_query(args.deployment, start, end)})
+    url = f"{LOGS_API}/v1/workspaces/{stack.log_workspace}/query"
+    answer = routing.az(["rest", "--method", "post", "--url", url, "--resource", LOGS_API, "--body", body])
+    return parse_gateway_answer(answer)
+
+
+def through_gateway(stack: routing.Stack, args: argparse.Namespace) -> bool:
+    """Whether the gateway's logs judge this deployment (a foundation model behind a gateway)."""
+    return args.kind == "foundation" and bool(stack.gateway_id)
+
+
 def measure(stack: routing.Stack, args: argparse.Namespace) -> Measured:
     """(requests, errors, latency ms or None) of `args.deployment` in one region."""
+    if through_gateway(stack, args):
+        return measure_gateway(stack, args)
     model, deployment, minutes = args.model, args.deployment, args.minutes
     if args.kind == "foundation":
         shown = routing.az(
@@ -137,11 +233,13 @@ def judge(stack: routing.Stack, measured: Measured, args: argparse.Namespace) ->
             f"{line} {'>' if rate > args.error_rate_percent else '<='} {args.error_rate_percent:g}%"
         )
     if args.latency_p95_ms is not None:
+        # behind the gateway a real p95 (gateway logs); else what the metrics have (traffic.py)
+        what = "p95 latency (gateway logs)" if through_gateway(stack, args) else "latency"
         if latency is None:
             notes.append(f"no latency data for {where}: not a breach")
         else:
             over = latency > args.latency_p95_ms
-            line = f"latency {latency:.0f} ms on {where} {'>' if over else '<='} {args.latency_p95_ms} ms"
+            line = f"{what} {latency:.0f} ms on {where} {'>' if over else '<='} {args.latency_p95_ms} ms"
             (breaches if over else notes).append(line)
     return Health(stack.location, total, errors, latency, breaches, notes)
 

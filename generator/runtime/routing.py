@@ -37,6 +37,7 @@ class Stack:
     ai_services_endpoint: str = ""
     gateway_id: str = ""  # the AI gateway (API Management) when the spec has one
     gateway_endpoint: str = ""
+    log_workspace: str = ""  # the customerId of the Log Analytics workspace the gateway logs to
 
 
 def az(args: list[str]) -> Any:
@@ -69,6 +70,7 @@ def stack_of(item: dict[str, Any]) -> Stack:
         ai_services_endpoint=str(item.get("aiServicesEndpoint", "")),
         gateway_id=str(item.get("gatewayId", "")),
         gateway_endpoint=str(item.get("gatewayEndpoint", "")),
+        log_workspace=str(item.get("logAnalyticsCustomerId", "")),
     )
 
 

@@ -27,11 +27,16 @@ and a health check fails if any region breaches. `state` reads the primary regio
 Health: the error rate is 5xx requests / all requests of the candidate deployment over the last
 `--minutes`. No traffic is not health: with fewer than `--min-requests` requests in a region's
 window, the check waits (up to `--wait-minutes` more, measuring again over the grown window), then
-fails (`--min-requests 0` judges an idle deployment healthy, with a note). Latency: custom models
-have the endpoint metric `RequestLatency_P95`; Azure OpenAI has no percentile metric, so the average of
-`AzureOpenAITimeToResponse` stands in for p95 (a lenient proxy: the threshold is compared with a mean).
-Per-minute values are averaged over the window. Azure Monitor lags a few minutes behind. A failing
-`az` call fails the check (fails closed). `az` is `$ALMGEN_AZ` when set, else `az` on PATH.
+fails (`--min-requests 0` judges an idle deployment healthy, with a note). A foundation model behind
+the AI gateway (the region's outputs name `gatewayId`) is judged from the gateway's own request logs:
+one Log Analytics query (`az rest --method post` to api.loganalytics.io, workspace
+`logAnalyticsCustomerId` of the outputs) of `ApiManagementGatewayLogs` rows whose BackendUrl is the
+deployment's gives the requests, the 5xx answers and a real p95 of BackendTime. Without a gateway:
+custom models have the endpoint metric `RequestLatency_P95`; Azure OpenAI has no percentile metric,
+so the average of `AzureOpenAITimeToResponse` stands in for p95 (a lenient proxy: the threshold is
+compared with a mean of the per-minute averages). Azure Monitor and Log Analytics lag a few minutes
+behind. A failing `az` call fails the check (fails closed). `az` is `$ALMGEN_AZ` when set, else `az`
+on PATH.
 
 Exit codes: 0 ok, 1 a breach, a failed `az` call or a rollback, 2 usage error.
 """

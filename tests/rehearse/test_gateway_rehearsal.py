@@ -2,7 +2,8 @@
 
 The enterprise sample's prod rolls chat out by canary (10 → 25 → 50 → 100) through the gateway in
 two regions. These scenarios read the simulated gateway's pools themselves, not the App
-Configuration keys, and run on both targets.
+Configuration keys, and run on both targets. Health is judged from the gateway's request logs
+(one Log Analytics query per region and check): a real p95, not the mean.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import pytest
 
 from generator.commands.rehearse import judge, parse_faults
 from generator.rehearse.driver import Stage, fork, next_release, run_phase
+from tests.rehearse import azcli
 from tests.rehearse.conftest import TARGETS, Deployed
 
 pytestmark = pytest.mark.slow  # whole pipelines, run: CI runs them (see tests/conftest.py)
@@ -87,3 +89,45 @@ def test_a_canary_breach_at_step_2_restores_the_gateway_weights_exactly(
         c for c in calls if c[:1] == ["rest"] and "patch" in c and any("/backends/pool-chat" in a for a in c)
     ]
     assert patches, "the pipeline never changed the gateway's pool"
+
+
+def az_calls(stage: Stage) -> list[list[str]]:
+    lines = (stage.world.root / "az-calls.jsonl").read_text("utf-8").splitlines()
+    return [json.loads(line)["argv"] for line in lines]
+
+
+@pytest.mark.parametrize("target", TARGETS)
+def test_a_latency_breach_at_step_2_is_seen_as_a_real_p95_and_restores_the_weights(
+    target: str, deployed: Deployed, tmp_path: Path
+) -> None:
+    """From step 2 the candidate's requests take 1500 ms on average: under prod's 2500 ms, so the
+    mean the metrics give would pass it; the gateway logs' p95 is about 3000 ms (rehearse/azure/
+    gateway.py: log-normal, sigma 0.5), a breach. The pool goes back to its weights exactly."""
+    stage = _stage(deployed, target, tmp_path)
+    before = pools(stage, "prod")
+    start = stage.world.minutes()
+    calls_before = len(az_calls(stage))
+    next_release(stage.repo, stage.spec.source.name)
+    phase = run_phase(stage, "release", parse_faults(("prod:chat:latency-p95=1500@step=2",), stage.spec))
+    verdict = judge(stage.spec, phase)
+    assert verdict.ok, "\n".join(verdict.reasons) + "\n" + phase.report
+    assert pools(stage, "prod") == before
+    shares = moves(stage, "prod", "chat", start)
+    assert shares[:3] == [
+        {"chat-blue": 90, "chat-green": 10},
+        {"chat-blue": 75, "chat-green": 25},
+        before["eastus2"]["chat"],
+    ]
+    queries = [
+        c
+        for c in az_calls(stage)[calls_before:]
+        if c[:1] == ["rest"] and any(a.startswith("https://api.loganalytics.io/") for a in c)
+    ]
+    assert queries, "no health check read the gateway's logs"
+    assert not any(
+        c[:3] == ["monitor", "metrics", "list"] and "ModelDeploymentName eq 'chat-green'" in " ".join(c)
+        for c in az_calls(stage)[calls_before:]
+    ), "a foundation model behind the gateway was judged from Azure Monitor metrics"
+    assert "p95 latency (gateway logs)" in phase.report
+    if azcli.available():
+        assert azcli.rejected(queries) == []

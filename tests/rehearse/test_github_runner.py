@@ -814,7 +814,10 @@ def out(value):
 env = opt("--name").rsplit("-", 1)[-1]
 stack = {"location": "eastus2", "resourceGroup": f"rg-{env}", "primary": True, "aiServicesName": f"ais-{env}",
          "aiServicesEndpoint": "https://ais.example", "appConfigurationEndpoint": f"https://appcs-{env}.example",
-         "recordsAccount": f"strec{env}"}  # storage blob upload: answered by the catch-all below
+         "recordsAccount": f"strec{env}",  # storage blob upload: answered by the catch-all below
+         "gatewayId": f"/subscriptions/s/resourceGroups/rg-{env}/providers/Microsoft.ApiManagement/service/a",
+         "gatewayEndpoint": "https://apim.example",
+         "logAnalyticsCustomerId": "0f1e2d3c-4b5a-6978-8695-a4b3c2d1e0f9"}
 if words[:3] == ["deployment", "sub", "show"] or words[:3] == ["deployment", "sub", "create"]:
     out({"stacks": {"type": "Array", "value": [stack]}})  # every environment was deployed before
 if words[:3] == ["appconfig", "kv", "list"]:
@@ -827,6 +830,16 @@ if words[:3] == ["monitor", "metrics", "list"]:  # a steady 1000 requests a wind
     out({"value": [{"timeseries": [ok]}]})
 if words[:3] == ["cognitiveservices", "account", "show"]:
     out({"id": "/subscriptions/s/ais"})
+if words[:1] == ["rest"] and "api.loganalytics.io" in opt("--url"):  # the gateway's logs: all healthy
+    columns = [{"name": "requests"}, {"name": "errors"}, {"name": "p95"}]
+    out({"tables": [{"name": "PrimaryResult", "columns": columns, "rows": [[1000, 0, 900.0]]}]})
+if words[:1] == ["rest"] and "/backends/pool-" in opt("--url"):  # the gateway's pools
+    pool = opt("--url").split("?")[0]
+    if opt("--method") == "patch":
+        state.setdefault("pools", {})[pool] = json.loads(opt("--body"))["properties"]["pool"]
+    model = pool.rsplit("/backends/pool-", 1)[1]  # before any move: <model>-blue takes all
+    blue = {"services": [{"id": pool.replace(f"pool-{model}", f"deployment-{model}-blue"), "weight": 100}]}
+    out({"properties": {"type": "Pool", "pool": state.get("pools", {}).get(pool, blue)}})
 out({})
 """
 

@@ -50,6 +50,8 @@ with open(os.path.join(here, "az-responses.json"), encoding="utf-8") as handle:
 keys = [key]
 if "--metric" in args:
     keys.insert(0, key + " " + args[args.index("--metric") + 1])
+if words == ["rest"] and "--method" in args:
+    keys.insert(0, key + " " + args[args.index("--method") + 1])
 chosen = next((k for k in keys if k in responses), None)
 if chosen is None:
     sys.stderr.write("ERROR: fake az has no answer for " + key + "\\n")
@@ -81,7 +83,8 @@ def clean_ci_environment(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 class FakeAz:
-    """Answers `az` calls from canned responses: {subcommand words [+ metric]: [answer, ...]}.
+    """Answers `az` calls from canned responses: {subcommand words [+ metric, or + method of a
+    `rest` call]: [answer, ...]}; `rest` answers any method that has no key of its own.
 
     Each answer is {"stdout": json} or {"exit": code, "stderr": text}; successive calls of one key
     take successive answers, the last one repeating.

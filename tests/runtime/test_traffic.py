@@ -689,10 +689,30 @@ def test_standby_warns_and_passes_when_azure_fails(
 GATEWAY_ID = "/subscriptions/s/resourceGroups/rg-prod/providers/Microsoft.ApiManagement/service/apim-prod"
 
 
+WORKSPACE = "0f1e2d3c-4b5a-6978-8695-a4b3c2d1e0f9"  # the Log Analytics workspace's customerId
+GATEWAY_STACK = {
+    **STACK,
+    "gatewayId": GATEWAY_ID,
+    "gatewayEndpoint": "https://apim-prod.azure-api.net",
+    "logAnalyticsCustomerId": WORKSPACE,
+}
+
+
+def logs(requests: float, errors: float, p95: float | None) -> list[dict[str, Any]]:
+    """A Log Analytics query answer of the gateway's summarize (one row)."""
+    columns = [
+        {"name": "requests", "type": "long"},
+        {"name": "errors", "type": "long"},
+        {"name": "p95", "type": "real"},
+    ]
+    table = {"name": "PrimaryResult", "columns": columns, "rows": [[requests, errors, p95]]}
+    return [{"stdout": {"tables": [table]}}]
+
+
 @pytest.fixture
 def gateway_outputs(tmp_path: Path) -> Path:
     path = tmp_path / "gateway-outputs.json"
-    stack = {**STACK, "gatewayId": GATEWAY_ID, "gatewayEndpoint": "https://apim-prod.azure-api.net"}
+    stack = GATEWAY_STACK
     path.write_text(json.dumps({"stacks": {"type": "Array", "value": [stack]}}), "utf-8")
     return path
 
@@ -725,6 +745,7 @@ def test_a_canary_through_the_gateway_moves_the_pool_and_restores_it_exactly(
         {
             **BREACH_AT_SECOND_STEP,
             "rest": ok(pool(("chat-blue", 100))),
+            "rest post": [*logs(100, 0, 900), *logs(100, 20, 900)],
         }
     )
     previous = tmp_path / "previous.json"
@@ -747,6 +768,7 @@ def test_a_swap_through_the_gateway_leaves_only_the_new_colour_in_the_pool(
             "appconfig kv list": ok(kv()),
             "appconfig kv set": ok({}),
             "rest": ok(pool(("chat-blue", 100))),
+            "rest post": logs(400, 1, 1200),
         }
     )
     assert (

@@ -194,7 +194,13 @@ def grants(spec: Spec, env: Environment) -> list[RoleGrant]:
                 group,
                 "Monitoring Reader",
                 MONITORING_READER,
-                "read the metrics of canary and health checks",
+                "read the metrics of canary and health checks"
+                + (
+                    ", and the AI gateway's request logs (a Log Analytics query: its */read "
+                    "covers workspaces/query/*/read)"
+                    if spec.gateway.type == "apim"
+                    else ""
+                ),
             )
         )
     return rows

@@ -185,6 +185,8 @@ def rest(world: World, state: dict[str, Any], flags: c.Flags) -> Any:
     the account must exist (a deployment made it). Failures read as az rest's do: `Not Found({...})`.
     """
     url, method = c._need(flags, "--url", "--uri"), flags.get("--method", "get").lower()
+    if gateway.is_log_query(url):
+        return gateway.log_query(world, state, url, method, flags)
     if url.startswith(ARM_URL + "/") and gateway.is_backend(url):
         return gateway.backend(world, state, url, method, flags)
     if url.startswith(ARM_URL + "/"):

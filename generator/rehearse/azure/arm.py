@@ -18,9 +18,10 @@ gateway `apim-<service>-<suffix>-<unique6>` (rehearse/azure/gateway.py).
 primary, aiServicesName, aiServicesEndpoint, appConfigurationEndpoint, keyVaultUri, recordsAccount
 (records.bicep: a storage account with a `release-records` container under a time-based
 immutability policy of `recordDays`, in the primary region only; "" elsewhere), with custom models
-workspaceName, onlineEndpoints [{model, name, scoringUri}], with a gateway gatewayId and
-gatewayEndpoint, and with the `search` param (retrieval) searchName, searchEndpoint and searchConnection
-of an Azure AI Search service `srch<service><suffix><unique6>` (rehearse/azure/search.py).
+workspaceName, onlineEndpoints [{model, name, scoringUri}], with a gateway gatewayId,
+gatewayEndpoint and logAnalyticsCustomerId (the workspace of the gateway's request logs), and with
+the `search` param (retrieval) searchName, searchEndpoint and searchConnection of an Azure AI Search
+service `srch<service><suffix><unique6>` (rehearse/azure/search.py).
 """
 
 from __future__ import annotations

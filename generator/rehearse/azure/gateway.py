@@ -7,11 +7,26 @@ as gateway.bicep does. `az rest` on `<gateway>/backends/pool-<model>` reads the 
 replaces its services (PATCH, with `If-Match`, as Backend - Update requires). Where a gateway fronts
 a model, its pool's weights are what serves: they drive the simulated traffic and metrics, and
 App Configuration keys no longer do.
+
+The gateway's request logs (gateway.bicep sends GatewayLogs to the region's Log Analytics
+workspace, `logAnalyticsCustomerId` of the outputs): `az rest --method post` to
+`https://api.loganalytics.io/v1/workspaces/<customerId>/query` answers almgen's own query
+(runtime/health.py `gateway_query`, recognised by its shape; any other KQL is refused as Log
+Analytics refuses what it cannot parse) in the Log Analytics shape `{"tables": [{"name":
+"PrimaryResult", "columns", "rows"}]}`, from the traffic model of metrics.py: the window's requests
+and 5xx of the deployment, faults included, and a real p95. Per-request latency is log-normal with
+sigma LATENCY_SIGMA around each minute's level (metrics.py: the baseline, or a latency fault's
+value), which is the distribution's mean, as Azure Monitor's average answers it; the p95 is the
+95th percentile of the mixture of the window's minutes, weighted by their requests. With sigma 0.5
+a steady level L has a p95 of about 2.01 L: a latency the mean proxy judges healthy can breach.
 """
 
 from __future__ import annotations
 
 import json
+import math
+import re
+import uuid
 from typing import Any
 
 from generator.rehearse.azure import metrics
@@ -40,6 +55,27 @@ def weights_of(route: dict[str, Any], active: dict[str, Any], canaries: dict[str
     return {serving: 100}
 
 
+LOGS_API = "https://api.loganalytics.io"
+LOGS_URL = re.compile(r"https://api\.loganalytics\.io/v1/workspaces/([0-9a-f-]{36})/query")
+LATENCY_SIGMA = 0.5  # the spread of per-request latency (log-normal) around a minute's mean
+Z95 = 1.6448536269514722  # the standard normal's 95th percentile
+# almgen's own query (runtime/health.py gateway_query); nothing else is answered.
+QUERY = re.compile(
+    r"ApiManagementGatewayLogs\n"
+    r"\| where TimeGenerated between "
+    r"\(datetime\((?P<start>[0-9TZ:-]+)\) \.\. datetime\((?P<end>[0-9TZ:-]+)\)\)\n"
+    r'\| where BackendUrl contains "/openai/deployments/(?P<deployment>[A-Za-z0-9._-]+)/"\n'
+    r"\| summarize requests = count\(\), "
+    r"errors = countif\(ResponseCode >= 500 or BackendResponseCode >= 500\), "
+    r"p95 = percentile\(BackendTime, 95\)"
+)
+
+
+def customer_id(rg: str) -> str:
+    """The customerId (a GUID) of the region's Log Analytics workspace, stable per resource group."""
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, f"{rg}/providers/Microsoft.OperationalInsights/workspaces"))
+
+
 def deploy(
     world: World | None,
     state: dict[str, Any],
@@ -51,7 +87,8 @@ def deploy(
     name: str,
     params: dict[str, Any],
 ) -> dict[str, str]:
-    """Create or update a region's gateway; its outputs (gatewayId, gatewayEndpoint)."""
+    """Create or update a region's gateway; its outputs (gatewayId, gatewayEndpoint, and the
+    logAnalyticsCustomerId of the workspace its request logs go to)."""
     live = json.loads(params.get("liveStateJson") or "{}") or {}
     active, canaries = live.get("active") or {}, live.get("canary") or {}
     gateway_id = f"{rg}/providers/Microsoft.ApiManagement/service/{name}"
@@ -67,11 +104,16 @@ def deploy(
         "location": location,
         "endpoint": endpoint,
         "pools": pools,
+        "workspace": customer_id(rg),
     }
     if world is not None:
         for model, weights in pools.items():
             metrics.record_shares(world, state, env, location, model, shares=weights)
-    return {"gatewayId": gateway_id, "gatewayEndpoint": endpoint}
+    return {
+        "gatewayId": gateway_id,
+        "gatewayEndpoint": endpoint,
+        "logAnalyticsCustomerId": customer_id(rg),
+    }
 
 
 def fronts(state: dict[str, Any], env: str, location: str, model: str) -> bool:
@@ -129,3 +171,83 @@ def backend(world: World, state: dict[str, Any], url: str, method: str, flags: d
         "type": "Microsoft.ApiManagement/service/backends",
         "properties": {"type": "Pool", "pool": {"services": _services(gateway_id, gateway["pools"][model])}},
     }
+
+
+# ---- the gateway's request logs (Log Analytics) ------------------------------------------------
+
+
+def is_log_query(url: str) -> bool:
+    return url.startswith(LOGS_API + "/")
+
+
+def percentile(points: list[tuple[float, float]], fraction: float) -> float | None:
+    """The FRACTION quantile of a mixture of log-normals, one per (requests, mean latency ms) point."""
+    mixture = [(weight, math.log(mean) - LATENCY_SIGMA**2 / 2) for weight, mean in points if weight > 0]
+    total = sum(weight for weight, _ in mixture)
+    if total <= 0:
+        return None
+
+    def below(log_x: float) -> float:
+        cdf = sum(w * (1 + math.erf((log_x - mu) / (LATENCY_SIGMA * math.sqrt(2)))) / 2 for w, mu in mixture)
+        return cdf / total
+
+    low = min(mu for _, mu in mixture) - 6 * LATENCY_SIGMA
+    high = max(mu for _, mu in mixture) + 6 * LATENCY_SIGMA
+    for _ in range(80):  # bisection on log(ms): far below a millisecond's precision
+        middle = (low + high) / 2
+        low, high = (middle, high) if below(middle) < fraction else (low, middle)
+    return math.exp((low + high) / 2)
+
+
+def log_query(world: World, state: dict[str, Any], url: str, method: str, flags: dict[str, str]) -> Any:
+    """`az rest --method post --url <logs>/v1/workspaces/<id>/query --body {"query"}`: the answer."""
+    if flags.get("--resource") != LOGS_API:
+        raise AzFailure(
+            "Can't derive appropriate Azure AD resource from --url to acquire an access token.", 1
+        )
+    matched = LOGS_URL.fullmatch(url)
+    gateway = next(
+        (g for g in gateways(state).values() if matched and g.get("workspace") == matched.group(1)), None
+    )
+    if gateway is None:
+        raise AzFailure(
+            f'Not Found({{"error": {{"code": "WorkspaceNotFoundError", "message": "{url}"}}}})', 1
+        )
+    if method != "post":
+        raise AzFailure(f"(MethodNotAllowed) {method.upper()} {url}", 1)
+    query = str(json.loads(flags.get("--body", "") or "{}").get("query", ""))
+    asked = QUERY.fullmatch(query)
+    if asked is None:
+        raise AzFailure(
+            'Bad Request({"error": {"code": "BadArgumentError", "message": "the simulated Log Analytics '
+            "answers almgen's own gateway query only\"}})",
+            1,
+        )
+    span = metrics.parse_time(asked["end"]) - metrics.parse_time(asked["start"])
+    deployment = asked["deployment"]
+    env = env_of_group(state, gateway["group"]) or gateway["env"]
+    account = next((a for a in state["accounts"].values() if a["group"] == gateway["group"]), None)
+    served = ((account or {}).get("deployments") or {}).get(deployment)
+    minutes: list[metrics.Minute] = []
+    if served is not None:
+        model = str((served.get("tags") or {}).get("model", deployment))
+        minutes = metrics.per_minute(
+            world,
+            state,
+            env=env,
+            region=gateway["location"],
+            model=model,
+            deployment=deployment,
+            minutes=max(1, round(span / 60)),
+            kind="foundation",
+        )
+    requests = round(sum(m.requests for m in minutes))
+    errors = round(sum(m.errors for m in minutes))
+    p95 = percentile([(m.requests, m.latency) for m in minutes if m.latency is not None], 0.95)
+    columns = [
+        {"name": "requests", "type": "long"},
+        {"name": "errors", "type": "long"},
+        {"name": "p95", "type": "real"},
+    ]
+    row = [requests, errors, "NaN" if p95 is None else round(p95, 1)]  # as Log Analytics writes NaN
+    return {"tables": [{"name": "PrimaryResult", "columns": columns, "rows": [row]}]}

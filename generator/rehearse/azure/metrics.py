@@ -12,6 +12,7 @@ ends at the simulated now (callers compute their window from the wall clock).
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
@@ -93,7 +94,50 @@ def _fault_value(
     return value
 
 
-def _parse_time(text: str) -> float:
+@dataclass(frozen=True)
+class Minute:
+    """One minute of one deployment's simulated traffic."""
+
+    stamp: str
+    requests: float
+    errors: float
+    latency: float | None  # the minute's latency level (ms); None without requests
+
+
+def per_minute(
+    world: World,
+    state: dict[str, Any],
+    *,
+    env: str,
+    region: str,
+    model: str,
+    deployment: str,
+    minutes: int,
+    kind: str,
+) -> list[Minute]:
+    """The last MINUTES minutes (ending at the simulated now) of DEPLOYMENT's traffic, faults applied."""
+    now_minute = world.minutes()
+    points = []
+    for i in range(minutes, 0, -1):
+        minute = now_minute - i + 1
+        stamp = datetime.fromtimestamp(START + minute * 60, timezone.utc).strftime("%Y-%m-%dT%H:%M:00Z")
+        share = _share_at(state, env, region, model, minute).get(deployment, 0)
+        count = REQUESTS_PER_MINUTE * share / 100
+        faulted = {
+            metric: _fault_value(
+                world, state, env=env, model=model, deployment=deployment, metric=metric, minute=minute
+            )
+            for metric in ("requests", "error-rate", "latency-p95")
+        }
+        calls, rate, slow = faulted["requests"], faulted["error-rate"], faulted["latency-p95"]
+        count = count if calls is None or share == 0 else calls
+        errors = count * (BASELINE_ERROR_PERCENT if rate is None else rate) / 100
+        level = (BASELINE_LATENCY_MS[kind] if slow is None else slow) if count > 0 else None
+        points.append(Minute(stamp, count, errors, level))
+    return points
+
+
+def parse_time(text: str) -> float:
     return datetime.fromisoformat(text.replace("Z", "+00:00")).replace(tzinfo=timezone.utc).timestamp()
 
 
@@ -118,61 +162,29 @@ def metrics_list(
     key = AGGREGATIONS[metric][0].lower() if metric == names["requests"] else "average"
     minutes = 5
     if flags.get("--start-time") and flags.get("--end-time"):
-        span = _parse_time(flags["--end-time"]) - _parse_time(flags["--start-time"])
+        span = parse_time(flags["--end-time"]) - parse_time(flags["--start-time"])
         minutes = max(1, round(span / 60))
     elif flags.get("--offset", "").startswith("PT") and flags["--offset"].endswith("M"):
         minutes = int(flags["--offset"][2:-1])
     wanted = _filter(flags.get("--filter", "")).get(names["by"].lower())
-    now_minute = world.minutes()
     series: list[dict[str, Any]] = []
     for deployment, model in sorted(target["models"].items()):
         if wanted not in (None, "*") and wanted != deployment:
             continue
         ok, bad, latency = [], [], []
-        for i in range(minutes, 0, -1):
-            minute = now_minute - i + 1
-            stamp = datetime.fromtimestamp(START + minute * 60, timezone.utc).strftime("%Y-%m-%dT%H:%M:00Z")
-            share = _share_at(state, target["env"], target["region"], model, minute).get(deployment, 0)
-            count = REQUESTS_PER_MINUTE * share / 100
-            calls = _fault_value(
-                world,
-                state,
-                env=target["env"],
-                model=model,
-                deployment=deployment,
-                metric="requests",
-                minute=minute,
-            )
-            count = count if calls is None or share == 0 else calls
-            rate = _fault_value(
-                world,
-                state,
-                env=target["env"],
-                model=model,
-                deployment=deployment,
-                metric="error-rate",
-                minute=minute,
-            )
-            errors = count * (BASELINE_ERROR_PERCENT if rate is None else rate) / 100
-            slow = _fault_value(
-                world,
-                state,
-                env=target["env"],
-                model=model,
-                deployment=deployment,
-                metric="latency-p95",
-                minute=minute,
-            )
-            ok.append({"timeStamp": stamp, key: round(count - errors, 3)})
-            bad.append({"timeStamp": stamp, key: round(errors, 3)})
-            latency.append(
-                {
-                    "timeStamp": stamp,
-                    "average": (BASELINE_LATENCY_MS[names["kind"]] if slow is None else slow)
-                    if count > 0
-                    else None,
-                }
-            )
+        for point in per_minute(
+            world,
+            state,
+            env=target["env"],
+            region=target["region"],
+            model=model,
+            deployment=deployment,
+            minutes=minutes,
+            kind=names["kind"],
+        ):
+            ok.append({"timeStamp": point.stamp, key: round(point.requests - point.errors, 3)})
+            bad.append({"timeStamp": point.stamp, key: round(point.errors, 3)})
+            latency.append({"timeStamp": point.stamp, "average": point.latency})
         by = {"name": {"value": names["by"], "localizedValue": names["by"]}, "value": deployment}
         if metric == names["requests"]:
             codes = ("200", "500") if target["kind"] == "foundation" else ("2xx", "5xx")

@@ -145,7 +145,7 @@ module budgetAlert 'modules/budget.bicep' = if (!empty(budget)) {
   }
 }
 
-@description('Per region: location, resource group, AI Services endpoint, App Configuration endpoint, Key Vault URI, release records account (primary), the AI gateway (ID and URL).')
+@description('Per region: location, resource group, AI Services endpoint, App Configuration endpoint, Key Vault URI, release records account (primary), the AI gateway (ID and URL) and the customer ID of the Log Analytics workspace of its request logs.')
 output stacks array = [for (stack, index) in stacks: {
   location: stack.location
   resourceGroup: stack.resourceGroup
@@ -157,4 +157,5 @@ output stacks array = [for (stack, index) in stacks: {
   recordsAccount: regionStacks[index].outputs.recordsAccount
   gatewayId: regionStacks[index].outputs.gatewayId
   gatewayEndpoint: regionStacks[index].outputs.gatewayEndpoint
+  logAnalyticsCustomerId: regionStacks[index].outputs.logAnalyticsCustomerId
 }]

@@ -51,6 +51,9 @@ param aiServicesEndpoint string
 @description('Required. The environment\'s Application Insights component.')
 param appInsightsName string
 
+@description('Required. The region\'s Log Analytics workspace (resource ID): the gateway\'s request logs go there, and health checks read them.')
+param workspaceId string
+
 var uniqueSuffix = take(uniqueString(subscription().id, resourceGroup().id, serviceName), 6)
 var gatewayName = '${take('apim-${serviceName}-${suffix}', 43)}-${uniqueSuffix}'
 var activeDeployments = liveState.?active ?? {}
@@ -142,6 +145,24 @@ resource logger 'Microsoft.ApiManagement/service/loggers@2024-05-01' = {
   dependsOn: [
     gatewayMetricsPublisher
   ]
+}
+
+// Every request's log (GatewayLogs) in the resource-specific table ApiManagementGatewayLogs: the
+// pipeline's health checks read each deployment's 5xx answers and p95 backend time from it.
+#disable-next-line use-recent-api-versions
+resource gatewayLogs 'Microsoft.Insights/diagnosticSettings@2021-05-01-preview' = {
+  name: 'to-log-analytics'
+  scope: gateway
+  properties: {
+    workspaceId: workspaceId
+    logAnalyticsDestinationType: 'Dedicated'
+    logs: [
+      {
+        category: 'GatewayLogs'
+        enabled: true
+      }
+    ]
+  }
 }
 
 // One backend per colour deployment; the circuit breaker takes a failing one out of its pool for a minute.

@@ -152,6 +152,9 @@ resource workbook 'Microsoft.Insights/workbooks@2023-06-01' = if (dashboard) {
 @description('The Log Analytics workspace ID.')
 output workspaceId string = workspace.id
 
+@description('The Log Analytics workspace\'s customer ID (a GUID): what the Log Analytics query API addresses.')
+output workspaceCustomerId string = workspace.properties.customerId
+
 @description('The Application Insights component ID.')
 output appInsightsId string = appInsights.id
 

@@ -216,6 +216,7 @@ module aiGateway 'gateway.bicep' = {
     aiServicesName: aiServices.outputs.name
     aiServicesEndpoint: aiServices.outputs.endpoint
     appInsightsName: monitoring.outputs.appInsightsName
+    workspaceId: monitoring.outputs.workspaceId
   }
 }
 
@@ -269,3 +270,6 @@ output gatewayId string = aiGateway.outputs.id
 
 @description('The AI gateway\'s URL: <url>/<model>/chat/completions?api-version=...')
 output gatewayEndpoint string = aiGateway.outputs.url
+
+@description('The customer ID of the Log Analytics workspace the gateway\'s request logs go to: health checks query it.')
+output logAnalyticsCustomerId string = monitoring.outputs.workspaceCustomerId
