@@ -13,10 +13,11 @@ the spec's.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from generator.plan.build import deployment_name
-from generator.runtime import common, facts, records, registration, routing
+from generator.runtime import common, facts, indexing, records, registration, retrieval, routing
 from generator.spec.model import Environment, Spec
 from generator.targets.scripts.files import release_facts
 
@@ -34,8 +35,9 @@ class LiveError(Exception):
     """Azure could not be read (not signed in, no access, nothing deployed yet)."""
 
 
-def _deployment(spec: Spec, env: Environment) -> tuple[list[routing.Stack], str]:
-    """The environment's regions (primary first) and its record store, from its ARM deployment."""
+def _deployment(spec: Spec, env: Environment) -> tuple[list[routing.Stack], str, dict[str, str]]:
+    """The environment's regions (primary first), its record store and each region's search
+    service endpoint (retrieval), from its ARM deployment."""
     name = deployment_name(spec, env)
     outputs = routing.az(["deployment", "sub", "show", "--name", name, "--query", "properties.outputs"])
     stacks = (outputs or {}).get("stacks", {}) if isinstance(outputs, dict) else {}
@@ -45,7 +47,30 @@ def _deployment(spec: Spec, env: Environment) -> tuple[list[routing.Stack], str]
     store = next(
         (str(i["recordsAccount"]) for i in items if i.get("primary") and i.get("recordsAccount")), ""
     )
-    return sorted((routing.stack_of(item) for item in items), key=lambda stack: not stack.primary), store
+    search = {str(i.get("location")): str(i["searchEndpoint"]) for i in items if i.get("searchEndpoint")}
+    stacks = sorted((routing.stack_of(item) for item in items), key=lambda stack: not stack.primary)
+    return stacks, store, search
+
+
+def _retrieval(endpoint: str, declared: dict[str, Any], where: str) -> tuple[dict[str, Any], list[str]]:
+    """The index the alias serves, the inputs it was built from, and how that differs from the spec."""
+    live = retrieval.served(endpoint, declared["alias"])
+    expected = indexing.inputs_hash(declared)
+    entry = {
+        **live,
+        "specInputsSha256": expected,
+        "source": declared.get("source"),
+        "chunking": declared.get("chunking"),
+        "embedding": declared.get("embedding"),
+    }
+    if not live["index"]:
+        return entry, [f"{where}: the alias {declared['alias']} serves no index"]
+    if live["inputsSha256"] != expected:
+        return entry, [
+            f"{where}: {live['index']} was built from other inputs than the spec's (documents, chunking, "
+            "embedding model or index definition)"
+        ]
+    return entry, []
 
 
 def _foundation(stack: routing.Stack, env: str, model: dict[str, Any]) -> dict[str, Any]:
@@ -156,7 +181,8 @@ def live_lineage(spec: Spec, only: str | None = None) -> dict[str, Any]:
             if only is not None and env.name != only:
                 continue
             regions, differences = [], []
-            stacks, store = _deployment(spec, env)
+            stacks, store, search = _deployment(spec, env)
+            declared = facts_by_env[env.name].get("retrieval")
             history = records.history(env.name, store) if store else []
             for stack in stacks:
                 models = []
@@ -173,7 +199,16 @@ def live_lineage(spec: Spec, only: str | None = None) -> dict[str, Any]:
                         serving["release"] = _since(history, model["name"], serving["version"])
                     differences += _differences(model, where, entry, expected, registry)
                     models.append(entry)
-                regions.append({"region": stack.location, "primary": stack.primary, "models": models})
+                region: dict[str, Any] = {
+                    "region": stack.location,
+                    "primary": stack.primary,
+                    "models": models,
+                }
+                if isinstance(declared, dict) and stack.location in search:
+                    where = f"{env.name}/{stack.location}"
+                    region["retrieval"], found = _retrieval(search[stack.location], declared, where)
+                    differences += found
+                regions.append(region)
             name = deployment_name(spec, env)
             environments.append(
                 {"name": env.name, "deployment": name, "regions": regions, "differences": differences}
@@ -205,6 +240,13 @@ def live_text(data: dict[str, Any]) -> str:
                         lines.append(f"      {key}: {value}")
                 if not model["serving"]:
                     lines.append(f"    {model['name']}: nothing serves")
+            served = region.get("retrieval")
+            if served:
+                lines.append(f"    retrieval: {served['alias']} serves {served['index'] or 'no index'}")
+                lines.append(f"      documents: {json.dumps(served['source'], sort_keys=True)}")
+                lines.append(f"      chunking: {json.dumps(served['chunking'], sort_keys=True)}")
+                lines.append(f"      embedding: {json.dumps(served['embedding'], sort_keys=True)}")
+                lines.append(f"      inputsSha256: {served['inputsSha256'] or 'unknown'}")
         if env["differences"]:
             lines.append("  differs from the spec:")
             lines += [f"    - {difference}" for difference in env["differences"]]

@@ -314,24 +314,23 @@ def cmd_retain(args: argparse.Namespace) -> int:
     return 0
 
 
+def served(endpoint: str, alias: str) -> dict[str, str]:
+    """The index ALIAS serves on the search service, and the inputs hash it was built from."""
+    index = alias_target(endpoint, alias)
+    indexer = get_or_none(url(endpoint, f"/indexers/{quote(index)}")) if index else None
+    description = str((indexer or {}).get("description") or "")
+    built_from = (
+        description.removeprefix(indexing.HASH_MARK) if description.startswith(indexing.HASH_MARK) else ""
+    )
+    return {"alias": alias, "index": index, "inputsSha256": built_from}
+
+
 def cmd_show(args: argparse.Namespace) -> int:
     facts = retrieval_of(common.read_object(args.release, "release.json"), args.env)
-    alias, shown = facts["alias"], []
-    for stack in stacks_of(args.outputs):
-        endpoint = stack["searchEndpoint"]
-        index = alias_target(endpoint, alias)
-        indexer = get_or_none(url(endpoint, f"/indexers/{quote(index)}")) if index else None
-        description = str((indexer or {}).get("description") or "")
-        shown.append(
-            {
-                "location": stack["location"],
-                "alias": alias,
-                "index": index,
-                "inputsSha256": description.removeprefix(indexing.HASH_MARK)
-                if description.startswith(indexing.HASH_MARK)
-                else "",
-            }
-        )
+    shown = [
+        {"location": stack["location"], **served(stack["searchEndpoint"], facts["alias"])}
+        for stack in stacks_of(args.outputs)
+    ]
     print(json.dumps(shown, indent=2))
     return 0
 

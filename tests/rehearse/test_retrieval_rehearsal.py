@@ -9,13 +9,15 @@ rehearsal (tests/rehearse/test_rehearsals.py) covers blue-green, canary and two 
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from generator.commands.rehearse import judge, parse_faults
-from generator.rehearse.driver import Stage, commit_change, first_deploy, fork, run_phase
+from generator.rehearse.driver import Stage, commit_change, edit_spec, first_deploy, fork, run_phase
 from generator.spec.validate import load_spec
 from tests.helpers import write_tree
 from tests.rehearse.conftest import GITHUB, TARGETS
@@ -109,6 +111,32 @@ def test_a_first_deploy_ends_with_the_agent_bound_to_the_versioned_index(
         assert bound["index_connection_id"].endswith(
             f"/accounts/{account['name']}/projects/agents/connections/search"
         )
+
+
+def test_lineage_live_names_the_index_that_serves_and_a_spec_it_was_not_built_from(
+    first: dict[str, Stage], tmp_path: Path
+) -> None:
+    """The audit question for retrieval, answered from Azure: which index the alias serves and
+    the inputs it was built from; a spec with new documents that is not deployed yet differs."""
+    stage = fork(first[GITHUB], tmp_path)
+    command = [sys.executable, "-m", "generator", "lineage", str(stage.repo / "almgen.yaml"), "--live"]
+    env = stage.world.environ()
+    done = subprocess.run(
+        [*command, "--format", "json"], env=env, capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    prod = next(e for e in json.loads(done.stdout)["environments"] if e["name"] == "prod")
+    (region,) = prod["regions"]
+    served = region["retrieval"]
+    assert served["index"] == "handbook-v1" and served["inputsSha256"] == served["specInputsSha256"]
+    assert (
+        served["source"]["version"] == "1" and served["embedding"]["catalogModel"] == "text-embedding-3-small"
+    )
+    edit_spec(stage.repo / "almgen.yaml", new_documents)  # changed, not deployed
+    again = subprocess.run([*command, "--env", "prod"], env=env, capture_output=True, text=True, check=False)
+    assert again.returncode == 1, again.stdout + again.stderr
+    assert "retrieval: handbook serves handbook-v1" in again.stdout
+    assert "handbook-v1 was built from other inputs than the spec's" in again.stdout
 
 
 def test_an_unchanged_source_builds_nothing_on_a_rerun(first: dict[str, Stage], tmp_path: Path) -> None:
