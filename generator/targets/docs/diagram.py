@@ -2,8 +2,9 @@
 
 Top to bottom, so it stays readable at GitHub's page width: the build, then per environment its
 gates, approval, provision (one node per region, in deployment order, the primary first), one
-node per canary step, the tests, the blue-green swap and the release record; dashed edges lead
-to the rounded rollback nodes (the routing from before the canary, the swap back).
+node per canary step, the tests, the blue-green swap, the retrieval alias switch and the release
+record; dashed edges lead to the rounded rollback nodes (the routing from before the canary, the
+swap back, the alias back).
 """
 
 from __future__ import annotations
@@ -76,6 +77,13 @@ def _provision(drawing: _Drawing, regions: tuple[str, ...]) -> None:
             drawing.step(node, (f"provision {region}", f"deploy, once {regions[index - 2]} succeeded"))
 
 
+def _build_index(drawing: _Drawing, env_plan: EnvironmentPlan) -> None:
+    if "build-index" in env_plan.step_ids():
+        drawing.step(
+            f"{drawing.name}_index", ("retrieval index", "a new version only when its inputs changed")
+        )
+
+
 def _canary(drawing: _Drawing, env_plan: EnvironmentPlan) -> None:
     env = env_plan.env
     percents = env_plan.input("canary-steps")
@@ -104,6 +112,11 @@ def _finish(drawing: _Drawing, env_plan: EnvironmentPlan) -> None:
         drawing.step(swap, ("blue-green", "swap to the tested candidate, watch, check"))
         drawing.edges.append(f"  {swap} -. breach .-> {back}")
         drawing.rollback(back, ("roll back", "swap back to the previous colour"))
+    if "switch-index" in env_plan.step_ids():
+        switch, back = f"{drawing.name}_switch_index", f"{drawing.name}_index_back"
+        drawing.step(switch, ("retrieval alias", "to the new index"))
+        drawing.edges.append(f"  {switch} -. later failure .-> {back}")
+        drawing.rollback(back, ("roll back", "the alias to the previous index"))
     drawing.step(f"{drawing.name}_finish", "release record")
 
 
@@ -113,6 +126,7 @@ def _environment(env_plan: EnvironmentPlan, previous: str) -> tuple[list[str], s
     drawing = _Drawing(env.name.replace("-", "_"), previous)
     _gates_and_approval(drawing, env_plan)
     _provision(drawing, env.regions)
+    _build_index(drawing, env_plan)
     _canary(drawing, env_plan)
     _finish(drawing, env_plan)
     head = [f'  subgraph {drawing.name}["{_label(env.name)}"]', "    direction TB"]
