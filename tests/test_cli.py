@@ -86,6 +86,7 @@ def test_explain_json_for_one_environment() -> None:
     assert prod["strategy"]["type"] == "canary"
     assert prod["strategy"]["steps"] == [10, 25, 50, 100]
     assert [r["region"] for r in prod["regions"]] == ["eastus2", "swedencentral"]
+    assert prod["retrieval"]["alias"] == "support-kb" and prod["retrieval"]["sku"] == "standard"
 
 
 def test_an_internal_error_exits_4_with_a_log_and_no_traceback(

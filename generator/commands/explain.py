@@ -46,7 +46,7 @@ def _environment(spec: Spec, env: Environment) -> dict[str, Any]:
             if model.training_data:
                 entry["trainingData"] = f"{model.training_data.asset}:{model.training_data.version}"
         models.append(entry)
-    return {
+    out: dict[str, Any] = {
         "name": env.name,
         "regions": [
             {"region": s.region, "resourceGroup": s.resource_group, "primary": s.primary} for s in env.stacks
@@ -58,6 +58,18 @@ def _environment(spec: Spec, env: Environment) -> dict[str, Any]:
         "models": models,
         "agents": [{"name": a.name, "version": a.version, "model": a.model} for a in spec.agents],
     }
+    retrieval = spec.retrieval
+    if retrieval is not None:
+        chunking = retrieval.chunking
+        out["retrieval"] = {
+            "alias": retrieval.alias,
+            "source": retrieval.source_asset or retrieval.source_path,
+            "sourceVersion": retrieval.source_version,
+            "chunking": f"{chunking.size} characters, {chunking.overlap} overlap, {chunking.splitter}",
+            "embedding": retrieval.embedding,
+            "sku": retrieval.sku[env.name],
+        }
+    return out
 
 
 def explain_text(spec: Spec, only: str | None = None) -> str:
@@ -97,6 +109,12 @@ def explain_text(spec: Spec, only: str | None = None) -> str:
             lines.append(f"   model:     {model['name']} ({detail})")
         for agent in env["agents"]:
             lines.append(f"   agent:     {agent['name']} {agent['version']} on {agent['model']}")
+        if "retrieval" in env:
+            r = env["retrieval"]
+            lines.append(
+                f"   retrieval: {r['alias']} from {r['source']} version {r['sourceVersion']} "
+                f"({r['chunking']}; {r['embedding']}; search {r['sku']})"
+            )
         lines.append("")
     return "\n".join(lines).rstrip() + "\n"
 
