@@ -80,7 +80,9 @@ def test_a_foreign_file_at_a_managed_path_is_refused_untouched(repo: Path) -> No
 def drop_staging(spec: Path) -> None:
     text = spec.read_text()
     text = text[: text.index("  - name: staging")] + text[text.index("  - name: prod") :]
-    spec.write_text(text.replace(" staging: 50,", "").replace(" staging: 60,", ""))
+    for per_environment in (" staging: 50,", " staging: 60,", " staging: standard,"):
+        text = text.replace(per_environment, "")
+    spec.write_text(text)
 
 
 def test_removing_an_environment_removes_its_files(repo: Path) -> None:

@@ -126,7 +126,7 @@ def test_mermaid_draws_regions_in_deployment_order_and_every_rollback_path() -> 
     assert f'prod_provision["provision {first} (primary)<br>' in text
     assert f'prod_provision_2["provision {second}<br>deploy, once {first} succeeded"]' in text
     assert "prod_approval --> prod_provision\n  prod_provision --> prod_provision_2\n" in text
-    assert "prod_provision_2 --> prod_canary_1" in text
+    assert "prod_provision_2 --> prod_index\n  prod_index --> prod_canary_1" in text  # the retrieval index
     blue_green = [e.name for e in spec.environments if e.strategy.type == "blue-green"]
     assert blue_green
     for name in blue_green:

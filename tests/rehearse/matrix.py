@@ -120,6 +120,7 @@ def _versions_served(phase: Phase, env: str) -> set[tuple[str, str, str]]:
         (region, model, version)
         for region, models in serving_view(phase.after, env).items()
         for model, routing in models.items()
+        if "versions" in routing  # not a retrieval alias (`alias:<name>`: an index, no version)
         for version in routing["versions"].values()
     }
 
@@ -140,8 +141,11 @@ def test_first_deploy_reaches_production(sample: str, target: str, deployed: Dep
         serving = serving_view(first.after, env.name)
         assert set(serving) == set(env.regions)
         for region in env.regions:
-            models = serving[region]
+            models = {name: v for name, v in serving[region].items() if not name.startswith("alias:")}
             assert set(models) == {m.name for m in spec.models}
+            if spec.retrieval:  # the alias serves the first version of the index
+                alias = spec.retrieval.alias
+                assert serving[region][f"alias:{alias}"] == {"index": f"{alias}-v1"}
             for model in spec.models:  # one deployment serves all traffic, at the spec's version
                 assert list(models[model.name]["shares"].values()) == [100]
                 assert list(models[model.name]["versions"].values()) == [model.version]
