@@ -207,11 +207,9 @@ def training_data(
     return {"known": True, "releasable": data, "note": "no current model was trained on it"}
 
 
-def check_agent(name: str, version: str, stack: dict[str, Any]) -> dict[str, Any]:
-    """An agent is updated in place (one agent per name, its version in its metadata), so no copy
-    of an older version remains to remove: retiring a version proves no region serves it, and
-    refuses while one does."""
-    region: dict[str, Any] = {
+def region_record(stack: dict[str, Any]) -> dict[str, Any]:
+    """What a retirement did in one region: done, skipped, warned, refused, failed."""
+    return {
         "location": stack["location"],
         "resourceGroup": stack["resourceGroup"],
         "done": [],
@@ -220,6 +218,13 @@ def check_agent(name: str, version: str, stack: dict[str, Any]) -> dict[str, Any
         "refused": [],
         "errors": [],
     }
+
+
+def check_agent(name: str, version: str, stack: dict[str, Any]) -> dict[str, Any]:
+    """An agent is updated in place (one agent per name, its version in its metadata), so no copy
+    of an older version remains to remove: retiring a version proves no region serves it, and
+    refuses while one does."""
+    region = region_record(stack)
     account = stack.get("aiServicesName")
     if not isinstance(account, str) or not account:
         region["skipped"].append("no AI Services account in this region")
@@ -376,15 +381,7 @@ def cmd_retire(args: argparse.Namespace) -> int:  # noqa: PLR0912, PLR0915 (move
         record["modelKind"] = model["kind"]
         record["regions"] = []
         for stack in stacks:
-            region: dict[str, Any] = {
-                "location": stack["location"],
-                "resourceGroup": stack["resourceGroup"],
-                "done": [],
-                "skipped": [],
-                "warnings": [],
-                "refused": [],
-                "errors": [],
-            }
+            region = region_record(stack)
             record["regions"].append(region)
             actions: list[Action] = []
             if model["kind"] == "custom":
