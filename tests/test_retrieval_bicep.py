@@ -13,11 +13,17 @@ def _files(sample: str) -> dict[str, str]:
     return {f.path: f.text for f in outputs(sample)}
 
 
-def test_the_search_service_takes_no_keys_and_has_its_own_identity() -> None:
+def test_the_search_service_takes_no_keys_and_reads_documents_as_the_setup_identity() -> None:
     search = _files("enterprise")["infra/modules/search.bicep"]
     assert "resource search 'Microsoft.Search/searchServices@2025-05-01'" in search
     assert "disableLocalAuth: true" in search
-    assert "type: 'SystemAssigned'" in search
+    # its own identity vectorizes queries; the one `almgen setup` made and granted reads the documents
+    assert "type: 'SystemAssigned, UserAssigned'" in search
+    assert "'${documentsReader.id}': {}" in search
+    reader = search.split("resource documentsReader ", 1)[1].split("\n}\n", 1)[0]
+    assert "existing" in reader and "scope: resourceGroup(documentsIdentityGroup)" in reader
+    params = _files("enterprise")["infra/env/prod.bicepparam"]
+    assert "documentsIdentity: 'id-support-agent-search-prod'" in params
     assert "authOptions" not in search  # Azure refuses authOptions beside disableLocalAuth
     assert "publicNetworkAccess: publicNetworkAccess" in search
     assert re.search(r"diagnosticSettings@[^']+' = \{\n  name: 'to-log-analytics'\n  scope: search", search)
@@ -48,7 +54,7 @@ def test_each_identity_gets_the_search_role_it_needs_and_bicep_may_assign_them()
 
 def test_the_tier_and_ranker_come_per_environment_from_the_spec() -> None:
     files = _files("enterprise")
-    assert "param search = {\n  sku: 'basic'\n  semanticRanker: true\n}" in files["infra/env/dev.bicepparam"]
+    assert "param search = {\n  sku: 'basic'\n  semanticRanker: true\n" in files["infra/env/dev.bicepparam"]
     assert "sku: 'standard'" in files["infra/env/prod.bicepparam"].split("param search = ", 1)[1]
     stack = files["infra/modules/stack.bicep"]
     assert "module retrievalSearch 'search.bicep'" in stack

@@ -127,3 +127,25 @@ def test_an_agent_with_the_search_tool_is_bound_to_the_index(tmp_path: Path) -> 
             "and this spec has none",
         )
     ]
+
+
+def test_a_data_asset_source_gets_its_readers_from_setup_and_its_grant_as_commands(tmp_path: Path) -> None:
+    """The registry and the asset exist only after the first deploy: setup creates the identities,
+    SETUP.md gives the grant on the asset's account as commands, and says the first build waits for it."""
+    from generator.commands.setup.actions import actions
+    from generator.commands.setup.model import Facts
+    from generator.plan.build import plan
+    from generator.render.all import render
+
+    write_tree(tmp_path, {"almgen.yaml": BASE + SECTION, "model/MLmodel": "flavors: {}\n"})
+    spec = load_spec(tmp_path / "almgen.yaml")
+    done = [a.what for a in actions(spec, plan(spec), Facts(), spec.environments)]
+    assert [w.split(" (")[0] for w in done if "-search-" in w] == [
+        "identity id-demo-svc-search-dev in rg-demo-svc-dev",
+        "identity id-demo-svc-search-prod in rg-demo-svc-prod",
+    ]  # no grant: the asset's account is not known yet
+    setup = next(f.text for f in render(spec) if f.path == "docs/alm/SETUP.md")
+    section = setup.split("## Retrieval documents", 1)[1].split("\n## ", 1)[0]
+    assert "| prod | `id-demo-svc-search-prod` | `rg-demo-svc-prod` |" in section
+    assert "data asset handbook 3 of the model registry" in section
+    assert 'az ml data show --name "$ASSET"' in section and "Storage Blob Data Reader" in section

@@ -123,6 +123,9 @@ if tool == "az":
         name = opt("--name")
         w["identities"][name] = {"id": name, "principalId": uid("p", name), "clientId": uid("c", name)}
         done("{}")
+    if has("storage", "account", "show"):  # the user's own documents account exists before setup
+        done(f"/subscriptions/{w['subscription']}/resourceGroups/rg-docs/providers/"
+             f"Microsoft.Storage/storageAccounts/{opt('--name')}")
     if has("role", "definition", "list"):
         done(opt("--name") if opt("--name") in w["roles"] else "")
     if has("role", "definition", "create"):

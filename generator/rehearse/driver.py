@@ -24,6 +24,8 @@ from pathlib import Path
 from typing import Any
 
 from generator.plan.model import github_approval_environment
+from generator.rehearse.azure import setup
+from generator.rehearse.azure.store import locked
 from generator.rehearse.faults import Fault
 from generator.rehearse.world import World
 from generator.spec.model import Spec
@@ -227,6 +229,8 @@ def _phase(stage: Stage, name: str, faults: list[Fault], previous: Any) -> Phase
 def first_deploy(spec: Spec, target: str, root: Path) -> tuple[Stage, Phase]:
     """A new world under ROOT and the spec's pipeline run once on it, from an empty subscription."""
     world = World.create(root / "world")
+    with locked(world.azure_file) as state:
+        setup.seed(state, spec)  # what `almgen setup` made before the first push
     stage = Stage(spec, target, prepare_repository(spec, root), world)
     return stage, run_phase(stage, "first deploy", [])
 

@@ -14,7 +14,8 @@ model, version, dimensions) and the index definition. Their sha256 (`inputsSha25
 - `build`, in every region (stack) of the ARM deployment outputs, looks for the indexer of an index
   `<alias>-v<N>` whose description holds the hash. Found and its last run succeeded: nothing is built
   (an unchanged source, chunking, embedding model and index). Otherwise it creates the next version
-  `<alias>-v<N+1>`: a data source on the documents (the search service's identity reads them), a
+  `<alias>-v<N+1>`: a data source on the documents (read as the user-assigned identity that `almgen
+  setup` granted Storage Blob Data Reader on their account: the stack's `searchDocumentsIdentity`), a
   skillset (Split skill with the chunking, Azure OpenAI Embedding skill on the embedding deployment),
   the index (vector profile, vectorizer on the same deployment, semantic ranker) and an indexer, then
   waits for the indexer's run. `--out` lists the candidate index of each region.
@@ -52,6 +53,7 @@ else:  # run as .almgen/scripts/retrieval.py: its siblings are beside it (also u
     indexing = importlib.import_module("indexing")
 
 DEFAULT_API_VERSION = "2025-05-01-preview"
+USER_IDENTITY = "#Microsoft.Azure.Search.DataUserAssignedIdentity"
 TOKEN_RESOURCE = "https://search.azure.com"
 POLL_SECONDS = 30.0
 WAIT_MINUTES = 120.0
@@ -189,6 +191,8 @@ def create_version(
         "type": "azureblob",
         "credentials": {"connectionString": f"ResourceId={account_id};"},
         "container": {"name": container, **({"query": folder} if folder else {})},
+        # the identity `almgen setup` granted read on the documents (the stack output of search.bicep)
+        "identity": {"@odata.type": USER_IDENTITY, "userAssignedIdentity": stack["searchDocumentsIdentity"]},
     }
     http("PUT", url(endpoint, f"/datasources/{quote(name)}"), data_source)
     http(

@@ -102,6 +102,20 @@ def ml_registry(service: str) -> str:
     return f"mlr-{service}"[:33].rstrip("-_")
 
 
+def search_reader_identity(service: str, env: str) -> str:
+    """The user-assigned identity an environment's search services read the retrieval documents as.
+
+    `almgen setup` creates it in the environment's primary resource group and grants it read on the
+    documents before the first deploy; search.bicep attaches it (a system identity would exist only
+    after that deploy, too late for the first index build)."""
+    return f"id-{service}-search-{env}"
+
+
+def documents_account(path: str) -> str:
+    """The storage account of a `retrieval.source.path` (https://<account>.blob.core.windows.net/...)."""
+    return path.removeprefix("https://").partition(".")[0]
+
+
 def log_analytics(service: str, suffix: str) -> str:
     return f"log-{service}-{suffix}"
 

@@ -13,10 +13,12 @@ from typing import Any
 
 import pytest
 
-from generator.rehearse.azure import bicepparam
+from generator.rehearse.azure import bicepparam, setup
 from generator.rehearse.azure.snapshot import traffic_snapshot
+from generator.rehearse.azure.store import locked
 from generator.rehearse.world import World
 from generator.runtime import traffic
+from generator.spec.validate import load_spec
 
 REPO = Path(__file__).resolve().parents[2]
 SAMPLES = ("enterprise", "custom-model-devops", "openai-chat-github", "minimal")
@@ -64,7 +66,14 @@ def az_ok(world: World, *args: str, env: dict[str, str] | None = None) -> Any:
     return json.loads(done.stdout) if done.stdout.strip() else None
 
 
+def after_setup(world: World, folder: Path) -> None:
+    """What `almgen setup` makes before the first push, as the rehearsal seeds it."""
+    with locked(world.azure_file) as state:
+        setup.seed(state, load_spec(folder / "almgen.yaml"))
+
+
 def deploy(world: World, folder: Path, env: str, name: str = "d1", live: str = "{}") -> dict[str, Any]:
+    after_setup(world, folder)
     out: dict[str, Any] = az_ok(
         world,
         "deployment",
@@ -221,6 +230,7 @@ def test_region_fault_fails_after_the_earlier_stacks(tmp_path: Path, generated: 
     world = World.create(
         tmp_path / "w", faults=[{"kind": "region", "env": "prod", "region": "swedencentral"}]
     )
+    after_setup(world, generated["enterprise"])
     az_ok(world, *LOGIN)
     done = az(
         world,
@@ -239,6 +249,20 @@ def test_region_fault_fails_after_the_earlier_stacks(tmp_path: Path, generated: 
     assert done.returncode == 1 and "DeploymentFailed" in done.stderr
     assert az_ok(world, "group", "exists", "-n", "rg-support-agent-prod-eus2") is True
     assert az_ok(world, "group", "exists", "-n", "rg-support-agent-prod-swc") is False
+
+
+def test_without_almgen_setup_the_search_identity_is_missing_and_the_deploy_fails(
+    world: World, generated: dict[str, Path]
+) -> None:
+    """search.bicep references the documents reader as `existing`: as in Azure, a missing one fails
+    the deployment by name, instead of a first index build that cannot read the documents."""
+    az_ok(world, *LOGIN)
+    done = az(
+        world, "deployment", "sub", "create", "--name", "d1", "--location", "eastus2", "--template-file",
+        "main.bicep", "--parameters", str(generated["enterprise"] / "infra/env/dev.bicepparam"),
+    )  # fmt: skip
+    assert done.returncode == 1
+    assert "userAssignedIdentities/id-support-agent-search-dev' under resource group" in done.stderr
 
 
 def test_slow_deploy_advances_the_clock(tmp_path: Path, generated: dict[str, Path]) -> None:

@@ -17,6 +17,8 @@ from typing import Any
 import pytest
 
 from generator.commands.rehearse import judge, parse_faults
+from generator.rehearse.azure.search import BLOB_READER
+from generator.rehearse.azure.store import locked
 from generator.rehearse.driver import Stage, commit_change, edit_spec, first_deploy, fork, run_phase
 from generator.spec.validate import load_spec
 from tests.helpers import write_tree
@@ -188,6 +190,33 @@ def test_a_release_failing_after_the_switch_rolls_the_alias_back(
     assert indexes(stage, "prod") == ["handbook-v1", "handbook-v2"]  # built, judged, not served
     switched = [e for e in stage.world.timeline() if e["kind"] == "azure-search-alias"]
     assert [e["index"] for e in switched][-2:] == ["handbook-v2", "handbook-v1"]  # prod: switched, restored
+
+
+def test_the_first_index_is_read_as_the_identity_almgen_setup_granted(first: dict[str, Stage]) -> None:
+    """Each environment's data source names the identity `almgen setup` made (seeded into the world
+    before the first push, as setup leaves it), and every search service of the environment has it."""
+    state = json.loads(first[GITHUB].world.azure_file.read_text("utf-8"))
+    for service in state["search"].values():
+        env = state["groups"][service["group"]]["tags"]["environment"]
+        (reader,) = service["identities"]
+        assert reader.endswith(f"/userAssignedIdentities/id-kb-agent-search-{env}")
+        source = service["datasources"]["handbook-v1"]
+        assert source["identity"]["userAssignedIdentity"] == reader
+
+
+def test_without_setup_s_read_role_the_new_index_fails_and_the_old_one_stays_live(
+    first: dict[str, Stage], tmp_path: Path
+) -> None:
+    """What a real first push hit before setup granted the role: the indexer cannot read the
+    documents. The release stops at dev's build; nothing switches."""
+    stage = fork(first[GITHUB], tmp_path)
+    with locked(stage.world.azure_file) as state:
+        state["roles"] = [r for r in state["roles"] if r["roleDefinitionName"] != BLOB_READER]
+    commit_change(stage.repo, "almgen.yaml", new_documents, "handbook: new articles")
+    phase = run_phase(stage, "no read role", [])
+    assert phase.conclusion == "failure"
+    assert "holds no Storage Blob Data Reader on" in phase.report
+    assert aliases(stage) == {"dev": "handbook-v1", "prod": "handbook-v1"}
 
 
 @pytest.mark.parametrize("target", TARGETS)

@@ -30,18 +30,31 @@ FACTS: dict[str, Any] = {
     "keepIndexes": 2,
 }
 
+DOCUMENTS = (
+    "/subscriptions/sub/resourceGroups/rg-docs/providers/Microsoft.Storage/storageAccounts/contosokbdocs"
+)
+READER = "/subscriptions/sub/resourceGroups/rg/providers/Microsoft.ManagedIdentity/userAssignedIdentities/r"
+
 
 class Service:
     """Two regions' search services; every request of retrieval.py is logged."""
 
     def __init__(self, tmp_path: Path) -> None:
-        self.state: dict[str, Any] = {"subscription": "sub", "groups": {}}
+        # as `almgen setup` leaves it: the documents reader, granted read on the documents' account
+        self.state: dict[str, Any] = {
+            "subscription": "sub",
+            "groups": {},
+            "identities": {READER: {"name": "id-support-search-prod", "principalId": "p-docs"}},
+            "roles": [
+                {"principalId": "p-docs", "roleDefinitionName": search.BLOB_READER, "scope": DOCUMENTS}
+            ],
+        }
         self.calls: list[tuple[str, str]] = []
         self.stacks = []
         for location, suffix in (("eastus2", "prod-eus2"), ("swedencentral", "prod-swc")):
             outputs = search.deploy(
                 self.state, group=f"rg-{suffix}", group_id=f"/rg/{suffix}", service="support", suffix=suffix,
-                location=location,
+                location=location, documents_identity=READER,
             )  # fmt: skip
             self.stacks.append(
                 {
@@ -92,12 +105,27 @@ class Service:
 def service(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Service:
     fake = Service(tmp_path)
     monkeypatch.setattr(retrieval, "http", fake.http)
-    monkeypatch.setattr(
-        common, "az_text", lambda args, what: "/subscriptions/sub/resourceGroups/rg-docs/providers/"
-        "Microsoft.Storage/storageAccounts/contosokbdocs",
-    )  # fmt: skip
+    monkeypatch.setattr(common, "az_text", lambda args, what: DOCUMENTS)
     monkeypatch.chdir(tmp_path)
     return fake
+
+
+def test_the_indexer_reads_the_documents_as_the_identity_setup_granted(service: Service) -> None:
+    assert service.run("build", "--out", "built.json", "--poll-seconds", "0") == 0
+    source = service.state["search"][service.stacks[0]["searchName"]]["datasources"]["support-kb-v1"]
+    assert source["identity"] == {
+        "@odata.type": "#Microsoft.Azure.Search.DataUserAssignedIdentity",
+        "userAssignedIdentity": READER,
+    }
+    assert source["credentials"] == {"connectionString": f"ResourceId={DOCUMENTS};"}
+
+
+def test_without_the_read_role_on_the_documents_the_build_fails_naming_the_identity(
+    service: Service, capsys: pytest.CaptureFixture[str]
+) -> None:
+    service.state["roles"] = []
+    assert service.run("build", "--out", "built.json", "--poll-seconds", "0") == 1
+    assert f"{READER} holds no Storage Blob Data Reader on {DOCUMENTS}" in capsys.readouterr().err
 
 
 def test_the_first_build_makes_version_1_in_every_region(service: Service) -> None:

@@ -22,7 +22,9 @@ from generator.commands.setup.model import (
     Ref,
 )
 from generator.plan.model import Plan, github_approval_environment
+from generator.spec import naming
 from generator.spec.model import Environment, Spec
+from generator.targets.bicep.files import ROLES
 
 GITHUB_ISSUER = "https://token.actions.githubusercontent.com"
 AUDIENCE = "api://AzureADTokenExchange"
@@ -56,6 +58,14 @@ def providers(spec: Spec) -> tuple[str, ...]:
     if spec.monitoring.budget is not None:
         out += ["Microsoft.Consumption", "Microsoft.CostManagement"]
     return tuple(out)
+
+
+IDS = ("--query", "[].id", "--output", "tsv")
+
+
+def identity_ref(name: str, group: str, field: str) -> Ref:
+    where = ("--resource-group", group, "--name", name)
+    return Ref(f"{field} of {name}", ("az", "identity", "show", *where, "--query", field, "--output", "tsv"))
 
 
 def _az(*args: Arg | FileArg) -> Command:
@@ -95,23 +105,7 @@ class _Context:
         return self._identity(env, "clientId")
 
     def _identity(self, env: Environment, field: str) -> Ref:
-        name = identity_name(self.spec, env)
-        return Ref(
-            f"{field} of {name}",
-            (
-                "az",
-                "identity",
-                "show",
-                "--resource-group",
-                identity_group(self.spec),
-                "--name",
-                name,
-                "--query",
-                field,
-                "--output",
-                "tsv",
-            ),
-        )
+        return identity_ref(identity_name(self.spec, env), identity_group(self.spec), field)
 
     def devops(self) -> tuple[str, ...]:
         return ("--organization", self.organization, "--project", self.project)
@@ -300,6 +294,7 @@ def environment_actions(spec: Spec, plan: Plan, facts: Facts, env: Environment) 
             manual="Managed Identities > Create",
         )
     )
+    out += _documents_reader(ctx, env)
     for grant in roles.grants(spec, env):
         scope = ctx.scope(None if grant.scope == "subscription" else grant.scope)
         query = "[?condition!=null].id" if grant.condition else "[].id"
@@ -353,6 +348,55 @@ def environment_actions(spec: Spec, plan: Plan, facts: Facts, env: Environment) 
         from generator.commands.setup import devops  # it builds on this module's context
 
         out += devops.environment_actions(ctx, env)
+    return out
+
+
+def _documents_reader(ctx: _Context, env: Environment) -> list[Action]:
+    """The identity the environment's search services read the retrieval documents as, and its read
+    role on their storage account: both must exist before the first index build, which runs in the
+    first deploy (a system identity of the service would exist only after it), and the account is
+    outside the groups where the pipeline may assign roles. A data asset's account is known only once
+    the asset is registered: SETUP.md gives that grant as a command."""
+    retrieval = ctx.spec.retrieval
+    if retrieval is None:
+        return []
+    name = naming.search_reader_identity(ctx.spec.service.name, env.name)
+    group = env.primary.resource_group
+    where = ("--resource-group", group, "--name", name)
+    out = [
+        Action(
+            env.name,
+            f"identity {name} in {group} (the search services read the retrieval documents as it)",
+            Check(_az("identity", "show", *where, "--query", "id", "--output", "tsv")),
+            _az("identity", "create", *where, "--location", env.primary.region),
+            manual="Managed Identities > Create",
+        )
+    ]
+    if retrieval.source_path is None:
+        return out
+    account = naming.documents_account(retrieval.source_path)
+    principal = identity_ref(name, group, "principalId")
+    scope = Ref(
+        f"id of storage account {account}",
+        ("az", "storage", "account", "show", "--name", account, "--query", "id", "--output", "tsv"),
+    )
+    grant = ("--role", ROLES["storageBlobDataReader"], "--scope", scope)
+    out.append(
+        Action(
+            env.name,
+            f"Storage Blob Data Reader for {name} on the documents' account {account}",
+            Check(_az("role", "assignment", "list", "--assignee", principal, *grant, *IDS)),
+            _az(
+                *("role", "assignment", "create", "--assignee-object-id", principal),
+                *("--assignee-principal-type", "ServicePrincipal", *grant),
+                *(
+                    "--description",
+                    "almgen: the search services build the retrieval indexes from the documents",
+                ),
+            ),
+            manual="Storage account > Access control (IAM) > Add role assignment",
+        )
+    )
     return out
 
 

@@ -173,6 +173,7 @@ def _stack_resources(
                 suffix=suffix,
                 location=location,
                 account=name if params.get("foundryProject") else "",
+                documents_identity=search.existing_identity(state, params["search"]),
             )
         )
     if params.get("gateway"):  # as gateway.bicep: the pool's weights follow the live state

@@ -1,12 +1,14 @@
 """Azure AI Search, simulated: the services search.bicep creates and their data plane (`az rest`).
 
-State: `state["search"][NAME]` = {"name", "group", "location", "endpoint", "datasources", "indexes",
-"skillsets", "indexers", "aliases", "documents"}. `deploy` is what search.bicep does for one stack;
+State: `state["search"][NAME]` = {"name", "group", "location", "endpoint", "identities", "datasources",
+"indexes", "skillsets", "indexers", "aliases", "documents"}. `deploy` is what search.bicep does for one stack;
 `rest` answers `az rest --resource https://search.azure.com --url https://<name>.search.windows.net/...`
 as the REST API does: PUT creates or replaces, GET reads (404 `Not Found({...})` when absent), DELETE
 removes; `GET /indexes|/indexers?$select=...` lists. A new indexer runs at once: its status is
 `inProgress` for INDEXING_MINUTES of simulated time, then `success` with one chunk per
-CHUNKS_PER_VERSION (or `persistentFailure` under a `search-indexer` fault of the environment). An index
+CHUNKS_PER_VERSION, or `persistentFailure` under a `search-indexer` fault of the environment or when
+the data source's identity cannot read the documents (not attached to the service, or without Storage
+Blob Data Reader on the account: `almgen setup` grants it, rehearse/azure/setup.py seeds that). An index
 an alias serves cannot be deleted (Azure refuses it too).
 """
 
@@ -23,6 +25,9 @@ from generator.rehearse.world import World
 RESOURCE = "https://search.azure.com"
 HOST = ".search.windows.net"
 INDEXING_MINUTES = 4.0
+USER_IDENTITY = "#Microsoft.Azure.Search.DataUserAssignedIdentity"
+IDENTITY_TYPE = "Microsoft.ManagedIdentity/userAssignedIdentities"
+BLOB_READER = "2a2b9908-6ea1-4ae2-8e65-a410df84e7d1"  # Storage Blob Data Reader
 CHUNKS = 42  # the chunks an indexer run projects into its index
 KINDS = ("datasources", "indexes", "skillsets", "indexers", "aliases")
 
@@ -30,7 +35,7 @@ KINDS = ("datasources", "indexes", "skillsets", "indexers", "aliases")
 DOCUMENTS_GROUP = "rg-documents"  # where the user's own document storage stands, outside almgen's groups
 
 
-def storage_account(world: World, state: dict[str, Any], flags: dict[str, str]) -> Any:
+def storage_account(world: World | None, state: dict[str, Any], flags: dict[str, str]) -> Any:
     """`az storage account show`: almgen's record stores, and any other name as the user's document
     storage (retrieval.source.path names an account that exists before almgen, like a data asset)."""
     name = flags["--name"]
@@ -53,20 +58,62 @@ def deploy(
     suffix: str,
     location: str,
     account: str = "",
+    documents_identity: str = "",
 ) -> dict[str, str]:
-    """search.bicep: the service (data kept across deployments); its outputs."""
+    """search.bicep: the service (data kept across deployments), with the identity it reads the
+    documents as attached; its outputs."""
     unique = unique_string(state["subscription"], group_id, service, "search")[:6]
     name = f"srch{(service + suffix).replace('-', '')[:40]}{unique}"
     endpoint = f"https://{name}{HOST}"
     services = state.setdefault("search", {})
     item = services.setdefault(name, {kind: {} for kind in KINDS})
     item.update({"name": name, "group": group, "location": location, "endpoint": endpoint})
+    item["identities"] = [documents_identity] if documents_identity else []
     project = f"{group_id}/providers/Microsoft.CognitiveServices/accounts/{account}/projects/agents"
     return {
         "searchName": name,
         "searchEndpoint": endpoint,
         "searchConnection": f"{project}/connections/search" if account else "",
+        "searchDocumentsIdentity": documents_identity,
     }
+
+
+def existing_identity(state: dict[str, Any], params: dict[str, Any]) -> str:
+    """search.bicep's `existing` documents reader: its resource ID, or the deployment fails as in Azure
+    (`almgen setup` creates it; see rehearse/azure/setup.py)."""
+    name, group = str(params["documentsIdentity"]), str(params["documentsIdentityGroup"])
+    found = f"/subscriptions/{state['subscription']}/resourceGroups/{group}/providers/{IDENTITY_TYPE}/{name}"
+    if found not in (state.get("identities") or {}):
+        raise AzFailure(
+            f'{{"code": "ResourceNotFound", "message": "The Resource \'{IDENTITY_TYPE}/{name}\' under '
+            f"resource group '{group}' was not found. For more details please go to "
+            f'https://aka.ms/ARMResourceNotFoundFix"}}',
+            1,
+        )
+    return found
+
+
+def can_read_documents(state: dict[str, Any], service: dict[str, Any], source: dict[str, Any]) -> str:
+    """Why the service cannot read a data source's documents ('' when it can): the source must name a
+    user-assigned identity attached to the service that holds Storage Blob Data Reader on its account."""
+    identity = source.get("identity") or {}
+    if identity.get("@odata.type") != USER_IDENTITY:
+        return (
+            "the data source names no user-assigned identity (the service's own has no role on the account)"
+        )
+    resource = str(identity.get("userAssignedIdentity") or "")
+    if resource not in service.get("identities", []):
+        return f"the identity {resource} is not assigned to the search service"
+    principal = ((state.get("identities") or {}).get(resource) or {}).get("principalId")
+    scope = str((source.get("credentials") or {}).get("connectionString") or "")
+    scope = scope.removeprefix("ResourceId=").rstrip(";")
+    granted = any(
+        role.get("principalId") == principal
+        and role.get("roleDefinitionName") in (BLOB_READER, "Storage Blob Data Reader")
+        and scope.lower().startswith(str(role.get("scope") or "?").lower())
+        for role in state.get("roles") or []
+    )
+    return "" if granted else f"{resource} holds no Storage Blob Data Reader on {scope}"
 
 
 def _error(status: str, code: str, message: str) -> AzFailure:
@@ -81,7 +128,9 @@ def _body(flags: dict[str, str]) -> dict[str, Any]:
     return document
 
 
-def _status(world: World | None, env: str, indexer: dict[str, Any]) -> dict[str, Any]:
+def _status(
+    world: World | None, state: dict[str, Any], service: dict[str, Any], env: str, indexer: dict[str, Any]
+) -> dict[str, Any]:
     now = world.minutes() if world is not None else float(indexer["started"]) + INDEXING_MINUTES
     if now - float(indexer["started"]) < INDEXING_MINUTES:
         return {"status": "inProgress"}
@@ -90,6 +139,12 @@ def _status(world: World | None, env: str, indexer: dict[str, Any]) -> dict[str,
     )
     if failing:
         return {"status": "persistentFailure", "errorMessage": "Could not read the documents (403)."}
+    refused = can_read_documents(state, service, service["datasources"].get(indexer["dataSourceName"], {}))
+    if refused:
+        return {
+            "status": "persistentFailure",
+            "errorMessage": f"Could not read the documents (403): {refused}",
+        }
     return {"status": "success", "itemsProcessed": CHUNKS, "itemsFailed": 0}
 
 
@@ -124,7 +179,7 @@ def rest(world: World | None, state: dict[str, Any], method: str, url: str, flag
     if kind == "indexers" and parts[2:] == ["status"]:
         if name not in items:
             raise _error("Not Found", "ResourceNotFound", f"No indexer with the name '{name}' was found.")
-        return {"status": "running", "lastResult": _status(world, env, items[name])}
+        return {"status": "running", "lastResult": _status(world, state, service, env, items[name])}
     if method == "get":
         if name not in items:
             raise _error("Not Found", "ResourceNotFound", f"No {kind[:-1]} with the name '{name}' was found.")

@@ -10,6 +10,7 @@ Shape (all keys optional on disk):
      "vaults": {...}, "workspaces": {"group/name": {"endpoints": {...}, "models": {...}, "jobs": {...}}},
      "registries": {NAME: Azure ML registry: {"name", "group", "location", "regions", "models": {...}}},
      "locks": {...}, "roles": [...], "deployments": {NAME: subscription deployment},
+     "identities": {RESOURCE ID: user-assigned identity almgen setup made: {"name", "group", "principalId"}},
      "traffic": [{"minute", "env", "region", "model", "shares": {deployment: percent}}],
      "steps": {"env/model/deployment": [minute, ...]}, "events": [...]}
 """
@@ -57,6 +58,7 @@ def empty_state() -> dict[str, Any]:
         "registries": {},
         "locks": {},
         "roles": [],
+        "identities": {},
         "deployments": {},
         "traffic": [],
         "steps": {},

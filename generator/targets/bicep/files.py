@@ -16,6 +16,7 @@ from typing import Any
 
 from generator.plan.model_registry import model_registry
 from generator.render.outputs import TemplateFile
+from generator.spec import naming
 from generator.spec.model import Budget, Environment, Model, Spec
 
 API = {  # one catalog of API versions (see docs: chosen to be known to current Bicep CLIs)
@@ -70,6 +71,8 @@ ROLES = {  # built-in role definition IDs
     "azureMLDataScientist": "f6c7c914-8db3-469d-8ca1-694a8f32e121",
     "monitoringMetricsPublisher": "3913510d-42f4-4e42-8a64-420c390055eb",
     "storageBlobDataContributor": "ba92f5b4-2d11-453d-a403-e96b0029c9fe",
+    # granted by `almgen setup`, not Bicep: the search services read the retrieval documents
+    "storageBlobDataReader": "2a2b9908-6ea1-4ae2-8e65-a410df84e7d1",
     "searchServiceContributor": "7ca78c08-252a-4471-8644-bb5ff32d4ba0",
     "searchIndexDataContributor": "8ebe5a00-799e-43f5-93ac-243d3dce84a7",
     "searchIndexDataReader": "1407120a-92aa-4202-b7e9-c0e197c71c8f",
@@ -329,6 +332,8 @@ def parameters(spec: Spec, env: Environment) -> dict[str, Any]:
         params["search"] = {
             "sku": spec.retrieval.sku[env.name],
             "semanticRanker": spec.retrieval.semantic_ranker,
+            "documentsIdentity": naming.search_reader_identity(spec.service.name, env.name),
+            "documentsIdentityGroup": env.primary.resource_group,
         }
     if spec.custom_models:
         params["customModels"] = _custom_models(spec, env)

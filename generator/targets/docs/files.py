@@ -3,9 +3,12 @@ setup, and the environment contract of its test and gate commands."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from generator.plan.model import Plan
 from generator.plan.model_registry import model_registry
 from generator.render.outputs import TemplateFile
+from generator.spec import naming
 from generator.spec.model import Spec
 from generator.targets.docs.contract import contract_rows, setup_rows
 from generator.targets.docs.diagram import mermaid
@@ -214,10 +217,27 @@ def files(spec: Spec, plan: Plan) -> list[TemplateFile]:
         "contract": contract_rows(spec),
         "setups": setup_rows(spec),
         "record_days": spec.registry.record_days.items,
-        "documents": spec.retrieval.source_path if spec.retrieval else None,
+        "documents": _documents(spec),
     } | _setup(spec, plan)
     return [
         TemplateFile("docs/alm/PIPELINE.md", "shared/PIPELINE.md.j2", context),
         TemplateFile("docs/alm/SETUP.md", "shared/SETUP.md.j2", context),
         TemplateFile("docs/alm/CONTRACT.md", "shared/CONTRACT.md.j2", context),
     ]
+
+
+def _documents(spec: Spec) -> dict[str, Any] | None:
+    """SETUP.md's retrieval documents: where they are, and the identity each environment reads them as."""
+    retrieval = spec.retrieval
+    if retrieval is None:
+        return None
+    path = retrieval.source_path
+    return {
+        "path": path,
+        "account": naming.documents_account(path) if path else None,
+        "asset": None if path else f"{retrieval.source_asset} {retrieval.source_version}",
+        "readers": [
+            (env.name, naming.search_reader_identity(spec.service.name, env.name), env.primary.resource_group)
+            for env in spec.environments
+        ],
+    }

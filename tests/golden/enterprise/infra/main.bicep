@@ -149,7 +149,7 @@ module budgetAlert 'modules/budget.bicep' = if (!empty(budget)) {
   }
 }
 
-@description('Per region: location, resource group, AI Services endpoint, App Configuration endpoint, Key Vault URI, release records account (primary), the search service (name, endpoint, project connection), the AI gateway (ID and URL) and the customer ID of the Log Analytics workspace of its request logs.')
+@description('Per region: location, resource group, AI Services endpoint, App Configuration endpoint, Key Vault URI, release records account (primary), the search service (name, endpoint, project connection, the identity it reads the documents as), the AI gateway (ID and URL) and the customer ID of the Log Analytics workspace of its request logs.')
 output stacks array = [for (stack, index) in stacks: {
   location: stack.location
   resourceGroup: stack.resourceGroup
@@ -162,6 +162,7 @@ output stacks array = [for (stack, index) in stacks: {
   searchName: regionStacks[index].outputs.searchName
   searchEndpoint: regionStacks[index].outputs.searchEndpoint
   searchConnection: regionStacks[index].outputs.searchConnection
+  searchDocumentsIdentity: regionStacks[index].outputs.searchDocumentsIdentity
   gatewayId: regionStacks[index].outputs.gatewayId
   gatewayEndpoint: regionStacks[index].outputs.gatewayEndpoint
   logAnalyticsCustomerId: regionStacks[index].outputs.logAnalyticsCustomerId

@@ -247,6 +247,8 @@ param gateway = {
 param search = {
   sku: 'basic'
   semanticRanker: true
+  documentsIdentity: 'id-support-agent-search-dev'
+  documentsIdentityGroup: 'rg-support-agent-dev'
 }
 
 // Set by the deploy step: the live state it read, so that a re-deploy keeps serving what serves.

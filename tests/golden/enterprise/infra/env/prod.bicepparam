@@ -307,6 +307,8 @@ param gateway = {
 param search = {
   sku: 'standard'
   semanticRanker: true
+  documentsIdentity: 'id-support-agent-search-prod'
+  documentsIdentityGroup: 'rg-support-agent-prod-eus2'
 }
 
 // Set by the deploy step: the live state it read, so that a re-deploy keeps serving what serves.

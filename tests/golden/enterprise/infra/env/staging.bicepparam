@@ -301,6 +301,8 @@ param gateway = {
 param search = {
   sku: 'standard'
   semanticRanker: true
+  documentsIdentity: 'id-support-agent-search-staging'
+  documentsIdentityGroup: 'rg-support-agent-staging'
 }
 
 // Set by the deploy step: the live state it read, so that a re-deploy keeps serving what serves.

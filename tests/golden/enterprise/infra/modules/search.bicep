@@ -7,6 +7,10 @@ metadata description = 'The search service that holds the versioned retrieval in
 // workload identity and the Foundry project's identity (the agents' azure_ai_search tool, through the
 // AAD connection) only read (Search Index Data Reader). The service's own identity calls the
 // embedding deployment to vectorize query text (Cognitive Services OpenAI User on the account).
+// The indexers read the documents as a user-assigned identity that `almgen setup` creates and grants
+// Storage Blob Data Reader on the documents' account before the first deploy: the system identity
+// exists only once this module ran, too late for the first index build, and the documents' account
+// is outside the groups where the pipeline may assign roles.
 
 @description('Required. The service name.')
 param serviceName string
@@ -47,6 +51,12 @@ param aiServicesName string
 @description('Optional. Whether the account has the Foundry project `agents` (the connection is made there).')
 param foundryProject bool = false
 
+@description('Required. The user-assigned identity the indexers read the documents as (made by almgen setup).')
+param documentsIdentityName string
+
+@description('Required. Its resource group: the environment\'s primary one.')
+param documentsIdentityGroup string
+
 @description('Required. The Log Analytics workspace for diagnostics.')
 param workspaceId string
 
@@ -67,6 +77,11 @@ resource project 'Microsoft.CognitiveServices/accounts/projects@2025-12-01' exis
   name: 'agents'
 }
 
+resource documentsReader 'Microsoft.ManagedIdentity/userAssignedIdentities@2024-11-30' existing = {
+  name: documentsIdentityName
+  scope: resourceGroup(documentsIdentityGroup)
+}
+
 resource search 'Microsoft.Search/searchServices@2025-05-01' = {
   // checkov:skip=CKV_AZURE_208: one replica: the environment's tier (retrieval.sku) decides the capacity; add replicas for the read SLA
   // checkov:skip=CKV_AZURE_209: one replica: index writes happen in the pipeline only, into a new index the alias does not serve yet
@@ -77,7 +92,10 @@ resource search 'Microsoft.Search/searchServices@2025-05-01' = {
     name: sku
   }
   identity: {
-    type: 'SystemAssigned'
+    type: 'SystemAssigned, UserAssigned'
+    userAssignedIdentities: {
+      '${documentsReader.id}': {}
+    }
   }
   properties: {
     disableLocalAuth: true
@@ -181,6 +199,9 @@ resource vectorizer 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
 
 @description('The search service name.')
 output name string = search.name
+
+@description('The resource ID of the identity the indexers read the documents as.')
+output documentsIdentity string = documentsReader.id
 
 @description('The search endpoint (data plane).')
 output endpoint string = 'https://${search.name}.search.windows.net'

@@ -69,7 +69,7 @@ param dashboard bool = false
 @description('Required. The AI gateway: sku, publisherEmail, models, backends, requestsPerMinute, tokensPerMinute, allowedOrigins.')
 param gateway object
 
-@description('Required. The Azure AI Search service of the retrieval indexes: sku, semanticRanker.')
+@description('Required. The Azure AI Search service of the retrieval indexes: sku, semanticRanker, documentsIdentity and documentsIdentityGroup (the identity almgen setup made that reads the documents).')
 param search object
 
 @description('Optional. A Foundry project: for agents and for the safety gate\'s evaluators.')
@@ -189,6 +189,8 @@ module retrievalSearch 'search.bicep' = {
     tags: tags
     sku: search.sku
     semanticRanker: search.semanticRanker
+    documentsIdentityName: search.documentsIdentity
+    documentsIdentityGroup: search.documentsIdentityGroup
     publicNetworkAccess: publicNetworkAccess
     aiServicesName: aiServices.outputs.name
     foundryProject: foundryProject
@@ -264,6 +266,9 @@ output searchEndpoint string = retrievalSearch.outputs.endpoint
 
 @description('The resource ID of the Foundry project connection to the search service (empty without a project).')
 output searchConnection string = retrievalSearch.outputs.connection
+
+@description('The resource ID of the identity the search service reads the documents as.')
+output searchDocumentsIdentity string = retrievalSearch.outputs.documentsIdentity
 
 @description('The AI gateway\'s resource ID.')
 output gatewayId string = aiGateway.outputs.id
