@@ -277,3 +277,22 @@ def test_quota_problem_message() -> None:
     assert message.startswith(f"{model.model} {model.version} {model.sku} has 1 of ")
     assert message.endswith("free in eastus2 (for dev); ask for quota or pick another region")
     assert problems(spec, Facts(), spec.environments) == []  # not read: the dry run says so in a note
+
+
+@pytest.mark.slow
+def test_every_az_line_of_setup_parses_with_the_real_azure_cli() -> None:
+    """Checks and creates alike, every sample (a value read from the world stands in as a word).
+    `az devops` is the azure-devops extension, which is not on PyPI: its lines are not checked here."""
+    from tests.rehearse import azcli
+
+    if not azcli.available():
+        pytest.skip("azure-cli is not installed (.venv-tools/azure-cli: scripts/test.sh installs it)")
+    lines = [
+        [a if isinstance(a, str) else "value" for a in command.argv[1:]]
+        for sample in SAMPLE_NAMES
+        for action in _actions(sample)
+        for command in (action.check.command, action.create)
+        if command.argv[0] == "az" and command.argv[1] != "devops"
+    ]
+    assert len(lines) > 100
+    assert azcli.rejected(lines) == []
