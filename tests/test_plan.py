@@ -71,7 +71,8 @@ def test_an_ab_test_tests_the_candidate_then_splits_compares_and_promotes_in_the
         10,
         "candidate",
     )
-    assert inputs["finish-timeout"] >= 30 + 60 + sum(t.timeout_minutes for t in staging.env.tests)
+    timeout = inputs["finish-timeout"]
+    assert isinstance(timeout, int) and timeout >= 30 + 60 + sum(t.timeout_minutes for t in staging.env.tests)
     assert (
         dict(p.environment("prod").inputs)["ab-split"],
         dict(p.environment("prod").inputs)["ab-metric"],

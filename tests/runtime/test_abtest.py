@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 from pathlib import Path
 from typing import Any
@@ -87,9 +88,8 @@ def test_the_candidate_must_win_in_every_region() -> None:
 
 
 def test_the_table_has_a_row_per_variant_and_the_verdict() -> None:
-    args = type("Args", (), {"env": "staging", "model": "chat", "candidate": "chat-green", "split": 30})()
-    args.minutes = 60  # type: ignore[attr-defined]
-    result = abtest.comparison(args, RULE, both(A, Variant("chat-green", 1300, 0, 1200.0)))  # type: ignore[arg-type]
+    args = argparse.Namespace(env="staging", model="chat", candidate="chat-green", split=30, minutes=60)
+    result = abtest.comparison(args, RULE, both(A, Variant("chat-green", 1300, 0, 1200.0)))
     text = abtest.table(result)
     assert text.startswith("### A/B test of chat in staging: the serving version wins\n")
     assert "30% of the traffic to the candidate for 60 min." in text
