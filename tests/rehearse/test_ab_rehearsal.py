@@ -18,6 +18,7 @@ from generator.commands.rehearse import parse_faults
 from generator.rehearse.driver import Phase, Stage, first_deploy, fork, next_release, run_phase
 from generator.spec.validate import load_spec
 from tests.helpers import write_tree
+from tests.rehearse import azcli
 from tests.rehearse.conftest import GITHUB, TARGETS
 
 pytestmark = pytest.mark.slow  # whole pipelines, run: CI runs them (see tests/conftest.py)
@@ -83,6 +84,22 @@ def summaries(stage: Stage, phase: Phase, since: float) -> str:
     )
 
 
+def az_calls(stage: Stage) -> list[list[str]]:
+    lines = (stage.world.root / "az-calls.jsonl").read_text("utf-8").splitlines()
+    return [json.loads(line)["argv"] for line in lines]
+
+
+def compared_through_the_gateway(stage: Stage, calls_before: int) -> None:
+    """Both variants were measured from the gateway's logs, and the real az parses every rest line."""
+    calls = [c for c in az_calls(stage)[calls_before:] if c[:1] == ["rest"]]
+    bodies = " ".join(
+        " ".join(c) for c in calls if any(a.startswith("https://api.loganalytics.io/") for a in c)
+    )
+    assert "/openai/deployments/chat-blue/" in bodies and "/openai/deployments/chat-green/" in bodies
+    if azcli.available():
+        assert azcli.rejected(calls) == []
+
+
 @pytest.fixture(scope="module")
 def first(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Stage]:
     folder = tmp_path_factory.mktemp("ab-chat-spec")
@@ -98,9 +115,10 @@ def first(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Stage]:
 
 def release(first: dict[str, Stage], target: str, into: Path, fault: str) -> tuple[Stage, Phase, float]:
     stage = fork(first[target], into)
-    start = stage.world.minutes()
+    start, calls_before = stage.world.minutes(), len(az_calls(stage))
     next_release(stage.repo, stage.spec.source.name)
     phase = run_phase(stage, "release", parse_faults((fault,), stage.spec))
+    compared_through_the_gateway(stage, calls_before)
     return stage, phase, start
 
 
