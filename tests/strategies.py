@@ -164,6 +164,7 @@ KNOWN_VALUES: list[Any] = [
     "custom",
     "canary",
     "blue-green",
+    "ab",
     "direct",
     "evaluation",
     "safety",

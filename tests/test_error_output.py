@@ -72,6 +72,8 @@ FRAGMENTS: dict[str, tuple[str, ...]] = {
     "canary-steps-not-increasing": ("[10, 50, 50, 100]", "strictly increase"),
     "canary-steps-not-ending-at-100": ("[10, 50, 90]", "end at 100"),
     "blue-green-first-environment": ("environments[0].strategy.type", "earlier environment"),
+    "ab-test-in-production": ("pre-production environment", "rename bakeMinutes to durationMinutes"),
+    "ab-test-without-gateway": ("gateway.type is none", "compare applies to an A/B test (type ab) only"),
     "steps-on-non-canary": (
         "strategy.steps: steps applies to canary only",
         "strategy.bakeMinutes: bakeMinutes applies to blue-green and canary only",

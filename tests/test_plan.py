@@ -53,6 +53,38 @@ def test_a_canary_has_a_rollback_job_after_every_job_that_moves_traffic() -> Non
     assert "rollback" not in {j.id for j in p.environment("staging").jobs}  # blue-green: no canary
 
 
+def test_an_ab_test_tests_the_candidate_then_splits_compares_and_promotes_in_the_finish_job() -> None:
+    """openai-chat-github's staging: 50 % for 60 min, latency within 10 %; the finish job has room."""
+    from generator.plan.shell import job_steps
+
+    spec = load_spec(SAMPLES / "openai-chat-github" / "almgen.yaml")
+    p = plan(spec)
+    staging = p.environment("staging")
+    tests = ["test-smoke", "test-integration", "test-load"]
+    assert staging.step_ids()[3:] == [*tests, "ab-test", "release-record", "standby"]
+    assert "ab-test" not in p.environment("prod").step_ids() and p.ab_test
+    assert [j.id for j in staging.jobs] == ["gates", "provision", "finish"]  # no canary, no rollback job
+    inputs = dict(staging.inputs)
+    assert (inputs["strategy"], inputs["ab-split"], inputs["bake-minutes"]) == ("ab", 50, 60)
+    assert (inputs["ab-metric"], inputs["ab-tolerance-percent"], inputs["test-target"]) == (
+        "latencyP95Ms",
+        10,
+        "candidate",
+    )
+    timeout = inputs["finish-timeout"]
+    assert isinstance(timeout, int) and timeout >= 30 + 60 + sum(t.timeout_minutes for t in staging.env.tests)
+    assert (
+        dict(p.environment("prod").inputs)["ab-split"],
+        dict(p.environment("prod").inputs)["ab-metric"],
+    ) == (
+        0,
+        "",
+    )
+    shells = [s.id for s in job_steps(spec, p.job("finish"))]
+    at = shells.index("ab-test-chat")
+    assert shells[at : at + 3] == ["ab-test-chat", "ab-test-wait", "ab-test-compare-chat"]
+
+
 def test_inputs_are_formatted_once_for_both_targets() -> None:
     p = plan(load_spec(SAMPLES / "enterprise" / "almgen.yaml"))
     prod = p.environment("prod")

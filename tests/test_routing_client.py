@@ -72,6 +72,9 @@ def test_the_helper_is_generated_only_when_the_service_routes_itself(
 
     shutil.copytree(SAMPLES / "openai-chat-github", tmp_path / "svc")
     spec = tmp_path / "svc" / "almgen.yaml"
-    spec.write_text(spec.read_text("utf-8") + f"gateway: {{type: {gateway}}}\n", "utf-8")
+    text = spec.read_text("utf-8")  # staging's A/B test needs the gateway: a blue-green instead
+    ab = text[text.index("    # A/B test") : text.index("    tests: [smoke, integration, load]")]
+    text = text.replace(ab, "    strategy: {type: blue-green}\n")
+    spec.write_text(text + f"gateway: {{type: {gateway}}}\n", "utf-8")
     paths = {f.path for f in render(load_spec(spec))}
     assert (".almgen/client/almgen_routing.py" in paths) is generated

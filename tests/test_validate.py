@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -273,3 +274,43 @@ def test_the_secret_scan_takes_linear_time_on_a_long_value() -> None:
     for value in ("x" * 100_000, "a-" * 50_000, "a://" * 25_000):
         assert secret_kind(value) is None
     assert time.monotonic() - start < 5
+
+
+def test_an_ab_test_resolves_its_rule_and_turns_the_gateway_on(tmp_path: Path) -> None:
+    spec_text = """\
+apiVersion: almgen/v1
+service: {name: ab-chat}
+targets: {pipelines: [github-actions]}
+environments:
+  - name: dev
+  - name: staging
+    strategy: {type: ab, compare: {metric: errorRatePercent}}
+  - name: prod
+models:
+  - {name: chat, model: gpt-4o, version: "2024-11-20"}
+"""
+    write_tree(tmp_path, {"almgen.yaml": spec_text})
+    spec = load_spec(tmp_path / "almgen.yaml")
+    strategy = spec.environment("staging").strategy
+    assert strategy.ab is not None
+    assert (strategy.ab.split, strategy.bake_minutes, strategy.ab.metric, strategy.ab.tolerance_percent) == (
+        50,
+        60,
+        "errorRatePercent",
+        0.0,
+    )
+    assert strategy.rollback is not None and strategy.rollback.min_requests == 100
+    assert spec.gateway.type == "apim"
+
+
+def test_an_ab_test_refuses_custom_models(tmp_path: Path) -> None:
+    shutil.copytree(SAMPLES / "custom-model-devops", tmp_path / "svc")
+    path = tmp_path / "svc" / "almgen.yaml"
+    text = path.read_text("utf-8")
+    assert "type: blue-green" in text  # staging
+    path.write_text(text.replace("type: blue-green", "type: ab", 1), "utf-8")
+    with pytest.raises(SpecInvalid) as caught:
+        load_spec(path)
+    assert [i.message for i in caught.value.issues] == [
+        "an A/B test compares foundation models behind the AI gateway, and this spec has a custom model"
+    ]

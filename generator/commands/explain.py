@@ -29,6 +29,13 @@ def _environment(spec: Spec, env: Environment) -> dict[str, Any]:
     strategy: dict[str, Any] = {"type": env.strategy.type}
     if env.strategy.type == "canary":
         strategy |= {"steps": list(env.strategy.steps), "bakeMinutes": env.strategy.bake_minutes}
+    if env.strategy.ab is not None:
+        ab = env.strategy.ab
+        strategy |= {
+            "split": ab.split,
+            "durationMinutes": env.strategy.bake_minutes,
+            "compare": {"metric": ab.metric, "tolerancePercent": ab.tolerance_percent},
+        }
     if env.strategy.rollback:
         strategy["rollback"] = {
             "errorRatePercent": env.strategy.rollback.error_rate_percent,
@@ -124,6 +131,12 @@ def _strategy_text(strategy: dict[str, Any]) -> str:
     if strategy["type"] == "canary":
         steps = " -> ".join(f"{s}%" for s in strategy["steps"])
         text += f" {steps}, bake {strategy['bakeMinutes']} min"
+    if strategy["type"] == "ab":
+        compare = strategy["compare"]
+        text += (
+            f" {strategy['split']}% for {strategy['durationMinutes']} min, the candidate wins on "
+            f"{compare['metric']} within {compare['tolerancePercent']:g}%"
+        )
     rollback = strategy.get("rollback")
     if rollback:
         limits = [f"errors > {rollback['errorRatePercent']:g}%"]

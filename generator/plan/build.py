@@ -142,7 +142,9 @@ def _inputs(spec: Spec, env: Environment, previous: Environment | None) -> dict[
     # a bake once for every model, then each model's check may wait for its minimum of requests
     wait = health_wait_minutes(strategy.bake_minutes) if rollback and rollback.min_requests else 0
     watch_minutes = strategy.bake_minutes + wait * len(spec.models)
-    swap_minutes = watch_minutes if strategy.type == "blue-green" else 0
+    # a swap is watched (and may wait for requests); an A/B test waits its duration, then compares
+    swap_minutes = {"blue-green": watch_minutes, "ab": strategy.bake_minutes}.get(strategy.type, 0)
+    ab = strategy.ab
     return {
         "environment": env.name,
         "location": env.primary.region,
@@ -153,12 +155,15 @@ def _inputs(spec: Spec, env: Environment, previous: Environment | None) -> dict[
         "strategy": strategy.type,
         "canary-steps": strategy.steps if strategy.type == "canary" else (),
         "bake-minutes": strategy.bake_minutes,
+        "ab-split": ab.split if ab else 0,
+        "ab-metric": ab.metric if ab else "",
+        "ab-tolerance-percent": _number(ab.tolerance_percent) if ab else 0,
         "rollback-error-rate-percent": _number(rollback.error_rate_percent) if rollback else 0,
         "rollback-latency-p95-ms": (rollback.latency_p95_ms or 0) if rollback else 0,
         "rollback-min-requests": rollback.min_requests if rollback else 0,
         "health-wait-minutes": wait,
         "tests": tuple(t.name for t in env.tests),
-        "test-target": "candidate" if strategy.type == "blue-green" else "live",
+        "test-target": "candidate" if strategy.type in ("blue-green", "ab") else "live",
         "train": bool(env.is_first and any(m.training_job for m in spec.custom_models)),
         "canary-timeout": watch_minutes + MARGIN,
         "finish-timeout": MARGIN + swap_minutes + sum(tests[t.name].timeout_minutes for t in env.tests),
@@ -221,6 +226,15 @@ def _finish_steps(spec: Spec) -> tuple[Step, ...]:
                 "Blue-green: swap to the tested candidate and watch",
                 "swap",
                 InputEquals("strategy", "blue-green"),
+            )
+        )
+    if any(env.strategy.type == "ab" for env in spec.environments):
+        steps.append(
+            Step(
+                "ab-test",
+                "A/B test: split the traffic, compare both variants, promote the winner",
+                "ab-test",
+                InputEquals("strategy", "ab"),
             )
         )
     if spec.retrieval is not None:  # the gates and tests passed: the new index serves

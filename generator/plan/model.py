@@ -31,6 +31,7 @@ StepKind = Literal[
     "canary",
     "test",
     "swap",
+    "ab-test",
     "switch-index",
     "deploy-agents",
     "standby",
@@ -52,18 +53,21 @@ INPUTS = {  # every input of the environment template, in order, with what it me
     "previous-environment": "The environment whose deployment the gates evaluate.",
     "previous-deployment": "The ARM deployment the gates evaluate.",
     "gates": "The gates that must pass first (evaluation, safety).",
-    "strategy": "direct, blue-green or canary.",
+    "strategy": "direct, blue-green, canary or ab.",
     "canary-steps": "Canary traffic percentages, in order, ending at 100.",
-    "bake-minutes": "Minutes to watch after each canary step or after a blue-green swap.",
+    "bake-minutes": "Minutes to watch after each canary step or a blue-green swap; an A/B test's duration.",
+    "ab-split": "A/B test: the candidate's percentage of the traffic while both variants serve (0: no test).",
+    "ab-metric": "A/B test: the metric compared (latencyP95Ms or errorRatePercent; empty: no test).",
+    "ab-tolerance-percent": "A/B test: how much worse than the serving version the candidate may be.",
     "rollback-error-rate-percent": "Roll back when the error rate exceeds this percentage.",
     "rollback-latency-p95-ms": "Roll back when the p95 latency exceeds this many ms (0 for no limit).",
     "rollback-min-requests": "Roll back when a health window holds fewer requests than this, after waiting.",
     "health-wait-minutes": "The longest a health check waits for its minimum of requests.",
     "tests": "The tests to run after the deployment.",
-    "test-target": "What the tests call (ALMGEN_TARGET): live, or the blue-green candidate before the swap.",
+    "test-target": "What the tests call (ALMGEN_TARGET): live, or the candidate before a swap or A/B test.",
     "train": "Retrain custom models in this environment.",
     "canary-timeout": "Minutes a canary step job may run: its bake and checks.",
-    "finish-timeout": "Minutes the finishing job may run: tests, swap, agents and records.",
+    "finish-timeout": "Minutes the finishing job may run: tests, swap or A/B test, agents and records.",
 }
 
 
@@ -291,6 +295,11 @@ class Plan:
     jobs: tuple[Job, ...]  # the environment template's job graph
     environments: tuple[EnvironmentPlan, ...]
     retired: bool  # registry.retired is non-empty: the lifecycle removes and records them
+
+    @property
+    def ab_test(self) -> bool:
+        """Some environment runs an A/B test: the release record reads its comparisons."""
+        return any(step.kind == "ab-test" for job in self.jobs for step in job.steps)
 
     @property
     def lifecycle_environment(self) -> EnvironmentPlan:

@@ -179,7 +179,12 @@ def shell_steps(spec: Spec, step: Step) -> list[ShellStep]:
         ]
     if kind in ("build-index", "switch-index", "retain-indexes"):
         return [ShellStep(step.id, step.name, _script(*_retrieval(kind)))]
-    rollout = {"swap": _swap_steps, "standby": standby_steps, "route-direct": _direct_steps}.get(kind)
+    rollout = {
+        "swap": _swap_steps,
+        "ab-test": _ab_steps,
+        "standby": standby_steps,
+        "route-direct": _direct_steps,
+    }.get(kind)
     if rollout is not None:
         return rollout(spec, step)
     if kind == "test":
@@ -318,6 +323,69 @@ def _swap_steps(spec: Spec, step: Step) -> list[ShellStep]:
     )
     bake = _bake("swap-bake", "Bake: let the swapped colours serve before judging them", step.condition)
     return [*swap, bake, *_checks(spec, "swap-check", step.condition)]
+
+
+AB_TEST = "ab-test-${ALMGEN_MODEL}.json"  # a model's comparison: the release record reads it
+
+
+def _ab_steps(spec: Spec, step: Step) -> list[ShellStep]:
+    """An A/B test: every model's candidate takes the split beside the serving version, both serve
+    for the test's duration (the bake), then each model's comparison promotes the candidate or
+    restores the routing saved by the split (abtest.py).
+
+    A model whose candidate already serves (a first deploy, the same commit again) moves nothing;
+    its comparison has nothing to compare and passes.
+    """
+    split = _per_model(
+        step,
+        spec.models,
+        (
+            *_CANDIDATE,
+            f"mkdir -p {ROUTING}",
+            _python(
+                "traffic",
+                'shift --outputs outputs.json --env "$ALMGEN_ENVIRONMENT" --model "$ALMGEN_MODEL" '
+                f'--kind "$ALMGEN_KIND" --to "$to" --percent "$ALMGEN_AB_SPLIT" --moved {MOVED} '
+                f'--save-previous "{PREVIOUS}"',
+            ),
+        ),
+        (("ALMGEN_AB_SPLIT", "ab-split"),),
+    )
+    wait = _bake("ab-test-wait", "A/B test: both variants serve for the test's duration", step.condition)
+    compare = [
+        ShellStep(
+            f"ab-test-compare-{model.name}",
+            f"A/B test: compare both variants of {model.name} and promote the winner",
+            _script(
+                f"if [ ! -f {MOVED} ]; then",
+                '  echo "No traffic moved: no A/B test to judge."',
+                "  exit 0",
+                "fi",
+                *_CANDIDATE,
+                *_LATENCY,
+                _python(
+                    "abtest",
+                    'compare --outputs outputs.json --env "$ALMGEN_ENVIRONMENT" --model "$ALMGEN_MODEL" '
+                    f'--candidate "$to" --previous "{PREVIOUS}" --split "$ALMGEN_AB_SPLIT" \\',
+                ),
+                '  --minutes "$ALMGEN_BAKE_MINUTES" --metric "$ALMGEN_AB_METRIC" '
+                '--tolerance-percent "$ALMGEN_AB_TOLERANCE_PERCENT" \\',
+                '  --error-rate-percent "$ALMGEN_ERROR_RATE_PERCENT" "${latency[@]}" '
+                f'--min-requests "$ALMGEN_MIN_REQUESTS" --out "{AB_TEST}"',
+            ),
+            env=_model_env(model),
+            inputs=(
+                *(pair for pair in _THRESHOLDS if pair[0] != "ALMGEN_HEALTH_WAIT_MINUTES"),  # no waiting
+                ("ALMGEN_AB_SPLIT", "ab-split"),
+                ("ALMGEN_AB_METRIC", "ab-metric"),
+                ("ALMGEN_AB_TOLERANCE_PERCENT", "ab-tolerance-percent"),
+            ),
+            condition=step.condition,
+            login_after=True,
+        )
+        for model in spec.models
+    ]
+    return [*split, wait, *compare]
 
 
 def _direct_steps(spec: Spec, step: Step) -> list[ShellStep]:

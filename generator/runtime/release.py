@@ -2,7 +2,7 @@
 
 Usage:
   python release.py --env ENV --out FILE [--release .almgen/release.json] [--gate-verdict FILE ...]
-                    [--outputs FILE] [--root DIR] [--retrieval FILE]
+                    [--outputs FILE] [--root DIR] [--retrieval FILE] [--ab-test FILE ...]
   python release.py retire --out FILE [--release .almgen/release.json]
 
 `.almgen/release.json` (generated from the spec) holds the static facts: service, spec hash,
@@ -11,7 +11,8 @@ engineering, hyperparameters, deployments), the agents and the evaluation datase
 what is only known at run time: the commit, the CI run and its URL, the actor, a UTC timestamp, the
 gate verdicts (`*.gate.json` written by gate.py), the sha256 of the evaluation dataset and of a
 hyperparameters file, the endpoints of every region from the ARM deployment outputs and, with retrieval,
-the index version each region serves (`--retrieval`, from `retrieval.py switch`). The record
+the index version each region serves (`--retrieval`, from `retrieval.py switch`) and the A/B tests'
+comparisons (`--ab-test`, from `abtest.py compare`). The record
 is JSON for machines (keep it as a pipeline artifact); a Markdown summary goes to
 `$GITHUB_STEP_SUMMARY` (and, on Azure DevOps, to an uploaded summary file).
 
@@ -190,7 +191,14 @@ def build_record(args: argparse.Namespace, environ: Mapping[str, str]) -> dict[s
         "gatesPassed": all(gate["passed"] for gate in gates),
         "endpoints": endpoints(args.outputs) if args.outputs else [],
         **retrieval_lineage(facts, args.retrieval),
+        **ab_tests(args.ab_test),
     }
+
+
+def ab_tests(paths: list[Path]) -> dict[str, Any]:
+    """The A/B tests of this deployment (abtest.py compare's JSON), when it ran any."""
+    tests = [common.read_object(path, "A/B test comparison") for path in paths]
+    return {"abTests": tests} if tests else {}
 
 
 def retrieval_lineage(facts: dict[str, Any], served: Path | None) -> dict[str, Any]:
@@ -285,7 +293,32 @@ def release_summary(record: dict[str, Any]) -> str:
         ]
         lines += ["", *rows(["region", "primary", "AI Services endpoint", "online endpoints"], regions)]
     lines += retrieval_summary(record.get("retrieval"))
+    lines += ab_summary(record.get("abTests"))
     return "\n".join(lines) + "\n"
+
+
+def ab_summary(tests: object) -> list[str]:
+    """One row per A/B test, region and variant: what the comparison saw and who won."""
+    if not isinstance(tests, list) or not tests:
+        return []
+    body = [
+        [
+            test.get("model"),
+            region.get("location"),
+            variant.get("deployment"),
+            variant.get("requests"),
+            variant.get("errorRatePercent"),
+            variant.get("latencyP95Ms"),
+            "yes" if test.get("winner") == key else "",
+        ]
+        for test in tests
+        if isinstance(test, dict)
+        for region in test.get("regions") or []
+        for key in ("serving", "candidate")
+        for variant in [region.get(key) or {}]
+    ]
+    header = ["A/B test", "region", "deployment", "requests", "error rate %", "p95 ms", "won"]
+    return ["", *rows(header, body)]
 
 
 def retrieval_summary(retrieval: object) -> list[str]:
@@ -343,6 +376,14 @@ def record_parser() -> argparse.ArgumentParser:
     result.add_argument("--outputs", type=Path, help="ARM deployment outputs JSON (endpoints per region)")
     result.add_argument(
         "--retrieval", type=Path, help="retrieval.py switch's output: the index each region serves"
+    )
+    result.add_argument(
+        "--ab-test",
+        type=Path,
+        nargs="+",
+        action="extend",
+        default=[],
+        help="comparisons written by abtest.py compare",
     )
     result.add_argument(
         "--root", type=Path, default=Path("."), help="folder the paths in release.json start from"

@@ -10,7 +10,8 @@ from pathlib import Path
 from typing import Literal
 
 GateKind = Literal["evaluation", "safety"]
-StrategyType = Literal["direct", "blue-green", "canary"]
+StrategyType = Literal["direct", "blue-green", "canary", "ab"]
+AbMetric = Literal["latencyP95Ms", "errorRatePercent"]
 ModelKind = Literal["foundation", "custom"]
 Operator = Literal[">=", ">", "<=", "<", "=="]
 
@@ -87,14 +88,26 @@ class Rollback:
 
 
 @dataclass(frozen=True)
+class AbTest:
+    """An A/B test: the candidate takes `split` % beside the serving version, then the rule decides."""
+
+    split: int
+    metric: AbMetric
+    tolerance_percent: float
+
+
+@dataclass(frozen=True)
 class Strategy:
     type: StrategyType
     steps: tuple[int, ...] = ()
-    bake_minutes: int = 0
+    bake_minutes: int = 0  # an A/B test's durationMinutes: the one wait before its comparison
     rollback: Rollback | None = None
+    ab: AbTest | None = None
 
     def describe(self, arrow: str = "→") -> str:
-        """`direct`, `blue-green`, or `canary 10% → 50% → 100%`."""
+        """`direct`, `blue-green`, `ab 50% for 60 min`, or `canary 10% → 50% → 100%`."""
+        if self.ab is not None:
+            return f"ab {self.ab.split}% for {self.bake_minutes} min"
         if self.type != "canary":
             return self.type
         return "canary " + f" {arrow} ".join(f"{step}%" for step in self.steps)

@@ -195,6 +195,10 @@ def _strategy(raw: dict[str, Any] | None) -> m.Strategy:
         float(raw_rollback["errorRatePercent"]), raw_rollback.get("latencyP95Ms"), raw_rollback["minRequests"]
     )
     steps = tuple(raw["steps"]) if raw["type"] == "canary" else ()
+    if raw["type"] == "ab":  # the test's duration is its one bake: both variants serve, then compare
+        compare = raw["compare"]
+        ab = m.AbTest(raw["split"], compare["metric"], float(compare["tolerancePercent"]))
+        return m.Strategy("ab", (), raw["durationMinutes"], rollback, ab)
     return m.Strategy(raw["type"], steps, raw["bakeMinutes"], rollback)
 
 
@@ -274,7 +278,7 @@ def _gateway(
         return m.Gateway(raw["type"], raw["sku"])
     if not any(model.kind == "foundation" for model in models):
         return m.Gateway("none", raw["sku"])
-    moves_traffic = any(env.strategy.type in ("canary", "blue-green") for env in environments)
+    moves_traffic = any(env.strategy.type in ("canary", "blue-green", "ab") for env in environments)
     enforces = (
         configuration.requests_per_minute is not None
         or configuration.tokens_per_minute is not None

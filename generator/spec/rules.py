@@ -15,6 +15,7 @@ from generator.spec import naming
 from generator.spec.defaults import default
 from generator.spec.document import Document, FieldPath
 from generator.spec.paths import misplaced, referenced_files
+from generator.spec.rules_ab import ab_tests
 from generator.spec.rules_retrieval import retrieval_rules
 from generator.spec.secrets import no_secrets
 from generator.spec.suggest import did_you_mean, one_of
@@ -515,6 +516,7 @@ RULES: tuple[Rule, ...] = (
     per_environment_keys,
     gate_sections,
     strategies,
+    ab_tests,
     kinds_and_versions,
     no_secrets,
     approvals_and_regions,

@@ -199,6 +199,36 @@ def test_summary(repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     assert f"| eastus2 | yes | {endpoint} | churn: https://churn/score |" in text
 
 
+def test_the_ab_tests_comparisons_go_into_the_record_and_its_summary(
+    repo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """abtest.py compare's JSON, as written, and one row per region and variant in the summary."""
+    summary = repo / "summary.md"
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
+    variant = {"requests": 3000, "errors": 15, "errorRatePercent": 0.5}
+    compared = {
+        "schema": "almgen.abtest/v1",
+        "model": "chat",
+        "winner": "candidate",
+        "regions": [
+            {
+                "location": "eastus2",
+                "serving": {**variant, "deployment": "chat-blue", "latencyP95Ms": 900.0},
+                "candidate": {**variant, "deployment": "chat-green", "latencyP95Ms": 600.0},
+            }
+        ],
+    }
+    (repo / "ab-test-chat.json").write_text(json.dumps(compared), "utf-8")
+    assert release.main(record_argv("--ab-test", "ab-test-chat.json")) == 0
+    record = json.loads((repo / "out" / "release.json").read_text("utf-8"))
+    assert record["abTests"] == [compared]
+    text = summary.read_text("utf-8")
+    assert "| chat | eastus2 | chat-blue | 3000 | 0.5 | 900.0 |  |" in text
+    assert "| chat | eastus2 | chat-green | 3000 | 0.5 | 600.0 | yes |" in text
+    assert release.main(record_argv()) == 0  # no A/B test: no key
+    assert "abTests" not in json.loads((repo / "out" / "release.json").read_text("utf-8"))
+
+
 @pytest.mark.parametrize(
     ("setup", "argv", "message"),
     [

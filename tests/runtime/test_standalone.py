@@ -20,6 +20,7 @@ from generator.targets.scripts.files import SCRIPTS as SHIPPED
 RUNTIME = Path(__file__).resolve().parents[2] / "generator" / "runtime"
 MODULES = sorted(p.name for p in RUNTIME.glob("*.py") if p.name != "__init__.py")
 CLIS = [
+    "abtest.py",
     "agents.py",
     "contract.py",
     "gate.py",

@@ -20,7 +20,8 @@ dependencies; `dependencies.X.result/outputs['step.var']` (a runOnce deployment 
 `failOnStderr`; Bash@3, AzureCLI@2 (a fresh `az login` per task, its own AZURE_CONFIG_DIR, then
 `az account clear`), UsePythonVersion@0, Publish/DownloadPipelineArtifact (immutable per run,
 across attempts), `checkout: self|none`, `download: current|none`, `publish:`; logging commands
-setvariable (isOutput, issecret), task.complete, logissue; `$(macro)` (unknown left as is);
+setvariable (isOutput, issecret), task.complete, logissue, task.uploadsummary (its file kept in the
+world's timeline as a `devops-summary` event); `$(macro)` (unknown left as is);
 deployment jobs with `environment:` and `strategy: runOnce` (preDeploy, deploy, routeTraffic,
 postRouteTraffic, on.failure/on.success; each hook a fresh agent job; no checkout, all
 artifacts downloaded unless a `download:` step is given); approvals decided before a stage's

@@ -340,6 +340,7 @@ class _Run:
                 "System.StageAttempt": str(stage_attempt),
                 "Agent.JobStatus": "Succeeded",
                 "Agent.OS": "Linux",
+                "TF_BUILD": "True",  # every agent sets it: scripts know they run on Azure Pipelines
             }
             if env:
                 system["Environment.Name"] = env

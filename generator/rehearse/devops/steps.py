@@ -112,6 +112,10 @@ def _vso(ctx: JobContext, name: str, line: str) -> str | None:
             ctx.secrets.add(var)
         if props.get("isoutput", "").lower() == "true" and name:
             ctx.outputs[f"{ctx.hook_prefix}{name}.{var}"] = value
+    elif command == "task.uploadsummary":  # the run's Extensions tab: kept in the timeline
+        summary = Path(value)
+        text = summary.read_text("utf-8") if summary.is_file() else ""
+        ctx.world.record("devops-summary", job=name, path=value, text=text)
     elif command == "task.complete":
         result = props.get("result", "Succeeded").lower()
         return {"failed": FAILED, "succeededwithissues": ISSUES}.get(result)

@@ -105,13 +105,24 @@ def _canary(drawing: _Drawing, env_plan: EnvironmentPlan) -> None:
 def _finish(drawing: _Drawing, env_plan: EnvironmentPlan) -> None:
     env = env_plan.env
     if env.tests:
-        tested = " (the candidate, before the swap)" if env.strategy.type == "blue-green" else ""
+        tested = {
+            "blue-green": " (the candidate, before the swap)",
+            "ab": " (the candidate, before the A/B test)",
+        }.get(env.strategy.type, "")
         drawing.step(f"{drawing.name}_tests", (f"tests{tested}", ", ".join(t.name for t in env.tests)))
     if env.strategy.type == "blue-green":
         swap, back = f"{drawing.name}_swap", f"{drawing.name}_swap_back"
         drawing.step(swap, ("blue-green", "swap to the tested candidate, watch, check"))
         drawing.edges.append(f"  {swap} -. breach .-> {back}")
         drawing.rollback(back, ("roll back", "swap back to the previous colour"))
+    if env.strategy.ab is not None:
+        test, back = f"{drawing.name}_ab_test", f"{drawing.name}_ab_back"
+        split, minutes = env.strategy.ab.split, env.strategy.bake_minutes
+        drawing.step(
+            test, (f"A/B test {split}% for {minutes} min", "compare both variants, promote the winner")
+        )
+        drawing.edges.append(f"  {test} -. the serving version wins .-> {back}")
+        drawing.rollback(back, ("roll back", "the weights from before the test; the run fails"))
     if "switch-index" in env_plan.step_ids():
         switch, back = f"{drawing.name}_switch_index", f"{drawing.name}_index_back"
         drawing.step(switch, ("retrieval alias", "to the new index"))

@@ -36,6 +36,7 @@ SCRIPTS = (
     "contract",
     "records",
     "retrieval",
+    "abtest",
     # the modules they import, shipped beside them
     "common",
     "facts",

@@ -23,27 +23,44 @@ param aiServicesSku = 'S0'
 param publicNetworkAccess = 'Enabled'
 param modelDeployments = [
   {
-    name: 'chat'
+    name: 'chat-blue'
     model: 'chat'
     format: 'OpenAI'
     modelName: 'gpt-4o'
     version: '2024-11-20'
     sku: 'GlobalStandard'
     capacity: 30
-    standbyCapacity: 30
+    standbyCapacity: 1
     versionUpgradeOption: 'NoAutoUpgrade'
     raiPolicyName: 'default-safe'
     tags: {
       model: 'chat'
       'model-version': '2024-11-20'
     }
-    keepsLiveVersion: false
+    keepsLiveVersion: true
+  }
+  {
+    name: 'chat-green'
+    model: 'chat'
+    format: 'OpenAI'
+    modelName: 'gpt-4o'
+    version: '2024-11-20'
+    sku: 'GlobalStandard'
+    capacity: 30
+    standbyCapacity: 1
+    versionUpgradeOption: 'NoAutoUpgrade'
+    raiPolicyName: 'default-safe'
+    tags: {
+      model: 'chat'
+      'model-version': '2024-11-20'
+    }
+    keepsLiveVersion: true
   }
 ]
 param modelRouting = [
   {
     model: 'chat'
-    initialDeployment: 'chat'
+    initialDeployment: 'chat-blue'
   }
 ]
 param contentFilters = [
@@ -176,7 +193,13 @@ param alerts = {
 }
 param quotaAlerts = [
   {
-    deployment: 'chat'
+    deployment: 'chat-blue'
+    metric: 'TokenTransaction'
+    aggregation: 'Total'
+    threshold: 127500
+  }
+  {
+    deployment: 'chat-green'
     metric: 'TokenTransaction'
     aggregation: 'Total'
     threshold: 127500
@@ -191,13 +214,17 @@ param gateway = {
   models: [
     {
       model: 'chat'
-      initialDeployment: 'chat'
+      initialDeployment: 'chat-blue'
     }
   ]
   backends: [
     {
-      name: 'deployment-chat'
-      deployment: 'chat'
+      name: 'deployment-chat-blue'
+      deployment: 'chat-blue'
+    }
+    {
+      name: 'deployment-chat-green'
+      deployment: 'chat-green'
     }
   ]
   requestsPerMinute: 300

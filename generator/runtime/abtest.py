@@ -1,0 +1,312 @@
+"""A/B test: compare the candidate with the serving version, write the table, promote the winner.
+
+Usage:
+  python abtest.py compare --outputs FILE --env ENV --model MODEL --candidate DEPLOYMENT
+                           --previous FILE --split PERCENT --minutes N --metric METRIC
+                           --tolerance-percent P --error-rate-percent E [--latency-p95-ms MS]
+                           --min-requests N --out FILE
+
+Before this runs, the pipeline sent `--split` % of MODEL's traffic to the candidate through the AI
+gateway's pool (`traffic.py shift --save-previous FILE`) and waited `--minutes`. `compare` reads
+each variant's requests, 5xx and a real p95 of BackendTime from the gateway's request logs (the
+health check's Log Analytics query, `health.measure`), per region: variant A is the deployment
+that served before the test (`active` in the saved routing), variant B the candidate.
+
+The rule (`decide`): in every region both variants served at least `--min-requests` requests, the
+candidate's error rate is at most `--error-rate-percent` and its p95 at most `--latency-p95-ms`,
+and its METRIC (latencyP95Ms or errorRatePercent, lower is better) is at most the serving
+version's plus `--tolerance-percent` of it. Then the candidate wins and takes all traffic, as a
+blue-green swap; otherwise the saved routing is restored exactly (the candidate keeps weight 0)
+and the command exits 1, failing the run.
+
+Output: the comparison as JSON (`--out`, for the release record: `release.py --ab-test`) and as a
+Markdown table on stdout, appended to `$GITHUB_STEP_SUMMARY` or, on Azure DevOps, uploaded as a
+summary (`##vso[task.uploadsummary]`). A candidate that already serves (a first deploy, the same
+commit again) has nothing to be compared with: exit 0, nothing written but a note.
+
+Exit codes: 0 the candidate won (or nothing to compare), 1 the serving version won (rolled back)
+or a failed `az` call, 2 usage error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+if __package__:
+    from . import common, health, routing
+else:  # run as .almgen/scripts/abtest.py: its siblings are beside it (also under python -I)
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    common = importlib.import_module("common")
+    health = importlib.import_module("health")
+    routing = importlib.import_module("routing")
+
+SCHEMA = "almgen.abtest/v1"
+METRICS = ("latencyP95Ms", "errorRatePercent")
+
+
+@dataclass(frozen=True)
+class Variant:
+    """One variant's traffic in one region over the test's window."""
+
+    deployment: str
+    requests: float
+    errors: float
+    p95_ms: float | None
+
+    @property
+    def error_rate(self) -> float | None:
+        return 100.0 * self.errors / self.requests if self.requests > 0 else None
+
+    def value(self, metric: str) -> float | None:
+        return self.p95_ms if metric == "latencyP95Ms" else self.error_rate
+
+    def as_json(self) -> dict[str, Any]:
+        rate = self.error_rate
+        return {
+            "deployment": self.deployment,
+            "requests": self.requests,
+            "errors": self.errors,
+            "errorRatePercent": None if rate is None else round(rate, 4),
+            "latencyP95Ms": None if self.p95_ms is None else round(self.p95_ms, 1),
+        }
+
+
+@dataclass(frozen=True)
+class Rule:
+    metric: str
+    tolerance_percent: float
+    error_rate_percent: float
+    latency_p95_ms: int | None
+    min_requests: int
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "metric": self.metric,
+            "tolerancePercent": self.tolerance_percent,
+            "errorRatePercent": self.error_rate_percent,
+            "latencyP95Ms": self.latency_p95_ms,
+            "minRequests": self.min_requests,
+        }
+
+
+def _show(value: float | None, unit: str) -> str:
+    return "no data" if value is None else f"{value:.2f}{unit}" if unit == "%" else f"{value:.0f}{unit}"
+
+
+def region_reasons(location: str, serving: Variant, candidate: Variant, rule: Rule) -> list[str]:
+    """Why the candidate loses in one region; empty when it wins there."""
+    needed = max(rule.min_requests, 1)  # no traffic compares nothing
+    reasons = [
+        f"{location}: {variant.deployment} served {variant.requests:g} requests, fewer than the "
+        f"{needed} needed to compare"
+        for variant in (serving, candidate)
+        if variant.requests < needed
+    ]
+    if reasons:
+        return reasons
+    rate = candidate.error_rate or 0.0
+    if rate > rule.error_rate_percent:
+        reasons.append(f"{location}: the candidate's error rate {rate:.2f}% > {rule.error_rate_percent:g}%")
+    p95 = candidate.p95_ms
+    if rule.latency_p95_ms is not None and p95 is not None and p95 > rule.latency_p95_ms:
+        reasons.append(f"{location}: the candidate's p95 {p95:.0f} ms > {rule.latency_p95_ms} ms")
+    mine, theirs = candidate.value(rule.metric), serving.value(rule.metric)
+    if mine is None or theirs is None:
+        reasons.append(f"{location}: no {rule.metric} for both variants")
+    elif mine > theirs * (1 + rule.tolerance_percent / 100.0):
+        unit = " ms" if rule.metric == "latencyP95Ms" else "%"
+        reasons.append(
+            f"{location}: the candidate's {rule.metric} {_show(mine, unit)} is worse than the serving "
+            f"version's {_show(theirs, unit)} by more than {rule.tolerance_percent:g}%"
+        )
+    return reasons
+
+
+def decide(regions: list[tuple[str, Variant, Variant]], rule: Rule) -> list[str]:
+    """The reasons the serving version wins; none: the candidate wins (in every region)."""
+    if not regions:
+        return ["no region to compare"]
+    return [reason for where, a, b in regions for reason in region_reasons(where, a, b, rule)]
+
+
+def comparison(
+    args: argparse.Namespace, rule: Rule, regions: list[tuple[str, Variant, Variant]]
+) -> dict[str, Any]:
+    reasons = decide(regions, rule)
+    return {
+        "schema": SCHEMA,
+        "environment": args.env,
+        "model": args.model,
+        "candidate": args.candidate,
+        "split": args.split,
+        "minutes": args.minutes,
+        "rule": rule.as_json(),
+        "regions": [
+            {"location": where, "serving": a.as_json(), "candidate": b.as_json()} for where, a, b in regions
+        ],
+        "winner": "serving" if reasons else "candidate",
+        "reasons": reasons,
+    }
+
+
+def cell(value: object) -> str:
+    """A value in a Markdown table cell: no pipes, no line breaks."""
+    return str(value).replace("|", "\\|").replace("\n", " ")
+
+
+def table(result: dict[str, Any]) -> str:
+    """The comparison as Markdown: one row per region and variant, the rule and the verdict."""
+    rule, split = result["rule"], int(result["split"])
+    winner = "the candidate" if result["winner"] == "candidate" else "the serving version"
+    lines = [
+        f"### A/B test of {cell(result['model'])} in {cell(result['environment'])}: {winner} wins",
+        "",
+        f"{split}% of the traffic to the candidate for {result['minutes']} min. Rule: the candidate's "
+        f"{rule['metric']} at most the serving version's + {rule['tolerancePercent']:g}%, its error rate "
+        f"at most {rule['errorRatePercent']:g}%"
+        + (f", its p95 at most {rule['latencyP95Ms']} ms" if rule["latencyP95Ms"] is not None else "")
+        + f", at least {rule['minRequests']} requests each.",
+        "",
+        "| region | variant | deployment | traffic | requests | error rate | p95 latency |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for region in result["regions"]:
+        for label, key, share in (
+            ("A (serving)", "serving", 100 - split),
+            ("B (candidate)", "candidate", split),
+        ):
+            v = region[key]
+            rate, p95 = v["errorRatePercent"], v["latencyP95Ms"]
+            lines.append(
+                f"| {cell(region['location'])} | {label} | {cell(v['deployment'])} | {share}% | "
+                f"{v['requests']:g} | {_show(rate, '%')} | {_show(p95, ' ms')} |"
+            )
+    lines.append("")
+    if result["reasons"]:
+        lines += ["The serving version keeps all traffic:", ""]
+        lines += [f"- {cell(reason)}" for reason in result["reasons"]]
+    else:
+        lines.append(f"The candidate {cell(result['candidate'])} takes all traffic.")
+    return "\n".join(lines) + "\n"
+
+
+# ---- measuring and acting ----------------------------------------------------------------------
+
+
+def measure(stack: routing.Stack, args: argparse.Namespace, deployment: str) -> Variant:
+    """One variant's requests, errors and p95 in one region, from the gateway's request logs."""
+    if not stack.gateway_id:
+        raise common.Failure(
+            f"the deployment outputs of {stack.location} name no AI gateway: an A/B test needs one"
+        )
+    window = argparse.Namespace(
+        kind="foundation", model=args.model, deployment=deployment, minutes=args.minutes
+    )
+    requests, errors, p95 = health.measure(stack, window)
+    return Variant(deployment, requests, errors, p95)
+
+
+def serving_of(previous: dict[str, Any], location: str) -> str:
+    for region in previous.get("stacks") or []:
+        if isinstance(region, dict) and region.get("location") == location and region.get("active"):
+            return str(region["active"])
+    raise common.InputError(f"the saved routing names no serving deployment in {location}")
+
+
+def run_compare(args: argparse.Namespace) -> int:
+    stacks = routing.load_stacks(args.outputs)
+    previous = common.read_json(args.previous, "saved routing")
+    if not isinstance(previous, dict) or previous.get("kind") != "foundation":
+        raise common.InputError("--previous must be the saved routing of a foundation model")
+    if routing.already_live(previous, args.candidate):
+        print(f"{args.candidate} already takes all traffic of {args.model}: nothing to compare")
+        return 0
+    rule = Rule(
+        args.metric, args.tolerance_percent, args.error_rate_percent, args.latency_p95_ms, args.min_requests
+    )
+    regions = [
+        (s.location, measure(s, args, serving_of(previous, s.location)), measure(s, args, args.candidate))
+        for s in stacks
+    ]
+    result = comparison(args, rule, regions)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(result, indent=2, sort_keys=True) + "\n", "utf-8")
+    markdown = table(result)
+    print(markdown)
+    common.publish_summary(markdown, f"ab-test-{args.env}-{args.model}.md")
+    if result["winner"] == "candidate":
+        routing.shift(
+            stacks,
+            argparse.Namespace(kind="foundation", env=args.env, model=args.model, to=args.candidate),
+            100,
+        )
+        print(f"abtest: {args.candidate} won and is live for {args.model} in {args.env}")
+        return 0
+    routing.restore(stacks, previous)
+    print(
+        f"abtest: the serving version keeps {args.model} in {args.env}; the release stops here",
+        file=sys.stderr,
+    )
+    return 1
+
+
+# ---- command line ------------------------------------------------------------------------------
+
+
+def _number(low: float, high: float) -> Any:
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            value = low - 1
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a number from {low:g} to {high:g}")
+        return value
+
+    return parse
+
+
+def _whole(low: int, high: int) -> Any:
+    def parse(text: str) -> int:
+        value = _number(low, high)(text)
+        if not float(value).is_integer():
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number")
+        return int(value)
+
+    return parse
+
+
+def parser() -> argparse.ArgumentParser:
+    result = argparse.ArgumentParser(
+        prog="abtest.py", description=__doc__.split("\n\n")[0] if __doc__ else None
+    )
+    subs = result.add_subparsers(dest="command", required=True)
+    cmp = subs.add_parser("compare", help="compare both variants, write the table, promote or restore")
+    cmp.add_argument("--outputs", required=True, type=Path, help="ARM deployment outputs JSON")
+    cmp.add_argument("--env", required=True, help="environment (the App Configuration label)")
+    cmp.add_argument("--model", required=True, help="foundation model name from the spec")
+    cmp.add_argument("--candidate", required=True, help="the candidate deployment (variant B)")
+    cmp.add_argument("--previous", required=True, type=Path, help="the routing saved before the split")
+    cmp.add_argument("--split", required=True, type=_whole(1, 99), help="the candidate's share, percent")
+    cmp.add_argument("--minutes", required=True, type=_whole(1, 100000), help="the test's window")
+    cmp.add_argument("--metric", required=True, choices=METRICS, help="the metric compared")
+    cmp.add_argument("--tolerance-percent", required=True, type=_number(0, 100), help="allowed regression")
+    cmp.add_argument("--error-rate-percent", required=True, type=_number(0, 100), help="candidate's limit")
+    cmp.add_argument("--latency-p95-ms", type=_whole(1, 10**9), help="candidate's p95 limit")
+    cmp.add_argument("--min-requests", required=True, type=_whole(0, 10**9), help="per variant and region")
+    cmp.add_argument("--out", required=True, type=Path, help="the comparison JSON to write")
+    return result
+
+
+def main(argv: list[str] | None = None) -> int:
+    return common.main(parser(), {"compare": run_compare}, argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

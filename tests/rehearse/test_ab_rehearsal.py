@@ -1,0 +1,184 @@
+"""The A/B test rehearsed: both variants serve through the gateway, the rule picks the winner, and
+the comparison table is written to the run summary and the release record.
+
+A small spec (dev direct, staging an A/B test of 50 % for 30 minutes on p95 latency within 10 %,
+prod direct) on both targets. The candidate's latency is set by a metric fault from its first
+traffic step on (the split is that step): 200 ms beats the serving version's 450 ms, 2000 ms loses.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from generator.commands.rehearse import parse_faults
+from generator.rehearse.driver import Phase, Stage, first_deploy, fork, next_release, run_phase
+from generator.spec.validate import load_spec
+from tests.helpers import write_tree
+from tests.rehearse import azcli
+from tests.rehearse.conftest import GITHUB, TARGETS
+
+pytestmark = pytest.mark.slow  # whole pipelines, run: CI runs them (see tests/conftest.py)
+
+SPEC = """\
+apiVersion: almgen/v1
+service: {name: ab-chat, description: Chat with an A/B test in staging}
+targets: {pipelines: [github-actions, azure-devops], infrastructure: bicep}
+environments:
+  - name: dev
+  - name: staging
+    strategy:
+      type: ab
+      split: 50
+      durationMinutes: 30
+      compare: {metric: latencyP95Ms, tolerancePercent: 10}
+  - name: prod
+models:
+  - {name: chat, model: gpt-4o, version: "2024-11-20"}
+"""
+
+
+def pools(stage: Stage, env: str) -> dict[str, dict[str, int]]:
+    """ENV's gateway pool weights of chat (one region)."""
+    state = json.loads(stage.world.azure_file.read_text("utf-8"))
+    (gateway,) = [g for g in state["gateways"].values() if g["env"] == env]
+    return dict(gateway["pools"])
+
+
+def shares(stage: Stage, env: str, since: float) -> list[dict[str, int]]:
+    return [
+        event["shares"]
+        for event in stage.world.timeline()
+        if event["kind"] == "azure-traffic" and event["env"] == env and event["minute"] >= since
+    ]
+
+
+def records(stage: Stage, env: str) -> list[dict[str, Any]]:
+    """The release records kept in ENV's record store, oldest first."""
+    state = json.loads(stage.world.azure_file.read_text("utf-8"))
+    groups = state["groups"]
+    kept = []
+    for storage in state.get("storage", {}).values():
+        if groups[storage["group"]]["tags"]["environment"] != env:
+            continue
+        blobs = storage["containers"]["release-records"]["blobs"]
+        kept += [
+            (blob["created"], json.loads(blob["content"]))
+            for name, blob in blobs.items()
+            if name.endswith("release-record.json")
+        ]
+    return [record for _, record in sorted(kept, key=lambda pair: pair[0])]
+
+
+def summaries(stage: Stage, phase: Phase, since: float) -> str:
+    """Every run summary the phase wrote: GitHub's step summaries, Azure DevOps's uploaded files."""
+    if stage.target == GITHUB:
+        return "\n".join(phase.run.summaries.values())
+    return "\n".join(
+        event["text"]
+        for event in stage.world.timeline()
+        if event["kind"] == "devops-summary" and event["minute"] >= since
+    )
+
+
+def az_calls(stage: Stage) -> list[list[str]]:
+    lines = (stage.world.root / "az-calls.jsonl").read_text("utf-8").splitlines()
+    return [json.loads(line)["argv"] for line in lines]
+
+
+def compared_through_the_gateway(stage: Stage, calls_before: int) -> None:
+    """Both variants were measured from the gateway's logs, and the real az parses every rest line."""
+    calls = [c for c in az_calls(stage)[calls_before:] if c[:1] == ["rest"]]
+    bodies = " ".join(
+        " ".join(c) for c in calls if any(a.startswith("https://api.loganalytics.io/") for a in c)
+    )
+    assert "/openai/deployments/chat-blue/" in bodies and "/openai/deployments/chat-green/" in bodies
+    if azcli.available():
+        assert azcli.rejected(calls) == []
+
+
+@pytest.fixture(scope="module")
+def first(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Stage]:
+    folder = tmp_path_factory.mktemp("ab-chat-spec")
+    write_tree(folder, {"almgen.yaml": SPEC})
+    spec = load_spec(folder / "almgen.yaml")
+    stages = {}
+    for target in TARGETS:
+        stage, phase = first_deploy(spec, target, tmp_path_factory.mktemp(f"ab-chat-{target}"))
+        assert phase.conclusion == "success", phase.report
+        stages[target] = stage
+    return stages
+
+
+def release(first: dict[str, Stage], target: str, into: Path, fault: str) -> tuple[Stage, Phase, float]:
+    stage = fork(first[target], into)
+    start, calls_before = stage.world.minutes(), len(az_calls(stage))
+    next_release(stage.repo, stage.spec.source.name)
+    phase = run_phase(stage, "release", parse_faults((fault,), stage.spec))
+    compared_through_the_gateway(stage, calls_before)
+    return stage, phase, start
+
+
+@pytest.mark.parametrize("target", TARGETS)
+def test_a_first_deploy_has_nothing_to_compare(target: str, first: dict[str, Stage]) -> None:
+    stage = first[target]
+    assert pools(stage, "staging") == {"chat": {"chat-blue": 100}}
+    assert "abTests" not in records(stage, "staging")[-1]
+
+
+@pytest.mark.parametrize("target", TARGETS)
+def test_a_faster_candidate_wins_and_goes_on_to_prod(
+    target: str, first: dict[str, Stage], tmp_path: Path
+) -> None:
+    stage, phase, start = release(first, target, tmp_path, "staging:chat:latency-p95=200@step=1")
+    assert phase.conclusion == "success", phase.report
+    # the split, then the winner takes all: the gateway's pool moved twice
+    moved = shares(stage, "staging", start)
+    assert len(moved) == 2 and moved[0] == {"chat-blue": 50, "chat-green": 50}
+    assert moved[1].get("chat-green") == 100 and not moved[1].get("chat-blue")
+    assert pools(stage, "staging") == {"chat": {"chat-green": 100}}
+    (test,) = records(stage, "staging")[-1]["abTests"]
+    assert (test["winner"], test["candidate"], test["split"], test["minutes"]) == (
+        "candidate",
+        "chat-green",
+        50,
+        30,
+    )
+    (region,) = test["regions"]
+    assert (
+        region["serving"]["deployment"] == "chat-blue" and region["candidate"]["deployment"] == "chat-green"
+    )
+    assert region["candidate"]["latencyP95Ms"] < region["serving"]["latencyP95Ms"]
+    assert region["serving"]["requests"] >= 100 and region["candidate"]["requests"] >= 100
+    table = summaries(stage, phase, start)
+    assert "### A/B test of chat in staging: the candidate wins" in table
+    assert "| eastus2 | B (candidate) | chat-green | 50% |" in table
+    assert "| A/B test | region | deployment |" in table  # the release record's summary too
+    # prod deployed the release after staging promoted it
+    assert (
+        records(stage, "prod")[-1]["models"][0]["version"]
+        != records(first[target], "prod")[-1]["models"][0]["version"]
+    )
+
+
+@pytest.mark.parametrize("target", TARGETS)
+def test_a_slower_candidate_loses_the_weights_are_restored_and_prod_is_untouched(
+    target: str, first: dict[str, Stage], tmp_path: Path
+) -> None:
+    before = pools(first[target], "staging")
+    prod_before = pools(first[target], "prod")
+    prod_records = len(records(first[target], "prod"))
+    stage, phase, start = release(first, target, tmp_path, "staging:chat:latency-p95=2000@step=1")
+    assert phase.conclusion == "failure", phase.report
+    assert pools(stage, "staging") == before  # weight for weight
+    assert shares(stage, "staging", start)[0] == {"chat-blue": 50, "chat-green": 50}
+    assert shares(stage, "staging", start)[-1] in ({"chat-blue": 100}, {"chat-blue": 100, "chat-green": 0})
+    assert shares(stage, "prod", start) == [] and pools(stage, "prod") == prod_before
+    assert len(records(stage, "prod")) == prod_records
+    table = summaries(stage, phase, start)
+    assert "### A/B test of chat in staging: the serving version wins" in table
+    assert "| eastus2 | A (serving) | chat-blue | 50% |" in table
+    assert "the candidate's latencyP95Ms" in table and "worse than the serving version's" in table

@@ -1,0 +1,230 @@
+"""abtest.py: the A/B test's rule, its table, and what it does to the gateway's pool."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from generator.runtime import abtest
+from generator.runtime.abtest import Rule, Variant
+
+from .conftest import FakeAz
+from .test_traffic import GATEWAY_ID, GATEWAY_STACK, value_of
+
+RULE = Rule("latencyP95Ms", 10.0, 5.0, None, 100)
+
+
+def both(serving: Variant, candidate: Variant) -> list[tuple[str, Variant, Variant]]:
+    return [("eastus2", serving, candidate)]
+
+
+A = Variant("chat-blue", 3000, 15, 900.0)  # 0.5 % errors, p95 900 ms
+
+
+# ---- the rule ------------------------------------------------------------------------------------
+
+
+def test_a_faster_candidate_wins() -> None:
+    assert abtest.decide(both(A, Variant("chat-green", 3000, 15, 600.0)), RULE) == []
+
+
+def test_a_tie_goes_to_the_candidate() -> None:
+    assert abtest.decide(both(A, Variant("chat-green", 3000, 15, 900.0)), RULE) == []
+
+
+def test_within_the_tolerance_the_candidate_wins_and_beyond_it_loses() -> None:
+    assert abtest.decide(both(A, Variant("chat-green", 3000, 15, 990.0)), RULE) == []  # + 10 %
+    reasons = abtest.decide(both(A, Variant("chat-green", 3000, 15, 991.0)), RULE)
+    assert reasons == [
+        "eastus2: the candidate's latencyP95Ms 991 ms is worse than the serving version's 900 ms "
+        "by more than 10%"
+    ]
+
+
+def test_the_error_rate_can_be_the_metric() -> None:
+    rule = Rule("errorRatePercent", 0.0, 5.0, None, 100)
+    assert abtest.decide(both(A, Variant("chat-green", 3000, 12, 2000.0)), rule) == []  # 0.4 % < 0.5 %
+    assert abtest.decide(both(A, Variant("chat-green", 3000, 16, 100.0)), rule) != []
+
+
+def test_a_faster_candidate_over_the_error_limit_loses() -> None:
+    reasons = abtest.decide(both(A, Variant("chat-green", 1000, 80, 300.0)), RULE)
+    assert reasons == ["eastus2: the candidate's error rate 8.00% > 5%"]
+
+
+def test_a_faster_candidate_over_the_latency_limit_loses() -> None:
+    rule = Rule("latencyP95Ms", 10.0, 5.0, 500, 100)
+    assert abtest.decide(both(A, Variant("chat-green", 3000, 0, 600.0)), rule) == [
+        "eastus2: the candidate's p95 600 ms > 500 ms"
+    ]
+
+
+@pytest.mark.parametrize("quiet", ["serving", "candidate"])
+def test_too_few_requests_compare_nothing_and_the_serving_version_stays(quiet: str) -> None:
+    few = Variant("chat-x", 99, 0, 100.0)
+    serving, candidate = (few, Variant("chat-green", 3000, 0, 100.0)) if quiet == "serving" else (A, few)
+    assert abtest.decide(both(serving, candidate), RULE) == [
+        "eastus2: chat-x served 99 requests, fewer than the 100 needed to compare"
+    ]
+
+
+def test_no_traffic_never_wins_even_with_min_requests_0() -> None:
+    rule = Rule("latencyP95Ms", 0.0, 5.0, None, 0)
+    assert abtest.decide(both(A, Variant("chat-green", 0, 0, None)), rule) != []
+
+
+def test_the_candidate_must_win_in_every_region() -> None:
+    regions = [("eastus2", A, Variant("chat-green", 3000, 0, 600.0)), ("swedencentral", A, A)]
+    regions.append(("westus3", A, Variant("chat-green", 3000, 0, 2000.0)))
+    assert [r.split(":")[0] for r in abtest.decide(regions, RULE)] == ["westus3"]
+    assert abtest.decide([], RULE) == ["no region to compare"]
+
+
+# ---- the table -----------------------------------------------------------------------------------
+
+
+def test_the_table_has_a_row_per_variant_and_the_verdict() -> None:
+    args = argparse.Namespace(env="staging", model="chat", candidate="chat-green", split=30, minutes=60)
+    result = abtest.comparison(args, RULE, both(A, Variant("chat-green", 1300, 0, 1200.0)))
+    text = abtest.table(result)
+    assert text.startswith("### A/B test of chat in staging: the serving version wins\n")
+    assert "30% of the traffic to the candidate for 60 min." in text
+    assert "| eastus2 | A (serving) | chat-blue | 70% | 3000 | 0.50% | 900 ms |" in text
+    assert "| eastus2 | B (candidate) | chat-green | 30% | 1300 | 0.00% | 1200 ms |" in text
+    assert "- eastus2: the candidate's latencyP95Ms 1200 ms is worse" in text
+    assert result["winner"] == "serving"
+
+
+def test_table_cells_cannot_break_the_table() -> None:
+    assert abtest.cell("a|b\nc") == "a\\|b c"
+
+
+# ---- compare, against a fake az --------------------------------------------------------------------
+
+
+def logs(requests: float, errors: float, p95: float | None) -> dict[str, Any]:
+    columns = [{"name": n, "type": "real"} for n in ("requests", "errors", "p95")]
+    return {
+        "stdout": {
+            "tables": [{"name": "PrimaryResult", "columns": columns, "rows": [[requests, errors, p95]]}]
+        }
+    }
+
+
+def setup(tmp_path: Path) -> tuple[Path, Path]:
+    outputs = tmp_path / "outputs.json"
+    outputs.write_text(json.dumps({"stacks": {"type": "Array", "value": [GATEWAY_STACK]}}), "utf-8")
+    previous = tmp_path / "routing" / "previous-chat.json"
+    previous.parent.mkdir()
+    saved = {
+        "location": "eastus2",
+        "resourceGroup": "rg-prod",
+        "active": "chat-blue",
+        "canary": {"deployment": "", "percent": 0},
+        "pool": {"chat-blue": 100},
+    }
+    previous.write_text(
+        json.dumps({"kind": "foundation", "model": "chat", "env": "staging", "stacks": [saved]}), "utf-8"
+    )
+    return outputs, previous
+
+
+def argv(outputs: Path, previous: Path, out: Path) -> list[str]:
+    return [
+        "compare",
+        *("--outputs", str(outputs), "--env", "staging", "--model", "chat", "--candidate", "chat-green"),
+        *("--previous", str(previous), "--split", "50", "--minutes", "60", "--metric", "latencyP95Ms"),
+        *("--tolerance-percent", "10", "--error-rate-percent", "5", "--min-requests", "100"),
+        *("--out", str(out)),
+    ]
+
+
+def pools(fake: FakeAz) -> list[list[dict[str, Any]]]:
+    patches = [c for c in fake.calls_of("rest") if value_of(c, "--method") == "patch"]
+    for call in patches:
+        assert value_of(call, "--url").startswith(
+            f"https://management.azure.com{GATEWAY_ID}/backends/pool-chat"
+        )
+    return [json.loads(value_of(c, "--body"))["properties"]["pool"]["services"] for c in patches]
+
+
+def test_compare_promotes_a_winning_candidate_and_writes_the_table(
+    fake_az: FakeAz, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    summary = tmp_path / "summary.md"
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
+    monkeypatch.delenv("TF_BUILD", raising=False)
+    fake_az.respond(
+        {
+            "rest post": [logs(3000, 15, 900), logs(3000, 15, 600)],
+            "rest": [{"stdout": {}}],
+            "appconfig kv set": [{"stdout": {}}],
+        }
+    )
+    outputs, previous = setup(tmp_path)
+    out = tmp_path / "ab-test-chat.json"
+    assert abtest.main(argv(outputs, previous, out)) == 0
+    queries = [json.loads(value_of(c, "--body"))["query"] for c in fake_az.calls_of("rest --method post")]
+    assert [
+        '"/openai/deployments/chat-blue/"' in queries[0],
+        '"/openai/deployments/chat-green/"' in queries[1],
+    ] == [
+        True,
+        True,
+    ]
+    assert pools(fake_az) == [[{"id": f"{GATEWAY_ID}/backends/deployment-chat-green", "weight": 100}]]
+    record = json.loads(out.read_text("utf-8"))
+    assert record["winner"] == "candidate" and record["reasons"] == []
+    assert record["regions"][0]["candidate"]["latencyP95Ms"] == 600.0
+    assert "| eastus2 | B (candidate) | chat-green | 50% | 3000 | 0.50% | 600 ms |" in summary.read_text(
+        "utf-8"
+    )
+    assert "The candidate chat-green takes all traffic." in capsys.readouterr().out
+
+
+def test_compare_restores_the_weights_exactly_when_the_serving_version_wins(
+    fake_az: FakeAz, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("GITHUB_STEP_SUMMARY", raising=False)
+    monkeypatch.setenv("TF_BUILD", "True")
+    monkeypatch.setenv("AGENT_TEMPDIRECTORY", str(tmp_path))
+    fake_az.respond(
+        {
+            "rest post": [logs(3000, 15, 900), logs(3000, 15, 2000)],
+            "rest": [{"stdout": {}}],
+            "appconfig kv set": [{"stdout": {}}],
+        }
+    )
+    outputs, previous = setup(tmp_path)
+    out = tmp_path / "ab-test-chat.json"
+    assert abtest.main(argv(outputs, previous, out)) == 1
+    assert pools(fake_az) == [[{"id": f"{GATEWAY_ID}/backends/deployment-chat-blue", "weight": 100}]]
+    assert json.loads(out.read_text("utf-8"))["winner"] == "serving"
+    uploaded = (tmp_path / "ab-test-staging-chat.md").read_text("utf-8")
+    assert "the serving version wins" in uploaded
+
+
+def test_compare_has_nothing_to_compare_when_the_candidate_already_serves(
+    fake_az: FakeAz, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    outputs, previous = setup(tmp_path)
+    out = tmp_path / "ab-test-chat.json"
+    args = argv(outputs, previous, out)
+    args[args.index("chat-green")] = "chat-blue"
+    assert abtest.main(args) == 0
+    assert fake_az.calls() == [] and not out.exists()
+    assert "nothing to compare" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("flag", "bad"), [("--split", "100"), ("--metric", "p50"), ("--tolerance-percent", "-1")]
+)
+def test_bad_arguments_are_usage_errors(tmp_path: Path, flag: str, bad: str) -> None:
+    outputs, previous = setup(tmp_path)
+    args = argv(outputs, previous, tmp_path / "out.json")
+    args[args.index(flag) + 1] = bad
+    assert abtest.main(args) == 2
