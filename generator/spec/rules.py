@@ -15,6 +15,7 @@ from generator.spec import naming
 from generator.spec.defaults import default
 from generator.spec.document import Document, FieldPath
 from generator.spec.paths import misplaced, referenced_files
+from generator.spec.rules_finetune import fine_tune_rules
 from generator.spec.rules_retrieval import retrieval_rules
 from generator.spec.secrets import no_secrets
 from generator.spec.suggest import did_you_mean, one_of
@@ -524,5 +525,6 @@ RULES: tuple[Rule, ...] = (
     gateway_fronts_foundation_models,
     azure_names,
     retrieval_rules,
+    fine_tune_rules,
     referenced_files,
 )
