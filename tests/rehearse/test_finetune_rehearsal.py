@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from generator.commands.rehearse import parse_faults
-from generator.rehearse.driver import Stage, commit_change, first_deploy, fork, run_phase
+from generator.rehearse.driver import Stage, commit_change, edit_spec, first_deploy, fork, run_phase
 from generator.spec.validate import load_spec
 from tests.helpers import write_tree
 from tests.rehearse.conftest import GITHUB, TARGETS
@@ -162,8 +162,8 @@ def test_a_failed_fine_tuning_job_keeps_the_model_that_serves(
     assert served(stage) != before
 
 
-def test_lineage_live_reads_the_fine_tuned_model_that_serves(first: dict[str, Stage]) -> None:
-    stage = first[GITHUB]
+def test_lineage_live_reads_the_fine_tuned_model_that_serves(first: dict[str, Stage], tmp_path: Path) -> None:
+    stage = fork(first[GITHUB], tmp_path)
     command = [sys.executable, "-m", "generator", "lineage", str(stage.repo / "almgen.yaml"), "--live"]
     done = subprocess.run(
         [*command, "--format", "json"], env=stage.world.environ(), capture_output=True, text=True, check=False
@@ -172,8 +172,17 @@ def test_lineage_live_reads_the_fine_tuned_model_that_serves(first: dict[str, St
     (dev,) = json.loads(done.stdout)["environments"]
     (region,) = dev["regions"]
     (model,) = [m for m in region["models"] if m["name"] == "chat"]
-    assert model["fineTunedModel"] == served(stage)["name"]
+    (serving,) = model["serving"]
+    (job,) = account(stage)["fineTuning"].values()
+    assert serving["fineTunedModel"] == served(stage)["name"] and serving["fineTuningJob"] == job["id"]
+    assert serving["release"] is not None and serving["release"]["since"]  # the kept release record
     assert model["fineTune"]["trainingData"] == {"asset": "support-chats", "version": "3"}
+    assert dev["differences"] == []
+    edit_spec(stage.repo / "almgen.yaml", more_epochs)  # changed, not fine-tuned yet
+    again = subprocess.run(command, env=stage.world.environ(), capture_output=True, text=True, check=False)
+    assert again.returncode == 1, again.stdout + again.stderr
+    assert f"fine-tuned model: {job['fine_tuned_model']} (job {job['id']})" in again.stdout
+    assert "was fine-tuned from other inputs than the spec's" in again.stdout
 
 
 @pytest.mark.parametrize("target", TARGETS)
