@@ -168,3 +168,34 @@ def test_a_job_is_reused_only_when_it_succeeded_or_may_still_succeed() -> None:
 def test_the_live_state_names_the_fine_tuned_model_a_deployment_serves() -> None:
     assert routing.FINE_TUNED.search("gpt-4o-mini-2024-07-18.ft-0123abcd")
     assert not routing.FINE_TUNED.search("gpt-4o-mini")
+
+
+@pytest.fixture(scope="module")
+def generated(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The fine-tuned spec generated into a repository: no sample fine-tunes (one environment only)."""
+    from generator.regen.generate import generate_spec
+
+    root = tmp_path_factory.mktemp("tuned-chat")
+    generate_spec(_spec(root))
+    return root
+
+
+def test_the_generated_files_pass_the_validators(generated: Path) -> None:
+    """actionlint with shellcheck, zizmor, both pipeline schemas, yamllint, pycep and checkov."""
+    from pycep import BicepParser
+
+    from tests import tools
+
+    workflows = sorted((generated / ".github" / "workflows").glob("*.yml"))
+    pipelines = sorted((generated / ".azure-pipelines").rglob("*.yml"))
+    assert tools.yamllint([*workflows, *pipelines]) == []
+    assert tools.actionlint(generated) == []
+    assert tools.zizmor(generated) == []
+    assert tools.check_jsonschema(workflows, "vendor.github-workflows") == []
+    assert tools.check_jsonschema(pipelines, "vendor.azure-pipelines") == []
+    for bicep in sorted((generated / "infra").rglob("*.bicep")):
+        BicepParser().parse(text=bicep.read_text("utf-8"))
+    report = tools.checkov(generated / "infra", "bicep")
+    assert report["results"]["failed_checks"] == [], [
+        c["check_id"] for c in report["results"]["failed_checks"]
+    ]
