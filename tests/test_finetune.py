@@ -199,3 +199,11 @@ def test_the_generated_files_pass_the_validators(generated: Path) -> None:
     assert report["results"]["failed_checks"] == [], [
         c["check_id"] for c in report["results"]["failed_checks"]
     ]
+
+
+def test_the_fine_tuning_identity_may_run_jobs(tmp_path: Path) -> None:
+    from generator.commands.setup.roles import OPENAI_CONTRIBUTOR, grants
+
+    spec = load_spec(_spec(tmp_path))
+    (grant,) = [g for g in grants(spec, spec.environments[0]) if g.role_id == OPENAI_CONTRIBUTOR]
+    assert grant.scope == "rg-tuned-chat-dev" and "Storage Blob Data Reader" in grant.why
