@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -132,21 +133,25 @@ def test_the_generated_facts_step_and_deployment(tmp_path: Path) -> None:
 
 
 def test_the_inputs_hash_is_the_suffix_and_changes_with_every_input() -> None:
-    model = {
+    tune: dict[str, Any] = {
+        "trainingData": {"asset": "a", "version": "1"},
+        "hyperparameters": {"n_epochs": 3},
+    }
+    model: dict[str, Any] = {
         "name": "chat",
         "model": "gpt-4o-mini",
         "version": "2024-07-18",
-        "fineTune": {"trainingData": {"asset": "a", "version": "1"}, "hyperparameters": {"n_epochs": 3}},
+        "fineTune": tune,
     }
     sha = finetuning.inputs_sha256(model)
     suffix = finetuning.suffix_of(sha)
     assert len(suffix) <= 40 and suffix == "almgen-" + sha[:16]
     changed = [
         {**model, "version": "2024-08-01"},
-        {**model, "fineTune": {**model["fineTune"], "trainingData": {"asset": "a", "version": "2"}}},
-        {**model, "fineTune": {**model["fineTune"], "hyperparameters": {"n_epochs": 4}}},
-        {**model, "fineTune": {**model["fineTune"], "seed": 7}},
-        {**model, "fineTune": {**model["fineTune"], "validationData": {"asset": "v", "version": "1"}}},
+        {**model, "fineTune": {**tune, "trainingData": {"asset": "a", "version": "2"}}},
+        {**model, "fineTune": {**tune, "hyperparameters": {"n_epochs": 4}}},
+        {**model, "fineTune": {**tune, "seed": 7}},
+        {**model, "fineTune": {**tune, "validationData": {"asset": "v", "version": "1"}}},
     ]
     assert len({finetuning.inputs_sha256(m) for m in changed} | {sha}) == len(changed) + 1
     reordered = json.loads(json.dumps(model, sort_keys=True))
