@@ -19,7 +19,8 @@ with an Entra ID token (local auth is off).
 
 `--state` is the live state the deploy passes to Bicep; `--out` writes it again with `fineTuned`
 (deployment name -> fine-tuned model id), so the next `az deployment sub create` deploys the
-fine-tuned model. `--save` writes the lineage of each model (base, data, hyperparameters, seed, job,
+fine-tuned model, and only when that changes what the deployments serve (no file: nothing to
+deploy). `--save` writes the lineage of each model (base, data, hyperparameters, seed, job,
 fine-tuned model, inputs sha256) for the release record.
 """
 
@@ -269,7 +270,7 @@ def cmd_fine_tune(args: argparse.Namespace) -> int:
                 "created": job["created"],
             }
         )
-    if args.out:
+    if args.out and tuned != dict(state.get("fineTuned") or {}):  # else the deploy already serves them
         common.write_json(args.out, {**state, "fineTuned": tuned})
     if args.save:
         common.write_json(args.save, lineage)

@@ -117,6 +117,7 @@ def test_the_same_commit_again_fine_tunes_nothing(first: dict[str, Stage], tmp_p
     assert phase.conclusion == "success", phase.report
     assert events(stage, "azure-fine-tune-start", start) == []
     assert events(stage, "azure-file-import", start) == []
+    assert len(events(stage, "azure-deployment", start)) == 1  # deploy-infra only: nothing new to deploy
     assert len(account(stage)["fineTuning"]) == 1
     assert served(stage) == before
     (lineage,) = release_record(stage)["fineTuned"]
