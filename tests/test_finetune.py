@@ -212,3 +212,17 @@ def test_the_fine_tuning_identity_may_run_jobs(tmp_path: Path) -> None:
     spec = load_spec(_spec(tmp_path))
     (grant,) = [g for g in grants(spec, spec.environments[0]) if g.role_id == OPENAI_CONTRIBUTOR]
     assert grant.scope == "rg-tuned-chat-dev" and "Storage Blob Data Reader" in grant.why
+
+
+def test_explain_and_lineage_name_what_the_model_is_fine_tuned_on(tmp_path: Path) -> None:
+    from generator.commands.explain import explain_text
+    from generator.commands.lineage import lineage_text
+
+    spec = load_spec(_spec(tmp_path))
+    assert "chat (gpt-4o-mini 2024-07-18, Standard, capacity 10, fine-tuned on support-chats:3)" in (
+        explain_text(spec)
+    )
+    assert (
+        "fine-tuned on support-chats:3; hyperparameters learning_rate_multiplier 0.1, n_epochs 3, seed 42"
+        in lineage_text(spec)
+    )
