@@ -204,6 +204,7 @@ def fine_tune(
             f"{job.get('fine_tuned_model')}"
         )
         return {**job, "inputsSha256": sha, "created": False}
+    started = job is None
     if job is None:
         tune = model["fineTune"]
         body: dict[str, Any] = {
@@ -230,7 +231,7 @@ def fine_tune(
             f"{model['name']}: fine-tuning job {done.get('id')} ended {done.get('status')}: "
             f"{error.get('message') or 'no message'} (the next run starts a new job)"
         )
-    return {**done, "inputsSha256": sha, "created": True}
+    return {**done, "inputsSha256": sha, "created": started}  # False: an earlier run's job, waited for
 
 
 def tuned_models(release: dict[str, Any], env: str) -> list[dict[str, Any]]:
