@@ -11,6 +11,7 @@ import pytest
 
 from generator.errors import SpecInvalid
 from generator.plan import plan
+from generator.runtime import common as runtime_common
 from generator.runtime import finetuning, routing
 from generator.spec.validate import load_spec
 from generator.targets.bicep.files import lineage_tags
@@ -226,3 +227,30 @@ def test_explain_and_lineage_name_what_the_model_is_fine_tuned_on(tmp_path: Path
         "fine-tuned on support-chats:3; hyperparameters learning_rate_multiplier 0.1, n_epochs 3, seed 42"
         in lineage_text(spec)
     )
+
+
+def test_a_running_job_with_the_same_inputs_is_waited_for_not_started_again(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    model: dict[str, Any] = {
+        "name": "chat",
+        "model": "gpt-4o-mini",
+        "version": "2024-07-18",
+        "fineTune": {"trainingData": {"asset": "a", "version": "1"}},
+    }
+    suffix = finetuning.suffix_of(finetuning.inputs_sha256(model))
+    running = {"id": "ftjob-1", "suffix": suffix, "model": "gpt-4o-mini-2024-07-18", "status": "running"}
+    answers = [dict(running), {**running, "status": "succeeded", "fine_tuned_model": "m.ft-1"}]
+    calls: list[tuple[str, str]] = []
+
+    def http(method: str, address: str, body: dict[str, Any] | None = None) -> Any:
+        calls.append((method, address))
+        return answers.pop(0)
+
+    monkeypatch.setattr(finetuning, "list_jobs", lambda account: [running])
+    monkeypatch.setattr(finetuning, "http", http)
+    monkeypatch.setattr(runtime_common, "sleep", lambda seconds: None)
+    job = finetuning.fine_tune(model, "ais-x", "mlr-x", poll=1.0, minutes=60.0)
+    assert job["fine_tuned_model"] == "m.ft-1" and job["created"] is False
+    assert [method for method, _ in calls] == ["GET", "GET"]  # no file import, no new job
+    assert all("/fine_tuning/jobs/ftjob-1?api-version=2024-10-21" in address for _, address in calls)
