@@ -68,7 +68,7 @@ FRAGMENTS: dict[str, tuple[str, ...]] = {
     "fine-tuned-model-in-two-environments": (
         "models[0].fineTune",
         "the spec has 2 environments",
-        "model.source",
+        "naming the source account",
     ),
     "dangling-content-filter": ("models[0].contentFilter", "did you mean 'strict'?"),
     "dangling-environment-test": ("environments[0].tests[0]", "did you mean 'smoke'?"),

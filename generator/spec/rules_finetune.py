@@ -3,7 +3,7 @@
 What almgen generates for a fine-tuned model today: the first environment fine-tunes in its AI Services
 account and deploys the result there, `direct`. Azure OpenAI keeps a fine-tuned model in the account
 whose job made it; another account (another region, another environment) deploys it only by naming
-that account as the deployment's `model.source`, which almgen does not generate yet
+that account in the deployment's model (`source` or `sourceAccount`), which almgen does not generate yet
 (docs/architecture.md, "Fine-tuned foundation models"). So what would need it is refused here, with
 the fix, rather than deployed as something else.
 """
@@ -42,8 +42,8 @@ def fine_tune_rules(doc: Document) -> Iterator[Issue]:
                 f"{name!r} is fine-tuned, and the spec has {len(environments)} environments",
                 "a fine-tuned model in a spec with one environment (for now)",
                 "Azure OpenAI keeps a fine-tuned model in the account that trained it, and almgen does "
-                "not yet deploy it into another environment's account (model.source): keep fineTune in "
-                "a one-environment spec, or deploy the base model",
+                "not yet deploy it into another environment's account (a deployment naming the source "
+                "account): keep fineTune in a one-environment spec, or deploy the base model",
             )
         for env_index, env in enumerate(environments):
             regions = env.get("regions") or []
