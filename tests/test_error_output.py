@@ -65,6 +65,11 @@ FRAGMENTS: dict[str, tuple[str, ...]] = {
     "duplicate-environment-names": ("environments[2].name", "used twice", "environments[0]"),
     "dangling-agent-model": ("agents[0].model", "did you mean 'chat'?"),
     "retrieval-embedding-not-embedding-model": ("retrieval.embedding", "is not an embedding model"),
+    "fine-tuned-model-in-two-environments": (
+        "models[0].fineTune",
+        "the spec has 2 environments",
+        "naming the source account",
+    ),
     "dangling-content-filter": ("models[0].contentFilter", "did you mean 'strict'?"),
     "dangling-environment-test": ("environments[0].tests[0]", "did you mean 'smoke'?"),
     "capacity-unknown-environment": ("models[0].capacity.production", "'dev' or 'prod'"),

@@ -47,6 +47,9 @@ def _environment(spec: Spec, env: Environment) -> dict[str, Any]:
         if model.kind == "foundation":
             assert model.capacity is not None
             entry |= {"model": model.model, "sku": model.sku, "capacity": model.capacity[env.name]}
+            if model.fine_tune is not None:
+                data = model.fine_tune.training_data
+                entry["fineTunedOn"] = f"{data.asset}:{data.version}"
         else:
             assert model.instance_count is not None
             entry |= {"instanceType": model.instance_type, "instanceCount": model.instance_count[env.name]}
@@ -109,6 +112,8 @@ def explain_text(spec: Spec, only: str | None = None) -> str:
         for model in env["models"]:
             if model["kind"] == "foundation":
                 detail = f"{model['model']} {model['version']}, {model['sku']}, capacity {model['capacity']}"
+                if "fineTunedOn" in model:
+                    detail += f", fine-tuned on {model['fineTunedOn']}"
             else:
                 detail = f"custom {model['version']}, {model['instanceCount']} x {model['instanceType']}"
                 if "trainingData" in model:

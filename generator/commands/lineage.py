@@ -10,7 +10,7 @@ from typing import Any
 
 from generator.plan import plan
 from generator.spec import naming
-from generator.spec.model import Environment, Retrieval, Spec
+from generator.spec.model import Environment, FineTune, Retrieval, Spec
 from generator.targets.bicep.files import colours
 
 
@@ -28,6 +28,8 @@ def lineage_data(spec: Spec, only: str | None = None) -> dict[str, Any]:
                     [model.name] if len(colours(env)) == 1 else [f"{model.name}-{c}" for c in colours(env)]
                 )
                 entry["catalogModel"] = f"{model.format}/{model.model}"
+                if model.fine_tune is not None:
+                    entry["fineTune"] = fine_tune_data(model.fine_tune)
                 entry["servesFrom"] = [
                     {
                         "region": s.region,
@@ -70,6 +72,19 @@ def lineage_data(spec: Spec, only: str | None = None) -> dict[str, Any]:
     return {"service": spec.service.name, "environments": environments, "retired": retired}
 
 
+def fine_tune_data(tune: FineTune) -> dict[str, Any]:
+    """The inputs of a fine-tuned model: what the fine-tuning job's suffix hashes (finetuning.py)."""
+    data: dict[str, Any] = {
+        "trainingData": {"asset": tune.training_data.asset, "version": tune.training_data.version},
+        "hyperparameters": tune.hyperparameters(),
+        "seed": tune.seed,
+    }
+    if tune.validation_data is not None:
+        validation = tune.validation_data
+        data["validationData"] = {"asset": validation.asset, "version": validation.version}
+    return data
+
+
 def _retrieval(spec: Spec, retrieval: Retrieval, env: Environment) -> dict[str, Any]:
     """What answers from the index: documents and their version, chunking, embedding model, index.
 
@@ -110,6 +125,16 @@ def _retrieval_lines(retrieval: dict[str, Any]) -> list[str]:
     ]
 
 
+def _fine_tune_text(tune: dict[str, Any]) -> str:
+    training = tune["trainingData"]
+    text = f"fine-tuned on {training['asset']}:{training['version']}"
+    if "validationData" in tune:
+        text += f" (validation {tune['validationData']['asset']}:{tune['validationData']['version']})"
+    hyper = ", ".join(f"{k} {v}" for k, v in sorted(tune["hyperparameters"].items())) or "defaults"
+    seed = f", seed {tune['seed']}" if tune["seed"] is not None else ""
+    return f"{text}; hyperparameters {hyper}{seed} (the release record names the job and the model)"
+
+
 def lineage_text(spec: Spec, only: str | None = None) -> str:
     data = lineage_data(spec, only)
     lines = []
@@ -119,6 +144,8 @@ def lineage_text(spec: Spec, only: str | None = None) -> str:
             head = f"  {model['name']} {model['version']}"
             if model["kind"] == "foundation":
                 lines.append(f"{head} ({model['catalogModel']})")
+                if "fineTune" in model:
+                    lines.append(f"    {_fine_tune_text(model['fineTune'])}")
             else:
                 data_text = (
                     f"{model['trainingData']['asset']}:{model['trainingData']['version']}"

@@ -17,7 +17,16 @@ import json
 from typing import Any
 
 from generator.plan.build import deployment_name
-from generator.runtime import common, facts, indexing, records, registration, retrieval, routing
+from generator.runtime import (
+    common,
+    facts,
+    finetuning,
+    indexing,
+    records,
+    registration,
+    retrieval,
+    routing,
+)
 from generator.spec.model import Environment, Spec
 from generator.targets.scripts.files import release_facts
 
@@ -80,15 +89,26 @@ def _foundation(stack: routing.Stack, env: str, model: dict[str, Any]) -> dict[s
     if canary["deployment"] and canary["percent"]:
         shares[canary["deployment"]] = canary["percent"]
     listed = routing.model_deployments(stack)
-    versions = {
-        str(d.get("name")): str(((d.get("properties") or {}).get("model") or {}).get("version", ""))
+    served = {
+        str(d.get("name")): (d.get("properties") or {}).get("model") or {}
         for d in (listed if isinstance(listed, list) else [])
         if isinstance(d, dict)
     }
     serving = [
-        {"deployment": name, "share": share, "version": versions.get(name, "")}
+        {"deployment": name, "share": share, "version": str(served.get(name, {}).get("version", ""))}
         for name, share in sorted(shares.items(), key=lambda item: -item[1])
     ]
+    if isinstance(model.get("fineTune"), dict):  # which fine-tuned model, made by which job
+        jobs = finetuning.list_jobs(stack.ai_services)
+        for entry in serving:
+            name = str(served.get(entry["deployment"], {}).get("name", ""))
+            job = next((j for j in jobs if j.get("fine_tuned_model") == name), {})
+            entry |= {
+                "fineTunedModel": name,
+                "fineTuningJob": job.get("id"),
+                "fineTuningSuffix": job.get("suffix"),
+                "hyperparameters": job.get("hyperparameters"),
+            }
     return {"serving": serving}
 
 
@@ -129,6 +149,8 @@ def _differences(
     out = []
     if not entry["serving"]:
         return [f"{where}: nothing serves {model['name']}"]
+    if isinstance(model.get("fineTune"), dict):
+        return _fine_tune_differences(model, where, entry)
     for serving in entry["serving"]:
         if serving["version"] != model["version"]:
             out.append(
@@ -150,13 +172,42 @@ def _differences(
     return out
 
 
-def _since(history: list[dict[str, Any]], model: str, version: str) -> dict[str, Any] | None:
-    """The oldest of the newest release records in a row that deployed VERSION of MODEL: since when."""
+def _fine_tune_differences(model: dict[str, Any], where: str, entry: dict[str, Any]) -> list[str]:
+    """A fine-tuned model differs when what serves was not made by a job with the spec's inputs."""
+    expected = finetuning.suffix_of(finetuning.inputs_sha256(model))
+    out = []
+    for serving in entry["serving"]:
+        if not serving.get("fineTuningJob"):
+            out.append(
+                f"{where}: {serving['deployment']} serves {serving.get('fineTunedModel') or 'a model'}, "
+                "which no fine-tuning job of the account made"
+            )
+        elif serving.get("fineTuningSuffix") != expected:
+            out.append(
+                f"{where}: {serving['fineTunedModel']} was fine-tuned from other inputs than the spec's "
+                "(base model, data versions, hyperparameters or seed)"
+            )
+    return out
+
+
+def _since(
+    history: list[dict[str, Any]], model: str, version: str, fine_tuned: str = ""
+) -> dict[str, Any] | None:
+    """The oldest of the newest release records in a row that deployed VERSION of MODEL (or, for a
+    fine-tuned model, the fine-tuned model FINE_TUNED): since when."""
     found = None
     for record in history:  # newest first
-        versions = {
-            m.get("name"): m.get("version") for m in record.get("models") or [] if isinstance(m, dict)
-        }
+        if fine_tuned:
+            versions = {
+                m.get("model"): m.get("fineTunedModel")
+                for m in record.get("fineTuned") or []
+                if isinstance(m, dict)
+            }
+            version = fine_tuned
+        else:
+            versions = {
+                m.get("name"): m.get("version") for m in record.get("models") or [] if isinstance(m, dict)
+            }
         if versions.get(model) != version:
             break
         run = record.get("run") if isinstance(record.get("run"), dict) else {}
@@ -195,8 +246,12 @@ def live_lineage(spec: Spec, only: str | None = None) -> dict[str, Any]:
                         entry = _custom(stack, model, registry)
                         expected = registration.lineage(model, root)
                     entry |= {"name": model["name"], "kind": model["kind"], "specVersion": model["version"]}
+                    if isinstance(model.get("fineTune"), dict):
+                        entry["fineTune"] = model["fineTune"]
                     for serving in entry["serving"]:
-                        serving["release"] = _since(history, model["name"], serving["version"])
+                        serving["release"] = _since(
+                            history, model["name"], serving["version"], serving.get("fineTunedModel", "")
+                        )
                     differences += _differences(model, where, entry, expected, registry)
                     models.append(entry)
                 region: dict[str, Any] = {
@@ -218,6 +273,34 @@ def live_lineage(spec: Spec, only: str | None = None) -> dict[str, Any]:
     return {"service": spec.service.name, "environments": environments}
 
 
+def _model_lines(model: dict[str, Any]) -> list[str]:
+    """What serves one model in one region: version, share, asset, since when, lineage."""
+    lines = []
+    for serving in model["serving"]:
+        lines.append(
+            f"    {model['name']} {serving['version']} from {serving['deployment']} "
+            f"({serving['share']}% of traffic)"
+        )
+        if serving.get("asset"):
+            lines.append(f"      asset: {serving['asset']}")
+        if serving.get("fineTunedModel"):
+            lines.append(
+                f"      fine-tuned model: {serving['fineTunedModel']} "
+                f"(job {serving.get('fineTuningJob') or 'unknown'})"
+            )
+        release = serving.get("release")
+        if release:
+            run, commit = release["run"], release["commit"]
+            lines.append(f"      since {release['since']} (run {run}, commit {commit})")
+        for key, value in (serving.get("lineage") or {}).items():
+            lines.append(f"      {key}: {value}")
+    if "fineTune" in model:
+        lines.append(f"      fine-tuning inputs: {json.dumps(model['fineTune'], sort_keys=True)}")
+    if not model["serving"]:
+        lines.append(f"    {model['name']}: nothing serves")
+    return lines
+
+
 def live_text(data: dict[str, Any]) -> str:
     lines = []
     for env in data["environments"]:
@@ -225,21 +308,7 @@ def live_text(data: dict[str, Any]) -> str:
         for region in env["regions"]:
             lines.append(f"  {region['region']}{' (primary)' if region['primary'] else ''}:")
             for model in region["models"]:
-                for serving in model["serving"]:
-                    lines.append(
-                        f"    {model['name']} {serving['version']} from {serving['deployment']} "
-                        f"({serving['share']}% of traffic)"
-                    )
-                    if serving.get("asset"):
-                        lines.append(f"      asset: {serving['asset']}")
-                    release = serving.get("release")
-                    if release:
-                        run, commit = release["run"], release["commit"]
-                        lines.append(f"      since {release['since']} (run {run}, commit {commit})")
-                    for key, value in (serving.get("lineage") or {}).items():
-                        lines.append(f"      {key}: {value}")
-                if not model["serving"]:
-                    lines.append(f"    {model['name']}: nothing serves")
+                lines += _model_lines(model)
             served = region.get("retrieval")
             if served:
                 lines.append(f"    retrieval: {served['alias']} serves {served['index'] or 'no index'}")

@@ -181,6 +181,8 @@ def _provision_steps(spec: Spec) -> tuple[Step, ...]:
         Step("what-if", "What-if", "what-if"),
         Step("deploy-infra", "Deploy infrastructure", "deploy-infra"),
     ]
+    if spec.fine_tuned_models:  # the account exists: fine-tune in it, then deploy what it made
+        steps.append(Step("fine-tune", "Fine-tune the models whose inputs changed", "fine-tune"))
     for model in spec.custom_models:
         if model.training_job:
             steps.append(

@@ -23,6 +23,7 @@ StepKind = Literal[
     "live-state",
     "what-if",
     "deploy-infra",
+    "fine-tune",
     "train",
     "register",
     "deploy-infra-models",

@@ -51,6 +51,11 @@ _INFRA = (
 _DEPLOY = f"az deployment sub create {_INFRA} --query properties.outputs --output json > outputs.json"
 
 
+FINE_TUNED = "fine-tuned.json"  # the fine-tuning lineage, kept for the release record
+TUNED_STATE = "live-state-tuned.json"  # the live state naming new fine-tuned models: deploy it
+FINE_TUNE_MINUTES = 300  # within the provision job's 360; a longer job is waited for by the next run
+
+
 @dataclass(frozen=True)
 class ShellStep:
     id: str
@@ -112,6 +117,33 @@ def shell_steps(spec: Spec, step: Step) -> list[ShellStep]:
     if kind == "deploy-infra":
         return [
             ShellStep(step.id, step.name, _script(f'ALMGEN_LIVE_STATE="$(cat live-state.json)" {_DEPLOY}'))
+        ]
+    if kind == "fine-tune":
+        wait = f"--timeout-minutes {FINE_TUNE_MINUTES} --poll-seconds 60"
+        return [
+            ShellStep(
+                step.id,
+                step.name,
+                _script(
+                    _python(
+                        "models",
+                        f"fine-tune {env} --outputs outputs.json {COMMON} --state live-state.json "
+                        f"--out {TUNED_STATE} --save {FINE_TUNED} {wait}",
+                    )
+                ),
+                login_after=True,  # a fine-tuning job outlives the login's token
+            ),
+            ShellStep(
+                "deploy-fine-tuned",
+                "Deploy the fine-tuned models",
+                _script(
+                    f"if [ ! -f {TUNED_STATE} ]; then",
+                    '  echo "The deployments serve the fine-tuned models already."',
+                    "  exit 0",
+                    "fi",
+                    f'ALMGEN_LIVE_STATE="$(cat {TUNED_STATE})" {_DEPLOY}',
+                ),
+            ),
         ]
     if kind == "train":
         return [

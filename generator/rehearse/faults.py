@@ -11,6 +11,7 @@
     ENV:region=REGION:fail                deploying ENV's stack in REGION fails
     ENV:slow-deploy=MINUTES               a deployment of ENV takes that long (past a job timeout)
     ENV:agents:fail                       the Agent Service refuses ENV's agent updates (403)
+    ENV:fine-tune:fail                    ENV's fine-tuning jobs fail (Azure OpenAI: status failed)
 
 Every fault names an environment of the spec; a model, gate, test or region must be one the
 spec has, so a typo is an error (exit 2), never a rehearsal that silently injects nothing.
@@ -38,6 +39,7 @@ FORMS = (
     "ENV:region=REGION:fail",
     "ENV:slow-deploy=MINUTES",
     "ENV:agents:fail",
+    "ENV:fine-tune:fail",
 )
 
 _NUMBER = r"(\d+(?:\.\d+)?)"
@@ -51,6 +53,7 @@ _PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("region", re.compile(r"^([^:]+):region=([^:]+):fail$")),
     ("slow-deploy", re.compile(rf"^([^:]+):slow-deploy={_NUMBER}$")),
     ("agents", re.compile(r"^([^:]+):agents:fail$")),
+    ("fine-tune", re.compile(r"^([^:]+):fine-tune:fail$")),
 )
 
 
@@ -115,9 +118,10 @@ def _build(kind: str, groups: tuple[str, ...], spec: Spec, text: str) -> dict[st
     elif kind == "region":
         _one_of(groups[1], list(env.regions), f"region of {env_name}", text)
         data["region"] = groups[1]
-    elif kind == "agents":
-        if not spec.agents:
-            raise FaultError(f"{text!r}: the spec has no agents")
+    elif kind in ("agents", "fine-tune"):
+        if not (spec.agents if kind == "agents" else spec.fine_tuned_models):
+            what = "has no agents" if kind == "agents" else "fine-tunes no model"
+            raise FaultError(f"{text!r}: the spec {what}")
     else:
         data["minutes"] = float(groups[1])
     return data

@@ -4,6 +4,8 @@ checks.
 Usage:
   python models.py train --env ENV --model NAME --outputs FILE [--save FILE] [--release FILE] [--root DIR]
                          [--poll-seconds N] [--timeout-minutes N]
+  python models.py fine-tune --env ENV --outputs FILE [--state FILE] [--out FILE] [--save FILE]
+                             [--release FILE] [--poll-seconds N] [--timeout-minutes N]
   python models.py register --env ENV --outputs FILE [--trained FILE ...] [--out FILE] [--release FILE]
                             [--root DIR]
   python models.py retire --env ENV --outputs FILE --out FILE [--live-state FILE] [--release FILE]
@@ -23,6 +25,11 @@ read relative to `--root` (default: the current directory) and must stay inside 
   registered there is not trained again (a no-op push trains nothing): with other lineage it fails
   before a job is paid for; with other training code (the job file and its `code:` folder, hashed)
   it says to bump the version.
+- `fine-tune` fine-tunes the foundation models with `fineTune` in the primary region's AI Services
+  account with Azure OpenAI, only when their inputs (base model and version, data asset versions,
+  hyperparameters, seed; hashed into the job's suffix) have no succeeded job yet, and waits for the
+  job; `--out` writes the live state with `fineTuned` (model -> fine-tuned model id) for the next
+  deploy, `--save` the lineage (see finetuning.py).
 - `register` registers every custom model of ENV in every region's workspace. Immutable lineage goes
   into the model version's `properties` (training data asset and version, preprocessing, feature
   engineering, hyperparameters sha256, training code sha256, git commit, spec sha256, training job);
@@ -56,10 +63,11 @@ from collections.abc import Callable
 from pathlib import Path
 
 if __package__:
-    from . import common, lifecycle, registration, retention, retirement, training
+    from . import common, finetuning, lifecycle, registration, retention, retirement, training
 else:  # run as .almgen/scripts/models.py: its siblings are beside it (also under python -I)
     sys.path.insert(0, str(Path(__file__).resolve().parent))
     common = importlib.import_module("common")
+    finetuning = importlib.import_module("finetuning")
     lifecycle = importlib.import_module("lifecycle")
     registration = importlib.import_module("registration")
     retirement = importlib.import_module("retirement")
@@ -93,6 +101,14 @@ def parser() -> argparse.ArgumentParser:
     train.add_argument("--poll-seconds", type=float, default=30.0, help="seconds between status checks")
     train.add_argument("--timeout-minutes", type=float, default=24 * 60.0, help="give up after this long")
 
+    tune = commands.add_parser("fine-tune", help="fine-tune foundation models whose inputs changed")
+    options(tune)
+    tune.add_argument("--state", type=Path, help="the live state the deploy passes to Bicep")
+    tune.add_argument("--out", type=Path, help="write the live state with fineTuned here")
+    tune.add_argument("--save", type=Path, help="write the fine-tuning lineage here")
+    tune.add_argument("--poll-seconds", type=float, default=60.0, help="seconds between status checks")
+    tune.add_argument("--timeout-minutes", type=float, default=12 * 60.0, help="give up after this long")
+
     register = commands.add_parser("register", help="register custom models with immutable lineage")
     options(register)
     register.add_argument("--trained", type=Path, action="append", help="a file written by train --save")
@@ -125,6 +141,7 @@ def parser() -> argparse.ArgumentParser:
 
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "train": training.cmd_train,
+    "fine-tune": finetuning.cmd_fine_tune,
     "register": registration.cmd_register,
     "retire": retirement.cmd_retire,
     "retain": retention.cmd_retain,

@@ -2,7 +2,8 @@
 
 Usage:
   python release.py --env ENV --out FILE [--release .almgen/release.json] [--gate-verdict FILE ...]
-                    [--outputs FILE] [--root DIR] [--retrieval FILE] [--ab-test FILE ...]
+                    [--outputs FILE] [--root DIR] [--retrieval FILE] [--fine-tuned FILE]
+                    [--ab-test FILE ...]
   python release.py retire --out FILE [--release .almgen/release.json]
 
 `.almgen/release.json` (generated from the spec) holds the static facts: service, spec hash,
@@ -11,8 +12,9 @@ engineering, hyperparameters, deployments), the agents and the evaluation datase
 what is only known at run time: the commit, the CI run and its URL, the actor, a UTC timestamp, the
 gate verdicts (`*.gate.json` written by gate.py), the sha256 of the evaluation dataset and of a
 hyperparameters file, the endpoints of every region from the ARM deployment outputs and, with retrieval,
-the index version each region serves (`--retrieval`, from `retrieval.py switch`) and the A/B tests'
-comparisons (`--ab-test`, from `abtest.py compare`). The record
+the index version each region serves (`--retrieval`, from `retrieval.py switch`), for fine-tuned
+models their fine-tuning job and model (`--fine-tuned`, from `models.py fine-tune`), and the A/B
+tests' comparisons (`--ab-test`, from `abtest.py compare`). The record
 is JSON for machines (keep it as a pipeline artifact); a Markdown summary goes to
 `$GITHUB_STEP_SUMMARY` (and, on Azure DevOps, to an uploaded summary file).
 
@@ -191,8 +193,20 @@ def build_record(args: argparse.Namespace, environ: Mapping[str, str]) -> dict[s
         "gatesPassed": all(gate["passed"] for gate in gates),
         "endpoints": endpoints(args.outputs) if args.outputs else [],
         **retrieval_lineage(facts, args.retrieval),
+        **fine_tuning_lineage(args.fine_tuned),
         **ab_tests(args.ab_test),
     }
+
+
+def fine_tuning_lineage(path: Path | None) -> dict[str, Any]:
+    """From models.py fine-tune --save: per fine-tuned model, its base, data versions, hyperparameters,
+    seed, job, the fine-tuned model id and whether this run made it."""
+    if path is None:
+        return {}
+    entries = common.read_json(path, "fine-tuning lineage")
+    if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
+        raise common.InputError(f"{path}: the fine-tuning lineage must be a list of objects")
+    return {"fineTuned": copy.deepcopy(entries)}
 
 
 def ab_tests(paths: list[Path]) -> dict[str, Any]:
@@ -376,6 +390,9 @@ def record_parser() -> argparse.ArgumentParser:
     result.add_argument("--outputs", type=Path, help="ARM deployment outputs JSON (endpoints per region)")
     result.add_argument(
         "--retrieval", type=Path, help="retrieval.py switch's output: the index each region serves"
+    )
+    result.add_argument(
+        "--fine-tuned", type=Path, help="models.py fine-tune's lineage: what each fine-tuned model is"
     )
     result.add_argument(
         "--ab-test",

@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import json
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -331,6 +332,9 @@ def model_deployments(stack: Stack) -> Any:
     )
 
 
+FINE_TUNED = re.compile(r"\.ft-[0-9A-Za-z]")  # Azure OpenAI's fine-tuned model ids: <base>.ft-<job>
+
+
 def live_state(stack: Stack, env: str) -> dict[str, Any]:
     """The state Bicep needs so that a re-deploy changes no live traffic and no serving version."""
     keys = routing_keys(stack, env)
@@ -343,13 +347,18 @@ def live_state(stack: Stack, env: str) -> dict[str, Any]:
             if parsed["deployment"] and parsed["percent"] > 0:
                 canary[model] = parsed
     listed = model_deployments(stack)
-    versions = {}
+    versions: dict[str, str] = {}
+    tuned: dict[str, str] = {}
     for item in listed if isinstance(listed, list) else []:
-        version = ((item.get("properties") or {}).get("model") or {}).get("version")
+        served = (item.get("properties") or {}).get("model") or {}
+        version, name = served.get("version"), str(served.get("name") or "")
         if item.get("name") and version:
             versions[str(item["name"])] = str(version)
+        if item.get("name") and FINE_TUNED.search(name):  # a re-deploy keeps the fine-tuned model it serves
+            tuned[str(item["name"])] = name
     ml = [d for model, ep in sorted(stack.online_endpoints.items()) for d in ml_deployments(stack, model, ep)]
-    return {"active": active, "versions": versions, "canary": canary, "ml": ml}
+    state: dict[str, Any] = {"active": active, "versions": versions, "canary": canary, "ml": ml}
+    return {**state, "fineTuned": tuned} if tuned else state
 
 
 def plan_ml(

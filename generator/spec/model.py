@@ -168,6 +168,27 @@ class TrainingData:
 
 
 @dataclass(frozen=True)
+class FineTune:
+    """Azure OpenAI fine-tuning of a foundation model: the base is the model's `model` and `version`."""
+
+    training_data: TrainingData
+    validation_data: TrainingData | None = None
+    epochs: int | None = None
+    batch_size: int | None = None
+    learning_rate_multiplier: float | None = None
+    seed: int | None = None
+
+    def hyperparameters(self) -> dict[str, int | float]:
+        """The job's hyperparameters, as the REST API names them; the ones the spec omits are absent."""
+        values = {
+            "n_epochs": self.epochs,
+            "batch_size": self.batch_size,
+            "learning_rate_multiplier": self.learning_rate_multiplier,
+        }
+        return {k: v for k, v in values.items() if v is not None}
+
+
+@dataclass(frozen=True)
 class Model:
     name: str
     kind: ModelKind
@@ -181,6 +202,7 @@ class Model:
     standby_capacity: int | None = None  # the colour that serves nothing, between releases
     version_upgrade: str | None = None
     content_filter: str | None = None
+    fine_tune: FineTune | None = None  # deploy a fine-tuned model of `model` `version` instead
     # custom
     path: str | None = None
     training_data: TrainingData | None = None
@@ -382,6 +404,11 @@ class Spec:
     @property
     def foundation_models(self) -> tuple[Model, ...]:
         return tuple(m for m in self.models if m.kind == "foundation")
+
+    @property
+    def fine_tuned_models(self) -> tuple[Model, ...]:
+        """The foundation models the pipeline fine-tunes (`fineTune`) before deploying them."""
+        return tuple(m for m in self.foundation_models if m.fine_tune is not None)
 
     @property
     def foundry_project(self) -> bool:

@@ -12,7 +12,7 @@ from generator.errors import Issue
 from generator.spec.defaults import default
 from generator.spec.document import Document, FieldPath
 
-FOUNDATION_ONLY = ("format", "model", "sku", "capacity", "versionUpgrade", "contentFilter")
+FOUNDATION_ONLY = ("format", "model", "sku", "capacity", "versionUpgrade", "contentFilter", "fineTune")
 CUSTOM_ONLY = (
     "path",
     "trainingData",

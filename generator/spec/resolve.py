@@ -214,6 +214,7 @@ def _model(raw: dict[str, Any], envs: list[str]) -> m.Model:
             standby_capacity=raw["standbyCapacity"],
             version_upgrade=raw["versionUpgrade"],
             content_filter=raw.get("contentFilter"),
+            fine_tune=_fine_tune(raw.get("fineTune")),
             **common,
         )
     hyper = raw.get("hyperparameters")
@@ -237,6 +238,21 @@ def _model(raw: dict[str, Any], envs: list[str]) -> m.Model:
             endpoint.get("instanceCount"), envs, default("models.endpoint.instanceCount")
         ),
         **common,
+    )
+
+
+def _fine_tune(raw: dict[str, Any] | None) -> m.FineTune | None:
+    if raw is None:
+        return None
+    hyper, validation = raw.get("hyperparameters", {}), raw.get("validationData")
+    rate = hyper.get("learningRateMultiplier")
+    return m.FineTune(
+        training_data=m.TrainingData(raw["trainingData"]["asset"], raw["trainingData"]["version"]),
+        validation_data=m.TrainingData(validation["asset"], validation["version"]) if validation else None,
+        epochs=hyper.get("epochs"),
+        batch_size=hyper.get("batchSize"),
+        learning_rate_multiplier=float(rate) if rate is not None else None,
+        seed=raw.get("seed"),
     )
 
 

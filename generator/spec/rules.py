@@ -16,6 +16,7 @@ from generator.spec.defaults import default
 from generator.spec.document import Document, FieldPath
 from generator.spec.paths import misplaced, referenced_files
 from generator.spec.rules_ab import ab_tests
+from generator.spec.rules_finetune import fine_tune_rules
 from generator.spec.rules_retrieval import retrieval_rules
 from generator.spec.secrets import no_secrets
 from generator.spec.suggest import did_you_mean, one_of
@@ -526,5 +527,6 @@ RULES: tuple[Rule, ...] = (
     gateway_fronts_foundation_models,
     azure_names,
     retrieval_rules,
+    fine_tune_rules,
     referenced_files,
 )

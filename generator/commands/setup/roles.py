@@ -30,6 +30,7 @@ RBAC_ADMINISTRATOR = "f58310d9-a9f6-439a-9e8d-f62e7b41a168"
 AZURE_AI_USER = "53ca6127-db72-4b80-b1b0-d745d6d5456d"
 MONITORING_READER = "43d0d8ad-25c7-4714-9337-8ba259a9fe05"
 OPENAI_USER = ROLES["cognitiveServicesOpenAIUser"]
+OPENAI_CONTRIBUTOR = "a001fd3d-188f-4b5d-821b-7da978bf7442"  # Cognitive Services OpenAI Contributor
 APP_CONFIGURATION_DATA_OWNER = ROLES["appConfigurationDataOwner"]
 ML_DATA_SCIENTIST = ROLES["azureMLDataScientist"]  # includes onlineEndpoints/score/action
 
@@ -156,6 +157,17 @@ def grants(spec: Spec, env: Environment) -> list[RoleGrant]:
                     "Cognitive Services OpenAI User",
                     OPENAI_USER,
                     "gates, tests and health checks call the model deployments (local auth off)",
+                )
+            )
+        if spec.fine_tuned_models and env.is_first and stack.primary:
+            rows.append(
+                RoleGrant(
+                    name,
+                    group,
+                    "Cognitive Services OpenAI Contributor",
+                    OPENAI_CONTRIBUTOR,
+                    "import the training data and run the fine-tuning jobs (models.py fine-tune); the "
+                    "data assets' storage must also grant Storage Blob Data Reader (a user delegation SAS)",
                 )
             )
         if spec.foundry_project:

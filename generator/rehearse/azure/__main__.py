@@ -14,12 +14,14 @@ from pathlib import Path
 from typing import Any
 
 from generator.rehearse.azure import commands as c
-from generator.rehearse.azure import gateway, metrics, search
+from generator.rehearse.azure import gateway, metrics, openai, search
 from generator.rehearse.azure.store import AzFailure, env_of_group, locked
 from generator.rehearse.world import World, from_environ
 
 GLOBAL = {"--output", "--query", "--only-show-errors", "--debug", "--verbose", "--subscription", "--yes"}
 SWITCHES = {
+    "--as-user",
+    "--full-uri",
     "--yes",
     "--only-show-errors",
     "--debug",
@@ -193,6 +195,8 @@ def rest(world: World, state: dict[str, Any], flags: c.Flags) -> Any:
         return arm_patch(world, state, url, method, flags)
     if search.is_search(url):
         return search.rest(world, state, method, url, flags)
+    if openai.is_openai(url):
+        return openai.rest(world, state, method, url, flags)
     if flags.get("--resource") != "https://ai.azure.com":
         raise AzFailure(
             "Can't derive appropriate Azure AD resource from --url to acquire an access token.",
@@ -321,6 +325,11 @@ COMMANDS: dict[tuple[str, ...], tuple[c.Handler, set[str]]] = {
         c.blob_download,
         {"--account-name", "--container-name", "--name", "--file", "--auth-mode", "--no-progress"},
     ),
+    ("storage", "blob", "generate-sas"): (
+        openai.generate_sas,
+        {"--account-name", "--container-name", "--name", "--permissions", "--expiry", "--auth-mode"}
+        | {"--as-user", "--full-uri"},
+    ),
     ("appconfig", "kv", "list"): (
         c.kv_list,
         {"--endpoint", "--name", "--auth-mode", "--key", "--label", "--all"},
@@ -379,6 +388,7 @@ COMMANDS: dict[tuple[str, ...], tuple[c.Handler, set[str]]] = {
         c.od_delete,
         {"--name", "--endpoint-name", "--resource-group", "--workspace-name", "--yes"},
     ),
+    ("ml", "data", "show"): (openai.data_show, {"--name", "--version", *ML_MODEL_SCOPE}),
     ("ml", "model", "show"): (c.model_show, {"--name", "--version", *ML_MODEL_SCOPE}),
     ("ml", "model", "create"): (
         c.model_create,

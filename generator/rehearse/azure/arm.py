@@ -3,7 +3,8 @@
 Contract (from templates/bicep/main.bicep.j2 and modules/*.bicep.j2): per item of the `stacks`
 param, a resource group `stack.resourceGroup` tagged with `tags`; in it an AI Services account
 `ais-<service>-<suffix>-<unique6>` holding `modelDeployments` (a deployment that serves traffic per
-liveState.active keeps liveState.versions' version), an App Configuration store
+liveState.active keeps liveState.versions' version; a `fineTune` item exists only once
+liveState.fineTuned names its fine-tuned model, which it then serves), an App Configuration store
 `appcs-<service>-<suffix>-<unique6>` with `appSettings`, `almgen:endpoints:*`, `almgen:secrets:*`,
 `almgen:active:<model>` (= liveState.active or route.initialDeployment) and `almgen:canary:<model>`
 (= liveState.canary or {"deployment": "", "percent": 0}) labelled with the environment, a Key Vault,
@@ -77,7 +78,11 @@ def _stack_resources(
     account.update(
         {"name": name, "group": group, "location": location, "id": account_id, "endpoint": endpoint}
     )
+    tuned = live.get("fineTuned") or {}
     for item in params.get("modelDeployments") or []:
+        if item.get("fineTune") and not tuned.get(item["name"]):
+            continue  # as ai-services.bicep: deployed once the pipeline names its fine-tuned model
+        model_name = tuned[item["name"]] if item.get("fineTune") else item["modelName"]
         serving = active.get(item["model"]) == item["name"] and item.get("keepsLiveVersion", True)
         version = versions.get(item["name"], item["version"]) if serving else item["version"]
         # as ai-services.bicep: full capacity for what serves and for a candidate of a new version
@@ -95,7 +100,7 @@ def _stack_resources(
             "sku": {"name": item["sku"], "capacity": capacity},
             "tags": {**(params.get("tags") or {}), **(item.get("tags") or {})},
             "properties": {
-                "model": {"format": item["format"], "name": item["modelName"], "version": version},
+                "model": {"format": item["format"], "name": model_name, "version": version},
                 "versionUpgradeOption": item.get("versionUpgradeOption"),
                 "raiPolicyName": item.get("raiPolicyName") or None,
                 "provisioningState": "Succeeded",

@@ -110,6 +110,19 @@ def lineage_tags(model: Model) -> dict[str, str]:
         tags["preprocessing"] = ",".join(model.preprocessing)[:256]
     if model.feature_engineering:
         tags["feature-engineering"] = ",".join(model.feature_engineering)[:256]
+    tune = model.fine_tune
+    if tune is not None:  # the deployment serves a fine-tuned model: its base and its data
+        tags["fine-tune-base"] = f"{model.model}:{model.version}"
+        tags["training-data-asset"] = tune.training_data.asset
+        tags["training-data-version"] = tune.training_data.version
+        if tune.validation_data is not None:
+            tags["validation-data-asset"] = tune.validation_data.asset
+            tags["validation-data-version"] = tune.validation_data.version
+        hyper = ",".join(f"{k}={v}" for k, v in sorted(tune.hyperparameters().items()))
+        if tune.seed is not None:
+            hyper = ",".join(filter(None, (hyper, f"seed={tune.seed}")))
+        if hyper:
+            tags["hyperparameters"] = hyper[:256]
     return tags
 
 
@@ -140,6 +153,8 @@ def _model_deployments(spec: Spec, env: Environment) -> list[dict[str, Any]]:
                     # the one deployment in place, so a release must reach it
                     "keepsLiveVersion": coloured,
                 }
+                # a fine-tuned model: the pipeline names it (liveState.fineTuned) once its job succeeded
+                | ({"modelName": "", "version": "1", "fineTune": True} if model.fine_tune else {})
             )
     return out
 

@@ -11,7 +11,8 @@ from generator import __version__
 from generator.package_data import data_dir
 from generator.plan.model_registry import model_registry
 from generator.render.outputs import OutputFile, header
-from generator.spec.model import Environment, Model, Retrieval, Spec
+from generator.spec import naming
+from generator.spec.model import Environment, FineTune, Model, Retrieval, Spec
 from generator.spec.rules_retrieval import EMBEDDING_DIMENSIONS
 
 SCHEMA = ".almgen/almgen.schema.json"  # editors validate the spec offline, at this almgen's version
@@ -41,6 +42,7 @@ SCRIPTS = (
     "common",
     "facts",
     "training",
+    "finetuning",
     "registration",
     "retirement",
     "retention",
@@ -74,7 +76,23 @@ def commands(spec: Spec) -> dict[str, Any]:
     return table
 
 
-def _model(model: Model, env: Environment) -> dict[str, Any]:
+def _fine_tune(spec: Spec, tune: FineTune) -> dict[str, Any]:
+    """What finetuning.py hashes and sends: the data assets (in the registry), hyperparameters, seed."""
+    entry: dict[str, Any] = {
+        "registry": spec.registry.name or naming.ml_registry(spec.service.name),
+        "trainingData": {"asset": tune.training_data.asset, "version": tune.training_data.version},
+    }
+    if tune.validation_data is not None:
+        validation = tune.validation_data
+        entry["validationData"] = {"asset": validation.asset, "version": validation.version}
+    if tune.hyperparameters():
+        entry["hyperparameters"] = tune.hyperparameters()
+    if tune.seed is not None:
+        entry["seed"] = tune.seed
+    return entry
+
+
+def _model(spec: Spec, model: Model, env: Environment) -> dict[str, Any]:
     entry: dict[str, Any] = {"name": model.name, "kind": model.kind, "version": model.version}
     if model.kind == "foundation":
         assert model.capacity is not None
@@ -84,6 +102,8 @@ def _model(model: Model, env: Environment) -> dict[str, Any]:
             "sku": model.sku,
             "capacity": model.capacity[env.name],
         }
+        if model.fine_tune is not None:
+            entry["fineTune"] = _fine_tune(spec, model.fine_tune)
         return entry
     if model.training_data:
         entry["trainingData"] = {"asset": model.training_data.asset, "version": model.training_data.version}
@@ -148,7 +168,7 @@ def release_facts(spec: Spec) -> dict[str, Any]:
     environments = {}
     for env in spec.environments:
         facts: dict[str, Any] = {
-            "models": [_model(m, env) for m in spec.models],
+            "models": [_model(spec, m, env) for m in spec.models],
             "agents": [
                 {
                     "name": a.name,

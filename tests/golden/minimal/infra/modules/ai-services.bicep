@@ -28,7 +28,7 @@ param sku string = 'S0'
 ])
 param publicNetworkAccess string = 'Disabled'
 
-@description('Optional. Model deployments: name, model, format, modelName, version, sku, capacity, standbyCapacity, versionUpgradeOption, raiPolicyName, tags, keepsLiveVersion (a colour that serves keeps its live version).')
+@description('Optional. Model deployments: name, model, format, modelName, version, sku, capacity, standbyCapacity, versionUpgradeOption, raiPolicyName, tags, keepsLiveVersion (a colour that serves keeps its live version), fineTune (the model is the one liveState.fineTuned names).')
 param modelDeployments array = []
 
 @description('Optional. Content filters (RAI policies): name, mode, filters.')
@@ -40,7 +40,7 @@ param foundryProject bool = false
 @description('Optional. A CanNotDelete lock on the account.')
 param enableDeleteLock bool = false
 
-@description('Optional. The live state: "active" maps a model to its serving deployment, "versions" a deployment to the version it serves.')
+@description('Optional. The live state: "active" maps a model to its serving deployment, "versions" a deployment to the version it serves, "fineTuned" a deployment to the fine-tuned model it serves.')
 param liveState object = {}
 
 @description('Required. The Log Analytics workspace for diagnostics.')
@@ -53,6 +53,9 @@ var uniqueSuffix = take(uniqueString(subscription().id, resourceGroup().id, serv
 var accountName = '${take('ais-${serviceName}-${suffix}', 57)}-${uniqueSuffix}'
 var activeDeployments = liveState.?active ?? {}
 var liveVersions = liveState.?versions ?? {}
+var fineTuned = liveState.?fineTuned ?? {}
+// A fine-tuned model's deployment exists once the pipeline fine-tuned it and named the model.
+var deployable = filter(modelDeployments, d => !(d.?fineTune ?? false) || !empty(fineTuned[?d.name] ?? ''))
 
 resource account 'Microsoft.CognitiveServices/accounts@2025-12-01' = {
   name: accountName
@@ -93,7 +96,7 @@ resource raiPolicies 'Microsoft.CognitiveServices/accounts/raiPolicies@2025-12-0
 // serves (a release, or the first deploy), for the candidate beside it, before traffic moves to it;
 // a colour that only stands by runs at standbyCapacity (the pipeline scales it down after a rollout).
 @batchSize(1)
-resource deployments 'Microsoft.CognitiveServices/accounts/deployments@2025-12-01' = [for deployment in modelDeployments: {
+resource deployments 'Microsoft.CognitiveServices/accounts/deployments@2025-12-01' = [for deployment in deployable: {
   parent: account
   name: deployment.name
   tags: union(tags, deployment.tags)
@@ -104,7 +107,7 @@ resource deployments 'Microsoft.CognitiveServices/accounts/deployments@2025-12-0
   properties: {
     model: {
       format: deployment.format
-      name: deployment.modelName
+      name: (deployment.?fineTune ?? false) ? (fineTuned[?deployment.name] ?? '') : deployment.modelName
       version: deployment.keepsLiveVersion && (activeDeployments[?deployment.model] ?? '') == deployment.name ? (liveVersions[?deployment.name] ?? deployment.version) : deployment.version
     }
     versionUpgradeOption: deployment.versionUpgradeOption

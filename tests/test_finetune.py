@@ -1,0 +1,256 @@
+"""Fine-tuned foundation models (`models[].fineTune`): the resolved value, the rules a schema cannot
+say, what the generated files carry, and the runtime's hash and job matching."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from generator.errors import SpecInvalid
+from generator.plan import plan
+from generator.runtime import common as runtime_common
+from generator.runtime import finetuning, routing
+from generator.spec.validate import load_spec
+from generator.targets.bicep.files import lineage_tags
+from generator.targets.scripts.files import release_facts
+from tests.helpers import write_tree
+
+SPEC = """\
+apiVersion: almgen/v1
+service: {name: tuned-chat}
+targets: {pipelines: [github-actions, azure-devops]}
+environments:
+  - name: dev
+models:
+  - name: chat
+    model: gpt-4o-mini
+    version: "2024-07-18"
+    sku: Standard
+    fineTune:
+      trainingData: {asset: support-chats, version: "3"}
+      hyperparameters: {epochs: 3, learningRateMultiplier: 0.1}
+      seed: 42
+"""
+
+
+def _spec(tmp_path: Path, text: str = SPEC) -> Path:
+    write_tree(tmp_path, {"almgen.yaml": text})
+    return tmp_path / "almgen.yaml"
+
+
+def _issues(tmp_path: Path, text: str) -> list[tuple[str, str]]:
+    with pytest.raises(SpecInvalid) as caught:
+        load_spec(_spec(tmp_path, text))
+    return [(issue.path, issue.message) for issue in caught.value.issues]
+
+
+def test_the_resolved_fine_tune(tmp_path: Path) -> None:
+    spec = load_spec(_spec(tmp_path))
+    (model,) = spec.fine_tuned_models
+    tune = model.fine_tune
+    assert tune is not None
+    assert (tune.training_data.asset, tune.training_data.version, tune.validation_data) == (
+        "support-chats",
+        "3",
+        None,
+    )
+    assert tune.hyperparameters() == {"n_epochs": 3, "learning_rate_multiplier": 0.1}  # batch size: Azure's
+    assert tune.seed == 42
+
+
+@pytest.mark.parametrize(
+    ("edit", "path", "message"),
+    [
+        (
+            ("  - name: dev\n", "  - name: dev\n  - name: prod\n"),
+            "models[0].fineTune",
+            "'chat' is fine-tuned, and the spec has 2 environments",
+        ),
+        (
+            ("  - name: dev\n", "  - name: dev\n    regions: [eastus2, swedencentral]\n"),
+            "environments[0].regions",
+            "'chat' is fine-tuned, and environment 'dev' has 2 regions",
+        ),
+        (
+            ("sku: Standard", "sku: GlobalBatch"),
+            "models[0].sku",
+            "a fine-tuned model is not served on GlobalBatch",
+        ),
+        (("sku: Standard", "sku: Standard\n    format: Meta"), "models[0].format", "its format is 'Meta'"),
+        (
+            ("model: gpt-4o-mini", "model: text-embedding-3-small"),
+            "models[0].model",
+            "'text-embedding-3-small' is an embedding model, which Azure OpenAI does not fine-tune",
+        ),
+    ],
+)
+def test_what_is_not_generated_for_a_fine_tuned_model_is_refused(
+    tmp_path: Path, edit: tuple[str, str], path: str, message: str
+) -> None:
+    issues = _issues(tmp_path, SPEC.replace(*edit))
+    assert any(p == path and message in m for p, m in issues), issues
+
+
+@pytest.mark.parametrize(
+    ("edit", "path"),
+    [
+        ("epochs: 3", "models[0].fineTune.hyperparameters.epochs"),
+        ("learningRateMultiplier: 0.1", "models[0].fineTune.hyperparameters.learningRateMultiplier"),
+    ],
+)
+def test_hyperparameters_out_of_range(tmp_path: Path, edit: str, path: str) -> None:
+    key = edit.split(":", maxsplit=1)[0]
+    issues = _issues(tmp_path, SPEC.replace(edit, f"{key}: 0"))
+    assert [p for p, _ in issues] == [path]
+
+
+def test_fine_tune_on_a_custom_model_does_not_apply(tmp_path: Path) -> None:
+    tune = "fineTune: {trainingData: {asset: a, version: '1'}}"
+    scorer = f"{{name: scorer, kind: custom, version: 1.0.0, path: model, {tune}}}"
+    text = SPEC + f"  - {scorer}\n"
+    write_tree(tmp_path, {"model/MLmodel": "flavors: {}\n"})
+    issues = _issues(tmp_path, text)
+    assert ("models[1].fineTune", "fineTune does not apply to a custom model") in issues
+
+
+def test_the_generated_facts_step_and_deployment(tmp_path: Path) -> None:
+    spec = load_spec(_spec(tmp_path))
+    (model,) = release_facts(spec)["environments"]["dev"]["models"]
+    assert model["fineTune"] == {
+        "registry": "mlr-tuned-chat",
+        "trainingData": {"asset": "support-chats", "version": "3"},
+        "hyperparameters": {"n_epochs": 3, "learning_rate_multiplier": 0.1},
+        "seed": 42,
+    }
+    provision = next(job for job in plan(spec).jobs if job.kind == "provision")
+    kinds = [step.kind for step in provision.steps]
+    assert kinds[kinds.index("deploy-infra") + 1] == "fine-tune"  # after the account exists
+    tags = lineage_tags(spec.models[0])
+    assert tags["fine-tune-base"] == "gpt-4o-mini:2024-07-18"
+    assert tags["hyperparameters"] == "learning_rate_multiplier=0.1,n_epochs=3,seed=42"
+
+
+def test_the_inputs_hash_is_the_suffix_and_changes_with_every_input() -> None:
+    tune: dict[str, Any] = {
+        "trainingData": {"asset": "a", "version": "1"},
+        "hyperparameters": {"n_epochs": 3},
+    }
+    model: dict[str, Any] = {
+        "name": "chat",
+        "model": "gpt-4o-mini",
+        "version": "2024-07-18",
+        "fineTune": tune,
+    }
+    sha = finetuning.inputs_sha256(model)
+    suffix = finetuning.suffix_of(sha)
+    assert len(suffix) <= 40 and suffix == "almgen-" + sha[:16]
+    changed = [
+        {**model, "version": "2024-08-01"},
+        {**model, "fineTune": {**tune, "trainingData": {"asset": "a", "version": "2"}}},
+        {**model, "fineTune": {**tune, "hyperparameters": {"n_epochs": 4}}},
+        {**model, "fineTune": {**tune, "seed": 7}},
+        {**model, "fineTune": {**tune, "validationData": {"asset": "v", "version": "1"}}},
+    ]
+    assert len({finetuning.inputs_sha256(m) for m in changed} | {sha}) == len(changed) + 1
+    reordered = json.loads(json.dumps(model, sort_keys=True))
+    assert finetuning.inputs_sha256(reordered) == sha
+
+
+def test_a_job_is_reused_only_when_it_succeeded_or_may_still_succeed() -> None:
+    base, suffix = "gpt-4o-mini-2024-07-18", "almgen-0123456789abcdef"
+    failed = {"id": "ftjob-2", "suffix": suffix, "model": base, "status": "failed"}
+    done = {"id": "ftjob-1", "suffix": suffix, "model": base, "status": "succeeded", "fine_tuned_model": "m"}
+    running = {"id": "ftjob-3", "suffix": suffix, "model": base, "status": "running"}
+    other = {"id": "ftjob-4", "suffix": "almgen-ffffffffffffffff", "model": base, "status": "succeeded"}
+    assert finetuning.matching_job([failed, other], suffix, base) is None
+    assert finetuning.matching_job([failed, done], suffix, base) == done
+    assert finetuning.matching_job([running, done], suffix, base) == running  # newest first
+    assert finetuning.matching_job([done], suffix, "gpt-4o-2024-11-20") is None
+
+
+def test_the_live_state_names_the_fine_tuned_model_a_deployment_serves() -> None:
+    assert routing.FINE_TUNED.search("gpt-4o-mini-2024-07-18.ft-0123abcd")
+    assert not routing.FINE_TUNED.search("gpt-4o-mini")
+
+
+@pytest.fixture(scope="module")
+def generated(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The fine-tuned spec generated into a repository: no sample fine-tunes (one environment only)."""
+    from generator.regen.generate import generate_spec
+
+    root = tmp_path_factory.mktemp("tuned-chat")
+    generate_spec(_spec(root))
+    return root
+
+
+def test_the_generated_files_pass_the_validators(generated: Path) -> None:
+    """actionlint with shellcheck, zizmor, both pipeline schemas, yamllint, pycep and checkov."""
+    from pycep import BicepParser
+
+    from tests import tools
+
+    workflows = sorted((generated / ".github" / "workflows").glob("*.yml"))
+    pipelines = sorted((generated / ".azure-pipelines").rglob("*.yml"))
+    assert tools.yamllint([*workflows, *pipelines]) == []
+    assert tools.actionlint(generated) == []
+    assert tools.zizmor(generated) == []
+    assert tools.check_jsonschema(workflows, "vendor.github-workflows") == []
+    assert tools.check_jsonschema(pipelines, "vendor.azure-pipelines") == []
+    for bicep in sorted((generated / "infra").rglob("*.bicep")):
+        BicepParser().parse(text=bicep.read_text("utf-8"))
+    report = tools.checkov(generated / "infra", "bicep")
+    assert report["results"]["failed_checks"] == [], [
+        c["check_id"] for c in report["results"]["failed_checks"]
+    ]
+
+
+def test_the_fine_tuning_identity_may_run_jobs(tmp_path: Path) -> None:
+    from generator.commands.setup.roles import OPENAI_CONTRIBUTOR, grants
+
+    spec = load_spec(_spec(tmp_path))
+    (grant,) = [g for g in grants(spec, spec.environments[0]) if g.role_id == OPENAI_CONTRIBUTOR]
+    assert grant.scope == "rg-tuned-chat-dev" and "Storage Blob Data Reader" in grant.why
+
+
+def test_explain_and_lineage_name_what_the_model_is_fine_tuned_on(tmp_path: Path) -> None:
+    from generator.commands.explain import explain_text
+    from generator.commands.lineage import lineage_text
+
+    spec = load_spec(_spec(tmp_path))
+    assert "chat (gpt-4o-mini 2024-07-18, Standard, capacity 10, fine-tuned on support-chats:3)" in (
+        explain_text(spec)
+    )
+    assert (
+        "fine-tuned on support-chats:3; hyperparameters learning_rate_multiplier 0.1, n_epochs 3, seed 42"
+        in lineage_text(spec)
+    )
+
+
+def test_a_running_job_with_the_same_inputs_is_waited_for_not_started_again(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    model: dict[str, Any] = {
+        "name": "chat",
+        "model": "gpt-4o-mini",
+        "version": "2024-07-18",
+        "fineTune": {"trainingData": {"asset": "a", "version": "1"}},
+    }
+    suffix = finetuning.suffix_of(finetuning.inputs_sha256(model))
+    running = {"id": "ftjob-1", "suffix": suffix, "model": "gpt-4o-mini-2024-07-18", "status": "running"}
+    answers = [dict(running), {**running, "status": "succeeded", "fine_tuned_model": "m.ft-1"}]
+    calls: list[tuple[str, str]] = []
+
+    def http(method: str, address: str, body: dict[str, Any] | None = None) -> Any:
+        calls.append((method, address))
+        return answers.pop(0)
+
+    monkeypatch.setattr(finetuning, "list_jobs", lambda account: [running])
+    monkeypatch.setattr(finetuning, "http", http)
+    monkeypatch.setattr(runtime_common, "sleep", lambda seconds: None)
+    job = finetuning.fine_tune(model, "ais-x", "mlr-x", poll=1.0, minutes=60.0)
+    assert job["fine_tuned_model"] == "m.ft-1" and job["created"] is False
+    assert [method for method, _ in calls] == ["GET", "GET"]  # no file import, no new job
+    assert all("/fine_tuning/jobs/ftjob-1?api-version=2024-10-21" in address for _, address in calls)
