@@ -29,6 +29,7 @@ StepKind = Literal[
     "build-index",
     "route-direct",
     "canary",
+    "agent-candidates",
     "test",
     "swap",
     "switch-index",
@@ -63,7 +64,7 @@ INPUTS = {  # every input of the environment template, in order, with what it me
     "test-target": "What the tests call (ALMGEN_TARGET): live, or the blue-green candidate before the swap.",
     "train": "Retrain custom models in this environment.",
     "canary-timeout": "Minutes a canary step job may run: its bake and checks.",
-    "finish-timeout": "Minutes the finishing job may run: tests, swap, agents and records.",
+    "finish-timeout": "Minutes the finishing job may run: agent candidates, tests, swap, agents and records.",
 }
 
 

@@ -2,7 +2,7 @@
 
 Usage:
   python release.py --env ENV --out FILE [--release .almgen/release.json] [--gate-verdict FILE ...]
-                    [--outputs FILE] [--root DIR] [--retrieval FILE]
+                    [--outputs FILE] [--root DIR] [--retrieval FILE] [--agents FILE]
   python release.py retire --out FILE [--release .almgen/release.json]
 
 `.almgen/release.json` (generated from the spec) holds the static facts: service, spec hash,
@@ -11,7 +11,8 @@ engineering, hyperparameters, deployments), the agents and the evaluation datase
 what is only known at run time: the commit, the CI run and its URL, the actor, a UTC timestamp, the
 gate verdicts (`*.gate.json` written by gate.py), the sha256 of the evaluation dataset and of a
 hyperparameters file, the endpoints of every region from the ARM deployment outputs and, with retrieval,
-the index version each region serves (`--retrieval`, from `retrieval.py switch`). The record
+the index version each region serves (`--retrieval`, from `retrieval.py switch`), the agent
+versions made live in each region (`--agents`, from `agents.py live`: `agentsLive`). The record
 is JSON for machines (keep it as a pipeline artifact); a Markdown summary goes to
 `$GITHUB_STEP_SUMMARY` (and, on Azure DevOps, to an uploaded summary file).
 
@@ -190,7 +191,19 @@ def build_record(args: argparse.Namespace, environ: Mapping[str, str]) -> dict[s
         "gatesPassed": all(gate["passed"] for gate in gates),
         "endpoints": endpoints(args.outputs) if args.outputs else [],
         **retrieval_lineage(facts, args.retrieval),
+        **agents_live(args.agents),
     }
+
+
+def agents_live(path: Path | None) -> dict[str, Any]:
+    """From agents.py live's output: the Foundry version of each agent made live, per region."""
+    if path is None:
+        return {}
+    items = common.read_json(path, "live agent versions")
+    if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
+        raise common.InputError(f"{path}: not the output of agents.py live")
+    keys = ("agent", "semver", "version", "region", "model")
+    return {"agentsLive": [{key: str(item.get(key) or "") for key in keys} for item in items]}
 
 
 def retrieval_lineage(facts: dict[str, Any], served: Path | None) -> dict[str, Any]:
@@ -343,6 +356,9 @@ def record_parser() -> argparse.ArgumentParser:
     result.add_argument("--outputs", type=Path, help="ARM deployment outputs JSON (endpoints per region)")
     result.add_argument(
         "--retrieval", type=Path, help="retrieval.py switch's output: the index each region serves"
+    )
+    result.add_argument(
+        "--agents", type=Path, help="agents.py live's output: the agent versions each region made live"
     )
     result.add_argument(
         "--root", type=Path, default=Path("."), help="folder the paths in release.json start from"

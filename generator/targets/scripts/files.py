@@ -47,6 +47,7 @@ SCRIPTS = (
     "routing",
     "health",
     "indexing",
+    "definitions",
 )
 
 
