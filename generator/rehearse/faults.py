@@ -10,7 +10,9 @@
     ENV:approval=reject                   the approval of ENV is rejected
     ENV:region=REGION:fail                deploying ENV's stack in REGION fails
     ENV:slow-deploy=MINUTES               a deployment of ENV takes that long (past a job timeout)
-    ENV:agents:fail                       the Agent Service refuses ENV's agent updates (403)
+    ENV:agents:fail                       the Agent Service refuses ENV's new agent versions (403)
+    ENV:agents:live[=REGION]:fail         App Configuration refuses making an agent version live in ENV
+                                          (in REGION only: the regions before it were switched)
 
 Every fault names an environment of the spec; a model, gate, test or region must be one the
 spec has, so a typo is an error (exit 2), never a rehearsal that silently injects nothing.
@@ -38,6 +40,7 @@ FORMS = (
     "ENV:region=REGION:fail",
     "ENV:slow-deploy=MINUTES",
     "ENV:agents:fail",
+    "ENV:agents:live[=REGION]:fail",
 )
 
 _NUMBER = r"(\d+(?:\.\d+)?)"
@@ -51,6 +54,7 @@ _PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("region", re.compile(r"^([^:]+):region=([^:]+):fail$")),
     ("slow-deploy", re.compile(rf"^([^:]+):slow-deploy={_NUMBER}$")),
     ("agents", re.compile(r"^([^:]+):agents:fail$")),
+    ("agents-live", re.compile(r"^([^:]+):agents:live(?:=([^:]+))?:fail$")),
 )
 
 
@@ -115,9 +119,12 @@ def _build(kind: str, groups: tuple[str, ...], spec: Spec, text: str) -> dict[st
     elif kind == "region":
         _one_of(groups[1], list(env.regions), f"region of {env_name}", text)
         data["region"] = groups[1]
-    elif kind == "agents":
+    elif kind in ("agents", "agents-live"):
         if not spec.agents:
             raise FaultError(f"{text!r}: the spec has no agents")
+        if kind == "agents-live" and groups[1] is not None:
+            _one_of(groups[1], list(env.regions), f"region of {env_name}", text)
+            data["region"] = groups[1]
     else:
         data["minutes"] = float(groups[1])
     return data

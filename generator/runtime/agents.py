@@ -403,9 +403,14 @@ def cmd_restore(args: argparse.Namespace) -> int:
     stacks = routing.load_stacks(args.outputs)
     for region in regions:
         stack = region_of(stacks, str(region["location"]), str(region.get("resourceGroup") or ""))
+        now = live_versions(stack, env)
         for agent, version in sorted((region.get("agents") or {}).items()):
-            set_live(stack, env, agent, str(version) if version else None)
-            restored = f"version {version}" if version else "no live version"
+            saved = str(version) if version else None
+            restored = f"version {saved}" if saved else "no live version"
+            if now.get(agent) == saved:  # never switched here (the switch failed before it)
+                print(f"{stack.location}: {agent} is as it was ({restored})")
+                continue
+            set_live(stack, env, agent, saved)
             print(f"{stack.location}: {agent} restored to {restored}")
     return 0
 

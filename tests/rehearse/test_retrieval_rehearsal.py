@@ -181,7 +181,8 @@ def test_a_release_failing_after_the_switch_rolls_the_alias_back(
 ) -> None:
     stage = fork(first[target], tmp_path)
     commit_change(stage.repo, "almgen.yaml", new_documents_and_agent, "handbook and helper: new versions")
-    phase = run_phase(stage, "agents fail", parse_faults(("prod:agents:fail",), stage.spec))
+    # the switch of the agents' live version fails, after the alias moved
+    phase = run_phase(stage, "agents fail", parse_faults(("prod:agents:live:fail",), stage.spec))
     verdict = judge(stage.spec, phase)
     assert verdict.ok, "\n".join(verdict.reasons) + "\n" + phase.report
     assert aliases(stage) == {"dev": "handbook-v2", "prod": "handbook-v1"}

@@ -298,6 +298,38 @@ def test_live_switches_every_region_and_restore_puts_the_previous_versions_back(
     assert ("almgen:agent:support", "prod") not in service.keys[WEST]  # nothing was live there
 
 
+def test_restore_leaves_a_region_the_switch_never_reached_as_it_was(
+    service: FakeService, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The live switch failed in the second region: only the first is put back, nothing else is written."""
+    for base in (EAST, WEST):
+        service.made(base, "2.0.0")
+        service.keys[base][("almgen:agent:support", "prod")] = "1"
+    assert candidate() == 0
+    previous = {
+        "env": "prod",
+        "regions": [
+            {"location": "eastus2", "resourceGroup": "rg-e", "agents": {"support": "1"}},
+            {"location": "swedencentral", "resourceGroup": "rg-w", "agents": {"support": "1"}},
+        ],
+    }
+    Path("previous.json").write_text(json.dumps(previous), "utf-8")
+    service.keys[EAST][("almgen:agent:support", "prod")] = "2"  # switched; west was refused
+    writes: list[list[str]] = []
+
+    def recorded(args: list[str]) -> Any:
+        writes.append(args)
+        return service.az(args)
+
+    monkeypatch.setattr(routing, "az", recorded)
+    assert agents.main(["restore", "--outputs", "outputs.json", "--previous", "previous.json"]) == 0
+    assert service.keys[EAST][("almgen:agent:support", "prod")] == "1"
+    assert service.keys[WEST][("almgen:agent:support", "prod")] == "1"
+    assert [w[w.index("--endpoint") + 1] for w in writes if w[2] == "set"] == [
+        "https://appcs-east.azconfig.io"
+    ]
+
+
 def test_versions_are_read_newest_first_across_pages(service: FakeService) -> None:
     for _ in range(5):
         service.made(EAST, "2.0.0")

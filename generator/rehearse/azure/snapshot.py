@@ -92,7 +92,8 @@ def model_version(reference: str) -> str:
 
 
 def serving_view(snapshot: dict[str, Any], env: str) -> dict[str, Any]:
-    """What serves customers in ENV: per region and model, the shares and the versions behind them.
+    """What serves customers in ENV: per region and model, the shares and the versions behind them;
+    per retrieval alias (`alias:<name>`) the index; per agent (`agent:<name>`) the live version.
 
     Standby deployments (no share) are left out: a release gives the standby colour a new
     version without moving traffic, and that is not a change of what serves.
@@ -107,5 +108,7 @@ def serving_view(snapshot: dict[str, Any], env: str) -> dict[str, Any]:
             models[model] = {"shares": shares, "versions": versions}
         for alias, index in sorted(region.get("aliases", {}).items()):  # ':' is in no model name
             models[f"alias:{alias}"] = {"index": index}
+        for name, agent in sorted(region.get("agents", {}).items()):  # the version live, and its semver
+            models[f"agent:{name}"] = {"live": agent["live"], "version": agent["version"]}
         out[location] = models
     return out
