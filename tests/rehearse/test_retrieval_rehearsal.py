@@ -106,9 +106,11 @@ def test_a_first_deploy_ends_with_the_agent_bound_to_the_versioned_index(
     state = json.loads(stage.world.azure_file.read_text("utf-8"))
     for account in state["accounts"].values():
         (agent,) = account["agents"].values()
-        (bound,) = agent["tool_resources"]["azure_ai_search"]["indexes"]
-        assert bound["index_name"] == "handbook"  # the alias: a switch needs no agent update
-        assert bound["index_connection_id"].endswith(
+        (version,) = agent["versions"]  # the first version, its definition's search tool
+        (tool,) = [t for t in version["definition"]["tools"] if t["type"] == "azure_ai_search"]
+        (bound,) = tool["azure_ai_search"]["indexes"]
+        assert bound["index_name"] == "handbook"  # the alias: a switch needs no new agent version
+        assert bound["project_connection_id"].endswith(
             f"/accounts/{account['name']}/projects/agents/connections/search"
         )
 
