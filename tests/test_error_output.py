@@ -91,8 +91,9 @@ FRAGMENTS: dict[str, tuple[str, ...]] = {
     "agent-version-not-semver": ("agents[0].version", "'2.1' is not a semantic version"),
     "agent-on-custom-model": ("custom model; agents run on foundation models",),
     "agent-tool-without-its-resource": (
-        "agents[0].tools[1]: the bing_grounding tool needs a connection",
-        "agents[0].tools[2]: the azure_ai_search tool queries the index of the spec's retrieval section",
+        "agents[0].tools[1]: the file_search tool needs a vector store",
+        "agents[0].tools[2]: the bing_grounding tool needs a connection",
+        "agents[0].tools[3]: the azure_ai_search tool queries the index of the spec's retrieval section",
     ),
     "secret-connection-string": ("looks like a connection string", "Key Vault"),
     "secret-password-argument": ("tests.smoke.command", "looks like a password argument"),

@@ -32,12 +32,13 @@ def test_deploy_steps_in_order_for_each_strategy() -> None:
     head = ["live-state", "what-if", "deploy-infra", "build-index"]  # the new index: built, not served
     # the alias moves to the new index once tests passed, before the agents that query it
     tail = ["switch-index", "deploy-agents", "release-record", "retain-indexes", "standby"]
-    assert dev.step_ids() == [*head, "test-smoke", *tail]
+    # the agents' candidate versions first: the tests call them, and they go live after them
+    assert dev.step_ids() == [*head, "agent-candidates", "test-smoke", *tail]
     # blue-green: the candidate is tested, then swapped in
-    assert staging.step_ids() == [*head, "test-integration", "test-load", "swap", *tail]
+    assert staging.step_ids() == [*head, "agent-candidates", "test-integration", "test-load", "swap", *tail]
     # canary: traffic moves first, one job per step, then what serves is validated
     canary = [f"canary-{n}" for n in (1, 2, 3, 4)]
-    assert prod.step_ids() == [*head, *canary, "test-validation", *tail]
+    assert prod.step_ids() == [*head, *canary, "agent-candidates", "test-validation", *tail]
     assert [j.id for j in prod.jobs] == ["gates", "provision", *canary, "finish", "rollback"]
     assert [j.id for j in dev.jobs] == ["provision", "finish"]
 

@@ -55,7 +55,7 @@ def test_the_defaults_of_a_small_retrieval_section(tmp_path: Path) -> None:
 
 
 def test_no_section_no_retrieval(tmp_path: Path) -> None:
-    without_search = BASE.replace("tools: [azure_ai_search]", "tools: [file_search]")
+    without_search = BASE.replace("tools: [azure_ai_search]", "tools: [code_interpreter]")
     write_tree(tmp_path, {"almgen.yaml": without_search, "model/MLmodel": "flavors: {}\n"})
     assert load_spec(tmp_path / "almgen.yaml").retrieval is None
 

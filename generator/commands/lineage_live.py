@@ -5,7 +5,8 @@ preprocessing, features, parameters and code, from which commit and training job
 read through `az` (the signed-in user's access) from what the pipeline left in Azure: the
 environment's ARM deployment outputs (its regions and resources), the routing (App Configuration
 keys for foundation models, the online endpoint's traffic map for custom models), the model
-deployments, the properties a custom model version was registered with, and the release records
+deployments, the properties a custom model version was registered with, the live version of each
+agent (App Configuration `almgen:agent:<name>`, the Foundry version's metadata), and the release records
 kept unchangeable in the environment's record store (since when a version serves, by which run).
 Every difference from the spec is listed: a version that is not the spec's, lineage that is not
 the spec's.
@@ -18,6 +19,7 @@ from typing import Any
 
 from generator.plan.build import deployment_name
 from generator.runtime import (
+    agents,
     common,
     facts,
     finetuning,
@@ -220,6 +222,65 @@ def _since(
     return found
 
 
+def _agent_since(
+    history: list[dict[str, Any]], agent: str, region: str, version: str
+) -> dict[str, Any] | None:
+    """The oldest of the newest release records in a row that made VERSION of AGENT live in REGION."""
+    found = None
+    for record in history:  # newest first
+        live = {
+            (a.get("agent"), a.get("region")): a.get("version")
+            for a in record.get("agentsLive") or []
+            if isinstance(a, dict)
+        }
+        if live.get((agent, region)) != version:
+            break
+        run = record.get("run") if isinstance(record.get("run"), dict) else {}
+        found = {
+            "since": record.get("timestamp"),
+            "commit": record.get("commit"),
+            "run": (run or {}).get("url") or (run or {}).get("id"),
+            "record": record.get("blob"),
+        }
+    return found
+
+
+def _agents(
+    stack: routing.Stack, env: str, declared: list[dict[str, Any]], history: list[dict[str, Any]]
+) -> tuple[list[dict[str, Any]], list[str]]:
+    """Which version of each agent is live in a region (App Configuration), its making, since when."""
+    if not declared:
+        return [], []
+    live = agents.live_versions(stack, env)
+    project = agents.project_endpoint(stack.ai_services)
+    entries, differences = [], []
+    where = f"{env}/{stack.location}"
+    for agent in declared:
+        name, wanted = str(agent["name"]), str(agent["version"])
+        version = live.get(name, "")
+        found = next(
+            (v for v in agents.list_versions(project, name) if str(v.get("version")) == version), None
+        )
+        metadata = (found or {}).get("metadata") or {}
+        entry = {
+            "name": name,
+            "specVersion": wanted,
+            "live": version,
+            "semver": agents.semver_of(found) if found else "",
+            "model": ((found or {}).get("definition") or {}).get("model", ""),
+            "gitCommit": metadata.get("gitCommit", "") if isinstance(metadata, dict) else "",
+            "release": _agent_since(history, name, stack.location, version) if version else None,
+        }
+        entries.append(entry)
+        if not version:
+            differences.append(f"{where}: no version of agent {name} is live")
+        elif found is None:
+            differences.append(f"{where}: agent {name} points at version {version}, which the project lacks")
+        elif entry["semver"] != wanted:
+            differences.append(f"{where}: agent {name} {entry['semver']} is live, the spec says {wanted}")
+    return entries, differences
+
+
 def live_lineage(spec: Spec, only: str | None = None) -> dict[str, Any]:
     """Per environment and region: what serves, its lineage as registered, and the differences."""
     release = release_facts(spec)
@@ -259,6 +320,10 @@ def live_lineage(spec: Spec, only: str | None = None) -> dict[str, Any]:
                     "primary": stack.primary,
                     "models": models,
                 }
+                declared_agents = list(facts_by_env[env.name].get("agents") or [])
+                if declared_agents:
+                    region["agents"], found = _agents(stack, env.name, declared_agents, history)
+                    differences += found
                 if isinstance(declared, dict) and stack.location in search:
                     where = f"{env.name}/{stack.location}"
                     region["retrieval"], found = _retrieval(search[stack.location], declared, where)
@@ -301,6 +366,24 @@ def _model_lines(model: dict[str, Any]) -> list[str]:
     return lines
 
 
+def _agent_lines(entries: list[dict[str, Any]]) -> list[str]:
+    lines = []
+    for agent in entries:
+        if not agent["live"]:
+            lines.append(f"    agent {agent['name']}: no version is live")
+            continue
+        lines.append(
+            f"    agent {agent['name']} {agent['semver'] or '?'} (Foundry version {agent['live']}) "
+            f"on {agent['model'] or '?'}"
+        )
+        release = agent.get("release")
+        if release:
+            lines.append(f"      since {release['since']} (run {release['run']}, commit {release['commit']})")
+        if agent["gitCommit"]:
+            lines.append(f"      gitCommit: {agent['gitCommit']}")
+    return lines
+
+
 def live_text(data: dict[str, Any]) -> str:
     lines = []
     for env in data["environments"]:
@@ -309,6 +392,7 @@ def live_text(data: dict[str, Any]) -> str:
             lines.append(f"  {region['region']}{' (primary)' if region['primary'] else ''}:")
             for model in region["models"]:
                 lines += _model_lines(model)
+            lines += _agent_lines(region.get("agents") or [])
             served = region.get("retrieval")
             if served:
                 lines.append(f"    retrieval: {served['alias']} serves {served['index'] or 'no index'}")

@@ -215,8 +215,14 @@ def _provision_steps(spec: Spec) -> tuple[Step, ...]:
 
 
 def _finish_steps(spec: Spec) -> tuple[Step, ...]:
-    """After traffic is where it should be: tests, the blue-green swap, agents, records."""
-    steps = [
+    """After traffic is where it should be: agent candidates, tests, the blue-green swap, agents live,
+    records."""
+    steps = []
+    if spec.agents:  # a new version of each agent, not live: the tests call it (ALMGEN_AGENT_<NAME>_VERSION)
+        steps.append(
+            Step("agent-candidates", "Create the candidate agent versions (not live)", "agent-candidates")
+        )
+    steps += [
         Step(f"test-{t.name}", f"Test: {t.name}", "test", InputHas("tests", t.name), (), t.timeout_minutes)
         for t in spec.tests
         if any(t in env.tests for env in spec.environments)
@@ -241,8 +247,8 @@ def _finish_steps(spec: Spec) -> tuple[Step, ...]:
         )
     if spec.retrieval is not None:  # the gates and tests passed: the new index serves
         steps.append(Step("switch-index", "Switch the retrieval alias to the new index", "switch-index"))
-    if spec.agents:  # agent definitions go live once their model deployment serves
-        steps.append(Step("deploy-agents", "Deploy agents", "deploy-agents"))
+    if spec.agents:  # the tested versions go live once their model deployment serves
+        steps.append(Step("deploy-agents", "Make the tested agent versions live", "deploy-agents"))
     steps.append(Step("release-record", "Release record", "release-record"))
     if spec.registry.retired:
         steps.append(Step("retire", "Remove retired versions", "retire"))

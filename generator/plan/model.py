@@ -30,6 +30,7 @@ StepKind = Literal[
     "build-index",
     "route-direct",
     "canary",
+    "agent-candidates",
     "test",
     "swap",
     "ab-test",
@@ -68,7 +69,9 @@ INPUTS = {  # every input of the environment template, in order, with what it me
     "test-target": "What the tests call (ALMGEN_TARGET): live, or the candidate before a swap or A/B test.",
     "train": "Retrain custom models in this environment.",
     "canary-timeout": "Minutes a canary step job may run: its bake and checks.",
-    "finish-timeout": "Minutes the finishing job may run: tests, swap or A/B test, agents and records.",
+    "finish-timeout": (
+        "Minutes the finishing job may run: agent candidates, tests, swap or A/B test, agents and records."
+    ),
 }
 
 

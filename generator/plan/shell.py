@@ -21,14 +21,16 @@ COMMON = f"--release {RELEASE_JSON} --root {RELEASE}"  # models.py and agents.py
 COMMANDS = f"{RELEASE}/.almgen/commands.json"
 
 
-def contract_command(outputs: str, out: str, *, target: bool) -> str:
+def contract_command(outputs: str, out: str, *, target: bool, agents: bool = False) -> str:
     """contract.py writing the environment contract of $ALMGEN_ENVIRONMENT to OUT (NAME=value lines).
 
     With TARGET, the tests' $ALMGEN_TARGET picks each model's deployment (the candidate of a
-    blue-green environment from the live state before the deploy); gates call what is live.
+    blue-green environment from the live state before the deploy); gates call what is live. With
+    AGENTS, the tests call each agent's candidate version (agents.py candidate's summary).
     """
     where = f'--outputs {outputs} --env "$ALMGEN_ENVIRONMENT" --release {RELEASE_JSON}'
     aim = ' --target "$ALMGEN_TARGET" --state live-state.json --candidates candidates.json' if target else ""
+    aim += f" --agents {AGENT_CANDIDATES}" if target and agents else ""
     return f'python "{SCRIPTS}/contract.py" {where}{aim} --out {out}'
 
 
@@ -118,33 +120,6 @@ def shell_steps(spec: Spec, step: Step) -> list[ShellStep]:
         return [
             ShellStep(step.id, step.name, _script(f'ALMGEN_LIVE_STATE="$(cat live-state.json)" {_DEPLOY}'))
         ]
-    if kind == "fine-tune":
-        wait = f"--timeout-minutes {FINE_TUNE_MINUTES} --poll-seconds 60"
-        return [
-            ShellStep(
-                step.id,
-                step.name,
-                _script(
-                    _python(
-                        "models",
-                        f"fine-tune {env} --outputs outputs.json {COMMON} --state live-state.json "
-                        f"--out {TUNED_STATE} --save {FINE_TUNED} {wait}",
-                    )
-                ),
-                login_after=True,  # a fine-tuning job outlives the login's token
-            ),
-            ShellStep(
-                "deploy-fine-tuned",
-                "Deploy the fine-tuned models",
-                _script(
-                    f"if [ ! -f {TUNED_STATE} ]; then",
-                    '  echo "The deployments serve the fine-tuned models already."',
-                    "  exit 0",
-                    "fi",
-                    f'ALMGEN_LIVE_STATE="$(cat {TUNED_STATE})" {_DEPLOY}',
-                ),
-            ),
-        ]
     if kind == "train":
         return [
             ShellStep(
@@ -195,20 +170,6 @@ def shell_steps(spec: Spec, step: Step) -> list[ShellStep]:
                 env=(("ALMGEN_CUSTOM_MODELS", custom),),
             )
         ]
-    if kind == "deploy-agents":
-        return [
-            ShellStep(
-                step.id,
-                step.name,
-                _script(
-                    _python("traffic", f"state --outputs outputs.json {env} > live-state-after.json"),
-                    _python(
-                        "agents",
-                        f"deploy {env} --outputs outputs.json {COMMON} --live-state live-state-after.json",
-                    ),
-                ),
-            )
-        ]
     if kind in ("build-index", "switch-index", "retain-indexes"):
         return [ShellStep(step.id, step.name, _script(*_retrieval(kind)))]
     rollout = {
@@ -216,6 +177,9 @@ def shell_steps(spec: Spec, step: Step) -> list[ShellStep]:
         "ab-test": _ab_steps,
         "standby": standby_steps,
         "route-direct": _direct_steps,
+        "fine-tune": _fine_tune_steps,
+        "agent-candidates": _agent_candidate_steps,
+        "deploy-agents": _deploy_agent_steps,
     }.get(kind)
     if rollout is not None:
         return rollout(spec, step)
@@ -226,7 +190,7 @@ def shell_steps(spec: Spec, step: Step) -> list[ShellStep]:
                 step.id,
                 step.name,
                 _script(
-                    contract_command("outputs.json", "contract.env", target=True),
+                    contract_command("outputs.json", "contract.env", target=True, agents=bool(spec.agents)),
                     _python("run", f"test {test} --commands {COMMANDS} --contract contract.env"),
                 ),
                 env=(("ALMGEN_OUTPUTS", "outputs.json"), ("ALMGEN_LIVE_STATE_FILE", "live-state.json")),
@@ -238,6 +202,76 @@ def shell_steps(spec: Spec, step: Step) -> list[ShellStep]:
     if kind in ("retire", "retain"):
         return [ShellStep(step.id, step.name, _script(_python("models", _records(spec, kind))))]
     return []  # release-record is rendered by each target, with its own artifact handling
+
+
+def _fine_tune_steps(spec: Spec, step: Step) -> list[ShellStep]:
+    """Fine-tune (when the inputs changed), then deploy what it made."""
+    env = '--env "$ALMGEN_ENVIRONMENT"'
+    wait = f"--timeout-minutes {FINE_TUNE_MINUTES} --poll-seconds 60"
+    return [
+        ShellStep(
+            step.id,
+            step.name,
+            _script(
+                _python(
+                    "models",
+                    f"fine-tune {env} --outputs outputs.json {COMMON} --state live-state.json "
+                    f"--out {TUNED_STATE} --save {FINE_TUNED} {wait}",
+                )
+            ),
+            login_after=True,  # a fine-tuning job outlives the login's token
+        ),
+        ShellStep(
+            "deploy-fine-tuned",
+            "Deploy the fine-tuned models",
+            _script(
+                f"if [ ! -f {TUNED_STATE} ]; then",
+                '  echo "The deployments serve the fine-tuned models already."',
+                "  exit 0",
+                "fi",
+                f'ALMGEN_LIVE_STATE="$(cat {TUNED_STATE})" {_DEPLOY}',
+            ),
+        ),
+    ]
+
+
+def _agent_candidate_steps(spec: Spec, step: Step) -> list[ShellStep]:
+    """A candidate version of each agent, for the tests to call."""
+    env = '--env "$ALMGEN_ENVIRONMENT"'
+    return [
+        ShellStep(
+            step.id,
+            step.name,
+            _script(
+                _python(
+                    "agents",
+                    f"candidate {env} --outputs outputs.json {COMMON} "
+                    '--target "$ALMGEN_TARGET" --state live-state.json --candidates candidates.json '
+                    f"--out {AGENT_CANDIDATES}",
+                )
+            ),
+            inputs=(("ALMGEN_TARGET", "test-target"),),
+        )
+    ]
+
+
+def _deploy_agent_steps(spec: Spec, step: Step) -> list[ShellStep]:
+    """Make the candidates live, keeping the live versions for a restore."""
+    env = '--env "$ALMGEN_ENVIRONMENT"'
+    return [
+        ShellStep(
+            step.id,
+            step.name,
+            _script(
+                f'mkdir -p "{ROUTING}"',
+                _python(
+                    "agents",
+                    f"live {env} --outputs outputs.json --candidate {AGENT_CANDIDATES} "
+                    f'--save-previous "{PREVIOUS_AGENTS}" --out {AGENTS_LIVE}',
+                ),
+            ),
+        )
+    ]
 
 
 def _records(spec: Spec, kind: str) -> str:
@@ -278,6 +312,9 @@ ROUTING = "routing"  # the folder that keeps each model's routing from before th
 PREVIOUS = f"{ROUTING}/previous-${{ALMGEN_MODEL}}.json"
 
 
+AGENT_CANDIDATES = "agents-candidate.json"  # each agent's candidate version per region: the tests call it
+AGENTS_LIVE = "agents-live.json"  # the versions made live: the release record names them
+PREVIOUS_AGENTS = f"{ROUTING}/previous-agents.json"  # the live versions from before, for a restore
 RETRIEVAL_CANDIDATE = "retrieval-candidate.json"  # the build's index per region, kept for the finish job
 RETRIEVAL_SWITCHED = "retrieval-switched.json"  # what serves after the switch: the release record's lineage
 PREVIOUS_INDEX = f"{ROUTING}/previous-retrieval.json"
@@ -552,8 +589,20 @@ def restore_steps(spec: Spec) -> list[ShellStep]:
 
     The first canary step and the blue-green swap save it under `routing/`; a canary step job,
     and the finish job (a test, the swap or the agents failing after traffic moved) restore it. The
-    retrieval alias, switched in the finish job, goes back to the index it served before.
+    retrieval alias, switched in the finish job, goes back to the index it served before, and so do
+    the agents' live versions (App Configuration `almgen:agent:<name>`) once they were switched.
     """
+    agents = [
+        ShellStep(
+            "restore-agents",
+            "Roll back the live agent versions",
+            _script(
+                f'if [ -f "{PREVIOUS_AGENTS}" ]; then',
+                "  " + _python("agents", f'restore --outputs outputs.json --previous "{PREVIOUS_AGENTS}"'),
+                "fi",
+            ),
+        )
+    ]
     index = [
         ShellStep(
             "restore-index",
@@ -565,20 +614,24 @@ def restore_steps(spec: Spec) -> list[ShellStep]:
             ),
         )
     ]
-    return (index if spec.retrieval is not None else []) + [
-        ShellStep(
-            f"restore-{model.name}",
-            f"Roll back {model.name}",
-            _script(
-                f'if [ -f "{PREVIOUS}" ]; then',
-                "  "
-                + _python(
-                    "traffic",
-                    f'restore --outputs outputs.json --previous "{PREVIOUS}"',
+    return (
+        (agents if spec.agents else [])
+        + (index if spec.retrieval is not None else [])
+        + [
+            ShellStep(
+                f"restore-{model.name}",
+                f"Roll back {model.name}",
+                _script(
+                    f'if [ -f "{PREVIOUS}" ]; then',
+                    "  "
+                    + _python(
+                        "traffic",
+                        f'restore --outputs outputs.json --previous "{PREVIOUS}"',
+                    ),
+                    "fi",
                 ),
-                "fi",
-            ),
-            env=_model_env(model),
-        )
-        for model in spec.models
-    ]
+                env=_model_env(model),
+            )
+            for model in spec.models
+        ]
+    )

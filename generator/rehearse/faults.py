@@ -10,7 +10,9 @@
     ENV:approval=reject                   the approval of ENV is rejected
     ENV:region=REGION:fail                deploying ENV's stack in REGION fails
     ENV:slow-deploy=MINUTES               a deployment of ENV takes that long (past a job timeout)
-    ENV:agents:fail                       the Agent Service refuses ENV's agent updates (403)
+    ENV:agents:fail                       the Agent Service refuses ENV's new agent versions (403)
+    ENV:agents:live[=REGION]:fail         App Configuration refuses making an agent version live in ENV
+                                          (in REGION only: the regions before it were switched)
     ENV:fine-tune:fail                    ENV's fine-tuning jobs fail (Azure OpenAI: status failed)
 
 Every fault names an environment of the spec; a model, gate, test or region must be one the
@@ -40,6 +42,7 @@ FORMS = (
     "ENV:slow-deploy=MINUTES",
     "ENV:agents:fail",
     "ENV:fine-tune:fail",
+    "ENV:agents:live[=REGION]:fail",
 )
 
 _NUMBER = r"(\d+(?:\.\d+)?)"
@@ -54,6 +57,7 @@ _PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("slow-deploy", re.compile(rf"^([^:]+):slow-deploy={_NUMBER}$")),
     ("agents", re.compile(r"^([^:]+):agents:fail$")),
     ("fine-tune", re.compile(r"^([^:]+):fine-tune:fail$")),
+    ("agents-live", re.compile(r"^([^:]+):agents:live(?:=([^:]+))?:fail$")),
 )
 
 
@@ -118,10 +122,13 @@ def _build(kind: str, groups: tuple[str, ...], spec: Spec, text: str) -> dict[st
     elif kind == "region":
         _one_of(groups[1], list(env.regions), f"region of {env_name}", text)
         data["region"] = groups[1]
-    elif kind in ("agents", "fine-tune"):
-        if not (spec.agents if kind == "agents" else spec.fine_tuned_models):
-            what = "has no agents" if kind == "agents" else "fine-tunes no model"
+    elif kind in ("agents", "agents-live", "fine-tune"):
+        if not (spec.fine_tuned_models if kind == "fine-tune" else spec.agents):
+            what = "fine-tunes no model" if kind == "fine-tune" else "has no agents"
             raise FaultError(f"{text!r}: the spec {what}")
+        if kind == "agents-live" and groups[1] is not None:
+            _one_of(groups[1], list(env.regions), f"region of {env_name}", text)
+            data["region"] = groups[1]
     else:
         data["minutes"] = float(groups[1])
     return data

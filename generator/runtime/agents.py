@@ -1,29 +1,42 @@
-"""Agents: create or update the agents of almgen.yaml in the Foundry project of every region.
+"""Agents: versioned agents of almgen.yaml in the Foundry project of every region, and which version is live.
 
 Usage:
-  python agents.py deploy --env ENV --outputs FILE [--release FILE] [--live-state FILE] [--root DIR]
-                          [--out FILE]
+  python agents.py candidate --env ENV --outputs FILE [--release FILE] [--root DIR]
+                             [--target live|candidate] [--state FILE] [--candidates FILE] [--out FILE]
+  python agents.py live      --env ENV --outputs FILE --candidate FILE [--save-previous FILE] [--out FILE]
+  python agents.py restore   --outputs FILE --previous FILE
 
-For each agent of ENV in `.almgen/release.json` and each region (stack) of the ARM deployment outputs,
-primary first, the agent is found by name in the project `agents` of the region's AI Services account
-(`https://<aiServicesName>.services.ai.azure.com/api/projects/agents`) and created, updated, or left
-unchanged (same instructions, model deployment, tools and version). Its `model` is the deployment that
-serves the agent's model: `active[model]` of the live state (`--live-state`, the JSON the pipeline's
-live-state step writes), else the model's name (the deployment name under the `direct` strategy). The
-agent's metadata records its semver `version`, the service, the environment and the git commit.
+The Foundry Agent Service keeps an agent as a name with immutable, numbered versions
+(`POST {project}/agents/{name}/versions`, `GET {project}/agents/{name}/versions`,
+`DELETE {project}/agents/{name}/versions/{version}`, api-version `v1`, the GA surface of
+Azure/azure-rest-api-specs `specification/ai-foundry/data-plane/Foundry`). A version is a prompt
+agent definition: the model deployment it binds, its instructions and its tools with their
+resources (the `azure_ai_search` tool names the project's search connection and the retrieval
+alias; `code_interpreter` runs in an automatic container).
 
-Versions never go down: when a region holds the agent at a higher semver than release.json, nothing is
-changed anywhere and the command fails. Every region is read before any is written.
+`candidate` (finish job, before the tests) gives every agent of ENV in `.almgen/release.json` a
+version in every region (primary first; every region is read before any is written): the newest
+version whose definition and semver (`metadata.version`) are the release's is reused, otherwise a
+new version is created with the semver, service, environment and commit in its metadata. A `git
+revert` finds the earlier definition's version and reuses it. The model binding is the
+deployment that serves the agent's model after this release: the live one (App Configuration
+`almgen:active:<model>`), or with `--target candidate` (a blue-green environment, tested before
+its swap) the candidate colour. Nothing changes what serves: the summary (`--out`) names each
+candidate, and the environment contract hands it to the tests (`ALMGEN_AGENT_<NAME>_VERSION`).
 
-The Agent Service REST surface is versioned by Azure. This script speaks the Assistants-style API
-(`GET/POST {project}/assistants`, `POST {project}/assistants/{id}`) with `api-version=v1`; set
-`ALMGEN_AGENTS_API_VERSION` to use another version, or change `DEFAULT_API_VERSION` and the paths in
-`list_agents` / `save_agent` below when Azure moves the surface. All HTTP goes through `http()`, which
-calls `az rest --resource https://ai.azure.com` (`ALMGEN_AZ` names another executable, for tests): the
-CLI gets the token and never prints it.
+`live` (after the tests, the swap and the index switch) makes the candidates live: almgen owns
+the pointer, the App Configuration key `almgen:agent:<name>` (label: the environment) in each
+region's store, whose value is the Foundry version an application passes in its `agent_reference`
+(`{"type": "agent_reference", "name": ..., "version": ...}` of the Responses API). The service's
+own "latest" is not a live pointer: creating a candidate makes it the latest. `--save-previous`
+writes the pointers as they were first; `restore` (a failure after the switch) puts them back,
+deleting a pointer that did not exist.
 
-Exit codes: 0 ok; 1 failure (Azure refused, a downgrade); 2 usage or bad input, with a one-line reason
-on stderr.
+All HTTP goes through `http()`, which calls `az rest --resource https://ai.azure.com` (`ALMGEN_AZ`
+names another executable, for tests): the CLI gets the token and never prints it. Set
+`ALMGEN_AGENTS_API_VERSION` to use another api-version.
+
+Exit codes: 0 ok; 1 failure (Azure refused); 2 usage or bad input, with a one-line reason on stderr.
 """
 
 from __future__ import annotations
@@ -32,7 +45,6 @@ import argparse
 import importlib
 import json
 import os
-import re
 import sys
 import tempfile
 from collections.abc import Mapping
@@ -42,14 +54,17 @@ from typing import Any
 from urllib.parse import quote
 
 if __package__:
-    from . import common
-else:  # run as .almgen/scripts/agents.py: common.py is beside it (also under python -I)
+    from . import common, definitions, routing
+else:  # run as .almgen/scripts/agents.py: its siblings are beside it (also under python -I)
     sys.path.insert(0, str(Path(__file__).resolve().parent))
     common = importlib.import_module("common")
+    definitions = importlib.import_module("definitions")
+    routing = importlib.import_module("routing")
 
 DEFAULT_API_VERSION = "v1"
 PROJECT = "agents"
 TOKEN_RESOURCE = "https://ai.azure.com"
+LIVE_KEY = "almgen:agent:"  # + the agent's name: the Foundry version that serves, per environment label
 RETRY_STATUSES = (429, 500, 502, 503, 504)
 PHRASES = {status.phrase.lower(): status.value for status in HTTPStatus}
 
@@ -127,29 +142,53 @@ def project_endpoint(account: str) -> str:
     return f"https://{account}.services.ai.azure.com/api/projects/{PROJECT}"
 
 
-def list_agents(endpoint: str) -> list[dict[str, Any]]:
-    """Every agent of the project, following `has_more` / `last_id` pages."""
-    agents: list[dict[str, Any]] = []
+def versions_url(endpoint: str, name: str) -> str:
+    return f"{endpoint}/agents/{quote(name, safe='')}/versions"
+
+
+def version_order(item: dict[str, Any]) -> tuple[int, int]:
+    """Newest first: by creation time, then by the version number."""
+    number = str(item.get("version") or "")
+    created = item.get("created_at")
+    return (int(created) if isinstance(created, int) else 0, int(number) if number.isdigit() else -1)
+
+
+def list_versions(endpoint: str, name: str) -> list[dict[str, Any]]:
+    """Every version of agent NAME, newest first; none when the project has no such agent."""
+    found: list[dict[str, Any]] = []
     after = ""
     for _ in range(1000):
-        url = f"{endpoint}/assistants?api-version={quote(api_version())}&limit=100"
+        url = f"{versions_url(endpoint, name)}?api-version={quote(api_version())}&limit=100&order=desc"
         if after:
             url += f"&after={quote(after)}"
-        page = http("GET", url, None)
+        try:
+            page = http("GET", url, None)
+        except HttpError as exc:
+            if exc.status == HTTPStatus.NOT_FOUND:
+                return []
+            raise
         if not isinstance(page, dict) or not isinstance(page.get("data"), list):
-            raise common.Failure(f"GET {endpoint}/assistants: unexpected answer (no 'data' list)")
-        agents += [item for item in page["data"] if isinstance(item, dict)]
-        last = page.get("last_id") or (agents[-1].get("id") if agents else None)
+            raise common.Failure(f"GET {versions_url(endpoint, name)}: unexpected answer (no 'data' list)")
+        items = [item for item in page["data"] if isinstance(item, dict)]
+        found += items
+        last = page.get("last_id") or (items[-1].get("id") if items else None)
         if not page.get("has_more") or not isinstance(last, str) or last == after:
             break
         after = last
-    return agents
+    return sorted(found, key=version_order, reverse=True)
 
 
-def save_agent(endpoint: str, agent_id: str | None, body: dict[str, Any]) -> dict[str, Any]:
-    path = "/assistants" + (f"/{quote(agent_id, safe='')}" if agent_id else "")
-    answer = http("POST", f"{endpoint}{path}?api-version={quote(api_version())}", body)
-    return answer if isinstance(answer, dict) else {}
+def create_version(endpoint: str, name: str, body: dict[str, Any]) -> dict[str, Any]:
+    url = f"{versions_url(endpoint, name)}?api-version={quote(api_version())}"
+    answer = http("POST", url, body)
+    if not isinstance(answer, dict) or not str(answer.get("version") or ""):
+        raise common.Failure(f"POST {versions_url(endpoint, name)}: the answer names no version")
+    return answer
+
+
+def delete_version(endpoint: str, name: str, version: str) -> None:
+    url = f"{versions_url(endpoint, name)}/{quote(version, safe='')}?api-version={quote(api_version())}"
+    http("DELETE", url, None)
 
 
 # --------------------------------------------------------------------------- inputs
@@ -174,155 +213,205 @@ def agents_of(release: dict[str, Any], env: str) -> list[dict[str, Any]]:
     return agents
 
 
-def stacks_of(path: Path) -> list[dict[str, Any]]:
-    """The regions of an environment from its ARM deployment outputs, primary first."""
-    return common.stacks_of(path, "aiServicesName")
-
-
-def instructions_of(agent: dict[str, Any], root: Path) -> str:
-    relative = agent.get("instructions")
-    if relative is None or relative == "":
-        return ""
-    if not isinstance(relative, str) or Path(relative).is_absolute() or re.match(r"^[A-Za-z]:", relative):
-        raise common.InputError(
-            f"instructions of agent {agent['name']} must be a path relative to the repository"
-        )
-    base = root.resolve()
-    path = (base / relative).resolve()
-    if base not in path.parents:
-        raise common.InputError(f"instructions {relative!r} of agent {agent['name']} leave the repository")
-    try:
-        return path.read_text("utf-8-sig")
-    except OSError as exc:
-        raise common.InputError(
-            f"cannot read instructions {relative} of {agent['name']}: {exc.strerror or exc}"
-        ) from exc
-
-
 # --------------------------------------------------------------------------- versions
 
-semver, newer = common.semver, common.newer  # the versions of agents are semver
+semver, newer = common.semver, common.newer  # the versions of agents in the spec are semver
+instructions_of, semver_of, search_tool = (
+    definitions.instructions_of,
+    definitions.semver_of,
+    definitions.search_tool,
+)
+definition_of, same_definition, matching = (
+    definitions.definition_of,
+    definitions.same_definition,
+    definitions.matching,
+)
 
 
-# --------------------------------------------------------------------------- deploy
+# --------------------------------------------------------------------------- model binding and live pointer
 
 
-def tool_types(tools: object) -> list[str]:
-    return [str(t.get("type")) for t in tools if isinstance(t, dict)] if isinstance(tools, list) else []
+def model_versions(release: dict[str, Any], env: str) -> dict[str, tuple[str, str]]:
+    """Each model of ENV: (kind, version)."""
+    models = common.environment(release, env).get("models") or []
+    return {
+        str(m["name"]): (str(m.get("kind") or "foundation"), str(m.get("version") or ""))
+        for m in models
+        if isinstance(m, dict) and "name" in m
+    }
 
 
-def tool_resources(release: dict[str, Any], env: str, agent: str, stack: dict[str, Any]) -> dict[str, Any]:
-    """An agent of retrieval.agents answers from the alias, through the project's search connection."""
-    retrieval = common.environment(release, env).get("retrieval")
-    if not isinstance(retrieval, dict) or agent not in (retrieval.get("agents") or []):
+def binding(
+    model: str, kinds: dict[str, tuple[str, str]], keys: Mapping[str, str], args: argparse.Namespace
+) -> str:
+    """The deployment an agent's version binds: the one serving MODEL after this release."""
+    kind, version = kinds.get(model, ("foundation", ""))
+    if args.target == "candidate":
+        state = common.read_object(args.state, "live state") if args.state and args.state.exists() else {}
+        picked = (
+            common.read_json(args.candidates, "candidates")
+            if args.candidates and args.candidates.exists()
+            else {}
+        )
+        return routing.candidate(
+            state, model, kind, version or None, picked if isinstance(picked, dict) else {}
+        )
+    live = keys.get(f"almgen:active:{model}")
+    return live if live else model
+
+
+def live_versions(stack: routing.Stack, env: str) -> dict[str, str]:
+    """The live pointer of every agent of ENV in a region: name -> Foundry version."""
+    if not stack.app_configuration:
         return {}
-    connection = stack.get("searchConnection")
-    if not isinstance(connection, str) or not connection:
-        raise common.InputError(f"deployment outputs of {stack['location']} name no search connection")
-    index = {"index_connection_id": connection, "index_name": str(retrieval.get("alias") or "")}
-    return {"azure_ai_search": {"indexes": [index]}}
+    keys = routing.routing_keys(stack, env)
+    return {k.removeprefix(LIVE_KEY): v for k, v in keys.items() if k.startswith(LIVE_KEY) and v}
 
 
 def git_commit(environ: Mapping[str, str]) -> str:
     return environ.get("GITHUB_SHA") or environ.get("BUILD_SOURCEVERSION") or "unknown"
 
 
-def cmd_deploy(args: argparse.Namespace) -> int:
+# --------------------------------------------------------------------------- commands
+
+
+def cmd_candidate(args: argparse.Namespace) -> int:
     release = common.read_object(args.release, "release.json")
     agents = agents_of(release, args.env)
     if not agents:
-        print(f"no agents in environment {args.env}: nothing to deploy")
+        print(f"no agents in environment {args.env}: nothing to create")
         if args.out:
             common.write_json(args.out, [])
         return 0
-    stacks = stacks_of(args.outputs)
-    live = common.read_object(args.live_state, "live state") if args.live_state else {}
-    active: dict[str, Any] = live["active"] if isinstance(live.get("active"), dict) else {}
+    stacks = common.stacks_of(args.outputs, "aiServicesName")
+    kinds = model_versions(release, args.env)
     service = release.get("service") if isinstance(release.get("service"), str) else ""
     commit = git_commit(os.environ)
     texts = {agent["name"]: instructions_of(agent, args.root) for agent in agents}
 
-    # Read every region first: a refused downgrade anywhere changes nothing anywhere.
-    plans: list[tuple[dict[str, Any], dict[str, Any], str, dict[str, Any] | None, dict[str, Any]]] = []
-    refusals: list[str] = []
-    for stack in stacks:
-        endpoint = project_endpoint(stack["aiServicesName"])
-        existing_agents = list_agents(endpoint)
+    # Read every region first: a bad input anywhere creates nothing anywhere.
+    plans: list[tuple[dict[str, Any], dict[str, Any], str, dict[str, Any], dict[str, Any] | None, str]] = []
+    for raw in stacks:
+        stack = routing.stack_of(raw)
+        endpoint = project_endpoint(raw["aiServicesName"])
+        keys = routing.routing_keys(stack, args.env) if stack.app_configuration else {}
         for agent in agents:
-            name, version = agent["name"], agent["version"]
-            same = [a for a in existing_agents if a.get("name") == name]
-            if len(same) > 1:
-                ids = ", ".join(str(a.get("id")) for a in same)
-                raise common.Failure(
-                    f"{len(same)} agents are named {name} in {stack['location']} ({ids}): delete all but one"
-                )
-            existing = same[0] if same else None
-            deployment = active.get(agent["model"])
-            model = deployment if isinstance(deployment, str) and deployment else agent["model"]
-            metadata = dict(existing.get("metadata") or {}) if existing else {}
-            metadata.update(version=version, service=service, environment=args.env, gitCommit=commit)
-            body = {
-                "name": name,
-                "model": model,
-                "instructions": texts[name],
-                "tools": [{"type": t} for t in agent.get("tools") or []],
-                "description": str(agent.get("description") or ""),
-                "metadata": {str(k): str(v) for k, v in metadata.items()},
-            }
-            resources = tool_resources(release, args.env, name, stack)
-            if resources:
-                body["tool_resources"] = resources
-            live_version = (existing.get("metadata") or {}).get("version") if existing else None
-            if isinstance(live_version, str) and semver(live_version) and newer(live_version, version):
-                refusals.append(
-                    f"{name} is at {live_version} in {stack['location']}, release.json has {version}: "
-                    "versions never go down (bump the agent's version above it)"
-                )
-            plans.append((stack, agent, endpoint, existing, body))
-    if refusals:
-        for refusal in refusals:
-            print(f"agents.py deploy: refused: {refusal}", file=sys.stderr)
-        raise common.Failure(f"{len(refusals)} downgrade(s) refused: nothing was changed")
+            name = agent["name"]
+            model = binding(agent["model"], kinds, keys, args)
+            wanted = definition_of(agent, model, texts[name], search_tool(release, args.env, name, raw))
+            found = matching(list_versions(endpoint, name), wanted, agent["version"])
+            plans.append((raw, agent, endpoint, wanted, found, keys.get(LIVE_KEY + name, "")))
 
     summary: list[dict[str, Any]] = []
-    for stack, agent, endpoint, existing, body in plans:
-        name, version, region = agent["name"], agent["version"], stack["location"]
-        if existing is None:
-            action, agent_id = "created", str(save_agent(endpoint, None, body).get("id") or "")
+    for raw, agent, endpoint, wanted, found, live in plans:
+        name, semver_ = agent["name"], agent["version"]
+        chosen = found
+        if chosen is None:
+            metadata = {"version": semver_, "service": service, "environment": args.env, "gitCommit": commit}
+            body = {
+                "definition": wanted,
+                "description": str(agent.get("description") or ""),
+                "metadata": metadata,
+            }
+            chosen, action = create_version(endpoint, name, body), "created"
         else:
-            agent_id = str(existing.get("id") or "")
-            live_version = (existing.get("metadata") or {}).get("version")
-            unchanged = (
-                existing.get("instructions") == body["instructions"]
-                and existing.get("model") == body["model"]
-                and tool_types(existing.get("tools")) == [t["type"] for t in body["tools"]]
-                and (existing.get("tool_resources") or {}) == body.get("tool_resources", {})
-                and live_version == version
-            )
-            if unchanged:
-                action = "unchanged"
-            else:
-                if live_version == version and existing.get("instructions") != body["instructions"]:
-                    print(
-                        f"agents.py deploy: warning: the instructions of {name} changed but its version "
-                        f"{version} did not (bump it so the change is traceable)",
-                        file=sys.stderr,
-                    )
-                save_agent(endpoint, agent_id, body)
-                action = "updated"
-        print(f"{action} {name} {version} in {region} (model {body['model']}, id {agent_id or 'unknown'})")
+            action = "reused"
+        version = str(chosen.get("version"))
+        print(
+            f"{action} {name} version {version} ({semver_}) in {raw['location']} on {wanted['model']}; "
+            f"live: {live or 'none'}"
+        )
         summary.append(
             {
                 "agent": name,
+                "semver": semver_,
                 "version": version,
-                "region": region,
-                "id": agent_id,
-                "model": body["model"],
+                "id": str(chosen.get("id") or ""),
+                "region": raw["location"],
+                "resourceGroup": str(raw.get("resourceGroup") or ""),
+                "model": wanted["model"],
                 "action": action,
+                "live": live,
             }
         )
     if args.out:
         common.write_json(args.out, summary)
+    return 0
+
+
+def candidates_of(path: Path) -> list[dict[str, Any]]:
+    items = common.read_json(path, "agent candidates")
+    if not isinstance(items, list) or not all(
+        isinstance(i, dict)
+        and all(isinstance(i.get(k), str) and i.get(k) for k in ("agent", "version", "region"))
+        for i in items
+    ):
+        raise common.InputError(f"{path}: not the summary of agents.py candidate")
+    return items
+
+
+def region_of(stacks: list[routing.Stack], location: str, group: str) -> routing.Stack:
+    for stack in stacks:
+        if stack.location == location and (not group or stack.resource_group == group):
+            return stack
+    raise common.InputError(f"region {location} is not in the deployment outputs")
+
+
+def set_live(stack: routing.Stack, env: str, agent: str, version: str | None) -> None:
+    key = LIVE_KEY + agent
+    if version:
+        routing.set_key(stack, env, key, version)
+        return
+    store = ["--endpoint", stack.app_configuration, "--auth-mode", "login"]
+    routing.az(["appconfig", "kv", "delete", *store, "--key", key, "--label", env, "--yes"])
+
+
+def cmd_live(args: argparse.Namespace) -> int:
+    candidates = candidates_of(args.candidate)
+    stacks = routing.load_stacks(args.outputs)
+    regions = []
+    for stack in stacks:  # the pointers as they are, saved before any changes
+        names = sorted({c["agent"] for c in candidates if c["region"] == stack.location})
+        if names:
+            live = live_versions(stack, args.env)
+            regions.append(
+                {
+                    "location": stack.location,
+                    "resourceGroup": stack.resource_group,
+                    "agents": {name: live.get(name) for name in names},
+                }
+            )
+    if args.save_previous:
+        common.write_json(args.save_previous, {"env": args.env, "regions": regions})
+    for item in candidates:
+        stack = region_of(stacks, item["region"], str(item.get("resourceGroup") or ""))
+        set_live(stack, args.env, item["agent"], item["version"])
+        print(
+            f"{stack.location}: {item['agent']} {item.get('semver', '')} is live as version {item['version']}"
+        )
+    if args.out:
+        common.write_json(args.out, [{**c, "live": c["version"]} for c in candidates])
+    return 0
+
+
+def cmd_restore(args: argparse.Namespace) -> int:
+    previous = common.read_object(args.previous, "previous agent versions")
+    regions = previous.get("regions")
+    env = previous.get("env")
+    if not isinstance(env, str) or not isinstance(regions, list):
+        raise common.InputError(f"{args.previous}: not what agents.py live saved")
+    stacks = routing.load_stacks(args.outputs)
+    for region in regions:
+        stack = region_of(stacks, str(region["location"]), str(region.get("resourceGroup") or ""))
+        now = live_versions(stack, env)
+        for agent, version in sorted((region.get("agents") or {}).items()):
+            saved = str(version) if version else None
+            restored = f"version {saved}" if saved else "no live version"
+            if now.get(agent) == saved:  # never switched here (the switch failed before it)
+                print(f"{stack.location}: {agent} is as it was ({restored})")
+                continue
+            set_live(stack, env, agent, saved)
+            print(f"{stack.location}: {agent} restored to {restored}")
     return 0
 
 
@@ -331,25 +420,45 @@ def cmd_deploy(args: argparse.Namespace) -> int:
 
 def parser() -> argparse.ArgumentParser:
     result = common.Parser(
-        prog="agents.py", description="Deploy the agents of almgen.yaml to the Foundry project."
+        prog="agents.py", description="Versioned agents of almgen.yaml in the Foundry project."
     )
     commands = result.add_subparsers(dest="command", required=True, parser_class=common.Parser)
-    deploy = commands.add_parser(
-        "deploy", help="create or update every agent of an environment in every region"
+    candidate = commands.add_parser(
+        "candidate", help="give every agent of an environment a version (not live)"
     )
-    deploy.add_argument("--env", required=True, help="environment name in release.json")
-    deploy.add_argument("--outputs", type=Path, required=True, help="ARM deployment outputs JSON")
-    deploy.add_argument(
+    candidate.add_argument("--env", required=True, help="environment name in release.json")
+    candidate.add_argument("--outputs", type=Path, required=True, help="ARM deployment outputs JSON")
+    candidate.add_argument(
         "--release", type=Path, default=Path(".almgen/release.json"), help="release.json path"
     )
-    deploy.add_argument("--live-state", type=Path, help='live state JSON ({"active": {model: deployment}})')
-    deploy.add_argument("--root", type=Path, default=Path("."), help="folder the instruction paths are in")
-    deploy.add_argument("--out", type=Path, help="write the summary JSON here")
+    candidate.add_argument("--root", type=Path, default=Path("."), help="folder the instruction paths are in")
+    candidate.add_argument(
+        "--target",
+        choices=("live", "candidate"),
+        default="live",
+        help="bind the live or the candidate deployment",
+    )
+    candidate.add_argument(
+        "--state", type=Path, help="live state JSON from before the deploy (traffic.py state)"
+    )
+    candidate.add_argument(
+        "--candidates", type=Path, help="custom models' candidate colours (traffic.py plan-ml)"
+    )
+    candidate.add_argument("--out", type=Path, help="write the summary JSON here")
+    live = commands.add_parser("live", help="make the candidate versions live (App Configuration)")
+    live.add_argument("--env", required=True, help="environment name")
+    live.add_argument("--outputs", type=Path, required=True, help="ARM deployment outputs JSON")
+    live.add_argument("--candidate", type=Path, required=True, help="the summary of agents.py candidate")
+    live.add_argument("--save-previous", type=Path, help="write the live versions from before here")
+    live.add_argument("--out", type=Path, help="write what is live now here")
+    restore = commands.add_parser("restore", help="put back the live versions agents.py live saved")
+    restore.add_argument("--outputs", type=Path, required=True, help="ARM deployment outputs JSON")
+    restore.add_argument("--previous", type=Path, required=True, help="the file --save-previous wrote")
     return result
 
 
 def main(argv: list[str] | None = None) -> int:
-    return common.main(parser(), {"deploy": cmd_deploy}, argv)
+    return common.main(parser(), {"candidate": cmd_candidate, "live": cmd_live, "restore": cmd_restore}, argv)
 
 
 if __name__ == "__main__":

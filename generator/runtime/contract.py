@@ -2,7 +2,8 @@
 
 Usage:
   python contract.py --outputs FILE --env ENV --release FILE [--target live|candidate]
-                     [--state FILE] [--candidates FILE] [--format env|devops] [--out FILE]
+                     [--state FILE] [--candidates FILE] [--agents FILE] [--format env|devops]
+                     [--out FILE]
 
 Prints one `NAME=value` line per variable (`--format env`, for a file of variables or
 `$GITHUB_ENV`) or one `##vso[task.setvariable variable=NAME]value` line (`--format devops`).
@@ -26,13 +27,17 @@ newline, a `%`, a `;` or a `]` into a variables file or a logging command.
 | AZURE_OPENAI_DEPLOYMENT | ALMGEN_MODEL_<MODEL>_DEPLOYMENT of the first foundation model |
 | ALMGEN_PROJECT_ENDPOINT, AZURE_AI_PROJECT_ENDPOINT | with agents or a safety gate: the Foundry project |
 | ALMGEN_AGENT_<AGENT>_NAME | with agents: the agent's name |
-| ALMGEN_AGENT_<AGENT>_ID | with agents: its id in the project now ("" before its first deploy) |
+| ALMGEN_AGENT_<AGENT>_VERSION | with agents: the Foundry version to call: tests, the candidate (`--agents`) |
+| ALMGEN_AGENT_<AGENT>_LIVE_VERSION | with agents: the live version (App Configuration almgen:agent:<agent>) |
+| ALMGEN_AGENT_<AGENT>_ID | with agents: the id of ALMGEN_AGENT_<AGENT>_VERSION ("" when there is none) |
 | ALMGEN_SEARCH_ENDPOINT | with retrieval: the primary region's Azure AI Search endpoint (Entra ID only) |
 | ALMGEN_SEARCH_INDEX | with retrieval: the alias the agents query (releases move it to a new index) |
 
 `<MODEL>` and `<AGENT>` are the spec's names in upper case with `-` as `_` (`chat-mini` →
-`CHAT_MINI`). Tests run before the finish job deploys the agents (a failing test keeps a new agent
-definition out), so an agent's id is that of the definition live when the test runs.
+`CHAT_MINI`). The finish job creates each agent's candidate version before the tests and makes it
+live only after them (a failing test keeps it out), so tests call the candidate: an application
+calls an agent through the Responses API with `agent_reference` `{name, version}`. Gates (no
+`--agents`) call the live version; before an agent's first release both versions are "".
 
 Exit codes: 0 printed; 1 Azure refused (routing or agents could not be read); 2 bad input (a
 missing file, a value outside the allowed characters), with a one-line reason on stderr.
@@ -113,17 +118,32 @@ def _project(stack: routing.Stack, release: dict[str, Any]) -> list[tuple[str, s
     return [("ALMGEN_PROJECT_ENDPOINT", project), ("AZURE_AI_PROJECT_ENDPOINT", project)]
 
 
-def _agents(stack: routing.Stack, deployed: list[dict[str, Any]]) -> list[tuple[str, str]]:
+def _agents(
+    stack: routing.Stack, env: str, deployed: list[dict[str, Any]], candidates: Path | None
+) -> list[tuple[str, str]]:
+    """Each agent's name, the version the command calls (the candidate for tests) and the live one."""
     if not deployed:
         return []
     project = agents.project_endpoint(stack.ai_services)
-    ids = {str(a.get("name")): str(a.get("id") or "") for a in agents.list_agents(project)}
+    live = agents.live_versions(stack, env)
+    picked = {
+        str(c["agent"]): c
+        for c in (agents.candidates_of(candidates) if candidates and candidates.exists() else [])
+        if c.get("region") == stack.location
+    }
     out = []
     for agent in deployed:
         name = str(agent["name"])
+        version = str(picked[name]["version"]) if name in picked else live.get(name, "")
+        ident = str(picked[name].get("id") or "") if name in picked else ""
+        if version and not ident:
+            found = [v for v in agents.list_versions(project, name) if str(v.get("version")) == version]
+            ident = str(found[0].get("id") or "") if found else ""
         out += [
             (f"ALMGEN_AGENT_{variable(name)}_NAME", name),
-            (f"ALMGEN_AGENT_{variable(name)}_ID", ids.get(name, "")),
+            (f"ALMGEN_AGENT_{variable(name)}_VERSION", version),
+            (f"ALMGEN_AGENT_{variable(name)}_LIVE_VERSION", live.get(name, "")),
+            (f"ALMGEN_AGENT_{variable(name)}_ID", ident),
         ]
     return out
 
@@ -154,7 +174,7 @@ def contract(args: argparse.Namespace) -> list[tuple[str, str]]:
         ("ALMGEN_TARGET", args.target),
         *_models(stack, args.env, list(environment.get("models") or []), args),
         *_project(stack, release),
-        *_agents(stack, list(environment.get("agents") or [])),
+        *_agents(stack, args.env, list(environment.get("agents") or []), args.agents),
         *_search(args.outputs, environment),
     ]
     for name, value in pairs:
@@ -177,6 +197,7 @@ def parser() -> argparse.ArgumentParser:
     result.add_argument("--target", choices=("live", "candidate"), default="live", help="what tests call")
     result.add_argument("--state", type=Path, help="the live state from before the deploy (candidates)")
     result.add_argument("--candidates", type=Path, help="the file plan-ml --candidates wrote (custom models)")
+    result.add_argument("--agents", type=Path, help="agents.py candidate's summary: the versions tests call")
     result.add_argument(
         "--format", choices=("env", "devops"), default="env", help="NAME=value or ##vso lines"
     )

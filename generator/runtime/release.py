@@ -2,8 +2,8 @@
 
 Usage:
   python release.py --env ENV --out FILE [--release .almgen/release.json] [--gate-verdict FILE ...]
-                    [--outputs FILE] [--root DIR] [--retrieval FILE] [--fine-tuned FILE]
-                    [--ab-test FILE ...]
+                    [--outputs FILE] [--root DIR] [--retrieval FILE] [--agents FILE]
+                    [--fine-tuned FILE] [--ab-test FILE ...]
   python release.py retire --out FILE [--release .almgen/release.json]
 
 `.almgen/release.json` (generated from the spec) holds the static facts: service, spec hash,
@@ -12,7 +12,8 @@ engineering, hyperparameters, deployments), the agents and the evaluation datase
 what is only known at run time: the commit, the CI run and its URL, the actor, a UTC timestamp, the
 gate verdicts (`*.gate.json` written by gate.py), the sha256 of the evaluation dataset and of a
 hyperparameters file, the endpoints of every region from the ARM deployment outputs and, with retrieval,
-the index version each region serves (`--retrieval`, from `retrieval.py switch`), for fine-tuned
+the index version each region serves (`--retrieval`, from `retrieval.py switch`), the agent
+versions made live in each region (`--agents`, from `agents.py live`: `agentsLive`), for fine-tuned
 models their fine-tuning job and model (`--fine-tuned`, from `models.py fine-tune`), and the A/B
 tests' comparisons (`--ab-test`, from `abtest.py compare`). The record
 is JSON for machines (keep it as a pipeline artifact); a Markdown summary goes to
@@ -193,9 +194,21 @@ def build_record(args: argparse.Namespace, environ: Mapping[str, str]) -> dict[s
         "gatesPassed": all(gate["passed"] for gate in gates),
         "endpoints": endpoints(args.outputs) if args.outputs else [],
         **retrieval_lineage(facts, args.retrieval),
+        **agents_live(args.agents),
         **fine_tuning_lineage(args.fine_tuned),
         **ab_tests(args.ab_test),
     }
+
+
+def agents_live(path: Path | None) -> dict[str, Any]:
+    """From agents.py live's output: the Foundry version of each agent made live, per region."""
+    if path is None:
+        return {}
+    items = common.read_json(path, "live agent versions")
+    if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
+        raise common.InputError(f"{path}: not the output of agents.py live")
+    keys = ("agent", "semver", "version", "region", "model")
+    return {"agentsLive": [{key: str(item.get(key) or "") for key in keys} for item in items]}
 
 
 def fine_tuning_lineage(path: Path | None) -> dict[str, Any]:
@@ -390,6 +403,9 @@ def record_parser() -> argparse.ArgumentParser:
     result.add_argument("--outputs", type=Path, help="ARM deployment outputs JSON (endpoints per region)")
     result.add_argument(
         "--retrieval", type=Path, help="retrieval.py switch's output: the index each region serves"
+    )
+    result.add_argument(
+        "--agents", type=Path, help="agents.py live's output: the agent versions each region made live"
     )
     result.add_argument(
         "--fine-tuned", type=Path, help="models.py fine-tune's lineage: what each fine-tuned model is"

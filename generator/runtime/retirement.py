@@ -9,10 +9,11 @@ import os
 from typing import Any
 
 if __package__:
-    from . import agents, common, facts
+    from . import agents, common, facts, routing
 else:  # run as .almgen/scripts/<name>.py: the folder is on sys.path
     common = importlib.import_module("common")
     facts = importlib.import_module("facts")
+    routing = importlib.import_module("routing")
     agents = importlib.import_module("agents")
 
 
@@ -220,26 +221,32 @@ def region_record(stack: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def check_agent(name: str, version: str, stack: dict[str, Any]) -> dict[str, Any]:
-    """An agent is updated in place (one agent per name, its version in its metadata), so no copy
-    of an older version remains to remove: retiring a version proves no region serves it, and
-    refuses while one does."""
+def check_agent(name: str, version: str, stack: dict[str, Any], env: str) -> dict[str, Any]:
+    """An agent's versions are immutable: a release leaves the earlier ones in the project. Retiring
+    semver VERSION deletes every Foundry version made for it (`metadata.version`) that is not live,
+    and refuses while the live one (App Configuration `almgen:agent:<name>`) is one of them."""
     region = region_record(stack)
     account = stack.get("aiServicesName")
     if not isinstance(account, str) or not account:
         region["skipped"].append("no AI Services account in this region")
         return region
-    found = [a for a in agents.list_agents(agents.project_endpoint(account)) if a.get("name") == name]
-    serving = sorted({str((a.get("metadata") or {}).get("version")) for a in found})
-    if version in serving:
+    endpoint = agents.project_endpoint(account)
+    live = agents.live_versions(routing.stack_of(stack), env).get(name, "")
+    made = [v for v in agents.list_versions(endpoint, name) if agents.semver_of(v) == version]
+    if any(str(v.get("version")) == live for v in made):
         region["refused"].append(
-            f"agent {name} serves version {version} in {stack['location']}: release a newer version first"
+            f"agent {name} serves version {version} (Foundry version {live}) in {stack['location']}: "
+            "release a newer version first"
         )
-    else:
-        serves = ", ".join(serving) or "nothing"
+        return region
+    for item in made:
+        number = str(item.get("version"))
+        agents.delete_version(endpoint, name, number)
+        region["done"].append(f"deleted version {number} of agent {name} (made for {version})")
+        common.say(f"{stack['location']}: {region['done'][-1]}")
+    if not made:
         region["done"].append(
-            f"checked that agent {name} does not serve {version} (it serves {serves}; "
-            "agents are updated in place, so no copy of an older version remains)"
+            f"checked that agent {name} has no version made for {version} (live: {live or 'none'})"
         )
         common.say(f"{stack['location']}: {region['done'][-1]}")
     return region
@@ -371,7 +378,9 @@ def cmd_retire(args: argparse.Namespace) -> int:  # noqa: PLR0912, PLR0915 (move
         }
         records.append(record)
         if entry["kind"] == "agent":
-            record["regions"] = [check_agent(entry["name"], entry["version"], stack) for stack in stacks]
+            record["regions"] = [
+                check_agent(entry["name"], entry["version"], stack, args.env) for stack in stacks
+            ]
             continue
         model = model_definition(release, args.env, entry["name"])
         if model is None:

@@ -153,8 +153,10 @@ def agent_filters(doc: Document) -> Iterator[Issue]:
 
 
 # Agent tools the Foundry Agent Service refuses without a resource almgen does not create: a
-# function's definition, an OpenAPI description, a Grounding with Bing Search connection.
+# function's definition, an OpenAPI description, a Grounding with Bing Search connection, the vector
+# stores a file_search tool searches (its `vector_store_ids` are required in an agent version).
 TOOLS_WITHOUT_RESOURCES = {
+    "file_search": "a vector store of the files it searches (vector_store_ids)",
     "function": "a function definition (name and JSON schema of its parameters)",
     "openapi": "an OpenAPI description of the API and its authentication",
     "bing_grounding": "a connection to a Grounding with Bing Search resource",
@@ -163,8 +165,8 @@ TOOLS_WITHOUT_RESOURCES = {
 
 def agent_tools(doc: Document) -> Iterator[Issue]:
     """A tool the agent cannot be created with: what it needs is nowhere in the spec. (The
-    azure_ai_search tool needs the spec's `retrieval` index; file_search and code_interpreter
-    work on the files a conversation attaches.)"""
+    azure_ai_search tool needs the spec's `retrieval` index; code_interpreter runs in a container the
+    service creates.)"""
     retrieval = doc.data.get("retrieval")
     has_retrieval = isinstance(retrieval, dict)
     bound = retrieval.get("agents") if has_retrieval else None  # None: every agent with the tool
@@ -175,7 +177,7 @@ def agent_tools(doc: Document) -> Iterator[Issue]:
                 yield doc.issue(
                     path,
                     f"the {tool} tool needs {TOOLS_WITHOUT_RESOURCES[tool]}, which almgen does not create",
-                    "tools almgen can give what they need: code_interpreter, file_search, azure_ai_search",
+                    "tools almgen can give what they need: code_interpreter, azure_ai_search",
                     f"remove {tool} from the agent's tools",
                 )
             elif tool == "azure_ai_search" and not has_retrieval:

@@ -141,7 +141,7 @@ def test_first_deploy_reaches_production(sample: str, target: str, deployed: Dep
         serving = serving_view(first.after, env.name)
         assert set(serving) == set(env.regions)
         for region in env.regions:
-            models = {name: v for name, v in serving[region].items() if not name.startswith("alias:")}
+            models = {name: v for name, v in serving[region].items() if ":" not in name}  # no alias, agent
             assert set(models) == {m.name for m in spec.models}
             if spec.retrieval:  # the alias serves the first version of the index
                 alias = spec.retrieval.alias
@@ -262,7 +262,7 @@ def test_a_canary_breach_at_any_step_restores_traffic_exactly(
         "prod:slow-deploy=400",  # a deployment past the job's timeout
         "prod:region=swedencentral:fail",  # the second region fails after the first was deployed
         "prod:approval=reject",
-        "prod:agents:fail",  # the agent update after the rollout is refused
+        "prod:agents:fail",  # the Agent Service refuses the candidate version after the rollout
     ],
 )
 def test_a_fault_in_prod_leaves_prod_serving_the_old_release(
@@ -343,16 +343,22 @@ def test_a_retired_version_is_removed_everywhere(target: str, deployed: Deployed
     retired = run_phase(stage, "retire", [])
     _log_az(stage)
     assert retired.conclusion == "success", retired.report
-    # the retired agent version was looked for in every region of every environment, and no
-    # region serves it (the release moved the agent on): the retirement is a check, not a skip
+    # the retired agent version was looked for in every region of every environment: no region
+    # serves it (the release moved the agent on), and the versions made for it are deleted
     calls = (stage.world.root / "az-calls.jsonl").read_text("utf-8").splitlines()[calls_before:]
     listed = {
         argv[argv.index("--url") + 1].split("/api/")[0]
         for argv in (json.loads(line)["argv"] for line in calls)
-        if argv[:1] == ["rest"] and "--url" in argv and "/assistants?" in argv[argv.index("--url") + 1]
+        if argv[:1] == ["rest"]
+        and "--url" in argv
+        and "/agents/support/versions?" in argv[argv.index("--url") + 1]
     }
     regions = sum(len(env.regions) for env in stage.spec.environments)
     assert len(listed) >= regions, listed
+    for env in stage.spec.environments:
+        for region, agents in _agents(retired, env.name).items():
+            assert old_agent.version not in agents["support"]["versions"].values(), region
+            assert agents["support"]["version"] == "2.1.1", region
     assert _deployments_of(retired, "chat", old) == []
     for env in stage.spec.environments:
         assert ("chat", old) not in {(m, v) for _, m, v in _versions_served(retired, env.name)}

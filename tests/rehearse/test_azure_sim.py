@@ -334,14 +334,42 @@ def test_appconfig_ml_locks_roles_rest(world: World, generated: dict[str, Path])
         "/subscriptions/x",
     )
     assert az_ok(world, "role", "assignment", "list", "--all")[0]["roleDefinitionName"] == "Reader"
-    url = f"https://{stacks[0]['aiServicesName']}.services.ai.azure.com/api/projects/agents/assistants"
+
+
+def test_the_agent_service_keeps_immutable_versions(world: World, generated: dict[str, Path]) -> None:
+    az_ok(world, *LOGIN)
+    stacks = deploy(world, generated["enterprise"], "prod")["stacks"]["value"]
+    project = f"https://{stacks[0]['aiServicesName']}.services.ai.azure.com/api/projects/agents"
+    url = f"{project}/agents/helper/versions?api-version=v1"
     rest = ["rest", "--resource", "https://ai.azure.com", "--url"]
-    made = az_ok(world, *rest, url, "--method", "post", "--body", json.dumps({"name": "helper"}))
+    state = json.loads(world.azure_file.read_text("utf-8"))
+    account = next(a for a in state["accounts"].values() if a["name"] == stacks[0]["aiServicesName"])
+    model = sorted(account["deployments"])[0]
+    definition = {"kind": "prompt", "model": model, "instructions": "Help.", "tools": []}
+    body = {"definition": definition, "metadata": {"version": "1.0.0"}}
+    first = az_ok(world, *rest, url, "--method", "post", "--body", json.dumps(body))
+    second = az_ok(world, *rest, url, "--method", "post", "--body", json.dumps(body))
+    assert (first["version"], second["version"]) == ("1", "2")  # immutable: every create is a new version
     region = traffic_snapshot(world)["environments"]["prod"][stacks[0]["location"]]
-    assert made["name"] == "helper" and region["agents"] == {"helper": {"version": None, "model": None}}
-    changed = az_ok(world, *rest, f"{url}/{made['id']}", "--method", "post", "--body", '{"model": "m"}')
-    assert (changed["id"], changed["name"], changed["model"]) == (made["id"], "helper", "m")
-    assert [a["id"] for a in az_ok(world, *rest, url)["data"]] == [made["id"]]
+    assert region["agents"] == {  # nothing is live until App Configuration names a version
+        "helper": {"live": None, "version": None, "model": None, "versions": {"1": "1.0.0", "2": "1.0.0"}}
+    }
+    assert [v["version"] for v in az_ok(world, *rest, url)["data"]] == ["2", "1"]  # newest first
+    latest = az_ok(world, *rest, f"{project}/agents/helper?api-version=v1")
+    assert latest["versions"]["latest"]["version"] == "2"
+    az_ok(world, *rest, f"{project}/agents/helper/versions/1?api-version=v1", "--method", "delete")
+    assert [v["version"] for v in az_ok(world, *rest, url)["data"]] == ["2"]
+    refused = [  # a deployment the account lacks, a tool without its resource, another api-version
+        {**body, "definition": {**definition, "model": "nowhere"}},
+        {**body, "definition": {**definition, "tools": [{"type": "file_search"}]}},
+    ]
+    for wrong in refused:
+        answer = az(world, *rest, url, "--method", "post", "--body", json.dumps(wrong))
+        assert answer.returncode == 1 and answer.stderr.startswith("ERROR: Bad Request("), answer.stderr
+    other = az(world, *rest, url.replace("=v1", "=2025-05-01"))
+    assert other.returncode == 1 and "invalid_api_version" in other.stderr
+    missing = az(world, *rest, f"{project}/agents/nobody/versions?api-version=v1")
+    assert missing.returncode == 1 and missing.stderr.startswith("ERROR: Not Found(")
     unknown = az(world, *rest, url.replace(stacks[0]["aiServicesName"], "nowhere"))
     assert unknown.returncode == 1 and unknown.stderr.startswith("ERROR: Not Found(")
 

@@ -60,11 +60,12 @@ def _primary(stage: Stage, env: str) -> dict[str, Any]:
     return next(s for s in stacks if s["primary"])
 
 
-def _agent_id(stage: Stage, env: str, name: str) -> str:
+def _agent_version(stage: Stage, env: str, name: str, version: str) -> dict[str, Any]:
+    """Version VERSION of agent NAME in ENV's primary region, as the simulated Agent Service holds it."""
     state = json.loads(stage.world.azure_file.read_text("utf-8"))
     primary = _primary(stage, env)
     account = next(a for a in state["accounts"].values() if a["name"] == primary["aiServicesName"])
-    return next(str(a["id"]) for a in account.get("agents", {}).values() if a.get("name") == name)
+    return next(v for v in account["agents"][name]["versions"] if v["version"] == version)
 
 
 def _assert_environment(stage: Stage, contract: dict[str, str], env: str) -> None:
@@ -116,7 +117,10 @@ def test_a_first_deploy_tests_what_it_deployed(rehearsed: Rehearsed) -> None:
             == contract["ALMGEN_MODEL_CHAT_LIVE_DEPLOYMENT"]
             == expected
         )
-        assert contract["ALMGEN_AGENT_SUPPORT_ID"] == ""  # the agents are deployed after the tests
+        # the agent's first version is created before the tests and goes live after them
+        assert contract["ALMGEN_AGENT_SUPPORT_VERSION"] == "1"
+        assert contract["ALMGEN_AGENT_SUPPORT_LIVE_VERSION"] == ""
+        assert contract["ALMGEN_AGENT_SUPPORT_ID"] == "support:1"
 
 
 def test_a_release_tests_the_candidate_before_a_swap_and_the_live_one_after_a_canary(
@@ -134,8 +138,20 @@ def test_a_release_tests_the_candidate_before_a_swap_and_the_live_one_after_a_ca
     region = serving[_primary(stage, "prod")["location"]]["models"]["chat"]["shares"]
     assert {name for name, share in region.items() if share == 100} == {prod["ALMGEN_MODEL_CHAT_DEPLOYMENT"]}
     assert prod["ALMGEN_MODEL_CHAT_DEPLOYMENT"] == prod["ALMGEN_MODEL_CHAT_LIVE_DEPLOYMENT"] == "chat-green"
-    for env, contract in by_env.items():  # the agent of the first deploy: the release's follows the tests
-        assert contract["ALMGEN_AGENT_SUPPORT_ID"] == _agent_id(stage, env, "support") != ""
+    for env, contract in by_env.items():  # the tests call the release's candidate; the first one is live
+        assert contract["ALMGEN_AGENT_SUPPORT_VERSION"] == "2"
+        assert contract["ALMGEN_AGENT_SUPPORT_LIVE_VERSION"] == "1"
+        candidate = _agent_version(stage, env, "support", "2")
+        assert candidate["metadata"]["version"] == "2.1.1"
+        # bound to the deployment the tests call: the candidate colour before a swap, the live one after
+        assert candidate["definition"]["model"] == contract["ALMGEN_MODEL_CHAT_DEPLOYMENT"]
+        primary = _primary(stage, env)["location"]
+        assert release.after["environments"][env][primary]["agents"]["support"]["live"] == "2"
+    for gate in _events(stage, "release", "gate-run"):  # gates call what is live where they evaluate
+        contract = gate["contract"]
+        assert (
+            contract["ALMGEN_AGENT_SUPPORT_VERSION"] == contract["ALMGEN_AGENT_SUPPORT_LIVE_VERSION"] == "2"
+        )
 
 
 def test_each_setup_runs_once_per_job(rehearsed: Rehearsed) -> None:

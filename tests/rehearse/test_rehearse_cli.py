@@ -17,6 +17,7 @@ def test_bad_input_is_a_usage_error() -> None:
         (["--target", "azure-devops"], "has no azure-devops pipeline"),
         (["--env", "nowhere"], "no environment 'nowhere'"),
         (["--inject", "prod:agents:fail"], "the spec has no agents"),
+        (["--inject", "prod:agents:live:fail"], "the spec has no agents"),
         (["--inject", "prod:cancel@job=canary-2"], "job of prod 'canary-2' is not in the spec"),
     ):
         done = runner.invoke(cli, ["rehearse", spec, *args])
@@ -30,6 +31,12 @@ def test_every_fault_form_parses_into_what_the_world_reads() -> None:
 
     spec = load_spec(SAMPLES / "enterprise" / "almgen.yaml")
     assert parse("prod:agents:fail", spec).data == {"kind": "agents", "env": "prod"}
+    assert parse("prod:agents:live:fail", spec).data == {"kind": "agents-live", "env": "prod"}
+    assert parse("prod:agents:live=swedencentral:fail", spec).data == {
+        "kind": "agents-live",
+        "env": "prod",
+        "region": "swedencentral",
+    }
     assert parse("prod:chat:error-rate=8@step=2", spec).data == {
         "kind": "metric",
         "env": "prod",

@@ -108,9 +108,11 @@ def test_a_first_deploy_ends_with_the_agent_bound_to_the_versioned_index(
     state = json.loads(stage.world.azure_file.read_text("utf-8"))
     for account in state["accounts"].values():
         (agent,) = account["agents"].values()
-        (bound,) = agent["tool_resources"]["azure_ai_search"]["indexes"]
-        assert bound["index_name"] == "handbook"  # the alias: a switch needs no agent update
-        assert bound["index_connection_id"].endswith(
+        (version,) = agent["versions"]  # the first version, its definition's search tool
+        (tool,) = [t for t in version["definition"]["tools"] if t["type"] == "azure_ai_search"]
+        (bound,) = tool["azure_ai_search"]["indexes"]
+        assert bound["index_name"] == "handbook"  # the alias: a switch needs no new agent version
+        assert bound["project_connection_id"].endswith(
             f"/accounts/{account['name']}/projects/agents/connections/search"
         )
 
@@ -183,7 +185,8 @@ def test_a_release_failing_after_the_switch_rolls_the_alias_back(
 ) -> None:
     stage = fork(first[target], tmp_path)
     commit_change(stage.repo, "almgen.yaml", new_documents_and_agent, "handbook and helper: new versions")
-    phase = run_phase(stage, "agents fail", parse_faults(("prod:agents:fail",), stage.spec))
+    # the switch of the agents' live version fails, after the alias moved
+    phase = run_phase(stage, "agents fail", parse_faults(("prod:agents:live:fail",), stage.spec))
     verdict = judge(stage.spec, phase)
     assert verdict.ok, "\n".join(verdict.reasons) + "\n" + phase.report
     assert aliases(stage) == {"dev": "handbook-v2", "prod": "handbook-v1"}

@@ -1,4 +1,5 @@
-"""agents.py against a fake Agent Service (HTTP monkeypatched), and its `az rest` layer against a fake CLI."""
+"""agents.py against a fake Agent Service and App Configuration (monkeypatched), and its `az rest`
+layer against a fake CLI."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from generator.runtime import agents, common
+from generator.runtime import agents, common, routing
 
 FAKE_AZ = """\
 import json, os, sys
@@ -31,8 +32,6 @@ print(answer)
 
 RELEASE: dict[str, Any] = {
     "service": "support-agent",
-    "specSha256": "ab" * 32,
-    "generator": "almgen 0.1.0",
     "environments": {
         "prod": {
             "models": [{"name": "chat", "kind": "foundation", "version": "2024-11-20", "model": "gpt-4o"}],
@@ -42,28 +41,45 @@ RELEASE: dict[str, Any] = {
                     "version": "2.1.0",
                     "model": "chat",
                     "instructions": "prompts/support.md",
-                    "tools": ["file_search", "code_interpreter"],
+                    "tools": ["azure_ai_search", "code_interpreter"],
                     "description": "Customer support",
                 }
             ],
+            "retrieval": {"alias": "support-kb", "agents": ["support"]},
         }
     },
     "retired": [],
 }
 STACKS = [
-    {"location": "swedencentral", "resourceGroup": "rg-w", "primary": False, "aiServicesName": "ais-west"},
-    {"location": "eastus2", "resourceGroup": "rg-e", "primary": True, "aiServicesName": "ais-east"},
+    {
+        "location": "swedencentral",
+        "resourceGroup": "rg-w",
+        "primary": False,
+        "aiServicesName": "ais-west",
+        "appConfigurationEndpoint": "https://appcs-west.azconfig.io",
+        "searchConnection": "/connections/search-west",
+    },
+    {
+        "location": "eastus2",
+        "resourceGroup": "rg-e",
+        "primary": True,
+        "aiServicesName": "ais-east",
+        "appConfigurationEndpoint": "https://appcs-east.azconfig.io",
+        "searchConnection": "/connections/search-east",
+    },
 ]
 INSTRUCTIONS = "You are the support agent.\n"
 EAST = "https://ais-east.services.ai.azure.com/api/projects/agents"
 WEST = "https://ais-west.services.ai.azure.com/api/projects/agents"
+STORES = {"https://appcs-east.azconfig.io": EAST, "https://appcs-west.azconfig.io": WEST}
 
 
 class FakeService:
-    """The Assistants-style REST surface of each project, keyed by project endpoint."""
+    """The versioned agents of each project (keyed by its endpoint) and each region's App Configuration."""
 
     def __init__(self) -> None:
-        self.agents: dict[str, list[dict[str, Any]]] = {EAST: [], WEST: []}
+        self.versions: dict[str, list[dict[str, Any]]] = {EAST: [], WEST: []}  # support's, oldest first
+        self.keys: dict[str, dict[tuple[str, str], str]] = {EAST: {}, WEST: {}}
         self.calls: list[tuple[str, str, dict[str, Any] | None]] = []
         self.page_size = 100
 
@@ -71,56 +87,79 @@ class FakeService:
         self.calls.append((method, url, body))
         parts = urlsplit(url)
         query = parse_qs(parts.query)
+        assert query["api-version"] == ["v1"]
         base = f"{parts.scheme}://{parts.netloc}/api/projects/agents"
         path = parts.path.removeprefix("/api/projects/agents")
-        items = self.agents[base]
-        if method == "GET" and path == "/assistants":
-            start = 0
-            if "after" in query:
-                start = [a["id"] for a in items].index(query["after"][0]) + 1
-            page = items[start : start + self.page_size]
-            more = start + self.page_size < len(items)
+        items = self.versions[base]
+        if method == "GET" and path == "/agents/support/versions":
+            if not items:
+                raise agents.HttpError(404, "not_found: agent support not found")
+            newest = list(reversed(items))
+            start = [v["id"] for v in newest].index(query["after"][0]) + 1 if "after" in query else 0
+            page = newest[start : start + self.page_size]
+            more = start + self.page_size < len(newest)
             return {"data": page, "has_more": more, "last_id": page[-1]["id"] if page else None}
-        if method == "POST" and path == "/assistants":
+        if method == "POST" and path == "/agents/support/versions":
             assert body is not None
-            created = {"id": f"asst_{len(items) + 1}", "object": "assistant", **body}
+            number = str(len(items) + 1)
+            created: dict[str, Any] = {
+                "object": "agent.version",
+                "id": f"support:{number}",
+                "name": "support",
+            }
+            created |= {"version": number, "created_at": 1_000 + len(items), **body}
             items.append(created)
             return created
-        if method == "POST" and path.startswith("/assistants/"):
-            assert body is not None
-            agent = next(a for a in items if a["id"] == path.rsplit("/", 1)[1])
-            agent.update(body)
-            return agent
+        if method == "DELETE" and path.startswith("/agents/support/versions/"):
+            number = path.rsplit("/", 1)[1]
+            items[:] = [v for v in items if v["version"] != number]
+            return {"deleted": True}
         raise AssertionError(f"unexpected {method} {url}")
+
+    def az(self, args: list[str]) -> Any:
+        """`az appconfig kv list|set|delete` of the stand-in routing.az."""
+        flags = {args[i]: args[i + 1] for i in range(3, len(args) - 1) if args[i].startswith("--")}
+        keys = self.keys[STORES[flags["--endpoint"]]]
+        label = flags["--label"]
+        if args[:3] == ["appconfig", "kv", "list"]:
+            return [{"key": k, "label": lab, "value": v} for (k, lab), v in keys.items() if lab == label]
+        if args[:3] == ["appconfig", "kv", "set"]:
+            keys[(flags["--key"], label)] = flags["--value"]
+            return {}
+        if args[:3] == ["appconfig", "kv", "delete"]:
+            keys.pop((flags["--key"], label), None)
+            return []
+        raise AssertionError(f"unexpected az {args}")
 
     def posts(self) -> list[tuple[str, str, dict[str, Any] | None]]:
         return [c for c in self.calls if c[0] == "POST"]
 
-
-def existing(
-    version: str, model: str = "chat-blue", instructions: str = INSTRUCTIONS, **extra: Any
-) -> dict[str, Any]:
-    return {
-        "id": "asst_9",
-        "name": "support",
-        "model": model,
-        "instructions": instructions,
-        "tools": [
-            {"type": "file_search", "file_search": {"ranking_options": {}}},
-            {"type": "code_interpreter"},
-        ],
-        "metadata": {"version": version, "owner": "team-a"},
-        **extra,
-    }
+    def made(
+        self, base: str, semver: str, model: str = "chat-blue", instructions: str = INSTRUCTIONS
+    ) -> None:
+        """A version made by an earlier release."""
+        wanted = agents.definition_of(
+            RELEASE["environments"]["prod"]["agents"][0],
+            model,
+            instructions,
+            {
+                "indexes": [
+                    {
+                        "project_connection_id": f"/connections/search-{'east' if base == EAST else 'west'}",
+                        "index_name": "support-kb",
+                    }
+                ]
+            },
+        )
+        self(
+            "POST",
+            f"{base}/agents/support/versions?api-version=v1",
+            {"definition": wanted, "metadata": {"version": semver}},
+        )
 
 
 @pytest.fixture
 def service(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> FakeService:
-    script = tmp_path / "fake_az.py"
-    script.write_text(f"#!{sys.executable}\n{FAKE_AZ}", "utf-8")
-    script.chmod(script.stat().st_mode | stat.S_IXUSR)
-    monkeypatch.setenv("ALMGEN_AZ", str(script))
-    monkeypatch.setenv("FAKE_AZ_LOG", str(tmp_path / "az.log"))
     monkeypatch.setenv("GITHUB_SHA", "c0ffee")
     monkeypatch.delenv("ALMGEN_AGENTS_API_VERSION", raising=False)
     root = tmp_path / "repo"
@@ -129,35 +168,56 @@ def service(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> FakeService:
     (root / "prompts/support.md").write_text(INSTRUCTIONS, "utf-8")
     (root / ".almgen/release.json").write_text(json.dumps(RELEASE), "utf-8")
     (root / "outputs.json").write_text(json.dumps({"stacks": {"type": "Array", "value": STACKS}}), "utf-8")
-    (root / "live.json").write_text(json.dumps({"active": {"chat": "chat-blue"}}), "utf-8")
     monkeypatch.chdir(root)
     fake = FakeService()
     monkeypatch.setattr(agents, "http", fake)
+    monkeypatch.setattr(routing, "az", fake.az)
+    for base in (EAST, WEST):
+        fake.keys[base][("almgen:active:chat", "prod")] = "chat-blue"
     return fake
 
 
-def deploy(*extra: str) -> int:
+def candidate(*extra: str) -> int:
     return agents.main(
-        ["deploy", "--env", "prod", "--outputs", "outputs.json", "--live-state", "live.json", *extra]
+        ["candidate", "--env", "prod", "--outputs", "outputs.json", "--out", "candidate.json", *extra]
     )
 
 
-def test_creates_in_every_region_primary_first(
-    service: FakeService, capsys: pytest.CaptureFixture[str]
+def summary() -> list[dict[str, Any]]:
+    items: list[dict[str, Any]] = json.loads(Path("candidate.json").read_text("utf-8"))
+    return items
+
+
+def live(*extra: str) -> int:
+    args = ["live", "--env", "prod", "--outputs", "outputs.json", "--candidate", "candidate.json"]
+    return agents.main([*args, "--save-previous", "previous.json", "--out", "live.json", *extra])
+
+
+def test_a_first_release_creates_a_version_in_every_region_and_makes_nothing_live(
+    service: FakeService,
 ) -> None:
-    assert deploy("--out", "agents.json") == 0
+    assert candidate() == 0
     posts = service.posts()
-    assert [urlsplit(url).netloc for _, url, _ in posts] == [
-        "ais-east.services.ai.azure.com",
-        "ais-west.services.ai.azure.com",
-    ]
+    assert [url.partition("/agents/support")[0] for _, url, _ in posts] == [EAST, WEST]  # primary first
     _, url, body = posts[0]
-    assert url == f"{EAST}/assistants?api-version=v1"
+    assert url == f"{EAST}/agents/support/versions?api-version=v1"
     assert body == {
-        "name": "support",
-        "model": "chat-blue",
-        "instructions": INSTRUCTIONS,
-        "tools": [{"type": "file_search"}, {"type": "code_interpreter"}],
+        "definition": {
+            "kind": "prompt",
+            "model": "chat-blue",
+            "instructions": INSTRUCTIONS,
+            "tools": [
+                {
+                    "type": "azure_ai_search",
+                    "azure_ai_search": {
+                        "indexes": [
+                            {"project_connection_id": "/connections/search-east", "index_name": "support-kb"}
+                        ]
+                    },
+                },
+                {"type": "code_interpreter", "container": {"type": "auto"}},
+            ],
+        },
         "description": "Customer support",
         "metadata": {
             "version": "2.1.0",
@@ -166,113 +226,143 @@ def test_creates_in_every_region_primary_first(
             "gitCommit": "c0ffee",
         },
     }
-    assert "created support 2.1.0 in eastus2" in capsys.readouterr().out
-    summary = json.loads(Path("agents.json").read_text("utf-8"))
-    assert [(s["region"], s["action"]) for s in summary] == [
-        ("eastus2", "created"),
-        ("swedencentral", "created"),
+    assert [(s["region"], s["version"], s["action"], s["live"]) for s in summary()] == [
+        ("eastus2", "1", "created", ""),
+        ("swedencentral", "1", "created", ""),
+    ]
+    assert not any(k for keys in service.keys.values() for k, _ in keys if k.startswith("almgen:agent:"))
+
+
+def test_the_same_release_again_reuses_its_version(service: FakeService) -> None:
+    service.made(EAST, "2.1.0")
+    service.made(WEST, "2.1.0")
+    calls = len(service.posts())
+    assert candidate() == 0
+    assert len(service.posts()) == calls  # nothing created
+    assert {(s["version"], s["action"]) for s in summary()} == {("1", "reused")}
+
+
+@pytest.mark.parametrize(
+    ("semver", "model", "instructions"),
+    [
+        ("2.0.0", "chat-blue", INSTRUCTIONS),  # another release's version
+        ("2.1.0", "chat-green", INSTRUCTIONS),  # bound to another deployment
+        ("2.1.0", "chat-blue", "Other instructions.\n"),  # other instructions under the same semver
+    ],
+)
+def test_a_different_definition_or_semver_makes_a_new_version(
+    service: FakeService, semver: str, model: str, instructions: str
+) -> None:
+    service.made(EAST, semver, model, instructions)
+    service.made(WEST, semver, model, instructions)
+    assert candidate() == 0
+    assert {(s["version"], s["action"]) for s in summary()} == {("2", "created")}
+
+
+def test_a_revert_reuses_the_earlier_definitions_version_not_the_newest(service: FakeService) -> None:
+    for base in (EAST, WEST):
+        service.made(base, "2.1.0")  # version 1: what the revert goes back to
+        service.made(base, "2.2.0", instructions="A bad prompt.\n")  # version 2: the reverted release
+        service.keys[base][("almgen:agent:support", "prod")] = "2"
+    calls = len(service.posts())
+    assert candidate() == 0
+    assert len(service.posts()) == calls
+    assert {(s["version"], s["action"], s["live"]) for s in summary()} == {("1", "reused", "2")}
+
+
+def test_a_blue_green_candidate_binds_the_candidate_colour(service: FakeService) -> None:
+    state = {"active": {"chat": "chat-blue"}, "versions": {"chat-blue": "2024-08-06"}}
+    Path("state.json").write_text(json.dumps(state), "utf-8")
+    assert candidate("--target", "candidate", "--state", "state.json") == 0
+    assert {s["model"] for s in summary()} == {"chat-green"}  # the colour the swap makes live
+
+
+def test_live_switches_every_region_and_restore_puts_the_previous_versions_back(
+    service: FakeService,
+) -> None:
+    for base in (EAST, WEST):
+        service.made(base, "2.0.0")
+    service.keys[EAST][("almgen:agent:support", "prod")] = "1"  # west had none live
+    assert candidate() == 0
+    assert live() == 0
+    assert service.keys[EAST][("almgen:agent:support", "prod")] == "2"
+    assert service.keys[WEST][("almgen:agent:support", "prod")] == "2"
+    previous = json.loads(Path("previous.json").read_text("utf-8"))
+    assert previous["regions"][0] == {
+        "location": "eastus2",
+        "resourceGroup": "rg-e",
+        "agents": {"support": "1"},
+    }
+    assert agents.main(["restore", "--outputs", "outputs.json", "--previous", "previous.json"]) == 0
+    assert service.keys[EAST][("almgen:agent:support", "prod")] == "1"
+    assert ("almgen:agent:support", "prod") not in service.keys[WEST]  # nothing was live there
+
+
+def test_restore_leaves_a_region_the_switch_never_reached_as_it_was(
+    service: FakeService, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The live switch failed in the second region: only the first is put back, nothing else is written."""
+    for base in (EAST, WEST):
+        service.made(base, "2.0.0")
+        service.keys[base][("almgen:agent:support", "prod")] = "1"
+    assert candidate() == 0
+    previous = {
+        "env": "prod",
+        "regions": [
+            {"location": "eastus2", "resourceGroup": "rg-e", "agents": {"support": "1"}},
+            {"location": "swedencentral", "resourceGroup": "rg-w", "agents": {"support": "1"}},
+        ],
+    }
+    Path("previous.json").write_text(json.dumps(previous), "utf-8")
+    service.keys[EAST][("almgen:agent:support", "prod")] = "2"  # switched; west was refused
+    writes: list[list[str]] = []
+
+    def recorded(args: list[str]) -> Any:
+        writes.append(args)
+        return service.az(args)
+
+    monkeypatch.setattr(routing, "az", recorded)
+    assert agents.main(["restore", "--outputs", "outputs.json", "--previous", "previous.json"]) == 0
+    assert service.keys[EAST][("almgen:agent:support", "prod")] == "1"
+    assert service.keys[WEST][("almgen:agent:support", "prod")] == "1"
+    assert [w[w.index("--endpoint") + 1] for w in writes if w[2] == "set"] == [
+        "https://appcs-east.azconfig.io"
     ]
 
 
-def test_without_live_state_the_model_name_is_the_deployment(service: FakeService) -> None:
-    assert agents.main(["deploy", "--env", "prod", "--outputs", "outputs.json"]) == 0
-    assert all(body and body["model"] == "chat" for _, _, body in service.posts())
-
-
-def test_updates_an_older_version_and_keeps_other_metadata(
-    service: FakeService, capsys: pytest.CaptureFixture[str]
-) -> None:
-    service.agents[EAST] = [existing("2.0.0")]
-    service.agents[WEST] = [existing("2.1.0")]
-    assert deploy() == 0
-    posts = service.posts()
-    assert [url for _, url, _ in posts] == [f"{EAST}/assistants/asst_9?api-version=v1"]
-    body = posts[0][2]
-    assert (
-        body is not None and body["metadata"]["version"] == "2.1.0" and body["metadata"]["owner"] == "team-a"
-    )
-    out = capsys.readouterr().out
-    assert "updated support 2.1.0 in eastus2" in out and "unchanged support 2.1.0 in swedencentral" in out
-
-
-def test_same_version_with_another_model_deployment_is_updated(service: FakeService) -> None:
-    service.agents[EAST] = [existing("2.1.0", model="chat-green")]
-    service.agents[WEST] = [existing("2.1.0")]
-    assert deploy() == 0
-    assert [url for _, url, _ in service.posts()] == [f"{EAST}/assistants/asst_9?api-version=v1"]
-
-
-def test_unchanged_when_everything_matches(service: FakeService, capsys: pytest.CaptureFixture[str]) -> None:
-    service.agents[EAST] = [existing("2.1.0")]
-    service.agents[WEST] = [existing("2.1.0")]
-    assert deploy() == 0
-    assert service.posts() == []
-    assert capsys.readouterr().out.count("unchanged support 2.1.0") == 2
-
-
-def test_changed_instructions_without_a_bump_update_with_a_warning(
-    service: FakeService, capsys: pytest.CaptureFixture[str]
-) -> None:
-    service.agents[EAST] = [existing("2.1.0", instructions="old")]
-    service.agents[WEST] = [existing("2.1.0")]
-    assert deploy() == 0
-    assert len(service.posts()) == 1
-    assert "did not (bump it" in capsys.readouterr().err
-
-
-def test_a_downgrade_is_refused_and_nothing_changes(
-    service: FakeService, capsys: pytest.CaptureFixture[str]
-) -> None:
-    service.agents[WEST] = [existing("2.10.0")]  # semver, not text: 2.10.0 > 2.1.0
-    assert deploy() == 1
-    assert service.posts() == []  # not even the primary, which had no agent yet
-    err = capsys.readouterr().err
-    assert "support is at 2.10.0 in swedencentral" in err and "Traceback" not in err
-
-
-def test_pages_are_followed(service: FakeService) -> None:
-    others = [{"id": f"asst_o{i}", "name": f"other-{i}", "metadata": {}} for i in range(3)]
-    service.agents[EAST] = [*others, existing("2.1.0")]
-    service.agents[WEST] = [existing("2.1.0")]
+def test_versions_are_read_newest_first_across_pages(service: FakeService) -> None:
+    for _ in range(5):
+        service.made(EAST, "2.0.0")
     service.page_size = 2
-    assert deploy() == 0
+    assert [v["version"] for v in agents.list_versions(EAST, "support")] == ["5", "4", "3", "2", "1"]
+    assert agents.list_versions(WEST, "support") == []  # no such agent yet: a 404
+
+
+def test_file_search_without_a_vector_store_is_usage(
+    service: FakeService, capsys: pytest.CaptureFixture[str]
+) -> None:
+    release = json.loads(Path(".almgen/release.json").read_text("utf-8"))
+    release["environments"]["prod"]["agents"][0]["tools"] = ["file_search"]
+    Path(".almgen/release.json").write_text(json.dumps(release), "utf-8")
+    assert candidate() == 2
+    assert "vector store" in capsys.readouterr().err
     assert service.posts() == []
-    gets = [url for method, url, _ in service.calls if method == "GET" and url.startswith(EAST)]
-    assert len(gets) == 2 and "after=asst_o1" in gets[1]
-
-
-def test_api_version_can_be_overridden(service: FakeService, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("ALMGEN_AGENTS_API_VERSION", "2025-05-15-preview")
-    assert deploy() == 0
-    assert all("api-version=2025-05-15-preview" in url for _, url, _ in service.calls)
 
 
 def test_http_errors_are_exit_1(service: FakeService, monkeypatch: pytest.MonkeyPatch) -> None:
     def refuse(method: str, url: str, body: dict[str, Any] | None) -> Any:
-        raise agents.HttpError(403, "PermissionDenied: no access")
+        if method == "POST":
+            raise agents.HttpError(403, "PermissionDenied: no")
+        return service(method, url, body)
 
     monkeypatch.setattr(agents, "http", refuse)
-    assert deploy() == 1
+    assert candidate() == 1
 
 
 def test_missing_instructions_file_is_usage(service: FakeService, capsys: pytest.CaptureFixture[str]) -> None:
     Path("prompts/support.md").unlink()
-    assert deploy() == 2
-    assert service.calls == [] and capsys.readouterr().err.count("\n") == 1
-
-
-@pytest.mark.parametrize(
-    ("higher", "lower"),
-    [("2.1.0", "2.0.9"), ("10.0.0", "9.9.9"), ("1.0.0", "1.0.0-rc.1"), ("1.0.0-beta", "1.0.0-alpha.1"),
-     ("1.0.0-alpha.1", "1.0.0-alpha"), ("1.0.0-alpha.10", "1.0.0-alpha.2"), ("1.0.0-a", "1.0.0-9")],
-)  # fmt: skip
-def test_semver_order(higher: str, lower: str) -> None:
-    assert agents.newer(higher, lower) and not agents.newer(lower, higher)
-    assert not agents.newer("1.0.0+build.5", "1.0.0")
-
-
-def test_not_semver_is_none() -> None:
-    assert agents.semver("v1.0") is None and agents.semver("1.0") is None and agents.semver(None) is None
+    assert candidate() == 2
+    assert "cannot read instructions prompts/support.md of support" in capsys.readouterr().err
 
 
 # ---- the HTTP layer: `az rest`, against a fake CLI
@@ -297,7 +387,9 @@ def test_http_goes_through_az_rest_with_the_body_in_a_file(
     fake_cli: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("FAKE_AZ_ANSWERS", '{"id": "asst_1"}')
-    answer = agents.http("POST", f"{EAST}/assistants?api-version=v1", {"instructions": "x" * 200_000})
+    answer = agents.http(
+        "POST", f"{EAST}/agents/support/versions?api-version=v1", {"instructions": "x" * 200_000}
+    )
     assert answer == {"id": "asst_1"}
     (call,) = _logged(fake_cli)
     argv = call["argv"]
@@ -306,7 +398,7 @@ def test_http_goes_through_az_rest_with_the_body_in_a_file(
         "--method",
         "post",
         "--url",
-        f"{EAST}/assistants?api-version=v1",
+        f"{EAST}/agents/support/versions?api-version=v1",
         "--resource",
     ]
     assert argv[6] == "https://ai.azure.com" and argv[-2:] == ["--output", "json"]
@@ -316,7 +408,7 @@ def test_http_goes_through_az_rest_with_the_body_in_a_file(
 def test_throttling_is_retried_then_answered(fake_cli: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     throttled = 'ERROR: Too Many Requests({"error": {"code": "429"}})'
     monkeypatch.setenv("FAKE_AZ_ANSWERS", f'{throttled}|{{"data": []}}')
-    assert agents.http("GET", f"{EAST}/assistants", None) == {"data": []}
+    assert agents.http("GET", f"{EAST}/agents/support/versions", None) == {"data": []}
     assert len(_logged(fake_cli)) == 2
 
 
@@ -341,5 +433,5 @@ def test_a_refusal_raises_with_status_and_reason(fake_cli: Path, monkeypatch: py
         "FAKE_AZ_ANSWERS", 'ERROR: Forbidden({"error": {"code": "PermissionDenied", "message": "no"}})'
     )
     with pytest.raises(agents.HttpError) as raised:
-        agents.http("GET", f"{EAST}/assistants", None)
+        agents.http("GET", f"{EAST}/agents/support/versions", None)
     assert raised.value.status == 403 and "PermissionDenied: no" in str(raised.value)

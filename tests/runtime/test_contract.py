@@ -42,12 +42,13 @@ def files(tmp_path: Path) -> Path:
     return tmp_path
 
 
-def _routing(fake_az: FakeAz, agents: list[dict[str, str]]) -> None:
+def _routing(fake_az: FakeAz, agents: list[dict[str, str]], live: str = "") -> None:
+    """The routing keys (and the agent's live version, LIVE), and the versions of the agent."""
+    keys = [{"key": "almgen:active:chat-mini", "value": "chat-mini-blue"}]
+    keys += [{"key": "almgen:agent:support", "value": live}] if live else []
     fake_az.respond(
         {
-            "appconfig kv list": [
-                {"stdout": [{"key": "almgen:active:chat-mini", "value": "chat-mini-blue"}]}
-            ],
+            "appconfig kv list": [{"stdout": keys}],
             "ml online-endpoint show": [{"stdout": {"traffic": {"blue": 100, "green": 0}}}],
             "rest": [{"stdout": {"data": agents, "has_more": False}}],
         }
@@ -71,7 +72,8 @@ def _run(files: Path, capsys: pytest.CaptureFixture[str], *extra: str) -> tuple[
 def test_the_live_contract_of_the_primary_region(
     files: Path, fake_az: FakeAz, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    _routing(fake_az, [{"id": "asst_1", "name": "support"}, {"id": "asst_2", "name": "other"}])
+    versions = [{"id": "support:2", "version": "2"}, {"id": "support:1", "version": "1"}]
+    _routing(fake_az, versions, live="1")
     code, out = _run(files, capsys)
     assert code == 0
     assert dict(line.split("=", 1) for line in out.splitlines()) == {
@@ -90,7 +92,9 @@ def test_the_live_contract_of_the_primary_region(
         "ALMGEN_PROJECT_ENDPOINT": "https://ais-svc-prod.services.ai.azure.com/api/projects/agents",
         "AZURE_AI_PROJECT_ENDPOINT": "https://ais-svc-prod.services.ai.azure.com/api/projects/agents",
         "ALMGEN_AGENT_SUPPORT_NAME": "support",
-        "ALMGEN_AGENT_SUPPORT_ID": "asst_1",
+        "ALMGEN_AGENT_SUPPORT_VERSION": "1",  # gates call the live version, not the newest
+        "ALMGEN_AGENT_SUPPORT_LIVE_VERSION": "1",
+        "ALMGEN_AGENT_SUPPORT_ID": "support:1",
     }
     call = fake_az.calls_of("appconfig kv list")[0]
     assert call[call.index("--label") + 1] == "prod"
@@ -127,7 +131,25 @@ def test_the_candidate_target_names_the_new_deployments(
     )
     assert values["ALMGEN_MODEL_CHAT_MINI_LIVE_DEPLOYMENT"] == "chat-mini-blue"
     assert values["ALMGEN_MODEL_FRAUD_DEPLOYMENT"] == "green"
-    assert values["ALMGEN_AGENT_SUPPORT_ID"] == ""  # not deployed yet
+    assert values["ALMGEN_AGENT_SUPPORT_ID"] == values["ALMGEN_AGENT_SUPPORT_VERSION"] == ""  # none yet
+
+
+def test_tests_call_the_agents_candidate_version(
+    files: Path, fake_az: FakeAz, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """agents.py candidate's summary names the version the tests call, per region; live stays live."""
+    _routing(fake_az, [], live="1")
+    summary = [
+        {"agent": "support", "version": "3", "id": "support:3", "region": "eastus2"},
+        {"agent": "support", "version": "4", "id": "support:4", "region": "swedencentral"},
+    ]
+    (files / "agents.json").write_text(json.dumps(summary))
+    code, out = _run(files, capsys, "--agents", str(files / "agents.json"))
+    values = dict(line.split("=", 1) for line in out.splitlines())
+    assert code == 0, out
+    assert values["ALMGEN_AGENT_SUPPORT_VERSION"] == "3"  # the primary region's candidate
+    assert values["ALMGEN_AGENT_SUPPORT_ID"] == "support:3"
+    assert values["ALMGEN_AGENT_SUPPORT_LIVE_VERSION"] == "1"
 
 
 def test_devops_format_and_out_file(files: Path, fake_az: FakeAz, capsys: pytest.CaptureFixture[str]) -> None:

@@ -99,7 +99,8 @@ def az(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> FakeAz:
     for name in ("GITHUB_STEP_SUMMARY", "TF_BUILD", "GITHUB_RUN_ID", "BUILD_BUILDID", "BUILD_SOURCEVERSION"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("GITHUB_SHA", "c0ffee")
-    fake.answer("rest", {"stdout": {"data": [], "has_more": False}})  # the agents of a project: none
+    fake.answer("rest", {"stdout": {"data": [], "has_more": False}})  # the versions of an agent: none
+    fake.answer("appconfig kv list", {"stdout": []})  # no key: no agent version is live
     return fake
 
 
@@ -580,13 +581,10 @@ def test_retire_deletes_idle_deployments_then_tags_and_archives(
     assert churn["status"] == "retired" and churn["modelKind"] == "custom"
     assert agent["status"] == "retired"  # checked in each region: no agent serves 1.0.0
     assert [r["done"] for r in agent["regions"]] == [
-        [
-            "checked that agent support does not serve 1.0.0 (it serves nothing; agents are updated "
-            "in place, so no copy of an older version remains)"
-        ]
+        ["checked that agent support has no version made for 1.0.0 (live: none)"]
     ] * 2
     lists = [c for c in az.calls("rest") if "get" in c]
-    assert ["/assistants?" in option(c, "--url") for c in lists] == [True, True]
+    assert ["/agents/support/versions?" in option(c, "--url") for c in lists] == [True, True]
 
 
 @pytest.mark.parametrize(
@@ -622,16 +620,43 @@ def test_retire_refuses_an_agent_version_that_still_serves(
     az.answer("ml model show", {"stdout": registered()})
     az.answer("ml online-deployment list", {"stdout": DEPLOYMENTS})
     az.answer("ml online-endpoint show", {"stdout": {"traffic": {"blue": 100, "green": 0}}})
-    serving = {"id": "asst_1", "name": "support", "metadata": {"version": "1.0.0"}}
+    serving = {"id": "support:1", "name": "support", "version": "1", "metadata": {"version": "1.0.0"}}
     az.answer("rest", {"stdout": {"data": [serving], "has_more": False}})
+    az.answer("appconfig kv list", {"stdout": [{"key": "almgen:agent:support", "value": "1"}]})
     assert run("retire", "--env", "prod", "--outputs", "outputs.json", "--out", "retired.json") == 1
     said = capsys.readouterr()
     assert (
-        "agent support serves version 1.0.0 in eastus2: release a newer version first" in said.out + said.err
+        "agent support serves version 1.0.0 (Foundry version 1) in eastus2: release a newer version first"
+        in said.out + said.err
     )
     assert az.calls("ml online-deployment delete") == []  # a refusal anywhere changes nothing
     record = json.loads((repo / "retired.json").read_text("utf-8"))
     assert [e["status"] for e in record["entries"]] == ["not-attempted", "refused"]
+
+
+def test_retire_deletes_the_agent_versions_made_for_the_retired_semver_that_are_not_live(
+    az: FakeAz, repo: Path
+) -> None:
+    """Versions are immutable: a release leaves the earlier ones in the project, so retiring removes them."""
+    release = copy.deepcopy(RELEASE)
+    release["retired"] = [
+        {"kind": "agent", "name": "support", "version": "1.0.0", "reason": "r", "date": "d"}
+    ]
+    write(repo / ".almgen/release.json", release)
+    versions = [
+        {"id": "support:3", "version": "3", "metadata": {"version": "2.0.0"}},
+        {"id": "support:2", "version": "2", "metadata": {"version": "1.0.0"}},
+        {"id": "support:1", "version": "1", "metadata": {"version": "1.0.0"}},
+    ]
+    az.answer("rest", {"stdout": {"data": versions, "has_more": False}})
+    az.answer("appconfig kv list", {"stdout": [{"key": "almgen:agent:support", "value": "3"}]})
+    assert run("retire", "--env", "prod", "--outputs", "outputs.json", "--out", "retired.json") == 0
+    deleted = [option(c, "--url").split("?")[0].rsplit("/", 1)[1] for c in az.calls("rest") if "delete" in c]
+    assert deleted == ["2", "1", "2", "1"]  # in each region; version 3 serves and stays
+    record = json.loads((repo / "retired.json").read_text("utf-8"))
+    assert (
+        record["entries"][0]["regions"][0]["done"][0] == "deleted version 2 of agent support (made for 1.0.0)"
+    )
 
 
 def test_retire_foundation_deletes_only_the_inactive_colour(
@@ -817,7 +842,7 @@ def test_script_runs_standalone(tmp_path: Path, script: str) -> None:
         if module.name != "__init__.py":
             shutil.copy(module, alone / module.name)
     env = {**os.environ, "PYTHONPATH": ""}
-    for args, code in ((["--help"], 0), (["deploy" if script == "agents.py" else "train"], 2)):
+    for args, code in ((["--help"], 0), (["candidate" if script == "agents.py" else "train"], 2)):
         result = subprocess.run(
             [sys.executable, str(alone / script), *args],
             cwd=alone,

@@ -10,11 +10,10 @@ from __future__ import annotations
 
 import json
 import sys
-from pathlib import Path
 from typing import Any
 
+from generator.rehearse.azure import agents, gateway, metrics, openai, search
 from generator.rehearse.azure import commands as c
-from generator.rehearse.azure import gateway, metrics, openai, search
 from generator.rehearse.azure.store import AzFailure, env_of_group, locked
 from generator.rehearse.world import World, from_environ
 
@@ -141,9 +140,6 @@ def monitor_metrics(world: World, state: dict[str, Any], flags: c.Flags) -> Any:
         ) from exc
 
 
-AGENTS_PATH = "/api/projects/agents/assistants"
-
-
 ARM_URL = "https://management.azure.com"
 DEPLOYMENT_PATCH_APIS = ("2023-10-01-preview", "2024-04-01-preview", "2024-06-01-preview", "2024-10-01")
 
@@ -181,9 +177,9 @@ def arm_patch(world: World, state: dict[str, Any], url: str, method: str, flags:
 
 
 def rest(world: World, state: dict[str, Any], flags: c.Flags) -> Any:
-    """The Assistants-style agents of a Foundry project (agents.py): list, create, update.
+    """`az rest`: the gateway, ARM deployment PATCHes, Azure AI Search and the Foundry Agent Service.
 
-    `https://<account>.services.ai.azure.com/api/projects/agents/assistants[/ID]?api-version=...`;
+    Agents: `https://<account>.services.ai.azure.com/api/projects/agents/agents/...` (`agents.py`);
     the account must exist (a deployment made it). Failures read as az rest's do: `Not Found({...})`.
     """
     url, method = c._need(flags, "--url", "--uri"), flags.get("--method", "get").lower()
@@ -206,31 +202,9 @@ def rest(world: World, state: dict[str, Any], flags: c.Flags) -> Any:
     path = "/" + tail.partition("?")[0]
     name = host.removesuffix(".services.ai.azure.com")
     account = next((a for a in state["accounts"].values() if a["name"] == name and name != host), None)
-    if account is None or not path.startswith(AGENTS_PATH):
+    if account is None or not agents.is_agents(path):
         raise AzFailure(f'Not Found({{"error": {{"code": "NotFound", "message": "{url}"}}}})', 1)
-    project = account.setdefault("agents", {})
-    agent_id = path.removeprefix(AGENTS_PATH).strip("/")
-    if method == "get" and not agent_id:
-        return {"object": "list", "data": list(project.values()), "has_more": False}
-    if agent_id and agent_id not in project:
-        raise AzFailure(
-            f'Not Found({{"error": {{"code": "not_found", "message": "No assistant {agent_id}"}}}})', 1
-        )
-    if method == "get":
-        return project[agent_id]
-    if method != "post":
-        raise AzFailure(f"(MethodNotAllowed) {method.upper()} {path}", 1)
-    env = env_of_group(state, account["group"])
-    if any(f.get("kind") == "agents" and f.get("env") == env for f in world.faults()):
-        message = "The principal lacks the required data action to perform this operation."
-        raise AzFailure(f'Forbidden({{"error": {{"code": "PermissionDenied", "message": "{message}"}}}})', 1)
-    raw = flags.get("--body", "") or "{}"
-    body = json.loads(Path(raw[1:]).read_text("utf-8") if raw.startswith("@") else raw)
-    agent_id = agent_id or f"asst_{len(project) + 1}"
-    project[agent_id] = {**project.get(agent_id, {}), **body, "id": agent_id, "object": "assistant"}
-    version = (body.get("metadata") or {}).get("version")
-    world.record("azure-agent", account=name, agent=body.get("name"), version=version)
-    return project[agent_id]
+    return agents.rest(world, state, account, url, flags)
 
 
 ML_MODEL_SCOPE = ("--resource-group", "--workspace-name", "--registry-name")  # a workspace, or a registry

@@ -198,6 +198,12 @@ def kv_show(world: World, state: dict[str, Any], flags: Flags) -> Any:
 
 def kv_set(world: World, state: dict[str, Any], flags: Flags) -> Any:
     store, key, label = _store(state, flags), _need(flags, "--key"), flags.get("--label", "")
+    if key.startswith("almgen:agent:"):  # the fault ENV:agents:live[=REGION]:fail
+        env = env_of_group(state, store["group"]) or label
+        for fault in world.faults():
+            region = fault.get("region") in (None, store["location"])
+            if fault.get("kind") == "agents-live" and fault.get("env") == env and region:
+                raise AzFailure("Operation returned an invalid status 'Forbidden'", 1)
     item = {
         "key": key,
         "label": label,

@@ -5,7 +5,8 @@ and with what share (foundation models: App Configuration keys `almgen:active:<m
 `almgen:canary:<model>`, or, where the AI gateway fronts the model, its pool's weights; custom
 models: the online endpoint's traffic map), plus the model version
 of every AI Services deployment and online deployment, the capacity of every AI Services
-deployment, the agents of each region (name: version, model) and the index each retrieval alias
+deployment, the agents of each region (name: the live Foundry version, its semver and model, and
+the semver of every version) and the index each retrieval alias
 serves (`aliases`; in the serving view as `alias:<name>`). Tests compare the snapshot
 before a rolled-back rollout with the one after.
 """
@@ -15,6 +16,7 @@ from __future__ import annotations
 import json
 from typing import Any, cast
 
+from generator.rehearse.azure.agents import region_agents
 from generator.rehearse.azure.store import empty_state, env_of_group
 from generator.rehearse.world import World
 
@@ -63,12 +65,8 @@ def traffic_snapshot(world: World) -> dict[str, Any]:
         for name, deployment in account["deployments"].items():
             versions[name] = deployment["properties"]["model"]["version"]
             capacities[name] = (deployment.get("sku") or {}).get("capacity")
-        agents = region(env_of_group(state, account["group"]), account["location"])["agents"]
-        for agent in account.get("agents", {}).values():
-            agents[agent.get("name", "")] = {
-                "version": (agent.get("metadata") or {}).get("version"),
-                "model": agent.get("model"),
-            }
+        where = region(env_of_group(state, account["group"]), account["location"])
+        where["agents"].update(region_agents(state, account))
     for service in (state.get("search") or {}).values():  # retrieval: the index each alias serves
         aliases = region(env_of_group(state, service["group"]), service["location"]).setdefault("aliases", {})
         for alias, item in service["aliases"].items():
@@ -94,7 +92,8 @@ def model_version(reference: str) -> str:
 
 
 def serving_view(snapshot: dict[str, Any], env: str) -> dict[str, Any]:
-    """What serves customers in ENV: per region and model, the shares and the versions behind them.
+    """What serves customers in ENV: per region and model, the shares and the versions behind them;
+    per retrieval alias (`alias:<name>`) the index; per agent (`agent:<name>`) the live version.
 
     Standby deployments (no share) are left out: a release gives the standby colour a new
     version without moving traffic, and that is not a change of what serves.
@@ -109,5 +108,7 @@ def serving_view(snapshot: dict[str, Any], env: str) -> dict[str, Any]:
             models[model] = {"shares": shares, "versions": versions}
         for alias, index in sorted(region.get("aliases", {}).items()):  # ':' is in no model name
             models[f"alias:{alias}"] = {"index": index}
+        for name, agent in sorted(region.get("agents", {}).items()):  # the version live, and its semver
+            models[f"agent:{name}"] = {"live": agent["live"], "version": agent["version"]}
         out[location] = models
     return out

@@ -53,12 +53,22 @@ def contract_rows(spec: Spec) -> list[dict[str, str]]:
         rows.append(("AZURE_AI_PROJECT_ENDPOINT", "the same (the name AIProjectClient samples read)"))
     for agent in spec.agents:
         rows.append((f"ALMGEN_AGENT_{variable(agent.name)}_NAME", f"{agent.name}, the agent's name"))
+        prefix = f"ALMGEN_AGENT_{variable(agent.name)}"
         rows.append(
             (
-                f"ALMGEN_AGENT_{variable(agent.name)}_ID",
-                f'the id of {agent.name} in the project ("" before its first deploy)',
+                f"{prefix}_VERSION",
+                f"the version of {agent.name} to call (the Responses API agent_reference {{name, version}}): "
+                "for tests the release's candidate, live only after they pass; for gates the live one",
             )
         )
+        rows.append(
+            (
+                f"{prefix}_LIVE_VERSION",
+                f"the version of {agent.name} serving now (App Configuration key almgen:agent:{agent.name}; "
+                '"" before its first release)',
+            )
+        )
+        rows.append((f"{prefix}_ID", f"the id of that version of {agent.name}"))
     if spec.retrieval is not None:
         rows.append(
             ("ALMGEN_SEARCH_ENDPOINT", "the primary region's Azure AI Search endpoint (Entra ID only)")

@@ -111,9 +111,19 @@ def _jobs(spec: Spec, plan: Plan) -> list[dict[str, str]]:
         },
         {
             "name": "Finish",
-            "text": "runs the environment's tests (against the blue-green candidate before the "
-            "swap), swaps blue-green environments and watches them (swapping back on a breach)"
-            + (", deploys the agents" if spec.agents else "")
+            "text": (
+                "creates each agent's candidate version (not live) in every region, " if spec.agents else ""
+            )
+            + "runs the environment's tests (against the blue-green candidate before the "
+            "swap"
+            + (", and the agents' candidate versions" if spec.agents else "")
+            + "), swaps blue-green environments and watches them (swapping back on a breach)"
+            + (
+                ", makes the tested agent versions live (App Configuration, putting the previous "
+                "ones back on a later failure)"
+                if spec.agents
+                else ""
+            )
             + ", and writes the release record.",
         },
         {

@@ -50,6 +50,7 @@ SCRIPTS = (
     "routing",
     "health",
     "indexing",
+    "definitions",
 )
 
 

@@ -1,15 +1,15 @@
-"""The support agent in the environment under test (Entra ID, no keys).
+"""The support agent version under test (Entra ID, no keys).
 
 Reads the environment contract the pipeline sets (docs/alm/CONTRACT.md):
-  AZURE_AI_PROJECT_ENDPOINT  the Foundry project endpoint
-  ALMGEN_AGENT_SUPPORT_ID    the agent's id ("" before its first deploy: the pipeline deploys
-                             agents after the tests, so the tests then have no agent to ask)
+  AZURE_AI_PROJECT_ENDPOINT      the Foundry project endpoint
+  ALMGEN_AGENT_SUPPORT_NAME      the agent's name
+  ALMGEN_AGENT_SUPPORT_VERSION   the version to test: the release's candidate, which goes live
+                                 only after the tests pass
 """
 
 import os
 
 import pytest
-from azure.ai.agents.models import ListSortOrder
 from azure.ai.projects import AIProjectClient
 from azure.identity import DefaultAzureCredential
 
@@ -23,23 +23,27 @@ def project() -> AIProjectClient:
 
 @pytest.fixture(scope="session")
 def agent(project):
-    if not os.environ["ALMGEN_AGENT_SUPPORT_ID"]:
-        pytest.skip("the support agent is not deployed yet (its first deploy follows the tests)")
-    return project.agents.get_agent(os.environ["ALMGEN_AGENT_SUPPORT_ID"])
+    """The definition of the version under test (instructions, model, tools)."""
+    version = project.agents.get_version(
+        agent_name=os.environ["ALMGEN_AGENT_SUPPORT_NAME"],
+        agent_version=os.environ["ALMGEN_AGENT_SUPPORT_VERSION"],
+    )
+    return version.definition
 
 
 @pytest.fixture(scope="session")
-def ask(project, agent):
-    """ask(question) -> the agent's answer, in a fresh thread."""
+def ask(project):
+    """ask(question) -> the answer of the version under test (Responses API, agent_reference)."""
+    reference = {
+        "type": "agent_reference",
+        "name": os.environ["ALMGEN_AGENT_SUPPORT_NAME"],
+        "version": os.environ["ALMGEN_AGENT_SUPPORT_VERSION"],
+    }
+    client = project.get_openai_client()
 
     def _ask(question: str) -> str:
-        thread = project.agents.threads.create()
-        project.agents.messages.create(thread_id=thread.id, role="user", content=question)
-        run = project.agents.runs.create_and_process(thread_id=thread.id, agent_id=agent.id)
-        assert run.status == "completed", run.last_error
-        messages = project.agents.messages.list(
-            thread_id=thread.id, order=ListSortOrder.DESCENDING
-        )
-        return next(m for m in messages if m.role == "assistant").text_messages[-1].text.value
+        response = client.responses.create(input=question, extra_body={"agent_reference": reference})
+        assert response.status == "completed", response.error
+        return response.output_text
 
     return _ask

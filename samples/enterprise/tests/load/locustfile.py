@@ -1,10 +1,9 @@
-"""Load test for the support agent through the Foundry Agent Service SDK."""
+"""Load test for the support agent version under test (Responses API, agent_reference)."""
 
 import os
 import random
 import time
 
-from azure.ai.agents.models import AgentThreadCreationOptions, ThreadMessageOptions
 from azure.ai.projects import AIProjectClient
 from azure.identity import DefaultAzureCredential
 from locust import User, between, task
@@ -24,25 +23,28 @@ class SupportAgentUser(User):
         self.project = AIProjectClient(
             endpoint=os.environ["AZURE_AI_PROJECT_ENDPOINT"], credential=DefaultAzureCredential()
         )
-        self.agent_id = os.environ["ALMGEN_AGENT_SUPPORT_ID"]
+        self.client = self.project.get_openai_client()
+        self.reference = {
+            "type": "agent_reference",
+            "name": os.environ["ALMGEN_AGENT_SUPPORT_NAME"],
+            "version": os.environ["ALMGEN_AGENT_SUPPORT_VERSION"],
+        }
 
     @task
     def ask(self) -> None:
         started = time.perf_counter()
         error = None
         try:
-            question = ThreadMessageOptions(role="user", content=random.choice(QUESTIONS))
-            run = self.project.agents.create_thread_and_process_run(
-                agent_id=self.agent_id,
-                thread=AgentThreadCreationOptions(messages=[question]),
+            response = self.client.responses.create(
+                input=random.choice(QUESTIONS), extra_body={"agent_reference": self.reference}
             )
-            if run.status != "completed":
-                error = RuntimeError(f"run {run.status}: {run.last_error}")
+            if response.status != "completed":
+                error = RuntimeError(f"response {response.status}: {response.error}")
         except Exception as exc:  # reported to locust as a failure
             error = exc
         self.environment.events.request.fire(
             request_type="agent",
-            name="create_thread_and_process_run",
+            name="responses.create",
             response_time=(time.perf_counter() - started) * 1000,
             response_length=0,
             exception=error,

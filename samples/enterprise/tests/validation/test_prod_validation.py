@@ -11,7 +11,7 @@ def test_instructions_match_repository(agent):
 
 
 def test_tools_enabled(agent):
-    assert {tool.type for tool in agent.tools} == {"file_search", "code_interpreter"}
+    assert {tool.type for tool in agent.tools} == {"azure_ai_search", "code_interpreter"}
 
 
 def test_answers_within_latency_budget(ask):
