@@ -139,3 +139,47 @@ def test_the_gateway_logs_every_request_to_log_analytics_for_health(tmp_path: Pa
 def test_without_a_gateway_the_outputs_name_no_log_workspace(tmp_path: Path) -> None:
     files = {f.path: f.text for f in render(spec_of(tmp_path, MINIMAL))}
     assert "logAnalyticsCustomerId" not in files["infra/main.bicep"]
+
+
+def test_with_two_regions_each_gateway_fails_over_to_the_other_region(tmp_path: Path) -> None:
+    """Per region: a backend for each deployment of the other region, the pool's priority-2 members,
+    and a role on the other region's account; modules deployed after the region loop."""
+    spec = load_spec(SAMPLES / "enterprise" / "almgen.yaml")
+    prod = spec.environment("prod")
+    assert prod.regions == ("eastus2", "swedencentral")
+    failover = parameters(spec, prod)["gateway"]["failover"]
+    east, sweden = failover["regions"]
+    assert east["stack"] == 0 and sweden["stack"] == 1
+    assert {"name": "remote-swedencentral-chat-green", "stack": 1, "deployment": "chat-green"} in east[
+        "backends"
+    ]
+    assert len(east["backends"]) == len(parameters(spec, prod)["modelDeployments"])
+    assert sweden["members"][0] == {
+        "model": "chat",
+        "initialDeployment": "chat-blue",
+        "location": "eastus2",
+        "weight": 100,
+    }
+    assert failover["access"] == [{"gateway": 0, "account": 1}, {"gateway": 1, "account": 0}]
+    # one region: nothing to fail over to
+    assert parameters(spec, spec.environment("dev"))["gateway"]["failover"] == {"regions": [], "access": []}
+    files = {f.path: f.text for f in render(spec)}
+    main = files["infra/main.bicep"]
+    assert main.index("module regionStacks") < main.index("module gatewayAccess")
+    assert main.index("module gatewayAccess") < main.index("module gatewayFailover")
+    assert "scope: resourceGroups[pair.account]" in main  # the role is written in the account's group
+    access = files["infra/modules/gateway-access.bicep"]
+    assert f"'{ROLES['cognitiveServicesOpenAIUser']}'" in access and "scope: account" in access
+    pools = files["infra/modules/gateway-failover.bicep"]
+    assert "priority: 2" in pools
+    assert "concat(poolServices[index], take(skip(failoverServices" in pools
+    assert "priority: 1" in files["infra/modules/gateway.bicep"]
+
+
+def test_with_one_region_everywhere_no_failover_module_is_generated(tmp_path: Path) -> None:
+    spec = spec_of(tmp_path, with_canary(MINIMAL))
+    files = {f.path: f.text for f in render(spec)}
+    assert "infra/modules/gateway.bicep" in files
+    assert "infra/modules/gateway-failover.bicep" not in files
+    assert "gatewayFailover" not in files["infra/main.bicep"]
+    assert "failover" not in parameters(spec, spec.environment("prod"))["gateway"]

@@ -206,6 +206,6 @@ def test_a_test_step_runs_its_command_with_the_contract_of_its_target() -> None:
     contract_line, run_line = smoke.script.splitlines()[1:]
     assert 'contract.py" --outputs outputs.json --env "$ALMGEN_ENVIRONMENT"' in contract_line
     assert '--target "$ALMGEN_TARGET" --state live-state.json' in contract_line
-    assert contract_line.endswith("--out contract.env")
-    assert run_line.endswith("test smoke --commands release/.almgen/commands.json --contract contract.env")
+    assert contract_line.endswith("--out-dir contracts")  # one contract per region: the test runs in each
+    assert run_line.endswith("test smoke --commands release/.almgen/commands.json --contract contracts")
     assert ("ALMGEN_TARGET", "test-target") in smoke.inputs

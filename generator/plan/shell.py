@@ -21,17 +21,21 @@ COMMON = f"--release {RELEASE_JSON} --root {RELEASE}"  # models.py and agents.py
 COMMANDS = f"{RELEASE}/.almgen/commands.json"
 
 
-def contract_command(outputs: str, out: str, *, target: bool, agents: bool = False) -> str:
+def contract_command(
+    outputs: str, out: str, *, target: bool, agents: bool = False, each_region: bool = False
+) -> str:
     """contract.py writing the environment contract of $ALMGEN_ENVIRONMENT to OUT (NAME=value lines).
 
     With TARGET, the tests' $ALMGEN_TARGET picks each model's deployment (the candidate of a
     blue-green environment from the live state before the deploy); gates call what is live. With
     AGENTS, the tests call each agent's candidate version (agents.py candidate's summary).
+    With EACH_REGION, OUT is a folder of one contract per region: the tests run in every region
+    (run.py --contract OUT), so a region that serves badly fails them too; gates call the primary.
     """
     where = f'--outputs {outputs} --env "$ALMGEN_ENVIRONMENT" --release {RELEASE_JSON}'
     aim = ' --target "$ALMGEN_TARGET" --state live-state.json --candidates candidates.json' if target else ""
     aim += f" --agents {AGENT_CANDIDATES}" if target and agents else ""
-    return f'python "{SCRIPTS}/contract.py" {where}{aim} --out {out}'
+    return f'python "{SCRIPTS}/contract.py" {where}{aim} {"--out-dir" if each_region else "--out"} {out}'
 
 
 _SHOW_OUTPUTS = """\
@@ -190,8 +194,10 @@ def shell_steps(spec: Spec, step: Step) -> list[ShellStep]:
                 step.id,
                 step.name,
                 _script(
-                    contract_command("outputs.json", "contract.env", target=True, agents=bool(spec.agents)),
-                    _python("run", f"test {test} --commands {COMMANDS} --contract contract.env"),
+                    contract_command(
+                        "outputs.json", "contracts", target=True, agents=bool(spec.agents), each_region=True
+                    ),
+                    _python("run", f"test {test} --commands {COMMANDS} --contract contracts"),
                 ),
                 env=(("ALMGEN_OUTPUTS", "outputs.json"), ("ALMGEN_LIVE_STATE_FILE", "live-state.json")),
                 inputs=(("ALMGEN_TARGET", "test-target"),),

@@ -9,6 +9,7 @@
     ENV:cancel@job=JOB                    the run is cancelled as ENV's job JOB (canary-2...) would start
     ENV:approval=reject                   the approval of ENV is rejected
     ENV:region=REGION:fail                deploying ENV's stack in REGION fails
+    ENV:region=REGION:outage              every model deployment of ENV in REGION answers 5xx
     ENV:slow-deploy=MINUTES               a deployment of ENV takes that long (past a job timeout)
     ENV:agents:fail                       the Agent Service refuses ENV's new agent versions (403)
     ENV:agents:live[=REGION]:fail         App Configuration refuses making an agent version live in ENV
@@ -39,6 +40,7 @@ FORMS = (
     "ENV:cancel@job=JOB",
     "ENV:approval=reject",
     "ENV:region=REGION:fail",
+    "ENV:region=REGION:outage",
     "ENV:slow-deploy=MINUTES",
     "ENV:agents:fail",
     "ENV:fine-tune:fail",
@@ -54,6 +56,7 @@ _PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("cancel-job", re.compile(r"^([^:]+):cancel@job=([a-z0-9-]+)$")),
     ("approval", re.compile(r"^([^:]+):approval=reject$")),
     ("region", re.compile(r"^([^:]+):region=([^:]+):fail$")),
+    ("outage", re.compile(r"^([^:]+):region=([^:]+):outage$")),
     ("slow-deploy", re.compile(rf"^([^:]+):slow-deploy={_NUMBER}$")),
     ("agents", re.compile(r"^([^:]+):agents:fail$")),
     ("fine-tune", re.compile(r"^([^:]+):fine-tune:fail$")),
@@ -119,7 +122,7 @@ def _build(kind: str, groups: tuple[str, ...], spec: Spec, text: str) -> dict[st
             raise FaultError(f"{text!r}: {env_name} has no approval to reject")
         # GitHub asks the reviewers in the approval environment (`github_approval_environment`)
         data |= {"decision": "reject", "githubEnvironment": github_approval_environment(env_name)}
-    elif kind == "region":
+    elif kind in ("region", "outage"):
         _one_of(groups[1], list(env.regions), f"region of {env_name}", text)
         data["region"] = groups[1]
     elif kind in ("agents", "agents-live", "fine-tune"):

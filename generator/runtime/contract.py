@@ -3,23 +3,25 @@
 Usage:
   python contract.py --outputs FILE --env ENV --release FILE [--target live|candidate]
                      [--state FILE] [--candidates FILE] [--agents FILE] [--format env|devops]
-                     [--out FILE]
+                     [--out FILE | --out-dir DIR]
 
 Prints one `NAME=value` line per variable (`--format env`, for a file of variables or
 `$GITHUB_ENV`) or one `##vso[task.setvariable variable=NAME]value` line (`--format devops`).
 The pipelines write the `env` form to a file that `run.py --contract` adds to the command's
-environment. Values come from the ARM deployment outputs (`--outputs`), `.almgen/release.json`
-(the environment's models and agents) and the live routing, read now from Azure; every value
+environment. With `--out-dir`, one `env` file per region, `<n>-<region>.env` (primary first,
+every value for that region): the tests run once per region (`run.py --contract DIR`).
+Values come from the ARM deployment outputs (`--outputs`), `.almgen/release.json` (the
+environment's models and agents) and the live routing, read now from Azure; every value
 is checked against a conservative character set (URLs, names, ids), so no line can carry a
 newline, a `%`, a `;` or a `]` into a variables file or a logging command.
 
 | name | value |
 | --- | --- |
 | ALMGEN_ENVIRONMENT | the environment the command calls |
-| ALMGEN_REGION | its primary region |
-| ALMGEN_ENDPOINT, AZURE_OPENAI_ENDPOINT | the primary region's AI Services endpoint |
-| ALMGEN_APPCONFIG_ENDPOINT | the primary region's App Configuration endpoint |
-| ALMGEN_GATEWAY_ENDPOINT | with the AI gateway: the primary region's gateway URL (`<url>/<model>`) |
+| ALMGEN_REGION | the region called: the primary region, or each region in turn (`--out-dir`) |
+| ALMGEN_ENDPOINT, AZURE_OPENAI_ENDPOINT | that region's AI Services endpoint |
+| ALMGEN_APPCONFIG_ENDPOINT | that region's App Configuration endpoint |
+| ALMGEN_GATEWAY_ENDPOINT | with the AI gateway: that region's gateway URL (`<url>/<model>`) |
 | ALMGEN_TARGET | live, or candidate (a blue-green environment before the swap) |
 | ALMGEN_MODEL_<MODEL>_DEPLOYMENT | the deployment (custom: colour) of the model that ALMGEN_TARGET names |
 | ALMGEN_MODEL_<MODEL>_LIVE_DEPLOYMENT | the deployment (custom: colour) serving customers now |
@@ -30,7 +32,7 @@ newline, a `%`, a `;` or a `]` into a variables file or a logging command.
 | ALMGEN_AGENT_<AGENT>_VERSION | with agents: the Foundry version to call: tests, the candidate (`--agents`) |
 | ALMGEN_AGENT_<AGENT>_LIVE_VERSION | with agents: the live version (App Configuration almgen:agent:<agent>) |
 | ALMGEN_AGENT_<AGENT>_ID | with agents: the id of ALMGEN_AGENT_<AGENT>_VERSION ("" when there is none) |
-| ALMGEN_SEARCH_ENDPOINT | with retrieval: the primary region's Azure AI Search endpoint (Entra ID only) |
+| ALMGEN_SEARCH_ENDPOINT | with retrieval: that region's Azure AI Search endpoint (Entra ID only) |
 | ALMGEN_SEARCH_INDEX | with retrieval: the alias the agents query (releases move it to a new index) |
 
 `<MODEL>` and `<AGENT>` are the spec's names in upper case with `-` as `_` (`chat-mini` →
@@ -148,20 +150,21 @@ def _agents(
     return out
 
 
-def _search(outputs: Path, environment: dict[str, Any]) -> list[tuple[str, str]]:
+def _search(outputs: Path, environment: dict[str, Any], location: str) -> list[tuple[str, str]]:
     retrieval = environment.get("retrieval")
     if not isinstance(retrieval, dict):
         return []
-    primary = common.stacks_of(outputs, "searchEndpoint")[0]
+    stacks = common.stacks_of(outputs, "searchEndpoint")
+    region = next((s for s in stacks if s["location"] == location), stacks[0])
     return [
-        ("ALMGEN_SEARCH_ENDPOINT", primary["searchEndpoint"]),
+        ("ALMGEN_SEARCH_ENDPOINT", region["searchEndpoint"]),
         ("ALMGEN_SEARCH_INDEX", str(retrieval["alias"])),
     ]
 
 
-def contract(args: argparse.Namespace) -> list[tuple[str, str]]:
-    """The contract's (name, value) pairs, in a stable order."""
-    stack = routing.load_stacks(args.outputs)[0]
+def contract(args: argparse.Namespace, index: int = 0) -> list[tuple[str, str]]:
+    """The contract's (name, value) pairs for the INDEXth region (primary first), in a stable order."""
+    stack = routing.load_stacks(args.outputs)[index]
     release = common.read_object(args.release, "release.json")
     environment = common.environment(release, args.env)
     pairs = [
@@ -175,7 +178,7 @@ def contract(args: argparse.Namespace) -> list[tuple[str, str]]:
         *_models(stack, args.env, list(environment.get("models") or []), args),
         *_project(stack, release),
         *_agents(stack, args.env, list(environment.get("agents") or []), args.agents),
-        *_search(args.outputs, environment),
+        *_search(args.outputs, environment, stack.location),
     ]
     for name, value in pairs:
         if not NAME.match(name) or not SAFE.match(value):
@@ -201,14 +204,27 @@ def parser() -> argparse.ArgumentParser:
     result.add_argument(
         "--format", choices=("env", "devops"), default="env", help="NAME=value or ##vso lines"
     )
-    result.add_argument("--out", type=Path, help="write here instead of printing")
+    where = result.add_mutually_exclusive_group()
+    where.add_argument("--out", type=Path, help="write here instead of printing")
+    where.add_argument("--out-dir", type=Path, help="write one env file per region here")
     return result
+
+
+def per_region(args: argparse.Namespace) -> dict[str, str]:
+    """`<n>-<region>.env` -> the contract of that region (the env form), primary first."""
+    files = {}
+    for index, stack in enumerate(routing.load_stacks(args.outputs)):
+        if not SAFE.match(stack.location):
+            raise common.InputError(f"region {stack.location!r} has characters a file name may not have")
+        files[f"{index}-{stack.location}.env"] = render(contract(args, index), "env")
+    return files
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
-        text = render(contract(args), args.format)
+        files = per_region(args) if args.out_dir else {}
+        text = "" if args.out_dir else render(contract(args), args.format)
     except common.InputError as exc:
         print(f"contract: {exc}", file=sys.stderr)
         return 2
@@ -218,7 +234,13 @@ def main(argv: list[str] | None = None) -> int:
     except (KeyError, TypeError, ValueError) as exc:
         print(f"contract: unexpected shape of input ({type(exc).__name__}: {exc})", file=sys.stderr)
         return 2
-    if args.out:
+    if args.out_dir:
+        args.out_dir.mkdir(parents=True, exist_ok=True)
+        for stale in args.out_dir.glob("*.env"):  # a re-run in the same workspace
+            stale.unlink()
+        for name, content in files.items():
+            (args.out_dir / name).write_text(content, "utf-8")
+    elif args.out:
         args.out.write_text(text, "utf-8")
     else:
         sys.stdout.write(text)

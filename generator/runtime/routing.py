@@ -9,7 +9,7 @@ import argparse
 import importlib
 import json
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +39,7 @@ class Stack:
     gateway_id: str = ""  # the AI gateway (API Management) when the spec has one
     gateway_endpoint: str = ""
     log_workspace: str = ""  # the customerId of the Log Analytics workspace the gateway logs to
+    failover: tuple[str, ...] = ()  # the other regions the gateway fails over to (priority 2)
 
 
 def az(args: list[str]) -> Any:
@@ -87,7 +88,17 @@ def load_stacks(path: Path) -> list[Stack]:
         parsed = [stack_of(item) for item in stacks]
     except (KeyError, TypeError) as exc:
         raise common.InputError(f"deployment outputs {path}: a stack lacks {exc}") from exc
-    return sorted(parsed, key=lambda stack: not stack.primary)
+    return sorted(with_failover(parsed), key=lambda stack: not stack.primary)
+
+
+def with_failover(stacks: list[Stack]) -> list[Stack]:
+    """Each gateway's failover: every other region with a gateway (gateway-failover.bicep)."""
+    return [
+        replace(s, failover=tuple(o.location for o in stacks if o.gateway_id and o is not s))
+        if s.gateway_id
+        else s
+        for s in stacks
+    ]
 
 
 def endpoint_of(stack: Stack, model: str) -> str:
@@ -138,9 +149,9 @@ def foundation_routing(stack: Stack, env: str, model: str) -> dict[str, Any]:
 
 
 def foundation_snapshot(stack: Stack, env: str, model: str) -> dict[str, Any]:
-    """The routing keys and, with a gateway, the pool's weights: what `restore` puts back."""
+    """The routing keys and, with a gateway, the pool's services as read: what `restore` puts back."""
     routing = foundation_routing(stack, env, model)
-    return routing | ({"pool": pool_weights(stack, model)} if stack.gateway_id else {})
+    return routing | ({"pool": pool_as_read(stack, model)} if stack.gateway_id else {})
 
 
 def apply_foundation(stack: Stack, env: str, model: str, to: str, percent: int) -> None:
@@ -166,19 +177,28 @@ def pool_url(stack: Stack, model: str) -> str:
 
 
 def pool_services(stack: Stack, active: str, canary: dict[str, Any]) -> list[dict[str, Any]]:
-    """The pool as gateway.bicep composes it: ACTIVE takes 100 - p, the canary p, no other colour."""
+    """The pool as gateway.bicep (and gateway-failover.bicep) compose it: at priority 1 this region's
+    ACTIVE takes 100 - p, the canary p, no other colour; at priority 2 ACTIVE in each region of
+    `stack.failover` (backend `remote-<location>-<deployment>`), sharing 100 equally."""
     backend = f"{stack.gateway_id}/backends/deployment-"
     percent = int(canary.get("percent") or 0)
     if percent <= 0 or not canary.get("deployment") or canary["deployment"] == active:
-        return [{"id": f"{backend}{active}", "weight": 100}]
-    return [
-        {"id": f"{backend}{active}", "weight": 100 - percent},
-        {"id": f"{backend}{canary['deployment']}", "weight": percent},
+        local = [{"id": f"{backend}{active}", "priority": 1, "weight": 100}]
+    else:
+        local = [
+            {"id": f"{backend}{active}", "priority": 1, "weight": 100 - percent},
+            {"id": f"{backend}{canary['deployment']}", "priority": 1, "weight": percent},
+        ]
+    remote = f"{stack.gateway_id}/backends/remote-"
+    weight = 100 // max(len(stack.failover), 1)
+    return local + [
+        {"id": f"{remote}{where}-{active}", "priority": 2, "weight": weight} for where in stack.failover
     ]
 
 
 def set_pool(stack: Stack, model: str, active: str, canary: dict[str, Any]) -> None:
-    """Give MODEL's backend pool the weights of ACTIVE and CANARY; nothing without a gateway."""
+    """Give MODEL's backend pool the weights of ACTIVE and CANARY, keeping the failover to the other
+    regions at priority 2 (a traffic move never drops it); nothing without a gateway."""
     if stack.gateway_id:
         patch_pool(stack, model, pool_services(stack, active, canary))
 
@@ -201,23 +221,13 @@ def patch_pool(stack: Stack, model: str, services: list[dict[str, Any]]) -> None
     )
 
 
-def weighted_services(stack: Stack, weights: dict[str, int]) -> list[dict[str, Any]]:
-    """Pool services from a {deployment: weight} map (what `pool_weights` read)."""
-    backend = f"{stack.gateway_id}/backends/deployment-"
-    return [{"id": f"{backend}{name}", "weight": weight} for name, weight in sorted(weights.items())]
-
-
-def pool_weights(stack: Stack, model: str) -> dict[str, int]:
-    """The deployments of MODEL's pool and their weights, as the gateway has them now."""
+def pool_as_read(stack: Stack, model: str) -> list[dict[str, Any]]:
+    """The services of MODEL's pool (id, priority, weight), verbatim as the gateway has them now."""
     shown = az(["rest", "--method", "get", "--url", pool_url(stack, model)])
     services = (((shown or {}).get("properties") or {}).get("pool") or {}).get("services")
-    if not isinstance(services, list):
+    if not isinstance(services, list) or not all(isinstance(s, dict) and "id" in s for s in services):
         raise common.Failure(f"the gateway's pool-{model} has no pool services")
-    return {
-        str(s["id"]).rsplit("/backends/deployment-", 1)[-1]: int(s.get("weight") or 0)
-        for s in services
-        if isinstance(s, dict) and "id" in s
-    }
+    return services
 
 
 ARM = "https://management.azure.com"
@@ -455,9 +465,8 @@ def restore(stacks: list[Stack], previous: dict[str, Any]) -> None:
             if saved.get("active"):
                 set_key(stack, env, f"almgen:active:{model}", str(saved["active"]))
             set_key(stack, env, f"almgen:canary:{model}", json.dumps(canary), True)
-            if stack.gateway_id and isinstance(saved.get("pool"), dict):  # the weights as they were
-                weights = {str(name): int(weight) for name, weight in saved["pool"].items()}
-                patch_pool(stack, model, weighted_services(stack, weights))
+            if stack.gateway_id and isinstance(saved.get("pool"), list):  # the services as they were
+                patch_pool(stack, model, list(saved["pool"]))
             elif saved.get("active"):
                 set_pool(stack, model, str(saved["active"]), canary)
         else:

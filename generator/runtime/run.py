@@ -11,7 +11,11 @@ A command's setup (`setup` in commands.json: a pip requirements file, installed 
 setup goes into `--setup-done` (a folder of the job's workspace), so the next command with the
 same setup skips it. A failing setup fails the command without running it.
 
-    python run.py test smoke [--commands .almgen/commands.json] [--contract contract.env]
+`--contract DIR` (the `*.env` files contract.py --out-dir wrote, one per region): the command
+runs once per region, primary first, each time with that region's contract; the first failure
+ends it with that exit code.
+
+    python run.py test smoke [--commands .almgen/commands.json] [--contract contract.env|DIR]
     python run.py gate evaluation [--commands ...] [--contract ...] [--setup-done DIR]
 
 Exit codes: the command's (or the failed setup's); 2 usage or a bad commands or contract file.
@@ -67,8 +71,10 @@ def setup_of(path: Path, kind: str, name: str) -> dict[str, str] | None:
     return {key: text}
 
 
-def read_contract(path: Path) -> dict[str, str]:
-    """The NAME=value lines contract.py wrote."""
+def read_contract(path: Path | None) -> dict[str, str]:
+    """The NAME=value lines contract.py wrote (nothing without a contract)."""
+    if path is None:
+        return {}
     try:
         lines = path.read_text("utf-8").splitlines()
     except OSError as exc:
@@ -108,22 +114,42 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("kind", choices=("test", "gate"))
     parser.add_argument("name")
     parser.add_argument("--commands", type=Path, default=Path(".almgen/commands.json"))
-    parser.add_argument("--contract", type=Path, help="NAME=value lines added to the environment")
+    parser.add_argument(
+        "--contract", type=Path, help="NAME=value lines added to the environment (a folder: one per region)"
+    )
     parser.add_argument("--setup-done", type=Path, default=Path(".almgen-setup-done"))
     args = parser.parse_args(argv)
     try:
         text = command(args.commands, args.kind, args.name)
         setup = setup_of(args.commands, args.kind, args.name)
-        env = {**os.environ, **(read_contract(args.contract) if args.contract else {})}
+        contracts = [read_contract(path) for path in contract_files(args.contract)]
     except LookupError as exc:
         print(f"run: {exc}", file=sys.stderr)
         return 2
-    if setup is not None:
-        code = run_setup(setup, args.setup_done, env)
+    for contract in contracts:
+        env = {**os.environ, **contract}
+        if setup is not None:
+            code = run_setup(setup, args.setup_done, env)
+            if code != 0:
+                return code
+        where = (
+            f" in {contract['ALMGEN_REGION']}" if len(contracts) > 1 and "ALMGEN_REGION" in contract else ""
+        )
+        print(f"run: {args.kind} {args.name}{where}: {text}", flush=True)
+        code = subprocess.run(["bash", "-c", text], check=False, env=env).returncode
         if code != 0:
             return code
-    print(f"run: {args.kind} {args.name}: {text}", flush=True)
-    return subprocess.run(["bash", "-c", text], check=False, env=env).returncode
+    return 0
+
+
+def contract_files(path: Path | None) -> list[Path | None]:
+    """The contracts to run with: none, the file, or every `*.env` of the folder (in name order)."""
+    if path is None or not path.is_dir():
+        return [path]
+    found = sorted(path.glob("*.env"), key=lambda item: (int(item.name.split("-", 1)[0]), item.name))
+    if not found:
+        raise LookupError(f"{path} holds no contract (*.env)")
+    return list(found)
 
 
 if __name__ == "__main__":

@@ -398,6 +398,11 @@ class Spec:
         return tuple(sorted({r for env in self.environments for r in env.regions}))
 
     @property
+    def gateway_failover(self) -> bool:
+        """Whether an environment's gateways fail over between its regions (AI gateway, 2+ regions)."""
+        return self.gateway.enabled and any(len(env.stacks) > 1 for env in self.environments)
+
+    @property
     def custom_models(self) -> tuple[Model, ...]:
         return tuple(m for m in self.models if m.kind == "custom")
 

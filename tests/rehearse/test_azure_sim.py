@@ -444,7 +444,10 @@ def test_the_gateway_pool_is_read_and_patched_with_az_rest(world: World, generat
     stack = deploy(world, generated["enterprise"], "prod")["stacks"]["value"][0]
     url = _pool_url(stack, "chat")
     shown = az_ok(world, "rest", "--method", "get", "--url", url)
-    assert [s["weight"] for s in shown["properties"]["pool"]["services"]] == [100]
+    assert shown["properties"]["pool"]["services"] == [  # prod has two regions: the other at priority 2
+        {"id": f"{stack['gatewayId']}/backends/deployment-chat-blue", "priority": 1, "weight": 100},
+        {"id": f"{stack['gatewayId']}/backends/remote-swedencentral-chat-blue", "priority": 2, "weight": 100},
+    ]
     backend = f"{stack['gatewayId']}/backends/deployment-"
     services = [{"id": f"{backend}chat-blue", "weight": 70}, {"id": f"{backend}chat-green", "weight": 30}]
     body = json.dumps({"properties": {"pool": {"services": services}}})
@@ -455,6 +458,38 @@ def test_the_gateway_pool_is_read_and_patched_with_az_rest(world: World, generat
     az_ok(world, "rest", "--method", "patch", "--url", url, "--headers", "If-Match=*", "--body", body)
     models = traffic_snapshot(world)["environments"]["prod"]["eastus2"]["models"]
     assert models["chat"]["shares"] == {"chat-blue": 70, "chat-green": 30}
+
+
+def test_in_a_regional_outage_the_other_regions_deployment_answers(
+    tmp_path: Path, generated: dict[str, Path]
+) -> None:
+    """Priority 2 answers only when this region is out; a pool naming a backend the gateway lacks,
+    or another region's deployment at priority 1, is refused."""
+    world = World.create(tmp_path / "w")
+    az_ok(world, *LOGIN)
+    east, sweden = deploy(world, generated["enterprise"], "prod")["stacks"]["value"]
+    models = traffic_snapshot(world)["environments"]["prod"]
+    assert models["eastus2"]["models"]["chat"]["answered"] == {"eastus2/chat-blue": 100}
+    world.set_faults([{"kind": "outage", "env": "prod", "region": "eastus2"}])
+    models = traffic_snapshot(world)["environments"]["prod"]
+    assert models["eastus2"]["models"]["chat"]["answered"] == {"swedencentral/chat-blue": 100}
+    assert models["swedencentral"]["models"]["chat"]["answered"] == {"swedencentral/chat-blue": 100}
+    assert models["eastus2"]["models"]["chat"]["shares"] == {"chat-blue": 100}  # the routing is unchanged
+    world.set_faults(
+        [{"kind": "outage", "env": "prod", "region": region} for region in ("eastus2", "swedencentral")]
+    )
+    assert traffic_snapshot(world)["environments"]["prod"]["eastus2"]["models"]["chat"]["answered"] == {}
+    url = _pool_url(east, "chat")
+    for wrong in (
+        {"id": f"{east['gatewayId']}/backends/remote-westus-chat-blue", "priority": 2, "weight": 100},
+        {"id": f"{east['gatewayId']}/backends/remote-swedencentral-chat-blue", "priority": 1, "weight": 100},
+        {"id": f"{sweden['gatewayId']}/backends/deployment-chat-blue", "priority": 1, "weight": 100},
+    ):
+        body = json.dumps({"properties": {"pool": {"services": [wrong]}}})
+        refused = az(
+            world, "rest", "--method", "patch", "--url", url, "--headers", "If-Match=*", "--body", body
+        )
+        assert refused.returncode == 1 and "ValidationError" in refused.stderr, wrong
 
 
 def test_behind_the_gateway_a_key_alone_moves_no_traffic(world: World, generated: dict[str, Path]) -> None:

@@ -51,13 +51,16 @@ def _events(stage: Stage, phase: str, kind: str) -> list[dict[str, Any]]:
     return out
 
 
+def _stacks(stage: Stage, env: str) -> list[dict[str, Any]]:
+    """The regions of ENV's ARM deployment outputs in the simulated Azure."""
+    state = json.loads(stage.world.azure_file.read_text("utf-8"))
+    outputs = state["deployments"][f"{stage.spec.service.name}-{env}"]["properties"]["outputs"]
+    return list(outputs["stacks"]["value"])
+
+
 def _primary(stage: Stage, env: str) -> dict[str, Any]:
     """The primary region of ENV's ARM deployment outputs in the simulated Azure."""
-    state = json.loads(stage.world.azure_file.read_text("utf-8"))
-    stacks = state["deployments"][f"{stage.spec.service.name}-{env}"]["properties"]["outputs"]["stacks"][
-        "value"
-    ]
-    return next(s for s in stacks if s["primary"])
+    return next(s for s in _stacks(stage, env) if s["primary"])
 
 
 def _agent_version(stage: Stage, env: str, name: str, version: str) -> dict[str, Any]:
@@ -69,7 +72,8 @@ def _agent_version(stage: Stage, env: str, name: str, version: str) -> dict[str,
 
 
 def _assert_environment(stage: Stage, contract: dict[str, str], env: str) -> None:
-    primary = _primary(stage, env)
+    """The contract names ENV and, every value, the region it names."""
+    primary = next(s for s in _stacks(stage, env) if s["location"] == contract["ALMGEN_REGION"])
     project = f"https://{primary['aiServicesName']}.services.ai.azure.com/api/projects/agents"
     assert contract["ALMGEN_ENVIRONMENT"] == env
     assert contract["ALMGEN_REGION"] == primary["location"]
@@ -87,10 +91,13 @@ def test_every_test_and_gate_sees_the_environment_it_calls(rehearsed: Rehearsed)
         tests = _events(stage, phase, "test")
         assert sorted((t["env"], t["test"]) for t in tests) == [
             ("dev", "smoke"),
+            ("prod", "validation"),  # prod has two regions: its test runs in each
             ("prod", "validation"),
             ("staging", "integration"),
             ("staging", "load"),
         ]
+        prod = [t["contract"]["ALMGEN_REGION"] for t in tests if t["env"] == "prod"]
+        assert prod == ["eastus2", "swedencentral"]  # every region, primary first
         for test in tests:
             _assert_environment(stage, test["contract"], test["env"])
         gates = _events(stage, phase, "gate-run")
@@ -102,6 +109,7 @@ def test_every_test_and_gate_sees_the_environment_it_calls(rehearsed: Rehearsed)
             ("staging", "safety"),
         ]
         for gate in gates:  # a gate evaluates the environment before the one it gates, as it is live
+            assert gate["contract"]["ALMGEN_REGION"] == _primary(stage, previous[gate["env"]])["location"]
             _assert_environment(stage, gate["contract"], previous[gate["env"]])
             assert gate["contract"]["ALMGEN_TARGET"] == "live"
 
@@ -127,7 +135,11 @@ def test_a_release_tests_the_candidate_before_a_swap_and_the_live_one_after_a_ca
     rehearsed: Rehearsed,
 ) -> None:
     stage, _, release = rehearsed
-    by_env = {t["env"]: t["contract"] for t in _events(stage, "release", "test")}
+    by_env = {  # the primary region's
+        t["env"]: t["contract"]
+        for t in _events(stage, "release", "test")
+        if t["contract"]["ALMGEN_REGION"] == _primary(stage, t["env"])["location"]
+    }
     staging, prod = by_env["staging"], by_env["prod"]
     assert staging["ALMGEN_TARGET"] == "candidate"
     assert staging["ALMGEN_MODEL_CHAT_LIVE_DEPLOYMENT"] == "chat-blue"

@@ -208,3 +208,19 @@ def test_no_gateway_endpoint_without_a_gateway(
     code, out = _run(files, capsys)
     assert code == 0
     assert "ALMGEN_GATEWAY_ENDPOINT" not in out
+
+
+def test_out_dir_writes_one_contract_per_region_primary_first(
+    files: Path, fake_az: FakeAz, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _routing(fake_az, [{"id": "asst_1", "name": "support"}])
+    out = files / "contracts"
+    out.mkdir()
+    (out / "7-stale.env").write_text("ALMGEN_REGION=gone\n")  # a re-run in the same workspace
+    code, _ = _run(files, capsys, "--out-dir", str(out))
+    assert code == 0
+    assert sorted(p.name for p in out.iterdir()) == ["0-eastus2.env", "1-swedencentral.env"]
+    read = {p.name: dict(line.split("=", 1) for line in p.read_text().splitlines()) for p in out.iterdir()}
+    assert read["0-eastus2.env"]["ALMGEN_ENDPOINT"] == PRIMARY["aiServicesEndpoint"]
+    assert read["1-swedencentral.env"]["ALMGEN_REGION"] == "swedencentral"
+    assert read["1-swedencentral.env"]["ALMGEN_ENDPOINT"] == SECONDARY["aiServicesEndpoint"]

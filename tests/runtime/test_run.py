@@ -79,3 +79,33 @@ def test_a_bad_contract_file_is_a_usage_error(tmp_path: Path, commands: Path, li
         run.main(["test", "smoke", "--commands", str(commands), "--contract", str(tmp_path / "contract.env")])
         == 2
     )
+
+
+def test_a_folder_of_contracts_runs_the_test_once_per_region_primary_first(tmp_path: Path) -> None:
+    """contract.py --out-dir writes `<n>-<region>.env`: the test runs in each region, in order
+    (10 after 9), and the first region that fails ends it with its exit code."""
+    folder = tmp_path / "contracts"
+    folder.mkdir()
+    regions = [f"region{n}" for n in range(11)]
+    for n, region in enumerate(regions):
+        (folder / f"{n}-{region}.env").write_text(f"ALMGEN_REGION={region}\n")
+    log = tmp_path / "regions.txt"
+    table = tmp_path / "commands.json"
+    table.write_text(
+        json.dumps(
+            {
+                "tests": {
+                    "each": f'echo "$ALMGEN_REGION" >> {log}',
+                    "east": f'echo x >> {log}; [ "$ALMGEN_REGION" != region1 ]',
+                }
+            }
+        )
+    )
+    assert run.main(["test", "each", "--commands", str(table), "--contract", str(folder)]) == 0
+    assert log.read_text().split() == regions
+    log.unlink()
+    assert run.main(["test", "east", "--commands", str(table), "--contract", str(folder)]) == 1
+    assert log.read_text().split() == ["x", "x"]  # region0 passed, region1 failed: no region2
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert run.main(["test", "each", "--commands", str(table), "--contract", str(empty)]) == 2

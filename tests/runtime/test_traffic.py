@@ -756,7 +756,8 @@ def test_a_canary_through_the_gateway_moves_the_pool_and_restores_it_exactly(
         {"chat-blue": 50, "chat-green": 50},
         {"chat-blue": 100},
     ]
-    assert json.loads(previous.read_text("utf-8"))["stacks"][0]["pool"] == {"chat-blue": 100}
+    saved = json.loads(previous.read_text("utf-8"))["stacks"][0]["pool"]  # verbatim, as read
+    assert saved == pool(("chat-blue", 100))["properties"]["pool"]["services"]
 
 
 def test_a_swap_through_the_gateway_leaves_only_the_new_colour_in_the_pool(
@@ -775,6 +776,97 @@ def test_a_swap_through_the_gateway_leaves_only_the_new_colour_in_the_pool(
         traffic.main(rollout(gateway_outputs, "swap", "foundation", "chat-green"), sleep=lambda s: None) == 0
     )
     assert pool_patches(fake_az) == [{"chat-green": 100}]
+
+
+SECOND_GATEWAY_STACK = {
+    **GATEWAY_STACK,
+    "location": "swedencentral",
+    "resourceGroup": "rg-prod-swc",
+    "primary": False,
+    "gatewayId": GATEWAY_ID.replace("rg-prod", "rg-prod-swc").replace("apim-prod", "apim-prod-swc"),
+}
+
+
+@pytest.fixture
+def two_gateways(tmp_path: Path) -> Path:
+    path = tmp_path / "two-gateways.json"
+    stacks = [SECOND_GATEWAY_STACK, GATEWAY_STACK]  # the primary is sorted first
+    path.write_text(json.dumps({"stacks": {"type": "Array", "value": stacks}}), "utf-8")
+    return path
+
+
+def pool_bodies(fake: FakeAz) -> list[tuple[str, list[dict[str, Any]]]]:
+    """Each PATCH of a pool: the gateway's URL and the services it set."""
+    return [
+        (value_of(call, "--url"), json.loads(value_of(call, "--body"))["properties"]["pool"]["services"])
+        for call in fake.calls_of("rest")
+        if value_of(call, "--method") == "patch"
+    ]
+
+
+def test_with_two_regions_every_move_keeps_the_other_region_at_priority_2(
+    fake_az: FakeAz, two_gateways: Path
+) -> None:
+    """A canary's weights move priority 1 only; the other region's serving deployment stays at
+    priority 2 in both gateways, and follows the new colour once it takes all traffic."""
+    fake_az.respond(
+        {
+            **HEALTHY_FOUNDATION,
+            "appconfig kv list": ok(kv()),
+            "appconfig kv set": ok({}),
+            "rest": ok(pool(("chat-blue", 100))),
+            "rest post": logs(400, 1, 1200),
+        }
+    )
+    argv = rollout(two_gateways, "canary", "foundation", "chat-green", "--steps", "10,100")
+    assert traffic.main(argv, sleep=lambda seconds: None) == 0
+    second = str(SECOND_GATEWAY_STACK["gatewayId"])
+    patches = pool_bodies(fake_az)
+    assert [
+        url.split("/backends/")[0].removeprefix("https://management.azure.com") for url, _ in patches
+    ] == [
+        GATEWAY_ID,
+        second,
+        GATEWAY_ID,
+        second,
+    ]
+    ten, ten_second, hundred, _ = (services for _, services in patches)
+    assert ten == [
+        {"id": f"{GATEWAY_ID}/backends/deployment-chat-blue", "priority": 1, "weight": 90},
+        {"id": f"{GATEWAY_ID}/backends/deployment-chat-green", "priority": 1, "weight": 10},
+        {"id": f"{GATEWAY_ID}/backends/remote-swedencentral-chat-blue", "priority": 2, "weight": 100},
+    ]
+    assert ten_second[-1] == {
+        "id": f"{second}/backends/remote-eastus2-chat-blue",
+        "priority": 2,
+        "weight": 100,
+    }
+    assert hundred == [
+        {"id": f"{GATEWAY_ID}/backends/deployment-chat-green", "priority": 1, "weight": 100},
+        {"id": f"{GATEWAY_ID}/backends/remote-swedencentral-chat-green", "priority": 2, "weight": 100},
+    ]
+
+
+def test_with_two_regions_a_rollback_puts_both_priorities_back_verbatim(
+    fake_az: FakeAz, two_gateways: Path, tmp_path: Path
+) -> None:
+    read = [
+        {"id": f"{GATEWAY_ID}/backends/deployment-chat-blue", "priority": 1, "weight": 100},
+        {"id": f"{GATEWAY_ID}/backends/remote-swedencentral-chat-blue", "priority": 2, "weight": 100},
+    ]
+    fake_az.respond(
+        {
+            **BREACH_AT_SECOND_STEP,
+            "rest": ok({"properties": {"type": "Pool", "pool": {"services": read}}}),
+            "rest post": [*logs(100, 0, 900), *logs(100, 0, 900), *logs(100, 20, 900)],
+        }
+    )
+    previous = tmp_path / "previous.json"
+    argv = rollout(two_gateways, "canary", "foundation", "chat-green", "--steps", "10,50,100")
+    assert traffic.main([*argv, "--save-previous", str(previous)], sleep=lambda seconds: None) == 1
+    assert json.loads(previous.read_text("utf-8"))["stacks"][0]["pool"] == read
+    restored = [services for url, services in pool_bodies(fake_az) if GATEWAY_ID in url][-1]
+    assert restored == read
 
 
 def test_without_a_gateway_no_pool_is_touched(fake_az: FakeAz, outputs: Path) -> None:

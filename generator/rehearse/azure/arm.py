@@ -14,7 +14,8 @@ never set) serving the registry's asset
 `azureml://registries/<mlRegistry.name>/models/<model>/versions/<v>` (the deployment fails when the
 registry does not have it), the Azure ML registry `mlRegistry.name` in the first stack's group when
 `mlRegistry.create`, a delete lock when `enableDeleteLock`, and with the `gateway` param an AI
-gateway `apim-<service>-<suffix>-<unique6>` (rehearse/azure/gateway.py).
+gateway `apim-<service>-<suffix>-<unique6>` (rehearse/azure/gateway.py; with more than one region,
+after the region loop, each gateway's pools also name the other regions' serving deployments).
 `properties.outputs.stacks.value` is main.bicep's `output stacks array`: location, resourceGroup,
 primary, aiServicesName, aiServicesEndpoint, appConfigurationEndpoint, keyVaultUri, recordsAccount
 (records.bicep: a storage account with a `release-records` container under a time-based
@@ -295,6 +296,8 @@ def create(
         outputs.append(_stack_resources(world, state, params, stack))
         if stack is (params.get("stacks") or [])[0]:
             _model_registry(state, params)
+    if params.get("gateway"):  # main.bicep's gateway-failover modules, after every region
+        gateway.failover(state, params, outputs)
     after = json.dumps({k: state[k] for k in RESOURCE_KINDS}, sort_keys=True)
     changed = before != after
     state["events"].append(

@@ -1,12 +1,20 @@
 """The simulated AI gateway (API Management, templates/bicep/modules/gateway.bicep.j2).
 
 State: `state["gateways"][ID] = {"name", "group", "env", "location", "endpoint",
-"pools": {model: {deployment: weight}}}`. A deployment of the Bicep creates the gateway with one
+"pools": {model: {deployment: weight}}, "remotes": {backend: {"location", "deployment"}},
+"failover": {model: {backend: weight}}}`. A deployment of the Bicep creates the gateway with one
 pool per model whose weights follow the live state (the serving deployment 100 - p, a canary p),
-as gateway.bicep does. `az rest` on `<gateway>/backends/pool-<model>` reads the pool (GET) and
-replaces its services (PATCH, with `If-Match`, as Backend - Update requires). Where a gateway fronts
-a model, its pool's weights are what serves: they drive the simulated traffic and metrics, and
-App Configuration keys no longer do.
+as gateway.bicep does: that is priority 1, this region's deployments. With more than one region,
+after every region is deployed (main.bicep's gateway-failover modules, `failover` here), each
+gateway gets a backend `remote-<location>-<deployment>` for every deployment of the other regions
+and each pool the other regions' serving deployments at priority 2 (`failover`). `az rest` on
+`<gateway>/backends/pool-<model>` reads the pool (GET: both priorities) and replaces its services
+(PATCH, with `If-Match`, as Backend - Update requires). Where a gateway fronts a model, its pool's
+priority-1 weights are what serves: they drive the simulated traffic and metrics, and App
+Configuration keys no longer do. A regional outage (the fault `ENV:region=REGION:outage`) makes
+every deployment in REGION answer 5xx; the circuit breakers of a pool's priority-1 backends then
+trip and the gateway sends the model's requests to its priority-2 members outside the outage
+(`answered`: which region's deployment answers, in the snapshot).
 
 The gateway's request logs (gateway.bicep sends GatewayLogs to the region's Log Analytics
 workspace, `logAnalyticsCustomerId` of the outputs): `az rest --method post` to
@@ -97,13 +105,15 @@ def deploy(
         str(route["model"]): weights_of(route, active, canaries)
         for route in (params.get("gateway") or {}).get("models") or []
     }
-    gateways(state)[gateway_id] = {
+    gateways(state)[gateway_id] = {  # priority 2 is written again after every region (failover)
         "name": name,
         "group": group,
         "env": env,
         "location": location,
         "endpoint": endpoint,
         "pools": pools,
+        "remotes": {},
+        "failover": {},
         "workspace": customer_id(rg),
     }
     if world is not None:
@@ -116,6 +126,48 @@ def deploy(
     }
 
 
+def failover(state: dict[str, Any], params: dict[str, Any], outputs: list[dict[str, Any]]) -> None:
+    """gateway-failover.bicep in every region, after the region loop: the other regions' backends,
+    and each pool's priority-2 members (the serving deployment there, from the live state)."""
+    live = json.loads(params.get("liveStateJson") or "{}") or {}
+    active = live.get("active") or {}
+    for region in ((params.get("gateway") or {}).get("failover") or {}).get("regions") or []:
+        gateway = gateways(state)[str(outputs[int(region["stack"])]["gatewayId"])]
+        gateway["remotes"] = {
+            str(b["name"]): {
+                "location": str(outputs[int(b["stack"])]["location"]),
+                "deployment": str(b["deployment"]),
+            }
+            for b in region["backends"]
+        }
+        members: dict[str, dict[str, int]] = {}
+        for member in region["members"]:
+            serving = str(active.get(member["model"], member["initialDeployment"]))
+            backend = f"remote-{member['location']}-{serving}"
+            if backend not in gateway["remotes"]:  # as APIM: a pool names existing backends only
+                raise AzFailure(f'{{"code": "ValidationError", "message": "backend {backend} not found"}}', 1)
+            members.setdefault(str(member["model"]), {})[backend] = int(member["weight"])
+        gateway["failover"] = members
+
+
+def answered(world: World, state: dict[str, Any], gateway: dict[str, Any], model: str) -> dict[str, int]:
+    """Which region's deployments answer MODEL's requests through GATEWAY: {"<location>/<deployment>":
+    share}. Priority 1 unless the gateway's own region is out; then the priority-2 members outside
+    the outage, by weight; nothing when none is left."""
+    env = env_of_group(state, gateway["group"]) or gateway["env"]
+    if not metrics.outage(world, env, gateway["location"]):
+        weights = gateway["pools"].get(model) or {}
+        return {f"{gateway['location']}/{name}": w for name, w in weights.items() if w > 0}
+    remotes = gateway.get("remotes") or {}
+    standing = {
+        f"{remotes[name]['location']}/{remotes[name]['deployment']}": weight
+        for name, weight in ((gateway.get("failover") or {}).get(model) or {}).items()
+        if name in remotes and weight > 0 and not metrics.outage(world, env, remotes[name]["location"])
+    }
+    total = sum(standing.values())
+    return {where: round(100 * weight / total) for where, weight in standing.items()} if total else {}
+
+
 def fronts(state: dict[str, Any], env: str, location: str, model: str) -> bool:
     """Whether a gateway serves MODEL in ENV's region (its pool, not the keys, then decides)."""
     return any(
@@ -123,8 +175,40 @@ def fronts(state: dict[str, Any], env: str, location: str, model: str) -> bool:
     )
 
 
-def _services(gateway_id: str, weights: dict[str, int]) -> list[dict[str, Any]]:
-    return [{"id": f"{gateway_id}{BACKENDS}{DEPLOYMENT}{name}", "weight": w} for name, w in weights.items()]
+def _services(gateway: dict[str, Any], gateway_id: str, model: str) -> list[dict[str, Any]]:
+    local = [
+        {"id": f"{gateway_id}{BACKENDS}{DEPLOYMENT}{name}", "priority": 1, "weight": w}
+        for name, w in gateway["pools"][model].items()
+    ]
+    remote = [
+        {"id": f"{gateway_id}{BACKENDS}{name}", "priority": 2, "weight": w}
+        for name, w in ((gateway.get("failover") or {}).get(model) or {}).items()
+    ]
+    return local + remote
+
+
+def _patched(
+    gateway: dict[str, Any], gateway_id: str, services: list[Any]
+) -> tuple[dict[str, int], dict[str, int]]:
+    """The priority-1 weights and the priority-2 members of a PATCH's services; a service naming
+    no backend of the gateway or a weight outside 0-100 is refused, as APIM refuses it; so is a
+    priority other than 1 for this region's deployments and 2 for the other regions'."""
+    weights, remote = {}, {}
+    for service in services:
+        target = str(service.get("id", ""))
+        name = target.removeprefix(f"{gateway_id}{BACKENDS}")
+        weight, priority = int(service.get("weight", -1)), int(service.get("priority") or 1)
+        known = name != target and (name.startswith(DEPLOYMENT) or name in (gateway.get("remotes") or {}))
+        # the pools almgen composes: this region's deployments first, the other regions' second
+        if not known or not 0 <= weight <= 100 or priority != (1 if name.startswith(DEPLOYMENT) else 2):
+            raise AzFailure(
+                f'Bad Request({{"error": {{"code": "ValidationError", "message": "{target}"}}}})', 1
+            )
+        if priority == 1:
+            weights[name.removeprefix(DEPLOYMENT)] = weight
+        else:
+            remote[name] = weight
+    return weights, remote
 
 
 def is_backend(url: str) -> bool:
@@ -151,16 +235,9 @@ def backend(world: World, state: dict[str, Any], url: str, method: str, flags: d
             raise AzFailure(
                 'Bad Request({"error": {"code": "ValidationError", "message": "pool.services"}})', 1
             )
-        weights = {}
-        for service in services:
-            target = str(service.get("id", ""))
-            name = target.removeprefix(f"{gateway_id}{BACKENDS}{DEPLOYMENT}")
-            if name == target or not 0 <= int(service.get("weight", -1)) <= 100:
-                raise AzFailure(
-                    f'Bad Request({{"error": {{"code": "ValidationError", "message": "{target}"}}}})', 1
-                )
-            weights[name] = int(service["weight"])
+        weights, remote = _patched(gateway, gateway_id, services)
         gateway["pools"][model] = weights
+        gateway.setdefault("failover", {})[model] = remote
         env = env_of_group(state, gateway["group"]) or gateway["env"]
         metrics.record_shares(world, state, env, gateway["location"], model, shares=weights)
     elif method != "get":
@@ -169,7 +246,7 @@ def backend(world: World, state: dict[str, Any], url: str, method: str, flags: d
         "id": path,
         "name": backend_name,
         "type": "Microsoft.ApiManagement/service/backends",
-        "properties": {"type": "Pool", "pool": {"services": _services(gateway_id, gateway["pools"][model])}},
+        "properties": {"type": "Pool", "pool": {"services": _services(gateway, gateway_id, model)}},
     }
 
 

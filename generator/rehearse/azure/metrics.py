@@ -5,7 +5,8 @@ share at that minute (foundation models: the App Configuration keys `almgen:acti
 `almgen:canary:<model>`; custom models: the online endpoint's traffic map), BASELINE_ERROR_PERCENT
 5xx, BASELINE_LATENCY_MS latency (per kind). A metric fault `{"kind": "metric", "env", "model", "metric",
 "value", "step"}` sets the candidate's error rate or latency to `value` from the moment it received
-more traffic for the `step`-th time. The window's length is taken from --start-time/--end-time and
+more traffic for the `step`-th time; a regional outage `{"kind": "outage", "env", "region"}` makes
+every deployment of the region answer 5xx only. The window's length is taken from --start-time/--end-time and
 ends at the simulated now (callers compute their window from the wall clock).
 """
 
@@ -94,6 +95,13 @@ def _fault_value(
     return value
 
 
+def outage(world: World, env: str, region: str) -> bool:
+    """A regional outage (`ENV:region=REGION:outage`): every deployment there answers 5xx."""
+    return any(
+        f.get("kind") == "outage" and (f.get("env"), f.get("region")) == (env, region) for f in world.faults()
+    )
+
+
 @dataclass(frozen=True)
 class Minute:
     """One minute of one deployment's simulated traffic."""
@@ -130,6 +138,7 @@ def per_minute(
             for metric in ("requests", "error-rate", "latency-p95")
         }
         calls, rate, slow = faulted["requests"], faulted["error-rate"], faulted["latency-p95"]
+        rate = 100.0 if outage(world, env, region) else rate
         count = count if calls is None or share == 0 else calls
         errors = count * (BASELINE_ERROR_PERCENT if rate is None else rate) / 100
         level = (BASELINE_LATENCY_MS[kind] if slow is None else slow) if count > 0 else None

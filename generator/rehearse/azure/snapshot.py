@@ -2,7 +2,9 @@
 
 `traffic_snapshot(world)` answers, per environment, per region, per model, which deployment serves
 and with what share (foundation models: App Configuration keys `almgen:active:<model>` and
-`almgen:canary:<model>`, or, where the AI gateway fronts the model, its pool's weights; custom
+`almgen:canary:<model>`, or, where the AI gateway fronts the model, its pool's weights, and
+`answered`: which region's deployments answer its requests, `<location>/<deployment>`: another
+region's in a regional outage, through the pool's priority 2; custom
 models: the online endpoint's traffic map), plus the model version
 of every AI Services deployment and online deployment, the capacity of every AI Services
 deployment, the agents of each region (name: the live Foundry version, its semver and model, and
@@ -17,6 +19,7 @@ import json
 from typing import Any, cast
 
 from generator.rehearse.azure.agents import region_agents
+from generator.rehearse.azure.gateway import answered
 from generator.rehearse.azure.store import empty_state, env_of_group
 from generator.rehearse.world import World
 
@@ -58,7 +61,13 @@ def traffic_snapshot(world: World) -> dict[str, Any]:
             "models"
         ]
         for model, weights in gateway["pools"].items():
-            models[model] = {"kind": "foundation", "shares": dict(weights), "gateway": gateway["name"]}
+            models[model] = {
+                "kind": "foundation",
+                "shares": dict(weights),
+                "gateway": gateway["name"],
+                # which region's deployments answer the gateway's requests (the other regions' in an outage)
+                "answered": answered(world, state, gateway, model),
+            }
     for account in state["accounts"].values():
         versions = region(env_of_group(state, account["group"]), account["location"])["versions"]
         capacities = region(env_of_group(state, account["group"]), account["location"])["capacities"]

@@ -228,6 +228,54 @@ def gateway_backend(deployment: str) -> str:
     return f"deployment-{deployment}"
 
 
+def failover_backend(location: str, deployment: str) -> str:
+    """The backend of another region's model deployment (runtime/routing.py names it the same)."""
+    return f"remote-{location}-{deployment}"
+
+
+def _failover(
+    env: Environment, deployments: list[dict[str, Any]], routes: list[dict[str, str]]
+) -> dict[str, Any]:
+    """Failover between the regions of ENV: every regional gateway also fronts the other regions.
+
+    `regions`: per region (its index in `stacks`), a backend for each deployment of every other
+    region (`stack`: whose endpoint), and `members`: per model (in the order of ROUTES) and other
+    region, the priority-2 member of the pool, whose backend gateway-failover.bicep picks from the
+    live state (the serving deployment, else the route's initial one). The priority-2 weight is
+    shared equally between the other regions.
+    `access`: each (gateway region, other region) pair, whose account the gateway's identity
+    calls. One region: nothing.
+    """
+    stacks = list(env.stacks)
+    if len(stacks) < 2:
+        return {"regions": [], "access": []}
+    weight = 100 // (len(stacks) - 1)
+    regions = []
+    for index, _ in enumerate(stacks):
+        others = [(j, other) for j, other in enumerate(stacks) if j != index]
+        regions.append(
+            {
+                "stack": index,
+                "backends": [
+                    {
+                        "name": failover_backend(other.region, item["name"]),
+                        "stack": j,
+                        "deployment": item["name"],
+                    }
+                    for j, other in others
+                    for item in deployments
+                ],
+                "members": [
+                    {**route, "location": other.region, "weight": weight}
+                    for route in routes
+                    for _, other in others
+                ],
+            }
+        )
+    access = [{"gateway": i, "account": j} for i in range(len(stacks)) for j in range(len(stacks)) if i != j]
+    return {"regions": regions, "access": access}
+
+
 def _publisher_email(spec: Spec) -> str:
     """The first alert email, else the owner when it is an email address, else a reserved address."""
     if spec.monitoring.emails:
@@ -239,12 +287,12 @@ def _publisher_email(spec: Spec) -> str:
 def _gateway(spec: Spec, env: Environment, deployments: list[dict[str, Any]]) -> dict[str, Any]:
     """The AI gateway of an environment: its APIs, backends and the limits it enforces."""
     config = spec.configuration
+    routes = _model_routing(spec, env)
     return {
         "sku": spec.gateway.sku,
         "publisherEmail": _publisher_email(spec),
         "models": [
-            {"model": route["model"], "initialDeployment": route["initialDeployment"]}
-            for route in _model_routing(spec, env)
+            {"model": route["model"], "initialDeployment": route["initialDeployment"]} for route in routes
         ],
         "backends": [
             {"name": gateway_backend(item["name"]), "deployment": item["name"]} for item in deployments
@@ -252,7 +300,7 @@ def _gateway(spec: Spec, env: Environment, deployments: list[dict[str, Any]]) ->
         "requestsPerMinute": config.requests_per_minute or 0,
         "tokensPerMinute": config.tokens_per_minute or 0,
         "allowedOrigins": list(config.allowed_origins),
-    }
+    } | ({"failover": _failover(env, deployments, routes)} if spec.gateway_failover else {})
 
 
 def _model_routing(spec: Spec, env: Environment) -> list[dict[str, str]]:
@@ -387,8 +435,9 @@ MODULES = (
 # only for specs with custom models
 ML_MODULES = ("machine-learning", "machine-learning-registry", "online-deployment")
 GATEWAY_MODULES = ("gateway",)  # only for specs with an AI gateway
+FAILOVER_MODULES = ("gateway-failover", "gateway-access")  # and with more than one region somewhere
 SEARCH_MODULES = ("search",)  # only for specs with a retrieval section
-ALL_MODULES = (*MODULES, *GATEWAY_MODULES, *SEARCH_MODULES, *ML_MODULES)
+ALL_MODULES = (*MODULES, *GATEWAY_MODULES, *FAILOVER_MODULES, *SEARCH_MODULES, *ML_MODULES)
 
 
 def files(spec: Spec) -> list[TemplateFile]:
@@ -400,6 +449,7 @@ def files(spec: Spec) -> list[TemplateFile]:
         "roles": ROLES,
         "has_ml": has_ml,
         "has_gateway": spec.gateway.enabled,
+        "has_failover": spec.gateway_failover,
         "has_search": spec.retrieval is not None,
         "ml_package_rules": [{"name": host.replace(".", "-"), "host": host} for host in ML_PACKAGE_HOSTS],
         "ml_image_build_compute": ML_IMAGE_BUILD_COMPUTE,
@@ -409,6 +459,7 @@ def files(spec: Spec) -> list[TemplateFile]:
     modules = [
         *MODULES,
         *(GATEWAY_MODULES if spec.gateway.enabled else ()),
+        *(FAILOVER_MODULES if spec.gateway_failover else ()),
         *(SEARCH_MODULES if spec.retrieval is not None else ()),
         *(ML_MODULES if has_ml else ()),
     ]

@@ -19,15 +19,19 @@ def contract_rows(spec: Spec) -> list[dict[str, str]]:
     """(name, value) of every contract variable this spec's commands get."""
     rows = [
         ("ALMGEN_ENVIRONMENT", "the environment the command calls (gates: the one before the gated one)"),
-        ("ALMGEN_REGION", "its primary region"),
-        ("ALMGEN_ENDPOINT", "the primary region's AI Services endpoint"),
+        (
+            "ALMGEN_REGION",
+            "the region called: tests run once per region of the environment, primary first (a failure"
+            " in any region fails the test); gates call the primary region",
+        ),
+        ("ALMGEN_ENDPOINT", "that region's AI Services endpoint"),
         ("AZURE_OPENAI_ENDPOINT", "the same (the name the openai and azure-ai-evaluation samples read)"),
-        ("ALMGEN_APPCONFIG_ENDPOINT", "the primary region's App Configuration endpoint"),
+        ("ALMGEN_APPCONFIG_ENDPOINT", "that region's App Configuration endpoint"),
         *(
             [
                 (
                     "ALMGEN_GATEWAY_ENDPOINT",
-                    "the primary region's AI gateway URL: `<url>/<model>/chat/completions?api-version=...`"
+                    "that region's AI gateway URL: `<url>/<model>/chat/completions?api-version=...`"
                     " reaches the model as customers do (the pool's weights pick the deployment)",
                 )
             ]
@@ -70,9 +74,7 @@ def contract_rows(spec: Spec) -> list[dict[str, str]]:
         )
         rows.append((f"{prefix}_ID", f"the id of that version of {agent.name}"))
     if spec.retrieval is not None:
-        rows.append(
-            ("ALMGEN_SEARCH_ENDPOINT", "the primary region's Azure AI Search endpoint (Entra ID only)")
-        )
+        rows.append(("ALMGEN_SEARCH_ENDPOINT", "that region's Azure AI Search endpoint (Entra ID only)"))
         rows.append(
             (
                 "ALMGEN_SEARCH_INDEX",

@@ -42,11 +42,18 @@ def _foundation_routing(spec: Spec) -> str:
     """Where a foundation model's traffic is moved: the gateway's pools, or the application."""
     custom = " Custom models are routed by the online endpoint's traffic map." if spec.custom_models else ""
     if spec.gateway.enabled:
+        failover = (
+            " In an environment with more than one region, each region's gateway also fronts the other"
+            " regions' serving deployments at a lower priority: when a region's deployments fail (5xx or"
+            " 429), its gateway sends their requests to another region, and a traffic step keeps that."
+            if spec.gateway_failover
+            else ""
+        )
         return (
             " Foundation models are served through the AI gateway (API Management, one per environment"
             " and region): the step sets the weights of each model's backend pool, so the gateway itself"
             " sends the share to the candidate; the routing is also published in App Configuration"
-            " (`almgen:active:<model>`, `almgen:canary:<model>`) for reference." + custom
+            " (`almgen:active:<model>`, `almgen:canary:<model>`) for reference." + failover + custom
         )
     return (
         " Foundation-model routing is published in App Configuration (`almgen:active:<model>`, "

@@ -74,7 +74,7 @@ param budget object = {}
 @description('Optional. The budget\'s first month when the spec pins none: the month of this deployment (the Budgets API refuses a start before the current month).')
 param budgetStartDate string = utcNow('yyyy-MM-01')
 
-@description('Required. The AI gateway in front of the foundation models: sku, publisherEmail, models [{model, initialDeployment}], backends [{name, deployment}], requestsPerMinute, tokensPerMinute, allowedOrigins.')
+@description('Required. The AI gateway in front of the foundation models: sku, publisherEmail, models [{model, initialDeployment}], backends [{name, deployment}], requestsPerMinute, tokensPerMinute, allowedOrigins, failover {regions [{stack, backends, members}], access [{gateway, account}]} (empty with one region).')
 param gateway object
 
 @description('Required. The Azure AI Search service of the retrieval indexes in each region: sku, semanticRanker.')
@@ -133,6 +133,38 @@ module regionStacks 'modules/stack.bicep' = [for (stack, index) in stacks: {
     deployerPrincipalId: deployerPrincipalId
     recordDays: recordDays
   }
+}]
+
+// Failover between regions: each region's gateway also fronts the other regions' serving deployments
+// at priority 2. This comes after the region loop, not inside it: a gateway's remote backends need the
+// other regions' accounts (their endpoints and a role on each), and the loop deploys one region at a
+// time, primary first. gateway.bicep writes each pool with priority 1 only; these modules then write
+// it again with both priorities, so during a deployment a pool is briefly without priority 2.
+module gatewayAccess 'modules/gateway-access.bicep' = [for pair in gateway.failover.access: {
+  name: take('${serviceName}-${stacks[pair.gateway].suffix}-${stacks[pair.account].suffix}-gateway-access', 64)
+  scope: resourceGroups[pair.account]
+  params: {
+    aiServicesName: regionStacks[pair.account].outputs.aiServicesName
+    gatewayId: regionStacks[pair.gateway].outputs.gatewayId
+    gatewayPrincipalId: regionStacks[pair.gateway].outputs.gatewayPrincipalId
+  }
+}]
+
+module gatewayFailover 'modules/gateway-failover.bicep' = [for region in gateway.failover.regions: {
+  name: take('${serviceName}-${stacks[region.stack].suffix}-gateway-failover', 64)
+  scope: resourceGroups[region.stack]
+  params: {
+    gatewayName: regionStacks[region.stack].outputs.gatewayName
+    models: gateway.models
+    poolServices: regionStacks[region.stack].outputs.gatewayPoolServices
+    backends: region.backends
+    members: region.members
+    aiServicesEndpoints: [for (stack, index) in stacks: regionStacks[index].outputs.aiServicesEndpoint]
+    liveState: json(liveStateJson)
+  }
+  dependsOn: [
+    gatewayAccess
+  ]
 }]
 
 // One budget for the environment, over every region's resource group.

@@ -243,6 +243,10 @@ param gateway = {
     'https://support.contoso.com'
     'https://www.contoso.com'
   ]
+  failover: {
+    regions: []
+    access: []
+  }
 }
 param search = {
   sku: 'basic'

@@ -303,6 +303,98 @@ param gateway = {
     'https://support.contoso.com'
     'https://www.contoso.com'
   ]
+  failover: {
+    regions: [
+      {
+        stack: 0
+        backends: [
+          {
+            name: 'remote-swedencentral-chat-blue'
+            stack: 1
+            deployment: 'chat-blue'
+          }
+          {
+            name: 'remote-swedencentral-chat-green'
+            stack: 1
+            deployment: 'chat-green'
+          }
+          {
+            name: 'remote-swedencentral-embeddings-blue'
+            stack: 1
+            deployment: 'embeddings-blue'
+          }
+          {
+            name: 'remote-swedencentral-embeddings-green'
+            stack: 1
+            deployment: 'embeddings-green'
+          }
+        ]
+        members: [
+          {
+            model: 'chat'
+            initialDeployment: 'chat-blue'
+            location: 'swedencentral'
+            weight: 100
+          }
+          {
+            model: 'embeddings'
+            initialDeployment: 'embeddings-blue'
+            location: 'swedencentral'
+            weight: 100
+          }
+        ]
+      }
+      {
+        stack: 1
+        backends: [
+          {
+            name: 'remote-eastus2-chat-blue'
+            stack: 0
+            deployment: 'chat-blue'
+          }
+          {
+            name: 'remote-eastus2-chat-green'
+            stack: 0
+            deployment: 'chat-green'
+          }
+          {
+            name: 'remote-eastus2-embeddings-blue'
+            stack: 0
+            deployment: 'embeddings-blue'
+          }
+          {
+            name: 'remote-eastus2-embeddings-green'
+            stack: 0
+            deployment: 'embeddings-green'
+          }
+        ]
+        members: [
+          {
+            model: 'chat'
+            initialDeployment: 'chat-blue'
+            location: 'eastus2'
+            weight: 100
+          }
+          {
+            model: 'embeddings'
+            initialDeployment: 'embeddings-blue'
+            location: 'eastus2'
+            weight: 100
+          }
+        ]
+      }
+    ]
+    access: [
+      {
+        gateway: 0
+        account: 1
+      }
+      {
+        gateway: 1
+        account: 0
+      }
+    ]
+  }
 }
 param search = {
   sku: 'standard'

@@ -297,6 +297,10 @@ param gateway = {
     'https://support.contoso.com'
     'https://www.contoso.com'
   ]
+  failover: {
+    regions: []
+    access: []
+  }
 }
 param search = {
   sku: 'standard'

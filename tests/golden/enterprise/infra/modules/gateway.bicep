@@ -204,6 +204,8 @@ resource deploymentBackends 'Microsoft.ApiManagement/service/backends@2024-05-01
   }
 }]
 
+// Priority 1: this region's deployments. With more than one region, gateway-failover.bicep adds
+// the other regions' serving deployments at priority 2 once every region exists (main.bicep).
 resource modelPools 'Microsoft.ApiManagement/service/backends@2024-05-01' = [for pool in pools: {
   parent: gateway
   name: 'pool-${pool.model}'
@@ -214,15 +216,18 @@ resource modelPools 'Microsoft.ApiManagement/service/backends@2024-05-01' = [for
       services: pool.canary.percent > 0 ? [
         {
           id: resourceId('Microsoft.ApiManagement/service/backends', gateway.name, 'deployment-${pool.active}')
+          priority: 1
           weight: 100 - pool.canary.percent
         }
         {
           id: resourceId('Microsoft.ApiManagement/service/backends', gateway.name, 'deployment-${pool.canary.deployment}')
+          priority: 1
           weight: pool.canary.percent
         }
       ] : [
         {
           id: resourceId('Microsoft.ApiManagement/service/backends', gateway.name, 'deployment-${pool.active}')
+          priority: 1
           weight: 100
         }
       ]
@@ -305,3 +310,12 @@ output id string = gateway.id
 
 @description('The gateway\'s URL: <url>/<model>/chat/completions?api-version=...')
 output url string = gateway.properties.gatewayUrl
+
+@description('The gateway\'s name.')
+output name string = gateway.name
+
+@description('The object ID of the gateway\'s identity: it calls the model deployments.')
+output principalId string = gateway.identity.principalId
+
+@description('Per model (in the order of models): the services of its pool as composed here (priority 1).')
+output poolServices array = [for (model, index) in models: modelPools[index].properties.pool.services]

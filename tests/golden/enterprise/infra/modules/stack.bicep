@@ -278,3 +278,12 @@ output gatewayEndpoint string = aiGateway.outputs.url
 
 @description('The customer ID of the Log Analytics workspace the gateway\'s request logs go to: health checks query it.')
 output logAnalyticsCustomerId string = monitoring.outputs.workspaceCustomerId
+
+@description('The AI gateway\'s name: main.bicep adds the other regions to its pools.')
+output gatewayName string = aiGateway.outputs.name
+
+@description('The object ID of the AI gateway\'s identity: it calls the other regions\' deployments too.')
+output gatewayPrincipalId string = aiGateway.outputs.principalId
+
+@description('Per model: the priority-1 services of the gateway\'s pool.')
+output gatewayPoolServices array = aiGateway.outputs.poolServices
