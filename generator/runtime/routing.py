@@ -206,19 +206,8 @@ def set_pool(stack: Stack, model: str, active: str, canary: dict[str, Any]) -> N
 def patch_pool(stack: Stack, model: str, services: list[dict[str, Any]]) -> None:
     """Replace the services of MODEL's pool (Backend - Update; If-Match: * updates whatever is there)."""
     body = json.dumps({"properties": {"pool": {"services": services}}})
-    az(
-        [
-            "rest",
-            "--method",
-            "patch",
-            "--url",
-            pool_url(stack, model),
-            "--headers",
-            "If-Match=*",
-            "--body",
-            body,
-        ]
-    )
+    url = pool_url(stack, model)
+    az(["rest", "--method", "patch", "--url", url, "--headers", "If-Match=*", "--body", body])
 
 
 def pool_as_read(stack: Stack, model: str) -> list[dict[str, Any]]:

@@ -176,7 +176,9 @@ def test_compare_promotes_a_winning_candidate_and_writes_the_table(
         True,
         True,
     ]
-    assert pools(fake_az) == [[{"id": f"{GATEWAY_ID}/backends/deployment-chat-green", "weight": 100}]]
+    assert pools(fake_az) == [
+        [{"id": f"{GATEWAY_ID}/backends/deployment-chat-green", "priority": 1, "weight": 100}]
+    ]
     record = json.loads(out.read_text("utf-8"))
     assert record["winner"] == "candidate" and record["reasons"] == []
     assert record["regions"][0]["candidate"]["latencyP95Ms"] == 600.0
@@ -202,7 +204,9 @@ def test_compare_restores_the_weights_exactly_when_the_serving_version_wins(
     outputs, previous = setup(tmp_path)
     out = tmp_path / "ab-test-chat.json"
     assert abtest.main(argv(outputs, previous, out)) == 1
-    assert pools(fake_az) == [[{"id": f"{GATEWAY_ID}/backends/deployment-chat-blue", "weight": 100}]]
+    assert pools(fake_az) == [
+        [{"id": f"{GATEWAY_ID}/backends/deployment-chat-blue", "priority": 1, "weight": 100}]
+    ]
     assert json.loads(out.read_text("utf-8"))["winner"] == "serving"
     uploaded = (tmp_path / "ab-test-staging-chat.md").read_text("utf-8")
     assert "the serving version wins" in uploaded
