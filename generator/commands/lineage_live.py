@@ -212,14 +212,19 @@ def _since(
             }
         if versions.get(model) != version:
             break
-        run = record.get("run") if isinstance(record.get("run"), dict) else {}
-        found = {
-            "since": record.get("timestamp"),
-            "commit": record.get("commit"),
-            "run": (run or {}).get("url") or (run or {}).get("id"),
-            "record": record.get("blob"),
-        }
+        found = _made_live(record)
     return found
+
+
+def _made_live(record: dict[str, Any]) -> dict[str, Any]:
+    """When, by which commit and run a release record made something live, and where it is kept."""
+    run = record.get("run") if isinstance(record.get("run"), dict) else {}
+    return {
+        "since": record.get("timestamp"),
+        "commit": record.get("commit"),
+        "run": (run or {}).get("url") or (run or {}).get("id"),
+        "record": record.get("blob"),
+    }
 
 
 def _agent_since(
@@ -235,13 +240,7 @@ def _agent_since(
         }
         if live.get((agent, region)) != version:
             break
-        run = record.get("run") if isinstance(record.get("run"), dict) else {}
-        found = {
-            "since": record.get("timestamp"),
-            "commit": record.get("commit"),
-            "run": (run or {}).get("url") or (run or {}).get("id"),
-            "record": record.get("blob"),
-        }
+        found = _made_live(record)
     return found
 
 
