@@ -227,6 +227,13 @@ def run_compare(args: argparse.Namespace) -> int:
     if routing.already_live(previous, args.candidate):
         print(f"{args.candidate} already takes all traffic of {args.model}: nothing to compare")
         return 0
+    to_candidate = argparse.Namespace(kind="foundation", env=args.env, model=args.model, to=args.candidate)
+    if not any(isinstance(r, dict) and r.get("active") for r in previous.get("stacks") or []):
+        print(
+            f"nothing serves {args.model} in {args.env} yet: {args.candidate} goes live without a comparison"
+        )
+        routing.shift(stacks, to_candidate, 100)
+        return 0
     rule = Rule(
         args.metric, args.tolerance_percent, args.error_rate_percent, args.latency_p95_ms, args.min_requests
     )
@@ -241,11 +248,7 @@ def run_compare(args: argparse.Namespace) -> int:
     print(markdown)
     common.publish_summary(markdown, f"ab-test-{args.env}-{args.model}.md")
     if result["winner"] == "candidate":
-        routing.shift(
-            stacks,
-            argparse.Namespace(kind="foundation", env=args.env, model=args.model, to=args.candidate),
-            100,
-        )
+        routing.shift(stacks, to_candidate, 100)
         print(f"abtest: {args.candidate} won and is live for {args.model} in {args.env}")
         return 0
     routing.restore(stacks, previous)

@@ -232,3 +232,19 @@ def test_bad_arguments_are_usage_errors(tmp_path: Path, flag: str, bad: str) -> 
     args = argv(outputs, previous, tmp_path / "out.json")
     args[args.index(flag) + 1] = bad
     assert abtest.main(args) == 2
+
+
+def test_compare_makes_the_candidate_live_without_measuring_when_nothing_serves_yet(
+    fake_az: FakeAz, tmp_path: Path
+) -> None:
+    """A first deploy whose routing names no serving deployment (the keys are not written yet)."""
+    fake_az.respond({"rest": [{"stdout": {}}], "appconfig kv set": [{"stdout": {}}]})
+    outputs, previous = setup(tmp_path)
+    saved = json.loads(previous.read_text("utf-8"))
+    saved["stacks"][0]["active"] = ""
+    previous.write_text(json.dumps(saved), "utf-8")
+    assert abtest.main(argv(outputs, previous, tmp_path / "ab.json")) == 0
+    assert fake_az.calls_of("rest --method post") == []  # nothing measured
+    assert pools(fake_az) == [
+        [{"id": f"{GATEWAY_ID}/backends/deployment-chat-green", "priority": 1, "weight": 100}]
+    ]
