@@ -65,14 +65,9 @@ def test_the_resolved_fine_tune(tmp_path: Path) -> None:
     ("edit", "path", "message"),
     [
         (
-            ("  - name: dev\n", "  - name: dev\n  - name: prod\n"),
-            "models[0].fineTune",
-            "'chat' is fine-tuned, and the spec has 2 environments",
-        ),
-        (
-            ("  - name: dev\n", "  - name: dev\n    regions: [eastus2, swedencentral]\n"),
-            "environments[0].regions",
-            "'chat' is fine-tuned, and environment 'dev' has 2 regions",
+            ("  - name: dev\n", "  - name: dev\n    strategy: {type: blue-green}\n"),
+            "environments[0].strategy.type",
+            "'chat' is fine-tuned, and environment 'dev' rolls out by blue-green",
         ),
         (
             ("sku: Standard", "sku: GlobalBatch"),
@@ -121,6 +116,7 @@ def test_the_generated_facts_step_and_deployment(tmp_path: Path) -> None:
     (model,) = release_facts(spec)["environments"]["dev"]["models"]
     assert model["fineTune"] == {
         "registry": "mlr-tuned-chat",
+        "home": {"environment": "dev", "deployment": "tuned-chat-dev", "resourceGroup": "rg-tuned-chat-dev"},
         "trainingData": {"asset": "support-chats", "version": "3"},
         "hyperparameters": {"n_epochs": 3, "learning_rate_multiplier": 0.1},
         "seed": 42,
@@ -176,6 +172,100 @@ def test_the_live_state_names_the_fine_tuned_model_a_deployment_serves() -> None
     assert not routing.FINE_TUNED.search("gpt-4o-mini")
 
 
+def test_the_live_state_names_the_account_that_holds_each_fine_tuned_model(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    home = "/subscriptions/s/resourceGroups/rg-dev/providers/Microsoft.CognitiveServices/accounts/ais-dev"
+    own = "/subscriptions/s/resourceGroups/rg-prod/providers/Microsoft.CognitiveServices/accounts/ais-prod"
+    listed = [
+        {
+            "name": "chat",
+            "id": f"{own}/deployments/chat",
+            "properties": {"model": {"name": "gpt-4o-mini-2024-07-18.ft-1", "version": "1", "source": home}},
+        },
+        {
+            "name": "own",
+            "id": f"{own}/deployments/own",
+            "properties": {"model": {"name": "gpt-4o-mini-2024-07-18.ft-2", "version": "1"}},
+        },
+        {"name": "base", "id": f"{own}/deployments/base", "properties": {"model": {"name": "gpt-4o"}}},
+    ]
+    monkeypatch.setattr(routing, "routing_keys", lambda stack, env: {})
+    monkeypatch.setattr(routing, "model_deployments", lambda stack: listed)
+    stack = routing.Stack("eastus2", "rg-prod", True, "ais-prod", "appcs", "")
+    state = routing.live_state(stack, "prod")
+    assert state["fineTunedSource"] == {"chat": home, "own": own}  # a re-deploy keeps where it comes from
+    assert state["fineTuned"] == {"chat": "gpt-4o-mini-2024-07-18.ft-1", "own": "gpt-4o-mini-2024-07-18.ft-2"}
+
+
+def _promoting(monkeypatch: pytest.MonkeyPatch, jobs: list[dict[str, Any]]) -> dict[str, Any]:
+    """A later environment's `models.py fine-tune`, dev's account answering JOBS; what it wrote."""
+    model: dict[str, Any] = {
+        "name": "chat",
+        "kind": "foundation",
+        "model": "gpt-4o-mini",
+        "version": "2024-07-18",
+        "fineTune": {
+            "registry": "mlr-x",
+            "home": {"environment": "dev", "deployment": "svc-dev", "resourceGroup": "rg-dev"},
+            "trainingData": {"asset": "a", "version": "1"},
+        },
+    }
+    suffix = finetuning.suffix_of(finetuning.inputs_sha256(model))
+    for job in jobs:
+        job.setdefault("suffix", suffix)
+    home = "/subscriptions/s/resourceGroups/rg-dev/providers/Microsoft.CognitiveServices/accounts/ais-dev"
+    asked: list[list[str]] = []
+
+    def az_json(args: list[str], what: str) -> Any:
+        asked.append(args)
+        return {
+            "stacks": {"value": [{"primary": True, "aiServicesName": "ais-dev", "resourceGroup": "rg-dev"}]}
+        }
+
+    def az_text(args: list[str], what: str) -> str:
+        asked.append(args)
+        return home
+
+    monkeypatch.setattr(runtime_common, "az_json", az_json)
+    monkeypatch.setattr(runtime_common, "az_text", az_text)
+    monkeypatch.setattr(finetuning, "list_jobs", lambda account: jobs if account == "ais-dev" else [])
+    monkeypatch.setattr(finetuning, "fine_tune", lambda *a, **k: pytest.fail("a later environment trained"))
+    stack = {"aiServicesName": "ais-prod", "resourceGroup": "rg-prod"}
+    where, account, group = finetuning.home_account(model, "prod", stack)
+    assert (where, account, group) == ("dev", "ais-dev", "rg-dev")
+    assert asked[0][:4] == ["deployment", "sub", "show", "--name"] and asked[0][4] == "svc-dev"
+    job = finetuning.promoted(model, account, where, "prod")
+    return {"job": job, "source": finetuning.account_id(account, group)}
+
+
+def test_a_later_environment_deploys_the_model_dev_fine_tuned(monkeypatch: pytest.MonkeyPatch) -> None:
+    done = {
+        "id": "ftjob-1",
+        "model": "gpt-4o-mini-2024-07-18",
+        "status": "succeeded",
+        "fine_tuned_model": "m.ft-1",
+    }
+    found = _promoting(monkeypatch, [done])
+    assert found["job"]["fine_tuned_model"] == "m.ft-1" and found["job"]["created"] is False
+    assert found["source"].endswith("/accounts/ais-dev")
+
+
+@pytest.mark.parametrize(
+    ("jobs", "message"),
+    [
+        ([], "dev has not fine-tuned them: run the pipeline through dev first"),
+        ([{"id": "ftjob-2", "model": "gpt-4o-mini-2024-07-18", "status": "running"}], "still fine-tuning"),
+        ([{"id": "ftjob-3", "model": "gpt-4o-mini-2024-07-18", "status": "failed"}], "has not fine-tuned"),
+    ],
+)
+def test_a_later_environment_never_retrains_when_dev_has_no_model(
+    monkeypatch: pytest.MonkeyPatch, jobs: list[dict[str, Any]], message: str
+) -> None:
+    with pytest.raises(runtime_common.Failure, match=message):
+        _promoting(monkeypatch, jobs)
+
+
 @pytest.fixture(scope="module")
 def generated(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The fine-tuned spec generated into a repository: no sample fine-tunes (one environment only)."""
@@ -213,6 +303,17 @@ def test_the_fine_tuning_identity_may_run_jobs(tmp_path: Path) -> None:
     spec = load_spec(_spec(tmp_path))
     (grant,) = [g for g in grants(spec, spec.environments[0]) if g.role_id == OPENAI_CONTRIBUTOR]
     assert grant.scope == "rg-tuned-chat-dev" and "Storage Blob Data Reader" in grant.why
+
+
+def test_later_environments_may_deploy_the_model_dev_fine_tuned(tmp_path: Path) -> None:
+    from generator.commands.setup.roles import OPENAI_CONTRIBUTOR, grants
+
+    text = SPEC.replace(
+        "  - name: dev\n", "  - name: dev\n  - name: prod\n    regions: [eastus2, swedencentral]\n"
+    )
+    spec = load_spec(_spec(tmp_path, text))
+    (grant,) = [g for g in grants(spec, spec.environments[1]) if g.role_id == OPENAI_CONTRIBUTOR]
+    assert grant.scope == "rg-tuned-chat-dev" and "never a retrain" in grant.why  # once, not per region
 
 
 def test_explain_and_lineage_name_what_the_model_is_fine_tuned_on(tmp_path: Path) -> None:

@@ -100,13 +100,19 @@ def _foundation(stack: routing.Stack, env: str, model: dict[str, Any]) -> dict[s
         {"deployment": name, "share": share, "version": str(served.get(name, {}).get("version", ""))}
         for name, share in sorted(shares.items(), key=lambda item: -item[1])
     ]
-    if isinstance(model.get("fineTune"), dict):  # which fine-tuned model, made by which job
-        jobs = finetuning.list_jobs(stack.ai_services)
+    if isinstance(model.get("fineTune"), dict):  # which fine-tuned model, made by which job, where
+        jobs: dict[str, list[dict[str, Any]]] = {}
         for entry in serving:
             name = str(served.get(entry["deployment"], {}).get("name", ""))
-            job = next((j for j in jobs if j.get("fine_tuned_model") == name), {})
+            # deployed from the account that fine-tuned it (`source`), or made in this one
+            source = str(served.get(entry["deployment"], {}).get("source") or "")
+            account = source.rstrip("/").rpartition("/")[2] if source else stack.ai_services
+            if account not in jobs:
+                jobs[account] = finetuning.list_jobs(account)
+            job = next((j for j in jobs[account] if j.get("fine_tuned_model") == name), {})
             entry |= {
                 "fineTunedModel": name,
+                "fineTunedIn": account,
                 "fineTuningJob": job.get("id"),
                 "fineTuningSuffix": job.get("suffix"),
                 "hyperparameters": job.get("hyperparameters"),
@@ -352,6 +358,7 @@ def _model_lines(model: dict[str, Any]) -> list[str]:
                 f"      fine-tuned model: {serving['fineTunedModel']} "
                 f"(job {serving.get('fineTuningJob') or 'unknown'})"
             )
+            lines.append(f"      fine-tuned in: {serving.get('fineTunedIn') or 'unknown'}")
         release = serving.get("release")
         if release:
             run, commit = release["run"], release["commit"]

@@ -17,11 +17,20 @@ The data plane is the account's Azure OpenAI endpoint (`https://<account>.openai
 api-version `DEFAULT_API_VERSION`, `ALMGEN_OPENAI_API_VERSION` overrides), reached through `az rest`
 with an Entra ID token (local auth is off).
 
+Only the home environment fine-tunes (`fineTune.home` in release.json: the first environment, in its
+primary region's account). Every other environment, and every other region, deploys the fine-tuned model
+the home account holds by reference (the deployment's `properties.model.source`: the home account's
+ARM resource ID), the exact artifact dev made and evaluated, never a retrain: a later environment finds
+the home account in the home environment's ARM deployment outputs (`az deployment sub show`), and the
+succeeded job with the spec's suffix in its jobs; when there is none (the commit has not gone through
+the home environment yet), the step fails and deploys nothing.
+
 `--state` is the live state the deploy passes to Bicep; `--out` writes it again with `fineTuned`
-(deployment name -> fine-tuned model id), so the next `az deployment sub create` deploys the
-fine-tuned model, and only when that changes what the deployments serve (no file: nothing to
-deploy). `--save` writes the lineage of each model (base, data, hyperparameters, seed, job,
-fine-tuned model, inputs sha256) for the release record.
+(deployment name -> fine-tuned model id) and `fineTunedSource` (deployment name -> the account that
+holds it), so the next `az deployment sub create` deploys the fine-tuned model, and only when that
+changes what the deployments serve (no file: nothing to deploy). `--save` writes the lineage of each
+model (base, data, hyperparameters, seed, job, fine-tuned model, inputs sha256, the account and
+environment that fine-tuned it) for the release record.
 """
 
 from __future__ import annotations
@@ -242,19 +251,85 @@ def tuned_models(release: dict[str, Any], env: str) -> list[dict[str, Any]]:
     ]
 
 
+def account_id(name: str, group: str) -> str:
+    """The ARM resource ID of an AI Services account: what a deployment's `model.source` names."""
+    found = common.az_text(
+        ["cognitiveservices", "account", "show", "--name", name, "--resource-group", group,
+         "--query", "id", "-o", "tsv"],
+        f"read the AI Services account {name}",
+    )  # fmt: skip
+    if not found.startswith("/subscriptions/"):
+        raise common.Failure(f"the AI Services account {name} has no resource ID: {found or 'empty'}")
+    return found
+
+
+def home_account(model: dict[str, Any], env: str, stack: dict[str, Any]) -> tuple[str, str, str]:
+    """(environment, account name, resource group) where MODEL is fine-tuned.
+
+    The home environment fine-tunes in its primary account (STACK); another environment reads the
+    home environment's primary account from the home's ARM deployment outputs.
+    """
+    home = model["fineTune"].get("home") or {}
+    where = str(home.get("environment") or env)
+    if where == env:
+        return env, str(stack["aiServicesName"]), str(stack.get("resourceGroup") or home.get("resourceGroup"))
+    name = common.text_of(home, "deployment", f"fineTune.home of {model['name']}")
+    outputs = common.az_json(
+        ["deployment", "sub", "show", "--name", name, "--query", "properties.outputs"],
+        f"read where {where} fine-tunes {model['name']} (its deployment {name})",
+    )
+    stacks = ((outputs or {}).get("stacks") or {}).get("value") if isinstance(outputs, dict) else None
+    primary = next((s for s in stacks or [] if isinstance(s, dict) and s.get("primary")), None)
+    if primary is None or not primary.get("aiServicesName"):
+        raise common.Failure(
+            f"{model['name']}: the deployment {name} has no primary AI Services account: has {where} been "
+            f"deployed? {env} deploys the model {where} fine-tuned"
+        )
+    group = str(primary.get("resourceGroup") or home.get("resourceGroup"))
+    return where, str(primary["aiServicesName"]), group
+
+
+def promoted(model: dict[str, Any], account: str, home: str, env: str) -> dict[str, Any]:
+    """The succeeded job of the home account with MODEL's inputs: what ENV deploys, never a retrain."""
+    sha = inputs_sha256(model)
+    suffix, base = suffix_of(sha), base_id(model)
+    job = matching_job(list_jobs(account), suffix, base)
+    if job is None or job.get("status") != "succeeded":
+        state = f"is still fine-tuning them (job {job.get('id')})" if job else "has not fine-tuned them"
+        raise common.Failure(
+            f"{model['name']}: {env} deploys the model {home} fine-tuned from the same inputs "
+            f"(suffix {suffix}), and {home} {state}: run the pipeline through {home} first"
+        )
+    common.say(
+        f"{model['name']}: deploying {job.get('fine_tuned_model')}, fine-tuned in {home} ({job.get('id')})"
+    )
+    return {**job, "inputsSha256": sha, "created": False}
+
+
+def _same(a: dict[str, str], b: dict[str, str]) -> bool:
+    """Resource IDs compare without case (Azure answers them in either)."""
+    return {k: v.lower() for k, v in a.items()} == {k: v.lower() for k, v in b.items()}
+
+
 def cmd_fine_tune(args: argparse.Namespace) -> int:
     release = common.read_object(args.release, "release.json")
     stack = common.stacks_of(args.outputs, "aiServicesName")[0]
-    account = str(stack["aiServicesName"])
     state = common.read_json(args.state, "state") if args.state else {}
     if not isinstance(state, dict):
         raise common.InputError("--state must hold an object")
     tuned: dict[str, str] = dict(state.get("fineTuned") or {})
+    sources: dict[str, str] = dict(state.get("fineTunedSource") or {})
     lineage = []
     for model in tuned_models(release, args.env):
-        registry = common.text_of(model["fineTune"], "registry", f"fineTune of {model['name']}")
-        job = fine_tune(model, account, registry, args.poll_seconds, args.timeout_minutes)
+        home, account, group = home_account(model, args.env, stack)
+        if home == args.env:
+            registry = common.text_of(model["fineTune"], "registry", f"fineTune of {model['name']}")
+            job = fine_tune(model, account, registry, args.poll_seconds, args.timeout_minutes)
+        else:
+            job = promoted(model, account, home, args.env)
+        source = account_id(account, group)
         tuned[model["name"]] = str(job["fine_tuned_model"])
+        sources[model["name"]] = source
         tune = model["fineTune"]
         lineage.append(
             {
@@ -268,11 +343,16 @@ def cmd_fine_tune(args: argparse.Namespace) -> int:
                 "fineTunedModel": job["fine_tuned_model"],
                 "inputsSha256": job["inputsSha256"],
                 "account": account,
+                "sourceAccount": source,
+                "fineTunedIn": home,
                 "created": job["created"],
             }
         )
-    if args.out and tuned != dict(state.get("fineTuned") or {}):  # else the deploy already serves them
-        common.write_json(args.out, {**state, "fineTuned": tuned})
+    unchanged = tuned == dict(state.get("fineTuned") or {}) and _same(
+        sources, dict(state.get("fineTunedSource") or {})
+    )
+    if args.out and not unchanged:  # else the deploy already serves them
+        common.write_json(args.out, {**state, "fineTuned": tuned, "fineTunedSource": sources})
     if args.save:
         common.write_json(args.save, lineage)
     print(json.dumps(lineage, indent=2))

@@ -348,6 +348,7 @@ def live_state(stack: Stack, env: str) -> dict[str, Any]:
     listed = model_deployments(stack)
     versions: dict[str, str] = {}
     tuned: dict[str, str] = {}
+    sources: dict[str, str] = {}
     for item in listed if isinstance(listed, list) else []:
         served = (item.get("properties") or {}).get("model") or {}
         version, name = served.get("version"), str(served.get("name") or "")
@@ -355,8 +356,14 @@ def live_state(stack: Stack, env: str) -> dict[str, Any]:
             versions[str(item["name"])] = str(version)
         if item.get("name") and FINE_TUNED.search(name):  # a re-deploy keeps the fine-tuned model it serves
             tuned[str(item["name"])] = name
+            # and the account that holds it: `source`, or this one (the deployment's ID without its tail)
+            own = str(item.get("id") or "").rpartition("/deployments/")[0]
+            if served.get("source") or own:
+                sources[str(item["name"])] = str(served.get("source") or own)
     ml = [d for model, ep in sorted(stack.online_endpoints.items()) for d in ml_deployments(stack, model, ep)]
     state: dict[str, Any] = {"active": active, "versions": versions, "canary": canary, "ml": ml}
+    if sources:
+        state["fineTunedSource"] = sources
     return {**state, "fineTuned": tuned} if tuned else state
 
 

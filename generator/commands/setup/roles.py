@@ -200,6 +200,7 @@ def grants(spec: Spec, env: Environment) -> list[RoleGrant]:
                 )
             )
         rows += _registry_rows(spec, env, group)
+        rows += _fine_tune_home_rows(spec, env, group)
         rows.append(
             RoleGrant(
                 name,
@@ -233,6 +234,27 @@ def _registry_rows(spec: Spec, env: Environment, group: str) -> list[RoleGrant]:
             f"deploy the custom model versions {registry.home} published to the registry "
             f"{registry.name} (read only)",
             custom=True,
+        )
+    ]
+
+
+def _fine_tune_home_rows(spec: Spec, env: Environment, group: str) -> list[RoleGrant]:
+    """A fine-tuned model lives in the account of the first environment's primary region, which
+    fine-tunes it; every later environment deploys that model from there (the deployment's
+    `model.source`), and reads the home account's jobs to find it. Microsoft Learn ("Deploy a
+    fine-tuned model", cross-region and cross-tenant deployment) names Cognitive Services OpenAI
+    Contributor on the source resource; no narrower role is documented."""
+    home = spec.environments[0]
+    if not spec.fine_tuned_models or env.name == home.name or group != env.primary.resource_group:
+        return []
+    return [
+        RoleGrant(
+            env.name,
+            home.primary.resource_group,
+            "Cognitive Services OpenAI Contributor",
+            OPENAI_CONTRIBUTOR,
+            f"deploy the fine-tuned models {home.name} made (model.source: {home.name}'s account), "
+            "never a retrain; read its fine-tuning jobs to find them (models.py fine-tune)",
         )
     ]
 

@@ -4,7 +4,10 @@ Contract (from templates/bicep/main.bicep.j2 and modules/*.bicep.j2): per item o
 param, a resource group `stack.resourceGroup` tagged with `tags`; in it an AI Services account
 `ais-<service>-<suffix>-<unique6>` holding `modelDeployments` (a deployment that serves traffic per
 liveState.active keeps liveState.versions' version; a `fineTune` item exists only once
-liveState.fineTuned names its fine-tuned model, which it then serves), an App Configuration store
+liveState.fineTuned names its fine-tuned model, which it then serves; from liveState.fineTunedSource's
+account when that is not this one: `properties.model.source`, which fails unless that account has a
+succeeded fine-tuning job that made the model and the environment's pipeline identity holds Cognitive
+Services OpenAI Contributor over it, a grant rehearse/azure/setup.py seeds), an App Configuration store
 `appcs-<service>-<suffix>-<unique6>` with `appSettings`, `almgen:endpoints:*`, `almgen:secrets:*`,
 `almgen:active:<model>` (= liveState.active or route.initialDeployment) and `almgen:canary:<model>`
 (= liveState.canary or {"deployment": "", "percent": 0}) labelled with the environment, a Key Vault,
@@ -79,11 +82,15 @@ def _stack_resources(
     account.update(
         {"name": name, "group": group, "location": location, "id": account_id, "endpoint": endpoint}
     )
-    tuned = live.get("fineTuned") or {}
+    tuned, sources = live.get("fineTuned") or {}, live.get("fineTunedSource") or {}
     for item in params.get("modelDeployments") or []:
         if item.get("fineTune") and not tuned.get(item["name"]):
             continue  # as ai-services.bicep: deployed once the pipeline names its fine-tuned model
         model_name = tuned[item["name"]] if item.get("fineTune") else item["modelName"]
+        source = str(sources.get(item["name"]) or "") if item.get("fineTune") else ""
+        source = source if source.lower() != account_id.lower() else ""  # as ai-services.bicep
+        if source:
+            _check_source(state, env, source, model_name, f"{account_id}/deployments/{item['name']}")
         serving = active.get(item["model"]) == item["name"] and item.get("keepsLiveVersion", True)
         version = versions.get(item["name"], item["version"]) if serving else item["version"]
         # as ai-services.bicep: full capacity for what serves and for a candidate of a new version
@@ -101,7 +108,8 @@ def _stack_resources(
             "sku": {"name": item["sku"], "capacity": capacity},
             "tags": {**(params.get("tags") or {}), **(item.get("tags") or {})},
             "properties": {
-                "model": {"format": item["format"], "name": model_name, "version": version},
+                "model": {"format": item["format"], "name": model_name, "version": version}
+                | ({"source": source} if source else {}),
                 "versionUpgradeOption": item.get("versionUpgradeOption"),
                 "raiPolicyName": item.get("raiPolicyName") or None,
                 "provisioningState": "Succeeded",
@@ -226,6 +234,41 @@ def _stack_resources(
                 }
         outputs.update({"workspaceName": ws_name, "onlineEndpoints": endpoints})
     return outputs
+
+
+OPENAI_CONTRIBUTOR = "Cognitive Services OpenAI Contributor"
+
+
+def pipeline_principal(env: str) -> str:
+    """The rehearsal's stand-in for an environment's deployment identity in `state["roles"]`."""
+    return f"pipeline:{env}"
+
+
+def _check_source(state: dict[str, Any], env: str, source: str, model: str, target: str) -> None:
+    """A deployment of a fine-tuned model another account holds: that account must hold it (a
+    succeeded job made it) and the deploying identity must have a role over it (as in Azure)."""
+    held = next(
+        (a for a in state["accounts"].values() if str(a.get("id", "")).lower() == source.lower()), None
+    )
+    jobs = (held or {}).get("fineTuning") or {}
+    if not any(j.get("status") == "succeeded" and j.get("fine_tuned_model") == model for j in jobs.values()):
+        raise AzFailure(
+            f'{{"code": "DeploymentFailed", "message": "The model {model} was not found in the source '
+            f'account {source}.", "target": "{target}"}}',
+            1,
+        )
+    granted = any(
+        role.get("principalId") == pipeline_principal(env)
+        and role.get("roleDefinitionName") == OPENAI_CONTRIBUTOR
+        and f"{source.lower()}/".startswith(f"{str(role.get('scope') or '?').lower()}/")
+        for role in state.get("roles") or []
+    )
+    if not granted:
+        raise AzFailure(
+            f'{{"code": "AuthorizationFailed", "message": "The client of {env} does not have authorization '
+            f'to use the model {model} of {source}.", "target": "{target}"}}',
+            1,
+        )
 
 
 def _served_model(state: dict[str, Any], params: dict[str, Any], entry: dict[str, Any]) -> str:

@@ -5,7 +5,10 @@ Only what the pipelines rely on without creating it is seeded: for a spec with r
 environment's documents reader (`naming.search_reader_identity`, in the primary resource group) and,
 for a blob-folder source, its Storage Blob Data Reader on the documents' account
 (`generator/commands/setup/actions.py: _documents_reader` creates the same in Azure). The deployment
-identities, their roles and federated credentials are not modelled: the simulated `az` trusts its login.
+identities, their roles and federated credentials are not modelled: the simulated `az` trusts its login,
+but for one check: a deployment of a fine-tuned model another account holds (rehearse/azure/arm.py) needs
+the deploying environment's Cognitive Services OpenAI Contributor over that account, seeded here from the
+role matrix (setup/roles.py) as `pipeline:<env>`.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from generator.spec.model import Spec
 
 
 def seed(state: dict[str, Any], spec: Spec) -> None:
+    _fine_tune_grants(state, spec)
     retrieval = spec.retrieval
     if retrieval is None:
         return
@@ -40,3 +44,23 @@ def seed(state: dict[str, Any], spec: Spec) -> None:
             grant = {"principalId": principal, "roleDefinitionName": BLOB_READER, "scope": scope}
             if grant not in state["roles"]:  # setup checks before it creates: twice is once
                 state["roles"].append(grant)
+
+
+def _fine_tune_grants(state: dict[str, Any], spec: Spec) -> None:
+    """The role matrix's Cognitive Services OpenAI Contributor rows (fine-tuning and promoting)."""
+    from generator.commands.setup.roles import OPENAI_CONTRIBUTOR, matrix
+    from generator.rehearse.azure.arm import OPENAI_CONTRIBUTOR as ROLE_NAME
+    from generator.rehearse.azure.arm import pipeline_principal
+
+    if not spec.fine_tuned_models:
+        return
+    for row in matrix(spec, spec.environments):
+        if row.role_id != OPENAI_CONTRIBUTOR:
+            continue
+        grant = {
+            "principalId": pipeline_principal(row.environment),
+            "roleDefinitionName": ROLE_NAME,
+            "scope": group_id(state, row.scope),
+        }
+        if grant not in state["roles"]:
+            state["roles"].append(grant)

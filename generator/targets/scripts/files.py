@@ -78,9 +78,17 @@ def commands(spec: Spec) -> dict[str, Any]:
 
 
 def _fine_tune(spec: Spec, tune: FineTune) -> dict[str, Any]:
-    """What finetuning.py hashes and sends: the data assets (in the registry), hyperparameters, seed."""
+    """What finetuning.py hashes and sends: the data assets (in the registry), hyperparameters, seed;
+    and where the model is fine-tuned (`home`: the first environment's primary region), which every
+    other environment and region deploys by reference instead of fine-tuning again."""
+    home = spec.environments[0]
     entry: dict[str, Any] = {
         "registry": spec.registry.name or naming.ml_registry(spec.service.name),
+        "home": {
+            "environment": home.name,
+            "deployment": f"{spec.service.name}-{home.name}",  # plan.build.deployment_name
+            "resourceGroup": home.primary.resource_group,
+        },
         "trainingData": {"asset": tune.training_data.asset, "version": tune.training_data.version},
     }
     if tune.validation_data is not None:

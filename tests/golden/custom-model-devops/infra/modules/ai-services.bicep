@@ -40,7 +40,7 @@ param foundryProject bool = false
 @description('Optional. A CanNotDelete lock on the account.')
 param enableDeleteLock bool = false
 
-@description('Optional. The live state: "active" maps a model to its serving deployment, "versions" a deployment to the version it serves, "fineTuned" a deployment to the fine-tuned model it serves.')
+@description('Optional. The live state: "active" maps a model to its serving deployment, "versions" a deployment to the version it serves, "fineTuned" a deployment to the fine-tuned model it serves, "fineTunedSource" a deployment to the account that holds that model (the first environment\'s primary account, where it was fine-tuned).')
 param liveState object = {}
 
 @description('Required. The Log Analytics workspace for diagnostics.')
@@ -54,6 +54,7 @@ var accountName = '${take('ais-${serviceName}-${suffix}', 57)}-${uniqueSuffix}'
 var activeDeployments = liveState.?active ?? {}
 var liveVersions = liveState.?versions ?? {}
 var fineTuned = liveState.?fineTuned ?? {}
+var fineTunedSource = liveState.?fineTunedSource ?? {}
 // A fine-tuned model's deployment exists once the pipeline fine-tuned it and named the model.
 var deployable = filter(modelDeployments, d => !(d.?fineTune ?? false) || !empty(fineTuned[?d.name] ?? ''))
 
@@ -108,6 +109,8 @@ resource deployments 'Microsoft.CognitiveServices/accounts/deployments@2025-12-0
     model: {
       format: deployment.format
       name: (deployment.?fineTune ?? false) ? (fineTuned[?deployment.name] ?? '') : deployment.modelName
+      // a fine-tuned model another account holds (another region or environment) is deployed from it
+      source: (deployment.?fineTune ?? false) && !empty(fineTunedSource[?deployment.name] ?? '') && toLower(fineTunedSource[?deployment.name] ?? '') != toLower(account.id) ? fineTunedSource[?deployment.name] : null
       version: deployment.keepsLiveVersion && (activeDeployments[?deployment.model] ?? '') == deployment.name ? (liveVersions[?deployment.name] ?? deployment.version) : deployment.version
     }
     versionUpgradeOption: deployment.versionUpgradeOption
