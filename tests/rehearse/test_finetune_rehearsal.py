@@ -1,8 +1,9 @@
 """Fine-tuning rehearsed: a foundation model is fine-tuned only when its inputs change, and the
 deployment serves the fine-tuned model Azure OpenAI made.
 
-A test-local spec (one environment, direct: what almgen generates for a fine-tuned model today, see
-docs/architecture.md "Fine-tuned foundation models") keeps the samples' matrix as it is.
+A test-local spec (one environment, direct; promotion to later environments and regions is in
+test_finetune_promotion_rehearsal.py, see docs/architecture.md "Fine-tuned foundation models") keeps
+the samples' matrix as it is.
 """
 
 from __future__ import annotations
