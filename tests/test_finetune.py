@@ -355,3 +355,28 @@ def test_a_running_job_with_the_same_inputs_is_waited_for_not_started_again(
     assert job["fine_tuned_model"] == "m.ft-1" and job["created"] is False
     assert [method for method, _ in calls] == ["GET", "GET"]  # no file import, no new job
     assert all("/fine_tuning/jobs/ftjob-1?api-version=2024-10-21" in address for _, address in calls)
+
+
+def test_the_simulated_azure_deploys_from_another_account_only_what_it_holds_to_whom_may() -> None:
+    from generator.rehearse.azure import arm
+    from generator.rehearse.azure.store import AzFailure
+
+    home = "/subscriptions/s/resourceGroups/rg-dev/providers/Microsoft.CognitiveServices/accounts/ais-dev"
+    job = {"status": "succeeded", "fine_tuned_model": "m.ft-1"}
+    grant = {"principalId": "pipeline:prod", "roleDefinitionName": arm.OPENAI_CONTRIBUTOR}
+    state: dict[str, Any] = {
+        "accounts": {home: {"id": home, "fineTuning": {"ftjob-1": job}}},
+        "roles": [{**grant, "scope": "/subscriptions/s/resourceGroups/rg-dev"}],
+    }
+    arm._check_source(state, "prod", home.upper(), "m.ft-1", "target")  # IDs compare without case
+    with pytest.raises(AzFailure, match="was not found in the source account"):
+        arm._check_source(state, "prod", home, "m.ft-2", "target")
+    job["status"] = "failed"
+    with pytest.raises(AzFailure, match="was not found in the source account"):
+        arm._check_source(state, "prod", home, "m.ft-1", "target")
+    job["status"] = "succeeded"
+    with pytest.raises(AzFailure, match="AuthorizationFailed"):
+        arm._check_source(state, "staging", home, "m.ft-1", "target")
+    state["roles"] = [{**grant, "scope": "/subscriptions/s/resourceGroups/rg-de"}]  # a prefix, not a scope
+    with pytest.raises(AzFailure, match="AuthorizationFailed"):
+        arm._check_source(state, "prod", home, "m.ft-1", "target")
