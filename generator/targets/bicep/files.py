@@ -270,6 +270,18 @@ def _failover(
     regions = []
     for index, _ in enumerate(stacks):
         others = [(j, other) for j, other in enumerate(stacks) if j != index]
+        endpoints = {
+            "endpointBackends": [
+                {"name": custom_backends[j, item], "stack": j, "index": item}
+                for j, _ in others
+                for item, _ in enumerate(custom)
+            ],
+            "endpointMembers": [
+                {"model": model, "backend": custom_backends[j, item], "weight": weight}
+                for item, model in enumerate(custom)
+                for j, _ in others
+            ],
+        }
         regions.append(
             {
                 "stack": index,
@@ -287,17 +299,8 @@ def _failover(
                     for route in routes
                     for _, other in others
                 ],
-                "endpointBackends": [
-                    {"name": custom_backends[j, index], "stack": j, "index": index}
-                    for j, _ in others
-                    for index, _ in enumerate(custom)
-                ],
-                "endpointMembers": [
-                    {"model": model, "backend": custom_backends[j, index], "weight": weight}
-                    for index, model in enumerate(custom)
-                    for j, _ in others
-                ],
             }
+            | (endpoints if custom else {})
         )
     access = [{"gateway": i, "account": j} for i in range(len(stacks)) for j in range(len(stacks)) if i != j]
     return {"regions": regions, "access": access}
