@@ -54,6 +54,8 @@ def test_the_gateway_fronts_each_online_endpoint_with_its_own_identity(tmp_path:
     # the endpoint keeps splitting its colours: the gateway's pool holds the endpoint, not colours
     assert "authMode: 'AADToken'" in files["infra/modules/machine-learning.bicep"]
     assert "blue" not in gateway and "green" not in gateway
+    assert "`<gateway>/models/<model>/score`" in files["docs/alm/PIPELINE.md"]
+    assert "ALMGEN_MODEL_FRAUD_GATEWAY_URL" in files["docs/alm/CONTRACT.md"]
 
 
 def test_the_custom_gateway_bicep_parses_and_its_parameters_match(tmp_path: Path) -> None:
