@@ -124,7 +124,6 @@ FRAGMENTS: dict[str, tuple[str, ...]] = {
     "policy-violation": ("policy 'prod needs approval' (policy.json)", "environments[1]"),
     "retired-current-version": ("registry.retired[0].version", "the one being deployed"),
     "drift-without-custom-model": ("monitoring.drift", "custom models"),
-    "gateway-without-foundation-model": ("gateway.type", "foundation models"),
     "gates-on-first-environment": ("environments[0].gates", "an earlier environment"),
     "control-character-in-command": ("almgen.yaml:22:14: error: tests.smoke.command", "U+000D"),
     "long-setting-value": ('settings["Chat:Prompt"]', "2100 characters long", "at most 2000"),

@@ -54,7 +54,8 @@ def test_the_gateway_is_on_where_it_makes_a_setting_real(
 
 
 def test_no_default_gateway_without_a_foundation_model(tmp_path: Path) -> None:
-    """The gateway fronts foundation models; custom models keep their online endpoints."""
+    """Unset, the gateway comes for foundation models only: a custom model's endpoint moves its own
+    traffic. `type: apim` puts custom models behind it too (tests/test_custom_gateway.py)."""
     shutil.copytree(SAMPLES / "custom-model-devops", tmp_path / "svc")
     spec = tmp_path / "svc" / "almgen.yaml"
     spec.write_text(spec.read_text("utf-8") + "configuration:\n  rateLimits: {requestsPerMinute: 60}\n")

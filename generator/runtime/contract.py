@@ -26,6 +26,7 @@ newline, a `%`, a `;` or a `]` into a variables file or a logging command.
 | ALMGEN_MODEL_<MODEL>_DEPLOYMENT | the deployment (custom: colour) of the model that ALMGEN_TARGET names |
 | ALMGEN_MODEL_<MODEL>_LIVE_DEPLOYMENT | the deployment (custom: colour) serving customers now |
 | ALMGEN_MODEL_<MODEL>_ONLINE_ENDPOINT | custom models: the Azure ML online endpoint |
+| ALMGEN_MODEL_<MODEL>_GATEWAY_URL | custom models, with the AI gateway: `<gateway>/models/<model>/score` |
 | AZURE_OPENAI_DEPLOYMENT | ALMGEN_MODEL_<MODEL>_DEPLOYMENT of the first foundation model |
 | ALMGEN_PROJECT_ENDPOINT, AZURE_AI_PROJECT_ENDPOINT | with agents or a safety gate: the Foundry project |
 | ALMGEN_AGENT_<AGENT>_NAME | with agents: the agent's name |
@@ -92,6 +93,8 @@ def _models(
             endpoint = routing.endpoint_of(stack, name)
             live = routing.live_colour(routing.traffic_of(stack, endpoint)) or ""
             out.append((f"{prefix}_ONLINE_ENDPOINT", endpoint))
+            if stack.gateway_endpoint:  # scored as customers score it: the endpoint splits its colours
+                out.append((f"{prefix}_GATEWAY_URL", f"{stack.gateway_endpoint}/models/{name}/score"))
         version = model.get("version")
         target = (
             routing.candidate(

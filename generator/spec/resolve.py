@@ -288,7 +288,8 @@ def _gateway(
 ) -> m.Gateway:
     """The spec's gateway; unset, `apim` where only a gateway makes a setting real (schema: gateway.type).
 
-    The gateway fronts foundation models: without one, there is nothing for it to route or limit.
+    Unset, it is on only for foundation models: a custom model's endpoint splits its own traffic and
+    needs no gateway to move it; `type: apim` puts custom models behind it too (failover, limits).
     """
     if "type" in raw:
         return m.Gateway(raw["type"], raw["sku"])

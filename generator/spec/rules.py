@@ -459,19 +459,6 @@ def custom_only_monitoring(doc: Document) -> Iterator[Issue]:
         )
 
 
-def gateway_fronts_foundation_models(doc: Document) -> Iterator[Issue]:
-    """The AI gateway serves foundation models; with none it would front nothing (and still cost)."""
-    gateway = doc.data.get("gateway") or {}
-    foundation = any(m.get("kind", "foundation") != "custom" for m in doc.data["models"])
-    if gateway.get("type") == "apim" and not foundation:
-        yield doc.issue(
-            ("gateway", "type"),
-            "the AI gateway fronts foundation models, and this spec has none",
-            "gateway.type apim only with a model of kind foundation",
-            "use `type: none`, or remove the gateway section",
-        )
-
-
 def azure_names(doc: Document) -> Iterator[Issue]:
     data = doc.data
     service = data["service"]["name"]
@@ -526,7 +513,6 @@ RULES: tuple[Rule, ...] = (
     private_networks,
     github_options,
     custom_only_monitoring,
-    gateway_fronts_foundation_models,
     azure_names,
     retrieval_rules,
     fine_tune_rules,

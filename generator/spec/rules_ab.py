@@ -3,7 +3,8 @@
 An A/B test runs the release's candidate beside the serving version in a pre-production
 environment, through the AI gateway's weighted pool, and compares the two: so it needs an
 environment after the first (the rule in `rules.strategies`) and before the last, a gateway, and
-foundation models only (custom models are not behind the gateway yet).
+foundation models only: a custom model's colours are split by its online endpoint, not by a gateway
+pool, and the comparison reads each foundation deployment's gateway logs.
 """
 
 from __future__ import annotations

@@ -492,6 +492,36 @@ def test_in_a_regional_outage_the_other_regions_deployment_answers(
         assert refused.returncode == 1 and "ValidationError" in refused.stderr, wrong
 
 
+def test_in_a_regional_outage_the_other_regions_online_endpoint_answers(tmp_path: Path) -> None:
+    """A custom model behind the gateway: its own region's endpoint, else the other region's."""
+    from tests.custom_gateway import custom_gateway_sample
+
+    folder = custom_gateway_sample(tmp_path / "svc").parent
+    subprocess.run(
+        [sys.executable, "-m", "generator", "generate", str(folder / "almgen.yaml")],
+        check=True,
+        capture_output=True,
+        cwd=folder,
+    )
+    world = World.create(tmp_path / "w")
+    az_ok(world, *LOGIN)
+    west, north = deploy(world, folder, "prod")["stacks"]["value"]
+    name = {s["location"]: s["onlineEndpoints"][0]["name"] for s in (west, north)}
+    fraud = {
+        r: where["models"]["fraud"] for r, where in traffic_snapshot(world)["environments"]["prod"].items()
+    }
+    assert fraud["westeurope"]["answered"] == {f"westeurope/{name['westeurope']}": 100}
+    assert fraud["westeurope"]["gateway"] and fraud["westeurope"]["kind"] == "custom"
+    world.set_faults([{"kind": "outage", "env": "prod", "region": "westeurope"}])
+    fraud = {
+        r: where["models"]["fraud"] for r, where in traffic_snapshot(world)["environments"]["prod"].items()
+    }
+    assert fraud["westeurope"]["answered"] == {f"northeurope/{name['northeurope']}": 100}
+    assert fraud["northeurope"]["answered"] == {f"northeurope/{name['northeurope']}": 100}
+    world.set_faults([{"kind": "outage", "env": "prod", "region": r} for r in ("westeurope", "northeurope")])
+    assert traffic_snapshot(world)["environments"]["prod"]["westeurope"]["models"]["fraud"]["answered"] == {}
+
+
 def test_behind_the_gateway_a_key_alone_moves_no_traffic(world: World, generated: dict[str, Path]) -> None:
     """The pool serves: an App Configuration key the application might ignore changes nothing."""
     az_ok(world, *LOGIN)

@@ -201,13 +201,31 @@ def test_the_gateway_endpoint_is_named_when_the_outputs_have_a_gateway(
     assert dict(line.split("=", 1) for line in out.splitlines())["ALMGEN_GATEWAY_ENDPOINT"] == gateway
 
 
+def test_custom_models_are_scored_through_the_regions_gateway(
+    files: Path, fake_az: FakeAz, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A custom model behind the gateway: its scoring URL is that region's gateway's."""
+    gateway = "https://apim-svc-prod.azure-api.net"
+    stacks = [
+        {**SECONDARY, "gatewayEndpoint": "https://apim-b.azure-api.net"},
+        {**PRIMARY, "gatewayEndpoint": gateway},
+    ]
+    (files / "outputs.json").write_text(json.dumps({"stacks": {"value": stacks}}))
+    _routing(fake_az, [])
+    code, out = _run(files, capsys)
+    assert code == 0
+    pairs = dict(line.split("=", 1) for line in out.splitlines())
+    assert pairs["ALMGEN_MODEL_FRAUD_GATEWAY_URL"] == f"{gateway}/models/fraud/score"
+    assert "ALMGEN_MODEL_CHAT_MINI_GATEWAY_URL" not in pairs  # foundation models: ALMGEN_GATEWAY_ENDPOINT
+
+
 def test_no_gateway_endpoint_without_a_gateway(
     files: Path, fake_az: FakeAz, capsys: pytest.CaptureFixture[str]
 ) -> None:
     _routing(fake_az, [])
     code, out = _run(files, capsys)
     assert code == 0
-    assert "ALMGEN_GATEWAY_ENDPOINT" not in out
+    assert "ALMGEN_GATEWAY_ENDPOINT" not in out and "_GATEWAY_URL" not in out
 
 
 def test_out_dir_writes_one_contract_per_region_primary_first(

@@ -233,6 +233,8 @@ def _stack_resources(
                     "provisioning_state": "Succeeded",
                 }
         outputs.update({"workspaceName": ws_name, "onlineEndpoints": endpoints})
+        if "gatewayId" in outputs:  # gateway.bicep fronts each online endpoint too
+            gateway.front_endpoints(state, str(outputs["gatewayId"]), endpoints)
     return outputs
 
 

@@ -16,6 +16,13 @@ every deployment in REGION answer 5xx; the circuit breakers of a pool's priority
 trip and the gateway sends the model's requests to its priority-2 members outside the outage
 (`answered`: which region's deployment answers, in the snapshot).
 
+Custom models (`type: apim` with custom models): the gateway fronts each model's online endpoint,
+`"endpoints": {model: endpoint}` (`front_endpoints`, after the workspace's endpoints exist), at
+priority 1 with the whole of its traffic (the endpoint splits it between its colours), and after the
+region loop the other regions' endpoints at priority 2 (`"remoteEndpoints": {backend: {"location",
+"endpoint"}}`, `"endpointFailover": {model: {backend: weight}}`). In a regional outage the endpoint's
+requests through the region's gateway are answered by the other region's endpoint (`answered`).
+
 The gateway's request logs (gateway.bicep sends GatewayLogs to the region's Log Analytics
 workspace, `logAnalyticsCustomerId` of the outputs): `az rest --method post` to
 `https://api.loganalytics.io/v1/workspaces/<customerId>/query` answers almgen's own query
@@ -115,6 +122,9 @@ def deploy(
         "remotes": {},
         "failover": {},
         "workspace": customer_id(rg),
+        "endpoints": {},
+        "remoteEndpoints": {},
+        "endpointFailover": {},
     }
     if world is not None:
         for model, weights in pools.items():
@@ -124,6 +134,32 @@ def deploy(
         "gatewayEndpoint": endpoint,
         "logAnalyticsCustomerId": customer_id(rg),
     }
+
+
+def front_endpoints(state: dict[str, Any], gateway_id: str, endpoints: list[dict[str, Any]]) -> None:
+    """gateway.bicep with custom models: an API, a backend and a pool per online endpoint (priority 1)."""
+    gateways(state)[gateway_id]["endpoints"] = {str(e["model"]): str(e["name"]) for e in endpoints}
+
+
+def _endpoint_failover(
+    gateway: dict[str, Any], region: dict[str, Any], outputs: list[dict[str, Any]]
+) -> None:
+    """gateway-failover.bicep's endpoint backends and the custom models' priority-2 members."""
+    gateway["remoteEndpoints"] = {
+        str(b["name"]): {
+            "location": str(outputs[int(b["stack"])]["location"]),
+            "endpoint": str(outputs[int(b["stack"])]["onlineEndpoints"][int(b["index"])]["name"]),
+        }
+        for b in region.get("endpointBackends") or []
+    }
+    members: dict[str, dict[str, int]] = {}
+    for member in region.get("endpointMembers") or []:
+        if member["backend"] not in gateway["remoteEndpoints"]:  # as APIM: existing backends only
+            raise AzFailure(
+                f'{{"code": "ValidationError", "message": "backend {member["backend"]} not found"}}', 1
+            )
+        members.setdefault(str(member["model"]), {})[str(member["backend"])] = int(member["weight"])
+    gateway["endpointFailover"] = members
 
 
 def failover(state: dict[str, Any], params: dict[str, Any], outputs: list[dict[str, Any]]) -> None:
@@ -148,6 +184,7 @@ def failover(state: dict[str, Any], params: dict[str, Any], outputs: list[dict[s
                 raise AzFailure(f'{{"code": "ValidationError", "message": "backend {backend} not found"}}', 1)
             members.setdefault(str(member["model"]), {})[backend] = int(member["weight"])
         gateway["failover"] = members
+        _endpoint_failover(gateway, region, outputs)
 
 
 def answered(world: World, state: dict[str, Any], gateway: dict[str, Any], model: str) -> dict[str, int]:
@@ -155,6 +192,8 @@ def answered(world: World, state: dict[str, Any], gateway: dict[str, Any], model
     share}. Priority 1 unless the gateway's own region is out; then the priority-2 members outside
     the outage, by weight; nothing when none is left."""
     env = env_of_group(state, gateway["group"]) or gateway["env"]
+    if model in (gateway.get("endpoints") or {}):
+        return _answered_by_endpoint(world, env, gateway, model)
     if not metrics.outage(world, env, gateway["location"]):
         weights = gateway["pools"].get(model) or {}
         return {f"{gateway['location']}/{name}": w for name, w in weights.items() if w > 0}
@@ -162,6 +201,20 @@ def answered(world: World, state: dict[str, Any], gateway: dict[str, Any], model
     standing = {
         f"{remotes[name]['location']}/{remotes[name]['deployment']}": weight
         for name, weight in ((gateway.get("failover") or {}).get(model) or {}).items()
+        if name in remotes and weight > 0 and not metrics.outage(world, env, remotes[name]["location"])
+    }
+    total = sum(standing.values())
+    return {where: round(100 * weight / total) for where, weight in standing.items()} if total else {}
+
+
+def _answered_by_endpoint(world: World, env: str, gateway: dict[str, Any], model: str) -> dict[str, int]:
+    """A custom model: the region's own online endpoint, else (a regional outage) the other regions'."""
+    if not metrics.outage(world, env, gateway["location"]):
+        return {f"{gateway['location']}/{gateway['endpoints'][model]}": 100}
+    remotes = gateway.get("remoteEndpoints") or {}
+    standing = {
+        f"{remotes[name]['location']}/{remotes[name]['endpoint']}": weight
+        for name, weight in ((gateway.get("endpointFailover") or {}).get(model) or {}).items()
         if name in remotes and weight > 0 and not metrics.outage(world, env, remotes[name]["location"])
     }
     total = sum(standing.values())

@@ -5,7 +5,8 @@ and with what share (foundation models: App Configuration keys `almgen:active:<m
 `almgen:canary:<model>`, or, where the AI gateway fronts the model, its pool's weights, and
 `answered`: which region's deployments answer its requests, `<location>/<deployment>`: another
 region's in a regional outage, through the pool's priority 2; custom
-models: the online endpoint's traffic map), plus the model version
+models: the online endpoint's traffic map, and behind a gateway `answered`, `<location>/<endpoint>`:
+the other region's endpoint in a regional outage), plus the model version
 of every AI Services deployment and online deployment, the capacity of every AI Services
 deployment, the agents of each region (name: the live Foundry version, its semver and model, and
 the semver of every version) and the index each retrieval alias
@@ -88,6 +89,19 @@ def traffic_snapshot(world: World) -> dict[str, Any]:
                 "endpoint": endpoint["name"],
                 "shares": {k: v for k, v in sorted(endpoint["traffic"].items()) if v > 0},
             }
+            front = next(
+                (
+                    g
+                    for g in (state.get("gateways") or {}).values()
+                    if g["group"] == ws["group"] and endpoint["model"] in (g.get("endpoints") or {})
+                ),
+                None,
+            )
+            if front is not None:  # which region's endpoint answers through the region's gateway
+                where["models"][endpoint["model"]] |= {
+                    "gateway": front["name"],
+                    "answered": answered(world, state, front, endpoint["model"]),
+                }
             for name, deployment in endpoint["deployments"].items():
                 where["versions"][f"{endpoint['name']}/{name}"] = model_version(deployment.get("model", ""))
     return {"environments": envs}

@@ -233,8 +233,16 @@ def failover_backend(location: str, deployment: str) -> str:
     return f"remote-{location}-{deployment}"
 
 
+def endpoint_backend(model: str) -> str:
+    """The gateway backend of a custom model's online endpoint in the gateway's own region."""
+    return f"endpoint-{model}"
+
+
 def _failover(
-    env: Environment, deployments: list[dict[str, Any]], routes: list[dict[str, str]]
+    env: Environment,
+    deployments: list[dict[str, Any]],
+    routes: list[dict[str, str]],
+    custom: tuple[str, ...] = (),
 ) -> dict[str, Any]:
     """Failover between the regions of ENV: every regional gateway also fronts the other regions.
 
@@ -242,17 +250,38 @@ def _failover(
     region (`stack`: whose endpoint), and `members`: per model (in the order of ROUTES) and other
     region, the priority-2 member of the pool, whose backend gateway-failover.bicep picks from the
     live state (the serving deployment, else the route's initial one). The priority-2 weight is
-    shared equally between the other regions.
+    shared equally between the other regions. For each custom model (CUSTOM, in the order of
+    `customModels`): `endpointBackends`, a backend for its online endpoint in every other region
+    (`stack`: whose endpoint, `index`: the model's index in that region's `onlineEndpoints`), and
+    `endpointMembers`, per custom model and other region, the backend and weight at priority 2
+    (an endpoint keeps its name through a release: its colours are split by the endpoint itself).
     `access`: each (gateway region, other region) pair, whose account the gateway's identity
     calls. One region: nothing.
     """
     stacks = list(env.stacks)
     if len(stacks) < 2:
         return {"regions": [], "access": []}
+    custom_backends = {
+        (j, index): failover_backend(other.region, endpoint_backend(model))
+        for j, other in enumerate(stacks)
+        for index, model in enumerate(custom)
+    }
     weight = 100 // (len(stacks) - 1)
     regions = []
     for index, _ in enumerate(stacks):
         others = [(j, other) for j, other in enumerate(stacks) if j != index]
+        endpoints = {
+            "endpointBackends": [
+                {"name": custom_backends[j, item], "stack": j, "index": item}
+                for j, _ in others
+                for item, _ in enumerate(custom)
+            ],
+            "endpointMembers": [
+                {"model": model, "backend": custom_backends[j, item], "weight": weight}
+                for item, model in enumerate(custom)
+                for j, _ in others
+            ],
+        }
         regions.append(
             {
                 "stack": index,
@@ -271,6 +300,7 @@ def _failover(
                     for _, other in others
                 ],
             }
+            | (endpoints if custom else {})
         )
     access = [{"gateway": i, "account": j} for i in range(len(stacks)) for j in range(len(stacks)) if i != j]
     return {"regions": regions, "access": access}
@@ -300,7 +330,11 @@ def _gateway(spec: Spec, env: Environment, deployments: list[dict[str, Any]]) ->
         "requestsPerMinute": config.requests_per_minute or 0,
         "tokensPerMinute": config.tokens_per_minute or 0,
         "allowedOrigins": list(config.allowed_origins),
-    } | ({"failover": _failover(env, deployments, routes)} if spec.gateway_failover else {})
+    } | (
+        {"failover": _failover(env, deployments, routes, tuple(m.name for m in spec.custom_models))}
+        if spec.gateway_failover
+        else {}
+    )
 
 
 def _model_routing(spec: Spec, env: Environment) -> list[dict[str, str]]:

@@ -45,6 +45,14 @@ def contract_rows(spec: Spec) -> list[dict[str, str]]:
         unit = "deployment" if model.kind == "foundation" else "deployment (colour) of its online endpoint"
         if model.kind == "custom":
             rows.append((f"{prefix}_ONLINE_ENDPOINT", f"the Azure ML online endpoint of {model.name}"))
+            if spec.gateway.enabled:
+                rows.append(
+                    (
+                        f"{prefix}_GATEWAY_URL",
+                        f"that region's gateway URL of {model.name}: POST `<url>` scores it as customers do"
+                        " (the endpoint splits its colours; the gateway fails over to another region)",
+                    )
+                )
         rows.append((f"{prefix}_DEPLOYMENT", f"the {unit} of {model.name} that ALMGEN_TARGET names"))
         rows.append((f"{prefix}_LIVE_DEPLOYMENT", f"the {unit} of {model.name} serving customers now"))
     if spec.foundation_models:

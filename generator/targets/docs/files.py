@@ -38,9 +38,20 @@ def _rows(spec: Spec) -> list[dict[str, str]]:
     return rows
 
 
+def _custom_gateway(spec: Spec) -> str:
+    """What the AI gateway does for custom models: fronts and fails over, moves no colour."""
+    if not (spec.custom_models and spec.gateway.enabled):
+        return ""
+    return (
+        " The AI gateway fronts each region's online endpoint (`<gateway>/models/<model>/score`) and,"
+        " with more than one region, fails over to the other regions' endpoints; it moves no colour."
+    )
+
+
 def _foundation_routing(spec: Spec) -> str:
     """Where a foundation model's traffic is moved: the gateway's pools, or the application."""
     custom = " Custom models are routed by the online endpoint's traffic map." if spec.custom_models else ""
+    custom += _custom_gateway(spec)
     if spec.gateway.enabled:
         failover = (
             " In an environment with more than one region, each region's gateway also fronts the other"
@@ -66,7 +77,7 @@ def _foundation_routing(spec: Spec) -> str:
 
 def _jobs(spec: Spec, plan: Plan) -> list[dict[str, str]]:
     foundation = bool(spec.foundation_models)
-    routing = _foundation_routing(spec) if foundation else ""
+    routing = _foundation_routing(spec) if foundation else _custom_gateway(spec)
     jobs = [
         {
             "name": "Build",
@@ -104,7 +115,7 @@ def _jobs(spec: Spec, plan: Plan) -> list[dict[str, str]]:
             )
             + (
                 "; the AI gateway in front of the foundation models keeps its pools' live weights"
-                if spec.gateway.enabled
+                if spec.gateway.enabled and spec.foundation_models
                 else ""
             )
             + ". A re-deploy keeps what serves: the live state is passed to the deployment.",
