@@ -38,6 +38,7 @@ SCRIPTS = (
     "records",
     "retrieval",
     "abtest",
+    "quality",
     # the modules they import, shipped beside them
     "common",
     "facts",
