@@ -246,12 +246,13 @@ resource evaluationBreach 'Microsoft.Insights/scheduledQueryRules@2023-12-01' = 
       workspaceId
     ]
     evaluationFrequency: 'PT1H'
-    windowSize: 'PT1H'
+    // two hours of events, each counted once: in the hour after it was ingested (late events too)
+    windowSize: 'PT2H'
     autoMitigate: false
     criteria: {
       allOf: [
         {
-          query: '${evaluationEvents} | where tostring(Properties.passed) != "true"'
+          query: '${evaluationEvents} | where ingestion_time() > ago(1h) and tostring(Properties.passed) != "true"'
           timeAggregation: 'Count'
           operator: 'GreaterThan'
           threshold: 0
