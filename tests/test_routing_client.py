@@ -64,6 +64,37 @@ def test_a_malformed_canary_is_ignored_and_percentages_are_bounded() -> None:
     assert routes(_keys("a", "b", 250))["chat"].pick(99.9) == "b"
 
 
+def test_the_live_agent_version_comes_from_its_key_and_a_rollback_reaches_the_service() -> None:
+    now, values = [0.0], [{**_keys("chat-blue"), "almgen:agent:support": "7", "almgen:agent:empty": ""}]
+    router = Router(lambda: values[-1], refresh_seconds=30, clock=lambda: now[0])
+    assert router.agent_version("support") == "7"
+    assert router.deployment("chat") == "chat-blue"  # one read serves both
+    values.append({**_keys("chat-blue"), "almgen:agent:support": "6"})  # the pipeline restored 6
+    now[0] = 29.0
+    assert router.agent_version("support") == "7"
+    now[0] = 30.0
+    assert router.agent_version("support") == "6"
+    with pytest.raises(LookupError, match="almgen:agent:empty"):
+        router.agent_version("empty")  # an empty pointer is no live version: never the service's latest
+    with pytest.raises(LookupError, match="almgen:agent:chat"):
+        router.agent_version("chat")  # a model's routing is not an agent
+
+
+def test_an_agents_only_store_has_versions_and_no_model_routes() -> None:
+    router = Router(lambda: {"almgen:agent:support": "3"})
+    assert router.agent_version("support") == "3"
+    with pytest.raises(LookupError, match="almgen:active:chat"):
+        router.deployment("chat")
+    with pytest.raises(OSError):
+        Router(lambda: (_ for _ in ()).throw(OSError("down"))).agent_version("support")
+
+
+def test_the_helper_is_generated_for_a_spec_with_agents_behind_a_gateway() -> None:
+    spec = load_spec(SAMPLES / "enterprise" / "almgen.yaml")
+    assert spec.agents and spec.gateway.enabled
+    assert ".almgen/client/almgen_routing.py" in {f.path for f in render(spec)}
+
+
 @pytest.mark.parametrize(("gateway", "generated"), [("none", True), ("apim", False)])
 def test_the_helper_is_generated_only_when_the_service_routes_itself(
     gateway: str, generated: bool, tmp_path: Path

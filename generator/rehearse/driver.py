@@ -197,6 +197,43 @@ def run_target(stage: Stage, previous: Any = None) -> tuple[str, str, Any]:
     return DEVOPS_CONCLUSIONS.get(done.result, done.result.lower()), report, done
 
 
+def run_lifecycle(stage: Stage) -> tuple[str, str, Any]:
+    """(conclusion, report, result) of one scheduled run of the spec's lifecycle workflow or pipeline:
+    the model checks and, with `monitoring.evaluation`, the production evaluation (quality.py)."""
+    spec, repo, world = stage.spec, stage.repo, stage.world
+    service = spec.service.name
+    if stage.target == "github-actions":
+        from generator.rehearse.github import run_workflow
+
+        result = run_workflow(
+            repo,
+            f"{service}-lifecycle.yml",
+            world,
+            event="schedule",
+            vars=SUBSCRIPTION_VARS,
+            approvals=approvals_of(spec, stage.target),
+        )
+        return result.conclusion, result.report(), result
+    from generator.rehearse.devops import run_pipeline
+
+    builds = world.root / "devops"
+    build_id = 1 + (len(list(builds.glob("run*"))) if builds.is_dir() else 0)
+    done = run_pipeline(
+        repo,
+        f".azure-pipelines/{service}-lifecycle.yml",
+        world,
+        variables={},
+        approvals=approvals_of(spec, stage.target),
+        build_id=build_id,
+    )
+    failed = [
+        f"    {job}/{step.display}:\n" + "\n".join(f"      | {line}" for line in _tail(step.log))
+        for _, job, step in done.failed_steps()
+    ]
+    report = "\n".join([done.report(), *failed])
+    return DEVOPS_CONCLUSIONS.get(done.result, done.result.lower()), report, done
+
+
 def _tail(log: str) -> list[str]:
     return log.strip().splitlines()[-6:]
 

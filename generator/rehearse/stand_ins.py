@@ -59,9 +59,14 @@ def _fault(kind: str, env: str, key: str, name: str) -> bool:
 
 def gate(kind: str) -> int:
     world = from_environ()
-    gated = os.environ.get("ALMGEN_GATED_ENVIRONMENT", "")
+    # the release's gate judges the environment it gates; the lifecycle's production evaluation
+    # (quality.py) the environment it calls, with the repository's own .almgen/
+    gated = os.environ.get("ALMGEN_GATED_ENVIRONMENT") or os.environ.get("ALMGEN_ENVIRONMENT", "")
     passing = not _fault("gate", gated, "gate", kind)
-    gates_file = Path(os.environ.get("ALMGEN_GATES_FILE", "release/.almgen/gates.json"))
+    default = (
+        "release/.almgen/gates.json" if Path("release/.almgen/gates.json").is_file() else ".almgen/gates.json"
+    )
+    gates_file = Path(os.environ.get("ALMGEN_GATES_FILE", default))
     results = _gate_results(kind, gates_file, passing)
     out = os.environ.get("ALMGEN_RESULTS") or os.environ.get(
         "ALMGEN_EVAL_RESULTS" if kind == "evaluation" else "ALMGEN_SAFETY_RESULTS", ""

@@ -295,6 +295,14 @@ class Drift:
 
 
 @dataclass(frozen=True)
+class ProductionEvaluation:
+    """monitoring.evaluation: the lifecycle workflow evaluates production on a schedule."""
+
+    schedule: Literal["hourly", "daily"]
+    safety: bool  # also the safety gate (when the spec has one)
+
+
+@dataclass(frozen=True)
 class Budget:
     monthly_amount: float
     start_date: str | None  # None: the first of the month the deployment runs
@@ -309,6 +317,7 @@ class Monitoring:
     drift: Drift | None = None
     dashboard: bool = False
     budget: Budget | None = None
+    evaluation: ProductionEvaluation | None = None
 
 
 @dataclass(frozen=True)

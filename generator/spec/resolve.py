@@ -308,6 +308,7 @@ def _monitoring(raw: dict[str, Any]) -> m.Monitoring:
     alerts = raw.get("alerts", {})
     drift = raw.get("drift")
     budget = raw.get("budget")
+    evaluation = raw.get("evaluation")
     return m.Monitoring(
         log_retention_days=raw["logRetentionDays"],
         emails=tuple(raw.get("actionGroup", {}).get("emails", ())),
@@ -318,6 +319,9 @@ def _monitoring(raw: dict[str, Any]) -> m.Monitoring:
         drift=m.Drift(drift["frequency"], float(drift["threshold"])) if drift is not None else None,
         dashboard=raw["dashboard"],
         budget=m.Budget(float(budget["monthlyAmount"]), budget.get("startDate")) if budget else None,
+        evaluation=(
+            m.ProductionEvaluation(evaluation["schedule"], bool(evaluation["safety"])) if evaluation else None
+        ),
     )
 
 

@@ -459,6 +459,18 @@ def custom_only_monitoring(doc: Document) -> Iterator[Issue]:
         )
 
 
+def production_evaluation_needs_an_evaluation(doc: Document) -> Iterator[Issue]:
+    """monitoring.evaluation runs the evaluation gate's command: without one it would run nothing."""
+    if "evaluation" in doc.data.get("monitoring", {}) and "evaluation" not in doc.data:
+        yield doc.issue(
+            ("monitoring", "evaluation"),
+            "scheduled production evaluation runs the evaluation section's command, and this spec has none",
+            "monitoring.evaluation only with an evaluation section",
+            "add an evaluation section (command, thresholds), or remove monitoring.evaluation",
+            key=True,
+        )
+
+
 def azure_names(doc: Document) -> Iterator[Issue]:
     data = doc.data
     service = data["service"]["name"]
@@ -513,6 +525,7 @@ RULES: tuple[Rule, ...] = (
     private_networks,
     github_options,
     custom_only_monitoring,
+    production_evaluation_needs_an_evaluation,
     azure_names,
     retrieval_rules,
     fine_tune_rules,

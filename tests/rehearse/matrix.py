@@ -33,6 +33,7 @@ from generator.rehearse.driver import (
     fork,
     next_release,
     rerun_phase,
+    run_lifecycle,
     run_phase,
 )
 from generator.spec.model import Spec
@@ -373,6 +374,58 @@ def _deployments_of(phase: Phase, model: str, version: str) -> list[tuple[str, s
                 if name.startswith(model) and deployed_version == version:
                     found.append((env, region, name))
     return sorted(found)
+
+
+# ---- the lifecycle's scheduled production evaluation ---------------------------------------------
+
+
+def _alerts(stage: Stage, env: str) -> dict[str, list[str]]:
+    """The production evaluation alerts that fire now in each region of ENV (simulated Azure Monitor)."""
+    from datetime import datetime, timezone
+
+    from generator.rehearse.azure import insights
+    from generator.rehearse.azure.store import locked
+
+    now = datetime.fromtimestamp(stage.world.now(), timezone.utc)
+    groups = {stack.region: stack.resource_group for stack in stage.spec.environment(env).stacks}
+    with locked(stage.world.azure_file) as state:
+        return {region: insights.alerts(state, group, now) for region, group in sorted(groups.items())}
+
+
+def _evaluation_events(stage: Stage) -> list[dict[str, Any]]:
+    return [e for e in stage.world.timeline() if e["kind"] == "insights.event"]
+
+
+def test_production_quality_is_evaluated_on_schedule_and_a_breach_alerts(
+    target: str, deployed: Deployed, tmp_path: Path
+) -> None:
+    stage = _from_first_deploy(deployed, target, tmp_path)
+    prod = stage.spec.environments[-1]
+    assert stage.spec.monitoring.evaluation is not None
+    regions = sorted(prod.regions)
+    # before any scheduled run the heartbeat rule fires in every region of prod (and nowhere else)
+    assert _alerts(stage, prod.name) == {region: ["evaluation-missing"] for region in regions}
+    assert all(not fired for fired in _alerts(stage, stage.spec.environments[0].name).values())
+    conclusion, report, _ = run_lifecycle(stage)
+    assert conclusion == "success", report
+    events = _evaluation_events(stage)
+    assert sorted(e["location"] for e in events) == regions
+    assert {e["properties"]["passed"] for e in events} == {"true"}
+    assert {e["properties"]["environment"] for e in events} == {prod.name}
+    assert _alerts(stage, prod.name) == {region: [] for region in regions}
+    # production now answers worse than the gate allows: the scheduled run fails and alerts
+    stage.world.set_faults([f.data for f in parse_faults((f"{prod.name}:gate=evaluation:fail",), stage.spec)])
+    conclusion, report, _ = run_lifecycle(stage)
+    assert conclusion == "failure", report
+    breach = _evaluation_events(stage)[len(events) :]
+    assert sorted(e["location"] for e in breach) == regions
+    assert {e["properties"]["passed"] for e in breach} == {"false"}
+    assert all("evaluation." in e["properties"]["failures"] for e in breach)
+    assert _alerts(stage, prod.name) == {region: ["evaluation-breach"] for region in regions}
+    # and a schedule that stops running is seen two days later
+    stage.world.set_now(stage.world.now() + 2 * 86400 + 60)
+    assert _alerts(stage, prod.name) == {region: ["evaluation-missing"] for region in regions}
+    _log_az(stage)
 
 
 # ---- every az line the scenarios ran parses with the real Azure CLI -------------------------------

@@ -824,3 +824,37 @@ def test_every_az_line_parses_with_the_real_cli() -> None:
         ("spring", "app", "list"),
         ("group", "show", "--name", "x", "--foo", "1"),
     }
+
+
+def test_application_insights_takes_events_with_a_monitor_token_and_alerts_on_them(
+    world: World, generated: dict[str, Path], tmp_path: Path
+) -> None:
+    from datetime import datetime, timezone
+
+    from generator.rehearse.azure import insights
+
+    az_ok(world, *LOGIN)
+    stacks = deploy(world, generated["enterprise"], "prod")["stacks"]["value"]
+    connection = dict(part.split("=", 1) for part in stacks[0]["appInsightsConnectionString"].split(";"))
+    url = connection["IngestionEndpoint"] + "v2.1/track"
+    body = tmp_path / "event.json"
+    now = datetime.fromtimestamp(world.now(), timezone.utc)
+    envelope = {
+        "name": "Microsoft.ApplicationInsights.Event",
+        "time": now.strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+        "iKey": connection["InstrumentationKey"],
+        "data": {
+            "baseType": "EventData",
+            "baseData": {"ver": 2, "name": insights.EVENT, "properties": {"passed": "false"}},
+        },
+    }
+    body.write_text(json.dumps(envelope), "utf-8")
+    send = ["rest", "--method", "post", "--url", url, "--body", f"@{body}"]
+    refused = az(world, *send, "--resource", "https://management.azure.com")
+    assert refused.returncode == 1 and "wrong audience" in refused.stderr  # local auth is off
+    assert az_ok(world, *send, "--resource", insights.RESOURCE)["itemsAccepted"] == 1
+    group = stacks[0]["resourceGroup"]
+    with locked(world.azure_file) as state:
+        assert insights.alerts(state, group, now) == ["evaluation-breach"]
+    body.write_text(json.dumps({**envelope, "iKey": "someone-else"}), "utf-8")
+    assert az_ok(world, *send, "--resource", insights.RESOURCE)["itemsAccepted"] == 0

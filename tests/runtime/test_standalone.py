@@ -27,6 +27,7 @@ CLIS = [
     "models.py",
     "records.py",
     "release.py",
+    "quality.py",
     "retrieval.py",
     "run.py",
     "traffic.py",

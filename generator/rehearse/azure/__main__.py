@@ -12,7 +12,7 @@ import json
 import sys
 from typing import Any
 
-from generator.rehearse.azure import agents, gateway, metrics, openai, search
+from generator.rehearse.azure import agents, gateway, insights, metrics, openai, search
 from generator.rehearse.azure import commands as c
 from generator.rehearse.azure.store import AzFailure, env_of_group, locked
 from generator.rehearse.world import World, from_environ
@@ -193,6 +193,8 @@ def rest(world: World, state: dict[str, Any], flags: c.Flags) -> Any:
         return search.rest(world, state, method, url, flags)
     if openai.is_openai(url):
         return openai.rest(world, state, method, url, flags)
+    if insights.is_ingestion(url):
+        return insights.track(world, state, method, url, flags)
     if flags.get("--resource") != "https://ai.azure.com":
         raise AzFailure(
             "Can't derive appropriate Azure AD resource from --url to acquire an access token.",

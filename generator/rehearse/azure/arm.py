@@ -26,7 +26,8 @@ immutability policy of `recordDays`, in the primary region only; "" elsewhere), 
 workspaceName, onlineEndpoints [{model, name, scoringUri}], with a gateway gatewayId,
 gatewayEndpoint and logAnalyticsCustomerId (the workspace of the gateway's request logs), and with
 the `search` param (retrieval) searchName, searchEndpoint and searchConnection of an Azure AI Search
-service `srch<service><suffix><unique6>` (rehearse/azure/search.py).
+service `srch<service><suffix><unique6>` (rehearse/azure/search.py), and with the
+`productionEvaluation` param appInsightsConnectionString (rehearse/azure/insights.py).
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ import signal
 from pathlib import Path
 from typing import Any
 
-from generator.rehearse.azure import bicepparam, gateway, metrics, search
+from generator.rehearse.azure import bicepparam, gateway, insights, metrics, search
 from generator.rehearse.azure.store import AzFailure, group_id, unique_string
 from generator.rehearse.world import World
 
@@ -177,6 +178,8 @@ def _stack_resources(
         "keyVaultUri": f"https://{vault}.vault.azure.net/",
         "recordsAccount": records,
     }
+    if "productionEvaluation" in params:  # main.bicep has the output with monitoring.evaluation
+        outputs.update(insights.deploy(state, group=group, location=location, params=params))
     if params.get("search"):  # as search.bicep: one service per stack, its indexes kept across deployments
         outputs.update(
             search.deploy(

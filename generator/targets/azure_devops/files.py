@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from generator import __version__
+from generator.plan import production
 from generator.plan.catalog import CHECKOV_VERSION, PYTHON_VERSION, RELEASE_ARTIFACT
 from generator.plan.model import (
     INPUTS,
@@ -254,6 +255,7 @@ def jobs_of(plan: Plan, kind: str) -> list[Job]:
 def files(spec: Spec, plan: Plan) -> list[TemplateFile]:
     service = spec.service.name
     jobs = {job.kind: _job(spec, job, plan) for job in plan.jobs if job.kind != "gates"}
+    evaluation = production.production_evaluation(spec)
     context = {
         "spec": spec,
         "plan": plan,
@@ -285,6 +287,9 @@ def files(spec: Spec, plan: Plan) -> list[TemplateFile]:
         "regions": spec.regions,
         "quota_percent": spec.monitoring.alerts.quota_percent,
         "lifecycle_connection": plan.lifecycle_environment.env.service_connection,
+        "lifecycle_cron": production.lifecycle_cron(spec),
+        "production": evaluation,
+        "production_script": production.script(evaluation, "${AGENT_TEMPDIRECTORY}") if evaluation else "",
     }
     t = "azure-devops"
     wanted = [

@@ -14,7 +14,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from generator.plan import production
 from generator.plan.model_registry import model_registry
+from generator.plan.production import production_evaluation
 from generator.render.outputs import TemplateFile
 from generator.spec import naming
 from generator.spec.model import Budget, Environment, Model, Spec
@@ -423,6 +425,8 @@ def parameters(spec: Spec, env: Environment) -> dict[str, Any]:
         "budget": _budget(monitoring.budget) if monitoring.budget else {},
         "foundryProject": spec.foundry_project,
     }
+    if production_evaluation(spec) is not None:
+        params["productionEvaluation"] = production.bicep_parameter(spec, env)
     if spec.gateway.enabled:
         params["gateway"] = _gateway(spec, env, deployments)
     if spec.retrieval is not None:
@@ -485,6 +489,7 @@ def files(spec: Spec) -> list[TemplateFile]:
         "has_gateway": spec.gateway.enabled,
         "has_failover": spec.gateway_failover,
         "has_search": spec.retrieval is not None,
+        "has_production_evaluation": production_evaluation(spec) is not None,
         "ml_package_rules": [{"name": host.replace(".", "-"), "host": host} for host in ML_PACKAGE_HOSTS],
         "ml_image_build_compute": ML_IMAGE_BUILD_COMPUTE,
         "live_state_variable": LIVE_STATE_VARIABLE,

@@ -77,7 +77,8 @@ def contract_rows(spec: Spec) -> list[dict[str, str]]:
             (
                 f"{prefix}_LIVE_VERSION",
                 f"the version of {agent.name} serving now (App Configuration key almgen:agent:{agent.name}; "
-                '"" before its first release)',
+                '"" before its first release; the service reads it with .almgen/client/almgen_routing.py '
+                f'Router.agent_version("{agent.name}"))',
             )
         )
         rows.append((f"{prefix}_ID", f"the id of that version of {agent.name}"))

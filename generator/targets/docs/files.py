@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from generator.plan import production
 from generator.plan.model import Plan
 from generator.plan.model_registry import model_registry
 from generator.render.outputs import TemplateFile
@@ -78,6 +79,7 @@ def _foundation_routing(spec: Spec) -> str:
 def _jobs(spec: Spec, plan: Plan) -> list[dict[str, str]]:
     foundation = bool(spec.foundation_models)
     routing = _foundation_routing(spec) if foundation else _custom_gateway(spec)
+    evaluation = production.production_evaluation(spec)
     jobs = [
         {
             "name": "Build",
@@ -151,12 +153,20 @@ def _jobs(spec: Spec, plan: Plan) -> list[dict[str, str]]:
             "covers a cancellation between two jobs, when no running job could restore it.",
         },
         {
-            "name": "Lifecycle (weekly)",
+            "name": f"Lifecycle ({'weekly' if evaluation is None else evaluation.cron_title.lower()})",
             "text": "checks that every pinned model version is still offered and not "
             "retiring within 60 days"
             + (
                 f", and that quota usage is below {spec.monitoring.alerts.quota_percent}%"
                 if spec.monitoring.alerts.quota_percent
+                else ""
+            )
+            + (
+                f"; evaluates {evaluation.environment.name} in each region with the gates' commands, "
+                f"dataset and thresholds ({', '.join(gate.kind for gate in evaluation.gates)}), fails on "
+                "a breach and sends the result to Application Insights, where a breach, or no result "
+                "for two intervals, alerts the action group"
+                if evaluation is not None
                 else ""
             )
             + ".",

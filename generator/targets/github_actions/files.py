@@ -10,6 +10,7 @@ import json
 from typing import Any
 
 from generator import __version__
+from generator.plan import production
 from generator.plan.catalog import ACTIONS, CHECKOV_VERSION, PYTHON_VERSION, RELEASE_ARTIFACT
 from generator.plan.model import (
     INPUTS,
@@ -226,6 +227,7 @@ ZIZMOR_CONFIG = ".github/zizmor.yml"
 def files(spec: Spec, plan: Plan) -> list[TemplateFile]:
     service = spec.service.name
     approval = approval_job(plan)
+    evaluation = production.production_evaluation(spec)
     context = {
         "spec": spec,
         "plan": plan,
@@ -244,6 +246,9 @@ def files(spec: Spec, plan: Plan) -> list[TemplateFile]:
         "keep_records": _step(keep_records_step(".")),
         "reusable_workflow_prefix": REUSABLE_WORKFLOW_PREFIX[spec.reusable_workflow_ref],
         "gate_contract": contract_command('"$ALMGEN_OUTPUTS"', '"${RUNNER_TEMP}/contract.env"', target=False),
+        "lifecycle_cron": production.lifecycle_cron(spec),
+        "production": evaluation,
+        "production_script": production.script(evaluation, "${RUNNER_TEMP}") if evaluation else "",
     }
     base = ".github/workflows"
     out = [

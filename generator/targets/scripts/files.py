@@ -38,6 +38,7 @@ SCRIPTS = (
     "records",
     "retrieval",
     "abtest",
+    "quality",
     # the modules they import, shipped beside them
     "common",
     "facts",
@@ -238,7 +239,7 @@ def files(spec: Spec) -> list[OutputFile]:
     ]
     schema = data_dir("schemas") / "almgen.schema.json"  # the spec's modeline points here
     out.append(OutputFile(SCHEMA, schema.read_text("utf-8"), source="schemas/almgen.schema.json"))
-    if routes_in_app_configuration(spec):
+    if routes_in_app_configuration(spec) or spec.agents:  # agents: almgen:agent:<name> names the live version
         source = CLIENT / "almgen_routing.py"
         text = header(ROUTING_CLIENT, name) + source.read_text("utf-8")
         out.append(OutputFile(ROUTING_CLIENT, text, source="client/almgen_routing.py"))

@@ -266,6 +266,11 @@ param budget = {
   amount: 1000
 }
 param foundryProject = true
+param productionEvaluation = {
+  event: 'almgen.production-evaluation'
+  interval: 'P1D'
+  missing: 'P2D'
+}
 param gateway = {
   sku: 'BasicV2'
   publisherEmail: 'support-agent-oncall@contoso.com'

@@ -260,6 +260,7 @@ param budget = {
   amount: 1000
 }
 param foundryProject = true
+param productionEvaluation = {}
 param gateway = {
   sku: 'BasicV2'
   publisherEmail: 'support-agent-oncall@contoso.com'

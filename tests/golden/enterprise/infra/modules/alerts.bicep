@@ -29,6 +29,9 @@ param workspaceId string
 @description('Optional. The action group ID; empty for none.')
 param actionGroupId string = ''
 
+@description('Optional. Scheduled production evaluation: event (the custom event name), interval and missing (ISO 8601); empty for none.')
+param productionEvaluation object = {}
+
 var actions = empty(actionGroupId) ? [] : [
   {
     actionGroupId: actionGroupId
@@ -224,5 +227,83 @@ resource unusualRequests 'Microsoft.Insights/metricAlerts@2018-03-01' = if (anom
       ]
     }
     actions: actions
+  }
+}
+
+// The lifecycle workflow's production evaluation sends one custom event per region and run
+// (Application Insights, workspace-based: the AppEvents table) with passed "true" or "false".
+var evaluationEvents = 'AppEvents | where Name == "${productionEvaluation.?event ?? ''}"'
+
+resource evaluationBreach 'Microsoft.Insights/scheduledQueryRules@2023-12-01' = if (!empty(productionEvaluation)) {
+  name: 'alert-${serviceName}-${suffix}-evaluation-breach'
+  location: location
+  tags: tags
+  properties: {
+    description: 'The scheduled production evaluation found a threshold breached (or could not prove the thresholds hold).'
+    severity: 1
+    enabled: true
+    scopes: [
+      workspaceId
+    ]
+    evaluationFrequency: 'PT1H'
+    // two hours of events, each counted once: in the hour after it was ingested (late events too)
+    windowSize: 'PT2H'
+    autoMitigate: false
+    criteria: {
+      allOf: [
+        {
+          query: '${evaluationEvents} | where ingestion_time() > ago(1h) and tostring(Properties.passed) != "true"'
+          timeAggregation: 'Count'
+          operator: 'GreaterThan'
+          threshold: 0
+          failingPeriods: {
+            numberOfEvaluationPeriods: 1
+            minFailingPeriodsToAlert: 1
+          }
+        }
+      ]
+    }
+    actions: {
+      actionGroups: empty(actionGroupId) ? [] : [
+        actionGroupId
+      ]
+    }
+  }
+}
+
+// A schedule that stopped (a disabled workflow, a broken pipeline, a lost credential) sends nothing.
+resource evaluationMissing 'Microsoft.Insights/scheduledQueryRules@2023-12-01' = if (!empty(productionEvaluation)) {
+  name: 'alert-${serviceName}-${suffix}-evaluation-missing'
+  location: location
+  tags: tags
+  properties: {
+    description: 'No production evaluation result arrived for two schedule intervals: the scheduled evaluation did not run.'
+    severity: 2
+    enabled: true
+    scopes: [
+      workspaceId
+    ]
+    evaluationFrequency: 'PT1H'
+    windowSize: productionEvaluation.?missing ?? 'P2D'
+    autoMitigate: true
+    criteria: {
+      allOf: [
+        {
+          query: evaluationEvents
+          timeAggregation: 'Count'
+          operator: 'LessThan'
+          threshold: 1
+          failingPeriods: {
+            numberOfEvaluationPeriods: 1
+            minFailingPeriodsToAlert: 1
+          }
+        }
+      ]
+    }
+    actions: {
+      actionGroups: empty(actionGroupId) ? [] : [
+        actionGroupId
+      ]
+    }
   }
 }

@@ -28,6 +28,9 @@ param dashboard bool = false
 @description('Required. The principal ID of the workload identity: it sends telemetry with Entra ID (local auth is disabled).')
 param workloadPrincipalId string
 
+@description('Optional. The principal ID that sends the production evaluation\'s events (the pipeline\'s identity); empty for none.')
+param evaluationPublisherId string = ''
+
 resource workspace 'Microsoft.OperationalInsights/workspaces@2025-07-01' = {
   name: 'log-${serviceName}-${suffix}'
   location: location
@@ -65,6 +68,17 @@ resource workloadMetricsPublisher 'Microsoft.Authorization/roleAssignments@2022-
   properties: {
     roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', '3913510d-42f4-4e42-8a64-420c390055eb')
     principalId: workloadPrincipalId
+    principalType: 'ServicePrincipal'
+  }
+}
+
+// The scheduled production evaluation sends its result as a custom event with the pipeline's identity.
+resource evaluationPublisher 'Microsoft.Authorization/roleAssignments@2022-04-01' = if (!empty(evaluationPublisherId)) {
+  name: guid(appInsights.id, evaluationPublisherId, '3913510d-42f4-4e42-8a64-420c390055eb')
+  scope: appInsights
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', '3913510d-42f4-4e42-8a64-420c390055eb')
+    principalId: evaluationPublisherId
     principalType: 'ServicePrincipal'
   }
 }
@@ -154,6 +168,9 @@ output workspaceId string = workspace.id
 
 @description('The Log Analytics workspace\'s customer ID (a GUID): what the Log Analytics query API addresses.')
 output workspaceCustomerId string = workspace.properties.customerId
+
+@description('The Application Insights connection string (ingestion endpoint and instrumentation key; local auth is disabled, so sending needs an Entra ID token).')
+output appInsightsConnectionString string = appInsights.properties.ConnectionString
 
 @description('The Application Insights component ID.')
 output appInsightsId string = appInsights.id

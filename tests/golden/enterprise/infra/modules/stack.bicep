@@ -60,6 +60,9 @@ param alertEmails array = []
 @description('Optional. Alert thresholds.')
 param alerts object = {}
 
+@description('Optional. Scheduled production evaluation (event, interval, missing); empty for none.')
+param productionEvaluation object = {}
+
 @description('Optional. Quota alerts per deployment.')
 param quotaAlerts array = []
 
@@ -97,6 +100,7 @@ module monitoring 'monitoring.bicep' = {
     alertEmails: alertEmails
     dashboard: dashboard
     workloadPrincipalId: identity.outputs.principalId
+    evaluationPublisherId: empty(productionEvaluation) ? '' : deployerPrincipalId
   }
 }
 
@@ -234,11 +238,15 @@ module alertRules 'alerts.bicep' = {
     aiServicesId: aiServices.outputs.id
     workspaceId: monitoring.outputs.workspaceId
     actionGroupId: monitoring.outputs.actionGroupId
+    productionEvaluation: productionEvaluation
   }
 }
 
 @description('The action group alerts and the budget notify.')
 output actionGroupId string = monitoring.outputs.actionGroupId
+
+@description('The Application Insights connection string: where the production evaluation sends its events (Entra ID only).')
+output appInsightsConnectionString string = monitoring.outputs.appInsightsConnectionString
 
 @description('The AI Services account name.')
 output aiServicesName string = aiServices.outputs.name
