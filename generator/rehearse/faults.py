@@ -3,6 +3,7 @@
     ENV:MODEL:error-rate=PERCENT@step=N   the candidate of MODEL errs from its Nth traffic step on
     ENV:MODEL:latency-p95=MS@step=N       the candidate of MODEL is that slow from its Nth step on
     ENV:MODEL:requests=COUNT@step=N       the candidate of MODEL gets COUNT requests a minute from step N
+    ENV:MODEL:tokens=COUNT@step=N         the candidate of MODEL uses COUNT tokens a request from step N
     ENV:gate=GATE:fail                    the gate before ENV (evaluation or safety) fails
     ENV:tests=TEST:fail                   the test TEST fails in ENV
     ENV:cancel@minutes=M                  the run is cancelled M minutes after ENV's first job starts
@@ -34,6 +35,7 @@ FORMS = (
     "ENV:MODEL:error-rate=PERCENT@step=N",
     "ENV:MODEL:latency-p95=MS@step=N",
     "ENV:MODEL:requests=COUNT@step=N",
+    "ENV:MODEL:tokens=COUNT@step=N",
     "ENV:gate=GATE:fail",
     "ENV:tests=TEST:fail",
     "ENV:cancel@minutes=M",
@@ -48,8 +50,9 @@ FORMS = (
 )
 
 _NUMBER = r"(\d+(?:\.\d+)?)"
+_METRICS = "error-rate|latency-p95|requests|tokens"
 _PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
-    ("metric", re.compile(rf"^([^:]+):([^:]+):(error-rate|latency-p95|requests)={_NUMBER}@step=(\d+)$")),
+    ("metric", re.compile(rf"^([^:]+):([^:]+):({_METRICS})={_NUMBER}@step=(\d+)$")),
     ("gate", re.compile(r"^([^:]+):gate=([^:]+):fail$")),
     ("test", re.compile(r"^([^:]+):tests=([^:]+):fail$")),
     ("cancel", re.compile(rf"^([^:]+):cancel@minutes={_NUMBER}$")),

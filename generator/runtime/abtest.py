@@ -10,14 +10,19 @@ Before this runs, the pipeline sent `--split` % of MODEL's traffic to the candid
 gateway's pool (`traffic.py shift --save-previous FILE`) and waited `--minutes`. `compare` reads
 each variant's requests, 5xx and a real p95 of BackendTime from the gateway's request logs (the
 health check's Log Analytics query, `health.measure`), per region: variant A is the deployment
-that served before the test (`active` in the saved routing), variant B the candidate.
+that served before the test (`active` in the saved routing), variant B the candidate. Each
+variant's token use comes from the gateway's language-model log (`ApiManagementGatewayLlmLog`,
+joined to the variant's requests in `ApiManagementGatewayLogs` by CorrelationId): the requests
+that logged tokens and their prompt, completion and total tokens, hence tokens per request.
 
 The rule (`decide`): in every region both variants served at least `--min-requests` requests, the
 candidate's error rate is at most `--error-rate-percent` and its p95 at most `--latency-p95-ms`,
-and its METRIC (latencyP95Ms or errorRatePercent, lower is better) is at most the serving
-version's plus `--tolerance-percent` of it. Then the candidate wins and takes all traffic, as a
-blue-green swap; otherwise the saved routing is restored exactly (the candidate keeps weight 0)
-and the command exits 1, failing the run.
+and its METRIC (latencyP95Ms, errorRatePercent or tokensPerRequest, lower is better) is at most the
+serving version's plus `--tolerance-percent` of it. Then the candidate wins and takes all traffic,
+as a blue-green swap; otherwise the saved routing is restored exactly (the candidate keeps weight
+0), `ALMGEN_AB_LOST=true` is set for the job's later steps (`$GITHUB_ENV`, or an Azure DevOps
+`task.setvariable`: the release record still runs and keeps the comparison), and the command
+exits 1, failing the run.
 
 Output: the comparison as JSON (`--out`, for the release record: `release.py --ab-test`) and as a
 Markdown table on stdout, appended to `$GITHUB_STEP_SUMMARY` or, on Azure DevOps, uploaded as a
@@ -33,8 +38,11 @@ from __future__ import annotations
 import argparse
 import importlib
 import json
+import os
 import sys
+from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -47,7 +55,28 @@ else:  # run as .almgen/scripts/abtest.py: its siblings are beside it (also unde
     routing = importlib.import_module("routing")
 
 SCHEMA = "almgen.abtest/v1"
-METRICS = ("latencyP95Ms", "errorRatePercent")
+METRICS = ("latencyP95Ms", "errorRatePercent", "tokensPerRequest")
+LOST = "ALMGEN_AB_LOST"  # set for the job's later steps when the serving version won
+# gateway.bicep's diagnostic setting sends GatewayLlmLogs to this resource-specific table.
+LLM_TABLE = "ApiManagementGatewayLlmLog"
+TOKEN_COLUMNS = ("requests", "promptTokens", "completionTokens", "totalTokens")
+
+
+@dataclass(frozen=True)
+class Tokens:
+    """One variant's token use: the requests that logged tokens, and their tokens."""
+
+    requests: float
+    prompt: float
+    completion: float
+    total: float
+
+    @property
+    def per_request(self) -> float | None:
+        return self.total / self.requests if self.requests > 0 else None
+
+
+NO_TOKENS = Tokens(0.0, 0.0, 0.0, 0.0)
 
 
 @dataclass(frozen=True)
@@ -58,22 +87,32 @@ class Variant:
     requests: float
     errors: float
     p95_ms: float | None
+    tokens: Tokens = NO_TOKENS
 
     @property
     def error_rate(self) -> float | None:
         return 100.0 * self.errors / self.requests if self.requests > 0 else None
 
     def value(self, metric: str) -> float | None:
+        if metric == "tokensPerRequest":
+            return self.tokens.per_request
         return self.p95_ms if metric == "latencyP95Ms" else self.error_rate
 
     def as_json(self) -> dict[str, Any]:
-        rate = self.error_rate
+        rate, per_request = self.error_rate, self.tokens.per_request
         return {
             "deployment": self.deployment,
             "requests": self.requests,
             "errors": self.errors,
             "errorRatePercent": None if rate is None else round(rate, 4),
             "latencyP95Ms": None if self.p95_ms is None else round(self.p95_ms, 1),
+            "tokens": {
+                "requests": self.tokens.requests,
+                "prompt": self.tokens.prompt,
+                "completion": self.tokens.completion,
+                "total": self.tokens.total,
+            },
+            "tokensPerRequest": None if per_request is None else round(per_request, 1),
         }
 
 
@@ -93,6 +132,9 @@ class Rule:
             "latencyP95Ms": self.latency_p95_ms,
             "minRequests": self.min_requests,
         }
+
+
+UNITS = {"latencyP95Ms": " ms", "errorRatePercent": "%", "tokensPerRequest": " tokens"}
 
 
 def _show(value: float | None, unit: str) -> str:
@@ -120,7 +162,7 @@ def region_reasons(location: str, serving: Variant, candidate: Variant, rule: Ru
     if mine is None or theirs is None:
         reasons.append(f"{location}: no {rule.metric} for both variants")
     elif mine > theirs * (1 + rule.tolerance_percent / 100.0):
-        unit = " ms" if rule.metric == "latencyP95Ms" else "%"
+        unit = UNITS[rule.metric]
         reasons.append(
             f"{location}: the candidate's {rule.metric} {_show(mine, unit)} is worse than the serving "
             f"version's {_show(theirs, unit)} by more than {rule.tolerance_percent:g}%"
@@ -173,8 +215,9 @@ def table(result: dict[str, Any]) -> str:
         + (f", its p95 at most {rule['latencyP95Ms']} ms" if rule["latencyP95Ms"] is not None else "")
         + f", at least {rule['minRequests']} requests each.",
         "",
-        "| region | variant | deployment | traffic | requests | error rate | p95 latency |",
-        "| --- | --- | --- | --- | --- | --- | --- |",
+        "| region | variant | deployment | traffic | requests | error rate | p95 latency "
+        "| tokens per request |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for region in result["regions"]:
         for label, key, share in (
@@ -182,10 +225,10 @@ def table(result: dict[str, Any]) -> str:
             ("B (candidate)", "candidate", split),
         ):
             v = region[key]
-            rate, p95 = v["errorRatePercent"], v["latencyP95Ms"]
+            rate, p95, tokens = v["errorRatePercent"], v["latencyP95Ms"], v.get("tokensPerRequest")
             lines.append(
                 f"| {cell(region['location'])} | {label} | {cell(v['deployment'])} | {share}% | "
-                f"{v['requests']:g} | {_show(rate, '%')} | {_show(p95, ' ms')} |"
+                f"{v['requests']:g} | {_show(rate, '%')} | {_show(p95, ' ms')} | {_show(tokens, '')} |"
             )
     lines.append("")
     if result["reasons"]:
@@ -199,8 +242,61 @@ def table(result: dict[str, Any]) -> str:
 # ---- measuring and acting ----------------------------------------------------------------------
 
 
+def tokens_query(deployment: str, minutes: int) -> str:
+    """The KQL of one deployment's token use through the gateway over the last MINUTES.
+
+    The language-model log names the deployment the client called (the gateway's API), not the
+    pool member that answered: its rows are joined by CorrelationId to the request log's rows whose
+    backend is DEPLOYMENT (the health check's filter). A large request is logged as several rows
+    (SequenceNumber); each request's tokens are taken once (max per CorrelationId).
+    """
+    if not health.DEPLOYMENT_NAME.fullmatch(deployment):
+        raise common.InputError(f"--candidate {deployment!r} is not an Azure OpenAI deployment name")
+    end = common.now()
+    start = end - timedelta(minutes=minutes)
+    window = f"datetime({start.strftime(routing.ISO)}) .. datetime({end.strftime(routing.ISO)})"
+    path = health.kql_string(f"/openai/deployments/{deployment}/")
+    return (
+        f"{health.GATEWAY_TABLE}\n"
+        f"| where TimeGenerated between ({window})\n"
+        f"| where BackendUrl contains {path}\n"
+        "| distinct CorrelationId\n"
+        f"| join kind=inner ({LLM_TABLE}\n"
+        f"    | where TimeGenerated between ({window})\n"
+        "    | summarize prompt = max(PromptTokens), completion = max(CompletionTokens), "
+        "total = max(TotalTokens) by CorrelationId) on CorrelationId\n"
+        "| summarize requests = count(), promptTokens = sum(prompt), completionTokens = sum(completion), "
+        "totalTokens = sum(total)"
+    )
+
+
+def parse_tokens(answer: Any) -> Tokens:
+    """A Log Analytics answer of `tokens_query` as Tokens (no rows, nulls: none)."""
+    tables = answer.get("tables") if isinstance(answer, dict) else None
+    if not isinstance(tables, list) or not tables or not isinstance(tables[0], dict):
+        raise common.Failure("the token log query did not answer a 'tables' list")
+    columns = [str((c or {}).get("name", "")) for c in tables[0].get("columns") or []]
+    if not set(TOKEN_COLUMNS) <= set(columns):
+        raise common.Failure(f"the token log query answered the columns {columns}")
+    rows = tables[0].get("rows") or []
+    if not rows:
+        return NO_TOKENS
+    row = dict(zip(columns, rows[0], strict=False))
+    values = [health.number(row[name]) or 0.0 for name in TOKEN_COLUMNS]
+    return Tokens(*values)
+
+
+def measure_tokens(stack: routing.Stack, deployment: str, minutes: int) -> Tokens:
+    body = json.dumps({"query": tokens_query(deployment, minutes)})
+    url = f"{health.LOGS_API}/v1/workspaces/{stack.log_workspace}/query"
+    answer = routing.az(
+        ["rest", "--method", "post", "--url", url, "--resource", health.LOGS_API, "--body", body]
+    )
+    return parse_tokens(answer)
+
+
 def measure(stack: routing.Stack, args: argparse.Namespace, deployment: str) -> Variant:
-    """One variant's requests, errors and p95 in one region, from the gateway's request logs."""
+    """One variant's requests, errors, p95 and token use in one region, from the gateway's logs."""
     if not stack.gateway_id:
         raise common.Failure(
             f"the deployment outputs of {stack.location} name no AI gateway: an A/B test needs one"
@@ -208,8 +304,18 @@ def measure(stack: routing.Stack, args: argparse.Namespace, deployment: str) -> 
     window = argparse.Namespace(
         kind="foundation", model=args.model, deployment=deployment, minutes=args.minutes
     )
-    requests, errors, p95 = health.measure(stack, window)
-    return Variant(deployment, requests, errors, p95)
+    requests, errors, p95 = health.measure(stack, window)  # checks the workspace ID first
+    return Variant(deployment, requests, errors, p95, measure_tokens(stack, deployment, args.minutes))
+
+
+def mark_lost(environ: Mapping[str, str] | None = None) -> None:
+    """Tell the job's later steps that the serving version won (the release record keeps the test)."""
+    environ = os.environ if environ is None else environ
+    if environ.get("GITHUB_ENV"):
+        with open(environ["GITHUB_ENV"], "a", encoding="utf-8") as handle:
+            handle.write(f"{LOST}=true\n")
+    if environ.get("TF_BUILD"):
+        print(f"##vso[task.setvariable variable={LOST}]true")
 
 
 def serving_of(previous: dict[str, Any], location: str) -> str:
@@ -252,6 +358,7 @@ def run_compare(args: argparse.Namespace) -> int:
         print(f"abtest: {args.candidate} won and is live for {args.model} in {args.env}")
         return 0
     routing.restore(stacks, previous)
+    mark_lost()
     print(
         f"abtest: the serving version keeps {args.model} in {args.env}; the release stops here",
         file=sys.stderr,
