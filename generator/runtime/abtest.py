@@ -5,6 +5,7 @@ Usage:
                            --previous FILE --split PERCENT --minutes N --metric METRIC
                            --tolerance-percent P --error-rate-percent E [--latency-p95-ms MS]
                            --min-requests N --out FILE
+                           [--gates FILE --evaluation-serving FILE --evaluation-candidate FILE]
 
 Before this runs, the pipeline sent `--split` % of MODEL's traffic to the candidate through the AI
 gateway's pool (`traffic.py shift --save-previous FILE`) and waited `--minutes`. `compare` reads
@@ -14,11 +15,17 @@ that served before the test (`active` in the saved routing), variant B the candi
 variant's token use comes from the gateway's language-model log (`ApiManagementGatewayLlmLog`,
 joined to the variant's requests in `ApiManagementGatewayLogs` by CorrelationId): the requests
 that logged tokens and their prompt, completion and total tokens, hence tokens per request.
+With `--gates`, the evaluation gate's results of each variant (the pipeline ran the gate's own
+command against each, as the gate runs it: `run.py gate evaluation` with a contract naming the
+serving deployment, then the candidate) are compared on every metric the gate's thresholds name.
 
 The rule (`decide`): in every region both variants served at least `--min-requests` requests, the
 candidate's error rate is at most `--error-rate-percent` and its p95 at most `--latency-p95-ms`,
 and its METRIC (latencyP95Ms, errorRatePercent or tokensPerRequest, lower is better) is at most the
-serving version's plus `--tolerance-percent` of it. Then the candidate wins and takes all traffic,
+serving version's plus `--tolerance-percent` of it; with the evaluation, on every gated metric the candidate
+meets the gate's threshold and is no worse than the serving version by more than
+`--tolerance-percent` of the serving version's score (lower for `>=`/`>` thresholds, higher for
+`<=`/`<`; an `==` threshold is only checked). Then the candidate wins and takes all traffic,
 as a blue-green swap; otherwise the saved routing is restored exactly (the candidate keeps weight
 0), `ALMGEN_AB_LOST=true` is set for the job's later steps (`$GITHUB_ENV`, or an Azure DevOps
 `task.setvariable`: the release record still runs and keeps the comparison), and the command
@@ -47,9 +54,10 @@ from pathlib import Path
 from typing import Any
 
 if __package__:
-    from . import common, health, routing
+    from . import abscores, common, health, routing
 else:  # run as .almgen/scripts/abtest.py: its siblings are beside it (also under python -I)
     sys.path.insert(0, str(Path(__file__).resolve().parent))
+    abscores = importlib.import_module("abscores")
     common = importlib.import_module("common")
     health = importlib.import_module("health")
     routing = importlib.import_module("routing")
@@ -178,9 +186,14 @@ def decide(regions: list[tuple[str, Variant, Variant]], rule: Rule) -> list[str]
 
 
 def comparison(
-    args: argparse.Namespace, rule: Rule, regions: list[tuple[str, Variant, Variant]]
+    args: argparse.Namespace,
+    rule: Rule,
+    regions: list[tuple[str, Variant, Variant]],
+    evaluation: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     reasons = decide(regions, rule)
+    if evaluation is not None:
+        reasons += abscores.reasons(evaluation, rule.tolerance_percent)
     return {
         "schema": SCHEMA,
         "environment": args.env,
@@ -192,6 +205,7 @@ def comparison(
         "regions": [
             {"location": where, "serving": a.as_json(), "candidate": b.as_json()} for where, a, b in regions
         ],
+        **({"evaluation": evaluation} if evaluation is not None else {}),
         "winner": "serving" if reasons else "candidate",
         "reasons": reasons,
     }
@@ -229,6 +243,20 @@ def table(result: dict[str, Any]) -> str:
             lines.append(
                 f"| {cell(region['location'])} | {label} | {cell(v['deployment'])} | {share}% | "
                 f"{v['requests']:g} | {_show(rate, '%')} | {_show(p95, ' ms')} | {_show(tokens, '')} |"
+            )
+    if result.get("evaluation"):
+        lines += [
+            "",
+            "Evaluation: the evaluation gate's command run against each variant.",
+            "",
+            "| metric | gate threshold | A (serving) | B (candidate) |",
+            "| --- | --- | --- | --- |",
+        ]
+        for row in result["evaluation"]:
+            a, b = row["serving"], row["candidate"]
+            lines.append(
+                f"| {cell(row['metric'])} | {cell(row['threshold'])} | "
+                f"{'no data' if a is None else f'{a:g}'} | {'no data' if b is None else f'{b:g}'} |"
             )
     lines.append("")
     if result["reasons"]:
@@ -343,11 +371,12 @@ def run_compare(args: argparse.Namespace) -> int:
     rule = Rule(
         args.metric, args.tolerance_percent, args.error_rate_percent, args.latency_p95_ms, args.min_requests
     )
+    evaluation = abscores.evaluated(args.gates, args.evaluation_serving, args.evaluation_candidate)
     regions = [
         (s.location, measure(s, args, serving_of(previous, s.location)), measure(s, args, args.candidate))
         for s in stacks
     ]
-    result = comparison(args, rule, regions)
+    result = comparison(args, rule, regions, evaluation)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2, sort_keys=True) + "\n", "utf-8")
     markdown = table(result)
@@ -411,6 +440,9 @@ def parser() -> argparse.ArgumentParser:
     cmp.add_argument("--latency-p95-ms", type=_whole(1, 10**9), help="candidate's p95 limit")
     cmp.add_argument("--min-requests", required=True, type=_whole(0, 10**9), help="per variant and region")
     cmp.add_argument("--out", required=True, type=Path, help="the comparison JSON to write")
+    cmp.add_argument("--gates", type=Path, help="gates.json: the evaluation gate's thresholds")
+    cmp.add_argument("--evaluation-serving", type=Path, help="the evaluation's results of variant A")
+    cmp.add_argument("--evaluation-candidate", type=Path, help="the evaluation's results of variant B")
     return result
 
 

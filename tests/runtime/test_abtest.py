@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from generator.runtime import abtest, common
+from generator.runtime import abscores, abtest, common
 from generator.runtime.abtest import Rule, Tokens, Variant
 
 from .conftest import FakeAz
@@ -94,6 +94,52 @@ def test_no_token_log_compares_no_tokens() -> None:
     assert abtest.decide(both(A, A), rule) == ["eastus2: no tokensPerRequest for both variants"]
 
 
+# ---- the evaluation gate's scores of each variant ----------------------------------------------
+
+THRESHOLDS = {"groundedness": ">= 4.0", "violence_defect_rate": "<= 0.02", "f1": "== 1"}
+
+
+def rows(serving: dict[str, Any], candidate: dict[str, Any]) -> list[dict[str, Any]]:
+    return abscores.rows(THRESHOLDS, serving, candidate)
+
+
+GOOD = {"groundedness.groundedness": 4.5, "violence.violence_defect_rate": 0.01, "f1": 1}
+
+
+def test_evaluation_scores_are_found_as_the_gate_finds_them() -> None:
+    assert [(r["metric"], r["serving"], r["candidate"]) for r in rows(GOOD, {})] == [
+        ("groundedness", 4.5, None),
+        ("violence_defect_rate", 0.01, None),
+        ("f1", 1.0, None),
+    ]
+    assert abscores.reasons(rows(GOOD, GOOD), 10.0) == []
+    assert abscores.reasons(rows(GOOD, {"groundedness": "4.5"}), 10.0)[0] == (
+        "evaluation: no groundedness score for both variants"
+    )
+
+
+def test_a_candidate_scoring_worse_than_the_tolerance_loses_in_either_direction() -> None:
+    within = {**GOOD, "groundedness": 4.05, "violence.violence_defect_rate": 0.011}  # -10 %, +10 %
+    assert abscores.reasons(rows(GOOD, within), 10.0) == []
+    worse = {**GOOD, "groundedness": 4.04, "violence.violence_defect_rate": 0.0111}
+    assert abscores.reasons(rows(GOOD, worse), 10.0) == [
+        "evaluation: the candidate's groundedness 4.04 is worse than the serving version's 4.5 by more "
+        "than 10%",
+        "evaluation: the candidate's violence_defect_rate 0.0111 is worse than the serving version's "
+        "0.01 by more than 10%",
+    ]
+
+
+def test_a_candidate_missing_the_gate_loses_even_when_the_serving_version_misses_it_too() -> None:
+    low = {**GOOD, "groundedness": 3.9}
+    assert abscores.reasons(rows(low, low), 10.0) == [
+        "evaluation: the candidate's groundedness 3.9 misses the gate's >= 4"
+    ]
+    assert abscores.reasons(rows(GOOD, {**GOOD, "f1": 0.5}), 100.0) == [
+        "evaluation: the candidate's f1 0.5 misses the gate's == 1"
+    ]
+
+
 def test_the_candidate_must_win_in_every_region() -> None:
     regions = [("eastus2", A, Variant("chat-green", 3000, 0, 600.0)), ("swedencentral", A, A)]
     regions.append(("westus3", A, Variant("chat-green", 3000, 0, 2000.0)))
@@ -114,6 +160,18 @@ def test_the_table_has_a_row_per_variant_and_the_verdict() -> None:
     assert "| eastus2 | B (candidate) | chat-green | 30% | 1300 | 0.00% | 1200 ms | no data |" in text
     assert "- eastus2: the candidate's latencyP95Ms 1200 ms is worse" in text
     assert result["winner"] == "serving"
+
+
+def test_the_table_shows_both_variants_evaluation_scores() -> None:
+    args = argparse.Namespace(env="staging", model="chat", candidate="chat-green", split=50, minutes=60)
+    evaluation = rows(GOOD, {**GOOD, "groundedness": 3.0})
+    result = abtest.comparison(args, RULE, both(A, A), evaluation)
+    assert result["evaluation"] == evaluation and result["winner"] == "serving"
+    text = abtest.table(result)
+    assert "| metric | gate threshold | A (serving) | B (candidate) |" in text
+    assert "| groundedness | >= 4.0 | 4.5 | 3 |" in text
+    assert "- evaluation: the candidate's groundedness 3 misses the gate's >= 4" in text
+    assert "evaluation" not in abtest.comparison(args, RULE, both(A, A))
 
 
 def test_table_cells_cannot_break_the_table() -> None:
@@ -286,6 +344,64 @@ def test_a_loss_is_marked_for_github_s_later_steps(tmp_path: Path) -> None:
     env_file.write_text("EARLIER=1\n", "utf-8")
     abtest.mark_lost({"GITHUB_ENV": str(env_file)})
     assert env_file.read_text("utf-8") == "EARLIER=1\nALMGEN_AB_LOST=true\n"
+
+
+def test_compare_reads_both_variants_evaluation_results(
+    fake_az: FakeAz, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("GITHUB_STEP_SUMMARY", raising=False)
+    monkeypatch.delenv("GITHUB_ENV", raising=False)
+    monkeypatch.delenv("TF_BUILD", raising=False)
+    fake_az.respond(
+        {
+            "rest post": [
+                logs(3000, 15, 900),
+                token_logs(2985, 2537250),
+                logs(3000, 15, 600),
+                token_logs(2985, 2537250),
+            ],
+            "rest": [{"stdout": {}}],
+            "appconfig kv set": [{"stdout": {}}],
+        }
+    )
+    outputs, previous = setup(tmp_path)
+    gates = tmp_path / "gates.json"
+    gates.write_text(json.dumps({"evaluation": {"thresholds": {"groundedness": ">= 4.0"}}}), "utf-8")
+    (tmp_path / "live.json").write_text(json.dumps({"metrics": {"groundedness.groundedness": 4.6}}), "utf-8")
+    (tmp_path / "candidate.json").write_text(json.dumps({"groundedness": 4.1}), "utf-8")
+    out = tmp_path / "ab-test-chat.json"
+    scored = [
+        *("--gates", str(gates), "--evaluation-serving", str(tmp_path / "live.json")),
+        *("--evaluation-candidate", str(tmp_path / "candidate.json")),
+    ]
+    assert abtest.main([*argv(outputs, previous, out), *scored]) == 1  # faster, but 10.9 % less grounded
+    record = json.loads(out.read_text("utf-8"))
+    assert record["evaluation"] == [
+        {"metric": "groundedness", "threshold": ">= 4.0", "serving": 4.6, "candidate": 4.1}
+    ]
+    assert record["reasons"] == [
+        "evaluation: the candidate's groundedness 4.1 is worse than the serving version's 4.6 by more "
+        "than 10%"
+    ]
+    # results the gate cannot read are no scores: the candidate cannot win on them
+    (tmp_path / "candidate.json").write_text("{not json", "utf-8")
+    fake_az.respond(
+        {
+            "rest post": [
+                logs(3000, 15, 900),
+                token_logs(2985, 2537250),
+                logs(3000, 15, 600),
+                token_logs(2985, 2537250),
+            ],
+            "rest": [{"stdout": {}}],
+            "appconfig kv set": [{"stdout": {}}],
+        }
+    )
+    assert abtest.main([*argv(outputs, previous, out), *scored]) == 1
+    assert json.loads(out.read_text("utf-8"))["reasons"] == [
+        "evaluation: no groundedness score for both variants"
+    ]
+    assert abtest.main([*argv(outputs, previous, out), *scored[:2]]) == 2  # all three or none
 
 
 def test_compare_has_nothing_to_compare_when_the_candidate_already_serves(

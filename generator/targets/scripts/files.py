@@ -39,6 +39,7 @@ SCRIPTS = (
     "retrieval",
     "abtest",
     # the modules they import, shipped beside them
+    "abscores",
     "common",
     "facts",
     "training",
