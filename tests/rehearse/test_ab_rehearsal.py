@@ -236,3 +236,20 @@ def test_a_faster_candidate_with_worse_evaluation_scores_loses(
     assert any("groundedness" in r and "worse than the serving version's" in r for r in test["reasons"])
     table = summaries(stage, phase, start)
     assert "| groundedness | >= 4.0 | 4.2 | 3.36 |" in table
+
+
+@pytest.mark.parametrize("target", TARGETS)
+def test_each_variant_s_token_use_comes_from_the_gateway_s_language_model_log(
+    target: str, first: dict[str, Stage], tmp_path: Path
+) -> None:
+    """A candidate that answers with more tokens a request: reported per variant (the rule here
+    compares latency, a tie the candidate wins)."""
+    stage, phase, start = release(first, target, tmp_path, "staging:chat:tokens=1200@step=1")
+    assert phase.conclusion == "success", phase.report
+    (test,) = records(stage, "staging")[-1]["abTests"]
+    (region,) = test["regions"]
+    assert region["serving"]["tokensPerRequest"] == pytest.approx(850, abs=1)
+    assert region["candidate"]["tokensPerRequest"] == pytest.approx(1200, abs=1)
+    tokens = region["candidate"]["tokens"]
+    assert tokens["prompt"] == pytest.approx(600 * tokens["requests"], abs=600)  # the prompt is the same
+    assert " ms | 1200 |" in summaries(stage, phase, start)
