@@ -73,7 +73,8 @@ def test_an_ab_test_tests_the_candidate_then_splits_compares_and_promotes_in_the
         "candidate",
     )
     timeout = inputs["finish-timeout"]
-    assert isinstance(timeout, int) and timeout >= 30 + 60 + sum(t.timeout_minutes for t in staging.env.tests)
+    assert isinstance(timeout, int)
+    assert timeout >= 30 + 60 + 2 * 30 + sum(t.timeout_minutes for t in staging.env.tests) and timeout <= 360
     assert (
         dict(p.environment("prod").inputs)["ab-split"],
         dict(p.environment("prod").inputs)["ab-metric"],
@@ -83,7 +84,8 @@ def test_an_ab_test_tests_the_candidate_then_splits_compares_and_promotes_in_the
     )
     shells = [s.id for s in job_steps(spec, p.job("finish"))]
     at = shells.index("ab-test-chat")
-    assert shells[at : at + 3] == ["ab-test-chat", "ab-test-wait", "ab-test-compare-chat"]
+    # the evaluation against both variants while they serve side by side, then the comparison
+    assert shells[at : at + 4] == ["ab-test-chat", "ab-test-evaluate", "ab-test-wait", "ab-test-compare-chat"]
 
 
 def test_inputs_are_formatted_once_for_both_targets() -> None:

@@ -33,6 +33,7 @@ GATES_TIMEOUT = 120  # minutes: evaluation and safety runs
 PROVISION_TIMEOUT = 360  # minutes: the longest a hosted job may run; ML deployments are slow
 ROLLBACK_TIMEOUT = 60  # minutes: putting the routing back (an ML endpoint's traffic update takes minutes)
 MARGIN = 30  # minutes a job needs beyond its bakes and tests: login, downloads, traffic calls
+AB_EVALUATION_MINUTES = 30  # an A/B test's evaluation of one variant (the gates job allows 120 for all)
 # A health window with too few requests is waited on: one more bake, at least long enough for
 # Azure Monitor's lag, at most half a login's lifetime (each health check follows a fresh login).
 HEALTH_WAIT_MIN, HEALTH_WAIT_MAX = 5, 30
@@ -144,6 +145,8 @@ def _inputs(spec: Spec, env: Environment, previous: Environment | None) -> dict[
     watch_minutes = strategy.bake_minutes + wait * len(spec.models)
     # a swap is watched (and may wait for requests); an A/B test waits its duration, then compares
     swap_minutes = {"blue-green": watch_minutes, "ab": strategy.bake_minutes}.get(strategy.type, 0)
+    if strategy.type == "ab" and any(g.kind == "evaluation" for g in spec.gates):
+        swap_minutes += 2 * AB_EVALUATION_MINUTES  # the evaluation runs against both variants
     ab = strategy.ab
     return {
         "environment": env.name,
@@ -262,6 +265,10 @@ def _finish_steps(spec: Spec) -> tuple[Step, ...]:
     return tuple(steps)
 
 
+def _ab_test(spec: Spec) -> bool:
+    return any(env.strategy.type == "ab" for env in spec.environments)
+
+
 def _requirements(setups: list[Setup | None]) -> tuple[str, ...]:
     """The pip requirements files of some commands' setups, once each, in order."""
     return tuple(dict.fromkeys(s.requirements for s in setups if s is not None and s.requirements))
@@ -329,6 +336,8 @@ def _jobs(spec: Spec) -> tuple[Job, ...]:
             restores=True,
             pip_requirements=_requirements(
                 [t.setup for t in spec.tests if any(t in env.tests for env in spec.environments)]
+                # an A/B test runs the evaluation gate's command against both variants
+                + [g.setup for g in spec.gates if g.kind == "evaluation" and _ab_test(spec)]
             ),
         )
     )

@@ -59,7 +59,8 @@ INPUTS = {  # every input of the environment template, in order, with what it me
     "canary-steps": "Canary traffic percentages, in order, ending at 100.",
     "bake-minutes": "Minutes to watch after each canary step or a blue-green swap; an A/B test's duration.",
     "ab-split": "A/B test: the candidate's percentage of the traffic while both variants serve (0: no test).",
-    "ab-metric": "A/B test: the metric compared (latencyP95Ms or errorRatePercent; empty: no test).",
+    "ab-metric": "A/B test: the metric compared (latencyP95Ms, errorRatePercent or tokensPerRequest; "
+    "empty: no test).",
     "ab-tolerance-percent": "A/B test: how much worse than the serving version the candidate may be.",
     "rollback-error-rate-percent": "Roll back when the error rate exceeds this percentage.",
     "rollback-latency-p95-ms": "Roll back when the p95 latency exceeds this many ms (0 for no limit).",

@@ -401,6 +401,38 @@ def _swap_steps(spec: Spec, step: Step) -> list[ShellStep]:
 
 
 AB_TEST = "ab-test-${ALMGEN_MODEL}.json"  # a model's comparison: the release record reads it
+AB_EVALUATION = "ab-evaluation"  # each variant's contract and evaluation results (live.json, candidate.json)
+
+
+def _ab_evaluation(spec: Spec, step: Step) -> list[ShellStep]:
+    """The evaluation gate's own command run against each variant (the serving deployments, then
+    the candidates), as the gate runs it: a contract naming them, `run.py gate evaluation`."""
+    evaluation = next((g for g in spec.gates if g.kind == "evaluation"), None)
+    if evaluation is None:
+        return []
+    where = f'--outputs outputs.json --env "$ALMGEN_ENVIRONMENT" --release {RELEASE_JSON}'
+    aim = '--target "$variant" --state live-state.json --candidates candidates.json'
+    return [
+        ShellStep(
+            "ab-test-evaluate",
+            "A/B test: run the evaluation against both variants",
+            _script(
+                f"if [ ! -f {MOVED} ]; then",
+                '  echo "No traffic moved: no A/B test, no variants to evaluate."',
+                "  exit 0",
+                "fi",
+                f"mkdir -p {AB_EVALUATION}",
+                "for variant in live candidate; do",
+                f'  python "{SCRIPTS}/contract.py" {where} {aim} --out "{AB_EVALUATION}/$variant.env"',
+                f'  ALMGEN_EVAL_RESULTS="$PWD/{AB_EVALUATION}/$variant.json" \\',
+                f"    {_python('run', f'gate evaluation --commands {COMMANDS}')} "
+                f'--contract "{AB_EVALUATION}/$variant.env"',
+                "done",
+            ),
+            env=(("ALMGEN_EVAL_DATASET", evaluation.dataset),) if evaluation.dataset else (),
+            condition=step.condition,
+        )
+    ]
 
 
 def _ab_steps(spec: Spec, step: Step) -> list[ShellStep]:
@@ -426,6 +458,13 @@ def _ab_steps(spec: Spec, step: Step) -> list[ShellStep]:
         ),
         (("ALMGEN_AB_SPLIT", "ab-split"),),
     )
+    evaluate = _ab_evaluation(spec, step)
+    scored = (
+        f' \\\n  --gates {RELEASE}/.almgen/gates.json --evaluation-serving "{AB_EVALUATION}/live.json" '
+        f'--evaluation-candidate "{AB_EVALUATION}/candidate.json"'
+        if evaluate
+        else ""
+    )
     wait = _bake("ab-test-wait", "A/B test: both variants serve for the test's duration", step.condition)
     compare = [
         ShellStep(
@@ -446,7 +485,7 @@ def _ab_steps(spec: Spec, step: Step) -> list[ShellStep]:
                 '  --minutes "$ALMGEN_BAKE_MINUTES" --metric "$ALMGEN_AB_METRIC" '
                 '--tolerance-percent "$ALMGEN_AB_TOLERANCE_PERCENT" \\',
                 '  --error-rate-percent "$ALMGEN_ERROR_RATE_PERCENT" "${latency[@]}" '
-                f'--min-requests "$ALMGEN_MIN_REQUESTS" --out "{AB_TEST}"',
+                f'--min-requests "$ALMGEN_MIN_REQUESTS" --out "{AB_TEST}"{scored}',
             ),
             env=_model_env(model),
             inputs=(
@@ -460,7 +499,7 @@ def _ab_steps(spec: Spec, step: Step) -> list[ShellStep]:
         )
         for model in spec.models
     ]
-    return [*split, wait, *compare]
+    return [*split, *evaluate, wait, *compare]
 
 
 def _direct_steps(spec: Spec, step: Step) -> list[ShellStep]:

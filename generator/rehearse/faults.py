@@ -3,7 +3,9 @@
     ENV:MODEL:error-rate=PERCENT@step=N   the candidate of MODEL errs from its Nth traffic step on
     ENV:MODEL:latency-p95=MS@step=N       the candidate of MODEL is that slow from its Nth step on
     ENV:MODEL:requests=COUNT@step=N       the candidate of MODEL gets COUNT requests a minute from step N
+    ENV:MODEL:tokens=COUNT@step=N         the candidate of MODEL uses COUNT tokens a request from step N
     ENV:gate=GATE:fail                    the gate before ENV (evaluation or safety) fails
+    ENV:ab-evaluation:worse               in ENV's A/B test the candidate's evaluation scores are worse
     ENV:tests=TEST:fail                   the test TEST fails in ENV
     ENV:cancel@minutes=M                  the run is cancelled M minutes after ENV's first job starts
     ENV:cancel@job=JOB                    the run is cancelled as ENV's job JOB (canary-2...) would start
@@ -34,7 +36,9 @@ FORMS = (
     "ENV:MODEL:error-rate=PERCENT@step=N",
     "ENV:MODEL:latency-p95=MS@step=N",
     "ENV:MODEL:requests=COUNT@step=N",
+    "ENV:MODEL:tokens=COUNT@step=N",
     "ENV:gate=GATE:fail",
+    "ENV:ab-evaluation:worse",
     "ENV:tests=TEST:fail",
     "ENV:cancel@minutes=M",
     "ENV:cancel@job=JOB",
@@ -48,9 +52,11 @@ FORMS = (
 )
 
 _NUMBER = r"(\d+(?:\.\d+)?)"
+_METRICS = "error-rate|latency-p95|requests|tokens"
 _PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
-    ("metric", re.compile(rf"^([^:]+):([^:]+):(error-rate|latency-p95|requests)={_NUMBER}@step=(\d+)$")),
+    ("metric", re.compile(rf"^([^:]+):([^:]+):({_METRICS})={_NUMBER}@step=(\d+)$")),
     ("gate", re.compile(r"^([^:]+):gate=([^:]+):fail$")),
+    ("ab-evaluation", re.compile(r"^([^:]+):ab-evaluation:worse$")),
     ("test", re.compile(r"^([^:]+):tests=([^:]+):fail$")),
     ("cancel", re.compile(rf"^([^:]+):cancel@minutes={_NUMBER}$")),
     ("cancel-job", re.compile(r"^([^:]+):cancel@job=([a-z0-9-]+)$")),
@@ -92,9 +98,20 @@ def parse(text: str, spec: Spec) -> Fault:
     for kind, pattern in _PATTERNS:
         match = pattern.match(text.strip())
         if match:
+            if kind == "ab-evaluation":
+                return Fault(text, _ab_evaluation(match.group(1), spec, text))
             return Fault(text, _build(kind, match.groups(), spec, text))
     forms = "\n  ".join(FORMS)
     raise FaultError(f"{text!r} is not a fault; the forms are:\n  {forms}")
+
+
+def _ab_evaluation(env: str, spec: Spec, text: str) -> dict[str, Any]:
+    """`ENV:ab-evaluation:worse`: ENV must run an A/B test, and the spec an evaluation gate."""
+    _one_of(env, [e.name for e in spec.environments], "environment", text)
+    ab = spec.environment(env).strategy.type == "ab"
+    if not (ab and any(g.kind == "evaluation" for g in spec.gates)):
+        raise FaultError(f"{text!r}: {env} runs no A/B test with an evaluation")
+    return {"kind": "ab-evaluation", "env": env}
 
 
 def _build(kind: str, groups: tuple[str, ...], spec: Spec, text: str) -> dict[str, Any]:

@@ -57,7 +57,17 @@ def _fault(kind: str, env: str, key: str, name: str) -> bool:
     )
 
 
+def _worse(results: dict[str, float], gates_file: Path) -> dict[str, float]:
+    """The evaluation of an A/B test's candidate under `ENV:ab-evaluation:worse`: every score 20 %
+    of the way to the wrong side (lower for a `>=` threshold, higher for `<=`)."""
+    thresholds = json.loads(gates_file.read_text("utf-8"))["evaluation"]["thresholds"]
+    sign = {metric: -1.0 if text.split()[0] in (">=", ">") else 1.0 for metric, text in thresholds.items()}
+    return {metric: value + sign.get(metric, 0.0) * abs(value) * 0.2 for metric, value in results.items()}
+
+
 def gate(kind: str) -> int:
+    """A gate's command: before an environment (the gates job), or in an A/B test's finish job
+    against one variant (no ALMGEN_GATED_ENVIRONMENT; the contract's ALMGEN_TARGET names it)."""
     world = from_environ()
     # the release's gate judges the environment it gates; the lifecycle's production evaluation
     # (quality.py) the environment it calls, with the repository's own .almgen/
@@ -68,6 +78,12 @@ def gate(kind: str) -> int:
     )
     gates_file = Path(os.environ.get("ALMGEN_GATES_FILE", default))
     results = _gate_results(kind, gates_file, passing)
+    variant = "" if gated else os.environ.get("ALMGEN_TARGET", "")
+    tested = os.environ.get("ALMGEN_ENVIRONMENT", "")
+    if variant == "candidate" and any(
+        f.get("kind") == "ab-evaluation" and f.get("env") == tested for f in world.faults()
+    ):
+        results = _worse(results, gates_file)
     out = os.environ.get("ALMGEN_RESULTS") or os.environ.get(
         "ALMGEN_EVAL_RESULTS" if kind == "evaluation" else "ALMGEN_SAFETY_RESULTS", ""
     )
@@ -76,6 +92,10 @@ def gate(kind: str) -> int:
         return 2
     Path(out).parent.mkdir(parents=True, exist_ok=True)
     Path(out).write_text(json.dumps(results, indent=2) + "\n", "utf-8")
+    if variant:  # an A/B test's evaluation of one variant, not a gate before an environment
+        world.record("ab-evaluation", env=tested, variant=variant, scores=results, contract=contract())
+        print(f"stand-in gate {kind} of the {variant} variant in {tested}: wrote {out}")
+        return 0
     world.record(
         "gate-run", env=gated, gate=kind, scores=results, injected_failure=not passing, contract=contract()
     )

@@ -336,6 +336,7 @@ def ab_summary(tests: object) -> list[str]:
             variant.get("requests"),
             variant.get("errorRatePercent"),
             variant.get("latencyP95Ms"),
+            variant.get("tokensPerRequest"),
             "yes" if test.get("winner") == key else "",
         ]
         for test in tests
@@ -344,8 +345,10 @@ def ab_summary(tests: object) -> list[str]:
         for key in ("serving", "candidate")
         for variant in [region.get(key) or {}]
     ]
-    header = ["A/B test", "region", "deployment", "requests", "error rate %", "p95 ms", "won"]
-    return ["", *rows(header, body)]
+    header = ["A/B test", "region", "deployment", "requests", "error rate %", "p95 ms", "tokens/request"]
+    lost = [cell(t.get("model")) for t in tests if isinstance(t, dict) and t.get("winner") == "serving"]
+    stopped = ["", f"The serving version of {', '.join(lost)} won: this release went no further."]
+    return ["", *rows([*header, "won"], body), *(stopped if lost else [])]
 
 
 def retrieval_summary(retrieval: object) -> list[str]:

@@ -11,7 +11,7 @@ from typing import Literal
 
 GateKind = Literal["evaluation", "safety"]
 StrategyType = Literal["direct", "blue-green", "canary", "ab"]
-AbMetric = Literal["latencyP95Ms", "errorRatePercent"]
+AbMetric = Literal["latencyP95Ms", "errorRatePercent", "tokensPerRequest"]
 ModelKind = Literal["foundation", "custom"]
 Operator = Literal[">=", ">", "<=", "<", "=="]
 

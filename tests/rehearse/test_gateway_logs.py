@@ -7,8 +7,8 @@ from datetime import datetime, timezone
 
 import pytest
 
-from generator.rehearse.azure import gateway
-from generator.runtime import health
+from generator.rehearse.azure import gateway, metrics
+from generator.runtime import abtest, health
 
 START = datetime(2026, 3, 1, 12, 0, tzinfo=timezone.utc)
 END = datetime(2026, 3, 1, 12, 10, tzinfo=timezone.utc)
@@ -52,3 +52,27 @@ def test_a_latency_under_the_threshold_on_average_can_breach_at_p95() -> None:
     """The rehearsal's latency scenario: a 1500 ms mean passes prod's 2500 ms; its p95 does not."""
     p95 = gateway.percentile([(50.0, 1500.0)] * 5, 0.95)
     assert p95 is not None and p95 > 2500
+
+
+def test_the_simulator_recognises_the_a_b_test_s_token_query() -> None:
+    query = abtest.tokens_query("chat-green", 30)
+    asked = gateway.TOKENS_QUERY.fullmatch(query)
+    assert asked is not None and asked["deployment"] == "chat-green"
+    assert gateway.QUERY.fullmatch(query) is None
+    assert gateway.TOKENS_QUERY.fullmatch(query.replace("max(TotalTokens)", "sum(TotalTokens)")) is None
+
+
+def test_the_token_log_counts_the_answered_requests_only() -> None:
+    minutes = [metrics.Minute("t", 100.0, 10.0, 450.0), metrics.Minute("t", 100.0, 0.0, 450.0, 1000.0)]
+    (table,) = gateway._tokens_answer(minutes)["tables"]
+    assert [c["name"] for c in table["columns"]] == [
+        "requests",
+        "promptTokens",
+        "completionTokens",
+        "totalTokens",
+    ]
+    # 90 answered at 850 (600 + 250), 100 at 1000 (600 + 400)
+    assert table["rows"] == [[190, 114000, 62500, 176500]]
+    assert abtest.parse_tokens({"tables": [table]}).per_request == pytest.approx(176500 / 190)
+    (empty,) = gateway._tokens_answer([metrics.Minute("t", 0.0, 0.0, None)])["tables"]
+    assert abtest.parse_tokens({"tables": [empty]}).per_request is None

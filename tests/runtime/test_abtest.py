@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from generator.runtime import abtest
-from generator.runtime.abtest import Rule, Variant
+from generator.runtime import abscores, abtest, common
+from generator.runtime.abtest import Rule, Tokens, Variant
 
 from .conftest import FakeAz
 from .test_traffic import GATEWAY_ID, GATEWAY_STACK, value_of
@@ -77,6 +77,69 @@ def test_no_traffic_never_wins_even_with_min_requests_0() -> None:
     assert abtest.decide(both(A, Variant("chat-green", 0, 0, None)), rule) != []
 
 
+def test_tokens_per_request_can_be_the_metric() -> None:
+    rule = Rule("tokensPerRequest", 5.0, 5.0, None, 100)
+    serving = Variant("chat-blue", 3000, 15, 900.0, Tokens(2985, 1791000, 746250, 2537250))  # 850 a request
+    lean = Variant("chat-green", 3000, 15, 2000.0, Tokens(2985, 1791000, 880575, 2671575))  # 895: + 5.3 %
+    assert lean.value("tokensPerRequest") == pytest.approx(895.0)
+    assert abtest.decide(both(serving, lean), rule) == [
+        "eastus2: the candidate's tokensPerRequest 895 tokens is worse than the serving version's "
+        "850 tokens by more than 5%"
+    ]
+    assert abtest.decide(both(serving, Variant("chat-green", 3000, 15, 2000.0, serving.tokens)), rule) == []
+
+
+def test_no_token_log_compares_no_tokens() -> None:
+    rule = Rule("tokensPerRequest", 5.0, 5.0, None, 100)
+    assert abtest.decide(both(A, A), rule) == ["eastus2: no tokensPerRequest for both variants"]
+
+
+# ---- the evaluation gate's scores of each variant ----------------------------------------------
+
+THRESHOLDS = {"groundedness": ">= 4.0", "violence_defect_rate": "<= 0.02", "f1": "== 1"}
+
+
+def rows(serving: dict[str, Any], candidate: dict[str, Any]) -> list[dict[str, Any]]:
+    return abscores.rows(THRESHOLDS, serving, candidate)
+
+
+GOOD = {"groundedness.groundedness": 4.5, "violence.violence_defect_rate": 0.01, "f1": 1}
+
+
+def test_evaluation_scores_are_found_as_the_gate_finds_them() -> None:
+    assert [(r["metric"], r["serving"], r["candidate"]) for r in rows(GOOD, {})] == [
+        ("groundedness", 4.5, None),
+        ("violence_defect_rate", 0.01, None),
+        ("f1", 1.0, None),
+    ]
+    assert abscores.reasons(rows(GOOD, GOOD), 10.0) == []
+    assert abscores.reasons(rows(GOOD, {"groundedness": "4.5"}), 10.0)[0] == (
+        "evaluation: no groundedness score for both variants"
+    )
+
+
+def test_a_candidate_scoring_worse_than_the_tolerance_loses_in_either_direction() -> None:
+    within = {**GOOD, "groundedness": 4.05, "violence.violence_defect_rate": 0.011}  # -10 %, +10 %
+    assert abscores.reasons(rows(GOOD, within), 10.0) == []
+    worse = {**GOOD, "groundedness": 4.04, "violence.violence_defect_rate": 0.0111}
+    assert abscores.reasons(rows(GOOD, worse), 10.0) == [
+        "evaluation: the candidate's groundedness 4.04 is worse than the serving version's 4.5 by more "
+        "than 10%",
+        "evaluation: the candidate's violence_defect_rate 0.0111 is worse than the serving version's "
+        "0.01 by more than 10%",
+    ]
+
+
+def test_a_candidate_missing_the_gate_loses_even_when_the_serving_version_misses_it_too() -> None:
+    low = {**GOOD, "groundedness": 3.9}
+    assert abscores.reasons(rows(low, low), 10.0) == [
+        "evaluation: the candidate's groundedness 3.9 misses the gate's >= 4"
+    ]
+    assert abscores.reasons(rows(GOOD, {**GOOD, "f1": 0.5}), 100.0) == [
+        "evaluation: the candidate's f1 0.5 misses the gate's == 1"
+    ]
+
+
 def test_the_candidate_must_win_in_every_region() -> None:
     regions = [("eastus2", A, Variant("chat-green", 3000, 0, 600.0)), ("swedencentral", A, A)]
     regions.append(("westus3", A, Variant("chat-green", 3000, 0, 2000.0)))
@@ -93,10 +156,22 @@ def test_the_table_has_a_row_per_variant_and_the_verdict() -> None:
     text = abtest.table(result)
     assert text.startswith("### A/B test of chat in staging: the serving version wins\n")
     assert "30% of the traffic to the candidate for 60 min." in text
-    assert "| eastus2 | A (serving) | chat-blue | 70% | 3000 | 0.50% | 900 ms |" in text
-    assert "| eastus2 | B (candidate) | chat-green | 30% | 1300 | 0.00% | 1200 ms |" in text
+    assert "| eastus2 | A (serving) | chat-blue | 70% | 3000 | 0.50% | 900 ms | no data |" in text
+    assert "| eastus2 | B (candidate) | chat-green | 30% | 1300 | 0.00% | 1200 ms | no data |" in text
     assert "- eastus2: the candidate's latencyP95Ms 1200 ms is worse" in text
     assert result["winner"] == "serving"
+
+
+def test_the_table_shows_both_variants_evaluation_scores() -> None:
+    args = argparse.Namespace(env="staging", model="chat", candidate="chat-green", split=50, minutes=60)
+    evaluation = rows(GOOD, {**GOOD, "groundedness": 3.0})
+    result = abtest.comparison(args, RULE, both(A, A), evaluation)
+    assert result["evaluation"] == evaluation and result["winner"] == "serving"
+    text = abtest.table(result)
+    assert "| metric | gate threshold | A (serving) | B (candidate) |" in text
+    assert "| groundedness | >= 4.0 | 4.5 | 3 |" in text
+    assert "- evaluation: the candidate's groundedness 3 misses the gate's >= 4" in text
+    assert "evaluation" not in abtest.comparison(args, RULE, both(A, A))
 
 
 def test_table_cells_cannot_break_the_table() -> None:
@@ -113,6 +188,35 @@ def logs(requests: float, errors: float, p95: float | None) -> dict[str, Any]:
             "tables": [{"name": "PrimaryResult", "columns": columns, "rows": [[requests, errors, p95]]}]
         }
     }
+
+
+def token_logs(requests: float, total: float | None) -> dict[str, Any]:
+    """The token query's answer: REQUESTS answered requests and their TOTAL tokens (600 a prompt)."""
+    names = ("requests", "promptTokens", "completionTokens", "totalTokens")
+    prompt = None if total is None else 600 * requests
+    row = [requests, prompt, None if total is None or prompt is None else total - prompt, total]
+    columns = [{"name": n, "type": "long"} for n in names]
+    return {"stdout": {"tables": [{"name": "PrimaryResult", "columns": columns, "rows": [row]}]}}
+
+
+def test_the_token_query_joins_the_language_model_log_to_the_variants_requests() -> None:
+    query = abtest.tokens_query("chat-green", 60)
+    assert query.startswith("ApiManagementGatewayLogs\n")
+    assert '| where BackendUrl contains "/openai/deployments/chat-green/"' in query
+    assert "| join kind=inner (ApiManagementGatewayLlmLog" in query and "on CorrelationId" in query
+    assert "max(TotalTokens) by CorrelationId" in query  # a request split in several rows counts once
+    with pytest.raises(common.InputError):
+        abtest.tokens_query('chat"green', 60)
+
+
+def test_token_answers_are_parsed_and_no_rows_are_no_tokens() -> None:
+    answer = token_logs(1000, 850000)["stdout"]
+    assert abtest.parse_tokens(answer) == Tokens(1000, 600000, 250000, 850000)
+    assert abtest.parse_tokens(answer).per_request == 850
+    assert abtest.parse_tokens(token_logs(0, None)["stdout"]).per_request is None
+    answer["tables"][0]["columns"] = answer["tables"][0]["columns"][:2]
+    with pytest.raises(common.Failure):
+        abtest.parse_tokens(answer)
 
 
 def setup(tmp_path: Path) -> tuple[Path, Path]:
@@ -160,43 +264,64 @@ def test_compare_promotes_a_winning_candidate_and_writes_the_table(
     monkeypatch.delenv("TF_BUILD", raising=False)
     fake_az.respond(
         {
-            "rest post": [logs(3000, 15, 900), logs(3000, 15, 600)],
+            "rest post": [
+                logs(3000, 15, 900),
+                token_logs(2985, 2537250),
+                logs(3000, 15, 600),
+                token_logs(2985, 2388000),
+            ],
             "rest": [{"stdout": {}}],
             "appconfig kv set": [{"stdout": {}}],
         }
     )
     outputs, previous = setup(tmp_path)
     out = tmp_path / "ab-test-chat.json"
+    env_file = tmp_path / "github-env"
+    monkeypatch.setenv("GITHUB_ENV", str(env_file))
     assert abtest.main(argv(outputs, previous, out)) == 0
     queries = [json.loads(value_of(c, "--body"))["query"] for c in fake_az.calls_of("rest --method post")]
-    assert [
-        '"/openai/deployments/chat-blue/"' in queries[0],
-        '"/openai/deployments/chat-green/"' in queries[1],
-    ] == [
-        True,
-        True,
+    assert [q.split("\n")[0] + " " + q.split('"')[-2] for q in queries if "BackendUrl" in q] == [
+        "ApiManagementGatewayLogs /openai/deployments/chat-blue/",
+        "ApiManagementGatewayLogs /openai/deployments/chat-blue/",
+        "ApiManagementGatewayLogs /openai/deployments/chat-green/",
+        "ApiManagementGatewayLogs /openai/deployments/chat-green/",
     ]
+    assert ["ApiManagementGatewayLlmLog" in q for q in queries] == [False, True, False, True]
+    assert not env_file.exists()  # a win marks nothing
     assert pools(fake_az) == [
         [{"id": f"{GATEWAY_ID}/backends/deployment-chat-green", "priority": 1, "weight": 100}]
     ]
     record = json.loads(out.read_text("utf-8"))
     assert record["winner"] == "candidate" and record["reasons"] == []
     assert record["regions"][0]["candidate"]["latencyP95Ms"] == 600.0
-    assert "| eastus2 | B (candidate) | chat-green | 50% | 3000 | 0.50% | 600 ms |" in summary.read_text(
-        "utf-8"
-    )
+    assert record["regions"][0]["candidate"]["tokensPerRequest"] == 800.0
+    assert record["regions"][0]["serving"]["tokens"] == {
+        "requests": 2985,
+        "prompt": 1791000,
+        "completion": 746250,
+        "total": 2537250,
+    }
+    text = summary.read_text("utf-8")
+    assert "| eastus2 | B (candidate) | chat-green | 50% | 3000 | 0.50% | 600 ms | 800 |" in text
+    assert "| eastus2 | A (serving) | chat-blue | 50% | 3000 | 0.50% | 900 ms | 850 |" in text
     assert "The candidate chat-green takes all traffic." in capsys.readouterr().out
 
 
 def test_compare_restores_the_weights_exactly_when_the_serving_version_wins(
-    fake_az: FakeAz, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    fake_az: FakeAz, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     monkeypatch.delenv("GITHUB_STEP_SUMMARY", raising=False)
+    monkeypatch.delenv("GITHUB_ENV", raising=False)
     monkeypatch.setenv("TF_BUILD", "True")
     monkeypatch.setenv("AGENT_TEMPDIRECTORY", str(tmp_path))
     fake_az.respond(
         {
-            "rest post": [logs(3000, 15, 900), logs(3000, 15, 2000)],
+            "rest post": [
+                logs(3000, 15, 900),
+                token_logs(2985, 2537250),
+                logs(3000, 15, 2000),
+                token_logs(2985, 2537250),
+            ],
             "rest": [{"stdout": {}}],
             "appconfig kv set": [{"stdout": {}}],
         }
@@ -210,6 +335,73 @@ def test_compare_restores_the_weights_exactly_when_the_serving_version_wins(
     assert json.loads(out.read_text("utf-8"))["winner"] == "serving"
     uploaded = (tmp_path / "ab-test-staging-chat.md").read_text("utf-8")
     assert "the serving version wins" in uploaded
+    # the job's later steps learn of the loss: the release record still runs
+    assert "##vso[task.setvariable variable=ALMGEN_AB_LOST]true" in capsys.readouterr().out.splitlines()
+
+
+def test_a_loss_is_marked_for_github_s_later_steps(tmp_path: Path) -> None:
+    env_file = tmp_path / "github-env"
+    env_file.write_text("EARLIER=1\n", "utf-8")
+    abtest.mark_lost({"GITHUB_ENV": str(env_file)})
+    assert env_file.read_text("utf-8") == "EARLIER=1\nALMGEN_AB_LOST=true\n"
+
+
+def test_compare_reads_both_variants_evaluation_results(
+    fake_az: FakeAz, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("GITHUB_STEP_SUMMARY", raising=False)
+    monkeypatch.delenv("GITHUB_ENV", raising=False)
+    monkeypatch.delenv("TF_BUILD", raising=False)
+    fake_az.respond(
+        {
+            "rest post": [
+                logs(3000, 15, 900),
+                token_logs(2985, 2537250),
+                logs(3000, 15, 600),
+                token_logs(2985, 2537250),
+            ],
+            "rest": [{"stdout": {}}],
+            "appconfig kv set": [{"stdout": {}}],
+        }
+    )
+    outputs, previous = setup(tmp_path)
+    gates = tmp_path / "gates.json"
+    gates.write_text(json.dumps({"evaluation": {"thresholds": {"groundedness": ">= 4.0"}}}), "utf-8")
+    (tmp_path / "live.json").write_text(json.dumps({"metrics": {"groundedness.groundedness": 4.6}}), "utf-8")
+    (tmp_path / "candidate.json").write_text(json.dumps({"groundedness": 4.1}), "utf-8")
+    out = tmp_path / "ab-test-chat.json"
+    scored = [
+        *("--gates", str(gates), "--evaluation-serving", str(tmp_path / "live.json")),
+        *("--evaluation-candidate", str(tmp_path / "candidate.json")),
+    ]
+    assert abtest.main([*argv(outputs, previous, out), *scored]) == 1  # faster, but 10.9 % less grounded
+    record = json.loads(out.read_text("utf-8"))
+    assert record["evaluation"] == [
+        {"metric": "groundedness", "threshold": ">= 4.0", "serving": 4.6, "candidate": 4.1}
+    ]
+    assert record["reasons"] == [
+        "evaluation: the candidate's groundedness 4.1 is worse than the serving version's 4.6 by more "
+        "than 10%"
+    ]
+    # results the gate cannot read are no scores: the candidate cannot win on them
+    (tmp_path / "candidate.json").write_text("{not json", "utf-8")
+    fake_az.respond(
+        {
+            "rest post": [
+                logs(3000, 15, 900),
+                token_logs(2985, 2537250),
+                logs(3000, 15, 600),
+                token_logs(2985, 2537250),
+            ],
+            "rest": [{"stdout": {}}],
+            "appconfig kv set": [{"stdout": {}}],
+        }
+    )
+    assert abtest.main([*argv(outputs, previous, out), *scored]) == 1
+    assert json.loads(out.read_text("utf-8"))["reasons"] == [
+        "evaluation: no groundedness score for both variants"
+    ]
+    assert abtest.main([*argv(outputs, previous, out), *scored[:2]]) == 2  # all three or none
 
 
 def test_compare_has_nothing_to_compare_when_the_candidate_already_serves(

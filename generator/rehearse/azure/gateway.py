@@ -34,6 +34,10 @@ sigma LATENCY_SIGMA around each minute's level (metrics.py: the baseline, or a l
 value), which is the distribution's mean, as Azure Monitor's average answers it; the p95 is the
 95th percentile of the mixture of the window's minutes, weighted by their requests. With sigma 0.5
 a steady level L has a p95 of about 2.01 L: a latency the mean proxy judges healthy can breach.
+The gateway's language-model log (GatewayLlmLogs, `ApiManagementGatewayLlmLog`) answers the A/B
+test's token query (runtime/abtest.py `tokens_query`, its join with the request log by
+CorrelationId, recognised by its shape): every answered request (not a 5xx) of the window logged
+its tokens, metrics.py's per-minute tokens per request (a baseline, or a `tokens` fault's value).
 """
 
 from __future__ import annotations
@@ -83,6 +87,23 @@ QUERY = re.compile(
     r"\| summarize requests = count\(\), "
     r"errors = countif\(ResponseCode >= 500 or BackendResponseCode >= 500\), "
     r"p95 = percentile\(BackendTime, 95\)"
+)
+
+
+_WINDOW = r"\(datetime\([0-9TZ:-]+\) \.\. datetime\([0-9TZ:-]+\)\)"
+# the A/B test's token query (runtime/abtest.py tokens_query); the same window twice
+TOKENS_QUERY = re.compile(
+    r"ApiManagementGatewayLogs\n"
+    r"\| where TimeGenerated between "
+    r"\(datetime\((?P<start>[0-9TZ:-]+)\) \.\. datetime\((?P<end>[0-9TZ:-]+)\)\)\n"
+    r'\| where BackendUrl contains "/openai/deployments/(?P<deployment>[A-Za-z0-9._-]+)/"\n'
+    r"\| distinct CorrelationId\n"
+    r"\| join kind=inner \(ApiManagementGatewayLlmLog\n"
+    rf"    \| where TimeGenerated between {_WINDOW}\n"
+    r"    \| summarize prompt = max\(PromptTokens\), completion = max\(CompletionTokens\), "
+    r"total = max\(TotalTokens\) by CorrelationId\) on CorrelationId\n"
+    r"\| summarize requests = count\(\), promptTokens = sum\(prompt\), "
+    r"completionTokens = sum\(completion\), totalTokens = sum\(total\)"
 )
 
 
@@ -346,7 +367,7 @@ def log_query(world: World, state: dict[str, Any], url: str, method: str, flags:
     if method != "post":
         raise AzFailure(f"(MethodNotAllowed) {method.upper()} {url}", 1)
     query = str(json.loads(flags.get("--body", "") or "{}").get("query", ""))
-    asked = QUERY.fullmatch(query)
+    asked = QUERY.fullmatch(query) or TOKENS_QUERY.fullmatch(query)
     if asked is None:
         raise AzFailure(
             'Bad Request({"error": {"code": "BadArgumentError", "message": "the simulated Log Analytics '
@@ -371,6 +392,8 @@ def log_query(world: World, state: dict[str, Any], url: str, method: str, flags:
             minutes=max(1, round(span / 60)),
             kind="foundation",
         )
+    if asked.re is TOKENS_QUERY:
+        return _tokens_answer(minutes)
     requests = round(sum(m.requests for m in minutes))
     errors = round(sum(m.errors for m in minutes))
     p95 = percentile([(m.requests, m.latency) for m in minutes if m.latency is not None], 0.95)
@@ -380,4 +403,16 @@ def log_query(world: World, state: dict[str, Any], url: str, method: str, flags:
         {"name": "p95", "type": "real"},
     ]
     row = [requests, errors, "NaN" if p95 is None else round(p95, 1)]  # as Log Analytics writes NaN
+    return {"tables": [{"name": "PrimaryResult", "columns": columns, "rows": [row]}]}
+
+
+def _tokens_answer(minutes: list[metrics.Minute]) -> dict[str, Any]:
+    """The token query's answer: the answered requests of the window and their tokens."""
+    answered = [(m.requests - m.errors, m.tokens) for m in minutes if m.requests > m.errors]
+    requests = round(sum(count for count, _ in answered))
+    prompt = round(sum(count * min(metrics.BASELINE_PROMPT_TOKENS, per) for count, per in answered))
+    total = round(sum(count * per for count, per in answered))
+    names = ("requests", "promptTokens", "completionTokens", "totalTokens")
+    columns = [{"name": name, "type": "long"} for name in names]
+    row = [requests, prompt, total - prompt, total] if requests else [0, None, None, None]  # sum() of no rows
     return {"tables": [{"name": "PrimaryResult", "columns": columns, "rows": [row]}]}

@@ -22,6 +22,9 @@ from generator.rehearse.world import START, World
 REQUESTS_PER_MINUTE = 200.0
 BASELINE_ERROR_PERCENT = 0.5
 BASELINE_LATENCY_MS = {"foundation": 450.0, "custom": 60.0}  # a chat completion; a scoring call
+# a chat completion's tokens (the gateway's language-model log): prompt and completion; a `tokens`
+# fault sets the total per request, the prompt staying the same
+BASELINE_PROMPT_TOKENS, BASELINE_COMPLETION_TOKENS = 600.0, 250.0
 
 AGGREGATIONS = {  # per metric, what Azure Monitor answers; the first is what the data points carry
     "AzureOpenAIRequests": ("Total", "Count"),
@@ -110,6 +113,7 @@ class Minute:
     requests: float
     errors: float
     latency: float | None  # the minute's latency level (ms); None without requests
+    tokens: float = BASELINE_PROMPT_TOKENS + BASELINE_COMPLETION_TOKENS  # per answered request
 
 
 def per_minute(
@@ -135,14 +139,16 @@ def per_minute(
             metric: _fault_value(
                 world, state, env=env, model=model, deployment=deployment, metric=metric, minute=minute
             )
-            for metric in ("requests", "error-rate", "latency-p95")
+            for metric in ("requests", "error-rate", "latency-p95", "tokens")
         }
         calls, rate, slow = faulted["requests"], faulted["error-rate"], faulted["latency-p95"]
+        tokens = BASELINE_PROMPT_TOKENS + BASELINE_COMPLETION_TOKENS
+        tokens = tokens if faulted["tokens"] is None else faulted["tokens"]
         rate = 100.0 if outage(world, env, region) else rate
         count = count if calls is None or share == 0 else calls
         errors = count * (BASELINE_ERROR_PERCENT if rate is None else rate) / 100
         level = (BASELINE_LATENCY_MS[kind] if slow is None else slow) if count > 0 else None
-        points.append(Minute(stamp, count, errors, level))
+        points.append(Minute(stamp, count, errors, level, tokens))
     return points
 
 

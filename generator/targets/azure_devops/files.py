@@ -101,6 +101,9 @@ ARTIFACT_STEP = "Artifact"  # the named step of a publishing job that sets `arti
 
 
 RELEASE_RECORD = "release_record"  # what finish publishes: the lineage of the release, read by no job
+# an A/B test the serving version won fails the job after restoring the routing (abtest.py sets the
+# variable ALMGEN_AB_LOST): the release record is still written, kept and published
+RECORD_AFTER_AB_LOSS = "or(succeeded(), and(failed(), eq(variables['ALMGEN_AB_LOST'], 'true')))"
 
 
 def artifact_name(produces: str) -> str:
@@ -278,7 +281,11 @@ def files(spec: Spec, plan: Plan) -> list[TemplateFile]:
         "restore_steps": [
             {**_step(shell), "runtime_condition": "or(failed(), canceled())"} for shell in restore_steps(spec)
         ],
-        "keep_records": _step(keep_records_step("${BUILD_ARTIFACTSTAGINGDIRECTORY}/record")),
+        "keep_records": {
+            **_step(keep_records_step("${BUILD_ARTIFACTSTAGINGDIRECTORY}/record")),
+            "runtime_condition": RECORD_AFTER_AB_LOSS if plan.ab_test else "",
+        },
+        "record_condition": RECORD_AFTER_AB_LOSS if plan.ab_test else "",
         "gates": spec.gates,
         "gates_pip_cache": pip_cache(plan.job("gates")) if jobs_of(plan, "gates") else None,
         "gate_contract": contract_command(

@@ -221,6 +221,9 @@ def _jobs(spec: Spec, plan: Plan, approval: dict[str, Any] | None) -> list[dict[
 # GitHub's self-repository syntax (github.com, runner >= 2.336); `./` works everywhere, GitHub
 # Enterprise Server included, and is what zizmor's self-repository audit then must not flag.
 REUSABLE_WORKFLOW_PREFIX = {"self": "$/", "local": "./"}
+# an A/B test the serving version won fails the job after restoring the routing (abtest.py sets
+# ALMGEN_AB_LOST): the release record still runs, so the audit shows the comparison
+RECORD_AFTER_AB_LOSS = "success() || (failure() && env.ALMGEN_AB_LOST == 'true')"
 ZIZMOR_CONFIG = ".github/zizmor.yml"
 
 
@@ -244,6 +247,7 @@ def files(spec: Spec, plan: Plan) -> list[TemplateFile]:
         "jobs": _jobs(spec, plan, approval),
         "restore_steps": [_step(shell) for shell in restore_steps(spec)],
         "keep_records": _step(keep_records_step(".")),
+        "record_if": RECORD_AFTER_AB_LOSS if plan.ab_test else "",
         "reusable_workflow_prefix": REUSABLE_WORKFLOW_PREFIX[spec.reusable_workflow_ref],
         "gate_contract": contract_command('"$ALMGEN_OUTPUTS"', '"${RUNNER_TEMP}/contract.env"', target=False),
         "lifecycle_cron": production.lifecycle_cron(spec),

@@ -40,6 +40,7 @@ SCRIPTS = (
     "abtest",
     "quality",
     # the modules they import, shipped beside them
+    "abscores",
     "common",
     "facts",
     "training",

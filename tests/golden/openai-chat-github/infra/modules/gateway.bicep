@@ -148,7 +148,9 @@ resource logger 'Microsoft.ApiManagement/service/loggers@2024-05-01' = {
 }
 
 // Every request's log (GatewayLogs) in the resource-specific table ApiManagementGatewayLogs: the
-// pipeline's health checks read each deployment's 5xx answers and p95 backend time from it.
+// pipeline's health checks read each deployment's 5xx answers and p95 backend time from it. The
+// language-model requests' token use (GatewayLlmLogs, table ApiManagementGatewayLlmLog, joined to
+// the request log by CorrelationId): an A/B test compares each variant's tokens per request.
 #disable-next-line use-recent-api-versions
 resource gatewayLogs 'Microsoft.Insights/diagnosticSettings@2021-05-01-preview' = {
   name: 'to-log-analytics'
@@ -159,6 +161,10 @@ resource gatewayLogs 'Microsoft.Insights/diagnosticSettings@2021-05-01-preview' 
     logs: [
       {
         category: 'GatewayLogs'
+        enabled: true
+      }
+      {
+        category: 'GatewayLlmLogs'
         enabled: true
       }
     ]
