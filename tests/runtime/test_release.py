@@ -213,8 +213,8 @@ def test_the_ab_tests_comparisons_go_into_the_record_and_its_summary(
         "regions": [
             {
                 "location": "eastus2",
-                "serving": {**variant, "deployment": "chat-blue", "latencyP95Ms": 900.0},
-                "candidate": {**variant, "deployment": "chat-green", "latencyP95Ms": 600.0},
+                "serving": {**variant, "deployment": "chat-blue", "latencyP95Ms": 900.0, "tokensPerRequest": 850.0},
+                "candidate": {**variant, "deployment": "chat-green", "latencyP95Ms": 600.0, "tokensPerRequest": 700.0},
             }
         ],
     }
@@ -223,8 +223,8 @@ def test_the_ab_tests_comparisons_go_into_the_record_and_its_summary(
     record = json.loads((repo / "out" / "release.json").read_text("utf-8"))
     assert record["abTests"] == [compared]
     text = summary.read_text("utf-8")
-    assert "| chat | eastus2 | chat-blue | 3000 | 0.5 | 900.0 |  |" in text
-    assert "| chat | eastus2 | chat-green | 3000 | 0.5 | 600.0 | yes |" in text
+    assert "| chat | eastus2 | chat-blue | 3000 | 0.5 | 900.0 | 850.0 |  |" in text
+    assert "| chat | eastus2 | chat-green | 3000 | 0.5 | 600.0 | 700.0 | yes |" in text
     assert release.main(record_argv()) == 0  # no A/B test: no key
     assert "abTests" not in json.loads((repo / "out" / "release.json").read_text("utf-8"))
 
