@@ -19,6 +19,7 @@ import pytest
 from generator import classcache
 from generator.spec import fastload, load
 from generator.spec.document import Document
+from generator.spec.read import MAX_DEPTH
 from tests.conftest import REPO, SAMPLES
 
 MUTATIONS = list(" \n:-'\"#&*!|>[]{},?%@`~0123456789.eE+_xyzTtrueNnull<<=\\")
@@ -42,7 +43,7 @@ def ruamel_read(text: str) -> tuple[Any, Document] | None:
 
 def fast_read(text: str) -> tuple[Any, Document]:
     doc = Document(path=Path("/x"), data=None)
-    return fastload.parse(text, doc, "x", load.MAX_NODES, load.MAX_DEPTH), doc
+    return fastload.parse(text, doc, "x", load.MAX_NODES, MAX_DEPTH), doc
 
 
 def assert_alike(text: str) -> bool:
