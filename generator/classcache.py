@@ -19,10 +19,10 @@ from typing import Any
 
 from generator import __version__
 
-_FORMAT = 1
+_FORMAT = 2  # {source: marshalled code}: a code object is unmarshalled only when its class is made
 _MAX_ENTRIES = 4000
-_code: dict[str, CodeType] = {}
-_used: dict[str, CodeType] = {}
+_code: dict[str, bytes] = {}
+_used: dict[str, bytes] = {}
 _missed: list[bool] = []
 
 
@@ -34,14 +34,23 @@ def cache_file() -> str:
 
 def _exec(source: Any, globals_: Any = None, locals_: Any = None, /) -> None:
     if isinstance(source, str):
-        code = _code.get(source)
+        text, blob = source, _code.get(source)
+        code = _loaded(blob) if blob is not None else None
         if code is None:
-            code = compile(source, "<string>", "exec")  # what exec(source) compiles
-            _code[source] = code
+            code = compile(text, "<string>", "exec")  # what exec(source) compiles
+            blob = _code[text] = marshal.dumps(code)
             _missed.append(True)
-        _used[source] = code
+        _used[text] = blob
         source = code
     builtins.exec(source, globals_, locals_)
+
+
+def _loaded(blob: bytes) -> CodeType | None:
+    try:
+        code = marshal.loads(blob)
+    except (EOFError, ValueError, TypeError):
+        return None
+    return code if isinstance(code, CodeType) else None
 
 
 def install() -> None:
@@ -55,7 +64,7 @@ def install() -> None:
         with open(cache_file(), "rb") as handle:
             loaded = marshal.load(handle)
         if isinstance(loaded, dict):
-            _code.update((k, v) for k, v in loaded.items() if isinstance(k, str) and isinstance(v, CodeType))
+            _code.update((k, v) for k, v in loaded.items() if isinstance(k, str) and isinstance(v, bytes))
     except (OSError, EOFError, ValueError, TypeError):
         pass
     setattr(dataclasses, "exec", _exec)  # noqa: B010 (a module global shadowing the builtin)
