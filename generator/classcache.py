@@ -34,13 +34,13 @@ def cache_file() -> str:
 
 def _exec(source: Any, globals_: Any = None, locals_: Any = None, /) -> None:
     if isinstance(source, str):
-        text, blob = source, _code.get(source)
-        code = _loaded(blob) if blob is not None else None
+        text, cached = source, _code.get(source)
+        code = _loaded(cached) if cached is not None else None
         if code is None:
             code = compile(text, "<string>", "exec")  # what exec(source) compiles
-            blob = _code[text] = marshal.dumps(code)
+            _code[text] = marshal.dumps(code)
             _missed.append(True)
-        _used[text] = blob
+        _used[text] = _code[text]
         source = code
     builtins.exec(source, globals_, locals_)
 
