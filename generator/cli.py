@@ -10,17 +10,14 @@ from typing import Any, TypeVar
 import click
 
 from generator import __version__, reports
+from generator.commands.generate import RefusedError
 from generator.console import say, verbosity_options
 from generator.errorhandler import handle_errors
-from generator.errors import AlmgenError, ExitCode
+from generator.errors import ExitCode
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 SPEC_DEFAULT = "almgen.yaml"
-
-
-class RefusedError(AlmgenError):
-    exit_code = ExitCode.DRIFT
 
 
 def _spec_paths(specs: tuple[Path, ...]) -> list[Path]:
@@ -113,25 +110,9 @@ def explain(spec: Path | None, env: str | None, fmt: str) -> None:
 @handle_errors
 def generate(specs: tuple[Path, ...], force: bool, adopt: bool, dry_run: bool, fmt: str) -> None:
     """Write the pipelines, infrastructure and docs of SPEC files (default ./almgen.yaml)."""
-    from generator.regen.generate import generate_spec
+    from generator.commands.generate import generate as run
 
-    data: dict[str, Any] = {}
-    refused: list[str] = []
-    for path in _spec_paths(specs):
-        report = generate_spec(path, force=force, adopt=adopt, dry_run=dry_run)
-        if fmt == "json":
-            data[str(path)] = reports.generate_entry(report, dry_run=dry_run)
-        else:
-            reports.print_generate(str(path), report, dry_run=dry_run)
-        if report.refused:
-            refused.append(str(path))
-    if fmt == "json":
-        click.echo(reports.dump(data))
-    if refused:
-        raise RefusedError(
-            f"nothing was written for {', '.join(refused)}: files were refused (see above); "
-            + reports.WAYS_OUT
-        )
+    run(_spec_paths(specs), force=force, adopt=adopt, dry_run=dry_run, fmt=fmt)
 
 
 @cli.command()

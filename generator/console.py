@@ -3,16 +3,23 @@
 Colour is used only where click would keep it (a terminal; `CliRunner(color=True)` in tests) and
 never when `NO_COLOR` is set to a non-empty value (https://no-color.org). JSON output is never
 coloured and never shortened by `--quiet`.
+
+click is imported only by the click command line: a plain `almgen generate` off a terminal
+(generator/entry.py) runs without it, so here it is looked up in `sys.modules`. Without click
+there is no context (normal verbosity) and no colour (that path never runs on a terminal, where
+click would keep it); text is written and flushed as `click.echo` writes it off a terminal.
 """
 
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Callable
 from enum import IntEnum
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
-import click
+if TYPE_CHECKING:
+    import click
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -36,6 +43,8 @@ def _remember(flag: str) -> Callable[[click.Context, click.Parameter, bool], Non
 
 def _flag(short: str, name: str, meta: str, help_text: str) -> Callable[[F], F]:
     remember = _remember(meta)
+    import click
+
     return click.option(short, name, is_flag=True, expose_value=False, callback=remember, help=help_text)
 
 
@@ -49,6 +58,9 @@ def verbosity_options(command: F) -> F:
 
 
 def verbosity() -> Verbosity:
+    click = sys.modules.get("click")
+    if click is None:  # the click-free `almgen generate`: no options, no context
+        return Verbosity.NORMAL
     ctx = click.get_current_context(silent=True)
     meta = ctx.meta if ctx is not None else {}
     if meta.get(_QUIET) and meta.get(_VERBOSE):
@@ -61,7 +73,18 @@ def verbosity() -> Verbosity:
 def say(text: str, *, at: Verbosity = Verbosity.NORMAL, err: bool = False, nl: bool = True) -> None:
     """Print `text` when the verbosity is at least `at` (QUIET: always)."""
     if verbosity() >= at:
+        echo(text, err=err, nl=nl)
+
+
+def echo(text: str, *, err: bool = False, nl: bool = True) -> None:
+    """`click.echo`, or without click (never on a terminal) the same text written and flushed."""
+    click = sys.modules.get("click")
+    if click is not None:
         click.echo(text, err=err, nl=nl)
+        return
+    stream = sys.stderr if err else sys.stdout
+    stream.write(text + "\n" if nl else text)
+    stream.flush()
 
 
 def no_color() -> bool:
@@ -70,7 +93,8 @@ def no_color() -> bool:
 
 def paint(text: str, **styles: Any) -> str:
     """`text` in colour (click.style), unless NO_COLOR; click.echo drops it off a terminal."""
-    return text if no_color() else click.style(text, **styles)
+    click = sys.modules.get("click")
+    return text if no_color() or click is None else click.style(text, **styles)
 
 
 ACTION_COLOURS = {
@@ -102,6 +126,8 @@ def diff_text(text: str) -> str:
 
 
 def _diff_line(line: str) -> str:
+    import click
+
     body = line.rstrip("\n")
     end = line[len(body) :]
     if body.startswith(("+++", "---")):

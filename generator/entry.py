@@ -23,6 +23,25 @@ def _fast_check(args: list[str]) -> bool:
     return True
 
 
+def _plain_generate(args: list[str]) -> bool:
+    """Run `almgen generate [SPEC...]` without click when nothing needs it: no option (not even
+    `--`), no empty argument, output not on a terminal (no colour). False: click runs the command."""
+    if not args or args[0] != "generate" or any(not a or a.startswith("-") for a in args[1:]):
+        return False
+    import os
+
+    if os.name != "posix" or sys.stdout.isatty() or sys.stderr.isatty():
+        return False
+    from pathlib import Path
+
+    from generator.commands.generate import generate
+    from generator.errorhandler import handle_errors
+
+    specs = [Path(a) for a in args[1:]] or [Path("almgen.yaml")]
+    handle_errors(generate)(specs, force=False, adopt=False, dry_run=False, fmt="text")
+    return True
+
+
 def main() -> None:
     try:
         answered = _fast_check(sys.argv[1:])
@@ -32,6 +51,11 @@ def main() -> None:
 
         exit_on_broken_pipe()
     if answered:
+        sys.exit(0)
+    from generator import classcache
+
+    classcache.install()
+    if _plain_generate(sys.argv[1:]):
         sys.exit(0)
     from generator.cli import main as cli_main
 

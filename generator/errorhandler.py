@@ -9,9 +9,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, NoReturn, TypeVar
 
-import click
-
 from generator import __version__
+from generator.console import echo
 from generator.errors import AlmgenError, ExitCode, SpecInvalid
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -43,19 +42,19 @@ def handle_errors(command: F) -> F:
         except BrokenPipeError:
             exit_on_broken_pipe()
         except SpecInvalid as exc:
-            click.echo(exc.format(), err=True)
+            echo(exc.format(), err=True)
             sys.exit(exc.exit_code)
         except AlmgenError as exc:
-            click.echo(f"error: {exc}", err=True)
+            echo(f"error: {exc}", err=True)
             sys.exit(exc.exit_code)
-        except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
-            raise
         except KeyboardInterrupt:
-            click.echo("interrupted", err=True)
+            echo("interrupted", err=True)
             sys.exit(130)
         except Exception as exc:  # anything else is a bug in almgen: log it, say so
+            if _clicks(exc):
+                raise  # click's own exits and usage errors (click is loaded when they happen)
             log = _write_log(exc)
-            click.echo(
+            echo(
                 f"internal error: {type(exc).__name__}: {exc}\n"
                 f"This is a bug in almgen {__version__}; please report it with the log at "
                 f"{log}",
@@ -64,6 +63,13 @@ def handle_errors(command: F) -> F:
             sys.exit(ExitCode.INTERNAL)
 
     return wrapper  # type: ignore[return-value]
+
+
+def _clicks(exc: Exception) -> bool:
+    click = sys.modules.get("click")
+    return click is not None and isinstance(
+        exc, (click.exceptions.Exit, click.exceptions.Abort, click.ClickException)
+    )
 
 
 def _write_log(exc: BaseException) -> Path:

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from generator.errors import Issue, SpecInvalid
+from generator.spec import fastload
 from generator.spec.document import Document, FieldPath, Position, display_path, format_path
 from generator.spec.outside import relative_path_problem
 from generator.spec.read import MAX_DEPTH, read_text, text_issues
@@ -71,14 +72,18 @@ def _load_one(path: Path, via: tuple[Document, FieldPath] | None) -> Document:
     unreadable = text_issues(shown, text)
     if unreadable:
         raise SpecInvalid(unreadable)
-    node = _parse(shown, text)
     doc = Document(path=path, data=None)
     doc.files[shown] = path
     doc.inputs.append(path)
-    builder = _Builder(doc, shown)
-    doc.data = builder.convert(node, (), depth=0)
-    if builder.issues:
-        raise SpecInvalid(builder.issues)
+    doc.data = fastload.parse(text, doc, shown, MAX_NODES, MAX_DEPTH)
+    if doc.data is None:  # not certainly plain YAML read alike by 1.1 and 1.2: ruamel reads it
+        doc.positions.clear()
+        doc.key_positions.clear()
+        node = _parse(shown, text)
+        builder = _Builder(doc, shown)
+        doc.data = builder.convert(node, (), depth=0)
+        if builder.issues:
+            raise SpecInvalid(builder.issues)
     if not isinstance(doc.data, dict):
         raise SpecInvalid(
             [

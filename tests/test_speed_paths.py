@@ -1,0 +1,206 @@
+"""The fast paths of `generate` (benchmarks/README.md) give what the reference paths give.
+
+- fastload (libyaml) reads a spec to the same data and positions as ruamel, or declines;
+- classcache compiles dataclass methods to the same code, and survives a broken cache;
+- a plain `almgen generate` off a terminal runs without click and prints and exits the same.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from generator import classcache
+from generator.spec import fastload, load
+from generator.spec.document import Document
+from generator.spec.read import MAX_DEPTH
+from tests.conftest import REPO, SAMPLES
+
+MUTATIONS = list(" \n:-'\"#&*!|>[]{},?%@`~0123456789.eE+_xyzTtrueNnull<<=\\")
+WORDS = [
+    "yes", "no", "on", "off", "y", "017", "0o17", "0x1F", "0b1", "1_000", "1e3", ".5", "+1", "-0",
+    "2024-01-01", "2001-12-14t21:59:43.10-05:00", "~", "null", "Null", "True", "FALSE", "1.0",
+    "inf", ".inf", "-.inf", ".nan", "<<", "*a", "&a", "!!str", "!!set", "!x", "'q'", '"\\t"',
+    "%YAML 1.1\n---\n", "---\n", "\n...\n", "? ", "1:20", "\x85", "\u2028",
+]  # fmt: skip
+
+
+def ruamel_read(text: str) -> tuple[Any, Document] | None:
+    doc = Document(path=Path("/x"), data=None)
+    try:
+        builder = load._Builder(doc, "x")
+        data = builder.convert(load._parse("x", text), (), 0)
+    except Exception:
+        return None
+    return (None if builder.issues else data), doc
+
+
+def fast_read(text: str) -> tuple[Any, Document]:
+    doc = Document(path=Path("/x"), data=None)
+    return fastload.parse(text, doc, "x", load.MAX_NODES, MAX_DEPTH), doc
+
+
+def assert_alike(text: str) -> bool:
+    """True when fastload read `text` (then exactly as ruamel did); False when it declined."""
+    fast, fast_doc = fast_read(text)
+    if fast is None:
+        return False
+    reference = ruamel_read(text)
+    assert reference is not None, f"ruamel refuses what fastload read:\n{text}"
+    data, doc = reference
+    assert repr(fast) == repr(data), text  # repr: 1 and 1.0 and True differ
+    assert fast_doc.positions == doc.positions, text
+    assert fast_doc.key_positions == doc.key_positions, text
+    return True
+
+
+def specs() -> list[str]:
+    found = []
+    for path in sorted([*SAMPLES.glob("*/almgen.yaml"), *(REPO / "tests").rglob("*.yaml")]):
+        try:
+            found.append(path.read_text("utf-8"))
+        except (UnicodeDecodeError, OSError):
+            continue
+    return [text for text in found if len(text) > 10]
+
+
+def test_every_sample_is_read_fast_and_alike() -> None:
+    for path in sorted(SAMPLES.glob("*/almgen.yaml")):
+        assert assert_alike(path.read_text("utf-8")), path
+
+
+def test_the_repositorys_yaml_is_read_alike_or_declined() -> None:
+    assert sum(assert_alike(text) for text in specs()) > 10
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "a: 017\n", "a: 0o17\n", "a: 1_000\n", "a: 1e3\n", "a: .5\n", "a: +1\n", "a: 0x1F\n",
+        "a: 2024-01-01\n", "a: .inf\n", "a: .nan\n",
+        "a: &x 1\nb: *x\n", "a: !!str 1\n", "a: !x b\n", "<<: {a: 1}\n", "a:\n",
+        "a: 1\na: 2\n", "1: a\n", "null: a\n", "? [a]\n: b\n", "%YAML 1.1\n---\na: b\n",
+        "a: b\n---\nc: d\n", "a: \"x\\ty\"\n", "a: b\x85c\n", "a: [1, {b: c}\n", "",
+    ],
+)  # fmt: skip
+def test_what_yaml_versions_or_readers_could_read_differently_goes_to_ruamel(text: str) -> None:
+    assert fast_read(text)[0] is None
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "a: true\nb: false\nc: 5\nd: -3\ne: 0.25\nf: ~\ng: text\nh: 'yes'\ni: \"017\"\n",
+        "a:\n  - b: 1\n    c: [x, y]\n  - |\n    block\n    text\n",
+        "true: a\nFalse: b\n",
+        "a: 1:20\n",  # text in YAML 1.2, a sexagesimal number in 1.1
+        "a: yes\nb: no\nc: on\nd: y\n",  # text in YAML 1.2 (ruamel), booleans in 1.1 (libyaml's resolver)
+        "a: >-\n  folded\n  text\n",
+    ],
+)
+def test_plain_yaml_is_read_fast_and_alike(text: str) -> None:
+    assert assert_alike(text)
+
+
+def test_mutated_specs_are_read_alike_or_declined() -> None:
+    sources = specs()
+    rng = random.Random(15)
+    fast = 0
+    for _ in range(800):
+        text = rng.choice(sources)
+        for _ in range(rng.randint(1, 4)):
+            at = rng.randrange(len(text))
+            roll = rng.random()
+            if roll < 0.4:
+                text = text[:at] + rng.choice(MUTATIONS) + text[at:]
+            elif roll < 0.7:
+                text = text[:at] + text[at + 1 :]
+            else:
+                text = text[:at] + rng.choice(WORDS) + text[at:]
+        fast += assert_alike(text)
+    assert fast > 150  # the comparison is not vacuous
+
+
+# classcache
+
+
+def test_cached_dataclass_methods_are_the_ones_exec_compiles(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    probe = (
+        "from generator import classcache\nclasscache.install()\n"
+        "from generator.spec.model import Threshold\n"
+        "t = Threshold('m', '>=', 4.0, '4.0')\n"
+        "assert t == Threshold('m', '>=', 4.0, '4.0') and hash(t) == hash(Threshold('m', '>=', 4.0, '4.0'))\n"
+        "print(repr(t), len(classcache._missed))\n"
+    )
+    env = {**os.environ, "XDG_CACHE_HOME": str(tmp_path), "PYTHONPATH": str(REPO)}
+
+    def run() -> str:
+        done = subprocess.run(
+            [sys.executable, "-c", probe], capture_output=True, text=True, env=env, check=False
+        )
+        assert done.returncode == 0, done.stderr
+        return done.stdout
+
+    first, second = run(), run()
+    assert Path(classcache.cache_file()).is_file()
+    assert first.split()[-1] != "0" and second.split()[-1] == "0"  # compiled once, then read
+    assert first.split()[:-1] == second.split()[:-1]
+    Path(classcache.cache_file()).write_bytes(b"\x00garbage")  # a broken cache: compile again
+    assert run().split()[:-1] == first.split()[:-1]
+    os.chmod(tmp_path / "almgen", 0o500)  # unwritable: still runs
+    try:
+        assert run().split()[:-1] == first.split()[:-1]
+    finally:
+        os.chmod(tmp_path / "almgen", 0o700)
+
+
+# a plain generate without click
+
+
+def almgen(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    probe = (
+        "import sys\nsys.argv = ['almgen', *sys.argv[1:]]\n"
+        "import atexit\natexit.register(lambda: print('CLICK', 'click' in sys.modules, file=sys.stderr))\n"
+        "from generator.entry import main\nmain()\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    return subprocess.run(
+        [sys.executable, "-c", probe, *args], cwd=cwd, capture_output=True, text=True, env=env, check=False
+    )
+
+
+def test_a_plain_generate_runs_without_click_and_says_the_same(tmp_path: Path) -> None:
+    import shutil
+
+    for name in ("plain", "click"):
+        shutil.copytree(SAMPLES / "minimal", tmp_path / name)
+    plain, clicked = tmp_path / "plain", tmp_path / "click"
+    runs = [(almgen(plain, "generate"), almgen(clicked, "generate", "--format", "text"))]
+    assert "CLICK False" in runs[0][0].stderr and "CLICK True" in runs[0][1].stderr
+    for folder in (plain, clicked):  # a hand edit: refused, exit 1
+        with (folder / "infra" / "main.bicep").open("a") as handle:
+            handle.write("// mine\n")
+    runs.append((almgen(plain, "generate"), almgen(clicked, "generate", "--format", "text")))
+    for folder in (plain, clicked):  # an invalid spec: exit 3
+        with (folder / "almgen.yaml").open("a") as handle:
+            handle.write("bogus: 1\n")
+    runs.append((almgen(plain, "generate"), almgen(clicked, "generate", "--format", "text")))
+    runs.append(
+        (almgen(plain, "generate", "missing.yaml"), almgen(clicked, "generate", "missing.yaml", "--"))
+    )
+    codes = []
+    for fast, slow in runs:
+        assert fast.returncode == slow.returncode
+        assert fast.stdout == slow.stdout
+        assert fast.stderr.replace("CLICK False", "") == slow.stderr.replace("CLICK True", "")
+        codes.append(fast.returncode)
+    assert codes == [0, 1, 3, 3]
