@@ -8,8 +8,6 @@ import os
 from pathlib import Path
 
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
 from tests.trust import (
     almgen,
@@ -265,49 +263,3 @@ def test_temporary_files_left_by_a_kill_are_removed_by_the_next_generate(repo: P
     assert result.exit_code == 0, result.output
     assert "removed  infra/.main.bicep.k3j2h1.almgen-tmp (left by an interrupted generate)" in result.output
     assert not any(p.exists() for p in leftovers) and mine.exists()
-
-
-_JSON_TEXT = st.text(alphabet=st.characters(codec="utf-8"), max_size=30)
-_JSON_VALUES = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | _JSON_TEXT,
-    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(_JSON_TEXT, inner, max_size=4),
-    max_leaves=20,
-)
-
-
-@settings(max_examples=300, deadline=None)
-@given(_JSON_VALUES, st.sampled_from([None, 2]))
-def test_the_fast_paths_json_reader_is_json_loads(value: object, indent: int | None) -> None:
-    import json
-
-    from generator.regen import jsontext
-
-    data = json.dumps(value, indent=indent, ensure_ascii=False).encode("utf-8")
-    assert repr(jsontext.loads(data)) == repr(json.loads(data))
-    for broken in (data[:-1], data + b" x", b"\t" + data + b"\n"):
-        try:
-            expected: object = json.loads(broken)
-        except ValueError:
-            with pytest.raises(ValueError):
-                jsontext.loads(broken)
-        else:
-            assert repr(jsontext.loads(broken)) == repr(expected)
-
-
-@settings(max_examples=300, deadline=None)
-@given(
-    _JSON_TEXT,
-    st.dictionaries(_JSON_TEXT, _JSON_TEXT, max_size=5),
-    st.lists(st.tuples(_JSON_TEXT, _JSON_TEXT, _JSON_TEXT), max_size=5),
-)
-def test_the_seals_message_is_json_dumps(
-    version: str, inputs: dict[str, str], files: list[tuple[str, ...]]
-) -> None:
-    import json
-
-    from generator.regen import jsontext
-
-    content = {"version": version, "inputs": sorted(inputs.items()), "files": sorted(files)}
-    assert jsontext.dumps_strings(content) == json.dumps(content, separators=(",", ":"), ensure_ascii=True)
-    with pytest.raises(TypeError):
-        jsontext.dumps_strings({"version": version, "files": [[1]]})

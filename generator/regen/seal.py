@@ -13,7 +13,8 @@ render (`almgen check` without the fast path) remains the ground truth.
 
 from __future__ import annotations
 
-from generator.regen import jsontext
+import json
+
 from generator.regen.digests import equal_digests, hmac_sha256, sha256
 
 TYPE_CHECKING = False  # without importing typing
@@ -34,13 +35,11 @@ def _inputs_digest(inputs: Mapping[str, str]) -> bytes:
 def seal(version: str, inputs: Mapping[str, str], files: Iterable[tuple[str, str, str]]) -> str:
     """The seal of a manifest: `files` are (path, ownership, sha256)."""
     key = sha256(_DOMAIN + version.encode("utf-8") + b"\0" + _inputs_digest(inputs)).digest()
-    content = {"version": version, "inputs": sorted(inputs.items()), "files": sorted(files)}
-    try:
-        message = jsontext.dumps_strings(content)  # without importing json (the fast path)
-    except TypeError:  # a value that is not text: the json package writes it
-        import json
-
-        message = json.dumps(content, separators=(",", ":"), ensure_ascii=True)
+    message = json.dumps(
+        {"version": version, "inputs": sorted(inputs.items()), "files": sorted(files)},
+        separators=(",", ":"),
+        ensure_ascii=True,
+    )
     return hmac_sha256(key, message.encode("ascii"))
 
 
