@@ -52,9 +52,6 @@ def main() -> None:
         exit_on_broken_pipe()
     if answered:
         sys.exit(0)
-    from generator import classcache
-
-    classcache.install()
     if _plain_generate(sys.argv[1:]):
         sys.exit(0)
     from generator.cli import main as cli_main

@@ -1,7 +1,6 @@
 """The fast paths of `generate` (benchmarks/README.md) give what the reference paths give.
 
 - fastload (libyaml) reads a spec to the same data and positions as ruamel, or declines;
-- classcache compiles dataclass methods to the same code, and survives a broken cache;
 - a plain `almgen generate` off a terminal runs without click and prints and exits the same.
 """
 
@@ -16,7 +15,6 @@ from typing import Any
 
 import pytest
 
-from generator import classcache
 from generator.spec import fastload, load
 from generator.spec.document import Document
 from generator.spec.read import MAX_DEPTH
@@ -125,42 +123,6 @@ def test_mutated_specs_are_read_alike_or_declined() -> None:
                 text = text[:at] + rng.choice(WORDS) + text[at:]
         fast += assert_alike(text)
     assert fast > 150  # the comparison is not vacuous
-
-
-# classcache
-
-
-def test_cached_dataclass_methods_are_the_ones_exec_compiles(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
-    probe = (
-        "from generator import classcache\nclasscache.install()\n"
-        "from generator.spec.model import Threshold\n"
-        "t = Threshold('m', '>=', 4.0, '4.0')\n"
-        "assert t == Threshold('m', '>=', 4.0, '4.0') and hash(t) == hash(Threshold('m', '>=', 4.0, '4.0'))\n"
-        "print(repr(t), len(classcache._missed))\n"
-    )
-    env = {**os.environ, "XDG_CACHE_HOME": str(tmp_path), "PYTHONPATH": str(REPO)}
-
-    def run() -> str:
-        done = subprocess.run(
-            [sys.executable, "-c", probe], capture_output=True, text=True, env=env, check=False
-        )
-        assert done.returncode == 0, done.stderr
-        return done.stdout
-
-    first, second = run(), run()
-    assert Path(classcache.cache_file()).is_file()
-    assert first.split()[-1] != "0" and second.split()[-1] == "0"  # compiled once, then read
-    assert first.split()[:-1] == second.split()[:-1]
-    Path(classcache.cache_file()).write_bytes(b"\x00garbage")  # a broken cache: compile again
-    assert run().split()[:-1] == first.split()[:-1]
-    os.chmod(tmp_path / "almgen", 0o500)  # unwritable: still runs
-    try:
-        assert run().split()[:-1] == first.split()[:-1]
-    finally:
-        os.chmod(tmp_path / "almgen", 0o700)
 
 
 # a plain generate without click

@@ -213,8 +213,18 @@ def test_the_ab_tests_comparisons_go_into_the_record_and_its_summary(
         "regions": [
             {
                 "location": "eastus2",
-                "serving": {**variant, "deployment": "chat-blue", "latencyP95Ms": 900.0, "tokensPerRequest": 850.0},
-                "candidate": {**variant, "deployment": "chat-green", "latencyP95Ms": 600.0, "tokensPerRequest": 700.0},
+                "serving": {
+                    **variant,
+                    "deployment": "chat-blue",
+                    "latencyP95Ms": 900.0,
+                    "tokensPerRequest": 850.0,
+                },
+                "candidate": {
+                    **variant,
+                    "deployment": "chat-green",
+                    "latencyP95Ms": 600.0,
+                    "tokensPerRequest": 700.0,
+                },
             }
         ],
     }
