@@ -3,12 +3,13 @@
 Usage:
   python records.py keep --env ENV --outputs FILE --folder DIR
 
-`keep` uploads `release-record.json` from DIR, and `retirement-record.json` and
-`retention-record.json` when they are there, to the release-records container of the storage
-account the primary region's outputs name (`recordsAccount`, records.bicep), under
-`<env>/<timestamp>-<run>/`. The container has a time-based immutability policy: a kept record can
-be neither changed nor deleted for the spec's `registry.retention.recordDays`, so nothing is ever
-overwritten (`--overwrite false`). `history()` reads them back for `almgen lineage --live`.
+`keep` uploads `release-record.json` from DIR, and `retirement-record.json`,
+`retention-record.json` and `deletion-certificate.json` when they are there, to the
+release-records container of the storage account the primary region's outputs name
+(`recordsAccount`, records.bicep), under `<env>/<timestamp>-<run>/`. The container has a
+time-based immutability policy: a kept record can be neither changed nor deleted for the spec's
+`registry.retention.recordDays`, so nothing is ever overwritten (`--overwrite false`).
+`history()` reads them back for `almgen lineage --live`.
 
 Azure is reached only through the Azure CLI, signed in (`--auth-mode login`: shared keys are off).
 Exit codes: 0 kept; 1 Azure refused; 2 bad input (no release record, no record store in the outputs).
@@ -32,7 +33,12 @@ else:  # run as .almgen/scripts/records.py: its siblings are beside it (also und
     common = importlib.import_module("common")
 
 CONTAINER = "release-records"
-RECORDS = ("release-record.json", "retirement-record.json", "retention-record.json")
+RECORDS = (
+    "release-record.json",
+    "retirement-record.json",
+    "retention-record.json",
+    "deletion-certificate.json",
+)
 HISTORY = 50  # the newest releases read back; older ones stay in the store
 
 

@@ -46,6 +46,7 @@ SCRIPTS = (
     "registration",
     "retirement",
     "retention",
+    "cleanup",
     "lifecycle",
     "routing",
     "health",
