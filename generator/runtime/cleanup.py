@@ -8,8 +8,9 @@ What is deleted is decided by `decide`, a pure function of the facts read from A
 release.json: the data asset versions the retired custom versions were registered with
 (`trainingDataAsset`/`trainingDataVersion` properties), minus every data asset version that
 
-- a registered version of the model that is not retired was trained on (archived versions too:
-  `keepVersions` archives are restorable, so they are retained, not gone),
+- a registered version of a custom model of release.json that is not retired was trained on
+  (archived versions too: `keepVersions` archives are restorable, so they are retained, not gone;
+  one whose training data is unknown keeps everything),
 - a retired version still served by an online deployment of this environment was trained on,
 - release.json declares for any model of any environment (a training or fine-tuning input).
 
@@ -85,20 +86,27 @@ def decide(
     of this environment references; DECLARED: the data release.json names, and by whom.
     Returns {"delete": [{"asset", "version", "trainedVersions"}], "kept": [{"asset", "version",
     "neededBy"}]}, sorted. A data version is deleted only when every registered version trained on
-    it is retired and served nowhere here, and release.json does not name it."""
+    it is retired and served nowhere here, and release.json does not name it. A version that is not
+    retired and whose training data is unknown could need any: then nothing is deleted."""
     needed: dict[Data, set[str]] = {data: set(who) for data, who in declared.items()}
     candidates: dict[Data, set[str]] = {}
+    unknown: set[str] = set()
     for model, versions in registered.items():
         for version, data in versions.items():
-            if data is None:
-                continue
             label = f"{model} {version}"
-            if version not in retired.get(model, set()):
+            gone = version in retired.get(model, set())
+            if data is None:
+                if not gone:
+                    unknown.add(f"{label} (registered, training data unknown)")
+                continue
+            if not gone:
                 needed.setdefault(data, set()).add(f"{label} (registered, not retired)")
                 continue
             candidates.setdefault(data, set()).add(label)
             if version in served.get(model, set()):
                 needed.setdefault(data, set()).add(f"{label} (retired, still serves here)")
+    for data in candidates if unknown else ():
+        needed.setdefault(data, set()).update(unknown)
     delete = [
         {"asset": asset, "version": version, "trainedVersions": sorted(who)}
         for (asset, version), who in sorted(candidates.items())
@@ -116,15 +124,25 @@ def decide(
 
 
 def _registered(model: str, registry: str) -> dict[str, Data | None]:
+    """Every registered version of MODEL (archived too) and its training data; a version the list
+    shows without its properties is read on its own."""
     listed = common.az_json(
         ["ml", "model", "list", "--name", model, *facts.in_registry(registry), "--include-archived"],
         f"list the versions of {model} in the registry {registry}",
     )
-    return {
-        str(item["version"]): lineage_data(item.get("properties"))
-        for item in listed or []
-        if isinstance(item, dict) and "version" in item
-    }
+    found: dict[str, Data | None] = {}
+    for item in listed or []:
+        if not isinstance(item, dict) or "version" not in item:
+            continue
+        version = str(item["version"])
+        found[version] = lineage_data(item.get("properties"))
+        if found[version] is None:
+            shown = common.az_json(
+                ["ml", "model", "show", *facts.asset(model, version), *facts.in_registry(registry)],
+                f"read {model} {version} in the registry {registry}",
+            )
+            found[version] = lineage_data(shown.get("properties") if isinstance(shown, dict) else None)
+    return found
 
 
 def _blobs(path: str) -> tuple[str, str, str]:
@@ -269,7 +287,8 @@ def _clean_up(args: argparse.Namespace) -> int:
         return 0
     registry = facts.registry_of(release)["name"]
     served = _served(models, facts.stacks_of(args.outputs))
-    registered = {name: _registered(name, registry) for name in models}
+    # every custom model's versions: another model's may have been trained on the same data
+    registered = {name: _registered(name, registry) for name in sorted(custom)}
     decision = decide(registered=registered, retired=retired, served=served, declared=declared)
     for kept in decision["kept"]:
         common.say(f"kept {kept['asset']} {kept['version']}: needed by {', '.join(kept['neededBy'])}")

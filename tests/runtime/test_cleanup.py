@@ -24,13 +24,13 @@ def test_only_data_that_every_version_trained_on_it_left_behind_is_deleted() -> 
             "1.2.0": ("churn-training", "11"),
             "1.3.0": ("churn-training", "12"),  # retired, but a deployment here still serves it
             "1.4.0": ("churn-training", "13"),
-            "1.5.0": None,  # published without its lineage: nothing known, nothing deleted
+            "1.5.0": None,  # retired, published without its lineage: nothing known, nothing deleted
         },
         "fraud": {"2.0.0": ("shared", "1"), "2.1.0": ("declared", "1")},
     }
     decision = decide(
         registered=registered,
-        retired={"churn": {"1.1.0", "1.2.0", "1.3.0"}, "fraud": {"2.0.0", "2.1.0"}},
+        retired={"churn": {"1.1.0", "1.2.0", "1.3.0", "1.5.0"}, "fraud": {"2.0.0", "2.1.0"}},
         served={"churn": {"1.3.0"}},
         declared={("declared", "1"): {"fraud 3.0.0 (prod)"}, ("churn-training", "13"): {"churn 1.4.0 (dev)"}},
     )
@@ -47,6 +47,24 @@ def test_only_data_that_every_version_trained_on_it_left_behind_is_deleted() -> 
         },
         {"asset": "declared", "version": "1", "neededBy": ["fraud 3.0.0 (prod)"]},
     ]
+
+
+def test_a_version_that_stays_with_unknown_training_data_keeps_everything() -> None:
+    registered: dict[str, dict[str, Data | None]] = {
+        "churn": {"1.0.0": ("churn-training", "10")},
+        "other": {"2.0.0": None},  # registered without lineage: it may need any data
+    }
+    decision = decide(registered=registered, retired={"churn": {"1.0.0"}}, served={}, declared={})
+    assert decision == {
+        "delete": [],
+        "kept": [
+            {
+                "asset": "churn-training",
+                "version": "10",
+                "neededBy": ["other 2.0.0 (registered, training data unknown)"],
+            }
+        ],
+    }
 
 
 def test_nothing_retired_deletes_nothing() -> None:
@@ -156,3 +174,16 @@ def test_a_refused_delete_warns_certifies_what_went_and_never_fails_the_release(
     (item,) = certificate["deleted"]
     assert [b["url"].rsplit("/", 1)[1] for b in item["blobs"]] == ["train.jsonl"]
     assert "ServerBusy" in certificate["error"]
+
+
+def test_a_version_listed_without_its_properties_is_read_on_its_own(az: FakeAz, repo: Path) -> None:
+    _facts(az, blobs=[BLOB])
+    listed = az.canned["ml model list"]["stdout"]
+    listed[2] = {"name": "churn", "version": "1.4.0"}  # the list left its properties out
+    az.answer("ml model list", {"stdout": listed})
+    az.answer("ml model show", {"stdout": {"name": "churn", "version": "1.4.0", "properties": {}}})
+    assert run("clean-up", "--env", "prod", "--outputs", "outputs.json", "--out", "cert.json") == 0
+    (shown,) = az.calls("ml model show")
+    assert check_ml(shown) is None and option(shown, "--version") == "1.4.0"
+    assert az.calls("storage blob delete") == []  # 1.4.0 stays and could need any data: none goes
+    assert not (repo / "cert.json").exists()
