@@ -186,3 +186,30 @@ def test_zizmor_flags_a_local_call_without_the_generated_config(tmp_path: Path) 
     (repo / ".github" / "zizmor.yml").unlink()
     findings = tools.zizmor(repo)
     assert findings and all("self-repository" in finding for finding in findings)
+
+
+def test_the_data_clean_up_on_github_actions(tmp_path: Path) -> None:
+    """The custom-model sample (clean-up on) on GitHub Actions: the clean-up step follows the
+    retirement, its certificate goes into the release artifact, and actionlint passes (a slow test:
+    it runs actionlint)."""
+    import shutil
+
+    from generator.render.all import render
+    from generator.spec.validate import load_spec
+    from tests.conftest import SAMPLES
+
+    spec_dir = tmp_path / "spec"
+    shutil.copytree(SAMPLES / "custom-model-devops", spec_dir)
+    text = (spec_dir / "almgen.yaml").read_text("utf-8")
+    (spec_dir / "almgen.yaml").write_text(text.replace("[azure-devops]", "[github-actions]"), "utf-8")
+    repo = tmp_path / "repo"
+    for output in render(load_spec(spec_dir / "almgen.yaml")):
+        path = repo / output.path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(output.text, "utf-8", newline="\n")
+    (deploy,) = [p for p in _workflows(repo) if p.name.endswith("-deploy.yml")]
+    workflow = deploy.read_text("utf-8")
+    assert workflow.index('models.py" retire') < workflow.index('models.py" clean-up')
+    assert workflow.index('models.py" clean-up') < workflow.index("--out release-record.json")
+    assert "            deletion-certificate.json\n" in workflow  # uploaded with the release record
+    assert tools.actionlint(repo) == []

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+import shutil
+from pathlib import Path
 
 from click.testing import CliRunner
 
@@ -116,6 +118,29 @@ def test_retired_versions_are_removed_after_the_release_record() -> None:
     assert p.retired
     for env in p.environments:
         assert env.step_ids()[-4:] == ["release-record", "retire", "retain", "standby"]
+
+
+def test_the_opt_in_clean_up_runs_after_the_retirement_and_certifies(tmp_path: Path) -> None:
+    from generator.plan.shell import shell_steps
+
+    shutil.copytree(SAMPLES / "custom-model-devops", tmp_path, dirs_exist_ok=True)
+    source = (tmp_path / "almgen.yaml").read_text("utf-8")
+    assert "cleanup: true" in source
+    for opted, text in ((True, source), (False, source.replace("cleanup: true", "cleanup: false"))):
+        (tmp_path / "almgen.yaml").write_text(text, "utf-8")
+        spec = load_spec(tmp_path / "almgen.yaml")
+        assert spec.registry.cleanup is opted
+        for env in plan(spec).environments:
+            ids = env.step_ids()
+            assert ("cleanup" in ids) is opted
+            if opted:  # after the retirement: it reads what the retirement left in Azure
+                assert ids.index("retire") + 1 == ids.index("cleanup")
+                (step,) = [s for s in env.steps() if s.kind == "cleanup"]
+                (shell,) = shell_steps(spec, step)
+                assert 'models.py" clean-up --env "$ALMGEN_ENVIRONMENT"' in shell.script
+                assert "--out deletion-certificate.json" in shell.script
+    (tmp_path / "almgen.yaml").write_text(source.replace(", cleanup: true", ""), "utf-8")
+    assert load_spec(tmp_path / "almgen.yaml").registry.cleanup is False  # off unless asked for
 
 
 def test_commands_reach_pipelines_only_through_commands_json() -> None:

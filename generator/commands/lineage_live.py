@@ -9,7 +9,8 @@ deployments, the properties a custom model version was registered with, the live
 agent (App Configuration `almgen:agent:<name>`, the Foundry version's metadata), and the release records
 kept unchangeable in the environment's record store (since when a version serves, by which run).
 Every difference from the spec is listed: a version that is not the spec's, lineage that is not
-the spec's.
+the spec's. The deletion certificates of the opt-in data clean-up, kept in the same store, are
+listed per environment: what was deleted, its digest read before, when, by which run.
 """
 
 from __future__ import annotations
@@ -286,6 +287,23 @@ def _agents(
     return entries, differences
 
 
+def _deletions(env: str, store: str) -> list[dict[str, Any]]:
+    """The deletion certificates of the data clean-up kept in the record store, newest first."""
+    if not store:
+        return []
+    return [
+        {
+            "recordedAt": certificate.get("recordedAt"),
+            "run": certificate.get("runUrl"),
+            "commit": certificate.get("commit"),
+            "rule": certificate.get("rule"),
+            "deleted": certificate.get("deleted") or [],
+            "record": certificate["blob"],
+        }
+        for certificate in records.history(env, store, "deletion-certificate.json")
+    ]
+
+
 def live_lineage(spec: Spec, only: str | None = None) -> dict[str, Any]:
     """Per environment and region: what serves, its lineage as registered, and the differences."""
     release = release_facts(spec)
@@ -336,7 +354,13 @@ def live_lineage(spec: Spec, only: str | None = None) -> dict[str, Any]:
                 regions.append(region)
             name = deployment_name(spec, env)
             environments.append(
-                {"name": env.name, "deployment": name, "regions": regions, "differences": differences}
+                {
+                    "name": env.name,
+                    "deployment": name,
+                    "regions": regions,
+                    "differences": differences,
+                    "deletions": _deletions(env.name, store),
+                }
             )
     except (common.Failure, common.InputError) as exc:
         raise LiveError(str(exc)) from exc
@@ -406,6 +430,17 @@ def live_text(data: dict[str, Any]) -> str:
                 lines.append(f"      chunking: {json.dumps(served['chunking'], sort_keys=True)}")
                 lines.append(f"      embedding: {json.dumps(served['embedding'], sort_keys=True)}")
                 lines.append(f"      inputsSha256: {served['inputsSha256'] or 'unknown'}")
+        for deletion in env.get("deletions") or []:
+            lines.append(
+                f"  deleted at {deletion['recordedAt']} (run {deletion['run']}, commit {deletion['commit']}; "
+                f"certificate {deletion['record']}):"
+            )
+            for item in deletion["deleted"]:
+                lines.append(f"    {item.get('kind')} {item.get('asset')} {item.get('version')}")
+                lines += [
+                    f"      {b.get('url')} (Content-MD5 {b.get('contentMd5')})"
+                    for b in item.get("blobs") or []
+                ]
         if env["differences"]:
             lines.append("  differs from the spec:")
             lines += [f"    - {difference}" for difference in env["differences"]]

@@ -255,6 +255,9 @@ def _finish_steps(spec: Spec) -> tuple[Step, ...]:
     steps.append(Step("release-record", "Release record", "release-record"))
     if spec.registry.retired:
         steps.append(Step("retire", "Remove retired versions", "retire"))
+    if spec.registry.retired and spec.registry.cleanup and spec.custom_models:
+        # opt-in: the training data only retired versions were trained on goes, with a certificate
+        steps.append(Step("cleanup", "Delete the data no version needs", "cleanup"))
     if spec.custom_models:  # registry.retention.keepVersions: older registered versions are archived
         steps.append(Step("retain", "Archive versions past retention", "retain"))
     if spec.retrieval is not None:  # the same keepVersions, for index versions

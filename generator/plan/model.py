@@ -39,6 +39,7 @@ StepKind = Literal[
     "standby",
     "release-record",
     "retire",
+    "cleanup",
     "retain",
     "retain-indexes",
     "rollback",

@@ -205,7 +205,7 @@ def shell_steps(spec: Spec, step: Step) -> list[ShellStep]:
                 timeout=step.timeout_minutes,
             )
         ]
-    if kind in ("retire", "retain"):
+    if kind in ("retire", "retain", "cleanup"):
         return [ShellStep(step.id, step.name, _script(_python("models", _records(spec, kind))))]
     return []  # release-record is rendered by each target, with its own artifact handling
 
@@ -285,6 +285,8 @@ def _records(spec: Spec, kind: str) -> str:
     env = '--env "$ALMGEN_ENVIRONMENT" --outputs outputs.json'
     if kind == "retire":
         return f"retire {env} {COMMON} --live-state live-state.json --out retirement-record.json"
+    if kind == "cleanup":
+        return f"clean-up {env} {COMMON} --out deletion-certificate.json"
     keep = spec.registry.keep_versions
     return f"retain {env} {COMMON} --keep {keep} --out retention-record.json"
 

@@ -10,6 +10,7 @@ Usage:
                             [--root DIR]
   python models.py retire --env ENV --outputs FILE --out FILE [--live-state FILE] [--release FILE]
   python models.py retain --env ENV --outputs FILE --keep N [--out FILE] [--release FILE]
+  python models.py clean-up --env ENV --outputs FILE --out FILE [--release FILE]
   python models.py check-retirements --regions R1,R2 [--days 60] [--today YYYY-MM-DD] [--release FILE]
   python models.py check-quota --regions R1,R2 --percent N [--release FILE]
 
@@ -45,6 +46,9 @@ read relative to `--root` (default: the current directory) and must stay inside 
 - `retain` archives, per custom model and region, the registered versions past the `--keep` highest
   (`registry.retention.keepVersions`), never the one this release deploys nor one an online
   deployment still references; `--out` writes the retention record (see retention.py).
+- `clean-up` (opt-in, after `retire`, in the last environment) deletes the training data of retired
+  custom versions that no other version needs, and writes a deletion certificate to `--out` when it
+  deleted something (see cleanup.py).
 - `check-retirements` and `check-quota` are the scheduled lifecycle checks of the foundation models of
   every environment: a Markdown table on stdout, appended to `$GITHUB_STEP_SUMMARY` (uploaded as a
   summary on Azure DevOps), exit 1 on any finding.
@@ -63,7 +67,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 if __package__:
-    from . import common, finetuning, lifecycle, registration, retention, retirement, training
+    from . import cleanup, common, finetuning, lifecycle, registration, retention, retirement, training
 else:  # run as .almgen/scripts/models.py: its siblings are beside it (also under python -I)
     sys.path.insert(0, str(Path(__file__).resolve().parent))
     common = importlib.import_module("common")
@@ -73,6 +77,7 @@ else:  # run as .almgen/scripts/models.py: its siblings are beside it (also unde
     retirement = importlib.import_module("retirement")
     retention = importlib.import_module("retention")
     training = importlib.import_module("training")
+    cleanup = importlib.import_module("cleanup")
 
 # --------------------------------------------------------------------------- CLI
 
@@ -124,6 +129,10 @@ def parser() -> argparse.ArgumentParser:
     retain.add_argument("--keep", type=int, required=True, help="registered versions kept per model")
     retain.add_argument("--out", type=Path, help="write the retention record here")
 
+    clean = commands.add_parser("clean-up", help="delete the training data no version needs (opt-in)")
+    options(clean)
+    clean.add_argument("--out", type=Path, required=True, help="write the deletion certificate here")
+
     check = commands.add_parser("check-retirements", help="fail when a foundation model version retires soon")
     options(check, env=False)
     check.add_argument("--regions", required=True, help="comma-separated Azure regions")
@@ -145,6 +154,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "register": registration.cmd_register,
     "retire": retirement.cmd_retire,
     "retain": retention.cmd_retain,
+    "clean-up": cleanup.cmd_clean_up,
     "check-retirements": lifecycle.cmd_check_retirements,
     "check-quota": lifecycle.cmd_check_quota,
 }

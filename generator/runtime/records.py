@@ -3,12 +3,14 @@
 Usage:
   python records.py keep --env ENV --outputs FILE --folder DIR
 
-`keep` uploads `release-record.json` from DIR, and `retirement-record.json` and
-`retention-record.json` when they are there, to the release-records container of the storage
-account the primary region's outputs name (`recordsAccount`, records.bicep), under
-`<env>/<timestamp>-<run>/`. The container has a time-based immutability policy: a kept record can
-be neither changed nor deleted for the spec's `registry.retention.recordDays`, so nothing is ever
-overwritten (`--overwrite false`). `history()` reads them back for `almgen lineage --live`.
+`keep` uploads `release-record.json` from DIR, and `retirement-record.json`,
+`retention-record.json` and `deletion-certificate.json` when they are there, to the
+release-records container of the storage account the primary region's outputs name
+(`recordsAccount`, records.bicep), under `<env>/<timestamp>-<run>/`. The container has a
+time-based immutability policy: a kept record can be neither changed nor deleted for the spec's
+`registry.retention.recordDays`, so nothing is ever overwritten (`--overwrite false`).
+`history()` reads them back (the release records, or the deletion certificates) for
+`almgen lineage --live`.
 
 Azure is reached only through the Azure CLI, signed in (`--auth-mode login`: shared keys are off).
 Exit codes: 0 kept; 1 Azure refused; 2 bad input (no release record, no record store in the outputs).
@@ -32,7 +34,12 @@ else:  # run as .almgen/scripts/records.py: its siblings are beside it (also und
     common = importlib.import_module("common")
 
 CONTAINER = "release-records"
-RECORDS = ("release-record.json", "retirement-record.json", "retention-record.json")
+RECORDS = (
+    "release-record.json",
+    "retirement-record.json",
+    "retention-record.json",
+    "deletion-certificate.json",
+)
 HISTORY = 50  # the newest releases read back; older ones stay in the store
 
 
@@ -88,8 +95,9 @@ def keep(env: str, account: str, folder: Path) -> list[str]:
     return kept
 
 
-def history(env: str, account: str) -> list[dict[str, Any]]:
-    """The environment's release records, newest first (at most HISTORY)."""
+def history(env: str, account: str, record: str = RECORDS[0]) -> list[dict[str, Any]]:
+    """The environment's release records (or RECORD: another of RECORDS), newest first (at most
+    HISTORY)."""
     listed = common.az_json(
         [*_blob(account, "list", "--prefix", f"{env}/"), "-o", "json"], "list the records"
     )
@@ -97,11 +105,11 @@ def history(env: str, account: str) -> list[dict[str, Any]]:
         (
             str(b["name"])
             for b in listed or []
-            if isinstance(b, dict) and str(b.get("name", "")).endswith(RECORDS[0])
+            if isinstance(b, dict) and str(b.get("name", "")).endswith(f"/{record}")
         ),
         reverse=True,
     )[:HISTORY]
-    out = []
+    out: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory(prefix="almgen-records-") as folder:
         for index, name in enumerate(names):
             path = Path(folder) / f"{index}.json"

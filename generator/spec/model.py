@@ -335,6 +335,7 @@ class Registry:
     retired: tuple[Retirement, ...] = ()
     name: str | None = None  # the Azure ML registry; None: naming.ml_registry(service)
     record_days: PerEnv = PerEnv(())  # per environment: days its records stay unchangeable (WORM)
+    cleanup: bool = False  # registry.retention.cleanup: delete the data no version needs, certify it
 
 
 @dataclass(frozen=True)

@@ -338,7 +338,13 @@ def _registry(raw: dict[str, Any], envs: list[str]) -> m.Registry:
     )
     retention = raw.get("retention", {})
     keep = retention.get("keepVersions", default("registry.retention.keepVersions"))
-    return m.Registry(keep, retired, raw.get("name"), _record_days(retention.get("recordDays"), envs))
+    return m.Registry(
+        keep,
+        retired,
+        raw.get("name"),
+        _record_days(retention.get("recordDays"), envs),
+        bool(retention.get("cleanup", False)),
+    )
 
 
 PRODUCTION_RECORD_DAYS = 2555  # 7 years: the records of what served customers

@@ -858,3 +858,34 @@ def test_application_insights_takes_events_with_a_monitor_token_and_alerts_on_th
         assert insights.alerts(state, group, now) == ["evaluation-breach"]
     body.write_text(json.dumps({**envelope, "iKey": "someone-else"}), "utf-8")
     assert az_ok(world, *send, "--resource", insights.RESOURCE)["itemsAccepted"] == 0
+
+
+def test_training_data_is_deleted_once_and_a_kept_record_never(world: World) -> None:
+    """The data clean-up's calls: a data asset's blob lists, deletes, then is gone (a second delete is
+    refused, as Azure does); the asset itself still shows; a record under WORM cannot be deleted."""
+    with locked(world.azure_file) as state:
+        state["registries"]["mlr-x"] = {"name": "mlr-x", "models": {}}
+        state.setdefault("storage", {})["strecx"] = {
+            "name": "strecx",
+            "group": "rg-x-prod",
+            "containers": {"release-records": {"immutabilityDays": 30, "blobs": {"prod/r.json": {}}}},
+        }
+    az_ok(world, *LOGIN)
+    shown = az_ok(world, "ml", "data", "show", "--name", "d", "--version", "3", "--registry-name", "mlr-x")
+    account, _, name = shown["path"].removeprefix("https://").partition(".blob.core.windows.net/data/")
+    where = ["--account-name", account, "--container-name", "data", "--auth-mode", "login"]
+    (blob,) = az_ok(world, "storage", "blob", "list", *where, "--prefix", name)
+    assert blob["name"] == name == "d/3/train.jsonl" and blob["properties"]["contentSettings"]["contentMd5"]
+    assert az_ok(world, "storage", "blob", "list", *where, "--prefix", "d/4/train.jsonl")[0]["name"] != name
+    assert az(world, "storage", "blob", "delete", *where, "--name", name).returncode == 0
+    assert az_ok(world, "storage", "blob", "list", *where, "--prefix", name) == []
+    again = az(world, "storage", "blob", "delete", *where, "--name", name)
+    assert again.returncode != 0 and "BlobNotFound" in again.stderr
+    sas = ["--permissions", "r", "--expiry", "2030-01-01T00:00Z", "--as-user", "--full-uri"]
+    assert "BlobNotFound" in az(world, "storage", "blob", "generate-sas", *where, "--name", name, *sas).stderr
+    assert az_ok(world, "ml", "data", "show", "--name", "d", "--version", "3", "--registry-name", "mlr-x")
+    records = ["--account-name", "strecx", "--container-name", "release-records", "--auth-mode", "login"]
+    kept = az(world, "storage", "blob", "delete", *records, "--name", "prod/r.json")
+    assert kept.returncode != 0 and "BlobImmutableDueToPolicy" in kept.stderr
+    missing = az(world, "storage", "blob", "delete", *records, "--name", "prod/none.json")
+    assert missing.returncode != 0 and "BlobNotFound" in missing.stderr

@@ -82,3 +82,24 @@ def test_history_reads_the_newest_release_records_first(tmp_path: Path, fake_az:
     records.history("prod", "strecsvcprod1abcde")
     downloads = [_option(c, "--name") for c in fake_az.calls_of("storage blob download")]
     assert downloads == list(reversed(names))  # newest first; retention records are not read
+
+
+def test_a_deletion_certificate_is_kept_beside_its_release_record(tmp_path: Path, fake_az: FakeAz) -> None:
+    folder = _folder(tmp_path, "retirement-record.json", "deletion-certificate.json")
+    fake_az.respond({"storage blob upload": [{"stdout": {}}]})
+    args = ["keep", "--env", "prod", "--outputs", str(folder / "outputs.json"), "--folder", str(folder)]
+    assert records.main(args) == 0
+    assert [_option(c, "--name") for c in fake_az.calls_of("storage blob upload")] == [
+        "prod/20261206T031000Z-4711-2/release-record.json",
+        "prod/20261206T031000Z-4711-2/retirement-record.json",
+        "prod/20261206T031000Z-4711-2/deletion-certificate.json",
+    ]
+
+
+def test_history_of_the_deletion_certificates_reads_only_them(tmp_path: Path, fake_az: FakeAz) -> None:
+    names = ["prod/20261201T000000Z-1-1/release-record.json", "prod/20261205T000000Z-2-1/release-record.json"]
+    certificate = "prod/20261205T000000Z-2-1/deletion-certificate.json"
+    listed = [{"name": n} for n in [*names, certificate]]
+    fake_az.respond({"storage blob list": [{"stdout": listed}], "storage blob download": [{"stdout": None}]})
+    records.history("prod", "strecsvcprod1abcde", "deletion-certificate.json")
+    assert [_option(c, "--name") for c in fake_az.calls_of("storage blob download")] == [certificate]

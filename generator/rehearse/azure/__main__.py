@@ -297,6 +297,10 @@ COMMANDS: dict[tuple[str, ...], tuple[c.Handler, set[str]]] = {
         c.blob_list,
         {"--account-name", "--container-name", "--prefix", "--auth-mode", "--num-results"},
     ),
+    ("storage", "blob", "delete"): (
+        c.blob_delete,
+        {"--account-name", "--container-name", "--name", "--auth-mode", "--delete-snapshots"},
+    ),
     ("storage", "blob", "download"): (
         c.blob_download,
         {"--account-name", "--container-name", "--name", "--file", "--auth-mode", "--no-progress"},

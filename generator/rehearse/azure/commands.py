@@ -10,7 +10,7 @@ from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import Any, cast
 
-from generator.rehearse.azure import arm, gateway, metrics
+from generator.rehearse.azure import arm, gateway, metrics, openai
 from generator.rehearse.azure.store import (
     AzFailure,
     account_by_name,
@@ -482,13 +482,39 @@ def blob_upload(world: World, state: dict[str, Any], flags: Flags) -> Any:
     return {"etag": f'"{len(container["blobs"])}"', "lastModified": created}
 
 
+def _data(state: dict[str, Any], flags: Flags) -> bool:
+    """A registry's training data account (openai.py), not one of the environment's accounts."""
+    if flags.get("--auth-mode") != "login":
+        raise AzFailure("Key based authentication is not permitted on this storage account.", 1)
+    return openai.data_registry(state, _need(flags, "--account-name")) is not None
+
+
 def blob_list(world: World, state: dict[str, Any], flags: Flags) -> Any:
+    if _data(state, flags):
+        return openai.data_blob_list(world, state, flags)
     container, prefix = _container(state, flags), flags.get("--prefix", "")
     return [
         {"name": name, "properties": {"creationTime": blob["created"]}}
         for name, blob in sorted(container["blobs"].items())
         if name.startswith(prefix)
     ]
+
+
+def blob_delete(world: World, state: dict[str, Any], flags: Flags) -> Any:
+    """A record under the immutability policy cannot be deleted; a blob that is not there neither."""
+    if _data(state, flags):
+        return openai.data_blob_delete(world, state, flags)
+    container, name = _container(state, flags), _need(flags, "--name")
+    if name not in container["blobs"]:
+        raise AzFailure("ErrorCode:BlobNotFound The specified blob does not exist.", 3)
+    if container.get("immutabilityDays"):
+        raise AzFailure(
+            "ErrorCode:BlobImmutableDueToPolicy This operation is not permitted as the blob is immutable "
+            "due to a policy.",
+            1,
+        )
+    del container["blobs"][name]
+    return None
 
 
 def blob_download(world: World, state: dict[str, Any], flags: Flags) -> Any:

@@ -17,10 +17,14 @@ The data assets a spec names are taken to exist, as its training data would in a
 `az ml data show --registry-name R` answers any name and version with a uri_file in the registry's
 storage, `az storage blob generate-sas --as-user` signs it, and `POST /files/import` of the signed
 address makes a processed file (an address without a signature is refused, as Azure cannot read it).
+The data clean-up deletes a version's blob (`az storage blob delete`, recorded in
+`state["deletedData"]`): the asset still shows (Azure ML keeps it), its blob no longer lists, signs or
+deletes again.
 """
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import re
@@ -56,6 +60,52 @@ def _data_account(registry: str) -> str:
     return ("st" + re.sub(r"[^a-z0-9]", "", registry.lower()))[:24]
 
 
+def data_registry(state: dict[str, Any], account: str) -> str | None:
+    """The registry whose training data ACCOUNT holds, if it is such an account."""
+    for registry in state.get("registries") or {}:
+        if _data_account(registry) == account:
+            return str(registry)
+    return None
+
+
+def _data_blob(account: str, name: str) -> str:
+    return f"https://{account}.blob.core.windows.net/data/{name}"
+
+
+def data_deleted(state: dict[str, Any], url: str) -> bool:
+    return url in (state.get("deletedData") or [])
+
+
+def data_blob_list(world: World, state: dict[str, Any], flags: dict[str, str]) -> Any:
+    """`az storage blob list` of a registry's data container: the train.jsonl of every data asset
+    version under the prefix (one per `<name>/<version>/`), unless deleted."""
+    account, prefix = flags["--account-name"], flags.get("--prefix", "")
+    if flags.get("--container-name") != "data":
+        raise AzFailure("ErrorCode:ContainerNotFound The specified container does not exist.", 3)
+    match = re.fullmatch(r"([^/]+)/([^/]+)/.*", prefix)
+    if match is None:
+        return []  # the simulated registry storage lists a data asset version's folder only
+    name = f"{match.group(1)}/{match.group(2)}/train.jsonl"
+    url = _data_blob(account, name)
+    if not name.startswith(prefix) or data_deleted(state, url):
+        return []
+    digest = base64.b64encode(hashlib.md5(name.encode(), usedforsecurity=False).digest()).decode()
+    properties = {"contentLength": 4096, "etag": f'"0x{digest.encode().hex()[:16].upper()}"'}
+    return [{"name": name, "properties": properties | {"contentSettings": {"contentMd5": digest}}}]
+
+
+def data_blob_delete(world: World, state: dict[str, Any], flags: dict[str, str]) -> Any:
+    """`az storage blob delete` of a data asset's blob: gone for good (no soft delete); a blob that
+    is not there is refused, as Azure does."""
+    account, name = flags["--account-name"], flags["--name"]
+    url = _data_blob(account, name)
+    if flags.get("--container-name") != "data" or DATA_URL.fullmatch(url) is None or data_deleted(state, url):
+        raise AzFailure("ErrorCode:BlobNotFound The specified blob does not exist.", 3)
+    state.setdefault("deletedData", []).append(url)
+    world.record("azure-data-deleted", url=url)
+    return None
+
+
 def data_show(world: World, state: dict[str, Any], flags: dict[str, str]) -> Any:
     """`az ml data show --registry-name R --name N --version V`: a uri_file in the registry's storage."""
     registry = flags.get("--registry-name")
@@ -71,7 +121,7 @@ def generate_sas(world: World, state: dict[str, Any], flags: dict[str, str]) -> 
     if flags.get("--auth-mode") != "login" or flags.get("--as-user") != "true":
         raise AzFailure("Key based authentication is not permitted on this storage account.", 1)
     url = f"https://{flags['--account-name']}.blob.core.windows.net/{flags['--container-name']}/{flags['--name']}"
-    if DATA_URL.fullmatch(url) is None:
+    if DATA_URL.fullmatch(url) is None or data_deleted(state, url):
         raise AzFailure("ErrorCode:BlobNotFound The specified blob does not exist.", 3)
     expiry = flags["--expiry"]
     if not re.fullmatch(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}Z", expiry):

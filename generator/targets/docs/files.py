@@ -232,6 +232,16 @@ def _setup(spec: Spec, plan: Plan) -> dict[str, object]:
     }
 
 
+def _cleanup(spec: Spec, plan: Plan) -> dict[str, str] | None:
+    """The opt-in data clean-up: the environment that deletes, and the registry its data is read from."""
+    from generator.plan.model_registry import model_registry
+
+    registry = model_registry(spec)
+    if registry is None or not any(s.kind == "cleanup" for e in plan.environments for s in e.steps()):
+        return None
+    return {"environment": spec.environments[-1].name, "registry": registry.name}
+
+
 def files(spec: Spec, plan: Plan) -> list[TemplateFile]:
     context = {
         "spec": spec,
@@ -256,6 +266,7 @@ def files(spec: Spec, plan: Plan) -> list[TemplateFile]:
         "setups": setup_rows(spec),
         "record_days": spec.registry.record_days.items,
         "documents": _documents(spec),
+        "cleanup": _cleanup(spec, plan),
     } | _setup(spec, plan)
     return [
         TemplateFile("docs/alm/PIPELINE.md", "shared/PIPELINE.md.j2", context),

@@ -48,6 +48,7 @@ SCRIPTS = (
     "registration",
     "retirement",
     "retention",
+    "cleanup",
     "lifecycle",
     "routing",
     "health",
