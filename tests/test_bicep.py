@@ -288,7 +288,7 @@ def _custom_sample_with(tmp_path: Path, registry_line: str) -> Path:
     shutil.copytree(SAMPLES / "custom-model-devops", folder)
     spec = folder / "almgen.yaml"
     text = spec.read_text("utf-8")
-    assert "\nregistry:\n  retention:" in text
+    assert "\nregistry:\n" in text
     spec.write_text(text.replace("\nregistry:\n", f"\nregistry:\n  {registry_line}\n", 1), "utf-8")
     return spec
 
