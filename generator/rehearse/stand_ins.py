@@ -70,8 +70,11 @@ def gate(kind: str) -> int:
     against one variant (no ALMGEN_GATED_ENVIRONMENT; the contract's ALMGEN_TARGET names it)."""
     world = from_environ()
     # the release's gate judges the environment it gates; the lifecycle's production evaluation
-    # (quality.py) the environment it calls, with the repository's own .almgen/
-    gated = os.environ.get("ALMGEN_GATED_ENVIRONMENT") or os.environ.get("ALMGEN_ENVIRONMENT", "")
+    # (quality.py, which alone sets ALMGEN_RESULTS) the environment it calls, with the repository's
+    # own .almgen/; an A/B test's evaluation (neither) one variant of the environment it runs in
+    gated = os.environ.get("ALMGEN_GATED_ENVIRONMENT") or (
+        os.environ.get("ALMGEN_ENVIRONMENT", "") if "ALMGEN_RESULTS" in os.environ else ""
+    )
     passing = not _fault("gate", gated, "gate", kind)
     default = (
         "release/.almgen/gates.json" if Path("release/.almgen/gates.json").is_file() else ".almgen/gates.json"
