@@ -181,7 +181,7 @@ module budgetAlert 'modules/budget.bicep' = if (!empty(budget)) {
   }
 }
 
-@description('Per region: location, resource group, AI Services endpoint, App Configuration endpoint, Key Vault URI, release records account (primary), the search service (name, endpoint, project connection, the identity it reads the documents as), the AI gateway (ID and URL) and the customer ID of the Log Analytics workspace of its request logs.')
+@description('Per region: location, resource group, AI Services endpoint, App Configuration endpoint, Key Vault URI, release records account (primary), the search service (name, endpoint, project connection, the identity it reads the documents as), the AI gateway (ID and URL) and the customer ID of the Log Analytics workspace of its request logs, the project connection agents reach it through.')
 output stacks array = [for (stack, index) in stacks: {
   location: stack.location
   resourceGroup: stack.resourceGroup
@@ -198,4 +198,5 @@ output stacks array = [for (stack, index) in stacks: {
   gatewayId: regionStacks[index].outputs.gatewayId
   gatewayEndpoint: regionStacks[index].outputs.gatewayEndpoint
   logAnalyticsCustomerId: regionStacks[index].outputs.logAnalyticsCustomerId
+  agentsConnection: regionStacks[index].outputs.agentsConnection
 }]
