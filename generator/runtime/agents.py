@@ -21,8 +21,12 @@ new version is created with the semver, service, environment and commit in its m
 revert` finds the earlier definition's version and reuses it. The model binding is the
 deployment that serves the agent's model after this release: the live one (App Configuration
 `almgen:active:<model>`), or with `--target candidate` (a blue-green environment, tested before
-its swap) the candidate colour. Nothing changes what serves: the summary (`--out`) names each
-candidate, and the environment contract hands it to the tests (`ALMGEN_AGENT_<NAME>_VERSION`).
+its swap) the candidate colour. With the AI gateway (the outputs name the region's project
+connection to it, `agentsConnection`) a foundation model is bound as `<connection>/<model>`
+instead, the model's pool in the gateway: a canary step moves the agent's calls with the model's
+(a candidate tested before its swap still binds its colour). Nothing changes what serves: the
+summary (`--out`) names each candidate, and the environment contract hands it to the tests
+(`ALMGEN_AGENT_<NAME>_VERSION`).
 
 `live` (after the tests, the swap and the index switch) makes the candidates live: almgen owns
 the pointer, the App Configuration key `almgen:agent:<name>` (label: the environment) in each
@@ -242,9 +246,22 @@ def model_versions(release: dict[str, Any], env: str) -> dict[str, tuple[str, st
 
 
 def binding(
-    model: str, kinds: dict[str, tuple[str, str]], keys: Mapping[str, str], args: argparse.Namespace
+    model: str,
+    kinds: dict[str, tuple[str, str]],
+    keys: Mapping[str, str],
+    args: argparse.Namespace,
+    connection: str = "",
 ) -> str:
-    """The deployment an agent's version binds: the one serving MODEL after this release."""
+    """What an agent's version binds for MODEL.
+
+    With the AI gateway (CONNECTION, the region's Foundry project connection to it, category
+    ApiManagement) a foundation model is bound as `<connection>/<model>`: the model's API in the
+    gateway, whose pool does the canary, the blue-green swap and the failover, so the agent's calls
+    move with the model's and the binding (the definition) stays the same across releases. A
+    candidate tested before its swap (`--target candidate`, a blue-green environment) binds the
+    candidate colour directly, as without a gateway: the pool does not reach that colour until the
+    swap, and that version is what goes live after it. Otherwise the deployment that serves MODEL
+    (App Configuration `almgen:active:<model>`), or MODEL itself with one colour."""
     kind, version = kinds.get(model, ("foundation", ""))
     if args.target == "candidate":
         state = common.read_object(args.state, "live state") if args.state and args.state.exists() else {}
@@ -256,6 +273,8 @@ def binding(
         return routing.candidate(
             state, model, kind, version or None, picked if isinstance(picked, dict) else {}
         )
+    if connection and kind == "foundation":
+        return f"{connection}/{model}"
     live = keys.get(f"almgen:active:{model}")
     return live if live else model
 
@@ -297,7 +316,7 @@ def cmd_candidate(args: argparse.Namespace) -> int:
         keys = routing.routing_keys(stack, args.env) if stack.app_configuration else {}
         for agent in agents:
             name = agent["name"]
-            model = binding(agent["model"], kinds, keys, args)
+            model = binding(agent["model"], kinds, keys, args, str(raw.get("agentsConnection") or ""))
             wanted = definition_of(agent, model, texts[name], search_tool(release, args.env, name, raw))
             found = matching(list_versions(endpoint, name), wanted, agent["version"])
             plans.append((raw, agent, endpoint, wanted, found, keys.get(LIVE_KEY + name, "")))

@@ -18,6 +18,8 @@ from typing import Any
 import pytest
 
 from generator.commands.rehearse import judge, parse_faults
+from generator.rehearse.azure import agents as agent_service
+from generator.rehearse.azure.store import env_of_group
 from generator.rehearse.driver import Phase, Stage, fork, next_release, run_phase
 from tests.rehearse.conftest import GITHUB, TARGETS, Deployed
 
@@ -34,6 +36,18 @@ def _serving(phase: Phase, env: str, region: str, model: str) -> str:
     shares = phase.after["environments"][env][region]["models"][model]["shares"]
     (deployment,) = [name for name, share in shares.items() if share == 100]
     return str(deployment)
+
+
+def _bound(phase: Phase, env: str, region: str) -> str:
+    """What the live version binds: the candidate colour, made live by the swap, in staging (blue-green,
+    tested before its swap); elsewhere chat's API in the AI gateway, through the project's connection."""
+    return _serving(phase, env, region, "chat") if env == "staging" else "ai-gateway/chat"
+
+
+def _assert_follows_the_pool(phase: Phase, env: str) -> None:
+    """The agent's calls land where chat's do: the members of its pool, weight for weight."""
+    for region, agent in _agents(phase, env).items():
+        assert agent["shares"] == phase.after["environments"][env][region]["models"]["chat"]["shares"], region
 
 
 def _git(repo: Path, *args: str) -> str:
@@ -94,7 +108,8 @@ def test_a_failed_release_keeps_the_previous_agent_version_live_and_a_revert_goe
     for env in ("dev", "staging"):  # the environments before prod took the release
         for region, agent in _agents(failed, env).items():
             assert (agent["live"], agent["version"]) == ("2", "2.1.1"), region
-            assert agent["model"] == _serving(failed, env, region, "chat"), region
+            assert agent["model"] == _bound(failed, env, region), region
+        _assert_follows_the_pool(failed, env)
 
     # the same commit again, passing: prod's candidate is the one already made (same definition)
     again = run_phase(stage, "again", [])
@@ -102,7 +117,8 @@ def test_a_failed_release_keeps_the_previous_agent_version_live_and_a_revert_goe
     for region, agent in _agents(again, "prod").items():
         assert (agent["live"], agent["version"]) == ("2", "2.1.1"), region
         assert agent["versions"] == {"1": "2.1.0", "2": "2.1.1"}, region  # reused, not made again
-        assert agent["model"] == _serving(again, "prod", region, "chat"), region
+        assert agent["model"] == _bound(again, "prod", region), region
+    _assert_follows_the_pool(again, "prod")
 
     # git revert: the earlier definition (2.1.0, bound to the colour that serves the earlier model
     # version again) is version 1's: it goes live again, nothing new is made, nothing is refused
@@ -113,11 +129,8 @@ def test_a_failed_release_keeps_the_previous_agent_version_live_and_a_revert_goe
         for region, agent in _agents(reverted, env).items():
             assert (agent["live"], agent["version"]) == ("1", "2.1.0"), region
             assert agent["versions"] == {"1": "2.1.0", "2": "2.1.1"}, region
-            assert (
-                agent["model"]
-                == _serving(reverted, env, region, "chat")
-                == _agents(first, env)[region]["model"]
-            )
+            assert agent["model"] == _bound(reverted, env, region) == _agents(first, env)[region]["model"]
+        _assert_follows_the_pool(reverted, env)
 
     # lineage --live answers from Azure: which version is live in each region, made from what, since when
     prod = _live_lineage(stage, "prod")
@@ -125,7 +138,7 @@ def test_a_failed_release_keeps_the_previous_agent_version_live_and_a_revert_goe
     for region in prod["regions"]:
         (agent,) = region["agents"]
         assert (agent["name"], agent["live"], agent["semver"]) == ("support", "1", "2.1.0")
-        assert agent["model"] == _serving(reverted, "prod", region["region"], "chat")
+        assert agent["model"] == _bound(reverted, "prod", region["region"])
         assert agent["gitCommit"] == _git(stage.repo, "rev-parse", "HEAD~2")  # made by the first deploy
         assert agent["release"]["commit"] == _git(stage.repo, "rev-parse", "HEAD")  # live since the revert
         assert agent["release"]["since"]
@@ -165,3 +178,45 @@ def test_a_live_switch_failing_in_the_second_region_puts_the_first_back(
 
     if azcli.available():  # the switch, the refusal and the restore are az lines the real CLI accepts
         assert azcli.rejected(calls) == []
+
+
+@pytest.mark.parametrize("target", [GITHUB])
+def test_an_agents_calls_follow_the_canary_weights_and_a_rollback_restores_them(
+    target: str, deployed: Deployed, tmp_path: Path
+) -> None:
+    """prod's agent is bound to chat's API in the gateway: each canary step moves its calls with the
+    model's (10 %, then 25 % to the candidate colour), and the rollback after the breach at step 2
+    takes them back, while the agent version that is live never changes."""
+    original, first = deployed("enterprise", target)
+    assert first.conclusion == "success", first.report
+    stage: Stage = fork(original, tmp_path)
+    before = {region: agent["shares"] for region, agent in _agents(first, "prod").items()}
+    assert before == {region: {"chat-blue": 100} for region in before}
+    start = stage.world.minutes()
+    next_release(stage.repo, stage.spec.source.name)
+    phase = run_phase(stage, "release", parse_faults(("prod:chat:error-rate=8@step=2",), stage.spec))
+    verdict = judge(stage.spec, phase)
+    assert verdict.ok, "\n".join(verdict.reasons) + "\n" + phase.report
+
+    state = json.loads(stage.world.azure_file.read_text("utf-8"))
+    (account,) = [
+        a
+        for a in state["accounts"].values()
+        if a["location"] == "eastus2" and env_of_group(state, a["group"]) == "prod"
+    ]
+    live = next(v for v in account["agents"]["support"]["versions"] if v["version"] == "1")
+    binding = live["definition"]["model"]
+    assert binding == "ai-gateway/chat"
+    steps = [
+        t for t in state["traffic"] if (t["env"], t["region"], t["model"]) == ("prod", "eastus2", "chat")
+    ]
+    moved = [t for t in steps if t["minute"] >= start]
+    followed = [agent_service.shares(state, account, binding, t["minute"]) for t in moved]
+    assert followed == [t["shares"] for t in moved]
+    assert followed[:3] == [
+        {"chat-blue": 90, "chat-green": 10},
+        {"chat-blue": 75, "chat-green": 25},
+        {"chat-blue": 100},
+    ]
+    for region, agent in _agents(phase, "prod").items():  # rolled back: the live version, its calls
+        assert (agent["live"], agent["shares"]) == ("1", before[region]), region

@@ -352,7 +352,13 @@ def test_the_agent_service_keeps_immutable_versions(world: World, generated: dic
     assert (first["version"], second["version"]) == ("1", "2")  # immutable: every create is a new version
     region = traffic_snapshot(world)["environments"]["prod"][stacks[0]["location"]]
     assert region["agents"] == {  # nothing is live until App Configuration names a version
-        "helper": {"live": None, "version": None, "model": None, "versions": {"1": "1.0.0", "2": "1.0.0"}}
+        "helper": {
+            "live": None,
+            "version": None,
+            "model": None,
+            "shares": {},
+            "versions": {"1": "1.0.0", "2": "1.0.0"},
+        }
     }
     assert [v["version"] for v in az_ok(world, *rest, url)["data"]] == ["2", "1"]  # newest first
     latest = az_ok(world, *rest, f"{project}/agents/helper?api-version=v1")
@@ -458,6 +464,48 @@ def test_the_gateway_pool_is_read_and_patched_with_az_rest(world: World, generat
     az_ok(world, "rest", "--method", "patch", "--url", url, "--headers", "If-Match=*", "--body", body)
     models = traffic_snapshot(world)["environments"]["prod"]["eastus2"]["models"]
     assert models["chat"]["shares"] == {"chat-blue": 70, "chat-green": 30}
+
+
+def test_an_agent_bound_through_the_gateway_connection_follows_the_models_pool(
+    world: World, generated: dict[str, Path]
+) -> None:
+    """`<connection>/<model>`: the project's ApiManagement connection to the gateway; the agent's calls
+    land on the pool's members, weight for weight; a connection or model it does not have is refused."""
+    az_ok(world, *LOGIN)
+    stack = deploy(world, generated["enterprise"], "prod")["stacks"]["value"][0]
+    assert stack["agentsConnection"] == "ai-gateway"
+    project = f"https://{stack['aiServicesName']}.services.ai.azure.com/api/projects/agents"
+    url = f"{project}/agents/helper/versions?api-version=v1"
+    rest = ["rest", "--resource", "https://ai.azure.com", "--url"]
+    definition = {"kind": "prompt", "model": "ai-gateway/chat", "instructions": "Help.", "tools": []}
+    body = {"definition": definition, "metadata": {"version": "1.0.0"}}
+    assert az_ok(world, *rest, url, "--method", "post", "--body", json.dumps(body))["version"] == "1"
+    for wrong in ("elsewhere/chat", "ai-gateway/embeddings", "ai-gateway/nowhere"):  # embeddings: no agent's
+        refused = {**body, "definition": {**definition, "model": wrong}}
+        answer = az(world, *rest, url, "--method", "post", "--body", json.dumps(refused))
+        assert answer.returncode == 1 and "not found" in answer.stderr, (wrong, answer.stderr)
+    store = ["--endpoint", stack["appConfigurationEndpoint"], "--auth-mode", "login", "--label", "prod"]
+    az_ok(world, "appconfig", "kv", "set", *store, "--key", "almgen:agent:helper", "--value", "1", "--yes")
+    agent = traffic_snapshot(world)["environments"]["prod"]["eastus2"]["agents"]["helper"]
+    assert (agent["live"], agent["model"], agent["shares"]) == ("1", "ai-gateway/chat", {"chat-blue": 100})
+    backend = f"{stack['gatewayId']}/backends/deployment-"
+    services = [{"id": f"{backend}chat-blue", "weight": 75}, {"id": f"{backend}chat-green", "weight": 25}]
+    patch = json.dumps({"properties": {"pool": {"services": services}}})
+    az_ok(
+        world,
+        "rest",
+        "--method",
+        "patch",
+        "--url",
+        _pool_url(stack, "chat"),
+        "--headers",
+        "If-Match=*",
+        "--body",
+        patch,
+    )
+    region = traffic_snapshot(world)["environments"]["prod"]["eastus2"]
+    assert region["agents"]["helper"]["shares"] == region["models"]["chat"]["shares"]
+    assert region["agents"]["helper"]["shares"] == {"chat-blue": 75, "chat-green": 25}
 
 
 def test_in_a_regional_outage_the_other_regions_deployment_answers(

@@ -155,8 +155,10 @@ def test_a_release_tests_the_candidate_before_a_swap_and_the_live_one_after_a_ca
         assert contract["ALMGEN_AGENT_SUPPORT_LIVE_VERSION"] == "1"
         candidate = _agent_version(stage, env, "support", "2")
         assert candidate["metadata"]["version"] == "2.1.1"
-        # bound to the deployment the tests call: the candidate colour before a swap, the live one after
-        assert candidate["definition"]["model"] == contract["ALMGEN_MODEL_CHAT_DEPLOYMENT"]
+        # bound to what the tests call: the candidate colour before a swap; elsewhere the model's API
+        # in the gateway (its pool serves the live deployment) through the project's connection
+        bound = contract["ALMGEN_MODEL_CHAT_DEPLOYMENT"] if env == "staging" else "ai-gateway/chat"
+        assert candidate["definition"]["model"] == bound
         primary = _primary(stage, env)["location"]
         assert release.after["environments"][env][primary]["agents"]["support"]["live"] == "2"
     for gate in _events(stage, "release", "gate-run"):  # gates call what is live where they evaluate

@@ -277,6 +277,66 @@ def test_a_blue_green_candidate_binds_the_candidate_colour(service: FakeService)
     assert {s["model"] for s in summary()} == {"chat-green"}  # the colour the swap makes live
 
 
+def through_gateway(service: FakeService) -> None:
+    """The outputs name each region's project connection to the AI gateway (gateway.bicep)."""
+    stacks = [{**stack, "agentsConnection": "ai-gateway"} for stack in STACKS]
+    Path("outputs.json").write_text(json.dumps({"stacks": {"type": "Array", "value": stacks}}), "utf-8")
+
+
+def test_with_the_gateway_the_live_version_binds_the_models_api_not_a_colour(service: FakeService) -> None:
+    through_gateway(service)
+    assert candidate() == 0
+    assert [(s["region"], s["model"], s["action"]) for s in summary()] == [
+        ("eastus2", "ai-gateway/chat", "created"),
+        ("swedencentral", "ai-gateway/chat", "created"),
+    ]
+    (_, _, body), *_ = service.posts()
+    assert body is not None and body["definition"]["model"] == "ai-gateway/chat"
+
+
+def test_with_the_gateway_a_colour_change_is_no_new_definition(service: FakeService) -> None:
+    """The gateway's pool moves traffic (canary steps, a swap): the binding, so the version, stays."""
+    through_gateway(service)
+    assert candidate() == 0
+    for base in (EAST, WEST):  # a swap: another colour serves; the pool follows, not the agent
+        service.keys[base][("almgen:active:chat", "prod")] = "chat-green"
+    calls = len(service.posts())
+    assert candidate() == 0
+    assert len(service.posts()) == calls
+    assert {(s["version"], s["action"], s["model"]) for s in summary()} == {
+        ("1", "reused", "ai-gateway/chat")
+    }
+
+
+def test_moving_to_the_gateway_is_a_new_definition_once(service: FakeService) -> None:
+    service.made(EAST, "2.1.0")  # bound to chat-blue before the gateway
+    service.made(WEST, "2.1.0")
+    through_gateway(service)
+    assert candidate() == 0
+    assert {(s["version"], s["action"]) for s in summary()} == {("2", "created")}
+    assert candidate() == 0
+    assert {(s["version"], s["action"]) for s in summary()} == {("2", "reused")}
+
+
+def test_with_the_gateway_a_blue_green_candidate_still_binds_its_colour(service: FakeService) -> None:
+    """The pool reaches the candidate colour only at the swap: the tests call the colour itself."""
+    through_gateway(service)
+    state = {"active": {"chat": "chat-blue"}, "versions": {"chat-blue": "2024-08-06"}}
+    Path("state.json").write_text(json.dumps(state), "utf-8")
+    assert candidate("--target", "candidate", "--state", "state.json") == 0
+    assert {s["model"] for s in summary()} == {"chat-green"}
+
+
+def test_a_custom_model_is_not_bound_through_the_gateway(service: FakeService) -> None:
+    """The gateway fronts foundation models only: a custom model keeps its serving deployment."""
+    through_gateway(service)
+    release = json.loads(Path(".almgen/release.json").read_text("utf-8"))
+    release["environments"]["prod"]["models"][0]["kind"] = "custom"
+    Path(".almgen/release.json").write_text(json.dumps(release), "utf-8")
+    assert candidate() == 0
+    assert {s["model"] for s in summary()} == {"chat-blue"}
+
+
 def test_live_switches_every_region_and_restore_puts_the_previous_versions_back(
     service: FakeService,
 ) -> None:

@@ -3,7 +3,10 @@
 `https://<account>.services.ai.azure.com/api/projects/agents/agents/<name>[/versions[/<version>]]`
 with `api-version=v1` (Azure/azure-rest-api-specs `specification/ai-foundry/data-plane/Foundry`,
 the GA surface): list, create and delete the immutable, numbered versions of an agent, and get an
-agent (`versions.latest`). A version binds a model deployment of the account; a tool needs its
+agent (`versions.latest`). A version binds a model deployment of the account, or
+`<connection>/<model>`: a model behind the AI gateway through the project's ApiManagement connection
+(gateway.py `through`; a connection that does not exist, or a model the gateway does not front, is
+refused), whose calls then land on the members of the model's pool (`shares`); a tool needs its
 resources (`code_interpreter` a container, `azure_ai_search` one index through a project
 connection, `file_search` vector stores), as the service refuses it otherwise. The fault
 `ENV:agents:fail` refuses the writes of ENV's accounts (403). The account's `agents` holds
@@ -16,6 +19,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from generator.rehearse.azure import gateway, metrics
 from generator.rehearse.azure.store import AzFailure, env_of_group
 from generator.rehearse.world import World
 
@@ -48,14 +52,21 @@ def _tool_problem(tool: Any) -> str | None:
     return None
 
 
-def _create(world: World, account: dict[str, Any], name: str, body: dict[str, Any]) -> dict[str, Any]:
+def _create(
+    world: World, state: dict[str, Any], account: dict[str, Any], name: str, body: dict[str, Any]
+) -> dict[str, Any]:
     definition = body.get("definition")
     if not isinstance(definition, dict) or definition.get("kind") != "prompt":
         raise _error("Bad Request", "invalid_request", "definition.kind must be 'prompt'")
-    if definition.get("model") not in account["deployments"]:
-        raise _error(
-            "Bad Request", "invalid_request", f"model deployment {definition.get('model')!r} not found"
-        )
+    model = str(definition.get("model") or "")
+    if "/" in model:  # `<connection>/<model>`: a model behind a gateway the project is connected to
+        if gateway.through(state, account, model) is None:
+            connection = model.partition("/")[0]
+            raise _error(
+                "Bad Request", "invalid_request", f"Connection '{connection}' not found for model {model!r}"
+            )
+    elif model not in account["deployments"]:
+        raise _error("Bad Request", "invalid_request", f"model deployment {model!r} not found")
     for tool in definition.get("tools") or []:
         problem = _tool_problem(tool)
         if problem:
@@ -109,7 +120,7 @@ def rest(world: World, state: dict[str, Any], account: dict[str, Any], url: str,
     if method == "post" and len(parts) == 2:
         raw = flags.get("--body", "") or "{}"
         body = json.loads(Path(raw[1:]).read_text("utf-8") if raw.startswith("@") else raw)
-        return _create(world, account, name, body)
+        return _create(world, state, account, name, body)
     if agent is None:
         raise _error("Not Found", "not_found", f"agent {name} not found")
     versions = agent["versions"]
@@ -148,17 +159,37 @@ def live_pointer(state: dict[str, Any], account: dict[str, Any], agent: str) -> 
     return None
 
 
+def shares(
+    state: dict[str, Any], account: dict[str, Any], binding: str, minute: float | None = None
+) -> dict[str, int]:
+    """Where an agent's calls land, per model deployment (percent), now or at MINUTE: a binding
+    `<connection>/<model>` goes through the connection's gateway, so its calls take the weights of
+    the model's pool there (canary, swap, as the traffic history records them); a deployment
+    binding takes all of them to that deployment."""
+    reached = gateway.through(state, account, binding) if "/" in binding else None
+    if reached is None:
+        return {binding: 100} if binding else {}
+    found, model = reached
+    if minute is None:
+        return dict(found["pools"][model])
+    env = env_of_group(state, account["group"]) or ""
+    return dict(metrics.shares_at(state, env, account["location"], model, minute))
+
+
 def region_agents(state: dict[str, Any], account: dict[str, Any]) -> dict[str, Any]:
-    """Every agent of an account: the live version (its semver and model) and every version's semver."""
+    """Every agent of an account: the live version (its semver, model binding, and the deployments
+    its calls land on) and every version's semver."""
     out = {}
     for name, agent in sorted((account.get("agents") or {}).items()):
         versions = {v["version"]: (v.get("metadata") or {}).get("version") for v in agent["versions"]}
         live = live_pointer(state, account, name)
         serving = next((v for v in agent["versions"] if v["version"] == live), None)
+        model = (serving.get("definition") or {}).get("model") if serving else None
         out[name] = {
             "live": live,
             "version": (serving.get("metadata") or {}).get("version") if serving else None,
-            "model": (serving.get("definition") or {}).get("model") if serving else None,
+            "model": model,
+            "shares": shares(state, account, str(model)) if model else {},
             "versions": versions,
         }
     return out

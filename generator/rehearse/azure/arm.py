@@ -197,7 +197,15 @@ def _stack_resources(
         gateway_name = f"{f'apim-{service}-{suffix}'[:43]}-{unique}"
         outputs.update(
             gateway.deploy(
-                world, state, rg=rg, group=group, env=env, location=location, name=gateway_name, params=params
+                world,
+                state,
+                rg=rg,
+                group=group,
+                env=env,
+                location=location,
+                name=gateway_name,
+                params=params,
+                account=account if params.get("foundryProject") else None,
             )
         )
     custom = params.get("customModels", [] if params.get("_hasCustomModels") else None)

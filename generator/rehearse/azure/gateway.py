@@ -122,9 +122,12 @@ def deploy(
     location: str,
     name: str,
     params: dict[str, Any],
+    account: dict[str, Any] | None = None,
 ) -> dict[str, str]:
     """Create or update a region's gateway; its outputs (gatewayId, gatewayEndpoint, and the
-    logAnalyticsCustomerId of the workspace its request logs go to)."""
+    logAnalyticsCustomerId of the workspace its request logs go to). With agents (the gateway param
+    names `agentsConnection`) and ACCOUNT's Foundry project, the project's connection to the gateway
+    (category ApiManagement, as gateway.bicep makes it) and its name in the outputs."""
     live = json.loads(params.get("liveStateJson") or "{}") or {}
     active, canaries = live.get("active") or {}, live.get("canary") or {}
     gateway_id = f"{rg}/providers/Microsoft.ApiManagement/service/{name}"
@@ -150,11 +153,35 @@ def deploy(
     if world is not None:
         for model, weights in pools.items():
             metrics.record_shares(world, state, env, location, model, shares=weights)
-    return {
+    outputs = {
         "gatewayId": gateway_id,
         "gatewayEndpoint": endpoint,
         "logAnalyticsCustomerId": customer_id(rg),
     }
+    connection = str((params.get("gateway") or {}).get("agentsConnection") or "")
+    if connection and account is not None:
+        account.setdefault("connections", {})[connection] = {
+            "category": "ApiManagement",
+            "authType": "AAD",
+            "target": f"{endpoint}/agents",
+            "gateway": gateway_id,
+            "models": [str(m["name"]) for m in params["gateway"].get("agentModels") or []],
+        }
+        outputs["agentsConnection"] = connection
+    return outputs
+
+
+def through(
+    state: dict[str, Any], account: dict[str, Any], binding: str
+) -> tuple[dict[str, Any], str] | None:
+    """The gateway and model an agent's binding `<connection>/<model>` reaches in ACCOUNT's project,
+    or None: no such ApiManagement connection, or its gateway has no pool for the model."""
+    name, _, model = binding.partition("/")
+    connection = (account.get("connections") or {}).get(name) or {}
+    if connection.get("category") != "ApiManagement" or model not in connection.get("models", []):
+        return None
+    found = gateways(state).get(str(connection.get("gateway")))
+    return (found, model) if found is not None and model in found["pools"] else None
 
 
 def front_endpoints(state: dict[str, Any], gateway_id: str, endpoints: list[dict[str, Any]]) -> None:

@@ -74,6 +74,11 @@ def record_shares(
     world.record("azure-traffic", env=env, region=region, model=model, shares=shares)
 
 
+def shares_at(state: dict[str, Any], env: str, region: str, model: str, minute: float) -> dict[str, int]:
+    """The traffic shares of MODEL's deployments in ENV's REGION at MINUTE (the recorded history)."""
+    return _share_at(state, env, region, model, minute)
+
+
 def _share_at(state: dict[str, Any], env: str, region: str, model: str, minute: float) -> dict[str, int]:
     current: dict[str, int] = {}
     for item in state["traffic"]:

@@ -316,26 +316,59 @@ def _publisher_email(spec: Spec) -> str:
     return owner if "@" in owner else FALLBACK_PUBLISHER_EMAIL
 
 
+# The Foundry project connection (category ApiManagement) through which agents reach the gateway:
+# an agent version binds `<AGENTS_CONNECTION>/<model>` (runtime/agents.py), so the model's pool in
+# the gateway (canary, blue-green, failover) moves the agent's calls with the model's.
+AGENTS_CONNECTION = "ai-gateway"
+# The api-version the Agent Service adds to its inference calls through the connection: GA chat completions.
+AGENTS_INFERENCE_API_VERSION = "2024-10-21"
+
+
+def _agent_gateway(spec: Spec) -> dict[str, Any]:
+    """The agents' connection to the gateway: its name and the static list of the models agents bind
+    (the connection's `models` metadata; the deployment name in the gateway is the model's name)."""
+    foundation = {m.name: m for m in spec.foundation_models}
+    used = sorted({agent.model for agent in spec.agents if agent.model in foundation})
+    return {
+        "agentsConnection": AGENTS_CONNECTION,
+        "agentsInferenceApiVersion": AGENTS_INFERENCE_API_VERSION,
+        "agentModels": [
+            {
+                "name": name,
+                "properties": {
+                    "model": {
+                        "name": foundation[name].model or name,
+                        "version": foundation[name].version or "",
+                        # the gateway's APIs are Azure OpenAI-compatible (chat completions and the like)
+                        "format": "OpenAI",
+                    }
+                },
+            }
+            for name in used
+        ],
+    }
+
+
 def _gateway(spec: Spec, env: Environment, deployments: list[dict[str, Any]]) -> dict[str, Any]:
     """The AI gateway of an environment: its APIs, backends and the limits it enforces."""
     config = spec.configuration
     routes = _model_routing(spec, env)
-    return {
-        "sku": spec.gateway.sku,
-        "publisherEmail": _publisher_email(spec),
-        "models": [
-            {"model": route["model"], "initialDeployment": route["initialDeployment"]} for route in routes
-        ],
-        "backends": [
-            {"name": gateway_backend(item["name"]), "deployment": item["name"]} for item in deployments
-        ],
-        "requestsPerMinute": config.requests_per_minute or 0,
-        "tokensPerMinute": config.tokens_per_minute or 0,
-        "allowedOrigins": list(config.allowed_origins),
-    } | (
-        {"failover": _failover(env, deployments, routes, tuple(m.name for m in spec.custom_models))}
-        if spec.gateway_failover
-        else {}
+    return (
+        {
+            "sku": spec.gateway.sku,
+            "publisherEmail": _publisher_email(spec),
+            "models": [
+                {"model": route["model"], "initialDeployment": route["initialDeployment"]} for route in routes
+            ],
+            "backends": [
+                {"name": gateway_backend(item["name"]), "deployment": item["name"]} for item in deployments
+            ],
+            "requestsPerMinute": config.requests_per_minute or 0,
+            "tokensPerMinute": config.tokens_per_minute or 0,
+            "allowedOrigins": list(config.allowed_origins),
+        }
+        | ({"failover": _failover(env, deployments, routes, tuple(m.name for m in spec.custom_models))} if spec.gateway_failover else {})
+        | (_agent_gateway(spec) if spec.agents else {})
     )
 
 
@@ -488,6 +521,7 @@ def files(spec: Spec) -> list[TemplateFile]:
         "has_ml": has_ml,
         "has_gateway": spec.gateway.enabled,
         "has_failover": spec.gateway_failover,
+        "has_agent_gateway": spec.gateway.enabled and bool(spec.agents),
         "has_search": spec.retrieval is not None,
         "has_production_evaluation": production_evaluation(spec) is not None,
         "ml_package_rules": [{"name": host.replace(".", "-"), "host": host} for host in ML_PACKAGE_HOSTS],

@@ -39,9 +39,6 @@ param modelRouting array = []
 @description('Optional. Content filters (RAI policies): name, mode, filters.')
 param contentFilters array = []
 
-@description('Optional. Scheduled production evaluation (the last environment only): event (the custom event name), interval and missing (ISO 8601: how often it runs, and after how long without an event the heartbeat alert fires); empty for none.')
-param productionEvaluation object = {}
-
 @description('Optional. Names of the Key Vault secrets the service reads. Values are never deployed from here: set them once per environment.')
 param keyVaultSecretNames array = []
 
@@ -127,7 +124,6 @@ module regionStacks 'modules/stack.bicep' = [for (stack, index) in stacks: {
     logRetentionDays: logRetentionDays
     alertEmails: alertEmails
     alerts: alerts
-    productionEvaluation: productionEvaluation
     quotaAlerts: quotaAlerts
     dashboard: dashboard
     foundryProject: foundryProject
@@ -185,7 +181,7 @@ module budgetAlert 'modules/budget.bicep' = if (!empty(budget)) {
   }
 }
 
-@description('Per region: location, resource group, AI Services endpoint, App Configuration endpoint, Key Vault URI, release records account (primary), the search service (name, endpoint, project connection, the identity it reads the documents as), the AI gateway (ID and URL) and the customer ID of the Log Analytics workspace of its request logs, the Application Insights connection string (production evaluation events).')
+@description('Per region: location, resource group, AI Services endpoint, App Configuration endpoint, Key Vault URI, release records account (primary), the search service (name, endpoint, project connection, the identity it reads the documents as), the AI gateway (ID and URL) and the customer ID of the Log Analytics workspace of its request logs, the project connection agents reach it through.')
 output stacks array = [for (stack, index) in stacks: {
   location: stack.location
   resourceGroup: stack.resourceGroup
@@ -202,5 +198,5 @@ output stacks array = [for (stack, index) in stacks: {
   gatewayId: regionStacks[index].outputs.gatewayId
   gatewayEndpoint: regionStacks[index].outputs.gatewayEndpoint
   logAnalyticsCustomerId: regionStacks[index].outputs.logAnalyticsCustomerId
-  appInsightsConnectionString: regionStacks[index].outputs.appInsightsConnectionString
+  agentsConnection: regionStacks[index].outputs.agentsConnection
 }]

@@ -302,6 +302,20 @@ param gateway = {
     regions: []
     access: []
   }
+  agentsConnection: 'ai-gateway'
+  agentsInferenceApiVersion: '2024-10-21'
+  agentModels: [
+    {
+      name: 'chat'
+      properties: {
+        model: {
+          name: 'gpt-4o'
+          version: '2024-11-20'
+          format: 'OpenAI'
+        }
+      }
+    }
+  ]
 }
 param search = {
   sku: 'standard'

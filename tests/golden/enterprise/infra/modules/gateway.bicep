@@ -54,6 +54,15 @@ param appInsightsName string
 @description('Required. The region\'s Log Analytics workspace (resource ID): the gateway\'s request logs go there, and health checks read them.')
 param workspaceId string
 
+@description('Required. The name of the Foundry project connection (category ApiManagement) through which agents call the gateway.')
+param agentsConnection string
+
+@description('Required. The api-version the Agent Service adds to its inference calls through the connection.')
+param agentsInferenceApiVersion string
+
+@description('Required. The models agents bind through the connection (its static model list): name, properties.model {name, version, format}.')
+param agentModels array
+
 var uniqueSuffix = take(uniqueString(subscription().id, resourceGroup().id, serviceName), 6)
 var gatewayName = '${take('apim-${serviceName}-${suffix}', 43)}-${uniqueSuffix}'
 var activeDeployments = liveState.?active ?? {}
@@ -294,6 +303,91 @@ resource apiPolicies 'Microsoft.ApiManagement/service/apis/policies@2024-05-01' 
   ]
 }]
 
+// The Agent Service's path for a model behind an ApiManagement connection (deploymentInPath):
+// POST <gateway>/agents/deployments/<model>/chat/completions?api-version=... The same policy as the
+// model's own API: the token is validated the same way and the model's pool picks the deployment.
+resource agentApis 'Microsoft.ApiManagement/service/apis@2024-05-01' = [for model in agentModels: {
+  parent: gateway
+  name: 'agents-${model.name}'
+  properties: {
+    displayName: '${serviceName} ${model.name} (agents)'
+    description: 'The ${model.name} model for the Foundry Agent Service (connection ${agentsConnection}): the path after the model is the path after the deployment.'
+    path: 'agents/deployments/${model.name}'
+    protocols: [
+      'https'
+    ]
+    apiType: 'http'
+    subscriptionRequired: false
+  }
+}]
+
+resource agentPostOperations 'Microsoft.ApiManagement/service/apis/operations@2024-05-01' = [for (model, index) in agentModels: {
+  parent: agentApis[index]
+  name: 'post'
+  properties: {
+    displayName: 'POST any model operation'
+    method: 'POST'
+    urlTemplate: '/*'
+  }
+}]
+
+resource agentApiPolicies 'Microsoft.ApiManagement/service/apis/policies@2024-05-01' = [for (model, index) in agentModels: {
+  parent: agentApis[index]
+  name: 'policy'
+  properties: {
+    format: 'rawxml'
+    value: '<policies><inbound><base />${authenticationPolicy}${requestLimitPolicy}${tokenLimitPolicy}<authentication-managed-identity resource="https://cognitiveservices.azure.com" /><set-backend-service backend-id="pool-${model.name}" /><azure-openai-emit-token-metric namespace="almgen-gateway"><dimension name="API ID" /></azure-openai-emit-token-metric></inbound><backend><base /></backend><outbound><base /></outbound><on-error><base /></on-error></policies>'
+  }
+  dependsOn: [
+    modelPools
+  ]
+}]
+
+resource agentApiDiagnostics 'Microsoft.ApiManagement/service/apis/diagnostics@2024-05-01' = [for (model, index) in agentModels: {
+  parent: agentApis[index]
+  name: 'applicationinsights'
+  properties: {
+    loggerId: logger.id
+    alwaysLog: 'allErrors'
+    httpCorrelationProtocol: 'W3C'
+    logClientIp: false
+    metrics: true
+    verbosity: 'information'
+    sampling: {
+      samplingType: 'fixed'
+      percentage: 100
+    }
+  }
+}]
+
+resource project 'Microsoft.CognitiveServices/accounts/projects@2025-12-01' existing = {
+  parent: account
+  name: 'agents'
+}
+
+// The agents' way to the gateway (Foundry "bring your own model", category ApiManagement): an agent
+// version binds '<connection>/<model>'. AAD: the Agent Service calls with a token of the project's
+// identity for https://cognitiveservices.azure.com, which validate-azure-ad-token above accepts; no
+// key, no role on the gateway.
+resource agentsGatewayConnection 'Microsoft.CognitiveServices/accounts/projects/connections@2025-12-01' = {
+  parent: project
+  name: agentsConnection
+  properties: {
+    category: 'ApiManagement'
+    target: '${gateway.properties.gatewayUrl}/agents'
+    authType: 'AAD'
+    isSharedToAll: false
+    metadata: {
+      deploymentInPath: 'true'
+      inferenceAPIVersion: agentsInferenceApiVersion
+      models: string(agentModels)
+    }
+  }
+  dependsOn: [
+    agentApiPolicies
+  ]
+}
+
 resource apiDiagnostics 'Microsoft.ApiManagement/service/apis/diagnostics@2024-05-01' = [for (model, index) in models: {
   parent: apis[index]
   name: 'applicationinsights'
@@ -316,6 +410,9 @@ output id string = gateway.id
 
 @description('The gateway\'s URL: <url>/<model>/chat/completions?api-version=...')
 output url string = gateway.properties.gatewayUrl
+
+@description('The name of the Foundry project connection agents bind their models through: <connection>/<model>.')
+output agentsConnection string = agentsGatewayConnection.name
 
 @description('The gateway\'s name.')
 output name string = gateway.name

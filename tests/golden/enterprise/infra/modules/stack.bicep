@@ -223,6 +223,9 @@ module aiGateway 'gateway.bicep' = {
     aiServicesEndpoint: aiServices.outputs.endpoint
     appInsightsName: monitoring.outputs.appInsightsName
     workspaceId: monitoring.outputs.workspaceId
+    agentsConnection: gateway.agentsConnection
+    agentsInferenceApiVersion: gateway.agentsInferenceApiVersion
+    agentModels: gateway.agentModels
   }
 }
 
@@ -286,6 +289,9 @@ output gatewayEndpoint string = aiGateway.outputs.url
 
 @description('The customer ID of the Log Analytics workspace the gateway\'s request logs go to: health checks query it.')
 output logAnalyticsCustomerId string = monitoring.outputs.workspaceCustomerId
+
+@description('The Foundry project connection agents bind their models through (<connection>/<model>): the AI gateway.')
+output agentsConnection string = aiGateway.outputs.agentsConnection
 
 @description('The AI gateway\'s name: main.bicep adds the other regions to its pools.')
 output gatewayName string = aiGateway.outputs.name
