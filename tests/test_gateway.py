@@ -67,6 +67,17 @@ def test_the_default_sku_is_a_v2_tier(tmp_path: Path) -> None:
     assert spec_of(tmp_path, MINIMAL + "gateway: {sku: StandardV2}\n").gateway.sku == "StandardV2"
 
 
+def test_the_default_sku_with_agents_is_standard_v2(tmp_path: Path) -> None:
+    """Agents reach their model through the gateway's ApiManagement connection, which Foundry's
+    guide asks Standard v2 or Premium for: unset, the SKU follows; set, the spec's word wins."""
+    sample = tmp_path / "svc"
+    shutil.copytree(SAMPLES / "enterprise", sample)
+    spec = sample / "almgen.yaml"
+    assert "gateway:" not in spec.read_text("utf-8") and load_spec(spec).gateway.sku == "StandardV2"
+    spec.write_text(spec.read_text("utf-8") + "gateway: {sku: BasicV2}\n", "utf-8")
+    assert load_spec(spec).gateway.sku == "BasicV2"
+
+
 def test_an_unknown_sku_is_refused(tmp_path: Path) -> None:
     from generator.errors import SpecInvalid
 

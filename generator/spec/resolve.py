@@ -7,7 +7,7 @@ with every default filled in, and asks the schema for the few whose parent objec
 from __future__ import annotations
 
 import re
-from typing import Any, cast
+from typing import Any, Literal, cast
 
 from generator import __version__
 from generator.spec import model as m
@@ -145,7 +145,7 @@ def resolve(doc: Document, data: dict[str, Any]) -> m.Spec:
         safety=safety,
         content_filters=filters,
         configuration=configuration,
-        gateway=_gateway(data["gateway"], models, environments, configuration),
+        gateway=_gateway(data["gateway"], models, environments, configuration, agents),
         monitoring=_monitoring(data["monitoring"]),
         registry=_registry(data["registry"], env_names),
         extends=data.get("extends"),
@@ -285,23 +285,29 @@ def _gateway(
     models: tuple[m.Model, ...],
     environments: list[m.Environment],
     configuration: m.Configuration,
+    agents: tuple[m.Agent, ...],
 ) -> m.Gateway:
     """The spec's gateway; unset, `apim` where only a gateway makes a setting real (schema: gateway.type).
 
     Unset, it is on only for foundation models: a custom model's endpoint splits its own traffic and
     needs no gateway to move it; `type: apim` puts custom models behind it too (failover, limits).
+    The SKU, unset, is StandardV2 when an agent uses a foundation model (schema: gateway.sku).
     """
+    foundation = {model.name for model in models if model.kind == "foundation"}
+    sku: Literal["BasicV2", "StandardV2"] = raw.get("sku") or (
+        "StandardV2" if any(a.model in foundation for a in agents) else "BasicV2"
+    )
     if "type" in raw:
-        return m.Gateway(raw["type"], raw["sku"])
-    if not any(model.kind == "foundation" for model in models):
-        return m.Gateway("none", raw["sku"])
+        return m.Gateway(raw["type"], sku)
+    if not foundation:
+        return m.Gateway("none", sku)
     moves_traffic = any(env.strategy.type in ("canary", "blue-green", "ab") for env in environments)
     enforces = (
         configuration.requests_per_minute is not None
         or configuration.tokens_per_minute is not None
         or bool(configuration.allowed_origins)
     )
-    return m.Gateway("apim" if moves_traffic or enforces else "none", raw["sku"])
+    return m.Gateway("apim" if moves_traffic or enforces else "none", sku)
 
 
 def _monitoring(raw: dict[str, Any]) -> m.Monitoring:

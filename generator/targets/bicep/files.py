@@ -367,7 +367,11 @@ def _gateway(spec: Spec, env: Environment, deployments: list[dict[str, Any]]) ->
             "tokensPerMinute": config.tokens_per_minute or 0,
             "allowedOrigins": list(config.allowed_origins),
         }
-        | ({"failover": _failover(env, deployments, routes, tuple(m.name for m in spec.custom_models))} if spec.gateway_failover else {})
+        | (
+            {"failover": _failover(env, deployments, routes, tuple(m.name for m in spec.custom_models))}
+            if spec.gateway_failover
+            else {}
+        )
         | (_agent_gateway(spec) if spec.agents else {})
     )
 

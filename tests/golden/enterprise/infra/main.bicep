@@ -39,6 +39,9 @@ param modelRouting array = []
 @description('Optional. Content filters (RAI policies): name, mode, filters.')
 param contentFilters array = []
 
+@description('Optional. Scheduled production evaluation (the last environment only): event (the custom event name), interval and missing (ISO 8601: how often it runs, and after how long without an event the heartbeat alert fires); empty for none.')
+param productionEvaluation object = {}
+
 @description('Optional. Names of the Key Vault secrets the service reads. Values are never deployed from here: set them once per environment.')
 param keyVaultSecretNames array = []
 
@@ -124,6 +127,7 @@ module regionStacks 'modules/stack.bicep' = [for (stack, index) in stacks: {
     logRetentionDays: logRetentionDays
     alertEmails: alertEmails
     alerts: alerts
+    productionEvaluation: productionEvaluation
     quotaAlerts: quotaAlerts
     dashboard: dashboard
     foundryProject: foundryProject
@@ -181,7 +185,7 @@ module budgetAlert 'modules/budget.bicep' = if (!empty(budget)) {
   }
 }
 
-@description('Per region: location, resource group, AI Services endpoint, App Configuration endpoint, Key Vault URI, release records account (primary), the search service (name, endpoint, project connection, the identity it reads the documents as), the AI gateway (ID and URL) and the customer ID of the Log Analytics workspace of its request logs, the project connection agents reach it through.')
+@description('Per region: location, resource group, AI Services endpoint, App Configuration endpoint, Key Vault URI, release records account (primary), the search service (name, endpoint, project connection, the identity it reads the documents as), the AI gateway (ID and URL) and the customer ID of the Log Analytics workspace of its request logs, the project connection agents reach it through, the Application Insights connection string (production evaluation events).')
 output stacks array = [for (stack, index) in stacks: {
   location: stack.location
   resourceGroup: stack.resourceGroup
@@ -199,4 +203,5 @@ output stacks array = [for (stack, index) in stacks: {
   gatewayEndpoint: regionStacks[index].outputs.gatewayEndpoint
   logAnalyticsCustomerId: regionStacks[index].outputs.logAnalyticsCustomerId
   agentsConnection: regionStacks[index].outputs.agentsConnection
+  appInsightsConnectionString: regionStacks[index].outputs.appInsightsConnectionString
 }]

@@ -216,7 +216,7 @@ param budget = {
 param foundryProject = true
 param productionEvaluation = {}
 param gateway = {
-  sku: 'BasicV2'
+  sku: 'StandardV2'
   publisherEmail: 'support-agent-oncall@contoso.com'
   models: [
     {

@@ -272,7 +272,7 @@ param productionEvaluation = {
   missing: 'P2D'
 }
 param gateway = {
-  sku: 'BasicV2'
+  sku: 'StandardV2'
   publisherEmail: 'support-agent-oncall@contoso.com'
   models: [
     {
