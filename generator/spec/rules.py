@@ -471,6 +471,22 @@ def production_evaluation_needs_an_evaluation(doc: Document) -> Iterator[Issue]:
         )
 
 
+def agents_path_is_free(doc: Document) -> Iterator[Issue]:
+    """With agents, the gateway serves them at `agents/deployments/<model>`: a model named `agents`
+    would take the same path (its own API is `<model>`)."""
+    if not doc.data.get("agents"):
+        return
+    for index, model in enumerate(doc.data["models"]):
+        if model.get("name") == "agents":
+            yield doc.issue(
+                ("models", index, "name"),
+                "the name agents is taken when the spec has agents: the AI gateway serves agents' "
+                "model calls under the path agents/",
+                "a model name other than agents",
+                "rename the model (and the agents' model fields that name it)",
+            )
+
+
 def azure_names(doc: Document) -> Iterator[Issue]:
     data = doc.data
     service = data["service"]["name"]
@@ -526,6 +542,7 @@ RULES: tuple[Rule, ...] = (
     github_options,
     custom_only_monitoring,
     production_evaluation_needs_an_evaluation,
+    agents_path_is_free,
     azure_names,
     retrieval_rules,
     fine_tune_rules,
