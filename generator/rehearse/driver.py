@@ -179,22 +179,15 @@ def run_target(stage: Stage, previous: Any = None) -> tuple[str, str, Any]:
     if previous is not None:
         done = rerun_pipeline(previous)
     else:
-        builds = world.root / "devops"
-        build_id = 1 + (len(list(builds.glob("run*"))) if builds.is_dir() else 0)
         done = run_pipeline(
             repo,
             f".azure-pipelines/{service}.yml",
             world,
             variables={},
             approvals=approvals_of(spec, stage.target),
-            build_id=build_id,
+            build_id=_next_build_id(world),
         )
-    failed = [
-        f"    {job}/{step.display}:\n" + "\n".join(f"      | {line}" for line in _tail(step.log))
-        for _, job, step in done.failed_steps()
-    ]
-    report = "\n".join([done.report(), *failed])
-    return DEVOPS_CONCLUSIONS.get(done.result, done.result.lower()), report, done
+    return _devops_outcome(done)
 
 
 def run_lifecycle(stage: Stage) -> tuple[str, str, Any]:
@@ -216,16 +209,24 @@ def run_lifecycle(stage: Stage) -> tuple[str, str, Any]:
         return result.conclusion, result.report(), result
     from generator.rehearse.devops import run_pipeline
 
-    builds = world.root / "devops"
-    build_id = 1 + (len(list(builds.glob("run*"))) if builds.is_dir() else 0)
     done = run_pipeline(
         repo,
         f".azure-pipelines/{service}-lifecycle.yml",
         world,
         variables={},
         approvals=approvals_of(spec, stage.target),
-        build_id=build_id,
+        build_id=_next_build_id(world),
     )
+    return _devops_outcome(done)
+
+
+def _next_build_id(world: World) -> int:
+    builds = world.root / "devops"
+    return 1 + (len(list(builds.glob("run*"))) if builds.is_dir() else 0)
+
+
+def _devops_outcome(done: Any) -> tuple[str, str, Any]:
+    """(conclusion, report with the last lines of each failed step, result) of a pipeline run."""
     failed = [
         f"    {job}/{step.display}:\n" + "\n".join(f"      | {line}" for line in _tail(step.log))
         for _, job, step in done.failed_steps()
