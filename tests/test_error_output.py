@@ -90,6 +90,7 @@ FRAGMENTS: dict[str, tuple[str, ...]] = {
     "custom-field-on-foundation-model": ("models[0].path", "does not apply to a foundation model"),
     "agent-version-not-semver": ("agents[0].version", "'2.1' is not a semantic version"),
     "agent-on-custom-model": ("custom model; agents run on foundation models",),
+    "cleanup-without-custom-model": ("registry.retention.cleanup: the data clean-up deletes custom models",),
     "model-named-agents": ("models[0].name: the name agents is taken when the spec has agents",),
     "agent-tool-without-its-resource": (
         "agents[0].tools[1]: the file_search tool needs a vector store",

@@ -457,6 +457,14 @@ def custom_only_monitoring(doc: Document) -> Iterator[Issue]:
             "remove monitoring.drift",
             key=True,
         )
+    cleanup = doc.data.get("registry", {}).get("retention", {}).get("cleanup")
+    if cleanup and not _has_custom(doc.data):
+        yield doc.issue(
+            ("registry", "retention", "cleanup"),
+            "the data clean-up deletes custom models' training data, and this spec has no custom model",
+            "registry.retention.cleanup only with a model of kind custom",
+            "remove cleanup, or set it to false",
+        )
 
 
 def production_evaluation_needs_an_evaluation(doc: Document) -> Iterator[Issue]:
