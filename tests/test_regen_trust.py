@@ -115,6 +115,58 @@ def test_a_file_marked_ejected_by_hand_in_the_manifest_is_caught(repo: Path) -> 
     assert "unsealed  .almgen/manifest.json: its seal does not match its content" in done.stdout
 
 
+def test_the_content_digest_is_blake2b_over_each_managed_files_blake2b(repo: Path) -> None:
+    import hashlib
+
+    generated(repo)
+    data = manifest(repo)
+    content = data["seal"]["content"]  # type: ignore[index]
+    assert content["algorithm"] == "blake2b-256"
+    managed = sorted(e["path"] for e in entries(data) if e["ownership"] == "managed")
+    total = hashlib.blake2b(digest_size=32)
+    for path in managed:
+        each = hashlib.blake2b((repo / path).read_bytes(), digest_size=32).hexdigest()
+        total.update(f"{path}\0{each}\n".encode())
+    assert content["value"] == total.hexdigest()
+
+
+def test_a_content_digest_recomputed_by_hand_breaks_the_seal(repo: Path) -> None:
+    """Lower a threshold, fix its sha256 and the content digest: the seal no longer verifies."""
+    from generator.regen import fastpath
+    from generator.regen.digests import content_digest, hex_blake2b
+
+    generated(repo)
+    gates = repo / ".almgen" / "gates.json"
+    gates.write_text(gates.read_text().replace(">= 4.0", ">= 1.0"))
+    data = manifest(repo)
+    for entry in entries(data):
+        if entry["path"] == ".almgen/gates.json":
+            entry["sha256"] = sha(gates.read_bytes())
+    managed = [e["path"] for e in entries(data) if e["ownership"] == "managed"]
+    data["seal"]["content"]["value"] = content_digest(  # type: ignore[index]
+        (path, hex_blake2b((repo / path).read_bytes())) for path in managed
+    )
+    save_manifest(repo, data)
+    assert not fastpath.up_to_date(repo / "almgen.yaml")
+    done = almgen("check", spec(repo))
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "unsealed  .almgen/manifest.json" in done.stdout
+
+
+def test_a_manifest_without_a_content_digest_is_checked_by_rendering(repo: Path) -> None:
+    """An eject (or an older almgen) writes no content digest: the fast path defers to the full check."""
+    from generator.regen import fastpath
+
+    generated(repo)
+    assert fastpath.up_to_date(repo / "almgen.yaml")
+    assert run("eject", str(repo / "docs" / "alm" / "SETUP.md"), "--spec", spec(repo)).exit_code == 0
+    assert "content" not in manifest(repo)["seal"]  # type: ignore[operator]
+    assert not fastpath.up_to_date(repo / "almgen.yaml")
+    assert almgen("check", spec(repo)).returncode == 0
+    generated(repo)  # the next generate writes it again
+    assert fastpath.up_to_date(repo / "almgen.yaml")
+
+
 # 2. an input that changes while generate runs
 
 

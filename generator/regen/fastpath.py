@@ -3,9 +3,10 @@
 Nothing is loaded, validated or rendered (no jinja2, ruamel.yaml or jsonschema import) only when
 the manifest proves the output is unchanged: it was written by this version of almgen, its seal
 (generator/regen/seal.py) verifies, no generate was interrupted (no journal), every input's hash
-and every managed file's hash match the disk, and every one of them is a regular file inside the
-repository. Anything else (an input outside the repository, a changed or missing file, a
-hand-edited manifest) answers "not sure", and the full check renders and compares.
+matches the disk, the managed files' content digest (one BLAKE2b over each file's BLAKE2b, which
+the seal covers) matches the disk, and every one of them is a regular file inside the repository.
+Anything else (an input outside the repository, a changed or missing file, a hand-edited manifest,
+a manifest without a content digest) answers "not sure", and the full check renders and compares.
 
 A clean check costs little more than the interpreter's start, so this module works on `str` paths
 with `os` (pathlib's import alone costs a third of a start) and hashes without hashlib
@@ -21,6 +22,7 @@ import stat
 
 from generator import __version__
 from generator.regen import regular, seal
+from generator.regen.digests import content_digest, equal_digests, hex_blake2b
 
 TYPE_CHECKING = False  # without importing typing
 if TYPE_CHECKING:
@@ -102,9 +104,13 @@ def _proven(spec_name: str, root: str) -> bool:
     inputs = {item["path"]: item["sha256"] for item in manifest["inputs"]}
     entries = [(item["path"], item["ownership"], item["sha256"]) for item in manifest["files"]]
     unique = len(entries) == len({e[0] for e in entries})
-    if version != __version__ or spec_name not in inputs or not unique:
+    content = manifest["seal"].get("content")  # absent after an eject, or from an older almgen
+    if version != __version__ or spec_name not in inputs or not unique or not isinstance(content, dict):
         return False
-    if not seal.verifies(manifest["seal"]["value"], version, inputs, entries):
+    claimed = content.get("value")
+    if content.get("algorithm") != "blake2b-256" or not isinstance(claimed, str) or not claimed.isascii():
+        return False
+    if not seal.verifies(manifest["seal"]["value"], version, inputs, entries, claimed):
         return False
 
     def matches(path: object, sha256: object) -> bool:
@@ -115,8 +121,16 @@ def _proven(spec_name: str, root: str) -> bool:
         target = safe_path(root, path, checked)
         return target is not None and not regular.irregular(target) and os.path.exists(target)
 
-    return (
+    def on_disk(path: str) -> tuple[str, str]:
+        target = safe_path(root, path, checked)
+        if target is None:
+            raise ValueError(path)  # up_to_date answers "not sure"
+        return path, hex_blake2b(regular.read_bytes(target, regular.MAX_INPUT_BYTES))
+
+    if not (
         all(matches(path, sha) for path, sha in inputs.items())
         and all(present(path) for path, owner, _ in entries if owner == "seeded")
-        and all(matches(path, sha) for path, owner, sha in entries if owner == "managed")
-    )
+    ):
+        return False
+    managed = [on_disk(path) for path, owner, _ in entries if owner == "managed"]
+    return equal_digests(content_digest(managed), claimed)

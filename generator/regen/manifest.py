@@ -6,6 +6,10 @@ symlink) and one that does not fit is ignored and reported, never acted on. `scr
 entries almgen could not have written for this spec (the spec itself, a user's script, `.git/`)
 or that are not regular files. The manifest carries a seal (generator/regen/seal.py) and, while
 a generate writes, a journal (generator/regen/journal.py) of what it is writing.
+
+Beside the seal, a manifest that `generate` wrote carries one BLAKE2b digest over the content of
+every managed file as almgen wrote it (`seal.content`), which the fast path of `check` compares
+with the disk instead of every file's SHA-256 (generator/regen/fastpath.py).
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from typing import Any
 from generator import __version__
 from generator.errors import Issue, SpecInvalid
 from generator.regen import files, seal
+from generator.regen.digests import content_digest
 from generator.regen.fastpath import safe_target
 from generator.regen.places import could_generate
 
@@ -32,6 +37,7 @@ MAX_ENTRIES = 20_000
 MAX_PATH = 1024
 MAX_NAME = 255  # bytes in one file or folder name (NAME_MAX on Linux and macOS)
 OWNERSHIPS = ("managed", "seeded", "user")
+CONTENT_ALGORITHM = "blake2b-256"
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
@@ -56,10 +62,19 @@ class Manifest:
     sealed: bool = False  # as loaded: the seal verified, nothing was ignored or recovered
     present: bool = False  # read from disk (not a repository's first generate)
     recovered: list[str] = field(default_factory=list)  # files an interrupted generate wrote
+    # path -> BLAKE2b-256 of the bytes this run wrote (or found current) for a managed file
+    written: dict[str, str] = field(default_factory=dict)
 
-    def seal(self) -> str:
+    def content(self) -> str:
+        """The managed files' content digest, when this run knows every one of them, else ""."""
+        managed = [path for path, e in self.files.items() if e.ownership == "managed"]
+        if not all(path in self.written for path in managed):
+            return ""  # e.g. a tampered file kept, or eject: the fast path then renders
+        return content_digest((path, self.written[path]) for path in managed)
+
+    def seal(self, content: str = "") -> str:
         return seal.seal(
-            self.version, self.inputs, [(e.path, e.ownership, e.sha256) for e in self.files.values()]
+            self.version, self.inputs, [(e.path, e.ownership, e.sha256) for e in self.files.values()], content
         )
 
     def to_json(self, *, sealed: bool = True) -> str:
@@ -71,7 +86,10 @@ class Manifest:
             "files": entries_json(self.files.values()),
         }
         if sealed:
-            data["seal"] = {"algorithm": seal.ALGORITHM, "value": self.seal()}
+            content = self.content()
+            data["seal"] = {"algorithm": seal.ALGORITHM, "value": self.seal(content)}
+            if content:
+                data["seal"]["content"] = {"algorithm": CONTENT_ALGORITHM, "value": content}
         return json.dumps(data, indent=2) + "\n"
 
 
@@ -215,9 +233,11 @@ def _parse(root: Path, data: object, shown: str) -> Manifest:
             manifest.ignored[f"inputs[{index}]"] = "expected a mapping with path and sha256"
     claimed = data.get("seal")
     value = claimed.get("value") if isinstance(claimed, dict) else None
+    content = claimed.get("content", {}) if isinstance(claimed, dict) else {}
+    digest = content.get("value", "") if isinstance(content, dict) else None
     entries = [(e.path, e.ownership, e.sha256) for e in manifest.files.values()]
     manifest.sealed = not manifest.ignored and seal.verifies(
-        value, manifest.version, manifest.inputs, entries
+        value, manifest.version, manifest.inputs, entries, digest
     )
     return manifest
 

@@ -1,8 +1,9 @@
 """The manifest's seal: a keyed digest (HMAC-SHA256) over what almgen read and what it wrote.
 
 The key is derived from the generator's version and the digest of the inputs, and the message is
-every input and file entry, so changing any hash, ownership or path in the manifest by hand
-breaks the seal. The fast path of `almgen check` trusts a manifest only when its seal verifies;
+every input and file entry and the managed files' content digest (digests.content_digest, when
+the manifest has one), so changing any hash, ownership, path or that digest by hand breaks the
+seal. The fast path of `almgen check` trusts a manifest only when its seal verifies;
 any doubt (no seal, a wrong seal, another version) means a full render. Standard library only,
 without hashlib (generator/regen/digests.py).
 
@@ -32,21 +33,28 @@ def _inputs_digest(inputs: Mapping[str, str]) -> bytes:
     return total.digest()
 
 
-def seal(version: str, inputs: Mapping[str, str], files: Iterable[tuple[str, str, str]]) -> str:
-    """The seal of a manifest: `files` are (path, ownership, sha256)."""
+def seal(
+    version: str, inputs: Mapping[str, str], files: Iterable[tuple[str, str, str]], content: str = ""
+) -> str:
+    """The seal of a manifest: `files` are (path, ownership, sha256); `content` their content digest."""
     key = sha256(_DOMAIN + version.encode("utf-8") + b"\0" + _inputs_digest(inputs)).digest()
-    message = json.dumps(
-        {"version": version, "inputs": sorted(inputs.items()), "files": sorted(files)},
-        separators=(",", ":"),
-        ensure_ascii=True,
-    )
+    sealed: dict[str, object] = {"version": version, "inputs": sorted(inputs.items()), "files": sorted(files)}
+    if content:  # a manifest without one seals as it did before the digest existed
+        sealed["content"] = content
+    message = json.dumps(sealed, separators=(",", ":"), ensure_ascii=True)
     return hmac_sha256(key, message.encode("ascii"))
 
 
 def verifies(
-    claimed: object, version: str, inputs: Mapping[str, str], files: Iterable[tuple[str, str, str]]
+    claimed: object,
+    version: str,
+    inputs: Mapping[str, str],
+    files: Iterable[tuple[str, str, str]],
+    content: object = "",
 ) -> bool:
     """True only when `claimed` is exactly the seal of this content."""
     if not isinstance(claimed, str) or not claimed.isascii():  # compare_digest takes ASCII text only
         return False
-    return equal_digests(claimed, seal(version, inputs, files))
+    if not isinstance(content, str):
+        return False
+    return equal_digests(claimed, seal(version, inputs, files, content))

@@ -11,6 +11,7 @@ from typing import Literal
 from generator.errors import AlmgenError, ExitCode
 from generator.regen import files, journal
 from generator.regen import manifest as mf
+from generator.regen.digests import hex_blake2b
 from generator.regen.fastpath import safe_target
 from generator.regen.files import atomic_write
 from generator.render.outputs import OutputFile
@@ -143,7 +144,7 @@ class _WritePlan:
             self.manifest.files[output.path] = seeded
             changes.append(Change(output.path, "unchanged"))
         elif state == "current":
-            self.manifest.files[output.path] = managed
+            self.keep(managed, data)
             changes.append(Change(output.path, "unchanged"))
         elif state == "collision" and not self.adopt:
             changes.append(
@@ -168,8 +169,13 @@ class _WritePlan:
             assert target is not None
             before = "" if state == "missing" else mf.sha256(files.read_bytes(target))
             self.writes[output.path] = Write(data, before)
-            self.manifest.files[output.path] = managed
+            self.keep(managed, data)
             changes.append(Change(output.path, "created" if state == "missing" else "updated"))
+
+    def keep(self, entry: mf.Entry, data: bytes) -> None:
+        """Record a file as almgen writes it (or found it already written): its hash and content digest."""
+        self.manifest.files[entry.path] = entry
+        self.manifest.written[entry.path] = hex_blake2b(data)
 
     def decide_no_longer_generated(self, path: str, entry: mf.Entry) -> None:
         """A file almgen wrote before that the spec no longer generates: removed unless it is yours now."""
