@@ -36,12 +36,13 @@ def test_both_pipelines_run_every_gate_against_production_on_the_schedule() -> N
     github = yaml.safe_load(files[".github/workflows/support-agent-lifecycle.yml"])
     assert github[True]["schedule"] == [{"cron": "17 6 * * *"}]  # PyYAML reads `on` as True
     job = github["jobs"]["production-quality"]
-    assert job["environment"] == "prod" and job["env"]["ALMGEN_DEPLOYMENT"] == "support-agent-prod"
+    # the monitoring identity's reviewer-free environment, never prod's (deploy rights, approval)
+    assert job["environment"] == "prod-monitoring" and job["env"]["ALMGEN_DEPLOYMENT"] == "support-agent-prod"
     script = job["steps"][3]["run"]
     devops = yaml.safe_load(files[".azure-pipelines/support-agent-lifecycle.yml"])
     assert devops["schedules"][0]["cron"] == "17 6 * * *"
     step = next(j for j in devops["jobs"] if j["job"] == "ProductionQuality")["steps"][2]
-    assert step["inputs"]["azureSubscription"] == "azure-support-agent-prod"
+    assert step["inputs"]["azureSubscription"] == "azure-support-agent-prod-monitoring"  # no approval check
     for text in (script, step["inputs"]["inlineScript"]):
         assert "--gate evaluation=ALMGEN_EVAL_RESULTS --gate safety=ALMGEN_SAFETY_RESULTS" in text
         assert "contract.py" in text and "--out-dir" in text and "--target" not in text  # what serves

@@ -296,3 +296,28 @@ def test_every_az_line_of_setup_parses_with_the_real_azure_cli() -> None:
     ]
     assert len(lines) > 100
     assert azcli.rejected(lines) == []
+
+
+def test_the_monitoring_identity_scores_custom_endpoints_without_deploy_rights() -> None:
+    """Custom models: the production evaluation scores the online endpoints with a custom role
+    (score and read), not AzureML Data Scientist (which also trains, registers and deploys)."""
+    from dataclasses import replace
+
+    from generator.spec import model as m
+
+    spec = load_spec(REPO / "samples" / "custom-model-devops" / "almgen.yaml")
+    assert spec.custom_models and spec.evaluation is not None
+    spec = replace(
+        spec, monitoring=replace(spec.monitoring, evaluation=m.ProductionEvaluation("daily", True))
+    )
+    prod = spec.environments[-1]
+    rows = roles.monitoring_grants(spec, prod)
+    held = {row.role_id for row in rows}
+    assert roles.scorer_role_name(spec) in held
+    assert not held & {roles.ML_DATA_SCIENTIST, roles.CONTRIBUTOR, roles.APP_CONFIGURATION_DATA_OWNER}
+    assert {row.scope for row in rows} == {"subscription", *(s.resource_group for s in prod.stacks)}
+    created = [a.what for a in actions(spec, plan(spec), Facts(), spec.environments)]
+    assert any(roles.scorer_role_name(spec) in what and "custom role" in what for what in created)
+    assert any(
+        what.startswith("service connection " + prod.service_connection + "-monitoring") for what in created
+    )

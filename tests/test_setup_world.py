@@ -359,6 +359,50 @@ def test_setup_wires_identities_subjects_and_checks(tmp_path: Path) -> None:
     assert {a[0] for a in w["assignments"]} == principals
 
 
+def test_the_production_evaluation_has_its_own_reviewer_free_read_and_call_identity(tmp_path: Path) -> None:
+    """The scheduled evaluation runs unattended: a monitoring identity bound to `prod-monitoring`
+    (GitHub, no reviewers) and `<connection>-monitoring` (Azure DevOps, branch control, no approval),
+    holding read-and-call roles only: never what deploys (Contributor, RBAC Administrator, data owner)."""
+    from generator.commands.setup import roles
+
+    fakes = Fakes(tmp_path, world("enterprise"))
+    spec = _copy("enterprise", tmp_path)
+    assert fakes.run(spec).exit_code == 0
+    w = fakes.read()
+    monitor = w["identities"]["id-support-agent-monitor-prod"]
+    deploy = w["identities"]["id-support-agent-deploy-prod"]
+    assert monitor["clientId"] != deploy["clientId"]
+    assert w["credentials"]["id-support-agent-monitor-prod/github-prod-monitoring"] == (
+        "repo:contoso@7/support-agent@99:environment:prod-monitoring"
+    )
+    assert w["gh_environments"]["repos/contoso/support-agent/environments/prod-monitoring"] == {
+        "deployment_branch_policy": {"protected_branches": True, "custom_branch_policies": False},
+        "reviewers": None,
+    }
+    assert w["variables"]["prod-monitoring/AZURE_CLIENT_ID"] == monitor["clientId"]
+    assert w["variables"]["prod/AZURE_CLIENT_ID"] == deploy["clientId"]
+    assert (
+        w["credentials"]["id-support-agent-monitor-prod/azure-devops-prod-monitoring"]
+        == "sc://contoso/ai/azure-support-agent-prod-monitoring"
+    )
+    endpoint = w["endpoints"]["azure-support-agent-prod-monitoring"]["id"]
+    assert sorted(c[2] for c in w["checks"] if c[:2] == ["endpoint", endpoint]) == ["Task Check"]
+    held = {a[1] for a in w["assignments"] if a[0] == monitor["principalId"]}
+    deploying = {roles.CONTRIBUTOR, roles.RBAC_ADMINISTRATOR, roles.APP_CONFIGURATION_DATA_OWNER}
+    assert held and not held & deploying
+    assert {
+        roles.READER,
+        roles.OPENAI_USER,
+        roles.AZURE_AI_USER,
+        roles.monitor_role_name(load_spec(spec)),
+    } <= held
+    # nothing of the monitoring identity at subscription scope but the custom read role
+    at_subscription = {
+        a[1] for a in w["assignments"] if a[0] == monitor["principalId"] and "resourceGroups" not in a[2]
+    }
+    assert at_subscription == {roles.monitor_role_name(load_spec(spec))}
+
+
 def test_legacy_repository_and_custom_claims(tmp_path: Path) -> None:
     state = world("minimal")
     state["created_at"] = "2020-01-01T00:00:00Z"

@@ -35,6 +35,8 @@ class ProductionEvaluation:
     cron: str
     interval: str
     missing: str
+    monitoring_environment: str  # GitHub: the reviewer-free environment of the monitoring identity
+    monitoring_connection: str  # Azure DevOps: the monitoring identity's service connection
 
     @property
     def cron_title(self) -> str:
@@ -44,6 +46,16 @@ class ProductionEvaluation:
     def gate_arguments(self) -> str:
         """quality.py's --gate KIND=VARIABLE arguments (names the schema restricts to [a-z_A-Z0-9])."""
         return " ".join(f"--gate {gate.kind}={gate.results_variable}" for gate in self.gates)
+
+
+def monitoring_environment(env: str) -> str:
+    """The GitHub environment of ENV's monitoring identity: no reviewers, protected branches only."""
+    return f"{env}-monitoring"
+
+
+def monitoring_connection(connection: str) -> str:
+    """The Azure DevOps service connection of the monitoring identity, beside CONNECTION's."""
+    return f"{connection}-monitoring"
 
 
 def production_evaluation(spec: Spec) -> ProductionEvaluation | None:
@@ -62,6 +74,8 @@ def production_evaluation(spec: Spec) -> ProductionEvaluation | None:
         cron=CRONS[settings.schedule],
         interval=interval,
         missing=missing,
+        monitoring_environment=monitoring_environment(env.name),
+        monitoring_connection=monitoring_connection(env.service_connection),
     )
 
 

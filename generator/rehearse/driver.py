@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from generator.plan.model import github_approval_environment
+from generator.plan.production import production_evaluation
 from generator.rehearse.azure import setup
 from generator.rehearse.azure.store import locked
 from generator.rehearse.faults import Fault
@@ -37,6 +38,9 @@ SUBSCRIPTION_VARS = {
     "AZURE_TENANT_ID": "00000000-0000-0000-0000-0000000000e1",
     "AZURE_SUBSCRIPTION_ID": "00000000-0000-0000-0000-0000000000b1",
 }
+# The production evaluation's monitoring identity (`almgen setup`: read and call only), the client ID
+# its GitHub environment `<prod>-monitoring` holds; the simulated Azure refuses its writes.
+MONITORING_CLIENT_ID = "00000000-0000-0000-0000-0000000000c2"
 
 
 def stand_in_command(kind: str, name: str) -> str:
@@ -123,11 +127,17 @@ def commit_change(repo: Path, spec_name: str, edit: Any, message: str) -> None:
 def approvals_of(spec: Spec, target: str) -> dict[str, list[str]]:
     """The environments whose jobs wait for a reviewer, as `almgen setup` configures them: on
     GitHub the approval environment of each (`github_approval_environment`), on Azure DevOps the
-    environment itself."""
+    environment itself and its service connection (setup puts the approval on both; a connection's
+    checks apply to every job that uses it)."""
     name = github_approval_environment if target == "github-actions" else str
-    return {
-        name(env.name): list(env.approval.reviewers) for env in spec.environments if env.approval.required
-    }
+    out = {name(env.name): list(env.approval.reviewers) for env in spec.environments if env.approval.required}
+    if target != "github-actions":
+        out |= {
+            env.service_connection: list(env.approval.reviewers)
+            for env in spec.environments
+            if env.approval.required
+        }
+    return out
 
 
 @dataclass
@@ -190,21 +200,30 @@ def run_target(stage: Stage, previous: Any = None) -> tuple[str, str, Any]:
     return _devops_outcome(done)
 
 
-def run_lifecycle(stage: Stage) -> tuple[str, str, Any]:
+def run_lifecycle(stage: Stage, approvals: dict[str, list[str]] | None = None) -> tuple[str, str, Any]:
     """(conclusion, report, result) of one scheduled run of the spec's lifecycle workflow or pipeline:
-    the model checks and, with `monitoring.evaluation`, the production evaluation (quality.py)."""
+    the model checks and, with `monitoring.evaluation`, the production evaluation (quality.py).
+
+    APPROVALS (default: as `almgen setup` configures them, `approvals_of`) maps a GitHub environment,
+    or an Azure DevOps environment or service connection, to its required reviewers."""
     spec, repo, world = stage.spec, stage.repo, stage.world
     service = spec.service.name
     if stage.target == "github-actions":
         from generator.rehearse.github import run_workflow
 
+        evaluation = production_evaluation(spec)
         result = run_workflow(
             repo,
             f"{service}-lifecycle.yml",
             world,
             event="schedule",
             vars=SUBSCRIPTION_VARS,
-            approvals=approvals_of(spec, stage.target),
+            environment_vars=(
+                {evaluation.monitoring_environment: {"AZURE_CLIENT_ID": MONITORING_CLIENT_ID}}
+                if evaluation
+                else {}
+            ),
+            approvals=approvals if approvals is not None else approvals_of(spec, stage.target),
         )
         return result.conclusion, result.report(), result
     from generator.rehearse.devops import run_pipeline
@@ -214,7 +233,7 @@ def run_lifecycle(stage: Stage) -> tuple[str, str, Any]:
         f".azure-pipelines/{service}-lifecycle.yml",
         world,
         variables={},
-        approvals=approvals_of(spec, stage.target),
+        approvals=approvals if approvals is not None else approvals_of(spec, stage.target),
         build_id=_next_build_id(world),
     )
     return _devops_outcome(done)

@@ -428,6 +428,53 @@ def test_production_quality_is_evaluated_on_schedule_and_a_breach_alerts(
     _log_az(stage)
 
 
+def test_the_production_evaluation_runs_unattended_and_cannot_deploy(
+    target: str, deployed: Deployed, tmp_path: Path
+) -> None:
+    """The scheduled job waits for nobody: on GitHub even with reviewers on `<prod>` itself (it names
+    `<prod>-monitoring`), on Azure DevOps with the approval on prod's environment and service connection
+    (it uses `<connection>-monitoring`). And its identity reads and calls only: an ARM write fails."""
+    import subprocess
+
+    from generator.plan.production import production_evaluation
+    from generator.rehearse.devops.steps import connection_client
+    from generator.rehearse.driver import MONITORING_CLIENT_ID, approvals_of
+
+    stage = _from_first_deploy(deployed, target, tmp_path)
+    prod = stage.spec.environments[-1]
+    evaluation = production_evaluation(stage.spec)
+    assert evaluation is not None and prod.approval.required
+    approvals = approvals_of(stage.spec, target) | {prod.name: list(prod.approval.reviewers)}
+    assert prod.service_connection in approvals or target == GITHUB
+    asked = {"github.approval", "approval"}
+    before = len([e for e in stage.world.timeline() if e["kind"] in asked])
+    conclusion, report, _ = run_lifecycle(stage, approvals)
+    _log_az(stage)
+    assert conclusion == "success", report
+    assert len([e for e in stage.world.timeline() if e["kind"] in asked]) == before  # nobody was asked
+    assert {e["properties"]["passed"] for e in _evaluation_events(stage)} == {"true"}
+    client = MONITORING_CLIENT_ID if target == GITHUB else connection_client(evaluation.monitoring_connection)
+    az, environ = str(stage.world.bin / "az"), stage.world.environ()
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([az, *args], capture_output=True, text=True, env=environ, check=False)
+
+    tenant = "00000000-0000-0000-0000-0000000000e1"
+    assert run("login", "--service-principal", "--username", client, "--tenant", tenant).returncode == 0
+    shown = run("deployment", "sub", "show", "--name", evaluation.deployment, "--output", "none")
+    assert shown.returncode == 0, shown.stderr  # it reads
+    write = run(
+        *("deployment", "sub", "create", "--name", "takeover", "--location", prod.primary.region),
+        *("--template-file", "infra/main.bicep"),
+    )
+    assert write.returncode == 1 and "AuthorizationFailed" in write.stderr
+    kv = run(
+        *("appconfig", "kv", "set", "--endpoint", "https://x.azconfig.io", "--key", "almgen:active:x"),
+        *("--value", "y", "--auth-mode", "login", "--yes"),
+    )
+    assert kv.returncode == 1 and "AuthorizationFailed" in kv.stderr
+
+
 # ---- every az line the scenarios ran parses with the real Azure CLI -------------------------------
 
 

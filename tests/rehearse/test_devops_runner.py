@@ -341,6 +341,44 @@ def test_approval_rejected_before_any_job_of_the_stage(tmp_path: Path) -> None:
     assert [e["decision"] for e in w.timeline() if e["kind"] == "approval"] == ["rejected"]
 
 
+def test_a_service_connection_check_asks_for_any_job_that_uses_it(tmp_path: Path) -> None:
+    """Checks on a service connection apply to every job that names it, deployment job or not (setup puts
+    production's approval on its connection too); a job on another connection is not asked."""
+    w = world(tmp_path, [{"kind": "approval", "env": "azure-prod", "decision": "reject"}])
+    repo = pipeline(
+        tmp_path,
+        """
+        stages:
+          - stage: Watch
+            jobs:
+              - job: Plain
+                steps:
+                  - task: AzureCLI@2
+                    inputs:
+                      azureSubscription: azure-prod-monitoring
+                      scriptType: bash
+                      scriptLocation: inlineScript
+                      inlineScript: echo reads
+          - stage: Deploy
+            dependsOn: []
+            jobs:
+              - job: Plain
+                steps:
+                  - task: AzureCLI@2
+                    inputs:
+                      azureSubscription: azure-prod
+                      scriptType: bash
+                      scriptLocation: inlineScript
+                      inlineScript: echo writes
+        """,
+    )
+    result = run_pipeline(repo, "azure-pipelines.yml", w, approvals={"azure-prod": ["leads"]})
+    asked = [(e["stage"], e["env"], e["decision"]) for e in w.timeline() if e["kind"] == "approval"]
+    assert asked == [("Deploy", "azure-prod", "rejected")]
+    assert result.stages["Watch"].jobs["Plain"].result == "Succeeded"
+    assert not result.stages["Deploy"].jobs["Plain"].steps
+
+
 def test_rerun_republishing_an_artifact_fails(tmp_path: Path) -> None:
     repo = pipeline(
         tmp_path,

@@ -38,4 +38,7 @@ test_a_retired_version_is_removed_everywhere = matrix.test_a_retired_version_is_
 test_production_quality_is_evaluated_on_schedule_and_a_breach_alerts = (
     matrix.test_production_quality_is_evaluated_on_schedule_and_a_breach_alerts
 )
+test_the_production_evaluation_runs_unattended_and_cannot_deploy = (
+    matrix.test_the_production_evaluation_runs_unattended_and_cannot_deploy
+)
 test_every_az_line_parses_with_the_real_azure_cli = matrix.test_every_az_line_parses_with_the_real_azure_cli

@@ -20,8 +20,10 @@ from generator.commands.setup.model import (
     FileArg,
     Json,
     Ref,
+    RoleGrant,
 )
 from generator.plan.model import Plan, github_approval_environment
+from generator.plan.production import monitoring_environment
 from generator.spec import naming
 from generator.spec.model import Environment, Spec
 from generator.targets.bicep.files import ROLES
@@ -107,13 +109,18 @@ class _Context:
     def _identity(self, env: Environment, field: str) -> Ref:
         return identity_ref(identity_name(self.spec, env), identity_group(self.spec), field)
 
+    def monitor(self, env: Environment, field: str) -> Ref:
+        """A field of ENV's monitoring identity (the scheduled production evaluation's)."""
+        return identity_ref(roles.monitoring_identity_name(self.spec, env), identity_group(self.spec), field)
+
     def devops(self) -> tuple[str, ...]:
         return ("--organization", self.organization, "--project", self.project)
 
-    def endpoint(self, env: Environment, field: str) -> Ref:
+    def endpoint(self, env: Environment, field: str, connection: str | None = None) -> Ref:
         # Service connection names match ^[A-Za-z0-9][A-Za-z0-9 ._-]*$: safe in a JMESPath literal.
+        connection = connection or env.service_connection
         return Ref(
-            f"{field} of service connection {env.service_connection}",
+            f"{field} of service connection {connection}",
             (
                 "az",
                 "devops",
@@ -121,7 +128,7 @@ class _Context:
                 "list",
                 *self.devops(),
                 "--query",
-                f"[?name=='{env.service_connection}'].{field} | [0]",
+                f"[?name=='{connection}'].{field} | [0]",
                 "--output",
                 "tsv",
             ),
@@ -187,6 +194,12 @@ def subscription_actions(spec: Spec, facts: Facts, envs: tuple[Environment, ...]
     if spec.custom_models and any(not env.is_first for env in envs):
         reader = roles.registry_reader_role_name(spec)
         custom.append((reader, roles.REGISTRY_READ_ACTIONS, "the model registry's resource group"))
+    watched = roles.monitored(spec)
+    if watched is not None and any(env.name == watched.name for env in envs):
+        custom.append((roles.monitor_role_name(spec), roles.MONITOR_ACTIONS, "subscription"))
+        if spec.custom_models:
+            scorer = roles.scorer_role_name(spec)
+            custom.append((scorer, roles.SCORER_ACTIONS, "production resource groups"))
     for name, actions, where in custom:
         definition: Json = {
             "Name": name,
@@ -263,39 +276,38 @@ def environment_actions(spec: Spec, plan: Plan, facts: Facts, env: Environment) 
                 ),
             )
         )
-    out.append(
-        Action(
-            name,
-            f"identity {identity} in {group}",
-            Check(
-                _az(
-                    "identity",
-                    "show",
-                    "--resource-group",
-                    group,
-                    "--name",
-                    identity,
-                    "--query",
-                    "id",
-                    "--output",
-                    "tsv",
-                )
-            ),
-            _az(
-                "identity",
-                "create",
-                "--resource-group",
-                group,
-                "--name",
-                identity,
-                "--location",
-                spec.location,
-            ),
-            manual="Managed Identities > Create",
-        )
-    )
+    out.append(_identity_action(ctx, name, identity, f"identity {identity} in {group}"))
     out += _documents_reader(ctx, env)
-    for grant in roles.grants(spec, env):
+    out += _grant_actions(ctx, name, identity, ctx.principal(env), roles.grants(spec, env))
+    if "github-actions" in spec.pipelines:
+        out += _github(ctx, env)
+    if "azure-devops" in spec.pipelines:
+        from generator.commands.setup import devops  # it builds on this module's context
+
+        out += devops.environment_actions(ctx, env)
+    watched = roles.monitored(spec)
+    if watched is not None and watched.name == env.name:
+        out += _monitoring(ctx, env)
+    return out
+
+
+def _identity_action(ctx: _Context, group_label: str, identity: str, what: str) -> Action:
+    group = identity_group(ctx.spec)
+    where = ("--resource-group", group, "--name", identity)
+    return Action(
+        group_label,
+        what,
+        Check(_az("identity", "show", *where, "--query", "id", "--output", "tsv")),
+        _az("identity", "create", *where, "--location", ctx.spec.location),
+        manual="Managed Identities > Create",
+    )
+
+
+def _grant_actions(
+    ctx: _Context, name: str, identity: str, principal: Ref, grants: list[RoleGrant]
+) -> list[Action]:
+    out: list[Action] = []
+    for grant in grants:
         scope = ctx.scope(None if grant.scope == "subscription" else grant.scope)
         query = "[?condition!=null].id" if grant.condition else "[].id"
         extra: tuple[str, ...] = ()
@@ -312,7 +324,7 @@ def environment_actions(spec: Spec, plan: Plan, facts: Facts, env: Environment) 
                         "assignment",
                         "list",
                         "--assignee",
-                        ctx.principal(env),
+                        principal,
                         "--role",
                         grant.role_id,
                         "--scope",
@@ -328,7 +340,7 @@ def environment_actions(spec: Spec, plan: Plan, facts: Facts, env: Environment) 
                     "assignment",
                     "create",
                     "--assignee-object-id",
-                    ctx.principal(env),
+                    principal,
                     "--assignee-principal-type",
                     "ServicePrincipal",
                     "--role",
@@ -342,12 +354,46 @@ def environment_actions(spec: Spec, plan: Plan, facts: Facts, env: Environment) 
                 manual="Access control (IAM) > Add role assignment",
             )
         )
-    if "github-actions" in spec.pipelines:
-        out += _github(ctx, env)
-    if "azure-devops" in spec.pipelines:
-        from generator.commands.setup import devops  # it builds on this module's context
+    return out
 
-        out += devops.environment_actions(ctx, env)
+
+def _monitoring(ctx: _Context, env: Environment) -> list[Action]:
+    """The scheduled production evaluation's own identity: read-and-call roles only, bound to a
+    reviewer-free GitHub environment and an approval-free Azure DevOps service connection, so the
+    schedule runs unattended without the deployment identity (whose approval it would bypass)."""
+    spec = ctx.spec
+    identity = roles.monitoring_identity_name(spec, env)
+    label = monitoring_environment(env.name)
+    out = [
+        _identity_action(
+            ctx, env.name, identity, f"identity {identity} in {identity_group(spec)} (production evaluation)"
+        )
+    ]
+    principal = ctx.monitor(env, "principalId")
+    out += _grant_actions(ctx, env.name, identity, principal, roles.monitoring_grants(spec, env))
+    if "github-actions" in spec.pipelines:
+        subject = ctx.facts.subject(label) or f"<OIDC subject of environment {label}>"
+        out.append(_credential(ctx, env, f"github-{label}", GITHUB_ISSUER, subject, identity=identity))
+        body: dict[str, Json] = {
+            "deployment_branch_policy": {"protected_branches": True, "custom_branch_policies": False},
+            "reviewers": None,  # unattended: the identity cannot deploy
+        }
+        path, file = f"repos/{ctx.repo}/environments/{label}", f"environment-{label}.json"
+        out.append(
+            Action(
+                env.name,
+                f"GitHub environment {label}: the monitoring identity's credential, no reviewers, "
+                "protected branches only",
+                Check(_gh("api", path, "--jq", GITHUB_ENVIRONMENT_JQ), github_environment_state(body)),
+                _gh("api", "--method", "PUT", path, "--input", "-", stdin=Body(file, body)),
+                manual="Settings > Environments > New environment",
+            )
+        )
+        out += _github_variables(ctx, env.name, label, ctx.monitor(env, "clientId"))
+    if "azure-devops" in spec.pipelines:
+        from generator.commands.setup import devops
+
+        out += devops.monitoring_actions(ctx, env, identity)
     return out
 
 
@@ -400,8 +446,10 @@ def _documents_reader(ctx: _Context, env: Environment) -> list[Action]:
     return out
 
 
-def _credential(ctx: _Context, env: Environment, cred: str, issuer: Arg, subject: Arg) -> Action:
-    identity = identity_name(ctx.spec, env)
+def _credential(  # noqa: PLR0913 - the identity is the environment's unless named
+    ctx: _Context, env: Environment, cred: str, issuer: Arg, subject: Arg, *, identity: str | None = None
+) -> Action:
+    identity = identity or identity_name(ctx.spec, env)
     where = ("--resource-group", identity_group(ctx.spec), "--identity-name", identity, "--name", cred)
     return Action(
         env.name,
@@ -504,16 +552,22 @@ def _github(ctx: _Context, env: Environment) -> list[Action]:
                 approval=True,
             )
         )
+    return out + _github_variables(ctx, name, name, ctx.client(env))
+
+
+def _github_variables(ctx: _Context, group_label: str, name: str, client: Arg) -> list[Action]:
+    """The azure/login inputs of GitHub environment NAME, as environment variables."""
     variables: list[tuple[str, Arg]] = [
-        ("AZURE_CLIENT_ID", ctx.client(env)),
+        ("AZURE_CLIENT_ID", client),
         ("AZURE_TENANT_ID", ctx.tenant),
         ("AZURE_SUBSCRIPTION_ID", ctx.subscription),
     ]
+    out: list[Action] = []
     for variable, value in variables:
         where = (variable, "--env", name, "--repo", ctx.repo)
         out.append(
             Action(
-                name,
+                group_label,
                 f"GitHub variable {variable} of environment {name}",
                 Check(_gh("variable", "get", *where), value),
                 _gh("variable", "set", *where, "--body", value),

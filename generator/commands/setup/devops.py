@@ -21,8 +21,18 @@ BRANCH_CONTROL_TASK = {
 CHECK_TIMEOUT_MINUTES = 43200  # 30 days for reviewers to answer
 
 
-def _check_action(ctx: _Context, env: Environment, kind: str, resource: str, resource_id: Arg) -> Action:
-    """An approval, Exclusive Lock or branch control check on an environment or service connection."""
+def _check_action(  # noqa: PLR0913 - the connection is the environment's unless named
+    ctx: _Context,
+    env: Environment,
+    kind: str,
+    resource: str,
+    resource_id: Arg,
+    *,
+    connection: str | None = None,
+) -> Action:
+    """An approval, Exclusive Lock or branch control check on an environment or service connection
+    (CONNECTION, default the environment's)."""
+    connection = connection or env.service_connection
     type_ = {"approval": APPROVAL_TYPE, "lock": EXCLUSIVE_LOCK_TYPE, "branch": TASK_CHECK_TYPE}[kind]
     settings: dict[str, Json]
     if kind == "approval":
@@ -53,11 +63,7 @@ def _check_action(ctx: _Context, env: Environment, kind: str, resource: str, res
         "timeout": CHECK_TIMEOUT_MINUTES,
     }
     label = {"approval": "approval", "lock": "Exclusive Lock", "branch": f"branch control ({BRANCH})"}[kind]
-    owner = (
-        f"environment {env.name}"
-        if resource == "environment"
-        else f"service connection {env.service_connection}"
-    )
+    owner = f"environment {env.name}" if resource == "environment" else f"service connection {connection}"
     return Action(
         env.name,
         f"{label} check on {owner}",
@@ -81,14 +87,18 @@ def _check_action(ctx: _Context, env: Environment, kind: str, resource: str, res
             ctx,
             ("PipelinesChecks", "configurations", "POST", CHECKS_API),
             "--in-file",
-            FileArg(Body(f"{kind}-{resource}-{env.name}.json", body)),
+            FileArg(Body(f"{kind}-{resource}-{env.name}{_suffix(env, connection)}.json", body)),
         ),
         manual=(
             f"Pipelines > Environments > {env.name} > Approvals and checks"
             if resource == "environment"
-            else f"Project settings > Service connections > {env.service_connection} > Approvals and checks"
+            else f"Project settings > Service connections > {connection} > Approvals and checks"
         ),
     )
+
+
+def _suffix(env: Environment, connection: str) -> str:
+    return "" if connection == env.service_connection else "-monitoring"
 
 
 def _invoke(
@@ -145,16 +155,14 @@ def _devops_identity(ctx: _Context, reviewer: str) -> Ref:
     )
 
 
-def environment_actions(ctx: _Context, env: Environment) -> list[Action]:
-    name = env.name
-    connection = env.service_connection
+def _connection_action(ctx: _Context, env: Environment, connection: str, client: Ref, file: str) -> Action:
     config: Json = {
         "name": connection,
         "type": "AzureRM",
         "url": "https://management.azure.com/",
         "authorization": {
             "scheme": "WorkloadIdentityFederation",
-            "parameters": {"tenantid": ctx.tenant, "serviceprincipalid": ctx.client(env)},
+            "parameters": {"tenantid": ctx.tenant, "serviceprincipalid": client},
         },
         "data": {
             "subscriptionId": ctx.subscription,
@@ -165,35 +173,41 @@ def environment_actions(ctx: _Context, env: Environment) -> list[Action]:
         },
         "isShared": False,
     }
-    environment: Json = {"name": name, "description": f"almgen: {ctx.spec.service.name}"}
-    out = [
-        Action(
-            name,
-            f"service connection {connection} (workload identity federation, no secret)",
-            Check(
-                _az(
-                    "devops",
-                    "service-endpoint",
-                    "list",
-                    *ctx.devops(),
-                    "--query",
-                    "[].name",
-                    "--output",
-                    "tsv",
-                ),
-                connection,
-            ),
+    return Action(
+        env.name,
+        f"service connection {connection} (workload identity federation, no secret)",
+        Check(
             _az(
                 "devops",
                 "service-endpoint",
-                "create",
+                "list",
                 *ctx.devops(),
-                "--service-endpoint-configuration",
-                FileArg(Body(f"service-connection-{name}.json", config)),
+                "--query",
+                "[].name",
+                "--output",
+                "tsv",
             ),
-            manual="Project settings > Service connections > Azure Resource Manager > "
-            "Workload identity federation (manual)",
+            connection,
         ),
+        _az(
+            "devops",
+            "service-endpoint",
+            "create",
+            *ctx.devops(),
+            "--service-endpoint-configuration",
+            FileArg(Body(file, config)),
+        ),
+        manual="Project settings > Service connections > Azure Resource Manager > "
+        "Workload identity federation (manual)",
+    )
+
+
+def environment_actions(ctx: _Context, env: Environment) -> list[Action]:
+    name = env.name
+    connection = env.service_connection
+    environment: Json = {"name": name, "description": f"almgen: {ctx.spec.service.name}"}
+    out = [
+        _connection_action(ctx, env, connection, ctx.client(env), f"service-connection-{name}.json"),
         _credential(
             ctx,
             env,
@@ -234,3 +248,29 @@ def environment_actions(ctx: _Context, env: Environment) -> list[Action]:
         out.append(_check_action(ctx, env, "branch", resource, resource_id))
     out.append(_check_action(ctx, env, "lock", "environment", ctx.environment_id(env)))
     return out
+
+
+def monitoring_actions(ctx: _Context, env: Environment, identity: str) -> list[Action]:
+    """The production evaluation's service connection: the monitoring identity, branch control (an
+    automatic check) and no approval. Checks on a service connection apply to every job that uses it,
+    so the lifecycle pipeline cannot use the deployment connection unattended."""
+    from generator.plan.production import monitoring_connection
+
+    connection = monitoring_connection(env.service_connection)
+    label = f"{env.name}-monitoring"
+    return [
+        _connection_action(
+            ctx, env, connection, ctx.monitor(env, "clientId"), f"service-connection-{label}.json"
+        ),
+        _credential(
+            ctx,
+            env,
+            f"azure-devops-{label}",
+            ctx.endpoint(env, "authorization.parameters.workloadIdentityFederationIssuer", connection),
+            ctx.endpoint(env, "authorization.parameters.workloadIdentityFederationSubject", connection),
+            identity=identity,
+        ),
+        _check_action(
+            ctx, env, "branch", "endpoint", ctx.endpoint(env, "id", connection), connection=connection
+        ),
+    ]

@@ -16,6 +16,10 @@ Least privilege, decided here once (docs/alm/SETUP.md and `almgen setup --dry-ru
   writes a CanNotDelete lock, so its identity gets `almgen lock writer (<service>)` (locks read
   and write, not delete: removing a lock stays a deliberate human act) on its groups only.
 - The data-plane roles the pipeline's own steps use with local auth off.
+
+The scheduled production evaluation (`monitoring.evaluation`) runs unattended, so it has an identity of
+its own, never the deployment identity (`monitoring_grants`): it reads the live state, calls what serves
+and publishes its result, and cannot write a resource, a setting or a role assignment.
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ CONTRIBUTOR = "b24988ac-6180-42a0-ab88-20f7382dd24c"
 RBAC_ADMINISTRATOR = "f58310d9-a9f6-439a-9e8d-f62e7b41a168"
 AZURE_AI_USER = "53ca6127-db72-4b80-b1b0-d745d6d5456d"
 MONITORING_READER = "43d0d8ad-25c7-4714-9337-8ba259a9fe05"
+READER = "acdd72a7-3385-48ef-bd42-f606fba81ae7"
 OPENAI_USER = ROLES["cognitiveServicesOpenAIUser"]
 OPENAI_CONTRIBUTOR = "a001fd3d-188f-4b5d-821b-7da978bf7442"  # Cognitive Services OpenAI Contributor
 APP_CONFIGURATION_DATA_OWNER = ROLES["appConfigurationDataOwner"]
@@ -259,8 +264,133 @@ def _fine_tune_home_rows(spec: Spec, env: Environment, group: str) -> list[RoleG
     ]
 
 
+def monitor_role_name(spec: Spec) -> str:
+    return f"almgen monitor ({spec.service.name})"
+
+
+# `az deployment sub show` of the production deployment (its outputs), nothing else at subscription scope.
+MONITOR_ACTIONS = [
+    "Microsoft.Resources/deployments/read",
+    "Microsoft.Resources/subscriptions/resourceGroups/read",
+]
+
+
+def scorer_role_name(spec: Spec) -> str:
+    return f"almgen endpoint scorer ({spec.service.name})"
+
+
+# Score the online endpoints (AzureML Data Scientist would also train, register and deploy).
+SCORER_ACTIONS = [
+    "Microsoft.MachineLearningServices/workspaces/read",
+    "Microsoft.MachineLearningServices/workspaces/onlineEndpoints/read",
+    "Microsoft.MachineLearningServices/workspaces/onlineEndpoints/score/action",
+]
+
+
+def monitoring_identity_name(spec: Spec, env: Environment) -> str:
+    return f"id-{spec.service.name}-monitor-{env.name}"
+
+
+def monitored(spec: Spec) -> Environment | None:
+    """The environment the scheduled production evaluation judges, if the spec has one."""
+    from generator.plan.production import production_evaluation
+
+    evaluation = production_evaluation(spec)
+    return evaluation.environment if evaluation is not None else None
+
+
+def monitoring_grants(spec: Spec, env: Environment) -> list[RoleGrant]:
+    """The role matrix rows of ENV's monitoring identity (the scheduled production evaluation).
+
+    Read and call only: no Contributor, no role assignments, no App Configuration writes. A job with
+    no reviewer in front of it must not be able to change what production serves."""
+    from generator.plan.production import monitoring_environment
+
+    label = monitoring_environment(env.name)
+    settings = spec.monitoring.evaluation
+    safety = spec.safety is not None and settings is not None and settings.safety
+    rows = [
+        RoleGrant(
+            label,
+            "subscription",
+            monitor_role_name(spec),
+            monitor_role_name(spec),
+            "read the production deployment's outputs (az deployment sub show)",
+            custom=True,
+        )
+    ]
+    for stack in env.stacks:
+        group = stack.resource_group
+        rows.append(RoleGrant(label, group, "Reader", READER, "read what serves (contract.py)"))
+        rows.append(
+            RoleGrant(
+                label,
+                group,
+                "App Configuration Data Reader",
+                ROLES["appConfigurationDataReader"],
+                "read the live routing (almgen:active:*, almgen:agent:*)",
+            )
+        )
+        if spec.foundation_models:
+            rows.append(
+                RoleGrant(
+                    label,
+                    group,
+                    "Cognitive Services OpenAI User",
+                    OPENAI_USER,
+                    "the evaluation commands call the model deployments (local auth off)",
+                )
+            )
+        if spec.foundry_project:
+            uses = [
+                use
+                for use, needed in (
+                    ("call the agents' live versions", bool(spec.agents)),
+                    ("run the safety gate's content-safety evaluations", safety),
+                )
+                if needed
+            ]
+            if uses:
+                rows.append(RoleGrant(label, group, "Azure AI User", AZURE_AI_USER, "; ".join(uses)))
+        if spec.custom_models:
+            rows.append(
+                RoleGrant(
+                    label,
+                    group,
+                    scorer_role_name(spec),
+                    scorer_role_name(spec),
+                    "score the custom models' online endpoints (onlineEndpoints/score/action)",
+                    custom=True,
+                )
+            )
+        if spec.retrieval is not None:
+            rows.append(
+                RoleGrant(
+                    label,
+                    group,
+                    "Search Index Data Reader",
+                    ROLES["searchIndexDataReader"],
+                    "the evaluation commands may query the index (ALMGEN_SEARCH_ENDPOINT, Entra ID only)",
+                )
+            )
+        rows.append(
+            RoleGrant(
+                label,
+                group,
+                "Monitoring Metrics Publisher",
+                ROLES["monitoringMetricsPublisher"],
+                "send the evaluation's result to Application Insights (local auth off)",
+            )
+        )
+    return rows
+
+
 def matrix(spec: Spec, envs: tuple[Environment, ...]) -> list[RoleGrant]:
-    return [row for env in envs for row in grants(spec, env)]
+    rows = [row for env in envs for row in grants(spec, env)]
+    watched = monitored(spec)
+    if watched is not None and any(env.name == watched.name for env in envs):
+        rows += monitoring_grants(spec, watched)
+    return rows
 
 
 def matrix_text(rows: list[RoleGrant]) -> str:

@@ -30,9 +30,10 @@ from generator.commands.setup.model import (
     Status,
     shown,
 )
-from generator.commands.setup.roles import matrix, matrix_text
+from generator.commands.setup.roles import matrix, matrix_text, monitored
 from generator.errors import AlmgenError, ExitCode, UsageError
 from generator.plan.model import Plan
+from generator.plan.production import monitoring_environment
 from generator.spec.model import Environment, Spec
 
 # argv (tool first), stdin -> exit code, stdout, stderr
@@ -194,6 +195,12 @@ def _github_facts(  # noqa: PLR0913, PLR0917 - the read so far and where notes g
     keys = None if custom.get("use_default", True) else list(custom.get("include_claim_keys") or [])
     workflow = f".github/workflows/{spec.service.name}-deploy.yml"
     subjects = tuple((env.name, _subject(keys, repo, env.name, workflow)) for env in envs)
+    watched = monitored(spec)
+    if watched is not None and any(env.name == watched.name for env in envs):
+        # the production evaluation's job runs in the lifecycle workflow, in its own environment
+        label = monitoring_environment(watched.name)
+        lifecycle = f".github/workflows/{spec.service.name}-lifecycle.yml"
+        subjects += ((label, _subject(keys, repo, label, lifecycle)),)
     owner = repo_name.split("/", 1)[0]
     reviewers: list[tuple[str, Reviewer]] = []
     for name in sorted({r for env in envs if env.approval.required for r in env.approval.reviewers}):

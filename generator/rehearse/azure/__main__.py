@@ -429,6 +429,29 @@ COMMANDS: dict[tuple[str, ...], tuple[c.Handler, set[str]]] = {
         {"--method", "--url", "--uri", "--body", "--headers", "--resource", "--uri-parameters"},
     ),
 }
+# What a read-only identity (`state["readOnlyClients"]`: the production evaluation's monitoring
+# identity) may not do: ARM writes. Data-plane calls (`rest` outside management.azure.com) and the
+# CLI's own `account` commands pass.
+WRITES = {"create", "delete", "set", "update", "archive", "upload", "what-if", "generate-sas"}
+
+
+def _refuse_writes(state: dict[str, Any], command: tuple[str, ...], flags: c.Flags) -> None:
+    client = (state.get("login") or {}).get("user")
+    if client not in (state.get("readOnlyClients") or []):
+        return
+    url = flags.get("--url") or flags.get("--uri") or ""
+    arm_write = command == ("rest",) and flags.get("--method", "get").lower() in {"put", "patch", "delete"}
+    if (command[0] != "account" and command[-1] in WRITES) or (
+        arm_write and url.startswith("https://management.azure.com")
+    ):
+        raise AzFailure(
+            f"(AuthorizationFailed) The client '{client}' does not have authorization to perform "
+            f"'{' '.join(command)}' over scope '/subscriptions/{state['subscription']}' or the scope is "
+            "invalid.",
+            1,
+        )
+
+
 NO_LOGIN = {
     ("login",),
     ("bicep", "install"),
@@ -520,6 +543,7 @@ def main(argv: list[str]) -> int:
                     raise AzFailure("Please run 'az login' to setup account.", 1)
                 if world.now() - float(login_at) > float(state["loginLifetimeMinutes"]) * 60:
                     raise AzFailure("AADSTS700024: Client assertion is not within its valid time range.", 1)
+                _refuse_writes(state, command, flags)
             result = COMMANDS[command][0](world, state, flags)
         if "--query" in flags:
             result = query(result, flags["--query"])

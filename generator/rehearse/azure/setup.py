@@ -24,6 +24,7 @@ from generator.spec.model import Spec
 
 def seed(state: dict[str, Any], spec: Spec) -> None:
     _fine_tune_grants(state, spec)
+    _monitoring_clients(state, spec)
     retrieval = spec.retrieval
     if retrieval is None:
         return
@@ -44,6 +45,21 @@ def seed(state: dict[str, Any], spec: Spec) -> None:
             grant = {"principalId": principal, "roleDefinitionName": BLOB_READER, "scope": scope}
             if grant not in state["roles"]:  # setup checks before it creates: twice is once
                 state["roles"].append(grant)
+
+
+def _monitoring_clients(state: dict[str, Any], spec: Spec) -> None:
+    """The production evaluation's monitoring identity reads and calls, and writes nothing in ARM
+    (setup/roles.py: monitoring_grants): its client IDs (GitHub's environment variable, Azure DevOps'
+    service connection) are refused every write (`__main__.READ_ONLY`)."""
+    from generator.plan.production import production_evaluation
+    from generator.rehearse.devops.steps import connection_client
+    from generator.rehearse.driver import MONITORING_CLIENT_ID
+
+    evaluation = production_evaluation(spec)
+    if evaluation is None:
+        return
+    clients = [MONITORING_CLIENT_ID, connection_client(evaluation.monitoring_connection)]
+    state["readOnlyClients"] = sorted(set(state.get("readOnlyClients") or []) | set(clients))
 
 
 def _fine_tune_grants(state: dict[str, Any], spec: Spec) -> None:

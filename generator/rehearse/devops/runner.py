@@ -58,6 +58,21 @@ def _environment(job: dict[str, Any]) -> str | None:
     return name.split(".", 1)[0]
 
 
+def _connections(job: Any) -> set[str]:
+    """The service connections a job's tasks name (`azureSubscription`, `connectedServiceNameARM`):
+    their checks apply to any job that uses them, deployment job or not."""
+    if isinstance(job, list):
+        return {name for item in job for name in _connections(item)}
+    if not isinstance(job, dict):
+        return set()
+    found = {
+        to_str(value)
+        for key, value in job.items()
+        if key in ("azureSubscription", "connectedServiceNameARM") and isinstance(value, str)
+    }
+    return found | {name for value in job.values() for name in _connections(value)}
+
+
 def _variables(value: Any, notes: list[str]) -> list[tuple[str, str]]:
     if value is None:
         return []
@@ -240,7 +255,9 @@ class _Run:
     def approvals(self, stage: str, jobs: list[dict[str, Any]]) -> set[str]:
         rejected: set[str] = set()
         approvers = self.r.options["approvals"]
-        for env in sorted({e for e in (_environment(j) for j in jobs) if e}):
+        # environments (deployment jobs) and service connections (any job) with checks
+        resources = {e for e in (_environment(j) for j in jobs) if e} | _connections(jobs)
+        for env in sorted(resources):
             if env not in approvers or env in self.approved:
                 continue
             fault = next(

@@ -245,6 +245,11 @@ def _fake_token(ctx: JobContext, connection: str) -> str:
     return f"{part({'alg': 'RS256', 'typ': 'JWT'})}.{part(claims)}.c2lnbmF0dXJl"
 
 
+def connection_client(connection: str) -> str:
+    """The client ID a service connection logs in with, unless the run names one."""
+    return f"{connection}-client"
+
+
 def azure_cli(
     ctx: JobContext, name: str, inputs: dict[str, str], env: dict[str, str], step_timeout: float | None
 ) -> Outcome:
@@ -256,7 +261,7 @@ def azure_cli(
     sc = {
         "tenant": TENANT,
         "subscription": SUBSCRIPTION,
-        "client": f"{connection}-client",
+        "client": connection_client(connection),
         **ctx.service_connections.get(connection, {}),
     }
     if inputs.get("scriptLocation", "scriptPath") == "inlineScript":

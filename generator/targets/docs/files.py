@@ -229,6 +229,27 @@ def _setup(spec: Spec, plan: Plan) -> dict[str, object]:
         "lock_role": roles.lock_role_name(spec) if any(e.production for e in spec.environments) else "",
         "assignable": roles.assignable_role_ids(),
         "budget": spec.monitoring.budget is not None,
+        "monitoring": _monitoring_identity(spec),
+    }
+
+
+def _monitoring_identity(spec: Spec) -> dict[str, object] | None:
+    """The scheduled production evaluation's own identity, when the spec has one."""
+    from generator.commands.setup import roles
+    from generator.plan.production import production_evaluation
+
+    evaluation = production_evaluation(spec)
+    if evaluation is None:
+        return None
+    return {
+        "environment": evaluation.environment.name,
+        "identity": roles.monitoring_identity_name(spec, evaluation.environment),
+        "github_environment": evaluation.monitoring_environment,
+        "connection": evaluation.monitoring_connection,
+        "role": roles.monitor_role_name(spec),
+        "actions": roles.MONITOR_ACTIONS,
+        "scorer": roles.scorer_role_name(spec) if spec.custom_models else "",
+        "scorer_actions": roles.SCORER_ACTIONS,
     }
 
 
