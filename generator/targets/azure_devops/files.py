@@ -71,7 +71,7 @@ def parameter_type(value: InputValue) -> str:
 
 def declared_parameters(plan: Plan) -> list[dict[str, Any]]:
     first = dict(plan.environments[0].inputs)
-    return [{"name": camel(name), "type": parameter_type(first[name])} for name in INPUTS]
+    return [{"name": camel(name), "type": parameter_type(first[name])} for name in INPUTS if name in first]
 
 
 JOB_PARAMETERS = {  # inputs a canary step job gets as its own parameters
