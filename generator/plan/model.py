@@ -294,6 +294,12 @@ class BuildPlan:
         )
 
 
+def github_ab_decision_environment(env: str) -> str:
+    """The GitHub environment whose reviewers approve a manual A/B test's candidate in ENV: the
+    ab-decision job names it (no credential), `almgen setup` gives it the `compare.reviewers`."""
+    return f"{env}-ab-decision"
+
+
 def github_approval_environment(env: str) -> str:
     """The GitHub environment that carries ENV's reviewers.
 

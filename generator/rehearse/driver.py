@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from generator.plan.model import github_approval_environment
+from generator.plan.model import github_ab_decision_environment, github_approval_environment
 from generator.rehearse.azure import setup
 from generator.rehearse.azure.store import locked
 from generator.rehearse.faults import Fault
@@ -125,9 +125,14 @@ def approvals_of(spec: Spec, target: str) -> dict[str, list[str]]:
     GitHub the approval environment of each (`github_approval_environment`), on Azure DevOps the
     environment itself."""
     name = github_approval_environment if target == "github-actions" else str
-    return {
+    approvals = {
         name(env.name): list(env.approval.reviewers) for env in spec.environments if env.approval.required
     }
+    for env in spec.environments:  # a manual A/B decision: its reviewers, in its own environment
+        ab = env.strategy.ab
+        if ab is not None and ab.decide == "manual" and target == "github-actions":
+            approvals[github_ab_decision_environment(env.name)] = list(ab.reviewers)
+    return approvals
 
 
 @dataclass

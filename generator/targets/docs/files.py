@@ -267,6 +267,11 @@ def files(spec: Spec, plan: Plan) -> list[TemplateFile]:
         "record_days": spec.registry.record_days.items,
         "documents": _documents(spec),
         "cleanup": _cleanup(spec, plan),
+        "ab_decisions": "; ".join(
+            f"{e.name}-ab-decision, reviewers {', '.join(e.strategy.ab.reviewers)}"
+            for e in spec.environments
+            if e.strategy.ab is not None and e.strategy.ab.decide == "manual"
+        ),
     } | _setup(spec, plan)
     return [
         TemplateFile("docs/alm/PIPELINE.md", "shared/PIPELINE.md.j2", context),
