@@ -34,12 +34,10 @@ as a blue-green swap; otherwise the saved routing is restored exactly (the candi
 `task.setvariable`: the release record still runs and keeps the comparison), and the command
 exits 1, failing the run.
 
-With `--decide manual` (the spec's `compare.decide`), `compare` only measures, writes and
-reports: both variants keep serving at the split, the rule's verdict is a recommendation, and the
-run stops for a person (GitHub: a job on the `<env>-ab-decision` environment's reviewers; Azure
-DevOps: a ManualValidation@1 task). On approval, `promote` sends all traffic to the candidate
-named in the comparison and writes the comparison again with the decision (`--out`, for the
-release record); a rejection restores the saved routing (`traffic.py restore`).
+With `--decide manual` (`compare.decide`), `compare` only measures and reports (the rule's verdict
+is advice), both variants keep serving, and a person decides (the `<env>-ab-decision` job); once
+approved, `promote` sends all traffic to the compared candidate and writes the comparison with the
+decision (`--out`, for the release record); a rejection restores the saved routing.
 
 Output: the comparison as JSON (`--out`, for the release record: `release.py --ab-test`) and as a
 Markdown table on stdout, appended to `$GITHUB_STEP_SUMMARY` or, on Azure DevOps, uploaded as a
@@ -294,11 +292,8 @@ def _manual_lines(result: dict[str, Any]) -> list[str]:
     decision = result.get("decision")
     if isinstance(decision, dict):
         by = f" by {cell(decision['by'])}" if decision.get("by") else ""
-        lines += [
-            "",
-            f"Decision: {cell(decision['decision'])} in {cell(decision['environment'])}{by}: "
-            f"the candidate {cell(result['candidate'])} takes all traffic.",
-        ]
+        where = f"{cell(decision['decision'])} in {cell(decision['environment'])}{by}"
+        lines += ["", f"Decision: {where}: the candidate {cell(result['candidate'])} takes all traffic."]
     return lines
 
 
@@ -443,11 +438,8 @@ def run_promote(args: argparse.Namespace) -> int:
     candidate = str(result.get("candidate") or "")
     to_candidate = argparse.Namespace(kind="foundation", env=args.env, model=args.model, to=candidate)
     routing.shift(stacks, to_candidate, 100)
-    result["decision"] = {
-        "decision": "approved",
-        "environment": args.approved_in,
-        **({"by": args.approved_by} if args.approved_by else {}),
-    }
+    by = {"by": args.approved_by} if args.approved_by else {}
+    result["decision"] = {"decision": "approved", "environment": args.approved_in, **by}
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2, sort_keys=True) + "\n", "utf-8")
     markdown = table(result)
@@ -459,28 +451,7 @@ def run_promote(args: argparse.Namespace) -> int:
 
 # ---- command line ------------------------------------------------------------------------------
 
-
-def _number(low: float, high: float) -> Any:
-    def parse(text: str) -> float:
-        try:
-            value = float(text)
-        except ValueError:
-            value = low - 1
-        if not low <= value <= high:
-            raise argparse.ArgumentTypeError(f"{text!r} is not a number from {low:g} to {high:g}")
-        return value
-
-    return parse
-
-
-def _whole(low: int, high: int) -> Any:
-    def parse(text: str) -> int:
-        value = _number(low, high)(text)
-        if not float(value).is_integer():
-            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number")
-        return int(value)
-
-    return parse
+_number, _whole = common.number_in, common.whole_in
 
 
 def parser() -> argparse.ArgumentParser:
