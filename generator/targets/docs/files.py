@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from generator.plan import production
-from generator.plan.model import Plan
+from generator.plan.model import Plan, manual_ab
 from generator.plan.model_registry import model_registry
 from generator.render.outputs import TemplateFile
 from generator.spec import naming
@@ -174,6 +174,21 @@ def _jobs(spec: Spec, plan: Plan) -> list[dict[str, str]]:
     ]
     if not any(job.kind == "rollback" for job in plan.jobs):
         jobs = [job for job in jobs if job["name"] != "Roll back"]
+    if manual_ab(spec):
+        where = jobs.index(next(job for job in jobs if job["name"] == "Finish")) + 1
+        jobs.insert(
+            where,
+            {
+                "name": "A/B decision",
+                "text": "in an environment whose A/B test a person decides (`compare.decide: manual`), "
+                "the finish job compares both variants, writes the table and stops there, both "
+                "variants still serving at the split; a job naming the GitHub environment "
+                "`<environment>-ab-decision` waits for its reviewers. Approved: the candidate takes all "
+                "traffic, then the rest of the finish job runs and the release record keeps the "
+                "comparison and the decision. Rejected, timed out or cancelled: the routing from before "
+                "the test comes back exactly and the run fails before the next environment.",
+            },
+        )
     return jobs
 
 
