@@ -80,7 +80,6 @@ FRAGMENTS: dict[str, tuple[str, ...]] = {
     "ab-test-in-production": ("pre-production environment", "rename bakeMinutes to durationMinutes"),
     "ab-test-without-gateway": ("gateway.type is none", "compare applies to an A/B test (type ab) only"),
     "ab-manual-without-reviewers": ("a manual A/B decision needs reviewers", "only with decide: manual"),
-    "ab-manual-on-azure-devops": ("not yet for Azure DevOps",),
     "steps-on-non-canary": (
         "strategy.steps: steps applies to canary only",
         "strategy.bakeMinutes: bakeMinutes applies to blue-green and canary only",

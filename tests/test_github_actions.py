@@ -259,7 +259,7 @@ def test_a_manual_ab_decision_on_github_actions(tmp_path: Path) -> None:
     setup = (repo / "docs" / "alm" / "SETUP.md").read_text("utf-8")
     assert "staging-ab-decision, reviewers ab-owners" in setup
     pipeline = (repo / "docs" / "alm" / "PIPELINE.md").read_text("utf-8")
-    assert "a person decides in staging-ab-decision" in pipeline and "- **A/B decision**:" in pipeline
+    assert "a person decides (staging-ab-decision)" in pipeline and "- **A/B decision**:" in pipeline
     assert tools.yamllint(_workflows(repo)) == []
     assert tools.actionlint(repo) == []
     assert tools.check_jsonschema(_workflows(repo), "vendor.github-workflows") == []

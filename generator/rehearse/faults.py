@@ -131,6 +131,7 @@ def _ab_decision(env: str, spec: Spec, text: str) -> dict[str, Any]:
         "env": env,
         "decision": "reject",
         "githubEnvironment": github_ab_decision_environment(env),
+        "manualValidation": True,  # Azure DevOps: the ManualValidation@1 task, not the stage's checks
     }
 
 

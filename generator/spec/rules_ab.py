@@ -66,15 +66,6 @@ def _decision(doc: Document, path: FieldPath, compare: dict[str, object]) -> Ite
             "reviewers: users or teams who decide, beside decide: manual",
             "add `reviewers: [<team>]`, or use `decide: rule`",
         )
-    pipelines = (doc.data.get("targets") or {}).get("pipelines") or []
-    if manual and "azure-devops" in pipelines:
-        yield doc.issue(
-            (*path, "decide"),
-            "a manual A/B decision is generated for GitHub Actions only, not yet for Azure DevOps "
-            "(a ManualValidation@1 task in an agentless job)",
-            "decide: rule with the azure-devops target",
-            "use `decide: rule`, or the github-actions target only",
-        )
     if not manual and "reviewers" in compare:
         yield doc.issue(
             (*path, "reviewers"),

@@ -123,7 +123,7 @@ def _finish(drawing: _Drawing, env_plan: EnvironmentPlan) -> None:
             test,
             (
                 f"A/B test {split}% for {minutes} min",
-                "compare both variants; a person decides in " + github_ab_decision_environment(env.name)
+                "compare both variants; a person decides (" + github_ab_decision_environment(env.name) + ")"
                 if manual
                 else "compare both variants, promote the winner",
             ),

@@ -182,8 +182,10 @@ def _jobs(spec: Spec, plan: Plan) -> list[dict[str, str]]:
                 "name": "A/B decision",
                 "text": "in an environment whose A/B test a person decides (`compare.decide: manual`), "
                 "the finish job compares both variants, writes the table and stops there, both "
-                "variants still serving at the split; a job naming the GitHub environment "
-                "`<environment>-ab-decision` waits for its reviewers. Approved: the candidate takes all "
+                "variants still serving at the split; a job waits for `compare.reviewers` (on GitHub it "
+                "names the environment `<environment>-ab-decision`, whose required reviewers they are; on "
+                "Azure DevOps it is an agentless job with a ManualValidation@1 task that rejects by itself "
+                "after 3 days). Approved: the candidate takes all "
                 "traffic, then the rest of the finish job runs and the release record keeps the "
                 "comparison and the decision. Rejected, timed out or cancelled: the routing from before "
                 "the test comes back exactly and the run fails before the next environment.",
