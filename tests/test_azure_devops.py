@@ -140,3 +140,49 @@ def test_every_parameter_a_template_reads_is_declared(sample: str, repos: dict[s
         declared = {p["name"] for p in document.get("parameters") or [] if isinstance(p, dict)}
         used = set(re.findall(r"\$\{\{[^}]*?parameters\.(\w+)", path.read_text("utf-8")))
         assert used <= declared, f"{path.name}: {sorted(used - declared)} read but not declared"
+
+
+def test_a_manual_ab_decision_on_azure_devops(tmp_path: Path) -> None:
+    """The chat sample with `decide: manual` on Azure DevOps: the decision is an agentless job with
+    a ManualValidation@1 task (onTimeout: reject), ab-promote and ab-restore are their own job
+    templates, the restore runs when the comparison succeeded and the decision did not; Microsoft's
+    schema, yamllint and the template references hold (a slow test)."""
+    from generator.render.all import render
+    from generator.spec.validate import load_spec
+    from tests.conftest import SAMPLES
+
+    spec_dir = tmp_path / "spec"
+    shutil.copytree(SAMPLES / "openai-chat-github", spec_dir)
+    text = (spec_dir / "almgen.yaml").read_text("utf-8")
+    rule = "compare: {metric: latencyP95Ms, tolerancePercent: 10}"
+    text = text.replace(rule, rule[:-1] + ", decide: manual, reviewers: [ab-owners, qa]}")
+    text = text.replace("pipelines: [github-actions]", "pipelines: [github-actions, azure-devops]")
+    assert "decide: manual" in text and "azure-devops" in text
+    (spec_dir / "almgen.yaml").write_text(text, "utf-8")
+    repo = tmp_path / "repo"
+    for output in render(load_spec(spec_dir / "almgen.yaml")):
+        path = repo / output.path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(output.text, "utf-8", newline="\n")
+    jobs = repo / ".azure-pipelines" / "templates" / "jobs"
+    (decision,) = _load(jobs / "ab-decision.yml")["jobs"]
+    assert decision["pool"] == "server" and decision["job"] == "AbDecision"
+    (task,) = decision["steps"]
+    assert task["task"] == "ManualValidation@1" and task["inputs"]["onTimeout"] == "reject"
+    assert task["inputs"]["approvers"] == task["inputs"]["notifyUsers"] == "${{ parameters.reviewers }}"
+    assert int(decision["timeoutInMinutes"]) > int(task["timeoutInMinutes"])
+    (restore,) = _load(jobs / "ab-restore.yml")["jobs"]
+    assert restore["condition"] == (
+        "and(or(failed(), canceled()), eq(dependencies.Finish.result, 'Succeeded'), "
+        "ne(dependencies.AbDecision.result, 'Succeeded'))"
+    )
+    (promote,) = _load(jobs / "ab-promote.yml")["jobs"]
+    assert promote["deployment"] == "AbPromote" and "condition" not in promote
+    pipeline = (repo / ".azure-pipelines" / "chat-assist.yml").read_text("utf-8")
+    assert 'abReviewers: "ab-owners,qa"' in pipeline
+    assert "AbRestore: [Finish, AbDecision, AbPromote, Provision]" in pipeline
+    repos = {"manual": repo}
+    test_every_template_reference_resolves_with_declared_parameters("manual", repos)
+    test_every_parameter_a_template_reads_is_declared("manual", repos)
+    assert tools.yamllint(_pipelines(repo)) == []
+    assert tools.check_jsonschema(_pipelines(repo), "vendor.azure-pipelines") == []

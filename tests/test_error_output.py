@@ -79,6 +79,7 @@ FRAGMENTS: dict[str, tuple[str, ...]] = {
     "blue-green-first-environment": ("environments[0].strategy.type", "earlier environment"),
     "ab-test-in-production": ("pre-production environment", "rename bakeMinutes to durationMinutes"),
     "ab-test-without-gateway": ("gateway.type is none", "compare applies to an A/B test (type ab) only"),
+    "ab-manual-without-reviewers": ("a manual A/B decision needs reviewers", "only with decide: manual"),
     "steps-on-non-canary": (
         "strategy.steps: steps applies to canary only",
         "strategy.bakeMinutes: bakeMinutes applies to blue-green and canary only",

@@ -213,3 +213,54 @@ def test_the_data_clean_up_on_github_actions(tmp_path: Path) -> None:
     assert workflow.index('models.py" clean-up') < workflow.index("--out release-record.json")
     assert "            deletion-certificate.json\n" in workflow  # uploaded with the release record
     assert tools.actionlint(repo) == []
+
+
+def test_a_manual_ab_decision_on_github_actions(tmp_path: Path) -> None:
+    """The chat sample with `decide: manual`: the finish job hands the comparison and the saved
+    routing on, a job on `<env>-ab-decision` waits for its reviewers, ab-promote follows it, and
+    ab-restore runs whenever the comparison succeeded and the decision did not (rejected: GitHub fails
+    the run; timed out, cancelled or skipped), restores and fails; the validators pass (a slow test)."""
+    import shutil
+
+    from generator.render.all import render
+    from generator.spec.validate import load_spec
+    from tests.conftest import SAMPLES
+
+    spec_dir = tmp_path / "spec"
+    shutil.copytree(SAMPLES / "openai-chat-github", spec_dir)
+    text = (spec_dir / "almgen.yaml").read_text("utf-8")
+    rule = "compare: {metric: latencyP95Ms, tolerancePercent: 10}"
+    manual = "compare: {metric: latencyP95Ms, tolerancePercent: 10, decide: manual, reviewers: [ab-owners]}"
+    assert text.count(rule) == 1
+    (spec_dir / "almgen.yaml").write_text(text.replace(rule, manual), "utf-8")
+    repo = tmp_path / "repo"
+    for output in render(load_spec(spec_dir / "almgen.yaml")):
+        path = repo / output.path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(output.text, "utf-8", newline="\n")
+    (deploy,) = [p for p in _workflows(repo) if p.name.endswith("-deploy.yml")]
+    jobs = YAML(typ="safe").load(deploy.read_text("utf-8"))["jobs"]
+    decision, promote, restore = jobs["ab-decision"], jobs["ab-promote"], jobs["ab-restore"]
+    assert decision["environment"] == "${{ format('{0}-ab-decision', inputs.environment) }}"
+    assert decision["needs"] == ["finish"] and decision["permissions"] == {}
+    assert promote["needs"][0] == "ab-decision"
+    assert restore["if"] == (
+        "always() && needs.finish.result == 'success' && needs.ab-decision.result != 'success' "
+        "&& inputs.ab-decide == 'manual'"
+    )
+    assert restore["steps"][-1]["run"].rstrip().endswith("exit 1")
+    finish = [step.get("name", step.get("uses", "")) for step in jobs["finish"]["steps"]]
+    record = next(step for step in jobs["finish"]["steps"] if step.get("name") == "Release record")
+    assert record["if"].startswith("inputs.ab-decide != 'manual' && ")
+    assert any(step.get("name") == "Release record" for step in promote["steps"])
+    assert finish.index("A/B test: compare both variants of chat and promote the winner") < len(finish)
+    cd = (repo / ".github" / "workflows" / deploy.name.replace("-deploy", "-cd")).read_text("utf-8")
+    assert 'ab-decide: "manual"' in cd and 'ab-decide: ""' in cd
+    setup = (repo / "docs" / "alm" / "SETUP.md").read_text("utf-8")
+    assert "staging-ab-decision, reviewers ab-owners" in setup
+    pipeline = (repo / "docs" / "alm" / "PIPELINE.md").read_text("utf-8")
+    assert "a person decides (staging-ab-decision)" in pipeline and "- **A/B decision**:" in pipeline
+    assert tools.yamllint(_workflows(repo)) == []
+    assert tools.actionlint(repo) == []
+    assert tools.check_jsonschema(_workflows(repo), "vendor.github-workflows") == []
+    assert tools.zizmor(repo) == []

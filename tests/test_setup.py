@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+import shutil
+from pathlib import Path
 
 import pytest
 
@@ -101,6 +103,28 @@ def test_github_subject_and_reviewers_come_from_the_facts() -> None:
         "prevent_self_review": True,
     }
     assert approval.check.expect == "reviewers=Team:5,User:6 protected_branches=true"
+
+
+def test_a_manual_ab_decision_gets_its_own_environment_with_the_compare_reviewers(tmp_path: Path) -> None:
+    shutil.copytree(REPO / "samples" / "openai-chat-github", tmp_path, dirs_exist_ok=True)
+    text = (tmp_path / "almgen.yaml").read_text("utf-8")
+    rule = "compare: {metric: latencyP95Ms, tolerancePercent: 10}"
+    manual = rule[:-1] + ", decide: manual, reviewers: [support-operations]}"
+    (tmp_path / "almgen.yaml").write_text(text.replace(rule, manual), "utf-8")
+    spec = load_spec(tmp_path / "almgen.yaml")
+    found = {a.what: a for a in actions(spec, plan(spec), FACTS, spec.environments)}
+    decision = found[
+        "GitHub environment staging-ab-decision: reviewers support-operations approve or reject the A/B "
+        "test's candidate in staging"
+    ]
+    assert decision.group == "staging" and decision.create.stdin is not None
+    assert decision.create.stdin.data == {
+        "deployment_branch_policy": {"protected_branches": True, "custom_branch_policies": False},
+        "reviewers": [{"type": "User", "id": 6}],
+        "prevent_self_review": True,
+    }
+    assert decision.check.expect == "reviewers=User:6 protected_branches=true"
+    assert not any("ab-decision" in what for what in found if "prod" in what.split(":")[0])
 
 
 def test_service_connections_carry_the_same_checks_as_their_environments() -> None:

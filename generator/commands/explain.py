@@ -34,7 +34,12 @@ def _environment(spec: Spec, env: Environment) -> dict[str, Any]:
         strategy |= {
             "split": ab.split,
             "durationMinutes": env.strategy.bake_minutes,
-            "compare": {"metric": ab.metric, "tolerancePercent": ab.tolerance_percent},
+            "compare": {
+                "metric": ab.metric,
+                "tolerancePercent": ab.tolerance_percent,
+                # a manual decision only: the rule's explanation stays as it was
+                **({"decide": "manual", "reviewers": list(ab.reviewers)} if ab.decide == "manual" else {}),
+            },
         }
     if env.strategy.rollback:
         strategy["rollback"] = {
@@ -142,6 +147,8 @@ def _strategy_text(strategy: dict[str, Any]) -> str:
             f" {strategy['split']}% for {strategy['durationMinutes']} min, the candidate wins on "
             f"{compare['metric']} within {compare['tolerancePercent']:g}%"
         )
+        if compare.get("decide") == "manual":
+            text += f" (the rule advises; {', '.join(compare['reviewers'])} decide)"
     rollback = strategy.get("rollback")
     if rollback:
         limits = [f"errors > {rollback['errorRatePercent']:g}%"]

@@ -7,6 +7,7 @@ both back from the generated files to prove it.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import PurePosixPath
 
 from generator.plan import catalog
@@ -26,6 +27,7 @@ from generator.plan.model import (
     Plan,
     Step,
     holds,
+    manual_ab,
 )
 from generator.spec.model import Environment, Setup, Spec
 
@@ -148,6 +150,7 @@ def _inputs(spec: Spec, env: Environment, previous: Environment | None) -> dict[
     if strategy.type == "ab" and any(g.kind == "evaluation" for g in spec.gates):
         swap_minutes += 2 * AB_EVALUATION_MINUTES  # the evaluation runs against both variants
     ab = strategy.ab
+    decide = {"ab-decide": ab.decide if ab else ""} if manual_ab(spec) else {}
     return {
         "environment": env.name,
         "location": env.primary.region,
@@ -161,6 +164,7 @@ def _inputs(spec: Spec, env: Environment, previous: Environment | None) -> dict[
         "ab-split": ab.split if ab else 0,
         "ab-metric": ab.metric if ab else "",
         "ab-tolerance-percent": _number(ab.tolerance_percent) if ab else 0,
+        **decide,
         "rollback-error-rate-percent": _number(rollback.error_rate_percent) if rollback else 0,
         "rollback-latency-p95-ms": (rollback.latency_p95_ms or 0) if rollback else 0,
         "rollback-min-requests": rollback.min_requests if rollback else 0,
@@ -272,6 +276,59 @@ def _ab_test(spec: Spec) -> bool:
     return any(env.strategy.type == "ab" for env in spec.environments)
 
 
+MANUAL = InputEquals("ab-decide", "manual")
+NOT_MANUAL = InputEquals("ab-decide", "manual", negate=True)
+
+
+def _decided_later(steps: tuple[Step, ...]) -> tuple[tuple[Step, ...], tuple[Step, ...]]:
+    """A manual A/B test splits the finish job at the comparison: what follows it (index, agents,
+    records, retention, standby) runs in the finish job without a manual decision, and after the
+    approval, in the ab-promote job, with one. Returns (finish's steps, ab-promote's)."""
+    cut = next(i for i, step in enumerate(steps) if step.kind == "ab-test") + 1
+    tail = steps[cut:]
+    assert all(step.condition is None for step in tail), "a later finish step with its own condition"
+    promote = Step("ab-promote", "A/B test: the approved candidate takes all traffic", "ab-promote")
+    return (
+        steps[:cut] + tuple(replace(step, condition=NOT_MANUAL) for step in tail),
+        (promote, *tail),
+    )
+
+
+def _decision_jobs(finish: Job) -> tuple[Job, ...]:
+    """After a manual A/B test's comparison: the person's decision, then promote or restore.
+
+    The decision job holds no credential (GitHub: the `<env>-ab-decision` environment's reviewers;
+    Azure DevOps: an agentless ManualValidation task). ab-promote runs once it succeeded; ab-restore
+    runs when the comparison succeeded and the decision did not (rejected, timed out, cancelled),
+    puts the saved routing back and fails the run before the next environment.
+    """
+    decision = Job("ab-decision", "ab-decision", "A/B decision", ("finish",), MANUAL, "environment", 5)
+    promote = replace(
+        finish,
+        id="ab-promote",
+        name="A/B promote",
+        needs=("ab-decision",),
+        condition=MANUAL,
+        steps=(),
+        produces="",
+        reads=(*finish.reads, "finish"),
+    )
+    restore = Job(
+        "ab-restore",
+        "rollback",
+        "A/B restore",
+        ("finish", "ab-decision", "ab-promote"),
+        MANUAL,
+        "environment",
+        ROLLBACK_TIMEOUT,
+        (Step("rollback", "Roll back", "rollback"),),
+        reads=("provision", "finish"),
+        rolls_back_after="finish",
+        unless="ab-decision",
+    )
+    return decision, promote, restore
+
+
 def _requirements(setups: list[Setup | None]) -> tuple[str, ...]:
     """The pip requirements files of some commands' setups, once each, in order."""
     return tuple(dict.fromkeys(s.requirements for s in setups if s is not None and s.requirements))
@@ -325,6 +382,9 @@ def _jobs(spec: Spec) -> tuple[Job, ...]:
                 restores=True,
             )
         )
+    finish_steps, promote_steps = _finish_steps(spec), tuple[Step, ...]()
+    if manual_ab(spec):
+        finish_steps, promote_steps = _decided_later(finish_steps)
     jobs.append(
         Job(
             "finish",
@@ -334,7 +394,7 @@ def _jobs(spec: Spec) -> tuple[Job, ...]:
             None,
             "environment",
             "finish-timeout",
-            _finish_steps(spec),
+            finish_steps,
             reads=tuple(j.id for j in jobs if j.id in ("gates", "provision", "canary-1")),
             restores=True,
             pip_requirements=_requirements(
@@ -344,6 +404,10 @@ def _jobs(spec: Spec) -> tuple[Job, ...]:
             ),
         )
     )
+    if manual_ab(spec):  # the comparison's routing and verdict go to the jobs after the decision
+        jobs[-1] = replace(jobs[-1], produces="ab-test")
+        decision, promote, restore = _decision_jobs(jobs[-1])
+        jobs += [decision, replace(promote, steps=promote_steps), restore]
     if slots:
         jobs.append(_rollback_job(tuple(jobs)))
     return tuple(jobs)

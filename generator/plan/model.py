@@ -17,7 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Literal
 
-from generator.spec.model import Environment, Gate
+from generator.spec.model import Environment, Gate, Spec
 
 StepKind = Literal[
     "live-state",
@@ -34,6 +34,7 @@ StepKind = Literal[
     "test",
     "swap",
     "ab-test",
+    "ab-promote",
     "switch-index",
     "deploy-agents",
     "standby",
@@ -44,7 +45,7 @@ StepKind = Literal[
     "retain-indexes",
     "rollback",
 ]
-JobKind = Literal["gates", "provision", "canary-step", "finish", "rollback"]
+JobKind = Literal["gates", "provision", "canary-step", "finish", "ab-decision", "rollback"]
 Credentials = Literal["environment", "previous-environment"]
 InputValue = str | int | float | bool | tuple[str, ...] | tuple[int, ...]
 
@@ -63,6 +64,9 @@ INPUTS = {  # every input of the environment template, in order, with what it me
     "ab-metric": "A/B test: the metric compared (latencyP95Ms, errorRatePercent or tokensPerRequest; "
     "empty: no test).",
     "ab-tolerance-percent": "A/B test: how much worse than the serving version the candidate may be.",
+    # only in a spec with a manual A/B decision (compare.decide): a rule-only spec's files stay as they were
+    "ab-decide": "A/B test: rule (the comparison promotes the winner) or manual (a person decides; "
+    "empty: no test).",
     "rollback-error-rate-percent": "Roll back when the error rate exceeds this percentage.",
     "rollback-latency-p95-ms": "Roll back when the p95 latency exceeds this many ms (0 for no limit).",
     "rollback-min-requests": "Roll back when a health window holds fewer requests than this, after waiting.",
@@ -75,6 +79,12 @@ INPUTS = {  # every input of the environment template, in order, with what it me
         "Minutes the finishing job may run: agent candidates, tests, swap or A/B test, agents and records."
     ),
 }
+
+
+def manual_ab(spec: Spec) -> bool:
+    """An A/B test whose candidate a person approves (`compare.decide: manual`)."""
+    tests = [env.strategy.ab for env in spec.environments if env.strategy.ab is not None]
+    return any(ab.decide == "manual" for ab in tests)
 
 
 def camel(name: str) -> str:
@@ -177,6 +187,9 @@ class Job:
     restores: bool = False  # on failure or cancellation, the routing from before the rollout comes back
     # a rollback job: runs only when the rollout failed or was cancelled after this job succeeded
     rolls_back_after: str = ""
+    # ... or, with this job (a manual A/B decision) named, when that job did not succeed: rejected,
+    # timed out or cancelled, whether the rollout failed or not
+    unless: str = ""
     # pip requirements files the job's commands install (their setup): the pip cache is keyed on them
     pip_requirements: tuple[str, ...] = ()
 
@@ -279,6 +292,12 @@ class BuildPlan:
         return tuple(
             replace(job, steps=tuple(s for s in job.steps if s.target in ("", target))) for job in self.checks
         )
+
+
+def github_ab_decision_environment(env: str) -> str:
+    """The GitHub environment whose reviewers approve a manual A/B test's candidate in ENV: the
+    ab-decision job names it (no credential), `almgen setup` gives it the `compare.reviewers`."""
+    return f"{env}-ab-decision"
 
 
 def github_approval_environment(env: str) -> str:

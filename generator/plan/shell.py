@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
-from generator.plan.model import Condition, Job, Step
+from generator.plan.model import Condition, Job, Step, manual_ab
 from generator.spec.model import Model, Spec
 
 RELEASE = "release"  # where the promoted artifact is downloaded
@@ -179,6 +179,7 @@ def shell_steps(spec: Spec, step: Step) -> list[ShellStep]:
     rollout = {
         "swap": _swap_steps,
         "ab-test": _ab_steps,
+        "ab-promote": _ab_promote_steps,
         "standby": standby_steps,
         "route-direct": _direct_steps,
         "fine-tune": _fine_tune_steps,
@@ -468,6 +469,16 @@ def _ab_steps(spec: Spec, step: Step) -> list[ShellStep]:
         else ""
     )
     wait = _bake("ab-test-wait", "A/B test: both variants serve for the test's duration", step.condition)
+    manual = manual_ab(spec)
+    # a manual decision: compare only; the comparison goes to the decision's jobs with the routing
+    decide = (
+        (
+            ' --decide "$ALMGEN_AB_DECIDE"',
+            f'if [ "$ALMGEN_AB_DECIDE" = manual ] && [ -f "{AB_TEST}" ]; then cp "{AB_TEST}" {ROUTING}/; fi',
+        )
+        if manual
+        else ("",)
+    )
     compare = [
         ShellStep(
             f"ab-test-compare-{model.name}",
@@ -487,7 +498,8 @@ def _ab_steps(spec: Spec, step: Step) -> list[ShellStep]:
                 '  --minutes "$ALMGEN_BAKE_MINUTES" --metric "$ALMGEN_AB_METRIC" '
                 '--tolerance-percent "$ALMGEN_AB_TOLERANCE_PERCENT" \\',
                 '  --error-rate-percent "$ALMGEN_ERROR_RATE_PERCENT" "${latency[@]}" '
-                f'--min-requests "$ALMGEN_MIN_REQUESTS" --out "{AB_TEST}"{scored}',
+                f'--min-requests "$ALMGEN_MIN_REQUESTS" --out "{AB_TEST}"{scored}{decide[0]}',
+                *decide[1:],
             ),
             env=_model_env(model),
             inputs=(
@@ -495,6 +507,7 @@ def _ab_steps(spec: Spec, step: Step) -> list[ShellStep]:
                 ("ALMGEN_AB_SPLIT", "ab-split"),
                 ("ALMGEN_AB_METRIC", "ab-metric"),
                 ("ALMGEN_AB_TOLERANCE_PERCENT", "ab-tolerance-percent"),
+                *((("ALMGEN_AB_DECIDE", "ab-decide"),) if manual else ()),
             ),
             condition=step.condition,
             login_after=True,
@@ -502,6 +515,28 @@ def _ab_steps(spec: Spec, step: Step) -> list[ShellStep]:
         for model in spec.models
     ]
     return [*split, *evaluate, wait, *compare]
+
+
+def _ab_promote_steps(spec: Spec, step: Step) -> list[ShellStep]:
+    """A person approved the A/B test's candidate: each model's compared candidate takes all traffic,
+    its comparison is written again with the decision, for the release record."""
+    kept = f"{ROUTING}/{AB_TEST}"
+    return _per_model(
+        step,
+        spec.models,
+        (
+            f'if [ ! -f "{kept}" ]; then',
+            '  echo "No A/B comparison of $ALMGEN_MODEL: nothing to promote."',
+            "  exit 0",
+            "fi",
+            _python(
+                "abtest",
+                'promote --outputs outputs.json --env "$ALMGEN_ENVIRONMENT" --model "$ALMGEN_MODEL" '
+                f'--comparison "{kept}" --approved-in "${{ALMGEN_ENVIRONMENT}}-ab-decision" '
+                f'--out "{AB_TEST}"',
+            ),
+        ),
+    )
 
 
 def _direct_steps(spec: Spec, step: Step) -> list[ShellStep]:

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from generator.plan.model import github_approval_environment
+from generator.plan.model import github_ab_decision_environment, github_approval_environment
 from generator.plan.production import production_evaluation
 from generator.rehearse.azure import setup
 from generator.rehearse.azure.store import locked
@@ -130,14 +130,20 @@ def approvals_of(spec: Spec, target: str) -> dict[str, list[str]]:
     environment itself and its service connection (setup puts the approval on both; a connection's
     checks apply to every job that uses it)."""
     name = github_approval_environment if target == "github-actions" else str
-    out = {name(env.name): list(env.approval.reviewers) for env in spec.environments if env.approval.required}
+    approvals = {
+        name(env.name): list(env.approval.reviewers) for env in spec.environments if env.approval.required
+    }
     if target != "github-actions":
-        out |= {
+        approvals |= {
             env.service_connection: list(env.approval.reviewers)
             for env in spec.environments
             if env.approval.required
         }
-    return out
+    for env in spec.environments:  # a manual A/B decision: its reviewers, in its own environment
+        ab = env.strategy.ab
+        if ab is not None and ab.decide == "manual" and target == "github-actions":
+            approvals[github_ab_decision_environment(env.name)] = list(ab.reviewers)
+    return approvals
 
 
 @dataclass

@@ -10,6 +10,7 @@
     ENV:cancel@minutes=M                  the run is cancelled M minutes after ENV's first job starts
     ENV:cancel@job=JOB                    the run is cancelled as ENV's job JOB (canary-2...) would start
     ENV:approval=reject                   the approval of ENV is rejected
+    ENV:ab-decision=reject                ENV's manual A/B decision is rejected (compare.decide: manual)
     ENV:region=REGION:fail                deploying ENV's stack in REGION fails
     ENV:region=REGION:outage              every model deployment of ENV in REGION answers 5xx
     ENV:slow-deploy=MINUTES               a deployment of ENV takes that long (past a job timeout)
@@ -29,7 +30,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from generator.plan.build import plan
-from generator.plan.model import github_approval_environment
+from generator.plan.model import github_ab_decision_environment, github_approval_environment
 from generator.spec.model import Spec
 
 FORMS = (
@@ -43,6 +44,7 @@ FORMS = (
     "ENV:cancel@minutes=M",
     "ENV:cancel@job=JOB",
     "ENV:approval=reject",
+    "ENV:ab-decision=reject",
     "ENV:region=REGION:fail",
     "ENV:region=REGION:outage",
     "ENV:slow-deploy=MINUTES",
@@ -61,6 +63,7 @@ _PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("cancel", re.compile(rf"^([^:]+):cancel@minutes={_NUMBER}$")),
     ("cancel-job", re.compile(r"^([^:]+):cancel@job=([a-z0-9-]+)$")),
     ("approval", re.compile(r"^([^:]+):approval=reject$")),
+    ("ab-decision", re.compile(r"^([^:]+):ab-decision=reject$")),
     ("region", re.compile(r"^([^:]+):region=([^:]+):fail$")),
     ("outage", re.compile(r"^([^:]+):region=([^:]+):outage$")),
     ("slow-deploy", re.compile(rf"^([^:]+):slow-deploy={_NUMBER}$")),
@@ -100,6 +103,8 @@ def parse(text: str, spec: Spec) -> Fault:
         if match:
             if kind == "ab-evaluation":
                 return Fault(text, _ab_evaluation(match.group(1), spec, text))
+            if kind == "ab-decision":
+                return Fault(text, _ab_decision(match.group(1), spec, text))
             return Fault(text, _build(kind, match.groups(), spec, text))
     forms = "\n  ".join(FORMS)
     raise FaultError(f"{text!r} is not a fault; the forms are:\n  {forms}")
@@ -112,6 +117,22 @@ def _ab_evaluation(env: str, spec: Spec, text: str) -> dict[str, Any]:
     if not (ab and any(g.kind == "evaluation" for g in spec.gates)):
         raise FaultError(f"{text!r}: {env} runs no A/B test with an evaluation")
     return {"kind": "ab-evaluation", "env": env}
+
+
+def _ab_decision(env: str, spec: Spec, text: str) -> dict[str, Any]:
+    """`ENV:ab-decision=reject`: an approval, rejected in ENV's decision environment; ENV must run an
+    A/B test that a person decides (`compare.decide: manual`)."""
+    _one_of(env, [e.name for e in spec.environments], "environment", text)
+    ab = spec.environment(env).strategy.ab
+    if ab is None or ab.decide != "manual":
+        raise FaultError(f"{text!r}: {env} has no manual A/B decision to reject")
+    return {
+        "kind": "approval",
+        "env": env,
+        "decision": "reject",
+        "githubEnvironment": github_ab_decision_environment(env),
+        "manualValidation": True,  # Azure DevOps: the ManualValidation@1 task, not the stage's checks
+    }
 
 
 def _build(kind: str, groups: tuple[str, ...], spec: Spec, text: str) -> dict[str, Any]:

@@ -6,6 +6,9 @@ Usage:
                            --tolerance-percent P --error-rate-percent E [--latency-p95-ms MS]
                            --min-requests N --out FILE
                            [--gates FILE --evaluation-serving FILE --evaluation-candidate FILE]
+                           [--decide rule|manual]
+  python abtest.py promote --outputs FILE --env ENV --model MODEL --comparison FILE
+                           --approved-in ENVIRONMENT [--approved-by WHO] --out FILE
 
 Before this runs, the pipeline sent `--split` % of MODEL's traffic to the candidate through the AI
 gateway's pool (`traffic.py shift --save-previous FILE`) and waited `--minutes`. `compare` reads
@@ -31,13 +34,18 @@ as a blue-green swap; otherwise the saved routing is restored exactly (the candi
 `task.setvariable`: the release record still runs and keeps the comparison), and the command
 exits 1, failing the run.
 
+With `--decide manual` (`compare.decide`), `compare` only measures and reports (the rule's verdict
+is advice), both variants keep serving, and a person decides (the `<env>-ab-decision` job); once
+approved, `promote` sends all traffic to the compared candidate and writes the comparison with the
+decision (`--out`, for the release record); a rejection restores the saved routing.
+
 Output: the comparison as JSON (`--out`, for the release record: `release.py --ab-test`) and as a
 Markdown table on stdout, appended to `$GITHUB_STEP_SUMMARY` or, on Azure DevOps, uploaded as a
 summary (`##vso[task.uploadsummary]`). A candidate that already serves (a first deploy, the same
 commit again) has nothing to be compared with: exit 0, nothing written but a note.
 
-Exit codes: 0 the candidate won (or nothing to compare), 1 the serving version won (rolled back)
-or a failed `az` call, 2 usage error.
+Exit codes: 0 the candidate won (or nothing to compare, or a manual decision follows), 1 the
+serving version won (rolled back) or a failed `az` call, 2 usage error.
 """
 
 from __future__ import annotations
@@ -194,6 +202,7 @@ def comparison(
     reasons = decide(regions, rule)
     if evaluation is not None:
         reasons += abscores.reasons(evaluation, rule.tolerance_percent)
+    manual = getattr(args, "decide", "rule") == "manual"
     return {
         "schema": SCHEMA,
         "environment": args.env,
@@ -208,6 +217,8 @@ def comparison(
         **({"evaluation": evaluation} if evaluation is not None else {}),
         "winner": "serving" if reasons else "candidate",
         "reasons": reasons,
+        # a person decides: the rule's winner is a recommendation, the decision comes with `promote`
+        **({"decide": "manual"} if manual else {}),
     }
 
 
@@ -220,8 +231,9 @@ def table(result: dict[str, Any]) -> str:
     """The comparison as Markdown: one row per region and variant, the rule and the verdict."""
     rule, split = result["rule"], int(result["split"])
     winner = "the candidate" if result["winner"] == "candidate" else "the serving version"
+    verdict = f"the rule favours {winner}, a person decides" if _manual(result) else f"{winner} wins"
     lines = [
-        f"### A/B test of {cell(result['model'])} in {cell(result['environment'])}: {winner} wins",
+        f"### A/B test of {cell(result['model'])} in {cell(result['environment'])}: {verdict}",
         "",
         f"{split}% of the traffic to the candidate for {result['minutes']} min. Rule: the candidate's "
         f"{rule['metric']} at most the serving version's + {rule['tolerancePercent']:g}%, its error rate "
@@ -259,12 +271,30 @@ def table(result: dict[str, Any]) -> str:
                 f"{'no data' if a is None else f'{a:g}'} | {'no data' if b is None else f'{b:g}'} |"
             )
     lines.append("")
-    if result["reasons"]:
+    if _manual(result):
+        lines += _manual_lines(result)
+    elif result["reasons"]:
         lines += ["The serving version keeps all traffic:", ""]
         lines += [f"- {cell(reason)}" for reason in result["reasons"]]
     else:
         lines.append(f"The candidate {cell(result['candidate'])} takes all traffic.")
     return "\n".join(lines) + "\n"
+
+
+def _manual(result: dict[str, Any]) -> bool:
+    return result.get("decide") == "manual"
+
+
+def _manual_lines(result: dict[str, Any]) -> list[str]:
+    """A manual decision: the rule's reasons as advice, then the decision when one was made."""
+    lines = [f"Against the candidate, by the rule: {cell(reason)}" for reason in result["reasons"]]
+    lines += ["", "Both variants keep serving at the split until a person approves or rejects the candidate."]
+    decision = result.get("decision")
+    if isinstance(decision, dict):
+        by = f" by {cell(decision['by'])}" if decision.get("by") else ""
+        where = f"{cell(decision['decision'])} in {cell(decision['environment'])}{by}"
+        lines += ["", f"Decision: {where}: the candidate {cell(result['candidate'])} takes all traffic."]
+    return lines
 
 
 # ---- measuring and acting ----------------------------------------------------------------------
@@ -382,6 +412,9 @@ def run_compare(args: argparse.Namespace) -> int:
     markdown = table(result)
     print(markdown)
     common.publish_summary(markdown, f"ab-test-{args.env}-{args.model}.md")
+    if args.decide == "manual":  # both variants keep serving: a person decides in the next job
+        print(f"abtest: both variants of {args.model} serve at the split until a person decides")
+        return 0
     if result["winner"] == "candidate":
         routing.shift(stacks, to_candidate, 100)
         print(f"abtest: {args.candidate} won and is live for {args.model} in {args.env}")
@@ -395,30 +428,30 @@ def run_compare(args: argparse.Namespace) -> int:
     return 1
 
 
+def run_promote(args: argparse.Namespace) -> int:
+    """A person approved: the candidate of the comparison takes all traffic; the record says who."""
+    stacks = routing.load_stacks(args.outputs)
+    result = common.read_object(args.comparison, "A/B test comparison")
+    ours = (SCHEMA, args.model, args.env)
+    if (result.get("schema"), result.get("model"), result.get("environment")) != ours:
+        raise common.InputError(f"{args.comparison} is not the A/B test of {args.model} in {args.env}")
+    candidate = str(result.get("candidate") or "")
+    to_candidate = argparse.Namespace(kind="foundation", env=args.env, model=args.model, to=candidate)
+    routing.shift(stacks, to_candidate, 100)
+    by = {"by": args.approved_by} if args.approved_by else {}
+    result["decision"] = {"decision": "approved", "environment": args.approved_in, **by}
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(result, indent=2, sort_keys=True) + "\n", "utf-8")
+    markdown = table(result)
+    print(markdown)
+    common.publish_summary(markdown, f"ab-decision-{args.env}-{args.model}.md")
+    print(f"abtest: {candidate}, approved in {args.approved_in}, is live for {args.model} in {args.env}")
+    return 0
+
+
 # ---- command line ------------------------------------------------------------------------------
 
-
-def _number(low: float, high: float) -> Any:
-    def parse(text: str) -> float:
-        try:
-            value = float(text)
-        except ValueError:
-            value = low - 1
-        if not low <= value <= high:
-            raise argparse.ArgumentTypeError(f"{text!r} is not a number from {low:g} to {high:g}")
-        return value
-
-    return parse
-
-
-def _whole(low: int, high: int) -> Any:
-    def parse(text: str) -> int:
-        value = _number(low, high)(text)
-        if not float(value).is_integer():
-            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number")
-        return int(value)
-
-    return parse
+_number, _whole = common.number_in, common.whole_in
 
 
 def parser() -> argparse.ArgumentParser:
@@ -443,11 +476,22 @@ def parser() -> argparse.ArgumentParser:
     cmp.add_argument("--gates", type=Path, help="gates.json: the evaluation gate's thresholds")
     cmp.add_argument("--evaluation-serving", type=Path, help="the evaluation's results of variant A")
     cmp.add_argument("--evaluation-candidate", type=Path, help="the evaluation's results of variant B")
+    cmp.add_argument(
+        "--decide", choices=("rule", "manual"), default="rule", help="manual: measure and report only"
+    )
+    promote = subs.add_parser("promote", help="a person approved: the compared candidate takes all traffic")
+    promote.add_argument("--outputs", required=True, type=Path, help="ARM deployment outputs JSON")
+    promote.add_argument("--env", required=True, help="environment (the App Configuration label)")
+    promote.add_argument("--model", required=True, help="foundation model name from the spec")
+    promote.add_argument("--comparison", required=True, type=Path, help="compare's JSON (--decide manual)")
+    promote.add_argument("--approved-in", required=True, help="where the approval was given")
+    promote.add_argument("--approved-by", default="", help="who approved, when known")
+    promote.add_argument("--out", required=True, type=Path, help="the comparison with the decision")
     return result
 
 
 def main(argv: list[str] | None = None) -> int:
-    return common.main(parser(), {"compare": run_compare}, argv)
+    return common.main(parser(), {"compare": run_compare, "promote": run_promote}, argv)
 
 
 if __name__ == "__main__":

@@ -118,6 +118,33 @@ def az_json(args: list[str], what: str) -> Any:
 # --------------------------------------------------------------------------- files
 
 
+def number_in(low: float, high: float) -> Any:
+    """An argparse type: a number from LOW to HIGH."""
+
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            value = low - 1
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a number from {low:g} to {high:g}")
+        return value
+
+    return parse
+
+
+def whole_in(low: int, high: int) -> Any:
+    """An argparse type: a whole number from LOW to HIGH."""
+
+    def parse(text: str) -> int:
+        value = number_in(low, high)(text)
+        if not float(value).is_integer():
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number")
+        return int(value)
+
+    return parse
+
+
 def read_json(path: Path, what: str) -> Any:
     """The JSON document at PATH; InputError naming WHAT when it is missing or unreadable."""
     try:

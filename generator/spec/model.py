@@ -12,6 +12,7 @@ from typing import Literal
 GateKind = Literal["evaluation", "safety"]
 StrategyType = Literal["direct", "blue-green", "canary", "ab"]
 AbMetric = Literal["latencyP95Ms", "errorRatePercent", "tokensPerRequest"]
+AbDecide = Literal["rule", "manual"]
 ModelKind = Literal["foundation", "custom"]
 Operator = Literal[">=", ">", "<=", "<", "=="]
 
@@ -94,6 +95,8 @@ class AbTest:
     split: int
     metric: AbMetric
     tolerance_percent: float
+    decide: AbDecide = "rule"  # manual: a person approves the candidate after the comparison
+    reviewers: tuple[str, ...] = ()  # manual: who decides
 
 
 @dataclass(frozen=True)

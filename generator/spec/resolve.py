@@ -197,7 +197,13 @@ def _strategy(raw: dict[str, Any] | None) -> m.Strategy:
     steps = tuple(raw["steps"]) if raw["type"] == "canary" else ()
     if raw["type"] == "ab":  # the test's duration is its one bake: both variants serve, then compare
         compare = raw["compare"]
-        ab = m.AbTest(raw["split"], compare["metric"], float(compare["tolerancePercent"]))
+        ab = m.AbTest(
+            raw["split"],
+            compare["metric"],
+            float(compare["tolerancePercent"]),
+            compare["decide"],
+            tuple(compare.get("reviewers", ())),
+        )
         return m.Strategy("ab", (), raw["durationMinutes"], rollback, ab)
     return m.Strategy(raw["type"], steps, raw["bakeMinutes"], rollback)
 

@@ -53,6 +53,27 @@ def ab_tests(doc: Document) -> Iterator[Issue]:
                 "use blue-green or canary here, and `type: ab` in the environment before it",
             )
         yield from _needs_gateway(doc, (*path, "type"))
+        yield from _decision(doc, (*path, "compare"), strategy.get("compare") or {})
+
+
+def _decision(doc: Document, path: FieldPath, compare: dict[str, object]) -> Iterator[Issue]:
+    """A manual decision needs the people who make it; reviewers without one would be ignored."""
+    manual = compare.get("decide", "rule") == "manual"
+    if manual and not compare.get("reviewers"):
+        yield doc.issue(
+            (*path, "decide"),
+            "a manual A/B decision needs reviewers: nobody could approve or reject the candidate",
+            "reviewers: users or teams who decide, beside decide: manual",
+            "add `reviewers: [<team>]`, or use `decide: rule`",
+        )
+    if not manual and "reviewers" in compare:
+        yield doc.issue(
+            (*path, "reviewers"),
+            "reviewers decide an A/B test only with decide: manual",
+            "no reviewers with decide: rule",
+            "remove reviewers, or add `decide: manual`",
+            key=True,
+        )
 
 
 def _needs_gateway(doc: Document, path: FieldPath) -> Iterator[Issue]:

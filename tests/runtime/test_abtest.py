@@ -440,3 +440,101 @@ def test_compare_makes_the_candidate_live_without_measuring_when_nothing_serves_
     assert pools(fake_az) == [
         [{"id": f"{GATEWAY_ID}/backends/deployment-chat-green", "priority": 1, "weight": 100}]
     ]
+
+
+def test_a_manual_decision_compares_and_writes_but_moves_nothing_either_way(
+    fake_az: FakeAz, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """--decide manual: the rule's verdict (here: the serving version) is advice; both variants keep
+    serving at the split, nothing is marked lost, and the step passes so the decision job can ask."""
+    summary = tmp_path / "summary.md"
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
+    env_file = tmp_path / "github-env"
+    monkeypatch.setenv("GITHUB_ENV", str(env_file))
+    monkeypatch.delenv("TF_BUILD", raising=False)
+    fake_az.respond(
+        {
+            "rest post": [
+                logs(3000, 15, 900),
+                token_logs(2985, 2537250),
+                logs(3000, 15, 2000),
+                token_logs(2985, 2537250),
+            ],
+        }
+    )
+    outputs, previous = setup(tmp_path)
+    out = tmp_path / "ab-test-chat.json"
+    assert abtest.main([*argv(outputs, previous, out), "--decide", "manual"]) == 0
+    assert pools(fake_az) == [] and not fake_az.calls_of("appconfig")  # no traffic moved
+    assert not env_file.exists()
+    record = json.loads(out.read_text("utf-8"))
+    assert (record["decide"], record["winner"]) == ("manual", "serving") and record["reasons"]
+    assert "decision" not in record
+    text = summary.read_text("utf-8")
+    assert "in staging: the rule favours the serving version, a person decides" in text
+    assert "Against the candidate, by the rule: eastus2: the candidate's latencyP95Ms" in text
+    assert "until a person approves or rejects the candidate" in text
+
+
+def test_the_rule_s_record_has_no_decide_field(fake_az: FakeAz, tmp_path: Path) -> None:
+    """decide: rule writes the comparison exactly as before (the release records keep their shape)."""
+    fake_az.respond(
+        {
+            "rest post": [logs(3000, 15, 900), token_logs(2985, 2537250)] * 2,
+            "rest": [{"stdout": {}}],
+            "appconfig kv set": [{"stdout": {}}],
+        }
+    )
+    outputs, previous = setup(tmp_path)
+    out = tmp_path / "ab-test-chat.json"
+    assert abtest.main([*argv(outputs, previous, out), "--decide", "rule"]) == 0
+    assert "decide" not in json.loads(out.read_text("utf-8"))
+
+
+def manual_comparison(tmp_path: Path, **changes: Any) -> Path:
+    result = abtest.comparison(
+        argparse.Namespace(
+            env="staging", model="chat", candidate="chat-green", split=50, minutes=60, decide="manual"
+        ),
+        RULE,
+        both(A, Variant("chat-green", 3000, 15, 2000.0)),
+    )
+    path = tmp_path / "routing" / "ab-test-chat.json"
+    path.parent.mkdir(exist_ok=True)
+    path.write_text(json.dumps(result | changes), "utf-8")
+    return path
+
+
+def test_promote_sends_all_traffic_to_the_compared_candidate_and_records_the_decision(
+    fake_az: FakeAz, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    summary = tmp_path / "summary.md"
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
+    monkeypatch.delenv("TF_BUILD", raising=False)
+    fake_az.respond({"rest": [{"stdout": {}}], "appconfig kv set": [{"stdout": {}}]})
+    outputs, _ = setup(tmp_path)
+    kept, out = manual_comparison(tmp_path), tmp_path / "ab-test-chat.json"
+    where = ("--outputs", str(outputs), "--env", "staging", "--model", "chat", "--comparison", str(kept))
+    argv_ = ["promote", *where, "--approved-in", "staging-ab-decision", "--out", str(out)]
+    assert abtest.main(argv_) == 0
+    assert pools(fake_az) == [
+        [{"id": f"{GATEWAY_ID}/backends/deployment-chat-green", "priority": 1, "weight": 100}]
+    ]
+    record = json.loads(out.read_text("utf-8"))
+    assert record["decision"] == {"decision": "approved", "environment": "staging-ab-decision"}
+    assert record["winner"] == "serving" and record["candidate"] == "chat-green"  # the rule's advice, kept
+    assert "Decision: approved in staging-ab-decision: the candidate chat-green takes all traffic." in (
+        summary.read_text("utf-8")
+    )
+
+
+@pytest.mark.parametrize("change", [{"model": "other"}, {"environment": "prod"}, {"schema": "x/v1"}])
+def test_promote_refuses_another_model_s_or_environment_s_comparison(
+    fake_az: FakeAz, tmp_path: Path, change: dict[str, str]
+) -> None:
+    outputs, _ = setup(tmp_path)
+    kept = manual_comparison(tmp_path, **change)
+    where = ("--outputs", str(outputs), "--env", "staging", "--model", "chat", "--comparison", str(kept))
+    argv_ = ["promote", *where, "--approved-in", "staging-ab-decision", "--out", str(tmp_path / "o.json")]
+    assert abtest.main(argv_) == 2
+    assert pools(fake_az) == []

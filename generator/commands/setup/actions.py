@@ -22,7 +22,7 @@ from generator.commands.setup.model import (
     Ref,
     RoleGrant,
 )
-from generator.plan.model import Plan, github_approval_environment
+from generator.plan.model import Plan, github_ab_decision_environment, github_approval_environment
 from generator.plan.production import monitoring_environment
 from generator.spec import naming
 from generator.spec.model import Environment, Spec
@@ -474,18 +474,21 @@ def _credential(  # noqa: PLR0913 - the identity is the environment's unless nam
     )
 
 
-def github_environment_body(ctx: _Context, env: Environment, *, approval: bool = False) -> dict[str, Json]:
-    """The GitHub environment ENV (its credential; no reviewers), or with APPROVAL the environment
-    that carries its reviewers (see `github_approval_environment`)."""
+def github_environment_body(
+    ctx: _Context, env: Environment, *, approval: tuple[str, ...] | None = None
+) -> dict[str, Json]:
+    """The GitHub environment ENV (its credential; no reviewers), or with APPROVAL (its reviewers)
+    an environment that carries reviewers: ENV's approval (`github_approval_environment`) or a
+    manual A/B decision's (`github_ab_decision_environment`)."""
     body: dict[str, Json] = {
         "deployment_branch_policy": {"protected_branches": True, "custom_branch_policies": False},
     }
-    if not approval:
+    if approval is None:
         if env.approval.required:  # the reviewers live on the approval environment: none here
             body["reviewers"] = None
         return body
     reviewers: list[Json] = []
-    for reviewer in env.approval.reviewers:
+    for reviewer in approval:
         found = ctx.facts.reviewer(reviewer)
         if found is None:
             reviewers.append({"type": "User or Team", "id": f"<id of {reviewer}>"})
@@ -515,7 +518,12 @@ def github_environment_state(body: dict[str, Json]) -> str:
 
 
 def _github_environment(
-    ctx: _Context, env: Environment, name: str, what: str, *, approval: bool = False
+    ctx: _Context,
+    env: Environment,
+    name: str,
+    what: str,
+    *,
+    approval: tuple[str, ...] | None = None,
 ) -> Action:
     body = github_environment_body(ctx, env, approval=approval)
     path = f"repos/{ctx.repo}/environments/{name}"
@@ -549,7 +557,20 @@ def _github(ctx: _Context, env: Environment) -> list[Action]:
                 approval,
                 f"GitHub environment {approval}: reviewers {', '.join(env.approval.reviewers)} approve "
                 f"each deployment to {name} once",
-                approval=True,
+                approval=env.approval.reviewers,
+            )
+        )
+    ab = env.strategy.ab
+    if ab is not None and ab.decide == "manual":
+        decision = github_ab_decision_environment(name)
+        out.append(
+            _github_environment(
+                ctx,
+                env,
+                decision,
+                f"GitHub environment {decision}: reviewers {', '.join(ab.reviewers)} approve or reject "
+                f"the A/B test's candidate in {name}",
+                approval=ab.reviewers,
             )
         )
     return out + _github_variables(ctx, name, name, ctx.client(env))

@@ -203,7 +203,11 @@ def _github_facts(  # noqa: PLR0913, PLR0917 - the read so far and where notes g
         subjects += ((label, _subject(keys, repo, label, lifecycle)),)
     owner = repo_name.split("/", 1)[0]
     reviewers: list[tuple[str, Reviewer]] = []
-    for name in sorted({r for env in envs if env.approval.required for r in env.approval.reviewers}):
+    approvers = {r for env in envs if env.approval.required for r in env.approval.reviewers}
+    for env in envs:  # a manual A/B decision's reviewers approve in <env>-ab-decision
+        if env.strategy.ab is not None and env.strategy.ab.decide == "manual":
+            approvers.update(env.strategy.ab.reviewers)
+    for name in sorted(approvers):
         found = _reviewer(runner, owner, name)
         if found is None:
             notes.append(f"reviewer {name!r} is neither a team of {owner} nor a GitHub user")

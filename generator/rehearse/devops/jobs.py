@@ -170,6 +170,8 @@ def _task(  # noqa: PLR0917
         path = inputs.get("targetPath") or inputs.get("path") or inputs.get("PathtoPublish") or ""
         artifact = inputs.get("artifact") or inputs.get("artifactName") or inputs.get("ArtifactName") or ""
         return st.publish(ctx, path, artifact)
+    if lowered == "manualvalidation@1":
+        return st.manual_validation(ctx, inputs)
     if lowered in ("downloadpipelineartifact@2", "downloadbuildartifacts@0"):
         if inputs.get("buildType", inputs.get("source", "current")) not in ("current", ""):
             raise DevOpsError(f"step '{display}': {task} from another run is not supported")
@@ -177,6 +179,9 @@ def _task(  # noqa: PLR0917
         target = inputs.get("targetPath") or inputs.get("path") or inputs.get("downloadPath") or None
         return st.download(ctx, wanted, target)
     raise DevOpsError(f"step '{display}': task {task} is not supported by the rehearsal")
+
+
+AGENTLESS_TASKS = ("manualvalidation@1",)  # the agentless tasks the rehearsal knows
 
 
 def _hook_steps(job: dict[str, Any]) -> list[tuple[str, list[dict[str, Any]]]]:
@@ -199,7 +204,13 @@ def run_job(
             raise DevOpsError(f"job {job.get('job')}: container jobs and services are not supported")
         ctx = make_ctx("")
         body = list(job.get("steps") or [])
-        if not any("checkout" in s for s in body):
+        agentless = to_str(job.get("pool") or "") == "server"
+        for step in body:  # ManualValidation runs on the server only, and the server runs only such tasks
+            task = to_str(step.get("task") or "").lower()
+            if agentless != (task in AGENTLESS_TASKS):
+                where = "an agentless job (pool: server)" if agentless else "an agent job"
+                raise DevOpsError(f"job {job.get('job')}: step {step} cannot run in {where}")
+        if not agentless and not any("checkout" in s for s in body):
             body.insert(0, {"checkout": "self"})
         done = [run_step(ctx, s, "steps") for s in body]
         return _result(ctx), done, ctx.outputs, ctx.message

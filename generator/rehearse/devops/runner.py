@@ -261,7 +261,12 @@ class _Run:
             if env not in approvers or env in self.approved:
                 continue
             fault = next(
-                (f for f in self.world.faults() if f.get("kind") == "approval" and f.get("env") == env), None
+                (
+                    f
+                    for f in self.world.faults()
+                    if f.get("kind") == "approval" and f.get("env") == env and not f.get("manualValidation")
+                ),
+                None,
             )
             decision = to_str((fault or {}).get("decision", "approve")).lower()
             self.world.record(

@@ -356,3 +356,26 @@ def download(ctx: JobContext, artifact: str | None, target: str | None) -> Outco
         ctx.world.record("artifact", action="download", name=name, build=ctx.build_id)
         logs.append(f"Downloaded {name} to {dest}")
     return Outcome(SUCCEEDED, "\n".join(logs))
+
+
+def manual_validation(ctx: JobContext, inputs: dict[str, str]) -> Outcome:
+    """ManualValidation@1 in an agentless job: the approvers resume it, unless an `approval` fault
+    for the job's environment (`ALMGEN_ENVIRONMENT`) with `manualValidation` rejects it (the task,
+    hence the job, fails; onTimeout: reject fails it the same way)."""
+    env = ctx.variables.get("ALMGEN_ENVIRONMENT", "")
+    approvers = [a.strip() for a in (inputs.get("approvers") or inputs.get("notifyUsers") or "").split(",")]
+    approvers = [a for a in approvers if a]
+    fault = next(
+        (
+            f
+            for f in ctx.world.faults()
+            if f.get("kind") == "approval" and f.get("manualValidation") and f.get("env") == env
+        ),
+        None,
+    )
+    decision = "reject" if fault else "resume"
+    by = approvers[0] if approvers else "a user with queue build permission"
+    ctx.world.record("devops.manual-validation", env=env, approvers=approvers, decision=decision, by=by)
+    if fault:
+        return Outcome(FAILED, f"##[error]The manual validation was rejected by {by}.")
+    return Outcome(SUCCEEDED, f"The manual validation was resumed by {by}.")

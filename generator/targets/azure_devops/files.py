@@ -26,6 +26,7 @@ from generator.plan.model import (
     Job,
     Plan,
     camel,
+    manual_ab,
 )
 from generator.plan.shell import (
     RELEASE,
@@ -71,7 +72,7 @@ def parameter_type(value: InputValue) -> str:
 
 def declared_parameters(plan: Plan) -> list[dict[str, Any]]:
     first = dict(plan.environments[0].inputs)
-    return [{"name": camel(name), "type": parameter_type(first[name])} for name in INPUTS]
+    return [{"name": camel(name), "type": parameter_type(first[name])} for name in INPUTS if name in first]
 
 
 JOB_PARAMETERS = {  # inputs a canary step job gets as its own parameters
@@ -120,7 +121,7 @@ def _published(job: Job, plan: Plan) -> str:
 
 def artifact_variable(produces: str) -> str:
     """The job variable that holds the name of a producer's artifact in a consuming job."""
-    return f"ALMGEN_{produces.upper()}_ARTIFACT"
+    return f"ALMGEN_{produces.upper().replace('-', '_')}_ARTIFACT"
 
 
 def artifact_output(producer: Job) -> str:
@@ -181,11 +182,21 @@ def _job(spec: Spec, job: Job, plan: Plan) -> dict[str, Any]:
 
 
 def _job_condition(job: Job, plan: Plan) -> str:
-    """A rollback job's condition: the rollout failed or was cancelled after traffic could move."""
+    """A rollback job's condition: the rollout failed or was cancelled after traffic could move;
+    with `unless` (a manual A/B decision), only when that job did not succeed (rejected, timed out,
+    cancelled): a failure after the approval restores in the job that failed."""
     if not job.rolls_back_after:
         return ""
     after = plan.job(job.rolls_back_after).devops_id
-    return f"and(or(failed(), canceled()), eq(dependencies.{after}.result, 'Succeeded'))"
+    state = f"and(or(failed(), canceled()), eq(dependencies.{after}.result, 'Succeeded'))"
+    if job.unless:
+        return f"and({state[4:-1]}, ne(dependencies.{plan.job(job.unless).devops_id}.result, 'Succeeded'))"
+    return state
+
+
+AB_JOBS = ("ab-decision", "ab-promote", "ab-restore")  # a manual A/B decision's jobs: own templates
+# how long the reviewers have (ManualValidation@1: then onTimeout: reject); the job allows a little more
+AB_DECISION_MINUTES = 4320
 
 
 def pip_cache(job: Job) -> dict[str, str] | None:
@@ -225,7 +236,7 @@ def _stage(plan: Plan, env_plan: EnvironmentPlan, depends_on: str) -> dict[str, 
         for job in env_plan.jobs
         if job.kind == "canary-step"
     ]
-    (finish,) = [job for job in env_plan.jobs if job.kind == "finish"]
+    (finish,) = [job for job in env_plan.jobs if job.kind == "finish" and job.id not in AB_JOBS]
     return {
         "stage": env_plan.stage_id,
         "gatesStage": env_plan.gates_stage_id,
@@ -237,10 +248,25 @@ def _stage(plan: Plan, env_plan: EnvironmentPlan, depends_on: str) -> dict[str, 
         "rollbackAfter": [
             dependency
             for job in env_plan.jobs
-            if job.kind == "rollback"
+            if job.kind == "rollback" and job.id not in AB_JOBS
             for dependency in _depends_on(plan, job, ran)
         ],
         "inputs": [(camel(name), value) for name, value in env_plan.inputs],
+        **(_ab_decision(plan, env_plan, ran) if manual_ab_plan(plan) else {}),
+    }
+
+
+def manual_ab_plan(plan: Plan) -> bool:
+    return any(job.id == "ab-decision" for job in plan.jobs)
+
+
+def _ab_decision(plan: Plan, env_plan: EnvironmentPlan, ran: set[str]) -> dict[str, Any]:
+    """A manual A/B decision's stage parameters: who decides, and each of its jobs' dependsOn."""
+    ab = env_plan.env.strategy.ab
+    reviewers = ab.reviewers if ab is not None and ab.decide == "manual" else ()
+    return {
+        "abReviewers": ",".join(reviewers),
+        "abAfter": [(plan.job(id_).devops_id, _depends_on(plan, plan.job(id_), ran)) for id_ in AB_JOBS],
     }
 
 
@@ -257,7 +283,10 @@ def jobs_of(plan: Plan, kind: str) -> list[Job]:
 
 def files(spec: Spec, plan: Plan) -> list[TemplateFile]:
     service = spec.service.name
-    jobs = {job.kind: _job(spec, job, plan) for job in plan.jobs if job.kind != "gates"}
+    jobs = {
+        job.kind: _job(spec, job, plan) for job in plan.jobs if job.kind != "gates" and job.id not in AB_JOBS
+    }
+    ab_jobs = {job.id: _job(spec, job, plan) for job in plan.jobs if job.id in AB_JOBS}
     evaluation = production.production_evaluation(spec)
     context = {
         "spec": spec,
@@ -277,6 +306,13 @@ def files(spec: Spec, plan: Plan) -> list[TemplateFile]:
         "artifact_step": ARTIFACT_STEP,
         "stages": stage_parameters(plan),
         "jobs": jobs,
+        "manual_ab": manual_ab(spec),
+        "promote": False,  # the ab-promote and ab-restore files render finish and rollback with True
+        "restore": False,
+        "ab_test_artifact": artifact_name("ab-test"),
+        "ab_condition": condition(InputEquals("ab-decide", "manual")),
+        "ab_not_manual": condition(InputEquals("ab-decide", "manual", negate=True)),
+        "ab_decision_minutes": AB_DECISION_MINUTES,
         # in the same job (and workspace) as what failed, as on GitHub; on cancellation too
         "restore_steps": [
             {**_step(shell), "runtime_condition": "or(failed(), canceled())"} for shell in restore_steps(spec)
@@ -310,6 +346,21 @@ def files(spec: Spec, plan: Plan) -> list[TemplateFile]:
     ]
     if any(job.kind == "gates" for job in plan.jobs):
         wanted.append(TemplateFile(f"{BASE}/templates/jobs/gates.yml", f"{t}/jobs/gates.yml.j2", context))
+    if ab_jobs:  # ab-promote is a finish job, ab-restore a rollback job, each with its own file
+        jobs_dir = f"{BASE}/templates/jobs"
+        wanted += [
+            TemplateFile(f"{jobs_dir}/ab-decision.yml", f"{t}/jobs/ab-decision.yml.j2", context),
+            TemplateFile(
+                f"{jobs_dir}/ab-promote.yml",
+                f"{t}/jobs/finish.yml.j2",
+                context | {"jobs": jobs | {"finish": ab_jobs["ab-promote"]}, "promote": True},
+            ),
+            TemplateFile(
+                f"{jobs_dir}/ab-restore.yml",
+                f"{t}/jobs/rollback.yml.j2",
+                context | {"jobs": jobs | {"rollback": ab_jobs["ab-restore"]}, "restore": True},
+            ),
+        ]
     wanted.extend(
         TemplateFile(f"{BASE}/templates/jobs/{kind}.yml", f"{t}/jobs/{kind}.yml.j2", context)
         for kind in ("canary-step", "rollback")

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from generator.plan.model import EnvironmentPlan, Plan
+from generator.plan.model import EnvironmentPlan, Plan, github_ab_decision_environment
 from generator.render.escape import one_line
 
 _ESCAPES = {'"': "#quot;", "<": "#lt;", ">": "#gt;", "&": "#amp;", "`": "#96;", "#": "#35;"}
@@ -118,10 +118,18 @@ def _finish(drawing: _Drawing, env_plan: EnvironmentPlan) -> None:
     if env.strategy.ab is not None:
         test, back = f"{drawing.name}_ab_test", f"{drawing.name}_ab_back"
         split, minutes = env.strategy.ab.split, env.strategy.bake_minutes
+        manual = env.strategy.ab.decide == "manual"
         drawing.step(
-            test, (f"A/B test {split}% for {minutes} min", "compare both variants, promote the winner")
+            test,
+            (
+                f"A/B test {split}% for {minutes} min",
+                "compare both variants; a person decides (" + github_ab_decision_environment(env.name) + ")"
+                if manual
+                else "compare both variants, promote the winner",
+            ),
         )
-        drawing.edges.append(f"  {test} -. the serving version wins .-> {back}")
+        loss = "rejected, timed out or cancelled" if manual else "the serving version wins"
+        drawing.edges.append(f"  {test} -. {loss} .-> {back}")
         drawing.rollback(back, ("roll back", "the weights from before the test; the run fails"))
     if "switch-index" in env_plan.step_ids():
         switch, back = f"{drawing.name}_switch_index", f"{drawing.name}_index_back"

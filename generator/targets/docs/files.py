@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from generator.plan import production
-from generator.plan.model import Plan
+from generator.plan.model import Plan, manual_ab
 from generator.plan.model_registry import model_registry
 from generator.render.outputs import TemplateFile
 from generator.spec import naming
@@ -174,6 +174,23 @@ def _jobs(spec: Spec, plan: Plan) -> list[dict[str, str]]:
     ]
     if not any(job.kind == "rollback" for job in plan.jobs):
         jobs = [job for job in jobs if job["name"] != "Roll back"]
+    if manual_ab(spec):
+        where = jobs.index(next(job for job in jobs if job["name"] == "Finish")) + 1
+        jobs.insert(
+            where,
+            {
+                "name": "A/B decision",
+                "text": "in an environment whose A/B test a person decides (`compare.decide: manual`), "
+                "the finish job compares both variants, writes the table and stops there, both "
+                "variants still serving at the split; a job waits for `compare.reviewers` (on GitHub it "
+                "names the environment `<environment>-ab-decision`, whose required reviewers they are; on "
+                "Azure DevOps it is an agentless job with a ManualValidation@1 task that rejects by itself "
+                "after 3 days). Approved: the candidate takes all "
+                "traffic, then the rest of the finish job runs and the release record keeps the "
+                "comparison and the decision. Rejected, timed out or cancelled: the routing from before "
+                "the test comes back exactly and the run fails before the next environment.",
+            },
+        )
     return jobs
 
 
@@ -288,6 +305,11 @@ def files(spec: Spec, plan: Plan) -> list[TemplateFile]:
         "record_days": spec.registry.record_days.items,
         "documents": _documents(spec),
         "cleanup": _cleanup(spec, plan),
+        "ab_decisions": "; ".join(
+            f"{e.name}-ab-decision, reviewers {', '.join(e.strategy.ab.reviewers)}"
+            for e in spec.environments
+            if e.strategy.ab is not None and e.strategy.ab.decide == "manual"
+        ),
     } | _setup(spec, plan)
     return [
         TemplateFile("docs/alm/PIPELINE.md", "shared/PIPELINE.md.j2", context),

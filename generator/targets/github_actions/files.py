@@ -67,6 +67,7 @@ def declared_inputs(plan: Plan) -> list[dict[str, Any]]:
         *(
             {"name": name, "description": text, "type": input_type(first[name])}
             for name, text in INPUTS.items()
+            if name in first  # ab-decide: only with a manual A/B decision
         ),
         {
             "name": APPROVAL_INPUT,
@@ -112,6 +113,7 @@ def _step(shell: ShellStep, job: Job | None = None) -> dict[str, Any]:
         "inputs": [(name, _input_value(source, job)) for name, source in shell.inputs],
         "script": shell.script,
         "keep_routing": False,
+        "keep_ab_test": "",
         "login_after": shell.login_after,
     }
 
@@ -152,7 +154,12 @@ def _job_guard(job: Job) -> str:
     guard = condition(job.condition)
     if job.kind == "gates":
         return guard
-    if job.rolls_back_after:
+    if job.unless:  # a decision that did not succeed (rejected, timed out, cancelled) restores
+        state = (
+            f"always() && needs.{job.rolls_back_after}.result == 'success' "
+            f"&& needs.{job.unless}.result != 'success'"
+        )
+    elif job.rolls_back_after:
         state = f"(failure() || cancelled()) && needs.{job.rolls_back_after}.result == 'success'"
     else:
         state = "!failure() && !cancelled()"
@@ -162,7 +169,18 @@ def _job_guard(job: Job) -> str:
 def _job(spec: Spec, job: Job, plan_jobs: tuple[Job, ...], approval: bool) -> dict[str, Any]:
     """A Plan job as the template prints it; with APPROVAL, a job with credentials for the
     environment itself waits for the approval job."""
+    if job.kind == "ab-decision":
+        return {
+            "id": job.id,
+            "kind": job.kind,
+            "needs": list(job.needs),
+            "condition": "${{ " + _job_guard(job) + " }}",
+            "environment": AB_DECISION_ENVIRONMENT,
+        }
     steps = [_step(shell, job) for shell in job_steps(spec, job)]
+    if job.produces == "ab-test":  # a manual A/B test's comparison and routing, for the decision's jobs
+        compared = [step for step in steps if step["id"].startswith("ab-test-compare-")]
+        compared[-1]["keep_ab_test"] = condition(InputEquals("ab-decide", "manual"))
     if job.first_canary:  # the routing from before the canary, kept for every later restore
         routed = [step for step in steps if step["id"].startswith("route-")]
         routed[-1]["keep_routing"] = True
@@ -204,9 +222,20 @@ def _job(spec: Spec, job: Job, plan_jobs: tuple[Job, ...], approval: bool) -> di
         if job.credentials == "previous-environment"
         else "inputs.environment",
         "first_canary": job.first_canary,
+        # the release record: in the finish job of a manual A/B test's environment, after the decision
+        "record_if": _record_if(job, plan_jobs),
+        "decided_by": job.unless,
         "pip_requirements": list(job.pip_requirements),
         "steps": steps,
     }
+
+
+def _record_if(job: Job, plan_jobs: tuple[Job, ...]) -> str:
+    if not any(step.kind == "ab-test" for j in plan_jobs for step in j.steps):
+        return ""
+    if job.produces == "ab-test":
+        return f"{condition(InputEquals('ab-decide', 'manual', negate=True))} && ({RECORD_AFTER_AB_LOSS})"
+    return RECORD_AFTER_AB_LOSS
 
 
 def _jobs(spec: Spec, plan: Plan, approval: dict[str, Any] | None) -> list[dict[str, Any]]:
@@ -224,6 +253,8 @@ REUSABLE_WORKFLOW_PREFIX = {"self": "$/", "local": "./"}
 # an A/B test the serving version won fails the job after restoring the routing (abtest.py sets
 # ALMGEN_AB_LOST): the release record still runs, so the audit shows the comparison
 RECORD_AFTER_AB_LOSS = "success() || (failure() && env.ALMGEN_AB_LOST == 'true')"
+# a manual A/B decision waits for this environment's required reviewers (`almgen setup` makes it)
+AB_DECISION_ENVIRONMENT = "format('{0}-ab-decision', inputs.environment)"
 ZIZMOR_CONFIG = ".github/zizmor.yml"
 
 
@@ -247,7 +278,6 @@ def files(spec: Spec, plan: Plan) -> list[TemplateFile]:
         "jobs": _jobs(spec, plan, approval),
         "restore_steps": [_step(shell) for shell in restore_steps(spec)],
         "keep_records": _step(keep_records_step(".")),
-        "record_if": RECORD_AFTER_AB_LOSS if plan.ab_test else "",
         "reusable_workflow_prefix": REUSABLE_WORKFLOW_PREFIX[spec.reusable_workflow_ref],
         "gate_contract": contract_command('"$ALMGEN_OUTPUTS"', '"${RUNNER_TEMP}/contract.env"', target=False),
         "lifecycle_cron": production.lifecycle_cron(spec),
