@@ -30,9 +30,23 @@ def test_a_custom_model_spec_may_have_the_gateway(tmp_path: Path) -> None:
     gateway = parameters(spec, spec.environment("prod"))["gateway"]
     assert gateway["models"] == [] and gateway["backends"] == []  # no foundation model
     west, north = gateway["failover"]["regions"]
-    assert west["endpointBackends"] == [{"name": "remote-northeurope-endpoint-fraud", "stack": 1, "index": 0}]
+    assert west["location"] == "westeurope"  # gateway.bicep finds its own entry by it
+    assert west["endpointBackends"] == [
+        {
+            "name": "remote-northeurope-endpoint-fraud",
+            "stack": 1,
+            "index": 0,
+            "location": "northeurope",
+            "model": "fraud",
+        }
+    ]
     assert north["endpointMembers"] == [
-        {"model": "fraud", "backend": "remote-westeurope-endpoint-fraud", "weight": 100}
+        {
+            "model": "fraud",
+            "backend": "remote-westeurope-endpoint-fraud",
+            "location": "westeurope",
+            "weight": 100,
+        }
     ]
 
 

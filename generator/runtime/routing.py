@@ -40,6 +40,7 @@ class Stack:
     gateway_endpoint: str = ""
     log_workspace: str = ""  # the customerId of the Log Analytics workspace the gateway logs to
     failover: tuple[str, ...] = ()  # the other regions the gateway fails over to (priority 2)
+    scoring_uris: dict[str, str] = field(default_factory=dict)  # model -> online endpoint scoring URI
 
 
 def az(args: list[str]) -> Any:
@@ -60,7 +61,8 @@ def az(args: list[str]) -> Any:
 
 
 def stack_of(item: dict[str, Any]) -> Stack:
-    endpoints = {e["model"]: e["name"] for e in item.get("onlineEndpoints") or [] if isinstance(e, dict)}
+    listed = [e for e in item.get("onlineEndpoints") or [] if isinstance(e, dict)]
+    endpoints = {e["model"]: e["name"] for e in listed}
     return Stack(
         location=str(item.get("location", "")),
         resource_group=str(item["resourceGroup"]),
@@ -69,6 +71,7 @@ def stack_of(item: dict[str, Any]) -> Stack:
         app_configuration=str(item.get("appConfigurationEndpoint", "")),
         workspace=str(item.get("workspaceName", "")),
         online_endpoints=endpoints,
+        scoring_uris={str(e["model"]): str(e["scoringUri"]) for e in listed if e.get("scoringUri")},
         ai_services_endpoint=str(item.get("aiServicesEndpoint", "")),
         gateway_id=str(item.get("gatewayId", "")),
         gateway_endpoint=str(item.get("gatewayEndpoint", "")),
@@ -154,17 +157,29 @@ def foundation_snapshot(stack: Stack, env: str, model: str) -> dict[str, Any]:
     return routing | ({"pool": pool_as_read(stack, model)} if stack.gateway_id else {})
 
 
-def apply_foundation(stack: Stack, env: str, model: str, to: str, percent: int) -> None:
-    """Publish the routing in App Configuration, then move the gateway's weights to match it."""
+def apply_foundation(
+    stack: Stack, args: argparse.Namespace, percent: int, actives: dict[str, str | None]
+) -> None:
+    """Publish the routing of `args.model` in App Configuration (label `args.env`), then move the
+    gateway's weights to match it (ACTIVES: what serves in each other region, for priority 2)."""
+    env, model, to = str(args.env), str(args.model), str(args.to)
     if percent == 100:
         set_key(stack, env, f"almgen:active:{model}", to)
         set_key(stack, env, f"almgen:canary:{model}", json.dumps(CLEARED_CANARY), json_value=True)
-        set_pool(stack, model, to, CLEARED_CANARY)
+        set_pool(stack, model, to, CLEARED_CANARY, actives)
     else:
         active = foundation_routing(stack, env, model)["active"] or to
         canary = {"deployment": to, "percent": percent}
         set_key(stack, env, f"almgen:canary:{model}", json.dumps(canary), json_value=True)
-        set_pool(stack, model, active, canary)
+        set_pool(stack, model, active, canary, actives)
+
+
+def region_actives(stacks: list[Stack], env: str, model: str) -> dict[str, str | None]:
+    """The deployment serving MODEL in each region with a gateway, from its App Configuration
+    (None: nothing yet): each region's pool takes the others' at priority 2."""
+    if len([s for s in stacks if s.gateway_id]) < 2:
+        return {}
+    return {s.location: foundation_routing(s, env, model)["active"] for s in stacks if s.gateway_id}
 
 
 # ---- foundation models: the AI gateway's backend pools -----------------------------------------
@@ -176,10 +191,13 @@ def pool_url(stack: Stack, model: str) -> str:
     return f"{ARM}{stack.gateway_id}/backends/pool-{model}?api-version={GATEWAY_API}"
 
 
-def pool_services(stack: Stack, active: str, canary: dict[str, Any]) -> list[dict[str, Any]]:
+def pool_services(
+    stack: Stack, active: str, canary: dict[str, Any], actives: dict[str, str | None] | None = None
+) -> list[dict[str, Any]]:
     """The pool as gateway.bicep (and gateway-failover.bicep) compose it: at priority 1 this region's
-    ACTIVE takes 100 - p, the canary p, no other colour; at priority 2 ACTIVE in each region of
-    `stack.failover` (backend `remote-<location>-<deployment>`), sharing 100 equally."""
+    ACTIVE takes 100 - p, the canary p, no other colour; at priority 2, for each region of
+    `stack.failover`, the deployment serving there (ACTIVES, from that region's App Configuration;
+    unknown: ACTIVE) (backend `remote-<location>-<deployment>`), sharing 100 equally."""
     backend = f"{stack.gateway_id}/backends/deployment-"
     percent = int(canary.get("percent") or 0)
     if percent <= 0 or not canary.get("deployment") or canary["deployment"] == active:
@@ -191,16 +209,25 @@ def pool_services(stack: Stack, active: str, canary: dict[str, Any]) -> list[dic
         ]
     remote = f"{stack.gateway_id}/backends/remote-"
     weight = 100 // max(len(stack.failover), 1)
+    serving = actives or {}
     return local + [
-        {"id": f"{remote}{where}-{active}", "priority": 2, "weight": weight} for where in stack.failover
+        {"id": f"{remote}{where}-{serving.get(where) or active}", "priority": 2, "weight": weight}
+        for where in stack.failover
     ]
 
 
-def set_pool(stack: Stack, model: str, active: str, canary: dict[str, Any]) -> None:
+def set_pool(
+    stack: Stack,
+    model: str,
+    active: str,
+    canary: dict[str, Any],
+    actives: dict[str, str | None] | None = None,
+) -> None:
     """Give MODEL's backend pool the weights of ACTIVE and CANARY, keeping the failover to the other
-    regions at priority 2 (a traffic move never drops it); nothing without a gateway."""
+    regions at priority 2, each at what serves there (ACTIVES): a traffic move never drops it;
+    nothing without a gateway."""
     if stack.gateway_id:
-        patch_pool(stack, model, pool_services(stack, active, canary))
+        patch_pool(stack, model, pool_services(stack, active, canary, actives))
 
 
 def patch_pool(stack: Stack, model: str, services: list[dict[str, Any]]) -> None:
@@ -334,10 +361,33 @@ def model_deployments(stack: Stack) -> Any:
 FINE_TUNED = re.compile(r"\.ft-[0-9A-Za-z]")  # Azure OpenAI's fine-tuned model ids: <base>.ft-<job>
 
 
-def live_state(stack: Stack, env: str) -> dict[str, Any]:
-    """The state Bicep needs so that a re-deploy changes no live traffic and no serving version."""
+def actives_of(keys: dict[str, str]) -> dict[str, str]:
+    """model -> serving deployment, from a region's `almgen:*` keys."""
+    return {k.removeprefix("almgen:active:"): v for k, v in keys.items() if k.startswith("almgen:active:")}
+
+
+def live_regions(stacks: list[Stack], env: str, primary: dict[str, str]) -> dict[str, Any]:
+    """Every region with a gateway, when there are several: its AI Services endpoint, the scoring
+    URIs of its online endpoints and what serves there (its own App Configuration; PRIMARY: the
+    primary's keys, already read). gateway.bicep writes each pool's priority 2 from it."""
+    gated = [s for s in stacks if s.gateway_id]
+    if len(gated) < 2:
+        return {}
+    return {
+        s.location: {
+            "aiServicesEndpoint": s.ai_services_endpoint,
+            "active": primary if s is stacks[0] else actives_of(routing_keys(s, env)),
+        }
+        | ({"scoringUris": dict(s.scoring_uris)} if s.scoring_uris else {})
+        for s in gated
+    }
+
+
+def live_state(stack: Stack, env: str, stacks: list[Stack] | None = None) -> dict[str, Any]:
+    """The state Bicep needs so that a re-deploy changes no live traffic and no serving version
+    (STACK: the primary; STACKS: every region, primary first, for the failover's `regions`)."""
     keys = routing_keys(stack, env)
-    active = {k.removeprefix("almgen:active:"): v for k, v in keys.items() if k.startswith("almgen:active:")}
+    active = actives_of(keys)
     canary = {}
     for key, value in keys.items():
         if key.startswith("almgen:canary:"):
@@ -362,6 +412,9 @@ def live_state(stack: Stack, env: str) -> dict[str, Any]:
                 sources[str(item["name"])] = str(served.get("source") or own)
     ml = [d for model, ep in sorted(stack.online_endpoints.items()) for d in ml_deployments(stack, model, ep)]
     state: dict[str, Any] = {"active": active, "versions": versions, "canary": canary, "ml": ml}
+    regions = live_regions(stacks or [stack], env, active)
+    if regions:
+        state["regions"] = regions
     if sources:
         state["fineTunedSource"] = sources
     return {**state, "fineTuned": tuned} if tuned else state
@@ -436,20 +489,31 @@ def snapshot(stacks: list[Stack], env: str, model: str, kind: str) -> dict[str, 
 
 
 def shift(stacks: list[Stack], args: argparse.Namespace, percent: int) -> None:
-    """Send PERCENT of the model's traffic to `args.to` in every region, primary first."""
+    """Send PERCENT of the model's traffic to `args.to` in every region, primary first. With the
+    gateway in several regions, each pool's priority 2 names what serves in the other regions; at
+    100 % (a swap) the regions shifted before the last one get theirs again, so that every region's
+    priority 2 ends on the new colour of every other region."""
+    actives = region_actives(stacks, args.env, args.model) if args.kind == "foundation" else {}
     for stack in stacks:
         if args.kind == "foundation":
-            apply_foundation(stack, args.env, args.model, args.to, percent)
+            apply_foundation(stack, args, percent, actives)
+            if percent == 100 and stack.location in actives:
+                actives[stack.location] = args.to
         else:
             endpoint = endpoint_of(stack, args.model)
             set_traffic(stack, endpoint, compose_traffic(traffic_of(stack, endpoint), args.to, percent))
         print(f"{stack.location}: {args.model} sends {percent}% to {args.to}")
+    if percent == 100 and actives:
+        for stack in [s for s in stacks if s.gateway_id][:-1]:
+            set_pool(stack, args.model, args.to, CLEARED_CANARY, actives)
+            print(f"{stack.location}: {args.model}'s failover follows the other regions' {args.to}")
 
 
 def restore(stacks: list[Stack], previous: dict[str, Any]) -> None:
     """Put back the saved routing in every region it names."""
     by_region = {(s.location, s.resource_group): s for s in stacks}
     model, env = str(previous["model"]), str(previous["env"])
+    actives = {str(saved["location"]): saved.get("active") for saved in previous["stacks"]}
     for saved in previous["stacks"]:
         stack = by_region.get((saved["location"], saved["resourceGroup"]))
         if stack is None:
@@ -464,7 +528,7 @@ def restore(stacks: list[Stack], previous: dict[str, Any]) -> None:
             if stack.gateway_id and isinstance(saved.get("pool"), list):  # the services as they were
                 patch_pool(stack, model, list(saved["pool"]))
             elif saved.get("active"):
-                set_pool(stack, model, str(saved["active"]), canary)
+                set_pool(stack, model, str(saved["active"]), canary, actives)
         else:
             endpoint = str(saved["endpoint"])
             wanted = {str(k): int(v) for k, v in (saved.get("traffic") or {}).items()}

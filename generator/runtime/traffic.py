@@ -22,7 +22,8 @@ keys and route by itself. Custom models use the Azure ML online endpoint's traff
 `blue` and `green` deployments.
 
 Every region of the deployment outputs (`{"stacks": {"value": [...]}}`) is shifted, primary first,
-and a health check fails if any region breaches. `state` reads the primary region.
+and a health check fails if any region breaches. `state` reads the primary region (and, with the AI
+gateway in several regions, what serves in each region: `regions`, for the pools' priority 2).
 
 Health: the error rate is 5xx requests / all requests of the candidate deployment over the last
 `--minutes`. No traffic is not health: with fewer than `--min-requests` requests in a region's
@@ -240,9 +241,10 @@ def run(args: argparse.Namespace, sleep: Callable[[float], None]) -> int:
         if not args.outputs.exists() or common.read_json(args.outputs, "deployment outputs") == {}:
             print("{}")  # the first deploy: nothing serves yet
             return 0
+        stacks = routing.load_stacks(args.outputs)
         print(
             json.dumps(
-                routing.live_state(routing.load_stacks(args.outputs)[0], args.env),
+                routing.live_state(stacks[0], args.env, stacks),
                 sort_keys=True,
                 separators=(",", ":"),
             )

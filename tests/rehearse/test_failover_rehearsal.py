@@ -21,7 +21,7 @@ import pytest
 from generator.commands.rehearse import judge, parse_faults
 from generator.rehearse.azure.snapshot import traffic_snapshot
 from generator.rehearse.driver import Stage, fork, next_release, run_phase
-from tests.rehearse.conftest import TARGETS, Deployed
+from tests.rehearse.conftest import GITHUB, TARGETS, Deployed
 
 pytestmark = pytest.mark.slow  # whole pipelines, run: CI runs them (see tests/conftest.py)
 
@@ -97,3 +97,51 @@ def test_a_regional_outage_is_answered_by_the_other_region(
         and e["minute"] >= start
     ]
     assert green == [10, 0], "the candidate fails in the outage: a breach at its first step, rolled back"
+
+
+def serving(stage: Stage, env: str, model: str) -> dict[str, str]:
+    """Per region of ENV: the deployment serving MODEL, as its own App Configuration says."""
+    state = json.loads(stage.world.azure_file.read_text("utf-8"))
+    found = {}
+    for region, gateway in gateways(stage, env).items():
+        store = next(s for s in state["stores"].values() if s["group"] == gateway["group"])
+        found[region] = next(
+            str(kv["value"])
+            for kv in store["kv"].values()
+            if kv["key"] == f"almgen:active:{model}" and kv["label"] == env
+        )
+    return found
+
+
+def test_a_redeploy_keeps_priority_2_and_the_swap_moves_it_to_the_other_regions_colour(
+    deployed: Deployed, tmp_path: Path
+) -> None:
+    """The release re-deploys prod: gateway.bicep writes each pool with the other region at
+    priority 2 (from the live state's `regions`), so no write leaves a pool without failover. The
+    canary then makes chat-green serve in both regions; each pool's priority 2 follows the other
+    region's serving deployment, and an outage of eastus2 is answered by swedencentral's green."""
+    base, first = deployed("enterprise", GITHUB)
+    assert first.conclusion == "success", first.report
+    stage = fork(base, tmp_path)
+    start = stage.world.minutes()
+    next_release(stage.repo, stage.spec.source.name)
+    phase = run_phase(stage, "release", [])
+    verdict = judge(stage.spec, phase)
+    assert verdict.ok, "\n".join(verdict.reasons) + "\n" + phase.report
+    writes = [
+        e
+        for e in stage.world.timeline()
+        if e["kind"] == "azure-gateway-write" and e["env"] == "prod" and e["minute"] >= start
+    ]
+    assert sorted(e["region"] for e in writes) == ["eastus2", "swedencentral"]  # prod was re-deployed
+    for write in writes:  # the deploy's own write of the pools already had the other region
+        other = OTHER[write["region"]]
+        assert write["failover"] == {m: {f"remote-{other}-{m}-blue": 100} for m in ("chat", "embeddings")}
+    assert serving(stage, "prod", "chat") == {"eastus2": "chat-green", "swedencentral": "chat-green"}
+    for region, gateway in gateways(stage, "prod").items():
+        assert gateway["failover"]["chat"] == {f"remote-{OTHER[region]}-chat-green": 100}, region
+    stage.world.set_faults([f.data for f in parse_faults(("prod:region=eastus2:outage",), stage.spec)])
+    assert answered(stage, "prod", "chat") == {
+        "eastus2": {"swedencentral/chat-green": 100},
+        "swedencentral": {"swedencentral/chat-green": 100},
+    }

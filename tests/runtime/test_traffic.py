@@ -808,7 +808,9 @@ def test_with_two_regions_every_move_keeps_the_other_region_at_priority_2(
     fake_az: FakeAz, two_gateways: Path
 ) -> None:
     """A canary's weights move priority 1 only; the other region's serving deployment stays at
-    priority 2 in both gateways, and follows the new colour once it takes all traffic."""
+    priority 2 in both gateways, and follows the new colour once it takes all traffic there: the
+    primary, swapped first, names swedencentral's blue until swedencentral swaps, then is patched
+    again with its green."""
     fake_az.respond(
         {
             **HEALTHY_FOUNDATION,
@@ -829,8 +831,9 @@ def test_with_two_regions_every_move_keeps_the_other_region_at_priority_2(
         second,
         GATEWAY_ID,
         second,
+        GATEWAY_ID,
     ]
-    ten, ten_second, hundred, _ = (services for _, services in patches)
+    ten, ten_second, hundred, hundred_second, followed = (services for _, services in patches)
     assert ten == [
         {"id": f"{GATEWAY_ID}/backends/deployment-chat-blue", "priority": 1, "weight": 90},
         {"id": f"{GATEWAY_ID}/backends/deployment-chat-green", "priority": 1, "weight": 10},
@@ -842,6 +845,15 @@ def test_with_two_regions_every_move_keeps_the_other_region_at_priority_2(
         "weight": 100,
     }
     assert hundred == [
+        {"id": f"{GATEWAY_ID}/backends/deployment-chat-green", "priority": 1, "weight": 100},
+        {"id": f"{GATEWAY_ID}/backends/remote-swedencentral-chat-blue", "priority": 2, "weight": 100},
+    ]
+    assert hundred_second[-1] == {
+        "id": f"{second}/backends/remote-eastus2-chat-green",
+        "priority": 2,
+        "weight": 100,
+    }
+    assert followed == [
         {"id": f"{GATEWAY_ID}/backends/deployment-chat-green", "priority": 1, "weight": 100},
         {"id": f"{GATEWAY_ID}/backends/remote-swedencentral-chat-green", "priority": 2, "weight": 100},
     ]
@@ -867,6 +879,82 @@ def test_with_two_regions_a_rollback_puts_both_priorities_back_verbatim(
     assert json.loads(previous.read_text("utf-8"))["stacks"][0]["pool"] == read
     restored = [services for url, services in pool_bodies(fake_az) if GATEWAY_ID in url][-1]
     assert restored == read
+
+
+def test_with_two_gateways_the_state_gives_each_regions_own_serving_deployment(
+    fake_az: FakeAz, two_gateways: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """gateway.bicep writes priority 2 from `regions`: each region's endpoint, scoring URIs and what
+    serves there, read from that region's own App Configuration (not the primary's)."""
+    fake_az.respond(
+        {
+            "appconfig kv list": [{"stdout": kv("chat-green")}, {"stdout": kv("chat-blue")}],
+            "cognitiveservices account deployment list": ok([]),
+            "ml online-endpoint show": ok({"id": ENDPOINT_ID, "traffic": {"blue": 100}}),
+            "ml online-deployment list": ok([{"name": "blue", "model": "azureml:churn:4"}]),
+        }
+    )
+    assert traffic.main(["state", "--outputs", str(two_gateways), "--env", "prod"]) == 0
+    state = json.loads(capsys.readouterr().out)
+    assert state["active"] == {"chat": "chat-green"}  # the primary's
+    assert state["regions"] == {
+        "eastus2": {
+            "aiServicesEndpoint": STACK["aiServicesEndpoint"],
+            "active": {"chat": "chat-green"},
+            "scoringUris": {"churn": "https://churn/score"},
+        },
+        "swedencentral": {
+            "aiServicesEndpoint": STACK["aiServicesEndpoint"],
+            "active": {"chat": "chat-blue"},
+            "scoringUris": {"churn": "https://churn/score"},
+        },
+    }
+    stores = [value_of(c, "--endpoint") for c in fake_az.calls_of("appconfig kv list")]
+    assert len(stores) == 2  # one read per region
+
+
+def test_with_one_gateway_the_state_has_no_regions(
+    fake_az: FakeAz, gateway_outputs: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    fake_az.respond(
+        {
+            "appconfig kv list": ok(kv()),
+            "cognitiveservices account deployment list": ok([]),
+            "ml online-endpoint show": ok({"id": ENDPOINT_ID, "traffic": {"blue": 100}}),
+            "ml online-deployment list": ok([]),
+        }
+    )
+    assert traffic.main(["state", "--outputs", str(gateway_outputs), "--env", "prod"]) == 0
+    assert "regions" not in json.loads(capsys.readouterr().out)
+
+
+def test_priority_2_names_what_serves_in_the_other_region_not_the_local_colour(
+    fake_az: FakeAz, two_gateways: Path
+) -> None:
+    """swedencentral still serves blue (its own App Configuration) while eastus2 moves: each canary
+    step of eastus2 keeps swedencentral's blue at priority 2, and swedencentral keeps eastus2's green."""
+    fake_az.respond(
+        {
+            **HEALTHY_FOUNDATION,
+            # the snapshot, then region_actives, read eastus2 then swedencentral
+            "appconfig kv list": [
+                {"stdout": kv("chat-green")},
+                {"stdout": kv("chat-blue")},
+                {"stdout": kv("chat-green")},
+                {"stdout": kv("chat-blue")},
+            ],
+            "appconfig kv set": ok({}),
+            "rest": ok(pool(("chat-green", 100))),
+        }
+    )
+    argv = ["shift", *target(two_gateways, "foundation", "chat"), "--to", "chat-next", "--percent", "10"]
+    assert traffic.main(argv) == 0
+    second = str(SECOND_GATEWAY_STACK["gatewayId"])
+    (east_url, east), (swc_url, swc) = pool_bodies(fake_az)[-2:]
+    assert GATEWAY_ID in east_url and second in swc_url
+    assert east[-1]["id"] == f"{GATEWAY_ID}/backends/remote-swedencentral-chat-blue"
+    assert swc[-1]["id"] == f"{second}/backends/remote-eastus2-chat-green"
+    assert [s["priority"] for s in east + swc] == [1, 1, 2, 1, 1, 2]
 
 
 def test_without_a_gateway_no_pool_is_touched(fake_az: FakeAz, outputs: Path) -> None:

@@ -5,9 +5,12 @@ State: `state["gateways"][ID] = {"name", "group", "env", "location", "endpoint",
 "failover": {model: {backend: weight}}}`. A deployment of the Bicep creates the gateway with one
 pool per model whose weights follow the live state (the serving deployment 100 - p, a canary p),
 as gateway.bicep does: that is priority 1, this region's deployments. With more than one region,
-after every region is deployed (main.bicep's gateway-failover modules, `failover` here), each
-gateway gets a backend `remote-<location>-<deployment>` for every deployment of the other regions
-and each pool the other regions' serving deployments at priority 2 (`failover`). `az rest` on
+gateway.bicep also writes the remote backends and priority-2 members of the regions the live state
+knows (`regions`: every region of the last deploy, each with what serves there), so a re-deploy
+never leaves a pool without priority 2; after every region is deployed (main.bicep's
+gateway-failover modules, `failover` here), each gateway gets a backend
+`remote-<location>-<deployment>` for every deployment of the other regions and each pool the
+serving deployment of every other region at priority 2 (`failover`). `az rest` on
 `<gateway>/backends/pool-<model>` reads the pool (GET: both priorities) and replaces its services
 (PATCH, with `If-Match`, as Backend - Update requires). Where a gateway fronts a model, its pool's
 priority-1 weights are what serves: they drive the simulated traffic and metrics, and App
@@ -136,7 +139,7 @@ def deploy(
         str(route["model"]): weights_of(route, active, canaries)
         for route in (params.get("gateway") or {}).get("models") or []
     }
-    gateways(state)[gateway_id] = {  # priority 2 is written again after every region (failover)
+    gateways(state)[gateway_id] = {
         "name": name,
         "group": group,
         "env": env,
@@ -150,7 +153,16 @@ def deploy(
         "remoteEndpoints": {},
         "endpointFailover": {},
     }
-    if world is not None:
+    _known_failover(gateways(state)[gateway_id], params, live)
+    if world is not None:  # what this write of the pools holds at priority 2 (none on a first deploy)
+        written = gateways(state)[gateway_id]
+        world.record(
+            "azure-gateway-write",
+            env=env,
+            region=location,
+            failover=written["failover"],
+            endpointFailover=written["endpointFailover"],
+        )
         for model, weights in pools.items():
             metrics.record_shares(world, state, env, location, model, shares=weights)
     outputs = {
@@ -189,6 +201,57 @@ def front_endpoints(state: dict[str, Any], gateway_id: str, endpoints: list[dict
     gateways(state)[gateway_id]["endpoints"] = {str(e["model"]): str(e["name"]) for e in endpoints}
 
 
+def _serving(live: dict[str, Any], location: str, model: str, initial: str) -> str:
+    """What serves MODEL in LOCATION for priority 2: that region's own live state (`regions`),
+    else the primary's `active`, else the route's initial deployment (gateway.bicep's order)."""
+    region = (live.get("regions") or {}).get(location) or {}
+    return str((region.get("active") or {}).get(model) or (live.get("active") or {}).get(model) or initial)
+
+
+def _known_failover(gateway: dict[str, Any], params: dict[str, Any], live: dict[str, Any]) -> None:
+    """gateway.bicep with failover: the region's entry of `gateway.failover.regions` (by location)
+    gives the other regions' backends and priority-2 members, written for the regions the live
+    state knows (`regions`: the last deploy's), so a re-deploy keeps priority 2 in every pool."""
+    known = live.get("regions") or {}
+    own = [
+        r
+        for r in ((params.get("gateway") or {}).get("failover") or {}).get("regions") or []
+        if r.get("location") == gateway["location"]
+    ]
+    for region in own:
+        gateway["remotes"] = {
+            str(b["name"]): {"location": str(b["location"]), "deployment": str(b["deployment"])}
+            for b in region["backends"]
+            if b["location"] in known
+        }
+        members: dict[str, dict[str, int]] = {}
+        for member in region["members"]:
+            if member["location"] in known:
+                serving = _serving(live, member["location"], member["model"], member["initialDeployment"])
+                backend = f"remote-{member['location']}-{serving}"
+                if backend not in gateway["remotes"]:  # as APIM: a pool names existing backends only
+                    raise AzFailure(
+                        f'{{"code": "ValidationError", "message": "backend {backend} not found"}}', 1
+                    )
+                members.setdefault(str(member["model"]), {})[backend] = int(member["weight"])
+        gateway["failover"] = members
+        remote_endpoints: dict[str, dict[str, str]] = {}
+        for item in region.get("endpointBackends") or []:
+            uri = str(((known.get(item["location"]) or {}).get("scoringUris") or {}).get(item["model"]) or "")
+            if uri:  # the endpoint's name: the first label of its scoring URI's host
+                host = uri.removeprefix("https://").split("/", 1)[0]
+                where = {"location": str(item["location"]), "endpoint": host.split(".", 1)[0]}
+                remote_endpoints[str(item["name"])] = where
+        gateway["remoteEndpoints"] = remote_endpoints
+        endpoint_members: dict[str, dict[str, int]] = {}
+        for member in region.get("endpointMembers") or []:
+            if member["backend"] in remote_endpoints:
+                endpoint_members.setdefault(str(member["model"]), {})[str(member["backend"])] = int(
+                    member["weight"]
+                )
+        gateway["endpointFailover"] = endpoint_members
+
+
 def _endpoint_failover(
     gateway: dict[str, Any], region: dict[str, Any], outputs: list[dict[str, Any]]
 ) -> None:
@@ -214,7 +277,6 @@ def failover(state: dict[str, Any], params: dict[str, Any], outputs: list[dict[s
     """gateway-failover.bicep in every region, after the region loop: the other regions' backends,
     and each pool's priority-2 members (the serving deployment there, from the live state)."""
     live = json.loads(params.get("liveStateJson") or "{}") or {}
-    active = live.get("active") or {}
     for region in ((params.get("gateway") or {}).get("failover") or {}).get("regions") or []:
         gateway = gateways(state)[str(outputs[int(region["stack"])]["gatewayId"])]
         gateway["remotes"] = {
@@ -226,7 +288,7 @@ def failover(state: dict[str, Any], params: dict[str, Any], outputs: list[dict[s
         }
         members: dict[str, dict[str, int]] = {}
         for member in region["members"]:
-            serving = str(active.get(member["model"], member["initialDeployment"]))
+            serving = _serving(live, member["location"], member["model"], member["initialDeployment"])
             backend = f"remote-{member['location']}-{serving}"
             if backend not in gateway["remotes"]:  # as APIM: a pool names existing backends only
                 raise AzFailure(f'{{"code": "ValidationError", "message": "backend {backend} not found"}}', 1)

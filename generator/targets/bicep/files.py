@@ -248,10 +248,12 @@ def _failover(
 ) -> dict[str, Any]:
     """Failover between the regions of ENV: every regional gateway also fronts the other regions.
 
-    `regions`: per region (its index in `stacks`), a backend for each deployment of every other
-    region (`stack`: whose endpoint), and `members`: per model (in the order of ROUTES) and other
-    region, the priority-2 member of the pool, whose backend gateway-failover.bicep picks from the
-    live state (the serving deployment, else the route's initial one). The priority-2 weight is
+    `regions`: per region (its index in `stacks`, and its `location`: gateway.bicep finds its own
+    entry by it), a backend for each deployment of every other region (`stack`: whose endpoint in
+    gateway-failover.bicep, `location`: whose in the live state's `regions` in gateway.bicep), and
+    `members`: per model (in the order of ROUTES) and other region, the priority-2 member of the
+    pool, whose backend gateway.bicep and gateway-failover.bicep pick from the live state (the
+    deployment serving in that region, else the route's initial one). The priority-2 weight is
     shared equally between the other regions. For each custom model (CUSTOM, in the order of
     `customModels`): `endpointBackends`, a backend for its online endpoint in every other region
     (`stack`: whose endpoint, `index`: the model's index in that region's `onlineEndpoints`), and
@@ -274,23 +276,36 @@ def _failover(
         others = [(j, other) for j, other in enumerate(stacks) if j != index]
         endpoints = {
             "endpointBackends": [
-                {"name": custom_backends[j, item], "stack": j, "index": item}
-                for j, _ in others
-                for item, _ in enumerate(custom)
+                {
+                    "name": custom_backends[j, item],
+                    "stack": j,
+                    "index": item,
+                    "location": other.region,
+                    "model": model,
+                }
+                for j, other in others
+                for item, model in enumerate(custom)
             ],
             "endpointMembers": [
-                {"model": model, "backend": custom_backends[j, item], "weight": weight}
+                {
+                    "model": model,
+                    "backend": custom_backends[j, item],
+                    "location": other.region,
+                    "weight": weight,
+                }
                 for item, model in enumerate(custom)
-                for j, _ in others
+                for j, other in others
             ],
         }
         regions.append(
             {
                 "stack": index,
+                "location": stacks[index].region,
                 "backends": [
                     {
                         "name": failover_backend(other.region, item["name"]),
                         "stack": j,
+                        "location": other.region,
                         "deployment": item["name"],
                     }
                     for j, other in others

@@ -86,7 +86,7 @@ param search object
 @description('Optional. A Foundry project on the AI Services account: for agents and for the safety gate\'s evaluators.')
 param foundryProject bool = false
 
-@description('Optional. JSON of the live state the deploy step read before deploying: {"active": {model: deployment}, "versions": {deployment: version}, "canary": {model: {deployment, percent}}}. Keeps a re-deploy from moving live traffic.')
+@description('Optional. JSON of the live state the deploy step read before deploying: {"active": {model: deployment}, "versions": {deployment: version}, "canary": {model: {deployment, percent}}, "regions": {location: {aiServicesEndpoint, active}}}. Keeps a re-deploy from moving live traffic and from dropping the failover between regions.')
 param liveStateJson string = '{}'
 
 @description('Optional. Object ID of the deploying identity; it is granted App Configuration Data Owner to write key-values.')
@@ -142,8 +142,9 @@ module regionStacks 'modules/stack.bicep' = [for (stack, index) in stacks: {
 // Failover between regions: each region's gateway also fronts the other regions' serving deployments
 // at priority 2. This comes after the region loop, not inside it: a gateway's remote backends need the
 // other regions' accounts (their endpoints and a role on each), and the loop deploys one region at a
-// time, primary first. gateway.bicep writes each pool with priority 1 only; these modules then write
-// it again with both priorities, so during a deployment a pool is briefly without priority 2.
+// time, primary first. gateway.bicep already writes each pool with both priorities for the regions
+// the live state knows (every region of the last deploy), so a re-deploy never leaves a pool without
+// priority 2; these modules complete it on a first deploy and for a new region.
 module gatewayAccess 'modules/gateway-access.bicep' = [for pair in gateway.failover.access: {
   name: take('${serviceName}-${stacks[pair.gateway].suffix}-${stacks[pair.account].suffix}-gateway-access', 64)
   scope: resourceGroups[pair.account]

@@ -312,25 +312,30 @@ param gateway = {
     regions: [
       {
         stack: 0
+        location: 'eastus2'
         backends: [
           {
             name: 'remote-swedencentral-chat-blue'
             stack: 1
+            location: 'swedencentral'
             deployment: 'chat-blue'
           }
           {
             name: 'remote-swedencentral-chat-green'
             stack: 1
+            location: 'swedencentral'
             deployment: 'chat-green'
           }
           {
             name: 'remote-swedencentral-embeddings-blue'
             stack: 1
+            location: 'swedencentral'
             deployment: 'embeddings-blue'
           }
           {
             name: 'remote-swedencentral-embeddings-green'
             stack: 1
+            location: 'swedencentral'
             deployment: 'embeddings-green'
           }
         ]
@@ -351,25 +356,30 @@ param gateway = {
       }
       {
         stack: 1
+        location: 'swedencentral'
         backends: [
           {
             name: 'remote-eastus2-chat-blue'
             stack: 0
+            location: 'eastus2'
             deployment: 'chat-blue'
           }
           {
             name: 'remote-eastus2-chat-green'
             stack: 0
+            location: 'eastus2'
             deployment: 'chat-green'
           }
           {
             name: 'remote-eastus2-embeddings-blue'
             stack: 0
+            location: 'eastus2'
             deployment: 'embeddings-blue'
           }
           {
             name: 'remote-eastus2-embeddings-green'
             stack: 0
+            location: 'eastus2'
             deployment: 'embeddings-green'
           }
         ]

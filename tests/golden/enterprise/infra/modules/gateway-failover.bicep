@@ -11,7 +11,7 @@ param models array
 @description('Required. Per model (in the order of models): the priority-1 services of its pool, as gateway.bicep composed them.')
 param poolServices array
 
-@description('Required. One backend per model deployment of every other region: name, stack (an index into aiServicesEndpoints), deployment.')
+@description('Required. One backend per model deployment of every other region: name, stack (an index into aiServicesEndpoints), location, deployment.')
 param backends array
 
 @description('Required. Per model (in the order of models) and other region: model, initialDeployment, location, weight. The pool\'s priority-2 members.')
@@ -20,14 +20,15 @@ param members array
 @description('Required. The AI Services endpoint of every region (ends with a slash), in the order of main.bicep\'s stacks.')
 param aiServicesEndpoints array
 
-@description('Optional. The live state: "active" maps a model to its serving deployment; priority 2 is that deployment in the other regions.')
+@description('Optional. The live state: "regions" maps a region to its own "active" (a model to the deployment serving there), "active" the primary\'s; priority 2 is the deployment serving in each other region (gateway.bicep composes it the same way).')
 param liveState object = {}
 
 var activeDeployments = liveState.?active ?? {}
+var liveRegions = liveState.?regions ?? {}
 var membersPerModel = length(members) / max(length(models), 1)
 // Each model's priority-2 services, models in order: pool i takes its slice of membersPerModel.
 var failoverServices = [for member in members: {
-  id: resourceId('Microsoft.ApiManagement/service/backends', gatewayName, 'remote-${member.location}-${activeDeployments[?member.model] ?? member.initialDeployment}')
+  id: resourceId('Microsoft.ApiManagement/service/backends', gatewayName, 'remote-${member.location}-${liveRegions[?member.location].?active[?member.model] ?? activeDeployments[?member.model] ?? member.initialDeployment}')
   priority: 2
   weight: member.weight
 }]
@@ -41,7 +42,7 @@ resource remoteBackends 'Microsoft.ApiManagement/service/backends@2024-05-01' = 
   parent: gateway
   name: backend.name
   properties: {
-    description: 'Model deployment ${backend.deployment} of another region'
+    description: 'Model deployment ${backend.deployment} in ${backend.location}'
     type: 'Single'
     protocol: 'http'
     url: '${aiServicesEndpoints[backend.stack]}openai/deployments/${backend.deployment}'
@@ -75,7 +76,9 @@ resource remoteBackends 'Microsoft.ApiManagement/service/backends@2024-05-01' = 
   }
 }]
 
-// The pools of gateway.bicep again, with priority 2 added: the gateway sends a request to priority 2
+// The pools of gateway.bicep again, with priority 2 for every other region: gateway.bicep already
+// wrote them with the regions the live state knew (all of them, but on a first deploy or for a new
+// region), so on a re-deploy this write changes nothing. The gateway sends a request to priority 2
 // only when every priority-1 backend's circuit breaker has tripped.
 resource modelPools 'Microsoft.ApiManagement/service/backends@2024-05-01' = [for (model, index) in models: {
   parent: gateway

@@ -39,8 +39,11 @@ param tokensPerMinute int = 0
 @description('Optional. Origins allowed to call the gateway from a browser (cors policy); empty for none.')
 param allowedOrigins array = []
 
-@description('Optional. The live state: "active" maps a model to its serving deployment, "canary" a model to {deployment, percent}. The pool\'s weights follow it, so a re-deploy keeps the live weights.')
+@description('Optional. The live state: "active" maps a model to its serving deployment, "canary" a model to {deployment, percent}. The pool\'s weights follow it, so a re-deploy keeps the live weights. "regions" maps each region of the last deploy to its aiServicesEndpoint, active (its own serving deployments): the priority-2 members follow it.')
 param liveState object = {}
+
+@description('Optional. Failover between the environment\'s regions (files.py _failover), one entry per region: location, backends [{name, location, deployment}], members [{model, initialDeployment, location, weight}]. This region\'s entry gives the other regions\' backends and each pool\'s priority-2 members, for the regions the live state knows (liveState.regions), so that no write of a pool drops priority 2.')
+param failoverRegions array = []
 
 @description('Required. The AI Services account the backends call.')
 param aiServicesName string
@@ -76,6 +79,43 @@ var pools = [for model in models: {
     deployment: ''
     percent: 0
   }
+}]
+// Priority 1: this region's deployments, as the live state weighs them.
+var localServices = [for pool in pools: pool.canary.percent > 0 ? [
+  {
+    id: resourceId('Microsoft.ApiManagement/service/backends', gatewayName, 'deployment-${pool.active}')
+    priority: 1
+    weight: 100 - pool.canary.percent
+  }
+  {
+    id: resourceId('Microsoft.ApiManagement/service/backends', gatewayName, 'deployment-${pool.canary.deployment}')
+    priority: 1
+    weight: pool.canary.percent
+  }
+] : [
+  {
+    id: resourceId('Microsoft.ApiManagement/service/backends', gatewayName, 'deployment-${pool.active}')
+    priority: 1
+    weight: 100
+  }
+]]
+// Priority 2: the other regions' serving deployments, for each region the live state knows (the
+// last deploy's outputs: its AI Services endpoint, and what serves there, read from that region's
+// App Configuration as the weights are). A first deploy knows none: gateway-failover.bicep (main.bicep)
+// adds them after the region loop, before any traffic moves. A re-deploy writes every pool with
+// both priorities here, so a regional outage during a re-deploy still fails over.
+var liveRegions = liveState.?regions ?? {}
+var ownFailover = filter(failoverRegions, region => region.location == location)
+var ownBackends = [for region in ownFailover: region.backends]
+var ownMembers = [for region in ownFailover: region.members]
+var failoverBackends = filter(flatten(ownBackends), backend => contains(liveRegions, backend.location))
+var failoverMembers = flatten(ownMembers)
+var membersPerModel = length(failoverMembers) / max(length(models), 1)
+// Weight 0 marks a member of a region the live state does not know: the pool leaves it out.
+var failoverServices = [for member in failoverMembers: {
+  id: resourceId('Microsoft.ApiManagement/service/backends', gatewayName, 'remote-${member.location}-${liveRegions[?member.location].?active[?member.model] ?? activeDeployments[?member.model] ?? member.initialDeployment}')
+  priority: 2
+  weight: contains(liveRegions, member.location) ? member.weight : 0
 }]
 var corsPolicy = empty(allowedOrigins) ? '' : '<cors allow-credentials="false" terminate-unmatched-request="true"><allowed-origins><origin>${join(allowedOrigins, '</origin><origin>')}</origin></allowed-origins><allowed-methods><method>POST</method><method>OPTIONS</method></allowed-methods><allowed-headers><header>Authorization</header><header>Content-Type</header></allowed-headers></cors>'
 // Callers present an Entra ID token for Azure AI Services, as they would to the account itself.
@@ -219,37 +259,61 @@ resource deploymentBackends 'Microsoft.ApiManagement/service/backends@2024-05-01
   }
 }]
 
-// Priority 1: this region's deployments. With more than one region, gateway-failover.bicep adds
-// the other regions' serving deployments at priority 2 once every region exists (main.bicep).
-resource modelPools 'Microsoft.ApiManagement/service/backends@2024-05-01' = [for pool in pools: {
+// The other regions' deployments the live state knows: the same circuit breaker as this region's
+// backends (gateway-failover.bicep writes them the same way).
+resource remoteBackends 'Microsoft.ApiManagement/service/backends@2024-05-01' = [for backend in failoverBackends: {
   parent: gateway
-  name: 'pool-${pool.model}'
+  name: backend.name
   properties: {
-    description: 'The deployments of ${pool.model} that take traffic, weighted'
-    type: 'Pool'
-    pool: {
-      services: pool.canary.percent > 0 ? [
+    description: 'Model deployment ${backend.deployment} in ${backend.location}'
+    type: 'Single'
+    protocol: 'http'
+    url: '${liveRegions[backend.location].aiServicesEndpoint}openai/deployments/${backend.deployment}'
+    tls: {
+      validateCertificateChain: true
+      validateCertificateName: true
+    }
+    circuitBreaker: {
+      rules: [
         {
-          id: resourceId('Microsoft.ApiManagement/service/backends', gateway.name, 'deployment-${pool.active}')
-          priority: 1
-          weight: 100 - pool.canary.percent
-        }
-        {
-          id: resourceId('Microsoft.ApiManagement/service/backends', gateway.name, 'deployment-${pool.canary.deployment}')
-          priority: 1
-          weight: pool.canary.percent
-        }
-      ] : [
-        {
-          id: resourceId('Microsoft.ApiManagement/service/backends', gateway.name, 'deployment-${pool.active}')
-          priority: 1
-          weight: 100
+          name: 'server-errors-and-throttling'
+          acceptRetryAfter: true
+          tripDuration: 'PT1M'
+          failureCondition: {
+            count: 5
+            interval: 'PT1M'
+            statusCodeRanges: [
+              {
+                min: 429
+                max: 429
+              }
+              {
+                min: 500
+                max: 599
+              }
+            ]
+          }
         }
       ]
     }
   }
+}]
+
+// Priority 1: this region's deployments; priority 2: the other regions' serving deployments (the
+// gateway sends a request there only when every priority-1 backend's circuit breaker has tripped).
+resource modelPools 'Microsoft.ApiManagement/service/backends@2024-05-01' = [for (pool, index) in pools: {
+  parent: gateway
+  name: 'pool-${pool.model}'
+  properties: {
+    description: 'The deployments of ${pool.model} that take traffic, weighted; the other regions\' at priority 2'
+    type: 'Pool'
+    pool: {
+      services: concat(localServices[index], filter(take(skip(failoverServices, index * membersPerModel), membersPerModel), service => service.weight > 0))
+    }
+  }
   dependsOn: [
     deploymentBackends
+    remoteBackends
   ]
 }]
 
@@ -420,5 +484,5 @@ output name string = gateway.name
 @description('The object ID of the gateway\'s identity: it calls the model deployments.')
 output principalId string = gateway.identity.principalId
 
-@description('Per model (in the order of models): the services of its pool as composed here (priority 1).')
-output poolServices array = [for (model, index) in models: modelPools[index].properties.pool.services]
+@description('Per model (in the order of models): the priority-1 services of its pool as composed here.')
+output poolServices array = localServices

@@ -219,6 +219,7 @@ module aiGateway 'gateway.bicep' = {
     tokensPerMinute: gateway.tokensPerMinute
     allowedOrigins: gateway.allowedOrigins
     liveState: liveState
+    failoverRegions: gateway.failover.regions
     aiServicesName: aiServices.outputs.name
     aiServicesEndpoint: aiServices.outputs.endpoint
     appInsightsName: monitoring.outputs.appInsightsName

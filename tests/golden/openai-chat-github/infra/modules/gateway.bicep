@@ -68,6 +68,25 @@ var pools = [for model in models: {
     percent: 0
   }
 }]
+// Priority 1: this region's deployments, as the live state weighs them.
+var localServices = [for pool in pools: pool.canary.percent > 0 ? [
+  {
+    id: resourceId('Microsoft.ApiManagement/service/backends', gatewayName, 'deployment-${pool.active}')
+    priority: 1
+    weight: 100 - pool.canary.percent
+  }
+  {
+    id: resourceId('Microsoft.ApiManagement/service/backends', gatewayName, 'deployment-${pool.canary.deployment}')
+    priority: 1
+    weight: pool.canary.percent
+  }
+] : [
+  {
+    id: resourceId('Microsoft.ApiManagement/service/backends', gatewayName, 'deployment-${pool.active}')
+    priority: 1
+    weight: 100
+  }
+]]
 var corsPolicy = empty(allowedOrigins) ? '' : '<cors allow-credentials="false" terminate-unmatched-request="true"><allowed-origins><origin>${join(allowedOrigins, '</origin><origin>')}</origin></allowed-origins><allowed-methods><method>POST</method><method>OPTIONS</method></allowed-methods><allowed-headers><header>Authorization</header><header>Content-Type</header></allowed-headers></cors>'
 // Callers present an Entra ID token for Azure AI Services, as they would to the account itself.
 var authenticationPolicy = '<validate-azure-ad-token tenant-id="${tenant().tenantId}" header-name="Authorization" failed-validation-httpcode="401" output-token-variable-name="caller"><audiences><audience>https://cognitiveservices.azure.com</audience></audiences></validate-azure-ad-token>'
@@ -210,33 +229,15 @@ resource deploymentBackends 'Microsoft.ApiManagement/service/backends@2024-05-01
   }
 }]
 
-// Priority 1: this region's deployments. With more than one region, gateway-failover.bicep adds
-// the other regions' serving deployments at priority 2 once every region exists (main.bicep).
-resource modelPools 'Microsoft.ApiManagement/service/backends@2024-05-01' = [for pool in pools: {
+// Priority 1: this region's deployments.
+resource modelPools 'Microsoft.ApiManagement/service/backends@2024-05-01' = [for (pool, index) in pools: {
   parent: gateway
   name: 'pool-${pool.model}'
   properties: {
     description: 'The deployments of ${pool.model} that take traffic, weighted'
     type: 'Pool'
     pool: {
-      services: pool.canary.percent > 0 ? [
-        {
-          id: resourceId('Microsoft.ApiManagement/service/backends', gateway.name, 'deployment-${pool.active}')
-          priority: 1
-          weight: 100 - pool.canary.percent
-        }
-        {
-          id: resourceId('Microsoft.ApiManagement/service/backends', gateway.name, 'deployment-${pool.canary.deployment}')
-          priority: 1
-          weight: pool.canary.percent
-        }
-      ] : [
-        {
-          id: resourceId('Microsoft.ApiManagement/service/backends', gateway.name, 'deployment-${pool.active}')
-          priority: 1
-          weight: 100
-        }
-      ]
+      services: localServices[index]
     }
   }
   dependsOn: [
