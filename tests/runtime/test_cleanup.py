@@ -10,14 +10,8 @@ from typing import Any
 import pytest
 
 from generator.runtime import records
-from generator.runtime.cleanup import (
-    Data,
-    collected_to_delete,
-    collected_windows,
-    data_needs,
-    decide,
-    observations,
-)
+from generator.runtime.cleanup import Data, data_needs, decide
+from generator.runtime.collected import collected_to_delete, collected_windows, observations
 from tests.rehearse.az_ml_table import check_ml
 from tests.runtime.test_models import FakeAz, az, option, repo, run
 
