@@ -231,11 +231,14 @@ def _iso(when: datetime) -> str:
 
 
 def delete_collected(
-    env: str, stack: dict[str, Any], models: list[str], windows: dict[Colour, list[Window]]
-) -> tuple[list[dict[str, Any]], int]:
-    """Delete one region's collected blobs inside the windows; the certified items and how many
-    collected blobs stay."""
-    items: list[dict[str, Any]] = []
+    env: str,
+    stack: dict[str, Any],
+    windows: dict[Colour, list[Window]],
+    items: list[dict[str, Any]],
+) -> int:
+    """Delete one region's collected blobs inside the windows, ITEMS getting each as it goes (so a
+    refusal midway still certifies what went); how many collected blobs stay."""
+    models = sorted({model for model, _ in windows})
     kept_total = 0
     account, container = _collector_store(stack)
     for model, endpoint in _endpoints(stack, models):
@@ -251,9 +254,9 @@ def delete_collected(
             properties = blob.get("properties") if isinstance(blob.get("properties"), dict) else {}
             settings = (properties or {}).get("contentSettings")
             colour = name[len(f"{COLLECTOR}/{endpoint}/") :].split("/", 1)[0]
-            item = by_colour.setdefault(
-                colour,
-                {
+            item = by_colour.get(colour)
+            if item is None:
+                item = by_colour[colour] = {
                     "kind": "collected-data",
                     "rule": COLLECTED_RULE,
                     "environment": env,
@@ -264,8 +267,8 @@ def delete_collected(
                     "colour": colour,
                     "windows": [],
                     "blobs": [],
-                },
-            )
+                }
+                items.append(item)
             window = {"from": _iso(start), "to": _iso(end), "versions": versions}
             if window not in item["windows"]:
                 item["windows"].append(window)
@@ -285,8 +288,7 @@ def delete_collected(
             common.say(
                 f"deleted {item['blobs'][-1]['url']} (collected while {model} {', '.join(versions)} served)"
             )
-        items.extend(by_colour[c] for c in sorted(by_colour))
-    return items, kept_total
+    return kept_total
 
 
 def clean(
@@ -294,7 +296,7 @@ def clean(
 ) -> tuple[list[dict[str, Any]], common.Failure | None]:
     """Delete the data this environment's deployments collected while only retired versions of
     MODELS served; the certified items, and the failure that stopped it."""
-    deleted: list[dict[str, Any]] = []
+    items: list[dict[str, Any]] = []
     try:
         store = next(
             (str(s["recordsAccount"]) for s in stacks if s.get("primary") and s.get("recordsAccount")), ""
@@ -308,12 +310,15 @@ def clean(
             still = {model: {v for (m, _), v in serving.items() if m == model} for model in models}
             gone = {model: retired.get(model, set()) - still[model] for model in models}
             windows = collected_windows(observations(history, now, serving), gone)
-            items, kept = delete_collected(env, stack, models, windows)
-            deleted.extend(items)
+            if not windows:
+                common.say(f"{stack.get('location')}: no retired version served a colour: no collected data")
+                continue
+            before = sum(len(i["blobs"]) for i in items)
+            kept = delete_collected(env, stack, windows, items)
             common.say(
-                f"{stack.get('location')}: {sum(len(i['blobs']) for i in items)} collected blob(s) deleted, "
-                f"{kept} kept (written while a version that stays could serve)"
+                f"{stack.get('location')}: {sum(len(i['blobs']) for i in items) - before} collected "
+                f"blob(s) deleted, {kept} kept (written while a version that stays could serve)"
             )
     except common.Failure as error:  # what was deleted before is still certified
-        return deleted, error
-    return deleted, None
+        return [i for i in items if i["blobs"]], error
+    return items, None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -92,7 +93,7 @@ def _facts(
     *,
     blobs: list[object],
     serving: str = "x/versions/1.4.0",
-    collected: list[object] | None = None,
+    collected: Sequence[object] | None = None,
 ) -> None:
     az.answer(
         "ml model list",
@@ -112,7 +113,7 @@ def _facts(
     az.answer("storage blob list", {"stdout": blobs})
     az.answer("storage blob delete", {"stdout": ""})
     az.answer("ml datastore show", {"stdout": {"account_name": "stws", "container_name": COLLECTED}})
-    az.answer(f"storage blob list | {COLLECTED}", {"stdout": collected or []})
+    az.answer(f"storage blob list | {COLLECTED}", {"stdout": list(collected or [])})
 
 
 def _training(az: FakeAz, prefix: str) -> list[list[str]]:
@@ -341,3 +342,25 @@ def test_every_environment_deletes_what_its_deployments_collected_for_a_retired_
     assert run("clean-up", "--env", "dev", "--outputs", "outputs.json", "--out", "cert.json") == 0
     assert len(az.calls("storage blob delete")) == 1
     assert not (repo / "cert.json").exists()
+
+
+def test_a_refused_collected_delete_certifies_what_went_before_it(
+    az: FakeAz, repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    outputs = json.loads((repo / "outputs.json").read_text("utf-8"))
+    outputs["stacks"]["value"][1]["recordsAccount"] = "strecords"
+    (repo / "outputs.json").write_text(json.dumps(outputs), "utf-8")
+    monkeypatch.setattr(records, "history", lambda *_: [_record(T[1], blue="1.2.0")])
+    _clock(tmp_path, monkeypatch, T[3])
+    first, second = (
+        _collected("blue", T[1] + timedelta(hours=h), T[1] + timedelta(hours=h, minutes=30)) for h in (1, 2)
+    )
+    blobs = [{**b, "name": b["name"].replace("/ep/", "/ep-churn-east/")} for b in (first, second)]
+    _facts(az, blobs=[], collected=blobs)
+    az.answer("ml online-deployment list", {"stdout": []})  # retire deleted blue
+    az.answer("storage blob delete", {"stdout": ""}, {"rc": 1, "stderr": "ERROR: ServerBusy\n"})
+    assert run("clean-up", "--env", "dev", "--outputs", "outputs.json", "--out", "cert.json") == 0
+    certificate = json.loads((repo / "cert.json").read_text("utf-8"))
+    (item,) = certificate["deleted"]
+    assert [b["url"].rsplit("/", 1)[1] for b in item["blobs"]] == [blobs[0]["name"].rsplit("/", 1)[1]]
+    assert "ServerBusy" in certificate["error"]
