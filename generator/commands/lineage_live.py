@@ -436,7 +436,16 @@ def live_text(data: dict[str, Any]) -> str:
                 f"certificate {deletion['record']}):"
             )
             for item in deletion["deleted"]:
-                lines.append(f"    {item.get('kind')} {item.get('asset')} {item.get('version')}")
+                if item.get("kind") == "collected-data":
+                    versions = ", ".join(
+                        sorted({v for w in item.get("windows") or [] for v in w["versions"]})
+                    )
+                    lines.append(
+                        f"    collected-data of {item.get('model')} {versions} "
+                        f"({item.get('endpoint')}/{item.get('colour')}, {item.get('region')})"
+                    )
+                else:
+                    lines.append(f"    {item.get('kind')} {item.get('asset')} {item.get('version')}")
                 lines += [
                     f"      {b.get('url')} (Content-MD5 {b.get('contentMd5')})"
                     for b in item.get("blobs") or []

@@ -20,6 +20,9 @@ each blob read first: its name, length and Content-MD5), and the asset stays as 
 lineage still resolves. The deletion certificate (`--out`) names what was deleted, the digests read
 before deleting, when, by which run, under which rule, and what was kept and why; it is written only
 when something was deleted, so a re-run deletes nothing and certifies nothing twice.
+
+Every environment also deletes what its deployments' model data collector wrote while only retired
+versions served (collected.py), in the same certificate.
 """
 
 from __future__ import annotations
@@ -31,15 +34,17 @@ import re
 from typing import Any
 
 if __package__:
-    from . import common, facts, retention
+    from . import collected, common, facts, retention
 else:  # run as .almgen/scripts/<name>.py: the folder is on sys.path
+    collected = importlib.import_module("collected")
     common = importlib.import_module("common")
     facts = importlib.import_module("facts")
     retention = importlib.import_module("retention")
 
 RULE = (
     "registry.retention.cleanup: after a retirement, the training data no registered, served or "
-    "declared model version needs is deleted"
+    "declared model version needs, and the data the deployments collected while only retired "
+    "versions served, is deleted"
 )
 BLOB_URL = re.compile(r"https://([a-z0-9]{3,24})\.blob\.core\.windows\.net/([^/]+)/(.+)")
 
@@ -152,19 +157,7 @@ def _blobs(path: str) -> tuple[str, str, str]:
     return match.group(1), match.group(2), match.group(3)
 
 
-def _storage(verb: str, account: str, container: str, *args: str) -> list[str]:
-    return [
-        "storage",
-        "blob",
-        verb,
-        "--account-name",
-        account,
-        "--container-name",
-        container,
-        *args,
-        "--auth-mode",
-        "login",
-    ]
+_storage = collected.storage
 
 
 def delete_data(asset: str, version: str, registry: str, deleted: list[dict[str, Any]]) -> None:
@@ -270,29 +263,49 @@ def _delete(decision: dict[str, Any], registry: str) -> tuple[list[dict[str, Any
     return deleted, None
 
 
-def _clean_up(args: argparse.Namespace) -> int:
-    release = common.read_object(args.release, "release.json")
-    common.environment(release, args.env)
-    envs = list(common.environments(release))
-    if envs[-1] != args.env:
-        common.say(
-            f"the training data the registry's versions share is cleaned up by {envs[-1]}, "
-            "once every environment has retired them: nothing deleted here"
-        )
-        return 0
+def _clean_training(
+    release: dict[str, Any], stacks: list[dict[str, Any]]
+) -> tuple[tuple[dict[str, Any], list[dict[str, Any]]], common.Failure | None]:
+    """Decide and delete the training data no version needs: (the decision, what was deleted), and
+    the failure that stopped it."""
     retired, declared, custom = _release_facts(release)
     models = sorted(name for name in retired if name in custom)
-    if not models:
-        common.say("no retired custom model: no training data to clean up")
-        return 0
-    registry = facts.registry_of(release)["name"]
-    served = _served(models, facts.stacks_of(args.outputs))
-    # every custom model's versions: another model's may have been trained on the same data
-    registered = {name: _registered(name, registry) for name in sorted(custom)}
+    decision: dict[str, Any] = {"delete": [], "kept": []}
+    try:
+        registry = facts.registry_of(release)["name"]
+        served = _served(models, stacks)
+        # every custom model's versions: another model's may have been trained on the same data
+        registered = {name: _registered(name, registry) for name in sorted(custom)}
+    except common.Failure as error:
+        return (decision, []), error
     decision = decide(registered=registered, retired=retired, served=served, declared=declared)
     for kept in decision["kept"]:
         common.say(f"kept {kept['asset']} {kept['version']}: needed by {', '.join(kept['neededBy'])}")
     deleted, failure = _delete(decision, registry)
+    return (decision, deleted), failure
+
+
+def _clean_up(args: argparse.Namespace) -> int:
+    release = common.read_object(args.release, "release.json")
+    common.environment(release, args.env)
+    envs = list(common.environments(release))
+    retired, _, custom = _release_facts(release)
+    models = sorted(name for name in retired if name in custom)
+    if not models:
+        common.say("no retired custom model: no data to clean up")
+        return 0
+    stacks = facts.stacks_of(args.outputs)
+    # every environment: the data its own deployments collected while retired versions served
+    deleted, failure = collected.clean(args.env, models, retired, stacks)
+    decision: dict[str, Any] = {"delete": [], "kept": []}
+    if envs[-1] != args.env:
+        common.say(
+            f"the training data the registry's versions share is cleaned up by {envs[-1]}, "
+            "once every environment has retired them: no training data deleted here"
+        )
+    else:
+        training, refused = _clean_training(release, stacks)
+        decision, deleted, failure = training[0], deleted + training[1], failure or refused
     if not deleted:
         if failure is not None:
             raise failure

@@ -46,9 +46,10 @@ read relative to `--root` (default: the current directory) and must stay inside 
 - `retain` archives, per custom model and region, the registered versions past the `--keep` highest
   (`registry.retention.keepVersions`), never the one this release deploys nor one an online
   deployment still references; `--out` writes the retention record (see retention.py).
-- `clean-up` (opt-in, after `retire`, in the last environment) deletes the training data of retired
-  custom versions that no other version needs, and writes a deletion certificate to `--out` when it
-  deleted something (see cleanup.py).
+- `clean-up` (opt-in, after `retire`) deletes, in every environment, what its deployments' data
+  collector wrote while only retired versions served and, in the last environment, the training
+  data of retired custom versions that no other version needs, and writes a deletion certificate to
+  `--out` when it deleted something (see cleanup.py).
 - `check-retirements` and `check-quota` are the scheduled lifecycle checks of the foundation models of
   every environment: a Markdown table on stdout, appended to `$GITHUB_STEP_SUMMARY` (uploaded as a
   summary on Azure DevOps), exit 1 on any finding.
@@ -129,7 +130,9 @@ def parser() -> argparse.ArgumentParser:
     retain.add_argument("--keep", type=int, required=True, help="registered versions kept per model")
     retain.add_argument("--out", type=Path, help="write the retention record here")
 
-    clean = commands.add_parser("clean-up", help="delete the training data no version needs (opt-in)")
+    clean = commands.add_parser(
+        "clean-up", help="delete the training and collected data no kept version needs (opt-in)"
+    )
     options(clean)
     clean.add_argument("--out", type=Path, required=True, help="write the deletion certificate here")
 

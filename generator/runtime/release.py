@@ -3,7 +3,7 @@
 Usage:
   python release.py --env ENV --out FILE [--release .almgen/release.json] [--gate-verdict FILE ...]
                     [--outputs FILE] [--root DIR] [--retrieval FILE] [--agents FILE]
-                    [--fine-tuned FILE] [--ab-test FILE ...]
+                    [--fine-tuned FILE] [--ab-test FILE ...] [--live-state FILE]
   python release.py retire --out FILE [--release .almgen/release.json]
 
 `.almgen/release.json` (generated from the spec) holds the static facts: service, spec hash,
@@ -15,7 +15,9 @@ hyperparameters file, the endpoints of every region from the ARM deployment outp
 the index version each region serves (`--retrieval`, from `retrieval.py switch`), the agent
 versions made live in each region (`--agents`, from `agents.py live`: `agentsLive`), for fine-tuned
 models their fine-tuning job and model (`--fine-tuned`, from `models.py fine-tune`), and the A/B
-tests' comparisons (`--ab-test`, from `abtest.py compare`). The record
+tests' comparisons (`--ab-test`, from `abtest.py compare`), and the version each custom model's
+colour serves after the deploy (`--live-state`, from `traffic.py plan-ml`: `deployments`, which the
+data clean-up reads to tell which version collected what). The record
 is JSON for machines (keep it as a pipeline artifact); a Markdown summary goes to
 `$GITHUB_STEP_SUMMARY` (and, on Azure DevOps, to an uploaded summary file).
 
@@ -197,6 +199,25 @@ def build_record(args: argparse.Namespace, environ: Mapping[str, str]) -> dict[s
         **agents_live(args.agents),
         **fine_tuning_lineage(args.fine_tuned),
         **ab_tests(args.ab_test),
+        **colour_deployments(args.live_state),
+    }
+
+
+def colour_deployments(path: Path | None) -> dict[str, Any]:
+    """From the live state this deploy applied (traffic.py plan-ml): the version each custom model's
+    colour serves after it, so the data clean-up can tell which version collected what."""
+    if path is None:
+        return {}
+    items = common.read_object(path, "live state").get("ml")
+    if not isinstance(items, list):
+        raise common.InputError(f"{path}: no 'ml' list (the output of traffic.py plan-ml)")
+    keys = ("model", "colour", "version")
+    return {
+        "deployments": [
+            {key: str(item[key]) for key in keys}
+            for item in items
+            if isinstance(item, dict) and all(item.get(k) for k in keys)
+        ]
     }
 
 
@@ -420,6 +441,11 @@ def record_parser() -> argparse.ArgumentParser:
         action="extend",
         default=[],
         help="comparisons written by abtest.py compare",
+    )
+    result.add_argument(
+        "--live-state",
+        type=Path,
+        help="traffic.py plan-ml's output: the version each custom model's colour serves",
     )
     result.add_argument(
         "--root", type=Path, default=Path("."), help="folder the paths in release.json start from"

@@ -22,6 +22,8 @@ _WEB_E = {"--web", "-e"}
 ML_COMMANDS: dict[tuple[str, ...], set[str]] = {
     # _data_params.py: show takes --name, --version or --label, and a workspace or --registry-name
     ("ml", "data", "show"): COMMON | {"--name", "-n", "--version", "-v", "--label", "-l", "--registry-name"},
+    # az ml datastore show --name --resource-group --workspace-name (the data collector's store)
+    ("ml", "datastore", "show"): COMMON | {"--name", "-n"},
     ("ml", "online-endpoint", "show"): COMMON | _ENDPOINT | {"--local"} | _WEB_E,
     ("ml", "online-endpoint", "list"): COMMON | {"--local"},
     ("ml", "online-endpoint", "update"): COMMON

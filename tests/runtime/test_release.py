@@ -170,6 +170,29 @@ def test_inline_hyperparameters_are_kept(repo: Path) -> None:
     assert record["endpoints"] == []
 
 
+def test_the_colours_each_version_serves_go_into_the_record(repo: Path) -> None:
+    """The data clean-up tells which version collected what by these (colours are reused)."""
+    state = {
+        "active": {},
+        "ml": [
+            {"model": "churn", "colour": "blue", "version": "1.3.0", "live": True},
+            {"model": "churn", "colour": "green", "version": "1.4.0", "live": False},
+            {"model": "churn", "colour": "", "version": "1.5.0"},  # not a deployment: left out
+        ],
+    }
+    (repo / "live-state-next.json").write_text(json.dumps(state), "utf-8")
+    assert release.main([*record_argv(), "--live-state", str(repo / "live-state-next.json")]) == 0
+    record = json.loads((repo / "out" / "release.json").read_text("utf-8"))
+    assert record["deployments"] == [
+        {"model": "churn", "colour": "blue", "version": "1.3.0"},
+        {"model": "churn", "colour": "green", "version": "1.4.0"},
+    ]
+    assert release.main(record_argv()) == 0  # without custom models' live state: not said
+    assert "deployments" not in json.loads((repo / "out" / "release.json").read_text("utf-8"))
+    (repo / "live-state-next.json").write_text("{}", "utf-8")
+    assert release.main([*record_argv(), "--live-state", str(repo / "live-state-next.json")]) == 2
+
+
 def test_azure_devops_context(repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("BUILD_BUILDID", "42")
     monkeypatch.setenv("BUILD_SOURCEVERSION", "fedcba9")

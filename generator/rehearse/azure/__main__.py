@@ -12,7 +12,7 @@ import json
 import sys
 from typing import Any
 
-from generator.rehearse.azure import agents, gateway, insights, metrics, openai, search
+from generator.rehearse.azure import agents, collector, gateway, insights, metrics, openai, search
 from generator.rehearse.azure import commands as c
 from generator.rehearse.azure.store import AzFailure, env_of_group, locked
 from generator.rehearse.world import World, from_environ
@@ -369,6 +369,10 @@ COMMANDS: dict[tuple[str, ...], tuple[c.Handler, set[str]]] = {
         {"--name", "--endpoint-name", "--resource-group", "--workspace-name", "--yes"},
     ),
     ("ml", "data", "show"): (openai.data_show, {"--name", "--version", *ML_MODEL_SCOPE}),
+    ("ml", "datastore", "show"): (
+        collector.datastore_show,
+        {"--name", "--resource-group", "--workspace-name"},
+    ),
     ("ml", "model", "show"): (c.model_show, {"--name", "--version", *ML_MODEL_SCOPE}),
     ("ml", "model", "create"): (
         c.model_create,

@@ -38,7 +38,7 @@ import signal
 from pathlib import Path
 from typing import Any
 
-from generator.rehearse.azure import bicepparam, gateway, insights, metrics, search
+from generator.rehearse.azure import bicepparam, collector, gateway, insights, metrics, search
 from generator.rehearse.azure.store import AzFailure, group_id, unique_string
 from generator.rehearse.world import World
 
@@ -243,6 +243,7 @@ def _stack_resources(
                     "model": _served_model(state, params, entry),
                     "provisioning_state": "Succeeded",
                 }
+                collector.serve(world, ws, ep_name, entry["colour"], str(entry["version"]))
         outputs.update({"workspaceName": ws_name, "onlineEndpoints": endpoints})
         if "gatewayId" in outputs:  # gateway.bicep fronts each online endpoint too
             gateway.front_endpoints(state, str(outputs["gatewayId"]), endpoints)

@@ -10,7 +10,7 @@ from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import Any, cast
 
-from generator.rehearse.azure import arm, gateway, metrics, openai
+from generator.rehearse.azure import arm, collector, gateway, metrics, openai
 from generator.rehearse.azure.store import (
     AzFailure,
     account_by_name,
@@ -340,7 +340,8 @@ def od_delete(world: World, state: dict[str, Any], flags: Flags) -> Any:
     ep, name = _endpoint(state, flags, "--endpoint-name"), _need(flags, "--name")
     if ep["traffic"].get(name, 0) > 0:
         raise AzFailure(f"(BadRequest) Deployment '{name}' has traffic and cannot be deleted.", 1)
-    ep["_ws"]["endpoints"][ep["name"]]["deployments"].pop(name, None)
+    if ep["_ws"]["endpoints"][ep["name"]]["deployments"].pop(name, None) is not None:
+        collector.stop(world, ep["_ws"], ep["name"], name)
     return None
 
 
@@ -492,6 +493,8 @@ def _data(state: dict[str, Any], flags: Flags) -> bool:
 def blob_list(world: World, state: dict[str, Any], flags: Flags) -> Any:
     if _data(state, flags):
         return openai.data_blob_list(world, state, flags)
+    if collector.is_collector_account(state, flags["--account-name"]):
+        return collector.blob_list(world, state, flags)
     container, prefix = _container(state, flags), flags.get("--prefix", "")
     return [
         {"name": name, "properties": {"creationTime": blob["created"]}}
@@ -504,6 +507,8 @@ def blob_delete(world: World, state: dict[str, Any], flags: Flags) -> Any:
     """A record under the immutability policy cannot be deleted; a blob that is not there neither."""
     if _data(state, flags):
         return openai.data_blob_delete(world, state, flags)
+    if collector.is_collector_account(state, flags["--account-name"]):
+        return collector.blob_delete(world, state, flags)
     container, name = _container(state, flags), _need(flags, "--name")
     if name not in container["blobs"]:
         raise AzFailure("ErrorCode:BlobNotFound The specified blob does not exist.", 3)

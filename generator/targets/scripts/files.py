@@ -49,6 +49,7 @@ SCRIPTS = (
     "retirement",
     "retention",
     "cleanup",
+    "collected",
     "lifecycle",
     "routing",
     "health",
