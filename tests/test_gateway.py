@@ -162,9 +162,12 @@ def test_with_two_regions_each_gateway_fails_over_to_the_other_region(tmp_path: 
     failover = parameters(spec, prod)["gateway"]["failover"]
     east, sweden = failover["regions"]
     assert east["stack"] == 0 and sweden["stack"] == 1
-    assert {"name": "remote-swedencentral-chat-green", "stack": 1, "deployment": "chat-green"} in east[
-        "backends"
-    ]
+    assert {
+        "name": "remote-swedencentral-chat-green",
+        "stack": 1,
+        "location": "swedencentral",
+        "deployment": "chat-green",
+    } in east["backends"]
     assert len(east["backends"]) == len(parameters(spec, prod)["modelDeployments"])
     assert sweden["members"][0] == {
         "model": "chat",
