@@ -65,9 +65,9 @@ def test_the_resolved_fine_tune(tmp_path: Path) -> None:
     ("edit", "path", "message"),
     [
         (
-            ("  - name: dev\n", "  - name: dev\n    strategy: {type: blue-green}\n"),
+            ("  - name: dev\n", "  - name: dev\n    strategy: {type: ab, durationMinutes: 30}\n"),
             "environments[0].strategy.type",
-            "'chat' is fine-tuned, and environment 'dev' rolls out by blue-green",
+            "'chat' is fine-tuned, and environment 'dev' rolls out by ab",
         ),
         (
             ("sku: Standard", "sku: GlobalBatch"),
@@ -120,6 +120,7 @@ def test_the_generated_facts_step_and_deployment(tmp_path: Path) -> None:
         "trainingData": {"asset": "support-chats", "version": "3"},
         "hyperparameters": {"n_epochs": 3, "learning_rate_multiplier": 0.1},
         "seed": 42,
+        "deployments": ["chat"],  # direct: the one deployment
     }
     provision = next(job for job in plan(spec).jobs if job.kind == "provision")
     kinds = [step.kind for step in provision.steps]
@@ -268,11 +269,13 @@ def test_a_later_environment_never_retrains_when_dev_has_no_model(
 
 @pytest.fixture(scope="module")
 def generated(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The fine-tuned spec generated into a repository: no sample fine-tunes (one environment only)."""
+    """The fine-tuned spec generated into a repository (no sample fine-tunes), with a prod that rolls
+    out by canary: colours of a fine-tuned model, the gateway's pool, the candidate's capacity rule."""
     from generator.regen.generate import generate_spec
 
     root = tmp_path_factory.mktemp("tuned-chat")
-    generate_spec(_spec(root))
+    canary = "  - name: prod\n    strategy: {type: canary, steps: [10, 100], bakeMinutes: 10}\n"
+    generate_spec(_spec(root, SPEC.replace("  - name: dev\n", "  - name: dev\n" + canary)))
     return root
 
 
@@ -380,3 +383,46 @@ def test_the_simulated_azure_deploys_from_another_account_only_what_it_holds_to_
     state["roles"] = [{**grant, "scope": "/subscriptions/s/resourceGroups/rg-de"}]  # a prefix, not a scope
     with pytest.raises(AzFailure, match="AuthorizationFailed"):
         arm._check_source(state, "prod", home, "m.ft-1", "target")
+
+
+def _coloured(deployments: list[str]) -> dict[str, Any]:
+    return {"name": "chat", "fineTune": {"deployments": deployments}}
+
+
+@pytest.mark.parametrize(
+    ("state", "wanted", "colour"),
+    [
+        ({}, "m.ft-new", "chat-blue"),  # a first deploy: blue serves first
+        ({"active": {"chat": "chat-blue"}, "fineTuned": {"chat-blue": "m.ft-new"}}, "m.ft-new", "chat-blue"),
+        ({"active": {"chat": "chat-blue"}, "fineTuned": {"chat-blue": "m.ft-old"}}, "m.ft-new", "chat-green"),
+        (
+            {
+                "active": {"chat": "chat-green"},
+                "fineTuned": {"chat-green": "m.ft-old", "chat-blue": "m.ft-x"},
+            },
+            "m.ft-new",
+            "chat-blue",
+        ),
+        # a re-run after a rollback: green has the new model already, blue still serves the old one
+        (
+            {
+                "active": {"chat": "chat-blue"},
+                "fineTuned": {"chat-blue": "m.ft-old", "chat-green": "m.ft-new"},
+            },
+            "m.ft-new",
+            "chat-green",
+        ),
+    ],
+)
+def test_a_new_fine_tuned_model_goes_to_the_colour_that_does_not_serve(
+    state: dict[str, Any], wanted: str, colour: str
+) -> None:
+    assert finetuning.colour_for(_coloured(["chat-blue", "chat-green"]), state, wanted) == colour
+    assert finetuning.colour_for(_coloured(["chat"]), state, wanted) == "chat"  # direct: the one
+
+
+def test_the_rollout_and_the_tests_aim_at_the_colour_the_fine_tune_picked() -> None:
+    state = {"active": {"chat": "chat-blue"}, "versions": {"chat-blue": "1"}}
+    # by version the candidate would be blue itself (every fine-tuned model is version 1)
+    assert routing.candidate(state, "chat", "foundation", "1", {}) == "chat-blue"
+    assert routing.candidate(state, "chat", "foundation", "1", {"chat": "chat-green"}) == "chat-green"

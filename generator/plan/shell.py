@@ -223,7 +223,7 @@ def _fine_tune_steps(spec: Spec, step: Step) -> list[ShellStep]:
                 _python(
                     "models",
                     f"fine-tune {env} --outputs outputs.json {COMMON} --state live-state.json "
-                    f"--out {TUNED_STATE} --save {FINE_TUNED} {wait}",
+                    f"--out {TUNED_STATE} --save {FINE_TUNED} --candidates candidates.json {wait}",
                 )
             ),
             login_after=True,  # a fine-tuning job outlives the login's token

@@ -311,6 +311,22 @@ def _same(a: dict[str, str], b: dict[str, str]) -> bool:
     return {k: v.lower() for k, v in a.items()} == {k: v.lower() for k, v in b.items()}
 
 
+def colour_for(model: dict[str, Any], state: dict[str, Any], tuned_model: str) -> str:
+    """The deployment that gets TUNED_MODEL: with one deployment (direct) that one; with two colours
+    (blue-green, canary) the colour that serves when it serves TUNED_MODEL already, or nothing
+    serves yet (a first deploy), else the other one: the candidate, which the rollout then moves
+    traffic to. Colours are told apart by the fine-tuned model's id (every fine-tuned model is
+    version 1)."""
+    names = [str(n) for n in model["fineTune"].get("deployments") or [model["name"]]]
+    if len(names) == 1:
+        return names[0]
+    active = (state.get("active") or {}).get(model["name"])
+    serving = (state.get("fineTuned") or {}).get(active) if active in names else None
+    if not serving or serving == tuned_model:  # nothing (of ours) serves yet, or it serves this model
+        return str(active) if active in names else names[0]
+    return names[1] if active == names[0] else names[0]
+
+
 def cmd_fine_tune(args: argparse.Namespace) -> int:
     release = common.read_object(args.release, "release.json")
     stack = common.stacks_of(args.outputs, "aiServicesName")[0]
@@ -319,6 +335,8 @@ def cmd_fine_tune(args: argparse.Namespace) -> int:
         raise common.InputError("--state must hold an object")
     tuned: dict[str, str] = dict(state.get("fineTuned") or {})
     sources: dict[str, str] = dict(state.get("fineTunedSource") or {})
+    candidates: dict[str, str] = {}  # model -> the colour a rollout moves traffic to (a new fine-tune)
+    picked: dict[str, str] = {}  # model -> the deployment that serves its fine-tuned model after this run
     lineage = []
     for model in tuned_models(release, args.env):
         home, account, group = home_account(model, args.env, stack)
@@ -328,8 +346,15 @@ def cmd_fine_tune(args: argparse.Namespace) -> int:
         else:
             job = promoted(model, account, home, args.env)
         source = account_id(account, group)
-        tuned[model["name"]] = str(job["fine_tuned_model"])
-        sources[model["name"]] = source
+        deployment = colour_for(model, state, str(job["fine_tuned_model"]))
+        tuned[deployment] = str(job["fine_tuned_model"])
+        sources[deployment] = source
+        picked[model["name"]] = deployment
+        if deployment != (state.get("active") or {}).get(model["name"], deployment):
+            candidates[model["name"]] = deployment
+            common.say(
+                f"{model['name']}: {deployment} gets {job['fine_tuned_model']}; the rollout moves to it"
+            )
         tune = model["fineTune"]
         lineage.append(
             {
@@ -346,13 +371,20 @@ def cmd_fine_tune(args: argparse.Namespace) -> int:
                 "sourceAccount": source,
                 "fineTunedIn": home,
                 "created": job["created"],
+                "deployment": deployment,
             }
         )
     unchanged = tuned == dict(state.get("fineTuned") or {}) and _same(
         sources, dict(state.get("fineTunedSource") or {})
     )
-    if args.out and not unchanged:  # else the deploy already serves them
-        common.write_json(args.out, {**state, "fineTuned": tuned, "fineTunedSource": sources})
+    # a candidate colour deploys again even when it has its model already (a re-run after a rollback):
+    # at full capacity (`fineTunedCandidate`), before any traffic moves to it
+    if args.out and (not unchanged or candidates):  # else the deploy already serves them
+        out = {**state, "fineTuned": tuned, "fineTunedSource": sources}
+        common.write_json(args.out, out | ({"fineTunedCandidate": candidates} if candidates else {}))
+    if args.candidates:  # beside the custom models' (plan-ml adds to it): what tests and rollout target
+        before = common.read_json(args.candidates, "candidates") if args.candidates.exists() else {}
+        common.write_json(args.candidates, {**(before if isinstance(before, dict) else {}), **picked})
     if args.save:
         common.write_json(args.save, lineage)
     print(json.dumps(lineage, indent=2))

@@ -5,7 +5,7 @@ Usage:
   python models.py train --env ENV --model NAME --outputs FILE [--save FILE] [--release FILE] [--root DIR]
                          [--poll-seconds N] [--timeout-minutes N]
   python models.py fine-tune --env ENV --outputs FILE [--state FILE] [--out FILE] [--save FILE]
-                             [--release FILE] [--poll-seconds N] [--timeout-minutes N]
+                             [--candidates FILE] [--release FILE] [--poll-seconds N] [--timeout-minutes N]
   python models.py register --env ENV --outputs FILE [--trained FILE ...] [--out FILE] [--release FILE]
                             [--root DIR]
   python models.py retire --env ENV --outputs FILE --out FILE [--live-state FILE] [--release FILE]
@@ -29,8 +29,9 @@ read relative to `--root` (default: the current directory) and must stay inside 
 - `fine-tune` fine-tunes the foundation models with `fineTune` in the primary region's AI Services
   account with Azure OpenAI, only when their inputs (base model and version, data asset versions,
   hyperparameters, seed; hashed into the job's suffix) have no succeeded job yet, and waits for the
-  job; `--out` writes the live state with `fineTuned` (model -> fine-tuned model id) for the next
-  deploy, `--save` the lineage (see finetuning.py).
+  job; `--out` writes the live state with `fineTuned` (deployment -> fine-tuned model id) for the next
+  deploy, `--save` the lineage, `--candidates` the deployment each model's fine-tuned model goes to
+  (with colours, the one that does not serve when the model is new; see finetuning.py).
 - `register` registers every custom model of ENV in every region's workspace. Immutable lineage goes
   into the model version's `properties` (training data asset and version, preprocessing, feature
   engineering, hyperparameters sha256, training code sha256, git commit, spec sha256, training job);
@@ -112,6 +113,9 @@ def parser() -> argparse.ArgumentParser:
     tune.add_argument("--state", type=Path, help="the live state the deploy passes to Bicep")
     tune.add_argument("--out", type=Path, help="write the live state with fineTuned here")
     tune.add_argument("--save", type=Path, help="write the fine-tuning lineage here")
+    tune.add_argument(
+        "--candidates", type=Path, help="add {model: deployment that gets its fine-tuned model} to this file"
+    )
     tune.add_argument("--poll-seconds", type=float, default=60.0, help="seconds between status checks")
     tune.add_argument("--timeout-minutes", type=float, default=12 * 60.0, help="give up after this long")
 

@@ -452,10 +452,13 @@ def candidate(
     Foundation models: `<model>-blue` serves first. When nothing serves yet (a first deploy) or
     the active deployment already serves `version`, the active deployment itself: the rollout
     has nothing to move. Otherwise the other colour, which the deploy gave the new version.
+    A fine-tuned model (always version 1): the colour `models.py fine-tune` gave it (`picked`).
     Custom models: the colour plan-ml gave the new version (`picked`, its candidates file), else
     the live one (which already serves it: the rollout then has nothing to move).
     STATE is the live state from before the deploy (`traffic.py state`).
     """
+    if kind == "foundation" and isinstance(picked.get(model), str):
+        return str(picked[model])
     if kind == "foundation":
         live = (state.get("active") or {}).get(model)
         active = str(live or f"{model}-blue")

@@ -193,7 +193,9 @@ def parser() -> argparse.ArgumentParser:
     pick.add_argument("--state", required=True, type=Path, help="the state JSON printed by `state`")
     pick.add_argument("--model", required=True, help="model name from the spec")
     pick.add_argument("--kind", required=True, choices=("foundation", "custom"), help="model kind")
-    pick.add_argument("--candidates", type=Path, help="the file plan-ml --candidates wrote (custom models)")
+    pick.add_argument(
+        "--candidates", type=Path, help="the file plan-ml (custom) and models.py fine-tune --candidates wrote"
+    )
     pick.add_argument("--version", help="the version the spec wants (foundation models)")
     where = subs.add_parser("endpoint", help="print the primary region's AI Services endpoint")
     where.add_argument("--outputs", required=True, type=Path, help="ARM deployment outputs JSON")
@@ -328,8 +330,9 @@ def run_plan(args: argparse.Namespace) -> int:
         )
     ml, candidates = routing.plan_ml(state, models)
     print(json.dumps({**state, "ml": ml}, sort_keys=True, separators=(",", ":")))
-    if args.candidates:
-        save(args.candidates, candidates)
+    if args.candidates:  # beside what `models.py fine-tune` put there for the fine-tuned models
+        before = common.read_json(args.candidates, "candidates") if args.candidates.exists() else {}
+        save(args.candidates, {**(before if isinstance(before, dict) else {}), **candidates})
     return 0
 
 

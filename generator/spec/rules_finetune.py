@@ -3,10 +3,11 @@
 What almgen generates for a fine-tuned model: the first environment fine-tunes in its primary region's
 AI Services account; every other region and environment deploys that same model from there (the
 deployment's `model.source` names the first environment's account), never a retrain
-(docs/architecture.md, "Fine-tuned foundation models"). Colours (blue-green, canary) of a fine-tuned
-model are not generated: the rollout tells a candidate from what serves by the model version, and every
-fine-tuned model is version 1. So what would need them is refused here, with the fix, rather than
-deployed as something else.
+(docs/architecture.md, "Fine-tuned foundation models"). Under blue-green and canary the colours are
+told apart by the fine-tuned model's id (every fine-tuned model is version 1): a new one goes to the
+colour that does not serve, and the rollout moves traffic to it. An A/B test of a fine-tuned model is
+not generated yet (not rehearsed): it is refused here, with the fix, rather than deployed as something
+else.
 """
 
 from __future__ import annotations
@@ -38,14 +39,13 @@ def fine_tune_rules(doc: Document) -> Iterator[Issue]:
         name = model["name"]
         for env_index, env in enumerate(environments):
             kind = (env.get("strategy") or {}).get("type", "direct")
-            if kind != "direct":
+            if kind not in ("direct", "blue-green", "canary"):
                 yield doc.issue(
                     ("environments", env_index, "strategy", "type"),
                     f"{name!r} is fine-tuned, and environment {env['name']!r} rolls out by {kind}",
-                    "direct where a fine-tuned model is deployed (for now)",
-                    "use `type: direct`: colours of a fine-tuned model are not generated yet (the "
-                    "rollout tells the candidate from the serving deployment by model version, and every "
-                    "fine-tuned model is version 1)",
+                    "direct, blue-green or canary where a fine-tuned model is deployed (for now)",
+                    "use `type: canary` or `blue-green`: an A/B test of a fine-tuned model is not "
+                    "generated yet (its comparison of two fine-tuned models is not rehearsed)",
                 )
         if model.get("format", default("models.format")) != "OpenAI":
             yield doc.issue(

@@ -56,6 +56,23 @@ def test_custom_candidate_comes_from_plan_ml_else_the_live_colour(
     assert run(capsys, *args) == "green"
 
 
+def test_plan_ml_adds_to_the_fine_tuned_models_candidates(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """models.py fine-tune writes candidates.json first; plan-ml keeps its entries beside the custom
+    models', and a fine-tuned model's candidate is the colour it names (every one is version 1)."""
+    state = tmp_path / "state.json"
+    state.write_text(json.dumps({"active": {"chat": "chat-blue"}, "versions": {"chat-blue": "1"}, "ml": []}))
+    picked = tmp_path / "candidates.json"
+    picked.write_text(json.dumps({"chat": "chat-green"}))
+    models = json.dumps([{"name": "churn", "version": "1.0.0"}])
+    run(capsys, "plan-ml", "--state", str(state), "--models", models, "--candidates", str(picked))
+    assert json.loads(picked.read_text("utf-8")) == {"chat": "chat-green", "churn": "blue"}
+    args = ["candidate", "--state", str(state), "--model", "chat", "--kind", "foundation", "--version", "1"]
+    assert run(capsys, *args, "--candidates", str(picked)) == "chat-green"
+    assert run(capsys, *args) == "chat-blue"  # by version alone: nothing to move
+
+
 def test_endpoint_is_the_primary_regions(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     outputs = tmp_path / "outputs.json"
     stacks = [

@@ -4,7 +4,8 @@ Contract (from templates/bicep/main.bicep.j2 and modules/*.bicep.j2): per item o
 param, a resource group `stack.resourceGroup` tagged with `tags`; in it an AI Services account
 `ais-<service>-<suffix>-<unique6>` holding `modelDeployments` (a deployment that serves traffic per
 liveState.active keeps liveState.versions' version; a `fineTune` item exists only once
-liveState.fineTuned names its fine-tuned model, which it then serves; from liveState.fineTunedSource's
+liveState.fineTuned names its fine-tuned model, which it then serves (at full capacity while it serves,
+is liveState.fineTunedCandidate's colour or the canary); from liveState.fineTunedSource's
 account when that is not this one: `properties.model.source`, which fails unless that account has a
 succeeded fine-tuning job that made the model and the environment's pipeline identity holds Cognitive
 Services OpenAI Contributor over it, a grant rehearse/azure/setup.py seeds), an App Configuration store
@@ -96,6 +97,12 @@ def _stack_resources(
         version = versions.get(item["name"], item["version"]) if serving else item["version"]
         # as ai-services.bicep: full capacity for what serves and for a candidate of a new version
         candidate = versions.get(active.get(item["model"], ""), "") != item["version"]
+        if item.get("fineTune"):  # always version 1: the colour given a new model, or the canary
+            candidate = (
+                not active.get(item["model"])
+                or (live.get("fineTunedCandidate") or {}).get(item["model"]) == item["name"]
+                or (canaries.get(item["model"]) or {}).get("deployment") == item["name"]
+            )
         capacity = item["capacity"] if serving or candidate else item["standbyCapacity"]
         before = (account["deployments"].get(item["name"]) or {}).get("sku", {}).get("capacity")
         if world is not None and before != capacity:

@@ -14,6 +14,7 @@ from generator.render.outputs import OutputFile, header
 from generator.spec import naming
 from generator.spec.model import Environment, FineTune, Model, Retrieval, Spec
 from generator.spec.rules_retrieval import EMBEDDING_DIMENSIONS
+from generator.targets.bicep.files import colours
 
 SCHEMA = ".almgen/almgen.schema.json"  # editors validate the spec offline, at this almgen's version
 RUNTIME = Path(__file__).resolve().parents[2] / "runtime"
@@ -116,7 +117,10 @@ def _model(spec: Spec, model: Model, env: Environment) -> dict[str, Any]:
             "capacity": model.capacity[env.name],
         }
         if model.fine_tune is not None:
-            entry["fineTune"] = _fine_tune(spec, model.fine_tune)
+            # the deployments of the environment that serve it (the colours): a new fine-tuned model
+            # goes to the one that does not serve, and the rollout moves traffic to it
+            names = [f"{model.name}-{c}" for c in colours(env)] if len(colours(env)) > 1 else [model.name]
+            entry["fineTune"] = _fine_tune(spec, model.fine_tune) | {"deployments": names}
         return entry
     if model.training_data:
         entry["trainingData"] = {"asset": model.training_data.asset, "version": model.training_data.version}

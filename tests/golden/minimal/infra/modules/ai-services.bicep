@@ -40,7 +40,7 @@ param foundryProject bool = false
 @description('Optional. A CanNotDelete lock on the account.')
 param enableDeleteLock bool = false
 
-@description('Optional. The live state: "active" maps a model to its serving deployment, "versions" a deployment to the version it serves, "fineTuned" a deployment to the fine-tuned model it serves, "fineTunedSource" a deployment to the account that holds that model (the first environment\'s primary account, where it was fine-tuned).')
+@description('Optional. The live state: "active" maps a model to its serving deployment, "versions" a deployment to the version it serves, "fineTuned" a deployment to the fine-tuned model it serves, "fineTunedSource" a deployment to the account that holds that model (the first environment\'s primary account, where it was fine-tuned), "fineTunedCandidate" a model to the colour a new fine-tuned model goes to before the rollout, "canary" a model to its canary {deployment, percent}.')
 param liveState object = {}
 
 @description('Required. The Log Analytics workspace for diagnostics.')
@@ -55,6 +55,8 @@ var activeDeployments = liveState.?active ?? {}
 var liveVersions = liveState.?versions ?? {}
 var fineTuned = liveState.?fineTuned ?? {}
 var fineTunedSource = liveState.?fineTunedSource ?? {}
+var fineTunedCandidate = liveState.?fineTunedCandidate ?? {}
+var liveCanary = liveState.?canary ?? {}
 // A fine-tuned model's deployment exists once the pipeline fine-tuned it and named the model.
 var deployable = filter(modelDeployments, d => !(d.?fineTune ?? false) || !empty(fineTuned[?d.name] ?? ''))
 
@@ -96,6 +98,8 @@ resource raiPolicies 'Microsoft.CognitiveServices/accounts/raiPolicies@2025-12-0
 // Capacity: full for the deployment that serves and, when the spec's version is not the one that
 // serves (a release, or the first deploy), for the candidate beside it, before traffic moves to it;
 // a colour that only stands by runs at standbyCapacity (the pipeline scales it down after a rollout).
+// A fine-tuned model is always version 1: its candidate is the colour the pipeline gave a new
+// fine-tuned model (fineTunedCandidate), or the canary that takes a share; all, before anything serves.
 @batchSize(1)
 resource deployments 'Microsoft.CognitiveServices/accounts/deployments@2025-12-01' = [for deployment in deployable: {
   parent: account
@@ -103,7 +107,7 @@ resource deployments 'Microsoft.CognitiveServices/accounts/deployments@2025-12-0
   tags: union(tags, deployment.tags)
   sku: {
     name: deployment.sku
-    capacity: (activeDeployments[?deployment.model] ?? '') == deployment.name || (liveVersions[?(activeDeployments[?deployment.model] ?? '')] ?? '') != deployment.version ? deployment.capacity : deployment.standbyCapacity
+    capacity: (activeDeployments[?deployment.model] ?? '') == deployment.name || ((deployment.?fineTune ?? false) ? (empty(activeDeployments[?deployment.model] ?? '') || (fineTunedCandidate[?deployment.model] ?? '') == deployment.name || (liveCanary[?deployment.model].?deployment ?? '') == deployment.name) : (liveVersions[?(activeDeployments[?deployment.model] ?? '')] ?? '') != deployment.version) ? deployment.capacity : deployment.standbyCapacity
   }
   properties: {
     model: {
