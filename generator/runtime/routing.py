@@ -14,13 +14,23 @@ from pathlib import Path
 from typing import Any
 
 if __package__:
-    from . import common
+    from . import common, weights
 else:  # run as .almgen/scripts/<name>.py: the folder is on sys.path
     common = importlib.import_module("common")
+    weights = importlib.import_module("weights")
 
 
 COLOURS = ("blue", "green")
-CLEARED_CANARY: dict[str, Any] = {"deployment": "", "percent": 0}
+# the arithmetic of traffic lives in weights.py; its names stay routing's for routing's callers
+CLEARED_CANARY = weights.CLEARED_CANARY
+parse_canary = weights.parse_canary
+pool_services = weights.pool_services
+live_colour = weights.live_colour
+compose_traffic = weights.compose_traffic
+model_version = weights.model_version
+actives_of = weights.actives_of
+share_of = weights.share_of
+already_live = weights.already_live
 ISO = "%Y-%m-%dT%H:%M:%SZ"
 
 
@@ -126,17 +136,6 @@ def routing_keys(stack: Stack, env: str) -> dict[str, str]:
     return {str(i["key"]): str(i.get("value") or "") for i in items if isinstance(i, dict) and "key" in i}
 
 
-def parse_canary(model: str, value: str | None) -> dict[str, Any]:
-    """`{"deployment", "percent"}`; an unreadable value fails rather than being silently reset."""
-    if not value:
-        return dict(CLEARED_CANARY)
-    try:
-        canary = json.loads(value)
-        return {"deployment": str(canary["deployment"]), "percent": int(canary["percent"])}
-    except (ValueError, KeyError, TypeError) as exc:
-        raise common.Failure(f"almgen:canary:{model} holds {value!r}, not {{deployment, percent}}") from exc
-
-
 def set_key(stack: Stack, env: str, key: str, value: str, json_value: bool = False) -> None:
     args = ["appconfig", "kv", "set", "--endpoint", stack.app_configuration, "--auth-mode", "login"]
     args += ["--key", key, "--label", env, "--value", value, "--yes"]
@@ -189,31 +188,6 @@ GATEWAY_API = "2024-05-01"  # API Management GA: backend pools with weights (as 
 
 def pool_url(stack: Stack, model: str) -> str:
     return f"{ARM}{stack.gateway_id}/backends/pool-{model}?api-version={GATEWAY_API}"
-
-
-def pool_services(
-    stack: Stack, active: str, canary: dict[str, Any], actives: dict[str, str | None] | None = None
-) -> list[dict[str, Any]]:
-    """The pool as gateway.bicep (and gateway-failover.bicep) compose it: at priority 1 this region's
-    ACTIVE takes 100 - p, the canary p, no other colour; at priority 2, for each region of
-    `stack.failover`, the deployment serving there (ACTIVES, from that region's App Configuration;
-    unknown: ACTIVE) (backend `remote-<location>-<deployment>`), sharing 100 equally."""
-    backend = f"{stack.gateway_id}/backends/deployment-"
-    percent = int(canary.get("percent") or 0)
-    if percent <= 0 or not canary.get("deployment") or canary["deployment"] == active:
-        local = [{"id": f"{backend}{active}", "priority": 1, "weight": 100}]
-    else:
-        local = [
-            {"id": f"{backend}{active}", "priority": 1, "weight": 100 - percent},
-            {"id": f"{backend}{canary['deployment']}", "priority": 1, "weight": percent},
-        ]
-    remote = f"{stack.gateway_id}/backends/remote-"
-    weight = 100 // max(len(stack.failover), 1)
-    serving = actives or {}
-    return local + [
-        {"id": f"{remote}{where}-{serving.get(where) or active}", "priority": 2, "weight": weight}
-        for where in stack.failover
-    ]
 
 
 def set_pool(
@@ -293,30 +267,9 @@ def traffic_of(stack: Stack, endpoint: str) -> dict[str, int]:
     return {str(name): int(share) for name, share in traffic.items()}
 
 
-def live_colour(traffic: dict[str, int]) -> str | None:
-    """The deployment with the most traffic (ties: alphabetical), None when nothing serves."""
-    serving = sorted((-share, name) for name, share in traffic.items() if share > 0)
-    return serving[0][1] if serving else None
-
-
-def compose_traffic(current: dict[str, int], to: str, percent: int) -> dict[str, int]:
-    """`to` gets PERCENT, the live deployment the rest, any other 0; nothing live yet: `to` gets 100."""
-    others = {name: share for name, share in current.items() if name != to}
-    live = live_colour(others)
-    if live is None:
-        return {**{name: 0 for name in others}, to: 100}
-    return {**{name: 0 for name in others}, live: 100 - percent, to: percent}
-
-
 def set_traffic(stack: Stack, endpoint: str, traffic: dict[str, int]) -> None:
     split = " ".join(f"{name}={share}" for name, share in sorted(traffic.items()))
     az(["ml", "online-endpoint", "update", "--name", endpoint, *ml_scope(stack), "--traffic", split])
-
-
-def model_version(reference: str) -> str:
-    """The version of a deployment's model reference: the last path segment (or `azureml:n:v`)."""
-    tail = reference.rstrip("/").rsplit("/", 1)[-1]
-    return tail.rsplit(":", 1)[-1] if tail.startswith("azureml:") else tail
 
 
 def ml_deployments(stack: Stack, model: str, endpoint: str) -> list[dict[str, Any]]:
@@ -359,11 +312,6 @@ def model_deployments(stack: Stack) -> Any:
 
 
 FINE_TUNED = re.compile(r"\.ft-[0-9A-Za-z]")  # Azure OpenAI's fine-tuned model ids: <base>.ft-<job>
-
-
-def actives_of(keys: dict[str, str]) -> dict[str, str]:
-    """model -> serving deployment, from a region's `almgen:*` keys."""
-    return {k.removeprefix("almgen:active:"): v for k, v in keys.items() if k.startswith("almgen:active:")}
 
 
 def live_regions(stacks: list[Stack], env: str, primary: dict[str, str]) -> dict[str, Any]:
@@ -538,27 +486,3 @@ def restore(stacks: list[Stack], previous: dict[str, Any]) -> None:
             current = traffic_of(stack, endpoint)
             set_traffic(stack, endpoint, {**{name: 0 for name in current}, **wanted})
         print(f"{stack.location}: {model} restored to {json.dumps(saved, sort_keys=True)}")
-
-
-def share_of(previous: dict[str, Any], to: str) -> int:
-    """The smallest share of traffic TO has in any region of a snapshot."""
-    shares = []
-    for region in previous["stacks"]:
-        if previous["kind"] == "foundation":
-            canary = region["canary"]
-            share = 100 if region.get("active") == to and canary["percent"] == 0 else 0
-            shares.append(int(canary["percent"]) if canary.get("deployment") == to else share)
-        else:
-            shares.append(int((region.get("traffic") or {}).get(to, 0)))
-    return min(shares, default=0)
-
-
-def already_live(previous: dict[str, Any], to: str) -> bool:
-    """Whether TO already takes all traffic in every region (a re-run has nothing to do)."""
-    for region in previous["stacks"]:
-        if previous["kind"] == "foundation":
-            if region.get("active") != to or region["canary"]["percent"] > 0:
-                return False
-        elif region["traffic"].get(to, 0) != 100:
-            return False
-    return True

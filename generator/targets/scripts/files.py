@@ -53,6 +53,7 @@ SCRIPTS = (
     "collected",
     "lifecycle",
     "routing",
+    "weights",
     "health",
     "indexing",
     "definitions",
