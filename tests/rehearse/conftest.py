@@ -14,6 +14,7 @@ import pytest
 from generator.rehearse.driver import Phase, Stage, first_deploy
 from generator.spec.validate import load_spec
 from tests.conftest import SAMPLES
+from tests.helpers import write_tree
 
 GITHUB, DEVOPS = "github-actions", "azure-devops"
 TARGETS = [GITHUB, DEVOPS]
@@ -33,3 +34,19 @@ def deployed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployed]:
         return cache[sample, target]
 
     yield get
+
+
+def first_deploys(
+    factory: pytest.TempPathFactory, name: str, files: dict[str, str | bytes]
+) -> dict[str, Stage]:
+    """A test-local spec's first deploy on each target, from an empty subscription: FILES (its
+    `almgen.yaml` and what it names) in a folder of its own, NAME in the folders' names."""
+    folder = factory.mktemp(f"{name}-spec")
+    write_tree(folder, files)
+    spec = load_spec(folder / "almgen.yaml")
+    stages = {}
+    for target in TARGETS:
+        stage, phase = first_deploy(spec, target, factory.mktemp(f"{name}-{target}"))
+        assert phase.conclusion == "success", phase.report
+        stages[target] = stage
+    return stages

@@ -16,10 +16,8 @@ from pathlib import Path
 import pytest
 
 from generator.commands.rehearse import parse_faults
-from generator.rehearse.driver import Phase, Stage, first_deploy, fork, next_release, run_phase
-from generator.spec.validate import load_spec
-from tests.helpers import write_tree
-from tests.rehearse.conftest import GITHUB, TARGETS
+from generator.rehearse.driver import Phase, Stage, fork, next_release, run_phase
+from tests.rehearse.conftest import GITHUB, TARGETS, first_deploys
 from tests.rehearse.test_ab_rehearsal import SPEC, pools, records, shares, summaries
 
 pytestmark = pytest.mark.slow  # whole pipelines, run: CI runs them (see tests/conftest.py)
@@ -32,15 +30,7 @@ assert MANUAL.count("decide: manual") == 1
 
 @pytest.fixture(scope="module")
 def first(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Stage]:
-    folder = tmp_path_factory.mktemp("ab-manual-spec")
-    write_tree(folder, {"almgen.yaml": MANUAL})
-    spec = load_spec(folder / "almgen.yaml")
-    stages = {}
-    for target in TARGETS:
-        stage, phase = first_deploy(spec, target, tmp_path_factory.mktemp(f"ab-manual-{target}"))
-        assert phase.conclusion == "success", phase.report
-        stages[target] = stage
-    return stages
+    return first_deploys(tmp_path_factory, "ab-manual", {"almgen.yaml": MANUAL})
 
 
 def release(first: dict[str, Stage], target: str, into: Path, *faults: str) -> tuple[Stage, Phase, float]:

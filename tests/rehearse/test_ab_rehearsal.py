@@ -18,11 +18,9 @@ from typing import Any
 import pytest
 
 from generator.commands.rehearse import parse_faults
-from generator.rehearse.driver import Phase, Stage, first_deploy, fork, next_release, run_phase
-from generator.spec.validate import load_spec
-from tests.helpers import write_tree
+from generator.rehearse.driver import Phase, Stage, fork, next_release, run_phase
 from tests.rehearse import azcli
-from tests.rehearse.conftest import GITHUB, TARGETS
+from tests.rehearse.conftest import GITHUB, TARGETS, first_deploys
 
 pytestmark = pytest.mark.slow  # whole pipelines, run: CI runs them (see tests/conftest.py)
 
@@ -111,15 +109,7 @@ def compared_through_the_gateway(stage: Stage, calls_before: int) -> None:
 
 @pytest.fixture(scope="module")
 def first(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Stage]:
-    folder = tmp_path_factory.mktemp("ab-chat-spec")
-    write_tree(folder, {"almgen.yaml": SPEC})
-    spec = load_spec(folder / "almgen.yaml")
-    stages = {}
-    for target in TARGETS:
-        stage, phase = first_deploy(spec, target, tmp_path_factory.mktemp(f"ab-chat-{target}"))
-        assert phase.conclusion == "success", phase.report
-        stages[target] = stage
-    return stages
+    return first_deploys(tmp_path_factory, "ab-chat", {"almgen.yaml": SPEC})
 
 
 def release(first: dict[str, Stage], target: str, into: Path, *faults: str) -> tuple[Stage, Phase, float]:

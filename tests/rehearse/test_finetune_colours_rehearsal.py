@@ -18,10 +18,8 @@ from typing import Any
 import pytest
 
 from generator.commands.rehearse import parse_faults
-from generator.rehearse.driver import Stage, commit_change, first_deploy, fork, run_phase
-from generator.spec.validate import load_spec
-from tests.helpers import write_tree
-from tests.rehearse.conftest import GITHUB, TARGETS
+from generator.rehearse.driver import Stage, commit_change, fork, run_phase
+from tests.rehearse.conftest import GITHUB, TARGETS, first_deploys
 
 pytestmark = pytest.mark.slow  # whole pipelines, run: CI runs them (see tests/conftest.py)
 
@@ -103,15 +101,7 @@ def new_training_data(data: Any) -> None:
 
 @pytest.fixture(scope="module")
 def first(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Stage]:
-    folder = tmp_path_factory.mktemp("tuned-chat-colours-spec")
-    write_tree(folder, {"almgen.yaml": SPEC})
-    spec = load_spec(folder / "almgen.yaml")
-    stages = {}
-    for target in TARGETS:
-        stage, phase = first_deploy(spec, target, tmp_path_factory.mktemp(f"tuned-chat-colours-{target}"))
-        assert phase.conclusion == "success", phase.report
-        stages[target] = stage
-    return stages
+    return first_deploys(tmp_path_factory, "tuned-chat-colours", {"almgen.yaml": SPEC})
 
 
 @pytest.mark.parametrize("target", TARGETS)

@@ -16,10 +16,8 @@ from typing import Any
 import pytest
 
 from generator.rehearse.azure.store import locked
-from generator.rehearse.driver import Stage, first_deploy, fork, run_phase
-from generator.spec.validate import load_spec
-from tests.helpers import write_tree
-from tests.rehearse.conftest import GITHUB, TARGETS
+from generator.rehearse.driver import Stage, fork, run_phase
+from tests.rehearse.conftest import GITHUB, TARGETS, first_deploys
 
 pytestmark = pytest.mark.slow  # whole pipelines, run: CI runs them (see tests/conftest.py)
 
@@ -72,15 +70,7 @@ def release_record(stage: Stage, env: str) -> dict[str, Any]:
 
 @pytest.fixture(scope="module")
 def first(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Stage]:
-    folder = tmp_path_factory.mktemp("tuned-chat-promoted-spec")
-    write_tree(folder, {"almgen.yaml": SPEC})
-    spec = load_spec(folder / "almgen.yaml")
-    stages = {}
-    for target in TARGETS:
-        stage, phase = first_deploy(spec, target, tmp_path_factory.mktemp(f"tuned-chat-promoted-{target}"))
-        assert phase.conclusion == "success", phase.report
-        stages[target] = stage
-    return stages
+    return first_deploys(tmp_path_factory, "tuned-chat-promoted", {"almgen.yaml": SPEC})
 
 
 @pytest.mark.parametrize("target", TARGETS)

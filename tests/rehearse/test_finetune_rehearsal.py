@@ -17,10 +17,8 @@ from typing import Any
 import pytest
 
 from generator.commands.rehearse import parse_faults
-from generator.rehearse.driver import Stage, commit_change, edit_spec, first_deploy, fork, run_phase
-from generator.spec.validate import load_spec
-from tests.helpers import write_tree
-from tests.rehearse.conftest import GITHUB, TARGETS
+from generator.rehearse.driver import Stage, commit_change, edit_spec, fork, run_phase
+from tests.rehearse.conftest import GITHUB, TARGETS, first_deploys
 
 pytestmark = pytest.mark.slow  # whole pipelines, run: CI runs them (see tests/conftest.py)
 
@@ -71,15 +69,7 @@ def more_epochs(data: Any) -> None:
 @pytest.fixture(scope="module")
 def first(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Stage]:
     """The spec's first deploy on each target, from an empty subscription (once per module)."""
-    folder = tmp_path_factory.mktemp("tuned-chat-spec")
-    write_tree(folder, {"almgen.yaml": SPEC})
-    spec = load_spec(folder / "almgen.yaml")
-    stages = {}
-    for target in TARGETS:
-        stage, phase = first_deploy(spec, target, tmp_path_factory.mktemp(f"tuned-chat-{target}"))
-        assert phase.conclusion == "success", phase.report
-        stages[target] = stage
-    return stages
+    return first_deploys(tmp_path_factory, "tuned-chat", {"almgen.yaml": SPEC})
 
 
 @pytest.mark.parametrize("target", TARGETS)

@@ -19,10 +19,8 @@ import pytest
 from generator.commands.rehearse import judge, parse_faults
 from generator.rehearse.azure.search import BLOB_READER
 from generator.rehearse.azure.store import locked
-from generator.rehearse.driver import Stage, commit_change, edit_spec, first_deploy, fork, run_phase
-from generator.spec.validate import load_spec
-from tests.helpers import write_tree
-from tests.rehearse.conftest import GITHUB, TARGETS
+from generator.rehearse.driver import Stage, commit_change, edit_spec, fork, run_phase
+from tests.rehearse.conftest import GITHUB, TARGETS, first_deploys
 
 pytestmark = pytest.mark.slow  # whole pipelines, run: CI runs them (see tests/conftest.py)
 
@@ -88,15 +86,11 @@ def new_documents_and_agent(data: Any) -> None:
 @pytest.fixture(scope="module")
 def first(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Stage]:
     """The small spec's first deploy on each target, from an empty subscription (once per module)."""
-    folder = tmp_path_factory.mktemp("kb-agent-spec")
-    write_tree(folder, {"almgen.yaml": SPEC, "prompts/helper.md": "Answer from the handbook.\n"})
-    spec = load_spec(folder / "almgen.yaml")
-    stages = {}
-    for target in TARGETS:
-        stage, phase = first_deploy(spec, target, tmp_path_factory.mktemp(f"kb-agent-{target}"))
-        assert phase.conclusion == "success", phase.report
-        stages[target] = stage
-    return stages
+    return first_deploys(
+        tmp_path_factory,
+        "kb-agent",
+        {"almgen.yaml": SPEC, "prompts/helper.md": "Answer from the handbook.\n"},
+    )
 
 
 @pytest.mark.parametrize("target", TARGETS)
