@@ -65,11 +65,6 @@ FRAGMENTS: dict[str, tuple[str, ...]] = {
     "duplicate-environment-names": ("environments[2].name", "used twice", "environments[0]"),
     "dangling-agent-model": ("agents[0].model", "did you mean 'chat'?"),
     "retrieval-embedding-not-embedding-model": ("retrieval.embedding", "is not an embedding model"),
-    "fine-tuned-model-under-ab-test": (
-        "environments[1].strategy.type",
-        "rolls out by ab",
-        "an A/B test of a fine-tuned model is not generated yet",
-    ),
     "dangling-content-filter": ("models[0].contentFilter", "did you mean 'strict'?"),
     "dangling-environment-test": ("environments[0].tests[0]", "did you mean 'smoke'?"),
     "capacity-unknown-environment": ("models[0].capacity.production", "'dev' or 'prod'"),

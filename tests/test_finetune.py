@@ -65,11 +65,6 @@ def test_the_resolved_fine_tune(tmp_path: Path) -> None:
     ("edit", "path", "message"),
     [
         (
-            ("  - name: dev\n", "  - name: dev\n    strategy: {type: ab, durationMinutes: 30}\n"),
-            "environments[0].strategy.type",
-            "'chat' is fine-tuned, and environment 'dev' rolls out by ab",
-        ),
-        (
             ("sku: Standard", "sku: GlobalBatch"),
             "models[0].sku",
             "a fine-tuned model is not served on GlobalBatch",

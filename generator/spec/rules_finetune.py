@@ -3,17 +3,14 @@
 What almgen generates for a fine-tuned model: the first environment fine-tunes in its primary region's
 AI Services account; every other region and environment deploys that same model from there (the
 deployment's `model.source` names the first environment's account), never a retrain
-(docs/architecture.md, "Fine-tuned foundation models"). Under blue-green and canary the colours are
-told apart by the fine-tuned model's id (every fine-tuned model is version 1): a new one goes to the
-colour that does not serve, and the rollout moves traffic to it. An A/B test of a fine-tuned model is
-not generated yet (not rehearsed): it is refused here, with the fix, rather than deployed as something
-else.
+(docs/architecture.md, "Fine-tuned foundation models"). Under blue-green, canary and an A/B test the
+colours are told apart by the fine-tuned model's id (every fine-tuned model is version 1): a new one
+goes to the colour that does not serve, and the rollout (or the comparison) moves traffic to it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
 
 from generator.errors import Issue
 from generator.spec.defaults import default
@@ -34,19 +31,8 @@ def fine_tune_rules(doc: Document) -> Iterator[Issue]:
     ]
     if not tuned:
         return
-    environments: list[dict[str, Any]] = doc.data["environments"]
     for index, model in tuned:
         name = model["name"]
-        for env_index, env in enumerate(environments):
-            kind = (env.get("strategy") or {}).get("type", "direct")
-            if kind not in ("direct", "blue-green", "canary"):
-                yield doc.issue(
-                    ("environments", env_index, "strategy", "type"),
-                    f"{name!r} is fine-tuned, and environment {env['name']!r} rolls out by {kind}",
-                    "direct, blue-green or canary where a fine-tuned model is deployed (for now)",
-                    "use `type: canary` or `blue-green`: an A/B test of a fine-tuned model is not "
-                    "generated yet (its comparison of two fine-tuned models is not rehearsed)",
-                )
         if model.get("format", default("models.format")) != "OpenAI":
             yield doc.issue(
                 ("models", index, "format"),
