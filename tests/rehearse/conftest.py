@@ -7,7 +7,9 @@ module's scenarios run on one worker and share its deploys.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterator
+from typing import Any
 
 import pytest
 
@@ -50,3 +52,29 @@ def first_deploys(
         assert phase.conclusion == "success", phase.report
         stages[target] = stage
     return stages
+
+
+def shares(stage: Stage, env: str, since: float) -> list[dict[str, int]]:
+    """Every traffic split the simulated Azure applied in ENV since minute SINCE, in order."""
+    return [
+        event["shares"]
+        for event in stage.world.timeline()
+        if event["kind"] == "azure-traffic" and event["env"] == env and event["minute"] >= since
+    ]
+
+
+def records(stage: Stage, env: str) -> list[dict[str, Any]]:
+    """The release records kept in ENV's record store, oldest first."""
+    state = json.loads(stage.world.azure_file.read_text("utf-8"))
+    groups = state["groups"]
+    kept = []
+    for storage in state.get("storage", {}).values():
+        if groups[storage["group"]]["tags"]["environment"] != env:
+            continue
+        blobs = storage["containers"]["release-records"]["blobs"]
+        kept += [
+            (blob["created"], json.loads(blob["content"]))
+            for name, blob in blobs.items()
+            if name.endswith("release-record.json")
+        ]
+    return [record for _, record in sorted(kept, key=lambda pair: pair[0])]

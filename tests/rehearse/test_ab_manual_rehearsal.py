@@ -17,8 +17,8 @@ import pytest
 
 from generator.commands.rehearse import parse_faults
 from generator.rehearse.driver import Phase, Stage, fork, next_release, run_phase
-from tests.rehearse.conftest import GITHUB, TARGETS, first_deploys
-from tests.rehearse.test_ab_rehearsal import SPEC, pools, records, shares, summaries
+from tests.rehearse.conftest import GITHUB, TARGETS, first_deploys, records, shares
+from tests.rehearse.test_ab_rehearsal import SPEC, pools, summaries
 
 pytestmark = pytest.mark.slow  # whole pipelines, run: CI runs them (see tests/conftest.py)
 

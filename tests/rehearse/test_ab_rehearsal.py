@@ -13,14 +13,13 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from generator.commands.rehearse import parse_faults
 from generator.rehearse.driver import Phase, Stage, fork, next_release, run_phase
 from tests.rehearse import azcli
-from tests.rehearse.conftest import GITHUB, TARGETS, first_deploys
+from tests.rehearse.conftest import GITHUB, TARGETS, first_deploys, records, shares
 
 pytestmark = pytest.mark.slow  # whole pipelines, run: CI runs them (see tests/conftest.py)
 
@@ -51,31 +50,6 @@ def pools(stage: Stage, env: str) -> dict[str, dict[str, int]]:
     state = json.loads(stage.world.azure_file.read_text("utf-8"))
     (gateway,) = [g for g in state["gateways"].values() if g["env"] == env]
     return dict(gateway["pools"])
-
-
-def shares(stage: Stage, env: str, since: float) -> list[dict[str, int]]:
-    return [
-        event["shares"]
-        for event in stage.world.timeline()
-        if event["kind"] == "azure-traffic" and event["env"] == env and event["minute"] >= since
-    ]
-
-
-def records(stage: Stage, env: str) -> list[dict[str, Any]]:
-    """The release records kept in ENV's record store, oldest first."""
-    state = json.loads(stage.world.azure_file.read_text("utf-8"))
-    groups = state["groups"]
-    kept = []
-    for storage in state.get("storage", {}).values():
-        if groups[storage["group"]]["tags"]["environment"] != env:
-            continue
-        blobs = storage["containers"]["release-records"]["blobs"]
-        kept += [
-            (blob["created"], json.loads(blob["content"]))
-            for name, blob in blobs.items()
-            if name.endswith("release-record.json")
-        ]
-    return [record for _, record in sorted(kept, key=lambda pair: pair[0])]
 
 
 def summaries(stage: Stage, phase: Phase, since: float) -> str:

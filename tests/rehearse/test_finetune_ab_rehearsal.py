@@ -18,7 +18,7 @@ import pytest
 
 from generator.commands.rehearse import parse_faults
 from generator.rehearse.driver import Phase, Stage, commit_change, fork, run_phase
-from tests.rehearse.conftest import TARGETS, first_deploys
+from tests.rehearse.conftest import TARGETS, first_deploys, records, shares
 
 pytestmark = pytest.mark.slow  # whole pipelines, run: CI runs them (see tests/conftest.py)
 
@@ -64,29 +64,6 @@ def model_of(stage: Stage, env: str, deployment: str) -> str:
 def pool(stage: Stage, env: str) -> dict[str, int]:
     (gateway,) = [g for g in state(stage)["gateways"].values() if g["env"] == env]
     return dict(gateway["pools"]["chat"])
-
-
-def shares(stage: Stage, env: str, since: float) -> list[dict[str, int]]:
-    return [
-        e["shares"]
-        for e in stage.world.timeline()
-        if e["kind"] == "azure-traffic" and e["env"] == env and e["minute"] >= since
-    ]
-
-
-def records(stage: Stage, env: str) -> list[dict[str, Any]]:
-    """ENV's release records in its record store, oldest first."""
-    groups, kept = state(stage)["groups"], []
-    for storage in state(stage).get("storage", {}).values():
-        if groups[storage["group"]]["tags"]["environment"] != env:
-            continue
-        blobs = storage["containers"]["release-records"]["blobs"]
-        kept += [
-            (blob["created"], json.loads(blob["content"]))
-            for name, blob in blobs.items()
-            if name.endswith("release-record.json")
-        ]
-    return [record for _, record in sorted(kept, key=lambda pair: pair[0])]
 
 
 def new_training_data(data: Any) -> None:
