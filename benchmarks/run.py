@@ -29,8 +29,9 @@ REPO = Path(__file__).resolve().parent.parent
 SAMPLE = REPO / "samples" / "enterprise"
 LIBRARIES = "import click, jinja2, jsonschema, ruamel.yaml, yaml"  # pyproject's dependencies
 LOADED = "import click, jinja2, ruamel.yaml, yaml"  # those a valid spec's generate imports
-FAST_PATH_STDLIB = "import re, json"  # the launcher's re, and what fastpath.py imports beyond start-up
-# the fast path without pip's launcher (which imports `re` before almgen runs): where the time goes
+FAST_PATH_STDLIB = "import re"  # what pip's launcher imports before almgen runs
+# the fast path without pip's launcher (which imports `re` before almgen runs), when uv is not
+# installed to write its own launcher (which does not): the same work, started from `python -c`
 NO_LAUNCHER = "import sys; from generator.entry import main; sys.argv[0] = 'almgen'; main()"
 ENV = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
 
@@ -88,14 +89,28 @@ def _emptied(work: Path) -> Callable[[], None]:
 
 def _almgen_runs(name: str, almgen: list[str], scratch: Path, env: dict[str, str]) -> dict[str, Run]:
     work, checked = _service(scratch, "baseline" if name else "service", almgen, env)
-    runs = {
+    return {
         f"check{name}": Run([*almgen, "check", str(checked / "almgen.yaml")], work, env),
         f"generate{name}": Run([*almgen, "generate"], work, env, _emptied(work)),
     }
-    if not name:
-        spec = str(checked / "almgen.yaml")
-        runs["check-no-launcher"] = Run([sys.executable, "-c", NO_LAUNCHER, "check", spec], work, env)
-    return runs
+
+
+def _launcher_runs(scratch: Path, uv: str | None) -> dict[str, Run]:
+    """The clean check started by a launcher that does not import `re`: uv's, in a venv of this
+    Python that `uv pip install` filled (and its own start-up), else `python -c` with this venv."""
+    checked = scratch / "service-checked"
+    spec = str(checked / "almgen.yaml")
+    if uv is None:
+        return {"check-no-launcher": Run([sys.executable, "-c", NO_LAUNCHER, "check", spec], checked)}
+    venv = scratch / "uv-venv"
+    subprocess.run([uv, "venv", "--quiet", "--python", sys.executable, str(venv)], check=True)
+    installing = {**ENV, "VIRTUAL_ENV": str(venv)}
+    subprocess.run([uv, "pip", "install", "--quiet", str(REPO)], check=True, env=installing)
+    python, almgen = venv / "bin" / "python", venv / "bin" / "almgen"
+    return {
+        "uv-start": Run([str(python), "-c", "pass"], scratch),
+        "check-no-launcher": Run([str(almgen), "check", spec], checked),
+    }
 
 
 def main() -> int:
@@ -105,6 +120,11 @@ def main() -> int:
         "--baseline",
         type=Path,
         help="also time an older almgen's source tree (e.g. from `git archive`), side by side",
+    )
+    parser.add_argument(
+        "--uv",
+        default=shutil.which("uv"),
+        help="uv, to time the check through uv's launcher (default: uv on PATH; none: python -c)",
     )
     parser.add_argument(
         "--cpu",
@@ -124,6 +144,7 @@ def main() -> int:
             "loaded": Run([python, "-c", LOADED], scratch),
             **_almgen_runs("", almgen, scratch, ENV),
         }
+        runs |= _launcher_runs(scratch, args.uv)
         if args.baseline:
             old = {**ENV, "PYTHONPATH": str(args.baseline.resolve())}
             runs |= _almgen_runs(" (baseline)", [python, "-m", "generator"], scratch, old)
@@ -151,15 +172,7 @@ def _print(medians: dict[str, float], rounds: int, clock: str) -> None:
             (f"almgen generate{suffix} (enterprise sample, from scratch)", generate, ratio),
         ]
         if not suffix:  # beside the check: the same fast path, started without pip's launcher
-            alone = medians["check-no-launcher"]
-            rows.insert(
-                -1,
-                (
-                    "almgen check (clean, fast path) without the launcher's re, via python -c",
-                    alone,
-                    f"{alone / start:.2f}x",
-                ),
-            )
+            rows.insert(-1, _without_pips_launcher(medians, start))
     load, version = os.getloadavg()[0], sys.version.split()[0]
     print(f"{rounds} rounds, {clock}, {os.cpu_count()} cores, Python {version}, load average {load:.2f}")
     print()
@@ -167,6 +180,16 @@ def _print(medians: dict[str, float], rounds: int, clock: str) -> None:
     print("| --- | --- | --- |")
     for name, seconds, ratio in rows:
         print(f"| `{name}` | {seconds * 1000:.0f} ms | {ratio} |")
+
+
+def _without_pips_launcher(medians: dict[str, float], start: float) -> tuple[str, float, str]:
+    alone = medians["check-no-launcher"]
+    if "uv-start" not in medians:
+        name = "almgen check (clean, fast path) without the launcher's re, via python -c"
+        return (name, alone, f"{alone / start:.2f}x")
+    own = medians["uv-start"]
+    name = "almgen check (clean, fast path) through uv's launcher (installed by uv pip install)"
+    return (name, alone, f"{alone / own:.2f}x that venv's interpreter start ({own * 1000:.0f} ms)")
 
 
 if __name__ == "__main__":

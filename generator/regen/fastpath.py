@@ -16,12 +16,11 @@ with `os` (pathlib's import alone costs a third of a start) and hashes without h
 from __future__ import annotations
 
 import errno
-import json
 import os
 import stat
 
 from generator import __version__
-from generator.regen import regular, seal
+from generator.regen import cjson, regular, seal
 from generator.regen.digests import content_digest, equal_digests, hex_blake2b
 
 TYPE_CHECKING = False  # without importing typing
@@ -99,7 +98,7 @@ def _proven(spec_name: str, root: str) -> bool:
     manifest_path = safe_path(root, MANIFEST, checked)
     if os.path.lexists(os.path.join(root, JOURNAL)) or manifest_path is None:
         return False  # an interrupted generate, or a manifest behind a symlink
-    manifest = json.loads(regular.read_bytes(manifest_path, MAX_MANIFEST_BYTES))
+    manifest = cjson.loads(regular.read_bytes(manifest_path, MAX_MANIFEST_BYTES).decode("utf-8"))
     version = manifest["generator"]["version"]
     inputs = {item["path"]: item["sha256"] for item in manifest["inputs"]}
     entries = [(item["path"], item["ownership"], item["sha256"]) for item in manifest["files"]]

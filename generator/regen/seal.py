@@ -14,8 +14,7 @@ render (`almgen check` without the fast path) remains the ground truth.
 
 from __future__ import annotations
 
-import json
-
+from generator.regen.cjson import quote
 from generator.regen.digests import equal_digests, hmac_sha256, sha256
 
 TYPE_CHECKING = False  # without importing typing
@@ -38,11 +37,23 @@ def seal(
 ) -> str:
     """The seal of a manifest: `files` are (path, ownership, sha256); `content` their content digest."""
     key = sha256(_DOMAIN + version.encode("utf-8") + b"\0" + _inputs_digest(inputs)).digest()
-    sealed: dict[str, object] = {"version": version, "inputs": sorted(inputs.items()), "files": sorted(files)}
-    if content:  # a manifest without one seals as it did before the digest existed
-        sealed["content"] = content
-    message = json.dumps(sealed, separators=(",", ":"), ensure_ascii=True)
-    return hmac_sha256(key, message.encode("ascii"))
+    return hmac_sha256(key, message(version, inputs, files, content).encode("ascii"))
+
+
+def message(
+    version: str, inputs: Mapping[str, str], files: Iterable[tuple[str, str, str]], content: str
+) -> str:
+    """What the seal signs: `json.dumps(...)` of this mapping, compact and ASCII, written out here
+    because the fast path does not import json (generator/regen/cjson.py):
+    `{"version": version, "inputs": sorted(inputs.items()), "files": sorted(files)}`, and
+    `"content": content` when there is one (a manifest without it seals as before it existed)."""
+    text = f'{{"version":{quote(version)},"inputs":{_rows(sorted(inputs.items()))}'
+    text += f',"files":{_rows(sorted(files))}'
+    return text + (f',"content":{quote(content)}}}' if content else "}")
+
+
+def _rows(rows: Iterable[tuple[str, ...]]) -> str:
+    return "[" + ",".join("[" + ",".join(map(quote, row)) + "]" for row in rows) + "]"
 
 
 def verifies(
@@ -57,4 +68,8 @@ def verifies(
         return False
     if not isinstance(content, str):
         return False
-    return equal_digests(claimed, seal(version, inputs, files, content))
+    try:
+        expected = seal(version, inputs, files, content)
+    except (TypeError, AttributeError):  # a path or hash that is not text: nothing almgen sealed
+        return False
+    return equal_digests(claimed, expected)
