@@ -27,6 +27,10 @@ FIRST_PARTY = {"generator", "tests"}
 # standard library modules of other Python versions than the one running the tests
 OTHER_PYTHONS_STDLIB = {"_sha2"}  # CPython 3.12's name for _sha256 (generator/regen/digests.py)
 
+# Imported only under `if TYPE_CHECKING:` (never at run time) and shipped with mypy's stubs:
+# generator/frozen.py's `dataclass_transform`, which `typing` has only from Python 3.11.
+TYPE_CHECKING_ONLY = {"typing_extensions"}
+
 # Import names that differ from the distribution that provides them (lower-case, `-` for `_`).
 DISTRIBUTIONS = {
     "yaml": "pyyaml",
@@ -41,14 +45,24 @@ def _python_files(folder: Path) -> Iterator[Path]:
 
 
 def imported_packages(path: Path) -> set[str]:
-    """The top-level names of the absolute imports in `path`, wherever they appear in it."""
+    """The top-level names of the absolute imports in `path`, wherever they appear in it, but for
+    TYPE_CHECKING_ONLY names under `if TYPE_CHECKING:`."""
     tree = ast.parse(path.read_text("utf-8"), str(path))
+    type_only = {
+        id(node)
+        for block in ast.walk(tree)
+        if isinstance(block, ast.If) and isinstance(block.test, ast.Name) and block.test.id == "TYPE_CHECKING"
+        for statement in block.body
+        for node in ast.walk(statement)
+    }
     names: set[str] = set()
     for node in ast.walk(tree):
+        found: set[str] = set()
         if isinstance(node, ast.Import):
-            names.update(alias.name.split(".")[0] for alias in node.names)
+            found = {alias.name.split(".")[0] for alias in node.names}
         elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
-            names.add(node.module.split(".")[0])
+            found = {node.module.split(".")[0]}
+        names |= found - TYPE_CHECKING_ONLY if id(node) in type_only else found
     return names
 
 
@@ -168,6 +182,12 @@ def test_the_import_scanner_sees_lazy_and_dotted_imports(tmp_path: Path) -> None
     )
     assert third_party(module) == {"ruamel", "yaml"}
     assert {distribution(name) for name in third_party(module)} == {"ruamel.yaml", "pyyaml"}
+    module.write_text(
+        "TYPE_CHECKING = False\nif TYPE_CHECKING:\n    from typing_extensions import dataclass_transform\n"
+        "    import attrs\nfrom typing_extensions import Self\n",
+        "utf-8",
+    )
+    assert third_party(module) == {"attrs", "typing_extensions"}  # only type-checking stubs are let off
 
 
 def test_the_routing_client_imports_the_azure_sdk_only_when_it_reads_app_configuration() -> None:

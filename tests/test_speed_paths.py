@@ -1,7 +1,10 @@
 """The fast paths of `generate` (benchmarks/README.md) give what the reference paths give.
 
 - fastload (libyaml) reads a spec to the same data and positions as ruamel, or declines;
-- a plain `almgen generate` off a terminal runs without click and prints and exits the same.
+- a plain `almgen generate` off a terminal runs without click and prints and exits the same;
+- the fast path of `check` reads JSON and writes the seal's message without `json` (cjson), to the
+  same values and bytes as `json`;
+- `@frozen` classes compare, hash and print as `@dataclass(frozen=True)` classes do.
 """
 
 from __future__ import annotations
@@ -14,6 +17,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from generator.spec import fastload, load
 from generator.spec.document import Document
@@ -166,3 +171,133 @@ def test_a_plain_generate_runs_without_click_and_says_the_same(tmp_path: Path) -
         assert fast.stderr.replace("CLICK False", "") == slow.stderr.replace("CLICK True", "")
         codes.append(fast.returncode)
     assert codes == [0, 1, 3, 3]
+
+
+JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False) | st.text(),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(), inner, max_size=4),
+    max_leaves=20,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(value=JSON_VALUES, indent=st.sampled_from([None, 2]), ascii_only=st.booleans())
+def test_cjson_reads_what_json_reads(value: object, indent: int | None, ascii_only: bool) -> None:
+    import json
+
+    from generator.regen import cjson
+
+    text = json.dumps(value, indent=indent, ensure_ascii=ascii_only)
+    assert cjson.loads(text) == json.loads(text)
+    assert cjson.loads(f" \n{text}\r\n\t") == json.loads(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["", " ", "{", "[1,]", "[1 2]", "1 2", '{"a": 1}x', "'a'", "\ufeff{}", '"\x01"', "NaN", "-Infinity"],
+)
+def test_cjson_refuses_what_json_refuses(text: str) -> None:
+    """and NaN and Infinity, which json reads but almgen never writes"""
+    import json
+
+    from generator.regen import cjson
+
+    if text not in ("NaN", "-Infinity"):
+        with pytest.raises(ValueError):
+            json.loads(text)
+    with pytest.raises(ValueError):
+        cjson.loads(text)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    version=st.text(),
+    inputs=st.dictionaries(st.text(), st.text(), max_size=4),
+    files=st.lists(st.tuples(st.text(), st.text(), st.text()), max_size=4),
+    content=st.text(),
+)
+def test_the_seals_message_is_jsons(
+    version: str, inputs: dict[str, str], files: list[tuple[str, str, str]], content: str
+) -> None:
+    """What the seal signs is the compact ASCII `json.dumps` it was defined as (manifests written
+    before the fast path stopped importing json still verify)."""
+    import json
+
+    from generator.regen import seal
+
+    sealed: dict[str, object] = {"version": version, "inputs": sorted(inputs.items()), "files": sorted(files)}
+    if content:
+        sealed["content"] = content
+    expected = json.dumps(sealed, separators=(",", ":"), ensure_ascii=True)
+    assert seal.message(version, inputs, files, content) == expected
+
+
+def test_a_seal_over_values_that_are_not_text_does_not_verify() -> None:
+    from generator.regen import seal
+
+    assert not seal.verifies("0" * 64, "0.1.0", {"almgen.yaml": 1}, [])  # type: ignore[dict-item]
+    assert not seal.verifies("0" * 64, "0.1.0", {}, [("a", "managed", None)])  # type: ignore[list-item]
+
+
+def test_frozen_classes_behave_as_frozen_dataclasses() -> None:
+    import dataclasses
+
+    from generator.frozen import frozen
+
+    def define(decorate: Any) -> Any:
+        @decorate
+        class Point:
+            x: float
+            y: tuple[str, ...] = ()
+            note: str = dataclasses.field(default="", compare=False, repr=False)
+
+        return Point
+
+    new, old = define(frozen), define(dataclasses.dataclass(frozen=True))
+    nan = float("nan")
+    for made in (new, old):
+        a, b = made(nan, ("p",), "first"), made(nan, ("p",), "second")
+        # tuples compare items by identity first: the same NaN is equal to itself, as in dataclasses
+        assert (a == b, a == made(float("nan"), ("p",)), a != made(1.0), a == (nan, ("p",))) == (
+            True,
+            False,
+            True,
+            False,
+        )
+        same = made(1.0, ("p",), "first")
+        assert same == made(1.0, ("p",), "other") and hash(same) == hash(made(1.0, ("p",), "x"))
+        with pytest.raises(dataclasses.FrozenInstanceError):
+            same.x = 2.0
+        assert dataclasses.replace(same, x=3.0).x == 3.0 and dataclasses.is_dataclass(same)
+    assert new(1.0) != old(1.0)  # another class
+    assert repr(new(1.0, ("p",), "hidden")) == repr(old(1.0, ("p",), "hidden"))
+    assert repr(new(1.0)).endswith("Point(x=1.0, y=())")
+    assert hash(new(1.0, ("p",))) == hash(old(1.0, ("p",)))
+
+
+def test_a_frozen_class_keeps_the_methods_it_writes() -> None:
+    from generator.frozen import frozen
+
+    @frozen
+    class Named:
+        name: str
+
+        def __eq__(self, other: object) -> bool:
+            return isinstance(other, Named) and self.name.lower() == other.name.lower()
+
+        def __hash__(self) -> int:
+            return hash(self.name.lower())
+
+        def __repr__(self) -> str:
+            return f"<{self.name}>"
+
+    assert Named("A") == Named("a") and hash(Named("A")) == hash(Named("a")) and repr(Named("A")) == "<A>"
+
+    @frozen
+    class EqualOnly:  # noqa: PLW1641 (the point: @frozen, as dataclasses, hashes its fields)
+        name: str
+
+        def __eq__(self, other: object) -> bool:
+            return isinstance(other, EqualOnly)
+
+    assert hash(EqualOnly("a")) == hash(("a",))  # as dataclasses: a written __eq__ gets the fields' hash

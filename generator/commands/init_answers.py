@@ -10,8 +10,8 @@ from __future__ import annotations
 import difflib
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
 
+from generator.frozen import frozen
 from generator.spec.naming import REGION_CODES
 
 NAME = re.compile(r"[a-z][a-z0-9-]{2,22}")
@@ -30,7 +30,7 @@ class BadAnswer(ValueError):
     """An answer that does not fit; the message says what is expected."""
 
 
-@dataclass(frozen=True)
+@frozen
 class Answers:
     name: str
     description: str = "An AI service on Azure"
@@ -93,7 +93,7 @@ def parse_strategy(text: str) -> str:
     return value
 
 
-@dataclass(frozen=True)
+@frozen
 class Question:
     field: str
     help: str

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from generator.frozen import frozen
 
 
-@dataclass(frozen=True)
+@frozen
 class Action:
     repo: str
     sha: str

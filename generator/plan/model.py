@@ -14,9 +14,10 @@ two halves:
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import Literal
 
+from generator.frozen import frozen
 from generator.spec.model import Environment, Gate, Spec
 
 StepKind = Literal[
@@ -96,14 +97,14 @@ def camel(name: str) -> str:
 # ---- conditions: typed, evaluated against one environment's inputs ---------------------------
 
 
-@dataclass(frozen=True)
+@frozen
 class InputTrue:
     """A boolean input is true (`train`)."""
 
     input: str
 
 
-@dataclass(frozen=True)
+@frozen
 class InputHas:
     """A list input holds a value (`tests` has `smoke`)."""
 
@@ -111,14 +112,14 @@ class InputHas:
     value: str
 
 
-@dataclass(frozen=True)
+@frozen
 class InputNonEmpty:
     """A list input is not empty (`gates`)."""
 
     input: str
 
 
-@dataclass(frozen=True)
+@frozen
 class InputEquals:
     """A string input equals a value (`strategy` is `canary`), or differs from it when negated."""
 
@@ -127,7 +128,7 @@ class InputEquals:
     negate: bool = False
 
 
-@dataclass(frozen=True)
+@frozen
 class InputLongerThan:
     """A list input has more than `length` items (canary step job k runs when steps > k-1)."""
 
@@ -157,7 +158,7 @@ def holds(condition: Condition, inputs: dict[str, InputValue]) -> bool:
 # ---- steps and jobs ----------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@frozen
 class Step:
     """One step of a job, as the Plan decides it; `plan.shell` turns it into bash."""
 
@@ -169,7 +170,7 @@ class Step:
     timeout_minutes: int | None = None
 
 
-@dataclass(frozen=True)
+@frozen
 class Job:
     """One job of the environment template: the same on both targets."""
 
@@ -210,13 +211,13 @@ class Job:
         return "".join(part.capitalize() for part in self.id.split("-"))
 
 
-@dataclass(frozen=True)
+@frozen
 class GateJob:
     gate: Gate
     evaluates: str | None  # the environment whose deployment the gate evaluates (None: before any)
 
 
-@dataclass(frozen=True)
+@frozen
 class EnvironmentPlan:
     """One environment: its gates and the inputs it passes to the environment template."""
 
@@ -259,7 +260,7 @@ class EnvironmentPlan:
         return [s.id for s in self.steps()]
 
 
-@dataclass(frozen=True)
+@frozen
 class BuildStep:
     name: str
     script: str
@@ -267,7 +268,7 @@ class BuildStep:
     target: str = ""  # only in this pipeline target's files ("" every target)
 
 
-@dataclass(frozen=True)
+@frozen
 class BuildJob:
     """A job of the build stage: it checks the commit before anything is packaged."""
 
@@ -282,7 +283,7 @@ class BuildJob:
         return self.id.capitalize()
 
 
-@dataclass(frozen=True)
+@frozen
 class BuildPlan:
     checks: tuple[BuildJob, ...]  # all must pass before the release is packaged
     package: tuple[str, ...]  # paths in the release artifact
@@ -313,7 +314,7 @@ def github_approval_environment(env: str) -> str:
     return f"{env}-approval"
 
 
-@dataclass(frozen=True)
+@frozen
 class Plan:
     service: str
     build: BuildPlan

@@ -10,13 +10,12 @@ in a region the registry replicates to.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
+from generator.frozen import frozen
 from generator.spec import naming
 from generator.spec.model import Spec
 
 
-@dataclass(frozen=True)
+@frozen
 class ModelRegistry:
     name: str
     home: str  # the environment that creates the registry and publishes into it

@@ -9,8 +9,7 @@ failed result and when no result arrived for two intervals (a schedule that stop
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
+from generator.frozen import frozen
 from generator.plan.build import deployment_name
 from generator.spec.model import Environment, Spec
 
@@ -21,13 +20,13 @@ CRONS = {"hourly": "17 * * * *", "daily": "17 6 * * *"}
 INTERVALS = {"hourly": ("PT1H", "PT2H"), "daily": ("P1D", "P2D")}
 
 
-@dataclass(frozen=True)
+@frozen
 class ProductionGate:
     kind: str  # evaluation or safety: the gate of commands.json and gates.json
     results_variable: str  # the environment variable the command writes its results to
 
 
-@dataclass(frozen=True)
+@frozen
 class ProductionEvaluation:
     environment: Environment  # the last environment: production
     deployment: str  # its ARM deployment, whose outputs name the regions' endpoints

@@ -9,8 +9,8 @@ the Plan's decision (`ShellStep.condition`, typed); this module only writes the 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 
+from generator.frozen import frozen
 from generator.plan.model import Condition, Job, Step, manual_ab
 from generator.spec.model import Model, Spec
 
@@ -62,7 +62,7 @@ TUNED_STATE = "live-state-tuned.json"  # the live state naming new fine-tuned mo
 FINE_TUNE_MINUTES = 300  # within the provision job's 360; a longer job is waited for by the next run
 
 
-@dataclass(frozen=True)
+@frozen
 class ShellStep:
     id: str
     name: str

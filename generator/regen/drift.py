@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import difflib
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+from generator.frozen import frozen
 from generator.regen import files
 from generator.regen import manifest as mf
 from generator.regen.fastpath import safe_target
@@ -31,7 +31,7 @@ FIXES = {
 }
 
 
-@dataclass(frozen=True)
+@frozen
 class Finding:
     kind: Kind
     path: str

@@ -25,6 +25,7 @@ from typing import Any
 
 from generator import __version__
 from generator.errors import Issue, SpecInvalid
+from generator.frozen import frozen
 from generator.regen import files, seal
 from generator.regen.digests import content_digest
 from generator.regen.fastpath import safe_target
@@ -46,7 +47,7 @@ def sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-@dataclass(frozen=True)
+@frozen
 class Entry:
     path: str
     ownership: str

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Literal
 
 from generator.errors import AlmgenError, ExitCode
+from generator.frozen import frozen
 from generator.regen import files, journal
 from generator.regen import manifest as mf
 from generator.regen.digests import hex_blake2b
@@ -23,7 +24,7 @@ class ChangedWhileGenerating(AlmgenError):
     exit_code = ExitCode.DRIFT
 
 
-@dataclass(frozen=True)
+@frozen
 class Write:
     data: bytes
     before: str  # the sha256 the file had when planned; "" when it did not exist

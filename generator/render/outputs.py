@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any, Literal
+
+from generator.frozen import frozen
 
 Ownership = Literal["managed", "seeded"]
 
@@ -23,7 +24,7 @@ def header(path: str, spec_name: str) -> str:
     return ""  # JSON has no comments: the manifest marks it generated
 
 
-@dataclass(frozen=True)
+@frozen
 class OutputFile:
     path: str  # POSIX, relative to the spec's folder
     text: str
@@ -35,7 +36,7 @@ class OutputFile:
             raise ValueError(f"{self.path}: output must use LF and end with a newline")
 
 
-@dataclass(frozen=True)
+@frozen
 class TemplateFile:
     """A file a target wants: which template prints it, with what context."""
 

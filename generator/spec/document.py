@@ -11,12 +11,13 @@ from pathlib import Path
 from typing import Any
 
 from generator.errors import Issue
+from generator.frozen import frozen
 
 FieldPath = tuple[str | int, ...]
 _PLAIN_KEY = re.compile(r"[A-Za-z_$][A-Za-z0-9_-]*")
 
 
-@dataclass(frozen=True)
+@frozen
 class Position:
     file: str  # as shown to the user
     line: int  # 1-based

@@ -5,9 +5,11 @@ Everything after `resolve` reads these classes, never the raw YAML data.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import field
 from pathlib import Path
 from typing import Literal
+
+from generator.frozen import frozen
 
 GateKind = Literal["evaluation", "safety"]
 StrategyType = Literal["direct", "blue-green", "canary", "ab"]
@@ -17,7 +19,7 @@ ModelKind = Literal["foundation", "custom"]
 Operator = Literal[">=", ">", "<=", "<", "=="]
 
 
-@dataclass(frozen=True)
+@frozen
 class PerEnv:
     """A value per environment name, in promotion order."""
 
@@ -33,7 +35,7 @@ class PerEnv:
         return dict(self.items)
 
 
-@dataclass(frozen=True)
+@frozen
 class PerEnvText:
     """A text value per environment name, in promotion order (e.g. a search tier)."""
 
@@ -49,7 +51,7 @@ class PerEnvText:
         return dict(self.items)
 
 
-@dataclass(frozen=True)
+@frozen
 class Threshold:
     metric: str
     operator: Operator
@@ -60,7 +62,7 @@ class Threshold:
         return f"{self.operator} {self.text}"
 
 
-@dataclass(frozen=True)
+@frozen
 class Setup:
     """What a test or gate command needs installed first: a pip requirements file, or a command."""
 
@@ -71,7 +73,7 @@ class Setup:
         return {"requirements": self.requirements} if self.requirements else {"command": self.command or ""}
 
 
-@dataclass(frozen=True)
+@frozen
 class Gate:
     kind: GateKind
     command: str
@@ -81,14 +83,14 @@ class Gate:
     setup: Setup | None = None
 
 
-@dataclass(frozen=True)
+@frozen
 class Rollback:
     error_rate_percent: float
     latency_p95_ms: int | None
     min_requests: int = 0  # fewer requests in a health window: wait, then roll back
 
 
-@dataclass(frozen=True)
+@frozen
 class AbTest:
     """An A/B test: the candidate takes `split` % beside the serving version, then the rule decides."""
 
@@ -99,7 +101,7 @@ class AbTest:
     reviewers: tuple[str, ...] = ()  # manual: who decides
 
 
-@dataclass(frozen=True)
+@frozen
 class Strategy:
     type: StrategyType
     steps: tuple[int, ...] = ()
@@ -116,13 +118,13 @@ class Strategy:
         return "canary " + f" {arrow} ".join(f"{step}%" for step in self.steps)
 
 
-@dataclass(frozen=True)
+@frozen
 class Approval:
     required: bool
     reviewers: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True)
+@frozen
 class Test:
     name: str
     command: str
@@ -130,7 +132,7 @@ class Test:
     setup: Setup | None = None
 
 
-@dataclass(frozen=True)
+@frozen
 class Stack:
     """The resources of one environment in one region."""
 
@@ -140,7 +142,7 @@ class Stack:
     suffix: str  # appended to resource names; "" for a single-region environment
 
 
-@dataclass(frozen=True)
+@frozen
 class Environment:
     name: str
     index: int  # position in the promotion path, 0 first
@@ -164,13 +166,13 @@ class Environment:
         return self.stacks[0]
 
 
-@dataclass(frozen=True)
+@frozen
 class TrainingData:
     asset: str
     version: str
 
 
-@dataclass(frozen=True)
+@frozen
 class FineTune:
     """Azure OpenAI fine-tuning of a foundation model: the base is the model's `model` and `version`."""
 
@@ -191,7 +193,7 @@ class FineTune:
         return {k: v for k, v in values.items() if v is not None}
 
 
-@dataclass(frozen=True)
+@frozen
 class Model:
     name: str
     kind: ModelKind
@@ -218,7 +220,7 @@ class Model:
     instance_count: PerEnv | None = None
 
 
-@dataclass(frozen=True)
+@frozen
 class Agent:
     name: str
     version: str
@@ -228,14 +230,14 @@ class Agent:
     tools: tuple[str, ...]
 
 
-@dataclass(frozen=True)
+@frozen
 class Chunking:
     size: int  # characters
     overlap: int  # characters repeated from the previous chunk
     splitter: Literal["pages", "sentences"]
 
 
-@dataclass(frozen=True)
+@frozen
 class Retrieval:
     """The retrieval (RAG) artifact: documents, chunking, embedding model and index, versioned."""
 
@@ -254,7 +256,7 @@ class Retrieval:
     tests: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True)
+@frozen
 class ContentFilter:
     name: str
     blocking: bool
@@ -263,7 +265,7 @@ class ContentFilter:
     indirect_attack: bool = True  # prompt shields for documents and tool output
 
 
-@dataclass(frozen=True)
+@frozen
 class Configuration:
     secrets: tuple[str, ...] = ()
     settings: tuple[tuple[str, str], ...] = ()
@@ -272,7 +274,7 @@ class Configuration:
     allowed_origins: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True)
+@frozen
 class Gateway:
     """The AI gateway (Azure API Management) in front of the foundation models, or none."""
 
@@ -284,20 +286,20 @@ class Gateway:
         return self.type == "apim"
 
 
-@dataclass(frozen=True)
+@frozen
 class Alerts:
     latency_p95_ms: int | None = None
     error_rate_percent: float | None = None
     quota_percent: int | None = None
 
 
-@dataclass(frozen=True)
+@frozen
 class Drift:
     frequency: Literal["day", "week", "month"]
     threshold: float
 
 
-@dataclass(frozen=True)
+@frozen
 class ProductionEvaluation:
     """monitoring.evaluation: the lifecycle workflow evaluates production on a schedule."""
 
@@ -305,13 +307,13 @@ class ProductionEvaluation:
     safety: bool  # also the safety gate (when the spec has one)
 
 
-@dataclass(frozen=True)
+@frozen
 class Budget:
     monthly_amount: float
     start_date: str | None  # None: the first of the month the deployment runs
 
 
-@dataclass(frozen=True)
+@frozen
 class Monitoring:
     log_retention_days: int
     emails: tuple[str, ...] = ()
@@ -323,7 +325,7 @@ class Monitoring:
     evaluation: ProductionEvaluation | None = None
 
 
-@dataclass(frozen=True)
+@frozen
 class Retirement:
     kind: Literal["model", "agent"]
     name: str
@@ -332,7 +334,7 @@ class Retirement:
     date: str
 
 
-@dataclass(frozen=True)
+@frozen
 class Registry:
     keep_versions: int
     retired: tuple[Retirement, ...] = ()
@@ -341,7 +343,7 @@ class Registry:
     cleanup: bool = False  # registry.retention.cleanup: delete the data no version needs, certify it
 
 
-@dataclass(frozen=True)
+@frozen
 class Service:
     name: str
     description: str
@@ -349,7 +351,7 @@ class Service:
     tags: tuple[tuple[str, str], ...]
 
 
-@dataclass(frozen=True)
+@frozen
 class AlmgenInstall:
     """Which almgen the generated pipelines install (`targets.almgen`): exactly one form."""
 
@@ -358,7 +360,7 @@ class AlmgenInstall:
     sha256: str = ""  # the wheel's, for form "wheel" only
 
 
-@dataclass(frozen=True)
+@frozen
 class Spec:
     source: Path  # the spec file, absolute
     service: Service

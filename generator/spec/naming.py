@@ -8,7 +8,8 @@ which the limits below account for.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+
+from generator.frozen import frozen
 
 UNIQUE_LENGTH = 6
 
@@ -55,7 +56,7 @@ def region_code(region: str) -> str:
     return REGION_CODES.get(region, region)
 
 
-@dataclass(frozen=True)
+@frozen
 class NameRule:
     what: str  # shown to the user
     min_length: int

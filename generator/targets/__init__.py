@@ -8,8 +8,8 @@ target registered only in the test.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 
+from generator.frozen import frozen
 from generator.plan.model import Plan
 from generator.render.outputs import OutputFile, TemplateFile
 from generator.spec.model import Spec
@@ -22,7 +22,7 @@ from generator.targets.scripts import files as scripts
 Wanted = list[TemplateFile] | list[OutputFile] | list[TemplateFile | OutputFile]
 
 
-@dataclass(frozen=True)
+@frozen
 class Target:
     name: str
     wanted: Callable[[Spec], bool]  # does this spec ask for it?

@@ -7,14 +7,16 @@ are `Ref`s that the executor reads from the world just before the command runs.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Literal, Union
+
+from generator.frozen import frozen
 
 Tool = Literal["az", "gh"]
 Status = Literal["exists", "created", "would-create"]
 
 
-@dataclass(frozen=True)
+@frozen
 class Ref:
     """A value read from the world when needed: the output (stripped) of a read-only command."""
 
@@ -35,7 +37,7 @@ Arg = Union[str, Ref]  # noqa: UP007 - a runtime alias, read on Python 3.10
 Json = Union[str, int, bool, None, Ref, list["Json"], dict[str, "Json"]]  # noqa: UP007
 
 
-@dataclass(frozen=True)
+@frozen
 class Body:
     """A JSON document given to a command on stdin (`--input -`) or as a file (`--in-file`)."""
 
@@ -43,7 +45,7 @@ class Body:
     data: Json
 
 
-@dataclass(frozen=True)
+@frozen
 class FileArg:
     """The path of a temporary file holding `body`, written just before the command runs."""
 
@@ -53,7 +55,7 @@ class FileArg:
         return self.body.name
 
 
-@dataclass(frozen=True)
+@frozen
 class Command:
     argv: tuple[Arg | FileArg, ...]  # argv[0] is the tool: "az" or "gh"
     stdin: Body | None = None
@@ -115,7 +117,7 @@ def _refs(data: Json) -> list[Ref]:
     return []
 
 
-@dataclass(frozen=True)
+@frozen
 class Check:
     """A read-only command that tells whether the action's result already exists.
 
@@ -135,7 +137,7 @@ class Check:
         return expect in (line.strip() for line in text.splitlines())
 
 
-@dataclass(frozen=True)
+@frozen
 class Action:
     """One thing setup ensures: checked first, created only when the check says it is missing."""
 
@@ -146,7 +148,7 @@ class Action:
     manual: str = ""  # the manual alternative (portal), when there is one
 
 
-@dataclass(frozen=True)
+@frozen
 class RoleGrant:
     """One row of the role matrix: an environment's identity holds `role` at `scope` because `why`."""
 
@@ -159,13 +161,13 @@ class RoleGrant:
     custom: bool = False
 
 
-@dataclass(frozen=True)
+@frozen
 class Reviewer:
     kind: Literal["User", "Team"]
     id: int
 
 
-@dataclass(frozen=True)
+@frozen
 class Facts:
     """What setup reads from the world before it decides anything (None: not known, dry run)."""
 

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from generator.commands.setup.model import Facts
+from generator.frozen import frozen
 from generator.spec.model import Environment, Spec
 from generator.targets.bicep.files import colours
 
 
-@dataclass(frozen=True)
+@frozen
 class Need:
     """Capacity one foundation model needs in one region, summed over the environments there."""
 

@@ -11,7 +11,7 @@ import os
 import subprocess
 import tempfile
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +32,7 @@ from generator.commands.setup.model import (
 )
 from generator.commands.setup.roles import matrix, matrix_text, monitored
 from generator.errors import AlmgenError, ExitCode, UsageError
+from generator.frozen import frozen
 from generator.plan.model import Plan
 from generator.plan.production import monitoring_environment
 from generator.spec.model import Environment, Spec
@@ -64,7 +65,7 @@ def subprocess_runner(argv: Sequence[str], stdin: str | None) -> tuple[int, str,
     return done.returncode, done.stdout, done.stderr
 
 
-@dataclass(frozen=True)
+@frozen
 class Options:
     dry_run: bool = False
     repo: str | None = None
@@ -229,7 +230,7 @@ def _reviewer(runner: Runner, owner: str, name: str) -> Reviewer | None:
     return None
 
 
-@dataclass(frozen=True)
+@frozen
 class Outcome:
     action: Action
     status: Status

@@ -1,0 +1,72 @@
+"""`@frozen`: `@dataclass(frozen=True)` that costs half as much to define.
+
+For every class, `dataclasses` compiles its `__init__`, `__repr__`, `__eq__`, `__hash__`,
+`__setattr__` and `__delattr__` from source text (one `exec` each, about 0.1 ms apiece on
+Python 3.11). almgen defines about 60 frozen dataclasses on the way to a `generate`, so
+compiling them was a fifth of the command's own time. `@frozen` lets `dataclasses` compile only
+the three methods that depend on the fields' names (`__init__` and the frozen `__setattr__` and
+`__delattr__`) and gives every class the same `__eq__`, `__hash__` and `__repr__`, which read the
+field names `dataclasses` recorded. They behave as the generated ones do: equal only to an
+instance of the same class with equal compared fields, the hash of those fields, and
+`Name(field=value, ...)`. A method of that name written in the class itself wins, as it would.
+The class stays a dataclass: `fields`, `replace` and `asdict` work on it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, fields
+from typing import TYPE_CHECKING, Any, TypeVar
+
+if TYPE_CHECKING:
+    from typing_extensions import dataclass_transform
+else:  # what it does at run time (mark the function for type checkers); typing has it from 3.11
+
+    def dataclass_transform(**_: object) -> Any:
+        return lambda function: function
+
+
+__all__ = ["frozen"]
+
+T = TypeVar("T", bound=type)
+
+_COMPARED = "__frozen_compared__"
+_HASHED = "__frozen_hashed__"
+_SHOWN = "__frozen_shown__"
+
+
+def _values(item: Any, names: tuple[str, ...]) -> tuple[Any, ...]:
+    return tuple(getattr(item, name) for name in names)
+
+
+def _eq(self: Any, other: object) -> object:  # a bool, or NotImplemented
+    if other.__class__ is not self.__class__:
+        return NotImplemented
+    names = getattr(self, _COMPARED)
+    return _values(self, names) == _values(other, names)  # tuples, as dataclasses compares
+
+
+def _hash(self: Any) -> int:
+    return hash(_values(self, getattr(self, _HASHED)))
+
+
+def _repr(self: Any) -> str:
+    shown = ", ".join(f"{name}={getattr(self, name)!r}" for name in getattr(self, _SHOWN))
+    return f"{self.__class__.__qualname__}({shown})"
+
+
+@dataclass_transform(frozen_default=True, field_specifiers=(field,))
+def frozen(cls: T) -> T:
+    """`@dataclass(frozen=True)`, with shared `__eq__`, `__hash__` and `__repr__` (see above)."""
+    own = dict(cls.__dict__)
+    dataclass(frozen=True, eq=False, repr=False)(cls)  # without slots: the same class, completed
+    found = fields(cls)
+    setattr(cls, _COMPARED, tuple(f.name for f in found if f.compare))
+    setattr(cls, _HASHED, tuple(f.name for f in found if (f.compare if f.hash is None else f.hash)))
+    setattr(cls, _SHOWN, tuple(f.name for f in found if f.repr))
+    if "__eq__" not in own:
+        cls.__eq__ = _eq  # type: ignore[assignment]
+    if own.get("__hash__") is None:  # none written, or None because the class wrote __eq__
+        cls.__hash__ = _hash  # type: ignore[assignment]
+    if "__repr__" not in own:
+        cls.__repr__ = _repr  # type: ignore[assignment]
+    return cls
