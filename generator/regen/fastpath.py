@@ -9,8 +9,10 @@ Anything else (an input outside the repository, a changed or missing file, a han
 a manifest without a content digest) answers "not sure", and the full check renders and compares.
 
 A clean check costs little more than the interpreter's start, so this module works on `str` paths
-with `os` (pathlib's import alone costs a third of a start) and hashes without hashlib
-(generator/regen/digests.py); `safe_target` is the `Path` form the rest of almgen uses.
+with `os` (pathlib's import alone costs a third of a start), hashes without hashlib
+(generator/regen/digests.py) and reads the manifest without json, whose import of `re` costs
+two thirds of a start (generator/regen/cjson.py); `safe_target` is the `Path` form the rest of
+almgen uses.
 """
 
 from __future__ import annotations
