@@ -306,7 +306,8 @@ def test_quota_problem_message() -> None:
 @pytest.mark.slow
 def test_every_az_line_of_setup_parses_with_the_real_azure_cli() -> None:
     """Checks and creates alike, every sample (a value read from the world stands in as a word).
-    `az devops` is the azure-devops extension, which is not on PyPI: its lines are not checked here."""
+    `az devops` is the azure-devops extension, which is not on PyPI: its lines are checked against
+    the table read from its source (tests/rehearse/az_devops_table.py)."""
     from tests.rehearse import azcli
 
     if not azcli.available():
@@ -316,10 +317,23 @@ def test_every_az_line_of_setup_parses_with_the_real_azure_cli() -> None:
         for sample in SAMPLE_NAMES
         for action in _actions(sample)
         for command in (action.check.command, action.create)
-        if command.argv[0] == "az" and command.argv[1] != "devops"
+        if command.argv[0] == "az"
     ]
-    assert len(lines) > 100
+    assert len(lines) > 100 and any(line[0] == "devops" for line in lines)
     assert azcli.rejected(lines) == []
+
+
+def test_the_devops_table_rejects_what_the_extension_would() -> None:
+    from tests.rehearse.az_devops_table import check_devops
+
+    invoke = ["devops", "invoke", "--org", "o", "--area", "a", "--resource", "r", "--http-method", "patch"]
+    assert check_devops(invoke) is None
+    assert check_devops([*invoke, "--project", "p"]) == "unrecognized arguments: --project"  # route parameter
+    assert check_devops([*invoke[:-1], "FETCH"]) == "argument --http-method: invalid choice: ['FETCH']"
+    create = ["devops", "service-endpoint", "create", "-p", "p"]
+    assert check_devops(create) == "the following arguments are required: --service-endpoint-configuration"
+    assert check_devops([*create, "--service-endpoint-configuration", "f.json", "-o", "json"]) is None
+    assert check_devops(["devops", "service-endpoint", "remove"]) is not None
 
 
 def test_the_monitoring_identity_scores_custom_endpoints_without_deploy_rights() -> None:

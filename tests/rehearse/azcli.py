@@ -5,8 +5,8 @@ it). One python process of that environment invokes every line through `get_defa
 offline, with a throwaway AZURE_CONFIG_DIR and no login: a line that parses fails later (exit 1,
 "Please run 'az login'", or a network error), a line the parser rejects exits 2 with
 "unrecognized arguments" / "the following arguments are required" / "misspelled". Lines are
-deduplicated by command and flag names first. `az ml` lines are checked against az_ml_table (the
-ml extension is not on PyPI).
+deduplicated by command and flag names first. `az ml` lines are checked against az_ml_table and
+`az devops` lines against az_devops_table (neither extension is on PyPI).
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ import subprocess
 import tempfile
 from pathlib import Path
 
+from tests.rehearse.az_devops_table import check_devops
 from tests.rehearse.az_ml_table import check_ml
 
 REPO = Path(__file__).resolve().parents[2]
@@ -87,15 +88,16 @@ def run_real_cli(lines: list[list[str]]) -> list[dict[str, object]]:
 
 
 def rejected(lines: list[list[str]]) -> list[tuple[list[str], str]]:
-    """The lines the real parser (or the ml table) rejects, each with the reason."""
+    """The lines the real parser (or an extension's table) rejects, each with the reason."""
     unique: dict[tuple[str, ...], list[str]] = {}
     for argv in lines:
         unique.setdefault(signature(argv), argv)
     bad: list[tuple[list[str], str]] = []
     real = []
     for argv in unique.values():
-        if argv[:1] == ["ml"]:
-            reason = check_ml(argv)
+        extension = {"ml": check_ml, "devops": check_devops}.get(argv[0] if argv else "")
+        if extension is not None:
+            reason = extension(argv)
             if reason:
                 bad.append((argv, reason))
         else:
