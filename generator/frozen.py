@@ -1,20 +1,25 @@
-"""`@frozen`: `@dataclass(frozen=True)` that costs half as much to define.
+"""`@frozen`: `@dataclass(frozen=True)` that compiles one method per class instead of six.
 
 For every class, `dataclasses` compiles its `__init__`, `__repr__`, `__eq__`, `__hash__`,
 `__setattr__` and `__delattr__` from source text (one `exec` each, about 0.1 ms apiece on
 Python 3.11). almgen defines about 60 frozen dataclasses on the way to a `generate`: 364
 `exec`s, about 40 ms, a sixth of the whole command (benchmarks/README.md). `@frozen` lets
-`dataclasses` compile only the three methods that depend on the fields' names (`__init__` and
-the frozen `__setattr__` and `__delattr__`) and gives every class the same `__eq__`, `__hash__`
-and `__repr__`, which read the field names `dataclasses` recorded. They behave as the generated
-ones do: equal only to an instance of the same class with equal compared fields, the hash of
-those fields, and `Name(field=value, ...)`. A method of that name written in the class itself
-wins, as it would. The class stays a dataclass: `fields`, `replace` and `asdict` work on it.
+`dataclasses` compile only `__init__` and gives every class the same five other methods, which
+read the field names `dataclasses` recorded. They behave as the generated ones do:
+
+- equal only to an instance of the same class whose compared fields are equal (as tuples, so
+  identity first), and the hash of those fields; `Name(field=value, ...)` as the repr;
+- frozen: `__init__` sets each field once; after that, assigning or deleting any attribute
+  raises `FrozenInstanceError` (`object.__setattr__`, as in `__post_init__`, still works);
+- a method of that name written in the class itself wins, as it would.
+
+The class stays a dataclass (`fields`, `replace`, `asdict`), declared to `dataclasses` as not
+frozen: its frozen `__setattr__` is this module's.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, fields
+from dataclasses import FrozenInstanceError, dataclass, field, fields
 from typing import TYPE_CHECKING, Any, TypeVar
 
 if TYPE_CHECKING:
@@ -32,6 +37,7 @@ T = TypeVar("T", bound=type)
 _COMPARED = "__frozen_compared__"
 _HASHED = "__frozen_hashed__"
 _SHOWN = "__frozen_shown__"
+_FIELDS = "__frozen_fields__"
 
 
 def _values(item: Any, names: tuple[str, ...]) -> tuple[Any, ...]:
@@ -49,6 +55,16 @@ def _hash(self: Any) -> int:
     return hash(_values(self, getattr(self, _HASHED)))
 
 
+def _setattr(self: Any, name: str, value: object) -> None:
+    if name in self.__dict__ or name not in getattr(self, _FIELDS):  # a field, set once: by __init__
+        raise FrozenInstanceError(f"cannot assign to field {name!r}")
+    object.__setattr__(self, name, value)
+
+
+def _delattr(self: Any, name: str) -> None:
+    raise FrozenInstanceError(f"cannot delete field {name!r}")
+
+
 def _repr(self: Any) -> str:
     shown = ", ".join(f"{name}={getattr(self, name)!r}" for name in getattr(self, _SHOWN))
     return f"{self.__class__.__qualname__}({shown})"
@@ -56,13 +72,19 @@ def _repr(self: Any) -> str:
 
 @dataclass_transform(frozen_default=True, field_specifiers=(field,))
 def frozen(cls: T) -> T:
-    """`@dataclass(frozen=True)`, with shared `__eq__`, `__hash__` and `__repr__` (see above)."""
+    """`@dataclass(frozen=True)` with every method but `__init__` shared (see above)."""
     own = dict(cls.__dict__)
-    dataclass(frozen=True, eq=False, repr=False)(cls)  # without slots: the same class, completed
+    for name in ("__setattr__", "__delattr__"):
+        if name in own:  # as dataclasses refuses it for a frozen class
+            raise TypeError(f"Cannot overwrite attribute {name} in class {cls.__name__}")
+    dataclass(eq=False, repr=False)(cls)  # without slots: the same class, with its __init__
     found = fields(cls)
+    setattr(cls, _FIELDS, frozenset(f.name for f in found))
     setattr(cls, _COMPARED, tuple(f.name for f in found if f.compare))
     setattr(cls, _HASHED, tuple(f.name for f in found if (f.compare if f.hash is None else f.hash)))
     setattr(cls, _SHOWN, tuple(f.name for f in found if f.repr))
+    cls.__setattr__ = _setattr  # type: ignore[assignment]
+    cls.__delattr__ = _delattr  # type: ignore[assignment]
     if "__eq__" not in own:
         cls.__eq__ = _eq  # type: ignore[assignment]
     if own.get("__hash__") is None:  # none written, or None because the class wrote __eq__

@@ -268,6 +268,11 @@ def test_frozen_classes_behave_as_frozen_dataclasses() -> None:
         assert same == made(1.0, ("p",), "other") and hash(same) == hash(made(1.0, ("p",), "x"))
         with pytest.raises(dataclasses.FrozenInstanceError):
             same.x = 2.0
+        with pytest.raises(dataclasses.FrozenInstanceError):
+            same.other = 2.0
+        with pytest.raises(dataclasses.FrozenInstanceError):
+            del same.y
+        assert (same.x, same.y) == (1.0, ("p",))
         assert dataclasses.replace(same, x=3.0).x == 3.0 and dataclasses.is_dataclass(same)
     assert new(1.0) != old(1.0)  # another class
     assert repr(new(1.0, ("p",), "hidden")) == repr(old(1.0, ("p",), "hidden"))
@@ -301,3 +306,15 @@ def test_a_frozen_class_keeps_the_methods_it_writes() -> None:
             return isinstance(other, EqualOnly)
 
     assert hash(EqualOnly("a")) == hash(("a",))  # as dataclasses: a written __eq__ gets the fields' hash
+
+    import dataclasses
+
+    for decorate in (frozen, dataclasses.dataclass(frozen=True)):  # a frozen class cannot unfreeze itself
+        with pytest.raises(TypeError, match="Cannot overwrite attribute __setattr__"):
+
+            @decorate
+            class Writable:
+                name: str
+
+                def __setattr__(self, name: str, value: object) -> None:
+                    object.__setattr__(self, name, value)
