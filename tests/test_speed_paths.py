@@ -209,6 +209,20 @@ def test_cjson_refuses_what_json_refuses(text: str) -> None:
         cjson.loads(text)
 
 
+def test_cjson_without_the_c_module_is_json() -> None:
+    """On a Python without `_json`, cjson reads with json.loads and escapes with json's own."""
+    probe = (
+        "import sys\nsys.modules['_json'] = None\n"
+        "from generator.regen import cjson\n"
+        "assert cjson.loads(' {\"a\": [1, 2.5, \"\\\\u00e9\"]}\\n') == {'a': [1, 2.5, 'é']}\n"
+        "assert cjson.quote('é\"') == '\"\\\\u00e9\\\\\"\"'\n"
+        "try:\n    cjson.loads('NaN')\nexcept ValueError:\n    print('OK')\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, env=env, check=False)
+    assert done.stdout == "OK\n", done.stdout + done.stderr
+
+
 @settings(max_examples=300, deadline=None)
 @given(
     version=st.text(),

@@ -12,16 +12,17 @@ TYPE_CHECKING = False  # typing's TYPE_CHECKING, without importing typing (mypy 
 if TYPE_CHECKING:
     from collections.abc import Callable
     from json.encoder import encode_basestring_ascii as quote
-    from typing import Any, ClassVar
+    from typing import Any
 
     def _make_scanner(context: object) -> Callable[[str, int], tuple[Any, int]]: ...
 else:
     try:
         from _json import encode_basestring_ascii as quote
         from _json import make_scanner as _make_scanner
-    except ImportError:  # not CPython: json's pure-Python fallbacks (which import re)
+    except ImportError:  # not CPython: `loads` is json.loads
         from json.encoder import encode_basestring_ascii as quote
-        from json.scanner import make_scanner as _make_scanner
+
+        _make_scanner = None
 
 __all__ = ["loads", "quote"]
 
@@ -33,8 +34,8 @@ def _no_constant(name: str) -> object:
 
 
 class _Context:
-    """What `json.scanner.make_scanner` reads from a `JSONDecoder`: json.loads's defaults, except
-    that NaN and Infinity are refused."""
+    """What the C scanner reads from a `JSONDecoder`: json.loads's defaults, except that NaN and
+    Infinity are refused."""
 
     strict = True
     object_hook = None
@@ -42,21 +43,23 @@ class _Context:
     parse_float = float
     parse_int = int
     parse_constant = staticmethod(_no_constant)
-    memo: ClassVar[dict[str, str]] = {}  # the pure-Python scanner's key cache (the C one has its own)
 
 
-_scan: Callable[[str, int], tuple[Any, int]] = _make_scanner(_Context())
+_scan = None if _make_scanner is None else _make_scanner(_Context())
 
 
 def loads(text: str) -> Any:
-    """`json.loads(text)` for a `str`, raising ValueError (or RecursionError) where it does."""
+    """`json.loads(text)` for a `str` (NaN and Infinity refused), raising ValueError (or
+    RecursionError) where it does."""
+    if _scan is None:
+        import json
+
+        return json.loads(text, parse_constant=_no_constant)
     start = len(text) - len(text.lstrip(_WHITESPACE))
     try:
         value, end = _scan(text, start)
     except StopIteration as exc:  # how the scanner says "no value here"
         raise ValueError(f"expecting a JSON value at character {exc.value}") from None
-    finally:
-        _Context.memo.clear()
     if text[end:].strip(_WHITESPACE):
         raise ValueError(f"extra data at character {end}")
     return value
