@@ -8,7 +8,9 @@ once) so that a busy moment weighs on all of them alike; the median wall time is
 commands are run as users run them: the `almgen` executable beside this Python, with byte code
 (a warm-up round writes the `.pyc` files that `pip install` would have written;
 PYTHONDONTWRITEBYTECODE is removed from the environment).
-Run: python benchmarks/run.py [--runs N] [--baseline OLD_TREE] [--cpu]   (prints benchmarks/README.md's table)
+With uv (on PATH, or --uv), the clean check is also timed through the launcher uv writes.
+Run: python benchmarks/run.py [--runs N] [--baseline OLD_TREE] [--cpu] [--uv UV]
+(prints benchmarks/README.md's table)
 """
 
 from __future__ import annotations
