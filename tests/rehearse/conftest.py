@@ -63,9 +63,14 @@ def shares(stage: Stage, env: str, since: float) -> list[dict[str, int]]:
     ]
 
 
+def azure_state(stage: Stage) -> dict[str, Any]:
+    """The simulated Azure's whole state, as it is now."""
+    return dict(json.loads(stage.world.azure_file.read_text("utf-8")))
+
+
 def records(stage: Stage, env: str) -> list[dict[str, Any]]:
     """The release records kept in ENV's record store, oldest first."""
-    state = json.loads(stage.world.azure_file.read_text("utf-8"))
+    state = azure_state(stage)
     groups = state["groups"]
     kept = []
     for storage in state.get("storage", {}).values():

@@ -10,7 +10,6 @@ prod direct) keeps the samples' matrix as it is.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +17,7 @@ import pytest
 
 from generator.commands.rehearse import parse_faults
 from generator.rehearse.driver import Phase, Stage, commit_change, fork, run_phase
-from tests.rehearse.conftest import TARGETS, first_deploys, records, shares
+from tests.rehearse.conftest import TARGETS, azure_state, first_deploys, records, shares
 
 pytestmark = pytest.mark.slow  # whole pipelines, run: CI runs them (see tests/conftest.py)
 
@@ -48,12 +47,8 @@ models:
 """
 
 
-def state(stage: Stage) -> dict[str, Any]:
-    return dict(json.loads(stage.world.azure_file.read_text("utf-8")))
-
-
 def account(stage: Stage, env: str) -> dict[str, Any]:
-    (found,) = [a for a in state(stage)["accounts"].values() if a["group"] == f"rg-tuned-ab-{env}"]
+    (found,) = [a for a in azure_state(stage)["accounts"].values() if a["group"] == f"rg-tuned-ab-{env}"]
     return dict(found)
 
 
@@ -62,7 +57,7 @@ def model_of(stage: Stage, env: str, deployment: str) -> str:
 
 
 def pool(stage: Stage, env: str) -> dict[str, int]:
-    (gateway,) = [g for g in state(stage)["gateways"].values() if g["env"] == env]
+    (gateway,) = [g for g in azure_state(stage)["gateways"].values() if g["env"] == env]
     return dict(gateway["pools"]["chat"])
 
 

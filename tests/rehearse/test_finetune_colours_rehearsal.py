@@ -19,7 +19,7 @@ import pytest
 
 from generator.commands.rehearse import parse_faults
 from generator.rehearse.driver import Stage, commit_change, fork, run_phase
-from tests.rehearse.conftest import GITHUB, TARGETS, first_deploys
+from tests.rehearse.conftest import GITHUB, TARGETS, azure_state, first_deploys
 
 pytestmark = pytest.mark.slow  # whole pipelines, run: CI runs them (see tests/conftest.py)
 
@@ -49,23 +49,19 @@ models:
 """
 
 
-def state(stage: Stage) -> dict[str, Any]:
-    return dict(json.loads(stage.world.azure_file.read_text("utf-8")))
-
-
 def prod(stage: Stage) -> dict[str, Any]:
-    (account,) = [a for a in state(stage)["accounts"].values() if a["group"] == "rg-tuned-chat-prod"]
+    (account,) = [a for a in azure_state(stage)["accounts"].values() if a["group"] == "rg-tuned-chat-prod"]
     return dict(account)
 
 
 def dev_jobs(stage: Stage) -> dict[str, Any]:
-    (account,) = [a for a in state(stage)["accounts"].values() if a["group"] == "rg-tuned-chat-dev"]
+    (account,) = [a for a in azure_state(stage)["accounts"].values() if a["group"] == "rg-tuned-chat-dev"]
     return dict(account["fineTuning"])
 
 
 def keys(stage: Stage) -> dict[str, str]:
     """prod's routing keys of chat."""
-    (store,) = [s for s in state(stage)["stores"].values() if s.get("env") == "prod"]
+    (store,) = [s for s in azure_state(stage)["stores"].values() if s.get("env") == "prod"]
     return {v["key"]: v["value"] for v in store["kv"].values() if v["key"].endswith(":chat")}
 
 
@@ -79,7 +75,7 @@ def serving(stage: Stage) -> tuple[str, str]:
 
 def pool(stage: Stage) -> dict[str, int]:
     """prod's gateway pool of chat: deployment -> weight (what the gateway sends where)."""
-    (gateway,) = [g for g in (state(stage).get("gateways") or {}).values() if g["env"] == "prod"]
+    (gateway,) = [g for g in (azure_state(stage).get("gateways") or {}).values() if g["env"] == "prod"]
     return dict(gateway["pools"]["chat"])
 
 

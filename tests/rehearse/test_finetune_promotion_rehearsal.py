@@ -17,7 +17,7 @@ import pytest
 
 from generator.rehearse.azure.store import locked
 from generator.rehearse.driver import Stage, fork, run_phase
-from tests.rehearse.conftest import GITHUB, TARGETS, first_deploys
+from tests.rehearse.conftest import GITHUB, TARGETS, azure_state, first_deploys
 
 pytestmark = pytest.mark.slow  # whole pipelines, run: CI runs them (see tests/conftest.py)
 
@@ -42,13 +42,9 @@ models:
 """
 
 
-def state(stage: Stage) -> dict[str, Any]:
-    return dict(json.loads(stage.world.azure_file.read_text("utf-8")))
-
-
 def accounts(stage: Stage) -> dict[str, dict[str, Any]]:
     """The AI Services accounts by resource group."""
-    return {str(a["group"]): a for a in state(stage)["accounts"].values()}
+    return {str(a["group"]): a for a in azure_state(stage)["accounts"].values()}
 
 
 def served(stage: Stage, group: str) -> dict[str, str]:
