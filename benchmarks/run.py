@@ -89,20 +89,24 @@ def _emptied(work: Path) -> Callable[[], None]:
     return empty
 
 
-def _almgen_runs(name: str, almgen: list[str], scratch: Path, env: dict[str, str]) -> dict[str, Run]:
+def _almgen_runs(
+    name: str, almgen: list[str], scratch: Path, env: dict[str, str], uv: str | None = None
+) -> dict[str, Run]:
     work, checked = _service(scratch, "baseline" if name else "service", almgen, env)
-    return {
+    runs = {
         f"check{name}": Run([*almgen, "check", str(checked / "almgen.yaml")], work, env),
         f"generate{name}": Run([*almgen, "generate"], work, env, _emptied(work)),
     }
+    if not name:  # beside this tree's check: the same check, started without pip's launcher
+        runs |= _launcher_runs(checked, uv)
+    return runs
 
 
-def _launcher_runs(scratch: Path, uv: str | None) -> dict[str, Run]:
-    """The clean check started by a launcher that does not import `re`: uv's, in a venv of this
-    Python that `uv pip install` filled (and its own start-up), else `python -c` with this venv."""
-    checked = scratch / "service-checked"
-    spec = str(checked / "almgen.yaml")
-    if uv is None:
+def _launcher_runs(checked: Path, uv: str | None) -> dict[str, Run]:
+    """The clean check of CHECKED started by a launcher that does not import `re`: uv's, in a venv
+    of this Python that `uv pip install` filled (and its own start-up), else `python -c`."""
+    scratch, spec = checked.parent, str(checked / "almgen.yaml")
+    if not uv:  # none on PATH, or --uv ""
         return {"check-no-launcher": Run([sys.executable, "-c", NO_LAUNCHER, "check", spec], checked)}
     venv = scratch / "uv-venv"
     subprocess.run([uv, "venv", "--quiet", "--python", sys.executable, str(venv)], check=True)
@@ -126,7 +130,7 @@ def main() -> int:
     parser.add_argument(
         "--uv",
         default=shutil.which("uv"),
-        help="uv, to time the check through uv's launcher (default: uv on PATH; none: python -c)",
+        help='uv, to time the check through uv\'s launcher (default: uv on PATH; "": python -c instead)',
     )
     parser.add_argument(
         "--cpu",
@@ -144,9 +148,8 @@ def main() -> int:
             "stdlib": Run([python, "-c", FAST_PATH_STDLIB], scratch),
             "libraries": Run([python, "-c", LIBRARIES], scratch),
             "loaded": Run([python, "-c", LOADED], scratch),
-            **_almgen_runs("", almgen, scratch, ENV),
+            **_almgen_runs("", almgen, scratch, ENV, args.uv),
         }
-        runs |= _launcher_runs(scratch, args.uv)
         if args.baseline:
             old = {**ENV, "PYTHONPATH": str(args.baseline.resolve())}
             runs |= _almgen_runs(" (baseline)", [python, "-m", "generator"], scratch, old)
