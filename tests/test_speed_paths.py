@@ -4,7 +4,7 @@
 - a plain `almgen generate` off a terminal runs without click and prints and exits the same;
 - the fast path of `check` reads JSON and writes the seal's message without `json` (cjson), to the
   same values and bytes as `json`;
-- `@frozen` classes compare, hash and print as `@dataclass(frozen=True)` classes do.
+- `@frozen` classes are made, compare, hash and print as `@dataclass(frozen=True)` classes are.
 """
 
 from __future__ import annotations
@@ -292,6 +292,70 @@ def test_frozen_classes_behave_as_frozen_dataclasses() -> None:
     assert repr(new(1.0, ("p",), "hidden")) == repr(old(1.0, ("p",), "hidden"))
     assert repr(new(1.0)).endswith("Point(x=1.0, y=())")
     assert hash(new(1.0, ("p",))) == hash(old(1.0, ("p",)))
+
+
+def test_a_frozen_class_is_made_as_a_frozen_dataclass_is() -> None:
+    import dataclasses
+
+    from generator.frozen import frozen
+
+    def define(decorate: Any) -> tuple[Any, Any]:
+        @decorate
+        class Base:
+            name: str
+            tags: list[str] = dataclasses.field(default_factory=list)
+
+        @decorate
+        class Child(Base):
+            size: int = 1
+
+            def __post_init__(self) -> None:
+                if self.size < 0:
+                    raise ValueError("negative")
+
+        return Base, Child
+
+    calls: list[tuple[tuple[object, ...], dict[str, object]]] = [
+        (("a",), {}),
+        (("a", ["t"], 3), {}),
+        (("a",), {"size": 2}),
+        ((), {"size": 2, "name": "b"}),
+        (("a", ["t"], 3, 4), {}),  # too many
+        ((), {}),  # missing
+        (("a",), {"name": "b"}),  # twice
+        (("a",), {"colour": "red"}),  # unknown
+        (("a",), {"size": -1}),  # __post_init__ refuses
+    ]
+    (_, new), (_, old) = define(frozen), define(dataclasses.dataclass(frozen=True))
+    for args, kwargs in calls:
+        made = []
+        for cls in (new, old):
+            try:
+                made.append(repr(cls(*args, **kwargs)))
+            except (TypeError, ValueError) as exc:
+                made.append(type(exc).__name__)
+        assert made[0] == made[1], (args, kwargs)
+    assert new("a").tags is not new("a").tags  # a factory runs for each instance
+    assert list(new("a", size=5).__dict__) == ["name", "tags", "size"]  # in field order
+    with pytest.raises(TypeError, match=r"missing 1 required argument\(s\): 'name'"):
+        new()
+    assert new.__doc__ is None  # no signature written there
+    assert dataclasses.replace(new("a", size=2), name="b") == new("b", size=2)
+    with pytest.raises(TypeError, match="not supported: \\['name'\\]"):
+
+        @frozen
+        class NotInInit:
+            name: str = dataclasses.field(default="", init=False)
+
+    with pytest.raises(TypeError, match="not supported: \\['name'\\]"):
+
+        @frozen
+        class KeywordOnly:
+            name: str = dataclasses.field(kw_only=True)
+
+    seeded = type("Seeded", (), {"__annotations__": {"seed": dataclasses.InitVar[int]}})  # not a string
+    with pytest.raises(TypeError, match="not supported: \\['seed'\\]"):
+        frozen(seeded)
 
 
 def test_a_frozen_class_keeps_the_methods_it_writes() -> None:
