@@ -4,7 +4,8 @@
 - a plain `almgen generate` off a terminal runs without click and prints and exits the same;
 - the fast path of `check` reads JSON and writes the seal's message without `json` (cjson), to the
   same values and bytes as `json`;
-- `@frozen` classes are made, compare, hash and print as `@dataclass(frozen=True)` classes are.
+- `@frozen` classes are made, compare, hash and print as `@dataclass(frozen=True)` classes are;
+- the commands over one spec run without the cyclic garbage collector, and give it back.
 """
 
 from __future__ import annotations
@@ -171,6 +172,27 @@ def test_a_plain_generate_runs_without_click_and_says_the_same(tmp_path: Path) -
         assert fast.stderr.replace("CLICK False", "") == slow.stderr.replace("CLICK True", "")
         codes.append(fast.returncode)
     assert codes == [0, 1, 3, 3]
+
+
+@pytest.mark.parametrize(("command", "collects"), [("generate", False), ("rehearse", True)])
+def test_commands_over_one_spec_run_without_the_cyclic_collector(
+    command: str, collects: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import gc
+
+    from generator import entry
+
+    seen = []
+    monkeypatch.setattr(entry, "_main", lambda: seen.append(gc.isenabled()))
+    monkeypatch.setattr(sys, "argv", ["almgen", command])
+    entry.main()
+    assert seen == [collects] and gc.isenabled()  # given back to a caller in the same process
+    gc.disable()
+    try:
+        entry.main()
+        assert not gc.isenabled()  # and not switched on for a caller that had it off
+    finally:
+        gc.enable()
 
 
 JSON_VALUES = st.recursive(
