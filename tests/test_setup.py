@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import shutil
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -25,6 +26,7 @@ FACTS = Facts(
     reviewers=(("ai-leads", Reviewer("Team", 5)), ("support-operations", Reviewer("User", 6))),
     organization="https://dev.azure.com/contoso",
     project="ai",
+    repository=("tfsgit", "app"),
 )
 
 
@@ -305,21 +307,28 @@ def test_quota_problem_message() -> None:
 
 @pytest.mark.slow
 def test_every_az_line_of_setup_parses_with_the_real_azure_cli() -> None:
-    """Checks and creates alike, every sample (a value read from the world stands in as a word).
-    `az devops` is the azure-devops extension, which is not on PyPI: its lines are checked against
-    the table read from its source (tests/rehearse/az_devops_table.py)."""
+    """Checks, creates and the reads of values they wait for (Refs) alike, every sample (a value
+    read from the world stands in as a word). `az devops` and `az pipelines` are the azure-devops
+    extension, which is not on PyPI: its lines are checked against the table read from its source
+    (tests/rehearse/az_devops_table.py)."""
     from tests.rehearse import azcli
 
     if not azcli.available():
         pytest.skip("azure-cli is not installed (.venv-tools/azure-cli: scripts/test.sh installs it)")
-    lines = [
-        [a if isinstance(a, str) else "value" for a in command.argv[1:]]
+    github = replace(FACTS, repository=("github", "contoso/app"))  # --service-connection too
+    commands = [
+        command
         for sample in SAMPLE_NAMES
-        for action in _actions(sample)
+        for facts in (FACTS, github)
+        for action in actions(_spec(sample), plan(_spec(sample)), facts, _spec(sample).environments)
         for command in (action.check.command, action.create)
-        if command.argv[0] == "az"
     ]
-    assert len(lines) > 100 and any(line[0] == "devops" for line in lines)
+    reads = {ref.argv for command in commands for ref in command.refs()}
+    lines = [
+        *([a if isinstance(a, str) else "value" for a in c.argv[1:]] for c in commands if c.argv[0] == "az"),
+        *(list(argv[1:]) for argv in reads if argv[0] == "az"),
+    ]
+    assert len(lines) > 100 and {"devops", "pipelines"} <= {line[0] for line in lines}
     assert azcli.rejected(lines) == []
 
 
@@ -334,6 +343,38 @@ def test_the_devops_table_rejects_what_the_extension_would() -> None:
     assert check_devops(create) == "the following arguments are required: --service-endpoint-configuration"
     assert check_devops([*create, "--service-endpoint-configuration", "f.json", "-o", "json"]) is None
     assert check_devops(["devops", "service-endpoint", "remove"]) is not None
+    pipeline = ["pipelines", "create", "--org", "o", "-p", "p", "--yaml-path", "a.yml", "--skip-first-run"]
+    assert check_devops(pipeline) == "the following arguments are required: --name"
+    assert check_devops([*pipeline, "true", "--name", "app", "--repository-type", "TfsGit"]) is None
+    assert check_devops([*pipeline, "--name", "app"]) is None  # a three-state flag may stand alone
+    assert (
+        check_devops([*pipeline, "maybe", "--name", "app"])
+        == "argument --skip-first-run: invalid choice: ['maybe']"
+    )
+    assert check_devops([*pipeline, "--name", "a", "--repository-type", "gitlab"]) is not None
+    assert (
+        check_devops(["pipelines", "show", "--name", "app", "--branch", "main"])
+        == "unrecognized arguments: --branch"
+    )
+
+
+def test_azure_devops_pipelines_come_from_the_clones_repository() -> None:
+    """Azure Repos by name; GitHub through the project's GitHub service connection (az would ask for
+    one interactively); the YAML path from the repository's root."""
+    spec = _spec("custom-model-devops")
+    facts = replace(FACTS, repository=("github", "contoso/fraud"), spec_folder="ml/")
+    found = [a for a in actions(spec, plan(spec), facts, spec.environments) if a.group == "azure-devops"]
+    assert [a.what for a in found] == [
+        "pipeline fraud-scoring from ml/.azure-pipelines/fraud-scoring.yml on main",
+        "pipeline fraud-scoring-lifecycle from ml/.azure-pipelines/fraud-scoring-lifecycle.yml on main",
+    ]
+    line = found[0].create.display()
+    assert "--repository contoso/fraud --repository-type github --branch main" in line
+    assert line.endswith(
+        "--skip-first-run true --service-connection <id of the project's GitHub service connection>"
+    )
+    tfsgit = [a for a in _actions("custom-model-devops") if a.group == "azure-devops"]
+    assert all("--service-connection" not in a.create.display() for a in tfsgit)
 
 
 def test_the_monitoring_identity_scores_custom_endpoints_without_deploy_rights() -> None:

@@ -1,6 +1,6 @@
 """`almgen setup` against recording fakes of `az` and `gh`: idempotence, quota, dry-run goldens.
 
-The fakes are one small Python program (written into tmp_path, named `az` and `gh`) that keeps
+The fakes are one small Python program (written into tmp_path, named `az`, `gh` and `git`) that keeps
 the world in a JSON file: what exists, and every call made. ALMGEN_AZ / ALMGEN_GH point at them.
 """
 
@@ -180,6 +180,32 @@ if tool == "az":
             done("{}")
         if area == "IMS":
             done(uid("ims", args[args.index("--query-parameters") + 2]))
+        if area == "pipelinePermissions":
+            i = args.index("--route-parameters")
+            rtype, rid = args[i + 2].split("=")[1], args[i + 3].split("=")[1]
+            if method == "GET":
+                done("\n".join(p[2] for p in w["permissions"] if p[:2] == [rtype, rid]))
+            if method == "PATCH":
+                for p in body()["pipelines"]:
+                    if str(p["id"]) not in {str(q["id"]) for q in w["pipelines"].values()}:
+                        done(code=1, err=f"no pipeline {p['id']}")
+                    w["permissions"].append([rtype, rid, str(p["id"])])
+                done("{}")
+    if has("pipelines", "list"):
+        done("\n".join(n for n in w["pipelines"] if n.startswith(opt("--name"))))
+    if has("pipelines", "show"):
+        found = w["pipelines"].get(opt("--name"))
+        done(str(found["id"])) if found else done(code=1, err="There is no pipeline with that name")
+    if has("pipelines", "create"):
+        if opt("--repository-type") != "tfsgit" or opt("--repository") != w["remote"].split("/")[-1]:
+            done(code=1, err="repository not found")
+        w["pipelines"][opt("--name")] = {"id": len(w["pipelines"]) + 11, "yaml": opt("--yaml-path")}
+        done("{}")
+elif tool == "git":
+    if args[2:] == ["remote", "get-url", "origin"]:
+        done(w["remote"]) if w["remote"] else done(code=2, err="error: No such remote 'origin'")
+    if args[2:] == ["rev-parse", "--show-prefix"]:
+        done(w["prefix"])
 else:
     if has("repo", "view"):
         done(w["repo"])
@@ -255,6 +281,10 @@ def world(sample: str, *, limit: int = 1000, used: int = 0) -> dict[str, Any]:
         "endpoints": {},
         "environments": {},
         "checks": [],
+        "remote": f"https://dev.azure.com/contoso/ai/_git/{spec.service.name}",
+        "prefix": "",
+        "pipelines": {},
+        "permissions": [],
         "gh_environments": {},
         "variables": {},
     }
@@ -267,13 +297,14 @@ class Fakes:
         self.state.write_text(json.dumps(state), "utf-8")
         bin_ = tmp / "bin"
         bin_.mkdir()
-        for tool in ("az", "gh"):
+        for tool in ("az", "gh", "git"):
             path = bin_ / tool
             path.write_text(f"#!{sys.executable} -S\n{FAKE}", "utf-8")
             path.chmod(path.stat().st_mode | stat.S_IEXEC)
         self.env = {
             "ALMGEN_AZ": str(bin_ / "az"),
             "ALMGEN_GH": str(bin_ / "gh"),
+            "ALMGEN_GIT": str(bin_ / "git"),
             "ALMGEN_FAKE_STATE": str(self.state),
         }
 
@@ -290,7 +321,7 @@ def _copy(sample: str, tmp: Path) -> Path:
     return tmp / "repo" / "almgen.yaml"
 
 
-CREATES = ("create", "register", "set", "PUT", "POST")
+CREATES = ("create", "register", "set", "PUT", "POST", "PATCH")
 
 
 def _creating(calls: list[list[str]]) -> list[list[str]]:
@@ -357,6 +388,78 @@ def test_setup_wires_identities_subjects_and_checks(tmp_path: Path) -> None:
     # every role assignment names the identity's principal, never a placeholder
     principals = {i["principalId"] for i in w["identities"].values()}
     assert {a[0] for a in w["assignments"]} == principals
+
+
+def test_azure_devops_pipelines_are_created_and_may_use_what_they_name(tmp_path: Path) -> None:
+    """A first push runs without waiting for anyone to permit a resource: setup creates both
+    pipelines from the generated files (not run) and lets each use exactly the environments and
+    service connections its YAML names (tests/golden/enterprise/.azure-pipelines)."""
+    state = world("enterprise")
+    state["prefix"] = "services/agent/"  # the spec is not at the repository's root
+    fakes = Fakes(tmp_path, state)
+    assert fakes.run(_copy("enterprise", tmp_path)).exit_code == 0
+    w = fakes.read()
+    assert {name: p["yaml"] for name, p in w["pipelines"].items()} == {
+        "support-agent": "services/agent/.azure-pipelines/support-agent.yml",
+        "support-agent-lifecycle": "services/agent/.azure-pipelines/support-agent-lifecycle.yml",
+    }
+    creates = [c for c in w["calls"] if c[1:3] == ["pipelines", "create"]]
+    assert all(c[c.index("--skip-first-run") + 1] == "true" for c in creates)
+    ids = {str(p["id"]): name for name, p in w["pipelines"].items()}
+    environments = {str(i): name for name, i in w["environments"].items()}
+    endpoints = {e["id"]: name for name, e in w["endpoints"].items()}
+    allowed = sorted(
+        (ids[pipeline], environments.get(rid) or endpoints[rid]) for _, rid, pipeline in w["permissions"]
+    )
+    assert allowed == [
+        ("support-agent", "azure-support-agent-dev"),
+        ("support-agent", "azure-support-agent-prod"),
+        ("support-agent", "azure-support-agent-staging"),
+        ("support-agent", "dev"),
+        ("support-agent", "prod"),
+        ("support-agent", "staging"),
+        ("support-agent-lifecycle", "azure-support-agent-dev"),
+        ("support-agent-lifecycle", "azure-support-agent-prod-monitoring"),
+    ]
+    golden = REPO / "tests" / "golden" / "enterprise" / ".azure-pipelines"
+    named = {
+        (pipeline, line.split(": ", 1)[1].strip('"'))
+        for pipeline in ("support-agent", "support-agent-lifecycle")
+        for line in (golden / f"{pipeline}.yml").read_text("utf-8").splitlines()
+        if line.strip().startswith(('environment: "', 'azureSubscription: "'))
+    }
+    assert named <= set(allowed)  # every literal name; the templates' parameters are the environments'
+
+
+def test_a_clone_without_a_known_remote_stops_before_anything_is_created(tmp_path: Path) -> None:
+    state = world("custom-model-devops")
+    state["remote"] = ""
+    fakes = Fakes(tmp_path, state)
+    result = fakes.run(_copy("custom-model-devops", tmp_path))
+    assert result.exit_code == 3
+    assert "no remote `origin` on Azure Repos or GitHub" in result.output
+    assert _creating(fakes.read()["calls"]) == []
+
+
+@pytest.mark.parametrize(
+    ("url", "found"),
+    [
+        ("https://dev.azure.com/contoso/ai/_git/support-agent", ("tfsgit", "support-agent")),
+        ("https://contoso@dev.azure.com/contoso/ai/_git/support%20agent", ("tfsgit", "support agent")),
+        ("https://contoso.visualstudio.com/DefaultCollection/ai/_git/app", ("tfsgit", "app")),
+        ("git@ssh.dev.azure.com:v3/contoso/ai/app", ("tfsgit", "app")),
+        ("contoso@vs-ssh.visualstudio.com:v3/contoso/ai/app", ("tfsgit", "app")),
+        ("https://github.com/contoso/app.git", ("github", "contoso/app")),
+        ("git@github.com:contoso/app.git", ("github", "contoso/app")),
+        ("https://gitlab.com/contoso/app.git", None),
+        ("https://dev.azure.com/contoso/ai", None),
+        ("", None),
+    ],
+)
+def test_the_repository_is_read_from_the_clones_remote(url: str, found: tuple[str, str] | None) -> None:
+    from generator.commands.setup.devops import repository_from_remote
+
+    assert repository_from_remote(url) == found
 
 
 def test_the_production_evaluation_has_its_own_reviewer_free_read_and_call_identity(tmp_path: Path) -> None:
@@ -491,7 +594,7 @@ def test_only_the_environment_asked(tmp_path: Path) -> None:
     result = fakes.run(_copy("enterprise", tmp_path), "--env", "staging", "--format", "json")
     assert result.exit_code == 0, result.output
     groups = {a["group"] for a in json.loads(result.stdout)["actions"]}
-    assert groups == {"subscription", "staging"}
+    assert groups == {"subscription", "azure-devops", "staging"}  # the pipelines serve every environment
 
 
 def test_a_failing_command_stops_with_its_message(tmp_path: Path) -> None:

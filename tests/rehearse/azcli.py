@@ -6,7 +6,7 @@ offline, with a throwaway AZURE_CONFIG_DIR and no login: a line that parses fail
 "Please run 'az login'", or a network error), a line the parser rejects exits 2 with
 "unrecognized arguments" / "the following arguments are required" / "misspelled". Lines are
 deduplicated by command and flag names first. `az ml` lines are checked against az_ml_table and
-`az devops` lines against az_devops_table (neither extension is on PyPI).
+`az devops` and `az pipelines` lines against az_devops_table (neither extension is on PyPI).
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from tests.rehearse.az_devops_table import check_devops
 from tests.rehearse.az_ml_table import check_ml
 
 REPO = Path(__file__).resolve().parents[2]
+EXTENSIONS = {"ml": check_ml, "devops": check_devops, "pipelines": check_devops}  # not on PyPI
 PYTHON = REPO / ".venv-tools" / "azure-cli" / "bin" / "python"
 REJECTED = (
     "unrecognized arguments",
@@ -95,7 +96,9 @@ def rejected(lines: list[list[str]]) -> list[tuple[list[str], str]]:
     bad: list[tuple[list[str], str]] = []
     real = []
     for argv in unique.values():
-        extension = {"ml": check_ml, "devops": check_devops}.get(argv[0] if argv else "")
+        extension = {"ml": check_ml, "devops": check_devops, "pipelines": check_devops}.get(
+            argv[0] if argv else ""
+        )
         if extension is not None:
             reason = extension(argv)
             if reason:

@@ -601,6 +601,10 @@ def _github_variables(ctx: _Context, group_label: str, name: str, client: Arg) -
 def actions(spec: Spec, plan: Plan, facts: Facts, envs: tuple[Environment, ...]) -> list[Action]:
     """Every action setup takes for `envs`, in the order it takes them."""
     out = subscription_actions(spec, facts, envs)
+    if "azure-devops" in spec.pipelines:
+        from generator.commands.setup import devops
+
+        out += devops.pipeline_actions(_Context(spec, facts))
     for env in envs:
         out += environment_actions(spec, plan, facts, env)
     return out

@@ -1,15 +1,22 @@
 """`almgen setup` on Azure DevOps: the service connection with workload identity federation,
 the environment, and the same approval, branch-control and Exclusive Lock checks on both (a plain
-job could otherwise use the prod connection without an approval).
+job could otherwise use the prod connection without an approval); the pipelines, created from the
+generated YAML, and each one's permission to use the environments and service connections it
+names (without it, a pipeline's first run waits for someone to permit each of them).
 """
 
 from __future__ import annotations
 
+from urllib.parse import unquote, urlsplit
+
 from generator.commands.setup.actions import BRANCH, _az, _Context, _credential
 from generator.commands.setup.model import Action, Arg, Body, Check, Command, FileArg, Json, Ref
 from generator.spec.model import Environment
+from generator.targets.azure_devops.files import pipelines
 
 CHECKS_API = "7.1-preview.1"
+PERMISSIONS_API = "7.1-preview.1"
+PROJECT = "azure-devops"  # the group of the project's own actions (the pipelines)
 APPROVAL_TYPE = {"id": "8c6f20a7-a545-4486-9777-f762fafe0d4d", "name": "Approval"}
 EXCLUSIVE_LOCK_TYPE = {"id": "2ef31ad6-baa0-403a-8b45-2cbc9b4e5563", "name": "ExclusiveLock"}
 TASK_CHECK_TYPE = {"id": "fe1de3ee-a436-41b4-bb20-f6eb4cb879a7", "name": "Task Check"}
@@ -102,17 +109,23 @@ def _suffix(env: Environment, connection: str) -> str:
 
 
 def _invoke(
-    ctx: _Context, call: tuple[str, str, str, str], *tail: Arg | FileArg, query: tuple[Arg, ...] = ()
+    ctx: _Context,
+    call: tuple[str, str, str, str],
+    *tail: Arg | FileArg,
+    query: tuple[Arg, ...] = (),
+    route: tuple[Arg, ...] = (),
 ) -> Command:
-    """`az devops invoke` of the project: CALL is (area, resource, HTTP method, API version)."""
+    """`az devops invoke` of the project: CALL is (area, resource, HTTP method, API version);
+    ROUTE the route parameters after the project's."""
     area, resource, method, api_version = call
-    route = ("--organization", ctx.organization, "--area", area, "--resource", resource)
+    where = ("--organization", ctx.organization, "--area", area, "--resource", resource)
     return _az(
         "devops",
         "invoke",
-        *route,
+        *where,
         "--route-parameters",
         f"project={ctx.project}",
+        *route,
         *query,
         "--http-method",
         method,
@@ -247,6 +260,10 @@ def environment_actions(ctx: _Context, env: Environment) -> list[Action]:
             out.append(_check_action(ctx, env, "approval", resource, resource_id))
         out.append(_check_action(ctx, env, "branch", resource, resource_id))
     out.append(_check_action(ctx, env, "lock", "environment", ctx.environment_id(env)))
+    delivery, lifecycle = (pipeline for pipeline, _ in pipelines(ctx.spec.service.name))
+    out += [_may_use(ctx, env, delivery), _may_use(ctx, env, delivery, connection)]
+    if env.is_first:  # the lifecycle checks read with the first environment's connection
+        out.append(_may_use(ctx, env, lifecycle, connection))
     return out
 
 
@@ -258,6 +275,7 @@ def monitoring_actions(ctx: _Context, env: Environment, identity: str) -> list[A
 
     connection = monitoring_connection(env.service_connection)
     label = f"{env.name}-monitoring"
+    lifecycle = pipelines(ctx.spec.service.name)[1][0]
     return [
         _connection_action(
             ctx, env, connection, ctx.monitor(env, "clientId"), f"service-connection-{label}.json"
@@ -273,4 +291,115 @@ def monitoring_actions(ctx: _Context, env: Environment, identity: str) -> list[A
         _check_action(
             ctx, env, "branch", "endpoint", ctx.endpoint(env, "id", connection), connection=connection
         ),
+        _may_use(ctx, env, lifecycle, connection),  # the production evaluation runs in the lifecycle
     ]
+
+
+def pipeline_actions(ctx: _Context) -> list[Action]:
+    """The delivery and lifecycle pipelines, created from the generated YAML on main and not run:
+    the first push runs the delivery pipeline; the schedule runs the lifecycle checks."""
+    kind, repository = ctx.facts.repository or ("tfsgit", "<REPOSITORY>")
+    github: tuple[Arg, ...] = ()
+    if kind == "github":  # Azure Pipelines reads a GitHub repository through a connection of its own
+        found = _read(ctx, "devops", "service-endpoint", "list", query="[?type=='github'].id | [0]")
+        github = ("--service-connection", Ref("id of the project's GitHub service connection", found))
+    out = []
+    for name, path in pipelines(ctx.spec.service.name):
+        yaml_path = ctx.facts.spec_folder + path
+        out.append(
+            Action(
+                PROJECT,
+                f"pipeline {name} from {yaml_path} on main",
+                Check(Command(_read(ctx, "pipelines", "list", "--name", name, query="[].name")), name),
+                _az(
+                    "pipelines",
+                    "create",
+                    *ctx.devops(),
+                    "--name",
+                    name,
+                    "--repository",
+                    repository,
+                    "--repository-type",
+                    kind,
+                    "--branch",
+                    BRANCH.removeprefix("refs/heads/"),
+                    "--yaml-path",
+                    yaml_path,
+                    "--skip-first-run",
+                    "true",
+                    *github,
+                ),
+                manual="Pipelines > New pipeline > (the repository) > Existing Azure Pipelines YAML file",
+            )
+        )
+    return out
+
+
+def _may_use(ctx: _Context, env: Environment, pipeline: str, connection: str | None = None) -> Action:
+    """PIPELINE may use ENV's Azure DevOps environment, or the service connection CONNECTION, as a
+    project administrator's "Permit" on the first run's page would allow it."""
+    if connection is None:
+        resource, resource_id, name = "environment", ctx.environment_id(env), env.name
+    else:
+        resource, resource_id, name = "endpoint", ctx.endpoint(env, "id", connection), connection
+    found = _read(ctx, "pipelines", "show", "--name", pipeline, query="id")
+    pipeline_id = Ref(f"id of pipeline {pipeline}", found)
+    route = (f"resourceType={resource}", _prefixed("resourceId=", resource_id))
+    call = ("pipelinePermissions", "pipelinePermissions")
+    owner = f"environment {name}" if resource == "environment" else f"service connection {name}"
+    kind = "environment" if resource == "environment" else "connection"
+    body: Json = {"pipelines": [{"id": pipeline_id, "authorized": True}]}
+    return Action(
+        env.name,
+        f"pipeline {pipeline} may use {owner}",
+        Check(
+            _invoke(
+                ctx,
+                (*call, "GET", PERMISSIONS_API),
+                "--query",
+                "pipelines[?authorized].id",
+                "--output",
+                "tsv",
+                route=route,
+            ),
+            pipeline_id,
+        ),
+        _invoke(
+            ctx,
+            (*call, "PATCH", PERMISSIONS_API),
+            "--in-file",
+            FileArg(Body(f"permission-{pipeline}-{kind}-{name}.json", body)),
+            route=route,
+        ),
+        manual=(
+            f"Pipelines > Environments > {name} > Security > Pipeline permissions"
+            if resource == "environment"
+            else f"Project settings > Service connections > {name} > Security > Pipeline permissions"
+        ),
+    )
+
+
+def _read(ctx: _Context, *command: str, query: str) -> tuple[str, ...]:
+    """`az COMMAND` in the project, printing what QUERY selects, one value a line."""
+    return ("az", *command, *ctx.devops(), "--query", query, "--output", "tsv")
+
+
+def repository_from_remote(url: str) -> tuple[str, str] | None:
+    """("tfsgit", NAME) for a clone of Azure Repos, ("github", OWNER/REPO) for one of GitHub, from
+    the URL of its remote (HTTPS or SSH); None for anything else."""
+    if "://" not in url and ":" in url.partition("/")[0]:  # scp-like SSH: git@host:path
+        user_host, _, path = url.partition(":")
+        host = user_host.rpartition("@")[2]
+    else:
+        parts = urlsplit(url)
+        host, path = parts.hostname or "", parts.path
+    segments = [unquote(s) for s in path.strip("/").removesuffix(".git").split("/") if s]
+    if host == "github.com" and len(segments) == 2:
+        return "github", "/".join(segments)
+    azure = host in ("dev.azure.com", "ssh.dev.azure.com", "vs-ssh.visualstudio.com")
+    if azure or host.endswith(".visualstudio.com"):
+        if "_git" in segments[:-1]:  # https://dev.azure.com/ORG/PROJECT/_git/REPO
+            return "tfsgit", segments[segments.index("_git") + 1]
+        if segments[:1] == ["v3"] and len(segments) == 4:  # SSH: v3/ORG/PROJECT/REPO
+            return "tfsgit", segments[3]
+    return None

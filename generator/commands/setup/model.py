@@ -178,6 +178,10 @@ class Facts:
     reviewers: tuple[tuple[str, Reviewer], ...] = ()  # reviewer as written -> its GitHub id
     organization: str | None = None  # https://dev.azure.com/ORG
     project: str | None = None
+    # Azure Pipelines builds from the clone's `origin`: ("tfsgit", NAME) on Azure Repos, or
+    # ("github", OWNER/REPO); and the spec's folder from the repository's root ("" or "app/")
+    repository: tuple[str, str] | None = None
+    spec_folder: str = ""
     models: tuple[tuple[str, tuple[dict[str, object], ...]], ...] = ()  # region -> model list
     usages: tuple[tuple[str, tuple[dict[str, object], ...]], ...] = ()  # region -> usage list
     # region -> the spec's own model deployments there (already counted in the usage)

@@ -1,7 +1,7 @@
 """The impure half of `almgen setup`: read the world, run each action's check, create what is missing.
 
-Executables come from ALMGEN_AZ / ALMGEN_GH (default `az` / `gh`). Every command is an argv list;
-nothing goes through a shell.
+Executables come from ALMGEN_AZ / ALMGEN_GH / ALMGEN_GIT (default `az` / `gh` / `git`). Every
+command is an argv list; nothing goes through a shell.
 """
 
 from __future__ import annotations
@@ -56,11 +56,11 @@ class CommandFailed(AlmgenError):
 
 
 def subprocess_runner(argv: Sequence[str], stdin: str | None) -> tuple[int, str, str]:
-    tool = {"az": os.environ.get("ALMGEN_AZ", "az"), "gh": os.environ.get("ALMGEN_GH", "gh")}[argv[0]]
+    variable = f"ALMGEN_{argv[0].upper()}"  # ALMGEN_AZ, ALMGEN_GH, ALMGEN_GIT
+    tool = os.environ.get(variable, argv[0])
     try:
         done = subprocess.run([tool, *argv[1:]], input=stdin, capture_output=True, text=True, check=False)
     except FileNotFoundError:
-        variable = "ALMGEN_AZ" if argv[0] == "az" else "ALMGEN_GH"
         raise SetupInputError(f"{tool!r} not found: install it, or set {variable} to its path") from None
     return done.returncode, done.stdout, done.stderr
 
@@ -147,7 +147,24 @@ def read_facts(spec: Spec, envs: tuple[Environment, ...], options: Options, runn
         if not organization or not project:
             notes.append("no Azure DevOps organization/project: pass --organization and --project")
         facts = replace(facts, organization=organization or None, project=project or None)
+        facts = _clone_facts(spec, runner, facts, notes)
     return replace(facts, notes=tuple(notes))
+
+
+def _clone_facts(spec: Spec, runner: Runner, facts: Facts, notes: list[str]) -> Facts:
+    """The repository Azure Pipelines builds (the clone's `origin`), and the spec's folder in it."""
+    from generator.commands.setup.devops import repository_from_remote
+
+    clone = ("git", "-C", str(spec.root))
+    code, out, _ = runner([*clone, "remote", "get-url", "origin"], None)
+    repository = repository_from_remote(out.strip()) if code == 0 else None
+    if repository is None:
+        notes.append(
+            "the pipelines are created from the repository the spec's clone pushes to, and it has no "
+            "remote `origin` on Azure Repos or GitHub: run setup in a clone of that repository"
+        )
+    code, out, _ = runner([*clone, "rev-parse", "--show-prefix"], None)
+    return replace(facts, repository=repository, spec_folder=out.strip() if code == 0 else "")
 
 
 def _deployed(

@@ -41,6 +41,14 @@ from generator.render.outputs import TemplateFile
 from generator.spec.model import Spec
 
 BASE = ".azure-pipelines"
+
+
+def pipelines(service: str) -> tuple[tuple[str, str], tuple[str, str]]:
+    """The two pipelines a project runs, as (name, YAML file): the delivery pipeline and the
+    scheduled lifecycle checks. `almgen setup` creates them under these names."""
+    return (service, f"{BASE}/{service}.yml"), (f"{service}-lifecycle", f"{BASE}/{service}-lifecycle.yml")
+
+
 ALWAYS = "always()"  # a step or job that runs even after a failure or a cancellation
 POOL = "ubuntu-latest"
 
@@ -335,9 +343,10 @@ def files(spec: Spec, plan: Plan) -> list[TemplateFile]:
         "production_script": production.script(evaluation, "${AGENT_TEMPDIRECTORY}") if evaluation else "",
     }
     t = "azure-devops"
+    (_, delivery), (_, lifecycle) = pipelines(service)
     wanted = [
-        TemplateFile(f"{BASE}/{service}.yml", f"{t}/pipeline.yml.j2", context),
-        TemplateFile(f"{BASE}/{service}-lifecycle.yml", f"{t}/lifecycle.yml.j2", context),
+        TemplateFile(delivery, f"{t}/pipeline.yml.j2", context),
+        TemplateFile(lifecycle, f"{t}/lifecycle.yml.j2", context),
         TemplateFile(f"{BASE}/templates/stages/build.yml", f"{t}/stages/build.yml.j2", context),
         TemplateFile(f"{BASE}/templates/stages/environment.yml", f"{t}/stages/environment.yml.j2", context),
         TemplateFile(f"{BASE}/templates/jobs/provision.yml", f"{t}/jobs/provision.yml.j2", context),
