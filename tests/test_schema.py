@@ -58,3 +58,11 @@ def test_the_spec_reference_lists_every_field() -> None:
         "monitoring.budget.startDate",
     ):
         assert f"`{field}`" in text
+
+
+def test_the_spec_reference_keeps_placeholders_visible() -> None:
+    """GitHub drops what reads as an HTML tag: `<service>` outside code is escaped, inside kept."""
+    text = render(spec_schema())
+    row = next(line for line in text.splitlines() if line.startswith("| `environments[].resourceGroup`"))
+    assert "defaults to rg-\\<service>-\\<env>." in row
+    assert "`<service>-deploy.yml`" in text and "`\\<" not in text

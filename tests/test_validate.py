@@ -314,3 +314,43 @@ def test_an_ab_test_refuses_custom_models(tmp_path: Path) -> None:
     assert [i.message for i in caught.value.issues] == [
         "an A/B test compares foundation models behind the AI gateway, and this spec has a custom model"
     ]
+
+
+@pytest.mark.parametrize(
+    ("pipelines", "environments", "messages"),
+    [
+        (  # GitHub: dev-approval carries dev's reviewers
+            "[github-actions]",
+            "[{name: dev}, {name: dev-approval}]",
+            ["'dev-approval' is the GitHub environment that carries the reviewers of 'dev'"],
+        ),
+        ("[azure-devops]", "[{name: dev}, {name: dev-approval}]", []),  # no such environment there
+        (  # one connection for two environments, the second by default
+            "[azure-devops]",
+            "[{name: dev, serviceConnection: azure-demo-svc-prod}, {name: prod}]",
+            ["environments 'dev' and 'prod' both use the service connection 'azure-demo-svc-prod'"],
+        ),
+        (  # the production evaluation's connection beside dev's
+            "[azure-devops]",
+            "[{name: dev, serviceConnection: conn}, {name: prod, serviceConnection: conn-monitoring}]",
+            [
+                "'conn-monitoring' is the production evaluation's service connection beside 'conn' "
+                "(environment 'dev')"
+            ],
+        ),
+        ("[github-actions]", "[{name: dev, serviceConnection: c}, {name: prod, serviceConnection: c}]", []),
+    ],
+)
+def test_names_the_pipelines_derive_are_not_anothers(
+    tmp_path: Path, pipelines: str, environments: str, messages: list[str]
+) -> None:
+    text = MINIMAL.replace("targets: {pipelines: [github-actions]}", f"targets: {{pipelines: {pipelines}}}")
+    text = text.replace("environments:\n  - name: dev\n", f"environments: {environments}\n")
+    path = tmp_path / "almgen.yaml"
+    path.write_text(text, "utf-8")
+    try:
+        load_spec(path)
+        found: list[str] = []
+    except SpecInvalid as invalid:
+        found = [issue.message for issue in invalid.issues]
+    assert found == messages

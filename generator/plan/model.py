@@ -295,25 +295,6 @@ class BuildPlan:
         )
 
 
-def github_ab_decision_environment(env: str) -> str:
-    """The GitHub environment whose reviewers approve a manual A/B test's candidate in ENV: the
-    ab-decision job names it (no credential), `almgen setup` gives it the `compare.reviewers`."""
-    return f"{env}-ab-decision"
-
-
-def github_approval_environment(env: str) -> str:
-    """The GitHub environment that carries ENV's reviewers.
-
-    GitHub asks its reviewers again for every wave of jobs that names an environment with
-    required reviewers: a canary's step jobs, and its rollback job, would each wait for a person.
-    So one approval job names `<env>-approval` (reviewers, no credentials) and every job that
-    needs Azure names `<env>` (the federated credential, protected branches only, no reviewers)
-    and needs the approval job. Azure DevOps evaluates checks once per stage and needs no such
-    split.
-    """
-    return f"{env}-approval"
-
-
 @frozen
 class Plan:
     service: str

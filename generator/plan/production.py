@@ -12,6 +12,7 @@ from __future__ import annotations
 from generator.frozen import frozen
 from generator.plan.build import deployment_name
 from generator.spec.model import Environment, Spec
+from generator.spec.naming import monitoring_connection, monitoring_environment
 
 EVENT = "almgen.production-evaluation"  # the custom event's name (AppEvents.Name)
 WEEKLY = "17 6 * * 1"  # the model lifecycle checks, without a production evaluation
@@ -45,16 +46,6 @@ class ProductionEvaluation:
     def gate_arguments(self) -> str:
         """quality.py's --gate KIND=VARIABLE arguments (names the schema restricts to [a-z_A-Z0-9])."""
         return " ".join(f"--gate {gate.kind}={gate.results_variable}" for gate in self.gates)
-
-
-def monitoring_environment(env: str) -> str:
-    """The GitHub environment of ENV's monitoring identity: no reviewers, protected branches only."""
-    return f"{env}-monitoring"
-
-
-def monitoring_connection(connection: str) -> str:
-    """The Azure DevOps service connection of the monitoring identity, beside CONNECTION's."""
-    return f"{connection}-monitoring"
 
 
 def production_evaluation(spec: Spec) -> ProductionEvaluation | None:

@@ -23,13 +23,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from generator.plan.model import github_ab_decision_environment, github_approval_environment
 from generator.plan.production import production_evaluation
 from generator.rehearse.azure import setup
 from generator.rehearse.azure.store import locked
 from generator.rehearse.faults import Fault
 from generator.rehearse.world import World
 from generator.spec.model import Spec
+from generator.spec.naming import github_ab_decision_environment, github_approval_environment
 
 IGNORED = shutil.ignore_patterns(".git", ".venv", "__pycache__", "*.pyc")
 DEVOPS_CONCLUSIONS = {"Succeeded": "success", "Failed": "failure", "Canceled": "cancelled"}
@@ -146,6 +146,18 @@ def approvals_of(spec: Spec, target: str) -> dict[str, list[str]]:
     return approvals
 
 
+def permitted_of(spec: Spec, pipeline: str) -> set[tuple[str, str]]:
+    """What the Azure DevOps pipeline PIPELINE may use, as `almgen setup` permits it."""
+    from generator.commands.setup.devops import permits
+
+    return {
+        (p.resource, p.name)
+        for env in spec.environments
+        for p in permits(spec, env)
+        if p.pipeline == pipeline
+    }
+
+
 @dataclass
 class Phase:
     name: str
@@ -202,6 +214,7 @@ def run_target(stage: Stage, previous: Any = None) -> tuple[str, str, Any]:
             variables={},
             approvals=approvals_of(spec, stage.target),
             build_id=_next_build_id(world),
+            permitted=permitted_of(spec, service),
         )
     return _devops_outcome(done)
 
@@ -241,6 +254,7 @@ def run_lifecycle(stage: Stage, approvals: dict[str, list[str]] | None = None) -
         variables={},
         approvals=approvals if approvals is not None else approvals_of(spec, stage.target),
         build_id=_next_build_id(world),
+        permitted=permitted_of(spec, f"{service}-lifecycle"),
     )
     return _devops_outcome(done)
 

@@ -30,8 +30,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from generator.plan.build import plan
-from generator.plan.model import github_ab_decision_environment, github_approval_environment
 from generator.spec.model import Spec
+from generator.spec.naming import github_ab_decision_environment, github_approval_environment
 
 FORMS = (
     "ENV:MODEL:error-rate=PERCENT@step=N",

@@ -136,3 +136,41 @@ def check(kind: str, name: str) -> str | None:
     if not re.fullmatch(rule.allowed, name):
         return f"the {rule.what} name {name!r} has characters Azure does not allow"
     return None
+
+
+# The names the pipelines derive from an environment's: `names_issues` (spec/rules.py) refuses a
+# spec whose own names would collide with them.
+
+
+def service_connection(service: str, env: str, explicit: str | None) -> str:
+    """ENV's Azure DevOps service connection: `serviceConnection`, else azure-<service>-<env>."""
+    return explicit or f"azure-{service}-{env}"
+
+
+def github_ab_decision_environment(env: str) -> str:
+    """The GitHub environment whose reviewers approve a manual A/B test's candidate in ENV: the
+    ab-decision job names it (no credential), `almgen setup` gives it the `compare.reviewers`."""
+    return f"{env}-ab-decision"
+
+
+def github_approval_environment(env: str) -> str:
+    """The GitHub environment that carries ENV's reviewers.
+
+    GitHub asks its reviewers again for every wave of jobs that names an environment with
+    required reviewers: a canary's step jobs, and its rollback job, would each wait for a person.
+    So one approval job names `<env>-approval` (reviewers, no credentials) and every job that
+    needs Azure names `<env>` (the federated credential, protected branches only, no reviewers)
+    and needs the approval job. Azure DevOps evaluates checks once per stage and needs no such
+    split.
+    """
+    return f"{env}-approval"
+
+
+def monitoring_environment(env: str) -> str:
+    """The GitHub environment of ENV's monitoring identity: no reviewers, protected branches only."""
+    return f"{env}-monitoring"
+
+
+def monitoring_connection(connection: str) -> str:
+    """The Azure DevOps service connection of the monitoring identity, beside CONNECTION's."""
+    return f"{connection}-monitoring"

@@ -65,9 +65,15 @@ def _rows(schema: dict[str, Any], path: str, required: set[str]) -> Iterator[str
         extra = _constraints(sub)
         if extra:
             text += f" ({extra})"
-        text = text.replace("|", "\\|")
+        text = _outside_code(text.replace("|", "\\|"))
         yield f"| `{field}` | {_type(sub)} | {need} | {default} | {text} |"
         yield from _children(sub, field)
+
+
+def _outside_code(text: str) -> str:
+    """`<` outside code spans as `\\<`: GitHub drops what reads as an HTML tag (`rg-<service>`)."""
+    parts = text.split("`")
+    return "`".join(part.replace("<", "\\<") if i % 2 == 0 else part for i, part in enumerate(parts))
 
 
 def _children(sub: dict[str, Any], field: str) -> Iterator[str]:

@@ -96,7 +96,9 @@ def resolve(doc: Document, data: dict[str, Any]) -> m.Spec:
                 index=index,
                 sku=env["sku"],
                 stacks=stacks,
-                service_connection=env.get("serviceConnection", f"azure-{service_name}-{name}"),
+                service_connection=naming.service_connection(
+                    service_name, name, env.get("serviceConnection")
+                ),
                 public_network_access=("Disabled" if env["publicNetworkAccess"] == "disabled" else "Enabled"),
                 tests=tuple(tests_by_name[t] for t in env["tests"]),
                 gates=tuple(g for g in (gates[k] for k in env["gates"]) if g is not None),

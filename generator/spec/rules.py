@@ -533,6 +533,53 @@ def azure_names(doc: Document) -> Iterator[Issue]:
                     )
 
 
+def derived_names(doc: Document) -> Iterator[Issue]:
+    """Names the pipelines derive from an environment's must not be another's: a GitHub environment
+    `<env>-approval` carries ENV's reviewers, and each Azure DevOps environment needs a service
+    connection of its own (setup binds it to that environment's identity), beside which the
+    production evaluation's `<connection>-monitoring` lives."""
+    data = doc.data
+    envs = data["environments"]
+    if "github-actions" in data["targets"]["pipelines"]:
+        names = {env["name"]: index for index, env in enumerate(envs)}
+        for env in envs:
+            derived = naming.github_approval_environment(env["name"])
+            if derived in names:
+                yield doc.issue(
+                    ("environments", names[derived], "name"),
+                    f"{derived!r} is the GitHub environment that carries the reviewers of {env['name']!r}",
+                    "no environment named <another environment>-approval",
+                    f"rename the environment {derived!r}",
+                )
+    if "azure-devops" in data["targets"]["pipelines"]:
+        service = data["service"]["name"]
+        connections = [
+            naming.service_connection(service, env["name"], env.get("serviceConnection")) for env in envs
+        ]
+        first: dict[str, int] = {}
+        for index, connection in enumerate(connections):
+            explicit = "serviceConnection" in envs[index]  # else the default, from the name
+            where: FieldPath = ("environments", index, "serviceConnection" if explicit else "name")
+            if connection in first:
+                yield doc.issue(
+                    where,
+                    f"environments {envs[first[connection]]['name']!r} and {envs[index]['name']!r} both "
+                    f"use the service connection {connection!r}",
+                    "a service connection per environment (each deploys with its own identity)",
+                    "give this environment a serviceConnection of its own, or remove it for the default",
+                )
+            first.setdefault(connection, index)
+            for other, derived in enumerate(naming.monitoring_connection(c) for c in connections):
+                if connection == derived:
+                    yield doc.issue(
+                        where,
+                        f"{connection!r} is the production evaluation's service connection beside "
+                        f"{connections[other]!r} (environment {envs[other]['name']!r})",
+                        "no service connection named <another environment's connection>-monitoring",
+                        "give this environment another serviceConnection",
+                    )
+
+
 RULES: tuple[Rule, ...] = (
     text_issues,
     unique_names,
@@ -552,6 +599,7 @@ RULES: tuple[Rule, ...] = (
     production_evaluation_needs_an_evaluation,
     agents_path_is_free,
     azure_names,
+    derived_names,
     retrieval_rules,
     fine_tune_rules,
     referenced_files,

@@ -23,7 +23,6 @@ from typing import Any
 import pytest
 
 from generator.commands.rehearse import judge, parse_faults
-from generator.plan.model import github_approval_environment
 from generator.rehearse.azure.snapshot import serving_view
 from generator.rehearse.driver import (
     Phase,
@@ -37,6 +36,7 @@ from generator.rehearse.driver import (
     run_phase,
 )
 from generator.spec.model import Spec
+from generator.spec.naming import github_approval_environment
 from generator.spec.validate import load_spec
 from tests.conftest import SAMPLES
 from tests.rehearse.conftest import DEVOPS, GITHUB, Deployed

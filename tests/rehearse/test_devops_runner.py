@@ -282,6 +282,21 @@ def test_run_once_failure_hook_runs_when_deploy_fails(tmp_path: Path) -> None:
     )
 
 
+def test_a_stage_waits_for_what_the_pipeline_may_not_use(tmp_path: Path) -> None:
+    """Azure DevOps holds a stage whose environment or service connection the pipeline is not
+    permitted to use (almgen setup permits them; in a rehearsal no one else does)."""
+    permitted = {("environment", "prod")}
+    held = run_pipeline(_deploy(tmp_path, "echo ok"), "azure-pipelines.yml", world(tmp_path), permitted=set())
+    job = held.job("Deploy", "Roll")
+    assert (held.result, job.result) == ("Failed", "Failed")
+    assert "needs permission to access environment prod before this run can continue" in job.message
+    assert not [s for s in job.steps if s.outcome != "Skipped"]  # nothing ran
+    ok = run_pipeline(
+        _deploy(tmp_path / "b", "echo ok"), "azure-pipelines.yml", world(tmp_path / "b"), permitted=permitted
+    )
+    assert ok.job("Deploy", "Roll").result == "Succeeded"
+
+
 def test_default_job_timeout_of_60_minutes_kills_a_long_bake(tmp_path: Path) -> None:
     w = world(tmp_path)
     result = run_pipeline(_deploy(tmp_path, "sleep 90m"), "azure-pipelines.yml", w)

@@ -22,10 +22,14 @@ from generator.commands.setup.model import (
     Ref,
     RoleGrant,
 )
-from generator.plan.model import Plan, github_ab_decision_environment, github_approval_environment
-from generator.plan.production import monitoring_environment
+from generator.plan.model import Plan
 from generator.spec import naming
 from generator.spec.model import Environment, Spec
+from generator.spec.naming import (
+    github_ab_decision_environment,
+    github_approval_environment,
+    monitoring_environment,
+)
 from generator.targets.bicep.files import ROLES
 
 GITHUB_ISSUER = "https://token.actions.githubusercontent.com"
@@ -288,6 +292,10 @@ def environment_actions(spec: Spec, plan: Plan, facts: Facts, env: Environment) 
     watched = roles.monitored(spec)
     if watched is not None and watched.name == env.name:
         out += _monitoring(ctx, env)
+    if "azure-devops" in spec.pipelines:  # last: the monitoring connection must exist first
+        from generator.commands.setup import devops
+
+        out += devops.permission_actions(ctx, env)
     return out
 
 

@@ -7,16 +7,29 @@ names (without it, a pipeline's first run waits for someone to permit each of th
 
 from __future__ import annotations
 
+from typing import Literal, NamedTuple
 from urllib.parse import unquote, urlsplit
 
 from generator.commands.setup.actions import BRANCH, _az, _Context, _credential
 from generator.commands.setup.model import Action, Arg, Body, Check, Command, FileArg, Json, Ref
-from generator.spec.model import Environment
+from generator.commands.setup.roles import monitored
+from generator.spec.model import Environment, Spec
+from generator.spec.naming import monitoring_connection
 from generator.targets.azure_devops.files import pipelines
 
 CHECKS_API = "7.1-preview.1"
 PERMISSIONS_API = "7.1-preview.1"
 PROJECT = "azure-devops"  # the group of the project's own actions (the pipelines)
+
+
+class Permit(NamedTuple):
+    """PIPELINE may use the `environment` or service connection (`endpoint`) NAME."""
+
+    pipeline: str
+    resource: Literal["environment", "endpoint"]
+    name: str
+
+
 APPROVAL_TYPE = {"id": "8c6f20a7-a545-4486-9777-f762fafe0d4d", "name": "Approval"}
 EXCLUSIVE_LOCK_TYPE = {"id": "2ef31ad6-baa0-403a-8b45-2cbc9b4e5563", "name": "ExclusiveLock"}
 TASK_CHECK_TYPE = {"id": "fe1de3ee-a436-41b4-bb20-f6eb4cb879a7", "name": "Task Check"}
@@ -260,10 +273,6 @@ def environment_actions(ctx: _Context, env: Environment) -> list[Action]:
             out.append(_check_action(ctx, env, "approval", resource, resource_id))
         out.append(_check_action(ctx, env, "branch", resource, resource_id))
     out.append(_check_action(ctx, env, "lock", "environment", ctx.environment_id(env)))
-    delivery, lifecycle = (pipeline for pipeline, _ in pipelines(ctx.spec.service.name))
-    out += [_may_use(ctx, env, delivery), _may_use(ctx, env, delivery, connection)]
-    if env.is_first:  # the lifecycle checks read with the first environment's connection
-        out.append(_may_use(ctx, env, lifecycle, connection))
     return out
 
 
@@ -271,11 +280,8 @@ def monitoring_actions(ctx: _Context, env: Environment, identity: str) -> list[A
     """The production evaluation's service connection: the monitoring identity, branch control (an
     automatic check) and no approval. Checks on a service connection apply to every job that uses it,
     so the lifecycle pipeline cannot use the deployment connection unattended."""
-    from generator.plan.production import monitoring_connection
-
     connection = monitoring_connection(env.service_connection)
     label = f"{env.name}-monitoring"
-    lifecycle = pipelines(ctx.spec.service.name)[1][0]
     return [
         _connection_action(
             ctx, env, connection, ctx.monitor(env, "clientId"), f"service-connection-{label}.json"
@@ -291,7 +297,6 @@ def monitoring_actions(ctx: _Context, env: Environment, identity: str) -> list[A
         _check_action(
             ctx, env, "branch", "endpoint", ctx.endpoint(env, "id", connection), connection=connection
         ),
-        _may_use(ctx, env, lifecycle, connection),  # the production evaluation runs in the lifecycle
     ]
 
 
@@ -335,13 +340,31 @@ def pipeline_actions(ctx: _Context) -> list[Action]:
     return out
 
 
-def _may_use(ctx: _Context, env: Environment, pipeline: str, connection: str | None = None) -> Action:
-    """PIPELINE may use ENV's Azure DevOps environment, or the service connection CONNECTION, as a
-    project administrator's "Permit" on the first run's page would allow it."""
-    if connection is None:
-        resource, resource_id, name = "environment", ctx.environment_id(env), env.name
-    else:
-        resource, resource_id, name = "endpoint", ctx.endpoint(env, "id", connection), connection
+def permits(spec: Spec, env: Environment) -> list[Permit]:
+    """What each pipeline may use in ENV: exactly the environments and service connections its YAML
+    names. Setup permits these; the rehearsal runs the pipelines under them, so a resource the YAML
+    names and setup does not permit fails there as the first run would wait here."""
+    delivery, lifecycle = (name for name, _ in pipelines(spec.service.name))
+    connection = env.service_connection
+    out = [Permit(delivery, "environment", env.name), Permit(delivery, "endpoint", connection)]
+    if env.is_first:  # the lifecycle checks read with the first environment's connection
+        out.append(Permit(lifecycle, "endpoint", connection))
+    watched = monitored(spec)
+    if watched is not None and watched.name == env.name:  # the production evaluation runs there too
+        out.append(Permit(lifecycle, "endpoint", monitoring_connection(connection)))
+    return out
+
+
+def permission_actions(ctx: _Context, env: Environment) -> list[Action]:
+    """ENV's permits, after everything they name exists (its monitoring connection included)."""
+    return [_may_use(ctx, env, permit) for permit in permits(ctx.spec, env)]
+
+
+def _may_use(ctx: _Context, env: Environment, permit: Permit) -> Action:
+    """The pipeline may use the environment or service connection, as a project administrator's
+    "Permit" on the first run's page would allow it."""
+    pipeline, resource, name = permit
+    resource_id = ctx.environment_id(env) if resource == "environment" else ctx.endpoint(env, "id", name)
     found = _read(ctx, "pipelines", "show", "--name", pipeline, query="id")
     pipeline_id = Ref(f"id of pipeline {pipeline}", found)
     route = (f"resourceType={resource}", _prefixed("resourceId=", resource_id))

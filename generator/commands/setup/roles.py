@@ -304,7 +304,7 @@ def monitoring_grants(spec: Spec, env: Environment) -> list[RoleGrant]:
 
     Read and call only: no Contributor, no role assignments, no App Configuration writes. A job with
     no reviewer in front of it must not be able to change what production serves."""
-    from generator.plan.production import monitoring_environment
+    from generator.spec.naming import monitoring_environment
 
     label = monitoring_environment(env.name)
     settings = spec.monitoring.evaluation

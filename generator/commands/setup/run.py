@@ -34,8 +34,8 @@ from generator.commands.setup.roles import matrix, matrix_text, monitored
 from generator.errors import AlmgenError, ExitCode, UsageError
 from generator.frozen import frozen
 from generator.plan.model import Plan
-from generator.plan.production import monitoring_environment
 from generator.spec.model import Environment, Spec
+from generator.spec.naming import monitoring_environment
 
 # argv (tool first), stdin -> exit code, stdout, stderr
 Runner = Callable[[Sequence[str], "str | None"], tuple[int, str, str]]

@@ -213,7 +213,8 @@ class _Run:
         variables.update(_variables(stage.get("variables"), self.r.warnings))
         variables.update({"System.StageName": name, "System.StageAttempt": str(attempt)})
         jobs = list(stage.get("jobs") or [])
-        rejected = self.approvals(name, jobs)
+        waiting = self.unpermitted(jobs)
+        rejected = set() if waiting else self.approvals(name, jobs)
         results: dict[str, str] = {}
         for job, deps in _order(jobs, False, "job"):
             jname = _name(job)
@@ -225,7 +226,17 @@ class _Run:
                 continue
             job_attempt = kept.attempt + 1 if kept else 1
             env = _environment(job)
-            if rejected:
+            if waiting:
+                result = JobResult(
+                    name,
+                    jname,
+                    FAILED,
+                    job_attempt,
+                    message=f"This pipeline needs permission to access {', '.join(waiting)} "
+                    "before this run can continue (no one permitted it)",
+                    environment=env,
+                )
+            elif rejected:
                 result = JobResult(
                     name,
                     jname,
@@ -251,6 +262,18 @@ class _Run:
             else SUCCEEDED
         )
         return out
+
+    def unpermitted(self, jobs: list[dict[str, Any]]) -> list[str]:
+        """The environments and service connections of the stage's jobs this pipeline may not use
+        (none when every pipeline may use everything): Azure DevOps holds the stage until someone
+        permits them, which in a rehearsal no one does."""
+        permitted = self.r.options.get("permitted")
+        if permitted is None:
+            return []
+        used = {("environment", e) for e in (_environment(j) for j in jobs) if e}
+        used |= {("endpoint", c) for c in _connections(jobs)}
+        label = {"environment": "environment", "endpoint": "service connection"}
+        return [f"{label[kind]} {name}" for kind, name in sorted(used - permitted)]
 
     def approvals(self, stage: str, jobs: list[dict[str, Any]]) -> set[str]:
         rejected: set[str] = set()
@@ -398,8 +421,11 @@ def run_pipeline(
     approvals: dict[str, list[str]] | None = None,
     service_connections: dict[str, dict[str, str]] | None = None,
     build_id: int = 1,
+    permitted: set[tuple[str, str]] | None = None,
 ) -> RunResult:
-    """Run an Azure DevOps pipeline of `repo` (attempt 1) against the world."""
+    """Run an Azure DevOps pipeline of `repo` (attempt 1) against the world.
+
+    PERMITTED: the ("environment" | "endpoint", name) this pipeline may use (None: any)."""
     base = _system(repo, branch, build_id)
     expanded, warnings = expand_file(repo, pipeline, {**base, **(variables or {})})
     pipeline_vars = dict(base)
@@ -420,6 +446,7 @@ def run_pipeline(
             "service_connections": dict(service_connections or {}),
             "world": world,
             "approved": [],
+            "permitted": None if permitted is None else set(permitted),
         },
     )
     artifacts = world.root / "devops" / f"run{build_id}" / "artifacts"

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from generator.plan.model import EnvironmentPlan, Plan, github_ab_decision_environment
+from generator.plan.model import EnvironmentPlan, Plan
 from generator.render.escape import one_line
+from generator.spec.naming import github_ab_decision_environment
 
 _ESCAPES = {'"': "#quot;", "<": "#lt;", ">": "#gt;", "&": "#amp;", "`": "#96;", "#": "#35;"}
 

@@ -23,11 +23,11 @@ from generator.plan.model import (
     InputValue,
     Job,
     Plan,
-    github_approval_environment,
 )
 from generator.plan.shell import ShellStep, contract_command, job_steps, keep_records_step, restore_steps
 from generator.render.outputs import TemplateFile
 from generator.spec.model import Spec
+from generator.spec.naming import github_approval_environment
 
 
 def condition(value: Condition) -> str:
