@@ -20,16 +20,6 @@ from generator.targets.azure_devops.files import pipelines
 CHECKS_API = "7.1-preview.1"
 PERMISSIONS_API = "7.1-preview.1"
 PROJECT = "azure-devops"  # the group of the project's own actions (the pipelines)
-
-
-class Permit(NamedTuple):
-    """PIPELINE may use the `environment` or service connection (`endpoint`) NAME."""
-
-    pipeline: str
-    resource: Literal["environment", "endpoint"]
-    name: str
-
-
 APPROVAL_TYPE = {"id": "8c6f20a7-a545-4486-9777-f762fafe0d4d", "name": "Approval"}
 EXCLUSIVE_LOCK_TYPE = {"id": "2ef31ad6-baa0-403a-8b45-2cbc9b4e5563", "name": "ExclusiveLock"}
 TASK_CHECK_TYPE = {"id": "fe1de3ee-a436-41b4-bb20-f6eb4cb879a7", "name": "Task Check"}
@@ -39,6 +29,14 @@ BRANCH_CONTROL_TASK = {
     "version": "0.0.1",
 }
 CHECK_TIMEOUT_MINUTES = 43200  # 30 days for reviewers to answer
+
+
+class Permit(NamedTuple):
+    """PIPELINE may use the `environment` or service connection (`endpoint`) NAME."""
+
+    pipeline: str
+    resource: Literal["environment", "endpoint"]
+    name: str
 
 
 def _check_action(  # noqa: PLR0913 - the connection is the environment's unless named
