@@ -138,7 +138,7 @@ def check(kind: str, name: str) -> str | None:
     return None
 
 
-# The names the pipelines derive from an environment's: `names_issues` (spec/rules.py) refuses a
+# The names the pipelines derive from an environment's: `derived_names` (spec/rules.py) refuses a
 # spec whose own names would collide with them.
 
 
