@@ -443,6 +443,17 @@ def test_rerun_keeps_successful_jobs(tmp_path: Path) -> None:
     assert second.job("__default", "Good").kept and second.job("__default", "Flaky").attempt == 2
 
 
+@pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="counts open files in /proc")
+def test_a_run_leaves_no_file_open(tmp_path: Path) -> None:
+    """A runner runs hundreds of steps in the suite's worker: each step's script file is closed."""
+    repo = pipeline(
+        tmp_path, "jobs:\n  - job: A\n    steps:\n      - script: echo one\n      - script: echo two\n"
+    )
+    before = len(list(Path("/proc/self/fd").iterdir()))
+    assert run_pipeline(repo, "azure-pipelines.yml", world(tmp_path)).result == "Succeeded"
+    assert len(list(Path("/proc/self/fd").iterdir())) == before
+
+
 def test_artifact_named_per_attempt_reaches_consumers_across_a_rerun(tmp_path: Path) -> None:
     """A producer names its artifact with its attempt and says it in an output; a runOnce
     deployment job's output is `<job>.<step>.<var>`, a regular job's in another stage `<step>.<var>`."""

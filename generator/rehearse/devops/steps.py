@@ -149,8 +149,10 @@ def run_bash(
 ) -> Outcome:
     temp = Path(ctx.variables["Agent.TempDirectory"])
     temp.mkdir(parents=True, exist_ok=True)
-    script_file = Path(tempfile.mkstemp(dir=temp, suffix=".sh")[1])
-    script_file.write_text(script, encoding="utf-8")
+    fd, name_of_file = tempfile.mkstemp(dir=temp, suffix=".sh")
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write(script)
+    script_file = Path(name_of_file)
     out_file, err_file = script_file.with_suffix(".out"), script_file.with_suffix(".err")
     deadline = _deadline(ctx, step_timeout)
     wall, code = False, 0
