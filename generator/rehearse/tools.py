@@ -11,24 +11,33 @@ import subprocess
 import sys
 from pathlib import Path
 
+from generator.rehearse.world import CLIENT
+
 _PYTHON = """#!/bin/sh
 # rehearse: the runner's python; `python -m pip install` installs nothing, `download` fetches nothing
 if [ "$1" = "-m" ] && [ "$2" = "pip" ] && [ "$3" = "download" ]; then
   shift 2
-  exec "{python}" -m generator.rehearse.stand_ins pip "$@"
+  exec "{python}" -S -I "{client}" generator.rehearse.stand_ins pip "$@"
 fi
 if [ "$1" = "-m" ] && [ "$2" = "pip" ] && [ "$3" = "install" ]; then
   shift 2
-  "{python}" -m generator.rehearse.stand_ins pip "$@" || exit $?
-  exec "{python}" -m generator.rehearse.github.installed "$@"
+  "{python}" -S -I "{client}" generator.rehearse.stand_ins pip "$@" || exit $?
+  exec "{python}" -S -I "{client}" generator.rehearse.github.installed "$@"
+fi
+if [ "$1" = "-m" ]; then
+  case "$2" in generator.rehearse.*)
+    module=$2
+    shift 2
+    exec "{python}" -S -I "{client}" "$module" "$@"
+  esac
 fi
 exec "{python}" "$@"
 """
 _PIP = """#!/bin/sh
 # rehearse: `pip install` installs nothing; other pip commands ask the runner's python
 if [ "$1" = "install" ]; then
-  "{python}" -m generator.rehearse.stand_ins pip "$@" || exit $?
-  exec "{python}" -m generator.rehearse.github.installed "$@"
+  "{python}" -S -I "{client}" generator.rehearse.stand_ins pip "$@" || exit $?
+  exec "{python}" -S -I "{client}" generator.rehearse.github.installed "$@"
 fi
 exec "{python}" -m pip "$@"
 """
@@ -42,7 +51,7 @@ def write_tools(folder: Path, extra: dict[str, str] | None = None) -> Path:
     """The stand-ins in FOLDER (created), plus EXTRA (name -> shell script); FOLDER."""
     folder.mkdir(parents=True, exist_ok=True)
     for name, text in SCRIPTS.items():
-        _write_exec(folder / name, text.format(python=sys.executable))
+        _write_exec(folder / name, text.format(python=sys.executable, client=CLIENT))
     for name, text in (extra or {}).items():
         _write_exec(folder / name, text if text.startswith("#!") else "#!/bin/sh\n" + text)
     return folder

@@ -36,11 +36,12 @@ from typing import Any
 
 START = 1_790_000_000.0  # 2026-09-21T12:53:20Z: a fixed start, so timelines are reproducible
 
+CLIENT = Path(__file__).with_name("stand_in_client.py")  # see generator.rehearse.stand_in_server
 _AZ = """#!/bin/sh
-exec "{python}" -m generator.rehearse.azure "$@"
+exec "{python}" -S -I "{client}" generator.rehearse.azure "$@"
 """
 _SLEEP = """#!/bin/sh
-exec "{python}" -m generator.rehearse.world sleep "$@"
+exec "{python}" -S -I "{client}" generator.rehearse.world sleep "$@"
 """
 
 
@@ -106,7 +107,7 @@ class World:
         world.bin.mkdir(exist_ok=True)
         for name, text in (("az", _AZ), ("sleep", _SLEEP)):
             path = world.bin / name
-            path.write_text(text.format(python=sys.executable), encoding="utf-8")
+            path.write_text(text.format(python=sys.executable, client=CLIENT), encoding="utf-8")
             path.chmod(path.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
         if not world.clock_file.exists():
             world.set_now(START)
@@ -207,13 +208,31 @@ def _sleep(argv: list[str]) -> int:
             print(f"sleep: invalid time interval '{arg}'", file=sys.stderr)
             return 1
     if not from_environ().advance(total):
-        # the deadline came first: stop the step as a runner stops a cancelled or timed-out job
-        os.killpg(os.getpgrp(), signal.SIGTERM)
+        stop_step()  # the deadline came first
     return 0
 
 
-if __name__ == "__main__":
-    if len(sys.argv) >= 2 and sys.argv[1] == "sleep":
-        sys.exit(_sleep(sys.argv[2:]))
+_caller_group: list[int] = []  # set in a call the stand-in server runs: the calling step's group
+
+
+def serve_caller_in(group: int) -> None:
+    """This process runs a stand-in for a step whose process group is GROUP (not this one's)."""
+    _caller_group[:] = [group]
+
+
+def stop_step() -> None:
+    """End the calling step's process group with SIGTERM, as a runner stops a cancelled or
+    timed-out job, and this process with it (outside that group when the stand-in server runs it)."""
+    os.killpg(_caller_group[0] if _caller_group else os.getpgrp(), signal.SIGTERM)
+    os.kill(os.getpid(), signal.SIGTERM)
+
+
+def main(argv: list[str]) -> int:
+    if argv and argv[0] == "sleep":
+        return _sleep(argv[1:])
     print("usage: python -m generator.rehearse.world sleep SECONDS", file=sys.stderr)
-    sys.exit(2)
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -35,13 +35,12 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 from pathlib import Path
 from typing import Any
 
 from generator.rehearse.azure import bicepparam, collector, gateway, insights, metrics, search
 from generator.rehearse.azure.store import AzFailure, group_id, unique_string
-from generator.rehearse.world import World
+from generator.rehearse.world import World, stop_step
 
 MINUTES_PER_STACK = 3.0
 RESOURCE_KINDS = ("groups", "accounts", "stores", "workspaces", "registries")  # what a deployment writes
@@ -341,7 +340,7 @@ def create(
     faults = [f for f in world.faults() if f.get("env") == env]
     for fault in faults:
         if fault.get("kind") == "slow-deploy" and not world.advance(float(fault["minutes"]) * 60):
-            os.killpg(os.getpgrp(), signal.SIGTERM)
+            stop_step()
     outputs = []
     for stack in params.get("stacks") or []:
         world.advance(MINUTES_PER_STACK * 60)

@@ -31,6 +31,7 @@ from generator.rehearse.devops.results import (
     StageResult,
 )
 from generator.rehearse.devops.templates import expand_file
+from generator.rehearse.stand_in_server import serving
 from generator.rehearse.tools import head_commit, write_tools
 from generator.rehearse.world import World
 
@@ -454,7 +455,8 @@ def run_pipeline(
         shutil.rmtree(artifacts)
     artifacts.mkdir(parents=True)
     world.record("run", pipeline=pipeline, build=build_id, event="start")
-    _Run(result, world, None).stages()
+    with serving(world):
+        _Run(result, world, None).stages()
     world.record("run", pipeline=pipeline, build=build_id, result=result.result)
     return result
 
@@ -474,7 +476,8 @@ def rerun_failed(previous: RunResult) -> RunResult:
         options=dict(previous.options),
     )
     world.record("run", pipeline=previous.pipeline, build=previous.build_id, event="rerun")
-    _Run(result, world, previous).stages()
+    with serving(world):
+        _Run(result, world, previous).stages()
     world.record("run", pipeline=previous.pipeline, build=previous.build_id, result=result.result)
     return result
 

@@ -19,6 +19,7 @@ from generator.rehearse.github.reusable import check_caps
 from generator.rehearse.github.schedule import Level, run_level
 from generator.rehearse.github.state import RunState
 from generator.rehearse.github.workflow import Workflow, load
+from generator.rehearse.stand_in_server import serving
 from generator.rehearse.tools import head_commit, write_tools
 from generator.rehearse.world import World
 
@@ -109,7 +110,8 @@ def run_workflow(
         "sha": head_commit(repo),
         "world": world,
     }
-    return _attempt(repo, run_id, run_dir, attempt=1, options=options, previous=None)
+    with serving(world):
+        return _attempt(repo, run_id, run_dir, attempt=1, options=options, previous=None)
 
 
 def rerun_failed(previous: RunResult, *, approvals: dict[str, list[str]] | None = None) -> RunResult:
@@ -119,14 +121,15 @@ def rerun_failed(previous: RunResult, *, approvals: dict[str, list[str]] | None 
     if approvals is not None:
         options["approvals"] = approvals
     jobs = {key: job for key, job in previous.jobs.items()}
-    return _attempt(
-        previous.repo,
-        previous.run_id,
-        previous.run_dir,
-        attempt=previous.attempt + 1,
-        options=options,
-        previous=jobs,
-    )
+    with serving(options["world"]):
+        return _attempt(
+            previous.repo,
+            previous.run_id,
+            previous.run_dir,
+            attempt=previous.attempt + 1,
+            options=options,
+            previous=jobs,
+        )
 
 
 def _attempt(
