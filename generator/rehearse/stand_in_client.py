@@ -30,6 +30,7 @@ SERVED = (
 )
 ADDRESS_FILE = "stand-in-server"  # in the world's folder: the server's abstract socket name
 HEADER = 8  # bytes: the request's length, little-endian
+ACCEPTED = b"\x01"  # the server's answer before it forks; then 4 bytes, the call's exit status
 
 
 def _address() -> bytes:
@@ -66,17 +67,27 @@ def _call(address: bytes, module: str, args: list[str]) -> int | None:
             conn.sendall(data[sent:])
     except OSError:
         return None  # no server listens, or a standard stream is closed: run it here
-    status = b""
-    while len(status) < 4:
+    if _receive(conn, 1) != ACCEPTED:
+        return None  # the server did not take it: nothing ran
+    status = _receive(conn, 4)
+    if len(status) < 4:
+        sys.stderr.write(f"rehearse: the stand-in server's {module} ended without a status\n")
+        return 1
+    return int.from_bytes(status, "little", signed=True)
+
+
+def _receive(conn: _socket.socket, size: int) -> bytes:
+    """SIZE bytes from CONN, or fewer when it closed first."""
+    data = b""
+    while len(data) < size:
         try:
-            chunk = conn.recv(4 - len(status))
+            chunk = conn.recv(size - len(data))
         except OSError:
             chunk = b""
         if not chunk:
-            sys.stderr.write(f"rehearse: the stand-in server's {module} ended without a status\n")
-            return 1
-        status += chunk
-    return int.from_bytes(status, "little", signed=True)
+            break
+        data += chunk
+    return data
 
 
 def main() -> None:

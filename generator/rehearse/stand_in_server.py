@@ -4,10 +4,11 @@ A rehearsal runs a few hundred `az` calls and sleeps, each a new Python process 
 cost about 70 ms for a few ms of work. While a runner runs a pipeline (`serving(world)`), this
 server listens on an abstract Unix socket whose name is in `<world>/stand-in-server`; the stand-ins
 on PATH start generator.rehearse.stand_in_client, which sends the call here with its standard
-streams. For each call the server forks: the child takes the caller's streams, working folder,
-environment and umask, runs the module's `main(argv)` as `python -m MODULE` would (SystemExit,
-tracebacks and exit statuses included), sends the status back and exits. A fork is a fresh copy
-of a process that has only imported, so calls share nothing but the world's files, as before.
+streams. For each call the server says it took it (ACCEPTED; a call it did not take, the client
+runs itself), then forks: the child takes the caller's streams, working folder, environment and
+umask, runs the module's `main(argv)` as `python -m MODULE` would (SystemExit, tracebacks and
+exit statuses included), sends the status back and exits. A fork is a fresh copy of a process
+that has only imported, so calls share nothing but the world's files, as before.
 
 What a fork cannot take is the caller's process group (another session's): a stand-in that stops
 its step (`world.stop_step`) is told the group (`world.serve_caller_in`).
@@ -32,7 +33,7 @@ import traceback
 from collections.abc import Callable, Iterator
 from typing import Any, NoReturn
 
-from generator.rehearse.stand_in_client import ADDRESS_FILE, HEADER, SERVED
+from generator.rehearse.stand_in_client import ACCEPTED, ADDRESS_FILE, HEADER, SERVED
 from generator.rehearse.world import World, serve_caller_in, write_atomic
 
 Main = Callable[[list[str]], Any]
@@ -46,19 +47,11 @@ def serving(world: World) -> Iterator[None]:
     if not sys.platform.startswith("linux") or world in _serving:
         yield
         return
-    name = f"almgen-stand-ins-{os.getpid()}-{os.urandom(8).hex()}"
-    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    with listener:
-        listener.bind("\0" + name)
-        listener.listen(128)
-        server = subprocess.Popen(
-            [sys.executable, "-m", __name__, str(listener.fileno())],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.DEVNULL,
-            env=world.environ(),
-            pass_fds=(listener.fileno(),),
-            start_new_session=True,  # out of reach of a runner ending a step's process group
-        )
+    started = _start(world)
+    if started is None:
+        yield
+        return
+    name, server = started
     address = world.root / ADDRESS_FILE
     write_atomic(address, name + "\n")
     _serving.add(world)
@@ -70,6 +63,26 @@ def serving(world: World) -> Iterator[None]:
         if server.stdin:
             server.stdin.close()
         server.wait()
+
+
+def _start(world: World) -> tuple[str, subprocess.Popen[bytes]] | None:
+    """The server's socket name and process; None where no socket can be made (a sandbox)."""
+    name = f"almgen-stand-ins-{os.getpid()}-{os.urandom(8).hex()}"
+    try:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as listener:
+            listener.bind("\0" + name)
+            listener.listen(128)
+            server = subprocess.Popen(
+                [sys.executable, "-m", __name__, str(listener.fileno())],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.DEVNULL,
+                env=world.environ(),
+                pass_fds=(listener.fileno(),),
+                start_new_session=True,  # out of reach of a runner ending a step's process group
+            )
+    except OSError:
+        return None
+    return name, server
 
 
 def load_mains() -> dict[str, Main]:
@@ -118,8 +131,8 @@ def _reap(children: set[int], *, block: bool = False) -> None:
 
 
 def _take(conn: socket.socket, listener: socket.socket, mains: dict[str, Main]) -> int:
-    """Fork the call CONN sends; the child's pid (0 when the request was unreadable: the
-    client then reports a call without a status)."""
+    """Fork the call CONN sends; the child's pid, or 0 when there is none (the client then runs
+    the call itself, or reports it without a status if it had been accepted)."""
     conn.settimeout(10.0)
     fds: list[int] = []
     try:
@@ -130,17 +143,16 @@ def _take(conn: socket.socket, listener: socket.socket, mains: dict[str, Main]) 
         size = int.from_bytes(head, "little") if len(head) == HEADER else -1
         body = _receive(conn, size)
         request = _unpack(body, mains, fds)
+        conn.sendall(ACCEPTED)
+        pid = os.fork()
     except (OSError, ValueError, EOFError, TypeError):
-        for fd in fds:
-            os.close(fd)
-        return 0
-    pid = os.fork()
+        pid = -1  # before ACCEPTED the client runs the call itself; after it, it reports no status
     if pid == 0:
         listener.close()
         _child(conn, request, fds, mains)
     for fd in fds:
         os.close(fd)
-    return pid
+    return max(pid, 0)
 
 
 def _receive(conn: socket.socket, size: int) -> bytes:

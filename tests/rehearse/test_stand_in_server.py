@@ -9,8 +9,10 @@ import contextlib
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import pytest
@@ -93,6 +95,28 @@ def test_a_call_needs_the_server_only_when_asked_and_the_server_ends_with_its_bl
     (world.root / ADDRESS_FILE).write_text(address + "\n")  # a stale address: nobody listens
     assert _run(world, az, cwd=tmp_path)[0] == 0
     assert _run(world, az, cwd=tmp_path, extra=REQUIRED)[0] == 1
+
+
+def test_a_call_the_server_drops_before_it_accepts_runs_in_the_client(tmp_path: Path) -> None:
+    """A server that reads a call and closes without accepting it (say, it broke while importing)
+    has run nothing: the client runs the call itself."""
+    world = World.create(tmp_path / "world")
+    name = f"almgen-test-{os.getpid()}"
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as listener:
+        listener.bind("\0" + name)
+        listener.listen(4)
+        (world.root / ADDRESS_FILE).write_text(name + "\n")
+
+        def drop() -> None:
+            conn, _ = listener.accept()
+            with conn:
+                conn.recv(1 << 16)
+
+        dropper = threading.Thread(target=drop)
+        dropper.start()
+        code, out, _ = _run(world, [str(world.bin / "az"), *LOGIN], cwd=tmp_path)
+        dropper.join(30)
+    assert code == 0 and '"tenantId"' in out
 
 
 def test_a_runner_with_many_files_open_is_served(tmp_path: Path) -> None:
