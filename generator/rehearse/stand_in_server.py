@@ -44,10 +44,7 @@ _serving: set[World] = set()  # the worlds this process serves (a run inside a r
 @contextlib.contextmanager
 def serving(world: World) -> Iterator[None]:
     """Serve WORLD's stand-ins while the block runs (Linux; elsewhere they start as processes)."""
-    if not sys.platform.startswith("linux") or world in _serving:
-        yield
-        return
-    started = _start(world)
+    started = _start(world) if sys.platform.startswith("linux") and world not in _serving else None
     if started is None:
         yield
         return

@@ -11,24 +11,24 @@ import subprocess
 import sys
 from pathlib import Path
 
-from generator.rehearse.world import CLIENT
+from generator.rehearse.world import STAND_IN
 
 _PYTHON = """#!/bin/sh
 # rehearse: the runner's python; `python -m pip install` installs nothing, `download` fetches nothing
 if [ "$1" = "-m" ] && [ "$2" = "pip" ] && [ "$3" = "download" ]; then
   shift 2
-  exec "{python}" -S -I "{client}" generator.rehearse.stand_ins pip "$@"
+  exec {stand_in} generator.rehearse.stand_ins pip "$@"
 fi
 if [ "$1" = "-m" ] && [ "$2" = "pip" ] && [ "$3" = "install" ]; then
   shift 2
-  "{python}" -S -I "{client}" generator.rehearse.stand_ins pip "$@" || exit $?
-  exec "{python}" -S -I "{client}" generator.rehearse.github.installed "$@"
+  {stand_in} generator.rehearse.stand_ins pip "$@" || exit $?
+  exec {stand_in} generator.rehearse.github.installed "$@"
 fi
 if [ "$1" = "-m" ]; then
   case "$2" in generator.rehearse.*)
     module=$2
     shift 2
-    exec "{python}" -S -I "{client}" "$module" "$@"
+    exec {stand_in} "$module" "$@"
   esac
 fi
 exec "{python}" "$@"
@@ -36,8 +36,8 @@ exec "{python}" "$@"
 _PIP = """#!/bin/sh
 # rehearse: `pip install` installs nothing; other pip commands ask the runner's python
 if [ "$1" = "install" ]; then
-  "{python}" -S -I "{client}" generator.rehearse.stand_ins pip "$@" || exit $?
-  exec "{python}" -S -I "{client}" generator.rehearse.github.installed "$@"
+  {stand_in} generator.rehearse.stand_ins pip "$@" || exit $?
+  exec {stand_in} generator.rehearse.github.installed "$@"
 fi
 exec "{python}" -m pip "$@"
 """
@@ -51,7 +51,7 @@ def write_tools(folder: Path, extra: dict[str, str] | None = None) -> Path:
     """The stand-ins in FOLDER (created), plus EXTRA (name -> shell script); FOLDER."""
     folder.mkdir(parents=True, exist_ok=True)
     for name, text in SCRIPTS.items():
-        _write_exec(folder / name, text.format(python=sys.executable, client=CLIENT))
+        _write_exec(folder / name, text.format(python=sys.executable, stand_in=STAND_IN))
     for name, text in (extra or {}).items():
         _write_exec(folder / name, text if text.startswith("#!") else "#!/bin/sh\n" + text)
     return folder

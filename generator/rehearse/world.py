@@ -37,11 +37,12 @@ from typing import Any
 START = 1_790_000_000.0  # 2026-09-21T12:53:20Z: a fixed start, so timelines are reproducible
 
 CLIENT = Path(__file__).with_name("stand_in_client.py")  # see generator.rehearse.stand_in_server
+STAND_IN = f'"{sys.executable}" -S -I "{CLIENT}"'  # + MODULE ARGS: `python -m MODULE ARGS`, served
 _AZ = """#!/bin/sh
-exec "{python}" -S -I "{client}" generator.rehearse.azure "$@"
+exec {stand_in} generator.rehearse.azure "$@"
 """
 _SLEEP = """#!/bin/sh
-exec "{python}" -S -I "{client}" generator.rehearse.world sleep "$@"
+exec {stand_in} generator.rehearse.world sleep "$@"
 """
 
 
@@ -107,7 +108,7 @@ class World:
         world.bin.mkdir(exist_ok=True)
         for name, text in (("az", _AZ), ("sleep", _SLEEP)):
             path = world.bin / name
-            path.write_text(text.format(python=sys.executable, client=CLIENT), encoding="utf-8")
+            path.write_text(text.format(stand_in=STAND_IN), encoding="utf-8")
             path.chmod(path.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
         if not world.clock_file.exists():
             world.set_now(START)
