@@ -5,6 +5,10 @@ from __future__ import annotations
 
 import sys
 
+TYPE_CHECKING = False  # without importing typing (mypy reads it the same)
+if TYPE_CHECKING:
+    from typing import NoReturn
+
 _QUIET = ("-q", "--quiet")
 
 
@@ -51,6 +55,7 @@ _WITHOUT_GC = frozenset({"check", "diff", "explain", "generate", "validate"})
 
 
 def main() -> None:
+    """The command line, for a caller in this process (a test): it returns, or raises SystemExit."""
     import gc
 
     collecting = gc.isenabled()
@@ -78,3 +83,46 @@ def _main() -> None:
     from generator.cli import main as cli_main
 
     cli_main()
+
+
+def run() -> NoReturn:
+    """The `almgen` executable and `python -m generator`: `main()`, then the process exits.
+
+    After a command over one spec the interpreter's teardown (every module and object freed one by
+    one) is skipped: about a twentieth of a generate's work (benchmarks/README.md), and nothing a
+    user sees depends on it, since every file almgen writes is closed by then. What the teardown
+    does that matters is done here: atexit functions, stdout and stderr flushed, the status
+    `sys.exit` would give. Anything unusual (a flush that fails, a thread still running) takes
+    the interpreter's own exit.
+    """
+    status: int | str | None = None
+    try:
+        main()
+    except SystemExit as exc:
+        status = exc.code
+    if sys.argv[1:2] and sys.argv[1] in _WITHOUT_GC:
+        status = _leave(status)
+    sys.exit(status)
+
+
+def _leave(status: int | str | None) -> int | str | None:
+    """Exit now with the status `sys.exit(status)` gives, or the status for the interpreter's exit."""
+    threading = sys.modules.get("threading")
+    if threading is not None and threading.active_count() > 1:
+        return status
+    if status is not None and not isinstance(status, int):
+        from contextlib import suppress
+
+        with suppress(OSError, ValueError):
+            print(status, file=sys.stderr)  # as the interpreter prints sys.exit("message")
+        status = 1
+    import atexit
+    import os
+
+    atexit._run_exitfuncs()  # once: CPython empties the registry, so the interpreter's exit does not
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    except (OSError, ValueError):
+        return status
+    os._exit((status or 0) & 0xFF)  # the byte of the status the OS keeps, as for sys.exit

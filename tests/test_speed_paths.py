@@ -5,7 +5,8 @@
 - the fast path of `check` reads JSON and writes the seal's message without `json` (cjson), to the
   same values and bytes as `json`;
 - `@frozen` classes are made, compare, hash and print as `@dataclass(frozen=True)` classes are;
-- the commands over one spec run without the cyclic garbage collector, and give it back.
+- the commands over one spec run without the cyclic garbage collector, and give it back;
+- the executable leaves without the interpreter's teardown after them, losing nothing.
 """
 
 from __future__ import annotations
@@ -193,6 +194,73 @@ def test_commands_over_one_spec_run_without_the_cyclic_collector(
         assert not gc.isenabled()  # and not switched on for a caller that had it off
     finally:
         gc.enable()
+
+
+# the executable leaves without the interpreter's teardown after a command over one spec
+
+TORN_DOWN = "TORN DOWN"
+
+
+def executable(cwd: Path, *args: str, before: str = "") -> subprocess.CompletedProcess[str]:
+    """`almgen ARGS` as the executable runs it (`entry.run`), with an atexit function and an object
+    whose finalizer only the interpreter's teardown calls."""
+    probe = (
+        "import atexit, sys\nsys.argv = ['almgen', *sys.argv[1:]]\n"
+        "atexit.register(lambda: print('AT EXIT', file=sys.stderr))\n"
+        "class Probe:\n    def __del__(self):\n"
+        f"        print({TORN_DOWN!r}, file=sys.stderr)\n"
+        "probe = Probe()\n"
+        f"from generator import entry\n{before}\nentry.run()\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    return subprocess.run(
+        [sys.executable, "-c", probe, *args], cwd=cwd, capture_output=True, text=True, env=env, check=False
+    )
+
+
+def test_the_executable_skips_the_teardown_and_loses_nothing(tmp_path: Path) -> None:
+    import shutil
+
+    for name in ("run", "main"):
+        shutil.copytree(SAMPLES / "minimal", tmp_path / name)
+    ran, mained = tmp_path / "run", tmp_path / "main"
+    pairs = []
+    for args in (["generate"], ["check"], ["explain"], ["validate", "--format", "json"]):
+        pairs.append((executable(ran, *args), almgen(mained, *args)))
+    for folder in (ran, mained):  # an invalid spec: exit 3
+        with (folder / "almgen.yaml").open("a") as handle:
+            handle.write("bogus: 1\n")
+    pairs.append((executable(ran, "generate"), almgen(mained, "generate")))
+    pairs.append((executable(ran, "check"), almgen(mained, "check")))
+    for fast, slow in pairs:
+        assert fast.returncode == slow.returncode
+        assert fast.stdout == slow.stdout  # flushed, all of it
+        assert "AT EXIT" in fast.stderr and TORN_DOWN not in fast.stderr
+        assert fast.stderr.replace("AT EXIT\n", "") == slow.stderr.split("CLICK")[0]
+    assert [fast.returncode for fast, _ in pairs] == [0, 0, 0, 0, 3, 3]
+    assert all(fast.stdout.strip() for fast, _ in pairs[:4])
+    manifest = Path(".almgen", "manifest.json")
+    assert (ran / manifest).read_bytes() == (mained / manifest).read_bytes()
+
+
+def test_the_executable_tears_down_for_other_commands_and_running_threads(tmp_path: Path) -> None:
+    other = executable(tmp_path, "--version")
+    assert other.returncode == 0 and TORN_DOWN in other.stderr and "AT EXIT" in other.stderr
+    waiting = "import threading, time\nthreading.Thread(target=time.sleep, args=(0.2,)).start()"
+    threaded = executable(tmp_path, "validate", before=waiting)
+    assert threaded.returncode == 3 and TORN_DOWN in threaded.stderr
+
+
+@pytest.mark.parametrize(
+    ("status", "code", "printed"), [("None", 0, ""), ("2", 2, ""), ("'gone'", 1, "gone"), ("257", 1, "")]
+)
+def test_the_executable_exits_with_the_status_sys_exit_gives(
+    tmp_path: Path, status: str, code: int, printed: str
+) -> None:
+    stub = f"entry.main = lambda: sys.exit({status})"
+    done = executable(tmp_path, "generate", before=stub)
+    assert done.returncode == code and TORN_DOWN not in done.stderr
+    assert done.stderr == (f"{printed}\n" if printed else "") + "AT EXIT\n"
 
 
 JSON_VALUES = st.recursive(
