@@ -9,7 +9,9 @@ commands are run as users run them: the `almgen` executable beside this Python, 
 (a warm-up round writes the `.pyc` files that `pip install` would have written;
 PYTHONDONTWRITEBYTECODE is removed from the environment).
 With uv (on PATH, or --uv), the clean check is also timed through the launcher uv writes.
-Run: python benchmarks/run.py [--runs N] [--baseline OLD_TREE] [--cpu] [--uv UV]
+With --instructions, each command runs once more under valgrind and the table counts the
+instructions it executed (callgrind's Ir): the same count on a busy machine as on an idle one.
+Run: python benchmarks/run.py [--runs N] [--baseline OLD_TREE] [--cpu | --instructions] [--uv UV]
 (prints benchmarks/README.md's table)
 """
 
@@ -17,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import shutil
 import statistics
 import subprocess
@@ -31,10 +34,10 @@ REPO = Path(__file__).resolve().parent.parent
 SAMPLE = REPO / "samples" / "enterprise"
 LIBRARIES = "import click, jinja2, jsonschema, ruamel.yaml, yaml"  # pyproject's dependencies
 LOADED = "import click, jinja2, ruamel.yaml, yaml"  # those a valid spec's generate imports
-FAST_PATH_STDLIB = "import re"  # what pip's launcher imports before almgen runs
-# the fast path without pip's launcher (which imports `re` before almgen runs), when uv is not
+FAST_PATH_STDLIB = "import re"  # what pip's launcher imported before almgen ran, before pip 25.2
+# the fast path without a launcher that imports `re` (pip's before 25.2), when uv is not
 # installed to write its own launcher (which does not): the same work, started from `python -c`
-NO_LAUNCHER = "import sys; from generator.entry import main; sys.argv[0] = 'almgen'; main()"
+NO_LAUNCHER = "import sys; from generator.entry import run; sys.argv[0] = 'almgen'; run()"
 ENV = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
 
 
@@ -70,6 +73,32 @@ def timed_side_by_side(runs: dict[str, Run], rounds: int, *, cpu: bool = False) 
             if round_:  # round 0 warms up: byte code, the template and schema caches
                 samples[name].append(clock() - start)
     return {name: statistics.median(found) for name, found in samples.items()}
+
+
+def counted(runs: dict[str, Run]) -> dict[str, float]:
+    """The instructions each command executes in user space (valgrind's callgrind, `Ir`), after
+    one run outside valgrind that warms the byte code and caches as timed_side_by_side's round 0.
+
+    One run each is enough: the count is the same however busy the machine is (PYTHONHASHSEED is
+    fixed, so sets and dicts iterate alike). It leaves out the kernel's work (the fsync per
+    written file), and OpenSSL hashes with the instructions valgrind's processor offers, which
+    may be slower ones than the real processor's.
+    """
+    valgrind = shutil.which("valgrind")
+    if valgrind is None:
+        raise SystemExit("--instructions needs valgrind (Debian: apt install valgrind)")
+    counts: dict[str, float] = {}
+    for name, run in runs.items():
+        for under in ([], [valgrind, "--tool=callgrind", "--callgrind-out-file=/dev/null"]):
+            if run.prepare is not None:
+                run.prepare()
+            env = {**run.env, "PYTHONHASHSEED": "0"}
+            done = subprocess.run([*under, *run.argv], cwd=run.cwd, env=env, capture_output=True, check=True)
+        found = re.search(rb"Collected : (\d+)", done.stderr)
+        if found is None:
+            raise SystemExit(f"valgrind counted nothing for {name}: {done.stderr.decode()[-400:]}")
+        counts[name] = int(found.group(1))
+    return counts
 
 
 def _service(scratch: Path, name: str, almgen: list[str], env: dict[str, str]) -> tuple[Path, Path]:
@@ -132,10 +161,16 @@ def main() -> int:
         default=shutil.which("uv"),
         help='uv, to time the check through uv\'s launcher (default: uv on PATH; "": python -c instead)',
     )
-    parser.add_argument(
+    clocks = parser.add_mutually_exclusive_group()
+    clocks.add_argument(
         "--cpu",
         action="store_true",
         help="time processor use instead of wall time (steadier on a busy machine; no disk waits)",
+    )
+    clocks.add_argument(
+        "--instructions",
+        action="store_true",
+        help="count the instructions each command executes (valgrind; the same on any machine load)",
     )
     args = parser.parse_args()
     python = sys.executable
@@ -153,12 +188,25 @@ def main() -> int:
         if args.baseline:
             old = {**ENV, "PYTHONPATH": str(args.baseline.resolve())}
             runs |= _almgen_runs(" (baseline)", [python, "-m", "generator"], scratch, old)
-        medians = timed_side_by_side(runs, args.runs, cpu=args.cpu)
-    _print(medians, args.runs, "CPU time" if args.cpu else "wall time")
+        unit: Callable[[float], str] = _millions if args.instructions else _milliseconds
+        if args.instructions:
+            medians, measured = counted(runs), "one run each, instructions (valgrind, Ir)"
+        else:
+            medians = timed_side_by_side(runs, args.runs, cpu=args.cpu)
+            measured = f"{args.runs} rounds, {'CPU time' if args.cpu else 'wall time'}"
+    _print(medians, measured, unit)
     return 0
 
 
-def _print(medians: dict[str, float], rounds: int, clock: str) -> None:
+def _milliseconds(seconds: float) -> str:
+    return f"{seconds * 1000:.0f} ms"
+
+
+def _millions(count: float) -> str:
+    return f"{count / 1e6:.0f} M"
+
+
+def _print(medians: dict[str, float], measured: str, unit: Callable[[float], str]) -> None:
     start, libraries = medians["start"], medians["libraries"]
     rows = [
         ("python -c pass", start, ""),
@@ -177,24 +225,26 @@ def _print(medians: dict[str, float], rounds: int, clock: str) -> None:
             (f"almgen generate{suffix} (enterprise sample, from scratch)", generate, ratio),
         ]
         if not suffix:  # beside the check: the same fast path, started without pip's launcher
-            rows.insert(-1, _without_pips_launcher(medians, start))
+            rows.insert(-1, _without_pips_launcher(medians, start, unit))
     load, version = os.getloadavg()[0], sys.version.split()[0]
-    print(f"{rounds} rounds, {clock}, {os.cpu_count()} cores, Python {version}, load average {load:.2f}")
+    print(f"{measured}, {os.cpu_count()} cores, Python {version}, load average {load:.2f}")
     print()
-    print("| command | median | ratio |")
+    print("| command | measured | ratio |")
     print("| --- | --- | --- |")
-    for name, seconds, ratio in rows:
-        print(f"| `{name}` | {seconds * 1000:.0f} ms | {ratio} |")
+    for name, value, ratio in rows:
+        print(f"| `{name}` | {unit(value)} | {ratio} |")
 
 
-def _without_pips_launcher(medians: dict[str, float], start: float) -> tuple[str, float, str]:
+def _without_pips_launcher(
+    medians: dict[str, float], start: float, unit: Callable[[float], str]
+) -> tuple[str, float, str]:
     alone = medians["check-no-launcher"]
     if "uv-start" not in medians:
         name = "almgen check (clean, fast path) without the launcher's re, via python -c"
         return (name, alone, f"{alone / start:.2f}x")
     own = medians["uv-start"]
     name = "almgen check (clean, fast path) through uv's launcher (installed by uv pip install)"
-    return (name, alone, f"{alone / own:.2f}x that venv's interpreter start ({own * 1000:.0f} ms)")
+    return (name, alone, f"{alone / own:.2f}x that venv's interpreter start ({unit(own)})")
 
 
 if __name__ == "__main__":
