@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Iterable
 
 
@@ -11,6 +10,8 @@ def closest(word: str, choices: Iterable[str]) -> str | None:
     lowered = {option.lower(): option for option in options}
     if word.lower() in lowered:
         return lowered[word.lower()]
+    import difflib  # here: only an error asks (its import is a generate's hundredth)
+
     match = difflib.get_close_matches(word.lower(), list(lowered), n=1, cutoff=0.6)
     if match:
         return lowered[match[0]]
