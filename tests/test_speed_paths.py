@@ -135,16 +135,21 @@ def test_mutated_specs_are_read_alike_or_declined() -> None:
 # a plain generate without click
 
 
+def python_c(cwd: Path, code: str, args: tuple[str, ...]) -> subprocess.CompletedProcess[str]:
+    """`python -c CODE ARGS` in `cwd`, with this checkout's almgen importable."""
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    return subprocess.run(
+        [sys.executable, "-c", code, *args], cwd=cwd, capture_output=True, text=True, env=env, check=False
+    )
+
+
 def almgen(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
     probe = (
         "import sys\nsys.argv = ['almgen', *sys.argv[1:]]\n"
         "import atexit\natexit.register(lambda: print('CLICK', 'click' in sys.modules, file=sys.stderr))\n"
         "from generator.entry import main\nmain()\n"
     )
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
-    return subprocess.run(
-        [sys.executable, "-c", probe, *args], cwd=cwd, capture_output=True, text=True, env=env, check=False
-    )
+    return python_c(cwd, probe, args)
 
 
 def test_a_plain_generate_runs_without_click_and_says_the_same(tmp_path: Path) -> None:
@@ -212,10 +217,7 @@ def executable(cwd: Path, *args: str, before: str = "") -> subprocess.CompletedP
         "probe = Probe()\n"
         f"from generator import entry\n{before}\nentry.run()\n"
     )
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
-    return subprocess.run(
-        [sys.executable, "-c", probe, *args], cwd=cwd, capture_output=True, text=True, env=env, check=False
-    )
+    return python_c(cwd, probe, args)
 
 
 def test_the_executable_skips_the_teardown_and_loses_nothing(tmp_path: Path) -> None:
