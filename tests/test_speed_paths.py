@@ -248,7 +248,8 @@ def test_the_executable_skips_the_teardown_and_loses_nothing(tmp_path: Path) -> 
 def test_the_executable_tears_down_for_other_commands_and_running_threads(tmp_path: Path) -> None:
     other = executable(tmp_path, "--version")
     assert other.returncode == 0 and TORN_DOWN in other.stderr and "AT EXIT" in other.stderr
-    waiting = "import threading, time\nthreading.Thread(target=time.sleep, args=(0.2,)).start()"
+    # a thread alive until the interpreter's exit, however long the command takes
+    waiting = "import threading\nthreading.Thread(target=threading.main_thread().join).start()"
     threaded = executable(tmp_path, "validate", before=waiting)
     assert threaded.returncode == 3 and TORN_DOWN in threaded.stderr
 
