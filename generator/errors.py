@@ -6,8 +6,9 @@ of a spec that cannot be used, `UsageError` a wrong command line.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from enum import IntEnum
+
+from generator.frozen import frozen
 
 
 class ExitCode(IntEnum):
@@ -18,7 +19,7 @@ class ExitCode(IntEnum):
     INTERNAL = 4
 
 
-@dataclass(frozen=True, order=True)
+@frozen(order=True)
 class Issue:
     """One problem in an input file, sortable by position."""
 

@@ -1,4 +1,5 @@
-"""`@frozen`: `@dataclass(frozen=True)` without compiling a method per class.
+"""`@frozen` and `@record`: `@dataclass(frozen=True)` and `@dataclass` without compiling a method
+per class.
 
 For every class, `dataclasses` compiles its `__init__`, `__repr__`, `__eq__`, `__hash__`,
 `__setattr__` and `__delattr__` from source text (one `exec` each, about 0.1 ms apiece on
@@ -14,7 +15,9 @@ which read the field names `dataclasses` recorded. They behave as the generated 
   identity first), and the hash of those fields; `Name(field=value, ...)` as the repr;
 - frozen: `__init__` sets each field once; after that, assigning or deleting any attribute
   raises `FrozenInstanceError` (`object.__setattr__`, as in `__post_init__`, still works);
-- a method of that name written in the class itself wins, as it would.
+- a method of that name written in the class itself wins, as it would;
+- `@frozen(order=True)` adds `<`, `<=`, `>` and `>=`, comparing the same tuples (only with the
+  same class); `@record` is not frozen and, as dataclasses makes such a class, has no hash.
 
 Not supported, and refused when the class is defined: `init=False` fields, `kw_only` and
 `InitVar` (almgen uses none of them). A class without a docstring gets none, where `dataclasses`
@@ -26,8 +29,10 @@ frozen: its frozen `__setattr__` is this module's.
 
 from __future__ import annotations
 
+import operator
+from collections.abc import Callable
 from dataclasses import MISSING, Field, FrozenInstanceError, dataclass, field, fields
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 if TYPE_CHECKING:
     from typing_extensions import dataclass_transform
@@ -37,7 +42,7 @@ else:  # what it does at run time (mark the function for type checkers); typing 
         return lambda function: function
 
 
-__all__ = ["frozen"]
+__all__ = ["frozen", "record"]
 
 T = TypeVar("T", bound=type)
 
@@ -117,12 +122,51 @@ def _repr(self: Any) -> str:
     return f"{self.__class__.__qualname__}({shown})"
 
 
+def _ordered(compare: Callable[[tuple[Any, ...], tuple[Any, ...]], bool]) -> Callable[[Any, object], object]:
+    def method(self: Any, other: object) -> object:  # a bool, or NotImplemented
+        if other.__class__ is not self.__class__:
+            return NotImplemented
+        names = getattr(self, _COMPARED)
+        return compare(_values(self, names), _values(other, names))
+
+    return method
+
+
+_ORDER = {"__lt__": operator.lt, "__le__": operator.le, "__gt__": operator.gt, "__ge__": operator.ge}
+_ORDER_METHODS = {name: _ordered(compare) for name, compare in _ORDER.items()}
+
+
+@overload
+def frozen(cls: T, /) -> T: ...
+
+
+@overload
+def frozen(*, order: bool = False) -> Callable[[T], T]: ...
+
+
 @dataclass_transform(frozen_default=True, field_specifiers=(field,))
-def frozen(cls: T) -> T:
-    """`@dataclass(frozen=True)` with every method but `__init__` shared (see above)."""
+def frozen(cls: T | None = None, /, *, order: bool = False) -> T | Callable[[T], T]:
+    """`@dataclass(frozen=True)`, or with `order=True`, with every method but `__init__` shared
+    (see above)."""
+    if cls is None:
+        return lambda later: _make(later, frozen=True, order=order)
+    return _make(cls, frozen=True, order=order)
+
+
+@dataclass_transform(field_specifiers=(field,))
+def record(cls: T) -> T:
+    """`@dataclass`: a class whose fields can change, with the shared `__init__`, `__eq__` and
+    `__repr__`, and no hash (as dataclasses makes a class that compares but is not frozen)."""
+    return _make(cls, frozen=False, order=False)
+
+
+def _make(cls: T, *, frozen: bool, order: bool) -> T:
     own = dict(cls.__dict__)
-    for name in ("__setattr__", "__delattr__"):
+    for name in ("__setattr__", "__delattr__") if frozen else ():
         if name in own:  # as dataclasses refuses it for a frozen class
+            raise TypeError(f"Cannot overwrite attribute {name} in class {cls.__name__}")
+    for name in _ORDER if order else ():
+        if name in own:  # as dataclasses refuses it with order=True
             raise TypeError(f"Cannot overwrite attribute {name} in class {cls.__name__}")
     doc = cls.__doc__
     cls.__doc__ = doc or "-"  # so that dataclasses does not write the signature there (see above)
@@ -150,14 +194,17 @@ def frozen(cls: T) -> T:
     setattr(cls, _COMPARED, tuple(f.name for f in found if f.compare))
     setattr(cls, _HASHED, tuple(f.name for f in found if (f.compare if f.hash is None else f.hash)))
     setattr(cls, _SHOWN, tuple(f.name for f in found if f.repr))
-    cls.__setattr__ = _setattr  # type: ignore[assignment]
-    cls.__delattr__ = _delattr  # type: ignore[assignment]
+    if frozen:
+        cls.__setattr__ = _setattr  # type: ignore[assignment]
+        cls.__delattr__ = _delattr  # type: ignore[assignment]
     if "__eq__" not in own:
         cls.__eq__ = _eq  # type: ignore[assignment]
     if own.get("__hash__") is None:  # none written, or None because the class wrote __eq__
-        cls.__hash__ = _hash  # type: ignore[assignment]
+        cls.__hash__ = _hash if frozen else None  # type: ignore[assignment]
     if "__repr__" not in own:
         cls.__repr__ = _repr  # type: ignore[assignment]
+    for name, method in _ORDER_METHODS.items() if order else ():
+        setattr(cls, name, method)
     return cls
 
 

@@ -114,12 +114,12 @@ def test_an_unreadable_managed_file_is_a_clear_error(
 def test_a_read_only_folder_is_a_clear_error(repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     generated(repo)
     set_groundedness(repo, "4.2")
-    import tempfile
+    from generator import tempname
 
     def read_only(*args: object, **kwargs: object) -> tuple[int, str]:
         raise PermissionError(errno.EROFS, os.strerror(errno.EROFS))
 
-    monkeypatch.setattr(tempfile, "mkstemp", read_only)
+    monkeypatch.setattr(tempname, "create", read_only)
     result = run("generate", spec(repo))
     assert result.exit_code == 2, result.output
     assert "cannot write" in result.output and "Read-only file system" in result.output

@@ -4,7 +4,9 @@
 - a plain `almgen generate` off a terminal runs without click and prints and exits the same;
 - the fast path of `check` reads JSON and writes the seal's message without `json` (cjson), to the
   same values and bytes as `json`;
-- `@frozen` classes are made, compare, hash and print as `@dataclass(frozen=True)` classes are;
+- `@frozen` classes are made, compare, hash and print as `@dataclass(frozen=True)` classes are,
+  `@frozen(order=True)` ones sort as ordered ones do, and `@record` ones act as plain dataclasses;
+- `tempname.create` makes a private file exclusively, as `tempfile.mkstemp` does;
 - the commands over one spec run without the cyclic garbage collector, and give it back;
 - the executable leaves without the interpreter's teardown after them, losing nothing.
 """
@@ -489,3 +491,96 @@ def test_a_frozen_class_keeps_the_methods_it_writes() -> None:
 
                 def __setattr__(self, name: str, value: object) -> None:
                     object.__setattr__(self, name, value)
+
+
+def test_an_ordered_frozen_class_sorts_and_compares_as_an_ordered_dataclass() -> None:
+    import dataclasses
+
+    from generator.frozen import frozen
+
+    def define(decorate: Any) -> Any:
+        @decorate
+        class Issue:
+            line: int
+            column: int
+            note: str = dataclasses.field(default="", compare=False)
+
+        return Issue
+
+    new, old = define(frozen(order=True)), define(dataclasses.dataclass(frozen=True, order=True))
+    pairs = [(2, 1), (1, 5), (1, 2), (1, 2), (3, 0)]
+    assert [(i.line, i.column) for i in sorted(new(*p, note=str(n)) for n, p in enumerate(pairs))] == [
+        (i.line, i.column) for i in sorted(old(*p, note=str(n)) for n, p in enumerate(pairs))
+    ]
+    a, b = new(1, 2, "x"), new(1, 3, "y")
+    assert (a < b, a <= b, a > b, a >= b, a <= new(1, 2, "z"), a >= new(1, 2, "z")) == (
+        True,
+        True,
+        False,
+        False,
+        True,
+        True,
+    )
+    assert a.__lt__(old(1, 3)) is NotImplemented  # another class, as dataclasses answers
+    with pytest.raises(TypeError):
+        assert a < (1, 3)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        a.line = 2
+    for decorate in (frozen(order=True), dataclasses.dataclass(frozen=True, order=True)):
+        with pytest.raises(TypeError, match="Cannot overwrite attribute __lt__"):
+
+            @decorate
+            class Sorted:
+                name: str
+
+                def __lt__(self, other: object) -> bool:
+                    return True
+
+
+def test_a_record_behaves_as_a_plain_dataclass() -> None:
+    import dataclasses
+
+    from generator.frozen import record
+
+    def define(decorate: Any) -> Any:
+        @decorate
+        class Report:
+            path: str
+            changes: list[str] = dataclasses.field(default_factory=list)
+            note: str = dataclasses.field(default="", repr=False)
+
+        return Report
+
+    new, old = define(record), define(dataclasses.dataclass)
+    for made in (new, old):
+        a = made("p")
+        a.changes.append("c")
+        a.path = "q"  # not frozen
+        assert a == made("q", ["c"]) and a != made("q") and a.changes is not made("p").changes
+        assert made.__hash__ is None  # compared but not frozen: unhashable, as dataclasses makes it
+        with pytest.raises(TypeError):
+            hash(a)
+        assert dataclasses.asdict(a) == {"path": "q", "changes": ["c"], "note": ""}
+    assert repr(new("p", ["c"], "hidden")) == repr(old("p", ["c"], "hidden"))
+
+
+def test_tempname_creates_a_private_file_exclusively_as_mkstemp_does(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from generator import tempname
+
+    fd, path = tempname.create(tmp_path, ".name.", ".tmp")
+    os.close(fd)
+    assert Path(path).parent == tmp_path and Path(path).name.startswith(".name.") and path.endswith(".tmp")
+    assert os.stat(path).st_mode & 0o777 == 0o600
+    planted = tmp_path / f".x{(b'0' * 6).hex()}"
+    planted.symlink_to(tmp_path / "elsewhere")  # a name in use, here a symlink, is never opened
+    draws = iter([b"0" * 6, b"1" * 6])
+    monkeypatch.setattr(os, "urandom", lambda _n: next(draws))
+    fd, path = tempname.create(tmp_path, ".x")
+    os.close(fd)
+    assert path == str(tmp_path / f".x{(b'1' * 6).hex()}") and not (tmp_path / "elsewhere").exists()
+    monkeypatch.setattr(os, "urandom", lambda _n: b"0" * 6)
+    with pytest.raises(FileExistsError):
+        tempname.create(tmp_path, ".x")
+    assert not (tmp_path / "elsewhere").exists()

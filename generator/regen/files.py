@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from generator import tempname
 from generator.errors import AlmgenError, ExitCode
 from generator.regen import regular
 
@@ -89,9 +90,7 @@ def atomic_write(path: Path, data: bytes) -> None:
     tmp = ""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        import tempfile  # here: the fast path never writes
-
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=TEMP_SUFFIX, dir=path.parent)
+        fd, tmp = tempname.create(path.parent, f".{path.name}.", TEMP_SUFFIX)
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
             handle.flush()

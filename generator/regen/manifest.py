@@ -19,13 +19,13 @@ import json
 import os
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import field
 from pathlib import Path
 from typing import Any
 
 from generator import __version__
 from generator.errors import Issue, SpecInvalid
-from generator.frozen import frozen
+from generator.frozen import frozen, record
 from generator.regen import files, seal
 from generator.regen.digests import content_digest
 from generator.regen.fastpath import safe_target
@@ -54,7 +54,7 @@ class Entry:
     sha256: str
 
 
-@dataclass
+@record
 class Manifest:
     files: dict[str, Entry] = field(default_factory=dict)
     inputs: dict[str, str] = field(default_factory=dict)  # path -> sha256

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import field
 from pathlib import Path
 from typing import Literal
 
 from generator.errors import AlmgenError, ExitCode
-from generator.frozen import frozen
+from generator.frozen import frozen, record
 from generator.regen import files, journal
 from generator.regen import manifest as mf
 from generator.regen.digests import hex_blake2b
@@ -33,14 +33,14 @@ class Write:
 Action = Literal["created", "updated", "unchanged", "removed", "kept", "refused", "ignored"]
 
 
-@dataclass
+@record
 class Change:
     path: str
     action: Action
     reason: str = ""
 
 
-@dataclass
+@record
 class Report:
     changes: list[Change] = field(default_factory=list)
 
@@ -108,7 +108,7 @@ def plan_writes(
     return plan.report, plan.writes, plan.removals, plan.manifest
 
 
-@dataclass
+@record
 class _WritePlan:
     """plan_writes' decisions so far: the report, the bytes to write, the files to remove."""
 

@@ -18,14 +18,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-import marshal
-import os
 import re
 import sys
 from collections.abc import Callable
 from typing import Any
 
-from generator import __version__
+from generator import __version__, codecache
 
 KEYWORDS = frozenset(
     {
@@ -64,6 +62,11 @@ class _Invalid(ValueError):
 
     def __init__(self, message: str = "invalid", *_args: object, **_kwargs: object) -> None:
         super().__init__(message)
+
+
+class _NoDecimal:
+    """Stands for `decimal.Decimal` in the generated type checks: YAML gives int and float, never a
+    Decimal, and importing `decimal` costs a generate about 5 M instructions."""
 
 
 class _LazyPatterns(dict[str, Any]):
@@ -112,7 +115,7 @@ def is_valid(data: object, schema: dict[str, Any]) -> bool | None:
 
 
 _LOADED: dict[str, Validator | None] = {}
-_CODE_FORMAT = 2  # raise when schema_code.py changes what it generates: a new cache entry
+_CODE_FORMAT = 3  # raise when schema_code.py changes what it generates: a new cache entry
 
 
 def _validator(schema: dict[str, Any]) -> Validator | None:
@@ -125,8 +128,8 @@ def _validator(schema: dict[str, Any]) -> Validator | None:
 
 
 def _load(key: str, schema: dict[str, Any]) -> Validator | None:
-    path = _cache_path(key)
-    code = _read_cache(path) if path else None
+    path = codecache.entry("schema", key)
+    code = codecache.read(path) if path else None
     if code is None:
         if not compilable(schema):
             return None
@@ -134,8 +137,9 @@ def _load(key: str, schema: dict[str, Any]) -> Validator | None:
         if code is None:
             return None
         if path:
-            _write_cache(path, marshal.dumps(code))
-    namespace: dict[str, Any] = {name: _Invalid for name in EXCEPTIONS} | {"_LazyPatterns": _LazyPatterns}
+            codecache.write(path, code)
+    namespace: dict[str, Any] = {name: _Invalid for name in EXCEPTIONS}
+    namespace |= {"_LazyPatterns": _LazyPatterns, "Decimal": _NoDecimal}
     try:
         exec(code, namespace)  # fastjsonschema's code for almgen's own schema
     except Exception:  # a broken cache entry: fall back to jsonschema
@@ -148,37 +152,3 @@ def _compile(schema: dict[str, Any]) -> Any:
     from generator.spec.schema_code import schema_code
 
     return schema_code(schema, FORMATS)
-
-
-def _cache_path(key: str) -> str | None:
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    folder = os.path.join(base, "almgen", "schema")
-    try:
-        os.makedirs(folder, mode=0o700, exist_ok=True)
-    except OSError:
-        return None
-    return os.path.join(folder, f"{key}.marshal")
-
-
-def _read_cache(path: str) -> Any:
-    try:
-        with open(path, "rb") as handle:
-            return marshal.load(handle)
-    except (OSError, EOFError, ValueError, TypeError):
-        return None
-
-
-def _write_cache(path: str, blob: bytes) -> None:
-    import tempfile
-
-    try:
-        fd, tmp = tempfile.mkstemp(prefix=".schema.", dir=os.path.dirname(path))
-    except OSError:
-        return
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(blob)
-        os.replace(tmp, path)
-    except OSError:
-        if os.path.exists(tmp):
-            os.unlink(tmp)

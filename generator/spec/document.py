@@ -6,12 +6,12 @@ import json
 import os
 import re
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import field
 from pathlib import Path
 from typing import Any
 
 from generator.errors import Issue
-from generator.frozen import frozen
+from generator.frozen import frozen, record
 
 FieldPath = tuple[str | int, ...]
 _PLAIN_KEY = re.compile(r"[A-Za-z_$][A-Za-z0-9_-]*")
@@ -24,7 +24,7 @@ class Position:
     column: int  # 1-based
 
 
-@dataclass
+@record
 class Document:
     """A loaded (and, with `extends`, merged) spec."""
 

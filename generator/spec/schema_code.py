@@ -47,6 +47,12 @@ def _compiled_text(node: ast.expr) -> str | None:
     return None
 
 
+def _imports_decimal(node: ast.stmt) -> bool:
+    """`from decimal import Decimal`: `compiled.py` gives the code a stand-in (no spec value is a
+    Decimal), so a generate does not import `decimal` for type checks that never match it."""
+    return isinstance(node, ast.ImportFrom) and node.module == "decimal"
+
+
 def schema_code(schema: dict[str, Any], formats: Mapping[str, Callable[[object], bool]]) -> CodeType | None:
     """The code of a module defining `validate_*(data, custom_formats)`, or None if it cannot be made."""
     try:
@@ -58,4 +64,5 @@ def schema_code(schema: dict[str, Any], formats: Mapping[str, Callable[[object],
     except fastjsonschema.JsonSchemaDefinitionException:
         return None
     tree = _Slim().visit(ast.parse(_EXCEPTIONS_IMPORT.sub("", source)))
+    tree.body = [node for node in tree.body if not _imports_decimal(node)]
     return compile(ast.fix_missing_locations(tree), "<almgen schema, compiled>", "exec")

@@ -9,8 +9,9 @@ swap back, the alias back).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import field
 
+from generator.frozen import record
 from generator.plan.model import EnvironmentPlan, Plan
 from generator.render.escape import one_line
 from generator.spec.naming import github_ab_decision_environment
@@ -38,7 +39,7 @@ def _node(node: str, text: Text, shape: str = "[]") -> str:
     return f'    {node}{opening}"{"<br>".join(_label(line) for line in lines)}"{closing}'
 
 
-@dataclass
+@record
 class _Drawing:
     """One environment's subgraph so far: its nodes, its edges and the node the next one follows."""
 
