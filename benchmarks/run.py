@@ -33,7 +33,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 SAMPLE = REPO / "samples" / "enterprise"
 LIBRARIES = "import click, jinja2, jsonschema, ruamel.yaml, yaml"  # pyproject's dependencies
-LOADED = "import click, jinja2, ruamel.yaml, yaml"  # those a valid spec's generate imports
+LOADED = "import yaml"  # the one a plain generate of a valid spec imports (no click, Jinja or ruamel)
 FAST_PATH_STDLIB = "import re"  # what pip's launcher imported before almgen ran, before pip 25.2
 # the fast path without a launcher that imports `re` (pip's before 25.2), when uv is not
 # installed to write its own launcher (which does not): the same work, started from `python -c`

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
 from generator.plan.build import plan as make_plan
-from generator.render.jinja import environment, render_template
 from generator.render.outputs import OutputFile, header
 from generator.spec.model import Spec
 from generator.targets import TARGETS
@@ -13,7 +16,7 @@ from generator.targets.scripts.files import gitattributes
 def render(spec: Spec) -> list[OutputFile]:
     """All files of the spec's targets, sorted by path, each with its static header."""
     pack = (spec.root / spec.templates).resolve() if spec.templates else None
-    env = environment(pack)
+    print_template = renderer(pack)
     spec_name = spec.source.name
     plan = make_plan(spec)
     outputs: list[OutputFile] = []
@@ -24,12 +27,24 @@ def render(spec: Spec) -> list[OutputFile]:
             if isinstance(item, OutputFile):
                 outputs.append(item)
                 continue
-            text = render_template(env, item.template, item.context, pack)
+            text = print_template(item.template, item.context)
             outputs.append(
                 OutputFile(item.path, header(item.path, spec_name) + _tidy(text), source=item.template)
             )
     outputs += gitattributes([o.path for o in outputs], spec_name)
     return sorted(outputs, key=lambda f: f.path)
+
+
+def renderer(pack: Path | None) -> Callable[[str, dict[str, Any]], str]:
+    """The compiled built-in templates, or Jinja's sandbox when a template pack may shadow them."""
+    if pack is None:
+        from generator.render.builtin import render_builtin
+
+        return render_builtin
+    from generator.render.jinja import environment, render_template
+
+    env = environment(pack)
+    return lambda name, context: render_template(env, name, context, pack)
 
 
 def _tidy(text: str) -> str:

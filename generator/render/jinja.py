@@ -1,7 +1,9 @@
 """The one Jinja environment: sandboxed, strict, no autoescape, escaping filters, template packs first.
 
-Every template, built-in or from a pack, renders in Jinja's `ImmutableSandboxedEnvironment`: no
-attribute starting with `_`, no function internals, no mutating method of a list or dict. The
+A spec with a template pack renders every template, the pack's and the built-in ones, in Jinja's
+`ImmutableSandboxedEnvironment`: no attribute starting with `_`, no function internals, no
+mutating method of a list or dict. (Without a pack, the built-in templates run compiled:
+`builtin.py`; this environment's parser and settings are what `aot.py` compiles from.) The
 globals are only `expr`, `range`, `dict` and `namespace`; the filters are Jinja's built-in filters
 and almgen's escaping filters. A pack template that reaches for anything else, or does not
 compile, fails with its file and line (exit 3), and no code of it runs.
