@@ -89,8 +89,11 @@ def atomic_write(path: Path, data: bytes) -> None:
         raise not_regular(path, what)
     tmp = ""
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempname.create(path.parent, f".{path.name}.", TEMP_SUFFIX)
+        try:
+            fd, tmp = tempname.create(path.parent, f".{path.name}.", TEMP_SUFFIX)
+        except FileNotFoundError:  # the folder's first file: make it (most files find it made)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempname.create(path.parent, f".{path.name}.", TEMP_SUFFIX)
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
             handle.flush()
