@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import textwrap
 from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
 
 MINIMAL = """\
 apiVersion: almgen/v1
@@ -26,3 +31,11 @@ def write_tree(root: Path, files: dict[str, str | bytes]) -> Path:
         else:
             path.write_text(textwrap.dedent(content), "utf-8")
     return root
+
+
+def python_c(cwd: Path, code: str, args: tuple[str, ...]) -> subprocess.CompletedProcess[str]:
+    """`python -c CODE ARGS` in `cwd`, with this checkout's almgen importable."""
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    return subprocess.run(
+        [sys.executable, "-c", code, *args], cwd=cwd, capture_output=True, text=True, env=env, check=False
+    )

@@ -31,7 +31,7 @@ from generator.render.outputs import TemplateFile
 from generator.spec.validate import load_spec
 from generator.targets import TARGETS
 from tests.conftest import SAMPLE_NAMES, SAMPLES
-from tests.test_speed_paths import python_c
+from tests.helpers import python_c
 
 PACK_OF_NONE = Path("/nonexistent-template-pack")  # Jinja's sandbox, with no template shadowed
 

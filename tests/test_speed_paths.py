@@ -28,6 +28,7 @@ from generator.spec import fastload, load
 from generator.spec.document import Document
 from generator.spec.read import MAX_DEPTH
 from tests.conftest import REPO, SAMPLES
+from tests.helpers import python_c
 
 MUTATIONS = list(" \n:-'\"#&*!|>[]{},?%@`~0123456789.eE+_xyzTtrueNnull<<=\\")
 WORDS = [
@@ -135,14 +136,6 @@ def test_mutated_specs_are_read_alike_or_declined() -> None:
 
 
 # a plain generate without click
-
-
-def python_c(cwd: Path, code: str, args: tuple[str, ...]) -> subprocess.CompletedProcess[str]:
-    """`python -c CODE ARGS` in `cwd`, with this checkout's almgen importable."""
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
-    return subprocess.run(
-        [sys.executable, "-c", code, *args], cwd=cwd, capture_output=True, text=True, env=env, check=False
-    )
 
 
 def almgen(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
