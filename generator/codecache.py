@@ -1,7 +1,9 @@
 """Compiled code cached in the user's cache folder: the spec's schema and the built-in templates.
 
 An entry is named by a digest of everything it was compiled from, so it is never stale; one that
-cannot be read is compiled again, and one that cannot be written is simply not kept.
+cannot be read is compiled again, and one that cannot be written is simply not kept. Each new
+entry makes room: only the `KEPT` most recently written of its kind stay (an upgrade, or a
+checkout whose templates changed, writes a new one).
 """
 
 from __future__ import annotations
@@ -11,6 +13,8 @@ import os
 from types import CodeType
 
 from generator import tempname
+
+KEPT = 8
 
 
 def entry(kind: str, key: str) -> str | None:
@@ -46,3 +50,18 @@ def write(path: str, code: CodeType) -> None:
     except OSError:
         if os.path.exists(tmp):
             os.unlink(tmp)
+        return
+    _prune(os.path.dirname(path))
+
+
+def _prune(folder: str) -> None:
+    """Remove all but the KEPT newest entries of `folder` (another process may remove them too)."""
+    try:
+        entries = [
+            e for e in os.scandir(folder) if e.name.endswith(".marshal") and e.is_file(follow_symlinks=False)
+        ]
+        entries.sort(key=lambda e: e.stat(follow_symlinks=False).st_mtime_ns, reverse=True)
+        for entry in entries[KEPT:]:
+            os.unlink(entry.path)
+    except OSError:
+        pass

@@ -314,6 +314,28 @@ def test_without_a_cache_folder_the_templates_compile_in_memory(templates_copy: 
     assert builtin.render_builtin(name, _context(name)) == renderer(PACK_OF_NONE)(name, _context(name))
 
 
+def test_the_cache_keeps_only_the_newest_entries_of_a_kind(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import os
+
+    from generator import codecache
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    code = compile("x = 1", "<test>", "exec")
+    other = codecache.entry("other", "kept")
+    assert other is not None
+    codecache.write(other, code)
+    for index in range(codecache.KEPT + 3):
+        path = codecache.entry("templates", f"k{index:02}")
+        assert path is not None
+        codecache.write(path, code)
+        os.utime(path, ns=(index * 10**9, index * 10**9))  # written in this order, a second apart
+    kept = sorted(p.stem for p in (tmp_path / "almgen" / "templates").iterdir())
+    assert kept == [f"k{index:02}" for index in range(3, codecache.KEPT + 3)]
+    assert codecache.read(other) is not None  # another kind's entries are its own
+
+
 def _context(name: str) -> dict[str, Any]:
     (item,) = [i for i in _template_files(SAMPLES / "enterprise" / "almgen.yaml") if i.template == name]
     return item.context
