@@ -118,6 +118,20 @@ CASES = [
     ("{% if flag %}{% set x = 'in' %}{% endif %}{{ x }}", {"flag": False, "x": "out"}),
     ("{% for i in items %}{{ i }}{% endfor %}{{ i }}", {"items": [1], "i": "outer"}),
     ("{% set a, b = pair %}{{ b }}{{ a }}", {"pair": ("x", "y")}),
+    # ... and a set in one iteration is gone in the next
+    (
+        "{% set x = 'o' %}{% for i in items %}{% if i == 1 %}{% set x = 'a' %}{% endif %}{{ x }}{% endfor %}",
+        {"items": [1, 2]},
+    ),
+    (
+        "{% for i in items %}{% if i == 1 %}{% set x = 'a' %}{% endif %}{{ x }}{% endfor %}",
+        {"items": [1, 2], "x": "c"},
+    ),
+    (
+        "{% macro m(a) %}{% for i in [1, 2] %}{% if i == 1 %}{% set a = 'z' %}{% endif %}{{ a }}{% endfor %}"
+        "{% endmacro %}{{ m('p') }}",
+        {},
+    ),
     # loops: the loop variable, filters, else, unpacking, dict iteration, nesting
     (
         "{% for i in items %}{{ loop.index }}{{ loop.index0 }}{{ loop.first }}{{ loop.last }}"
@@ -161,7 +175,13 @@ CASES = [
         "|{{ ' A b ' | trim | lower }}",
         {"items": [{"a": 1, "b": [7]}, {"a": 0, "b": [8]}]},
     ),
-    ("{{ v | tojson }}", {"v": {"b": "<a href='x'>&", "a": [1.5, None, True]}}),
+    ("{{ v | tojson }}{{ v | tojson(2) }}", {"v": {"b": "<a href='x'>&", "a": [1.5, None, True]}}),
+    (
+        "{{ items | join(', ', attribute='a') }}"
+        "|{{ items | selectattr('s', 'string') | map(attribute='a') | list }}"
+        "|{{ ['a\\nb'] | map('indent', 2, first=true) | list }}",
+        {"items": [{"a": 1, "s": "x"}, {"a": 2, "s": 3}]},
+    ),
     (
         "{{ text | indent(4) }}|{{ text | indent(2, true) }}"
         "|{{ text | indent('> ', first=true, blank=true) }}",

@@ -10,8 +10,9 @@ template's name and line when the templates are compiled, never half-translated.
 
 Scoping is Jinja's: a `for` body, a macro and a block are scopes; a name set in one is not seen
 outside it; `if` is not a scope. Each binding gets its own Python name, first holding the value
-the name had outside, so a `set` in a loop never changes the name after it. Names a template
-does not bind come from its context, looked up once when its function starts.
+the name had outside (again at each iteration of a loop), so a `set` in a loop never changes the
+name after it, nor in the next iteration. Names a template does not bind come from its context,
+looked up once when its function starts.
 """
 
 from __future__ import annotations
@@ -208,8 +209,11 @@ class _Template:
         else:
             self._emit(f"{items} = list({source})")
         self._emit(f"{length} = len({items})")
-        self._bind(node.body, inner)
-        self._block(f"for {index}, {target} in enumerate({items}):", node.body, inner)
+        self._emit(f"for {index}, {target} in enumerate({items}):")
+        self.depth += 1
+        self._bind(node.body, inner)  # each iteration starts from the outer values, as in Jinja
+        self._body(node.body, inner)
+        self.depth -= 1
         if node.else_:
             self._block(f"if not {items}:", node.else_, scope)
 
@@ -241,14 +245,12 @@ class _Template:
         self.depth += 1
         first_default = len(params) - len(node.defaults)
         for position, param in enumerate(params):
-            inner.names[param] = python = self._fresh(param)
-            self._emit(f"{python} = {param}")
-            if position >= first_default:
+            if position >= first_default:  # evaluated at the call, seeing the arguments before it
                 default = self._expr(node.defaults[position - first_default], inner)
             else:
                 default = f"_undefined('the macro argument {param}')"
-            self._emit(f"if {python} is _MISSING:")
-            self._emit(f"    {python} = {default}")
+            inner.names[param] = python = self._fresh(param)
+            self._emit(f"{python} = {default} if {param} is _MISSING else {param}")
         self._bind(node.body, inner)
         self._emit("out = []")
         self._emit("w = out.append")

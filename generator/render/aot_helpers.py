@@ -123,20 +123,15 @@ def indent(s: str, width: int | str = 4, first: bool = False, blank: bool = Fals
     return indention + text if first else text
 
 
-def map_(
-    value: Iterable[Any], *args: Any, attribute: str | int | None = None, default: Any = None
-) -> list[Any]:
-    """`map(attribute=...)` or `map("filter", ...)`; a list, where Jinja gives a generator."""
-    if attribute is not None:
-        if args:
-            raise TypeError("map: an attribute or a filter, not both")
-        get = _getter(attribute)
-        if default is None:
-            return [get(v) for v in value]
-        return [default if isinstance(got := get(v), Undefined) else got for v in value]
+def map_(value: Iterable[Any], *args: Any, **kwargs: Any) -> list[Any]:
+    """`map(attribute=...)`, or `map("filter", ...)` applying the filter with the other arguments,
+    as Jinja's `map` (a list, where Jinja gives a generator)."""
+    if not args and "attribute" in kwargs:
+        get = _getter(kwargs["attribute"])
+        return [get(v) for v in value]
     name, *rest = args
     apply = FILTERS[name]
-    return [apply(v, *rest) for v in value]
+    return [apply(v, *rest, **kwargs) for v in value]
 
 
 def selectattr(value: Iterable[Any], attribute: str, test: str | None = None, *args: Any) -> list[Any]:

@@ -40,13 +40,13 @@ def templates() -> dict[str, Template]:
             return _load(code)
         except Exception:  # a broken cache entry: compile again below
             pass
-    code = compile_files(files)
+    code = _compile_files(files)
     if path:
         codecache.write(path, code)
     return _load(code)
 
 
-def compile_files(files: list[tuple[str, str, os.stat_result]]) -> CodeType:
+def _compile_files(files: list[tuple[str, str, os.stat_result]]) -> CodeType:
     from generator.render.aot import compile_templates
 
     sources = []
